@@ -1,0 +1,294 @@
+"""The `aba` command line: headless control of runs, and the TUI when no subcommand is given.
+
+Every error is one line on stderr with exit code 2; nothing is half-made (run folders are created
+only after the whole config validates).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from pipeline import launcher
+from pipeline.config import STAGES, build_config, list_presets, preset_path, read_toml
+from pipeline.errors import AbaError
+from pipeline.events import EVENTS_FILE, Tail, read_last_lines
+from pipeline.runstore import RunInfo, RunStore
+from pipeline.status import ACTIVE, TERMINAL
+
+SUBCOMMANDS = ("run", "ps", "status", "tail", "stop", "resume", "doctor", "presets", "open", "ui")
+
+
+def _store(args: argparse.Namespace) -> RunStore:
+    return RunStore(args.runs_dir)
+
+
+def _last_metrics(info: RunInfo) -> dict:
+    """Step, total and last loss from the end of events.jsonl (reads only its tail)."""
+    out: dict = {}
+    path = info.path / EVENTS_FILE
+    if not path.exists():
+        return out
+    from pipeline.events import parse_line
+
+    for raw in reversed(read_last_lines(path, 200)):
+        ev = parse_line(raw)
+        if not ev:
+            continue
+        if ev.get("type") == "metrics" and "step" not in out:
+            out["step"] = ev.get("step")
+            if "loss" in ev:
+                out["loss"] = ev["loss"]
+        if ev.get("type") == "progress" and "total_steps" not in out:
+            out["total_steps"] = ev.get("total_steps")
+        if "step" in out and "total_steps" in out:
+            break
+    return out
+
+
+def _age(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    secs = max(0, int(time.time() - ts))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{secs // size}{unit}"
+    return f"{secs}s"
+
+
+def _row(info: RunInfo) -> dict:
+    st = info.status
+    if st is None:
+        return {"run_id": info.run_id, "state": "corrupt", "reason": info.error}
+    row = st.to_dict()
+    row.update(state=st.state, reason=st.reason, **_last_metrics(info))
+    return row
+
+
+# -- commands -------------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    files = [preset_path(args.preset)] if args.preset else []
+    files += [Path(f) for f in args.config or []]
+    cfg = build_config(args.stage, files, args.set)
+    store = _store(args)
+    run_id, path = launcher.launch(store, cfg)
+    print(run_id)
+    if args.wait:
+        state = launcher.wait_for(store, run_id, set(TERMINAL) | {"lost"}, timeout=args.wait_timeout)
+        print(f"{run_id}: {state}", file=sys.stderr)
+        return 0 if state == "succeeded" else 1
+    return 0
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    runs = _store(args).list_runs()
+    rows = [_row(r) for r in runs]
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    if not rows:
+        print(f"no runs in {_store(args).root}")
+        return 0
+    fmt = "{:<36} {:<9} {:<10} {:>11} {:>9} {:>5}  {}"
+    print(fmt.format("RUN", "STAGE", "STATE", "STEP", "LOSS", "AGE", "REASON"))
+    for r in rows:
+        step = f"{r.get('step', '-')}/{r.get('total_steps', '?')}" if r.get("step") is not None else "-"
+        loss = r.get("loss")
+        loss_s = f"{loss:.4g}" if isinstance(loss, int | float) else "-"
+        print(fmt.format(r["run_id"][:36], str(r.get("stage", "?"))[:9], r["state"], step, loss_s,
+                         _age(r.get("started_at")), (r.get("reason") or "")[:60]))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    info = _store(args).get(args.run)
+    row = _row(info)
+    if args.json:
+        print(json.dumps(row, indent=2, default=str))
+    else:
+        for key in ("run_id", "stage", "state", "attempt", "pid", "supervisor_pid", "exit_code", "signal",
+                    "reason", "step", "total_steps", "loss", "parent"):
+            if row.get(key) is not None:
+                print(f"{key:>15}: {row[key]}")
+        print(f"{'folder':>15}: {info.path}")
+    return 0 if info.status is not None else 1
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    info = _store(args).get(args.run)
+    paths = [info.path / EVENTS_FILE]
+    if args.logs:
+        paths = [info.path / "stdout.log", info.path / "stderr.log"]
+    for p in paths:
+        if p.exists():
+            for raw in read_last_lines(p, args.lines):
+                sys.stdout.write(raw.decode("utf-8", "replace") + "\n")
+    sys.stdout.flush()
+    if not args.follow:
+        return 0
+    tails = [Tail(p, offset=p.stat().st_size if p.exists() else 0) for p in paths]
+    try:
+        while True:
+            for t in tails:
+                if args.logs:
+                    _follow_text(t)
+                else:
+                    for ev in t.poll():
+                        print(json.dumps(ev), flush=True)
+            if info.status and read_state(info) not in ACTIVE and not any(_pending(t) for t in tails):
+                return 0
+            time.sleep(0.25)
+    except KeyboardInterrupt:
+        return 0
+
+
+def read_state(info: RunInfo) -> str:
+    from pipeline.status import read_status
+
+    return read_status(info.path).state
+
+
+def _pending(t: Tail) -> bool:
+    try:
+        return t.path.stat().st_size > t.offset
+    except FileNotFoundError:
+        return False
+
+
+def _follow_text(t: Tail) -> None:
+    try:
+        size = t.path.stat().st_size
+    except FileNotFoundError:
+        return
+    if size < t.offset:
+        t.offset = 0
+    if size > t.offset:
+        with open(t.path, "rb") as fh:
+            fh.seek(t.offset)
+            data = fh.read()
+        t.offset += len(data)
+        sys.stdout.write(data.decode("utf-8", "replace"))
+        sys.stdout.flush()
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    store = _store(args)
+    run_id = launcher.stop(store, args.run, args.grace)
+    print(f"{run_id}: stop requested")
+    if args.wait:
+        state = launcher.wait_for(store, run_id, set(TERMINAL) | {"lost"}, timeout=args.wait_timeout)
+        print(f"{run_id}: {state}")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    print(launcher.resume(_store(args), args.run))
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from pipeline.doctor import main as doctor_main
+
+    return doctor_main(smoke=args.smoke, as_json=args.json, runs_dir=_store(args).root)
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    for name, path in list_presets().items():
+        data = read_toml(path)
+        stages = " → ".join([str(data.get("stage", "?")), *map(str, data.get("then", []))])
+        print(f"{name:<22} {stages:<22} {data.get('description', '')}")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    try:
+        from aba_tui.app import run_app
+    except ImportError as exc:  # the app lands with the control-centre issue
+        raise AbaError(f"the TUI is not available in this build ({exc}); use the subcommands (aba --help)") from None
+    return run_app(runs_dir=_store(args).root, open_path=getattr(args, "path", None),
+                   theme=getattr(args, "theme", None))
+
+
+# -- parser ---------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--runs-dir", type=Path, default=None, metavar="DIR",
+                        help="folder of run folders (default: $ABA_RUNS_DIR or ./runs)")
+    p = argparse.ArgumentParser(prog="aba", parents=[common],
+                                description="ABA Control Centre: drive and watch LLM fine-tuning runs. "
+                                "With no command, opens the control centre (TUI).")
+    p.add_argument("--theme", default=None, help="TUI theme name (see themes/)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("run", parents=[common], help="start a stage or preset as a detached run",
+                       description="Validate the config, create the run folder, start its supervisor "
+                       "(which outlives this shell) and print the run id.")
+    s.add_argument("stage", nargs="?", choices=list(STAGES), metavar="STAGE",
+                   help="one of: " + ", ".join(STAGES))
+    s.add_argument("--config", action="append", metavar="FILE", help="TOML config (repeatable; later wins)")
+    s.add_argument("--preset", metavar="NAME", help="a preset from `aba presets`")
+    s.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one value, e.g. --set dpo.beta=0.2 (repeatable)")
+    s.add_argument("--wait", action="store_true", help="wait for the run to end; exit 0 if it succeeded")
+    s.add_argument("--wait-timeout", type=float, default=24 * 3600, help=argparse.SUPPRESS)
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("ps", parents=[common], help="list runs with their true state")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_ps)
+
+    s = sub.add_parser("status", parents=[common], help="one run's status")
+    s.add_argument("run", help="run id (or a unique prefix/suffix, or a run folder)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("tail", parents=[common], help="print a run's events (or logs), optionally following")
+    s.add_argument("run")
+    s.add_argument("--follow", "-f", action="store_true", help="keep printing new lines until the run ends")
+    s.add_argument("--logs", action="store_true", help="stdout.log and stderr.log instead of events")
+    s.add_argument("--lines", "-n", type=int, default=20)
+    s.set_defaults(func=cmd_tail)
+
+    s = sub.add_parser("stop", parents=[common], help="ask a run to stop (SIGTERM, checkpoint, exit)")
+    s.add_argument("run")
+    s.add_argument("--grace", type=float, default=None, metavar="SECONDS",
+                   help="seconds before SIGKILL (default: supervisor.grace_seconds of the run)")
+    s.add_argument("--wait", action="store_true")
+    s.add_argument("--wait-timeout", type=float, default=600, help=argparse.SUPPRESS)
+    s.set_defaults(func=cmd_stop)
+
+    s = sub.add_parser("resume", parents=[common], help="relaunch a run from its last complete checkpoint")
+    s.add_argument("run")
+    s.set_defaults(func=cmd_resume)
+
+    s = sub.add_parser("doctor", parents=[common], help="check python, torch/CUDA, VRAM, libraries, disk, model")
+    s.add_argument("--smoke", action="store_true", help="also run a few training steps on the embedded model")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_doctor)
+
+    s = sub.add_parser("presets", parents=[common], help="list the run presets")
+    s.set_defaults(func=cmd_presets)
+
+    s = sub.add_parser("open", parents=[common], help="open a run folder or foreign log in the TUI")
+    s.add_argument("path", type=Path)
+    s.set_defaults(func=cmd_ui)
+
+    s = sub.add_parser("ui", parents=[common], help="open the control centre (the default)")
+    s.set_defaults(func=cmd_ui)
+    return p
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", cmd_ui)
+    try:
+        return func(args)
+    except AbaError as exc:
+        print(f"aba: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:
+        return 0

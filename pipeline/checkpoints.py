@@ -1,0 +1,127 @@
+"""Checkpoint folders: ``checkpoints/<name>/`` with metadata.json written last.
+
+A folder without metadata.json is incomplete (the writer died mid-save); one whose metadata does not
+parse is corrupt. Both are listed and marked, never hidden. HF Trainer ``checkpoint-N`` folders with
+``trainer_state.json`` are read too, so foreign runs show up in the same browser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.atomic import atomic_write_json
+
+METADATA = "metadata.json"
+CHECKPOINTS_DIR = "checkpoints"
+
+
+@dataclass
+class Checkpoint:
+    name: str
+    path: Path
+    state: str  # complete | incomplete | corrupt
+    meta: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    mtime: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        return self.state == "complete"
+
+    @property
+    def step(self) -> int | None:
+        value = self.meta.get("step")
+        return int(value) if isinstance(value, int | float) else None
+
+    def size_bytes(self) -> int:
+        total = 0
+        for root, _dirs, files in os.walk(self.path):
+            for f in files:
+                try:
+                    total += os.lstat(os.path.join(root, f)).st_size
+                except OSError:
+                    pass
+        return total
+
+
+def write_metadata(ckpt_dir: Path, meta: dict[str, Any]) -> None:
+    """Mark a checkpoint complete: call after every other file of it is written."""
+    meta = {"written_at": time.time(), **meta}
+    atomic_write_json(Path(ckpt_dir) / METADATA, meta)
+
+
+def _from_trainer_state(path: Path) -> dict[str, Any]:
+    state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+    meta: dict[str, Any] = {"step": state.get("global_step"), "epoch": state.get("epoch"), "format": "hf-trainer"}
+    for rec in reversed(state.get("log_history", [])):
+        for key in ("loss", "eval_loss", "rewards/accuracies", "rewards/margins", "learning_rate"):
+            if key in rec and key not in meta:
+                meta[key] = rec[key]
+    if "rewards/accuracies" in meta:
+        meta["accuracy"] = meta["rewards/accuracies"]
+    return meta
+
+
+def read_checkpoint(path: Path) -> Checkpoint:
+    path = Path(path)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        mtime = 0.0
+    meta_path = path / METADATA
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if not isinstance(meta, dict):
+                raise ValueError("expected a JSON object")
+        except (ValueError, UnicodeDecodeError) as exc:
+            return Checkpoint(path.name, path, "corrupt", error=f"{meta_path}: {exc}", mtime=mtime)
+        return Checkpoint(path.name, path, "complete", meta, mtime=mtime)
+    if (path / "trainer_state.json").is_file():
+        try:
+            return Checkpoint(path.name, path, "complete", _from_trainer_state(path), mtime=mtime)
+        except (ValueError, OSError) as exc:
+            return Checkpoint(path.name, path, "corrupt", error=f"trainer_state.json: {exc}", mtime=mtime)
+    return Checkpoint(path.name, path, "incomplete", error="no metadata.json (save interrupted?)", mtime=mtime)
+
+
+def _order(ck: Checkpoint) -> tuple[int, int, float]:
+    # Periodic checkpoints by step; best and final after them; unknown steps by time.
+    special = {"best": 1, "final": 2}.get(ck.name, 0)
+    return (special, ck.step if ck.step is not None else -1, ck.mtime)
+
+
+def list_checkpoints(run_dir: Path) -> list[Checkpoint]:
+    run_dir = Path(run_dir)
+    roots = [run_dir / CHECKPOINTS_DIR]
+    # A foreign HF Trainer output folder keeps checkpoint-N at its top level.
+    roots.append(run_dir)
+    seen: list[Checkpoint] = []
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for child in root.iterdir():
+            if not child.is_dir() or child.name.startswith("."):
+                continue
+            if root == run_dir and not child.name.startswith("checkpoint-"):
+                continue
+            seen.append(read_checkpoint(child))
+    return sorted(seen, key=_order)
+
+
+def last_complete(run_dir: Path, resumable_only: bool = True) -> Checkpoint | None:
+    """Newest complete checkpoint by step; with ``resumable_only``, one that holds trainer state."""
+    best: Checkpoint | None = None
+    for ck in list_checkpoints(run_dir):
+        if not ck.complete or ck.step is None:
+            continue
+        if resumable_only and not ck.meta.get("resumable", (ck.path / "trainer_state.json").exists()):
+            continue
+        if best is None or ck.step > (best.step or -1):
+            best = ck
+    return best

@@ -1,0 +1,309 @@
+"""Resolve, validate and persist run configs (run.toml).
+
+A run config is a stage name plus the sections that stage reads (model, the stage's own section,
+supervisor), every field resolved, so ``run.toml`` alone relaunches the run. Every error names the
+file or flag, the key, the value and the expected form, in one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from pipeline.errors import ConfigError
+from pipeline.schema import SECTIONS
+
+RUN_TOML = "run.toml"
+PRESETS_DIR = Path(__file__).parent / "presets"
+
+# Stages users can launch, with one line each. `selftest` is a worker without ML libraries that
+# exercises the supervisor (fault injection) and `aba doctor`.
+STAGES: dict[str, str] = {
+    "sft": "supervised fine-tuning (TRL SFTTrainer + LoRA)",
+    "dpo": "direct preference optimisation (TRL DPOTrainer)",
+    "grpo": "group relative policy optimisation with the 9-dimension reward (TRL GRPOTrainer)",
+    "export": "merge LoRA, convert to GGUF with llama.cpp, quantise and verify",
+    "selftest": "a worker with no ML library (supervisor checks, fault injection)",
+}
+TOP_KEYS = ("stage", "name", "then", "parent", "description")
+
+
+def stage_sections(stage: str) -> tuple[str, ...]:
+    if stage == "selftest":
+        return ("selftest", "supervisor")
+    return ("model", stage, "supervisor")
+
+
+@dataclass
+class RunConfig:
+    stage: str
+    sections: dict[str, Any]
+    name: str = ""
+    then: list[str] = field(default_factory=list)
+    parent: str | None = None
+    description: str = ""
+
+    def section(self, name: str) -> Any:
+        return self.sections[name]
+
+    @property
+    def stage_section(self) -> Any:
+        return self.sections[self.stage]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"stage": self.stage}
+        if self.name:
+            out["name"] = self.name
+        if self.description:
+            out["description"] = self.description
+        if self.then:
+            out["then"] = list(self.then)
+        if self.parent:
+            out["parent"] = self.parent
+        for key, obj in self.sections.items():
+            out[key] = dataclasses.asdict(obj)
+        return out
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+    def model_label(self) -> str:
+        if "model" not in self.sections:
+            return self.name
+        model = self.sections["model"]
+        if model.label:
+            return model.label
+        if model.source == "embedded":
+            return "smollm2"
+        if model.source.startswith("run:"):
+            return model.source[4:].split("-")[-1] or "run"
+        return Path(model.source.rstrip("/")).name.removesuffix(".gguf") or "model"
+
+
+def _expected(ftype: str, meta: dict[str, Any]) -> str:
+    if meta.get("choices"):
+        return "one of " + ", ".join(meta["choices"])
+    return {
+        "int": "an integer, e.g. 8",
+        "float": "a number, e.g. 0.1",
+        "bool": "true or false",
+        "str": "a string",
+        "list[str]": "a list of strings, e.g. [\"q8_0\", \"Q4_K_M\"]",
+    }.get(ftype, ftype)
+
+
+def coerce(value: Any, ftype: str, meta: dict[str, Any], where: str) -> Any:
+    """Check and convert ``value`` to the field type; ``where`` names the file/flag and key."""
+    bad = ConfigError(f"{where}={value!r}: expected {_expected(ftype, meta)}")
+    if ftype == "bool":
+        if isinstance(value, bool):
+            out: Any = value
+        elif isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            out = value.lower() in ("true", "1", "yes")
+        else:
+            raise bad
+    elif ftype == "int":
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, str):
+            try:
+                value = int(value.replace("_", ""))
+            except ValueError:
+                raise bad from None
+        if not isinstance(value, int):
+            raise bad
+        out = value
+    elif ftype == "float":
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise bad from None
+        if not isinstance(value, int | float):
+            raise bad
+        out = float(value)
+    elif ftype == "list[str]":
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad
+        out = value
+    else:
+        if not isinstance(value, str):
+            raise bad
+        out = value
+    choices = meta.get("choices")
+    if choices and out not in choices:
+        raise bad
+    lo, hi = meta.get("min"), meta.get("max")
+    if isinstance(out, int | float) and not isinstance(out, bool):
+        if lo is not None and out < lo:
+            raise ConfigError(f"{where}={value!r}: expected a value ≥ {lo}")
+        if hi is not None and out > hi:
+            raise ConfigError(f"{where}={value!r}: expected a value ≤ {hi}")
+    return out
+
+
+def _field_map(section: str) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(SECTIONS[section])}
+
+
+def _apply(values: dict[str, Any], section: str, data: Any, source: str) -> None:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: [{section}] must be a table of key = value")
+    fmap = _field_map(section)
+    for key, value in data.items():
+        if key not in fmap:
+            raise ConfigError(
+                f"{source}: unknown key {section}.{key} (known keys of [{section}]: {', '.join(fmap)})"
+            )
+        f = fmap[key]
+        values[key] = coerce(value, str(f.type), dict(f.metadata), f"{source}: {section}.{key}")
+
+
+def check_stage(stage: str, where: str = "stage") -> str:
+    if stage not in STAGES:
+        raise ConfigError(f"{where}: unknown stage {stage!r} (expected one of {', '.join(STAGES)})")
+    return stage
+
+
+def parse_set(item: str) -> tuple[str, str, Any]:
+    """``section.key=value`` → parts; the value is read as TOML when it parses, else as a string."""
+    if "=" not in item or "." not in item.split("=", 1)[0]:
+        raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. --set dpo.beta=0.2")
+    lhs, raw = item.split("=", 1)
+    section, key = lhs.strip().split(".", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return section, key, value
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found (expected a TOML file)")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file (expected TOML)") from None
+
+
+def list_presets() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(PRESETS_DIR.glob("*.toml"))}
+
+
+def preset_path(name: str) -> Path:
+    presets = list_presets()
+    if name not in presets:
+        raise ConfigError(f"--preset {name!r}: no such preset (expected one of {', '.join(presets) or 'none'})")
+    return presets[name]
+
+
+def build_config(stage: str | None = None, files: list[Path] | None = None, sets: list[str] | None = None,
+                 check_paths: bool = True) -> RunConfig:
+    """Defaults ← each file in order ← ``--set`` items; validated, with nothing written."""
+    layers: list[tuple[str, dict[str, Any]]] = [(str(p), read_toml(p)) for p in (files or [])]
+    file_stage = None
+    for source, data in layers:
+        if "stage" in data:
+            file_stage = check_stage(str(data["stage"]), f"{source}: stage")
+    if stage is not None:
+        check_stage(stage)
+    stage = stage or file_stage
+    if stage is None:
+        raise ConfigError("no stage given: expected aba run STAGE, or a config file with stage = \"…\"")
+
+    top: dict[str, Any] = {}
+    for _source, data in layers:
+        top.update({k: v for k, v in data.items() if k in TOP_KEYS})
+    then = top.get("then", [])
+    if isinstance(then, str):
+        then = [then]
+    for i, s in enumerate(then):
+        check_stage(str(s), f"then[{i}]")
+    wanted = stage_sections(stage)
+    # A chain's later stages keep their sections too, validated now, so run.toml relaunches the chain.
+    kept = list(wanted) + [s for st in then for s in stage_sections(str(st)) if s not in wanted]
+    values: dict[str, dict[str, Any]] = {s: {} for s in kept}
+    for source, data in layers:
+        for key, val in data.items():
+            if key in TOP_KEYS:
+                continue
+            if key in kept:
+                _apply(values[key], key, val, source)
+            elif key not in SECTIONS:
+                raise ConfigError(f"{source}: unknown section [{key}] (expected: {', '.join(kept)})")
+    for item in sets or []:
+        section, key, value = parse_set(item)
+        if section not in wanted:
+            raise ConfigError(
+                f"--set {item!r}: unknown section {section!r} for stage {stage} (expected: {', '.join(wanted)})"
+            )
+        _apply(values[section], section, {key: value}, "--set")
+
+    cfg = RunConfig(
+        stage=stage,
+        sections={s: SECTIONS[s](**values[s]) for s in kept},
+        name=str(top.get("name", "")),
+        then=[str(s) for s in then],
+        parent=top.get("parent"),
+        description=str(top.get("description", "")),
+    )
+    if check_paths:
+        validate_paths(cfg)
+    return cfg
+
+
+def validate_paths(cfg: RunConfig) -> None:
+    model = cfg.sections.get("model")
+    if model is not None:
+        src = model.source
+        looks_like_path = src.startswith(("/", ".", "~")) or src.endswith(".gguf") or src.count("/") > 1
+        if src not in ("embedded",) and not src.startswith("run:") and looks_like_path:
+            p = Path(src).expanduser()
+            if not p.exists():
+                raise ConfigError(
+                    f"model.source={src!r}: no such file or folder (expected 'embedded', an HF model folder, "
+                    "a .gguf file, or a hub id like org/name)"
+                )
+            if p.is_file() and p.suffix != ".gguf":
+                raise ConfigError(f"model.source={src!r}: a file must be a .gguf model (or give an HF folder)")
+            model.source = str(p.resolve())  # run.toml must relaunch from any working directory
+    section = cfg.sections.get(cfg.stage)
+    data = getattr(section, "data", "")
+    if data and not data.startswith("builtin:"):
+        p = Path(data).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"{cfg.stage}.data={data!r}: no such file (expected builtin:<name> or a JSONL file)")
+        section.data = str(p.resolve())
+
+
+def load_run_config(run_dir: Path) -> RunConfig:
+    path = Path(run_dir) / RUN_TOML
+    return build_config(files=[path], check_paths=False)
+
+
+def chain_child(cfg: RunConfig, parent_id: str) -> RunConfig | None:
+    """The next stage's config of a pipeline preset: it reads the parent run's output."""
+    if not cfg.then:
+        return None
+    nxt, rest = cfg.then[0], cfg.then[1:]
+    needed = [s for st in cfg.then for s in stage_sections(st)]
+    sections = {s: dataclasses.replace(cfg.sections[s]) if s in cfg.sections else SECTIONS[s]() for s in needed}
+    if "model" in sections:
+        sections["model"].source = f"run:{parent_id}"
+    return RunConfig(stage=nxt, sections=sections, name=cfg.name, then=rest, parent=parent_id,
+                     description=cfg.description)

@@ -1,0 +1,150 @@
+"""events.jsonl: append-only metrics and progress, one JSON object a line (schema in docs/events.md).
+
+Writers append whole lines with one write() on an O_APPEND descriptor, so concurrent readers see
+either nothing or a complete line (plus, at worst, a partial last line they must wait on).
+Readers keep a byte offset and read only new bytes (toolong's habit, not LLaMA-Factory's re-read).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+EVENTS_FILE = "events.jsonl"
+
+
+def _clean(value: Any) -> Any:
+    # Tensors and numpy scalars arrive from trainers; keep plain JSON types.
+    if hasattr(value, "item") and callable(value.item):
+        try:
+            value = value.item()
+        except (ValueError, TypeError):
+            return str(value)
+    return value
+
+
+class EventWriter:
+    """Appends events. Safe to share across threads of one process (one write per line)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def emit(self, type: str = "metrics", step: int | None = None, **values: Any) -> dict[str, Any]:
+        event: dict[str, Any] = {"ts": round(time.time(), 3), "type": type}
+        if step is not None:
+            event["step"] = int(step)
+        event.update({k: _clean(v) for k, v in values.items() if v is not None})
+        line = json.dumps(event, allow_nan=True, default=str) + "\n"
+        os.write(self._fd, line.encode("utf-8"))
+        return event
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> EventWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def parse_line(raw: bytes) -> dict[str, Any] | None:
+    """One events line → dict, or None when malformed (callers count, never crash)."""
+    try:
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+@dataclass
+class Tail:
+    """Incremental reader of a JSONL file: keeps an offset, detects truncation and replacement."""
+
+    path: Path
+    offset: int = 0
+    inode: int | None = None
+    malformed: int = 0
+    resets: int = 0
+    _partial: bytes = field(default=b"", repr=False)
+
+    def poll(self, max_bytes: int | None = None) -> list[dict[str, Any]]:
+        """Return the complete events appended since the last poll."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return []
+        if self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset):
+            # Replaced (new inode) or truncated: start again from the top.
+            self.offset, self._partial, self.resets = 0, b"", self.resets + 1
+        self.inode = st.st_ino
+        if st.st_size <= self.offset:
+            return []
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            chunk = fh.read(max_bytes if max_bytes else st.st_size - self.offset)
+        self.offset += len(chunk)
+        data = self._partial + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._partial = data
+            return []
+        self._partial = data[cut + 1 :]
+        out: list[dict[str, Any]] = []
+        for raw in data[:cut].split(b"\n"):
+            if not raw.strip():
+                continue
+            obj = parse_line(raw)
+            if obj is None:
+                self.malformed += 1
+            else:
+                out.append(obj)
+        return out
+
+
+def iter_events(path: Path, offset: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (offset after the line, event) for every complete, well-formed line from ``offset``."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        pos = offset
+        for raw in fh:
+            pos += len(raw)
+            if not raw.endswith(b"\n"):
+                return  # a partial last line waits for its newline
+            obj = parse_line(raw)
+            if obj is not None:
+                yield pos, obj
+
+
+def read_last_lines(path: Path, n: int, block: int = 1 << 20) -> list[bytes]:
+    """The last ``n`` complete lines of a file, read backwards in blocks (a 1 GB log opens fast)."""
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        end = fh.tell()
+        pos, buf = end, b""
+        while pos > 0 and buf.count(b"\n") <= n:
+            step = min(block, pos)
+            pos -= step
+            fh.seek(pos)
+            buf = fh.read(step) + buf
+    lines = buf.split(b"\n")
+    if not buf.endswith(b"\n"):
+        lines = lines[:-1]  # partial last line
+    else:
+        lines = lines[:-1]
+    if pos > 0:
+        lines = lines[1:]  # first piece may be cut mid-line
+    return lines[-n:] if n else []
+
+
+def is_bad_number(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)

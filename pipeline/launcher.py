@@ -1,0 +1,77 @@
+"""Start, stop and resume runs from the CLI or the UI: nothing here waits on a worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipeline.atomic import atomic_write_json
+from pipeline.config import RunConfig
+from pipeline.errors import AbaError
+from pipeline.procinfo import alive
+from pipeline.runstore import RunStore
+from pipeline.status import ACTIVE, read_status, read_status_raw, write_status
+from pipeline.supervisor import STOP_FILE
+
+
+def start_supervisor(run_dir: Path, resume: bool = False) -> None:
+    """Spawn the supervisor; it double-forks, so the process we wait for exits at once."""
+    cmd = [sys.executable, "-m", "pipeline.supervisor", str(Path(run_dir).resolve())]
+    if resume:
+        cmd.append("--resume")
+    with open(Path(run_dir) / "supervisor.log", "ab") as log:
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True,
+                              start_new_session=True, check=False, timeout=60)
+    if proc.returncode != 0:
+        raise AbaError(f"{run_dir}: the supervisor did not start (exit {proc.returncode}); see supervisor.log")
+
+
+def launch(store: RunStore, cfg: RunConfig) -> tuple[str, Path]:
+    run_id, path = store.create_run(cfg)
+    start_supervisor(path)
+    return run_id, path
+
+
+def stop(store: RunStore, ref: str, grace: float | None = None) -> str:
+    info = store.get(ref)
+    st = read_status(info.path)
+    if st.state not in ACTIVE:
+        raise AbaError(f"run {info.run_id} is not running (state {st.state})")
+    if grace is not None:
+        atomic_write_json(info.path / STOP_FILE, {"grace_seconds": grace})
+    if not alive(st.supervisor_pid, st.supervisor_start):
+        raise AbaError(f"run {info.run_id}: its supervisor is gone (state lost); nothing to stop")
+    os.kill(st.supervisor_pid, signal.SIGTERM)  # type: ignore[arg-type]
+    return info.run_id
+
+
+def resume(store: RunStore, ref: str) -> str:
+    info = store.get(ref)
+    st = read_status(info.path)
+    if st.state in ACTIVE:
+        raise AbaError(f"run {info.run_id} is still {st.state}; stop it first (aba stop {info.run_id})")
+    raw = read_status_raw(info.path)
+    raw.state, raw.attempt, raw.reason = "queued", raw.attempt + 1, f"resumed after {st.state}"
+    raw.supervisor_pid = raw.supervisor_start = None
+    write_status(info.path, raw)
+    try:
+        (info.path / STOP_FILE).unlink()
+    except FileNotFoundError:
+        pass
+    start_supervisor(info.path, resume=True)
+    return info.run_id
+
+
+def wait_for(store: RunStore, ref: str, states: set[str], timeout: float = 60.0) -> str:
+    """Poll until the run reaches one of ``states`` (CLI --wait and tests)."""
+    deadline = time.time() + timeout
+    info = store.get(ref)
+    while True:
+        state = read_status(info.path).state
+        if state in states or time.time() > deadline:
+            return state
+        time.sleep(0.1)

@@ -1,0 +1,106 @@
+"""The runs dir: create run folders, list runs, read their status and events.
+
+Layout of one run (full contract in docs/run-folder.md)::
+
+    runs/<run_id>/run.toml  status.json  events.jsonl  stdout.log  stderr.log  checkpoints/<name>/
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.config import RUN_TOML, RunConfig
+from pipeline.errors import RunDirError, RunNotFound
+from pipeline.events import EVENTS_FILE
+from pipeline.runid import claim_run_dir, new_run_id
+from pipeline.status import STATUS_FILE, Status, read_status, write_status
+
+DEFAULT_RUNS_DIR = Path("runs")
+
+
+def default_runs_dir() -> Path:
+    return Path(os.environ.get("ABA_RUNS_DIR", DEFAULT_RUNS_DIR))
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    path: Path
+    status: Status | None
+    error: str | None = None
+
+    @property
+    def state(self) -> str:
+        return self.status.state if self.status else "corrupt"
+
+    @property
+    def events_path(self) -> Path:
+        return self.path / EVENTS_FILE
+
+
+class RunStore:
+    def __init__(self, runs_dir: Path | str | None = None) -> None:
+        self.root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+
+    def check_writable(self) -> None:
+        root = self.root
+        if root.exists() and not root.is_dir():
+            raise RunDirError(f"--runs-dir {root}: not a folder (expected a writable folder)")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunDirError(f"--runs-dir {root}: cannot create it ({exc.strerror})") from None
+        if not os.access(root, os.W_OK | os.X_OK):
+            raise RunDirError(f"--runs-dir {root}: not writable (expected a writable folder)")
+
+    def create_run(self, cfg: RunConfig) -> tuple[str, Path]:
+        """Claim a folder and write run.toml and a queued status. Nothing is left on failure."""
+        self.check_writable()
+        run_id, path = claim_run_dir(self.root, new_run_id(cfg.stage, cfg.model_label()))
+        try:
+            (path / RUN_TOML).write_text(cfg.to_toml(), encoding="utf-8")
+            write_status(path, Status(run_id=run_id, stage=cfg.stage, parent=cfg.parent))
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+        return run_id, path
+
+    def path(self, run_id: str) -> Path:
+        return self.root / run_id
+
+    def resolve(self, ref: str) -> Path:
+        """A run id, a unique prefix of one, or a path to a run folder."""
+        p = Path(ref)
+        if (p / STATUS_FILE).is_file():
+            return p
+        direct = self.root / ref
+        if (direct / STATUS_FILE).is_file():
+            return direct
+        matches = [r for r in self.run_ids() if r.startswith(ref) or r.endswith(ref)]
+        if len(matches) == 1:
+            return self.root / matches[0]
+        if len(matches) > 1:
+            raise RunNotFound(f"run {ref!r} is ambiguous in {self.root}: {', '.join(matches[:5])}")
+        raise RunNotFound(f"run {ref!r}: no such run in {self.root} (see `aba ps`)")
+
+    def run_ids(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(e.name for e in os.scandir(self.root)
+                      if e.is_dir() and os.path.exists(os.path.join(e.path, STATUS_FILE)))
+
+    def get(self, ref: str) -> RunInfo:
+        path = self.resolve(ref)
+        return self._info(path)
+
+    def _info(self, path: Path) -> RunInfo:
+        try:
+            return RunInfo(path.name, path, read_status(path))
+        except (OSError, ValueError) as exc:
+            return RunInfo(path.name, path, None, str(exc))
+
+    def list_runs(self) -> list[RunInfo]:
+        return [self._info(self.root / rid) for rid in self.run_ids()]

@@ -1,0 +1,57 @@
+"""A worker with no ML library: logs steps and misbehaves on request (supervisor fault injection)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from pipeline.checkpoints import write_metadata
+from pipeline.events import iter_events
+from pipeline.worker import StageContext
+
+
+def _last_step(ctx: StageContext) -> int:
+    path = ctx.events.path
+    last = 0
+    if path.exists():
+        for _off, ev in iter_events(path):
+            if ev.get("type") == "metrics" and isinstance(ev.get("step"), int):
+                last = max(last, ev["step"])
+    return last
+
+
+def _checkpoint(ctx: StageContext, step: int, loss: float) -> None:
+    path = ctx.checkpoints_dir / f"checkpoint-{step:04d}"
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "state.txt").write_text(f"{step}\n")
+    write_metadata(path, {"step": step, "loss": loss, "resumable": True, "stage": "selftest"})
+    ctx.emit("checkpoint", step, name=path.name)
+
+
+def run(ctx: StageContext) -> None:
+    cfg = ctx.cfg.section("selftest")
+    b = cfg.behaviour
+    if b == "oom" and cfg.batch_size > cfg.oom_above_batch:
+        raise MemoryError(f"simulated host OOM at batch_size={cfg.batch_size}")
+    start = _last_step(ctx) if ctx.resume else 0
+    ctx.emit("progress", start, total_steps=cfg.steps, batch_size=cfg.batch_size)
+    for step in range(start + 1, cfg.steps + 1):
+        if b == "cuda_oom" and step == 2:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+        if b == "memory_error" and step == 2:
+            raise MemoryError("simulated")
+        if b == "crash" and step == 2:
+            raise ValueError("simulated crash in the training loop")
+        loss = float("nan") if (b == "nan" and step >= 2) else 1.0 / step
+        ctx.emit("metrics", step, loss=loss, accuracy=min(1.0, step / max(cfg.steps, 1)), pid=os.getpid())
+        if loss != loss:
+            ctx.fail(f"NaN loss at step {step}")
+        time.sleep(cfg.step_seconds)
+        if b == "sleep":
+            # Long-running worker: wait here until stopped (tests then kill or stop it).
+            while not ctx.stop_requested.is_set():
+                time.sleep(0.05)
+        if ctx.stop_requested.is_set():
+            _checkpoint(ctx, step, loss)
+            return
+    _checkpoint(ctx, cfg.steps, 1.0 / max(cfg.steps, 1))

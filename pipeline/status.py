@@ -1,0 +1,79 @@
+"""status.json: the one-record truth about a run, rewritten atomically by the supervisor."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from pipeline.atomic import atomic_write_json
+from pipeline.procinfo import alive
+
+STATES = ("queued", "running", "succeeded", "failed", "oom", "stopped", "lost")
+TERMINAL = frozenset({"succeeded", "failed", "oom", "stopped"})
+ACTIVE = frozenset({"queued", "running"})
+STATUS_FILE = "status.json"
+
+
+@dataclass
+class Status:
+    run_id: str
+    stage: str
+    state: str = "queued"
+    pid: int | None = None
+    supervisor_pid: int | None = None
+    supervisor_start: int | None = None  # kernel start ticks: tells a reused pid from ours
+    host: str = field(default_factory=socket.gethostname)
+    started_at: float | None = None
+    ended_at: float | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    reason: str | None = None
+    attempt: int = 1
+    parent: str | None = None
+    stop_requested: bool = False
+    updated_at: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Status:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL
+
+
+def write_status(run_dir: Path, status: Status) -> None:
+    status.updated_at = time.time()
+    atomic_write_json(Path(run_dir) / STATUS_FILE, status.to_dict())
+
+
+def read_status_raw(run_dir: Path) -> Status:
+    """The status as written, with no liveness check. Raises ValueError on a corrupt file."""
+    path = Path(run_dir) / STATUS_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    if not isinstance(data, dict) or "run_id" not in data or "stage" not in data:
+        raise ValueError(f"{path}: expected an object with run_id and stage")
+    return Status.from_dict(data)
+
+
+def read_status(run_dir: Path) -> Status:
+    """The status a reader should show: ``lost`` when it says active but the supervisor is gone."""
+    status = read_status_raw(run_dir)
+    if status.state in ACTIVE and status.host == socket.gethostname():
+        if not alive(status.supervisor_pid, status.supervisor_start):
+            # Give a supervisor that is still starting (no pid written yet) a moment.
+            if status.supervisor_pid is not None or time.time() - status.updated_at > 30:
+                status.state = "lost"
+                status.reason = status.reason or "supervisor process is gone (machine reboot or kill -9?)"
+    return status
