@@ -1,0 +1,342 @@
+"""Checkpoint browser logic without Textual: collect, rank, diff and prune checkpoints of every run.
+
+Seed 003 kept 20 checkpoints and a "best" that was the same as "final"; seed 000 filled 41 GB. The
+browser lists every checkpoint (own and HF ``checkpoint-N``; incomplete and corrupt ones marked, not
+hidden), ranks them by any metric, diffs two, and plans a prune that keeps best-k and the last.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.checkpoints import CHECKPOINTS_DIR, Checkpoint, list_checkpoints
+from pipeline.runstore import RunStore
+from pipeline.status import ACTIVE
+
+# Metric aliases: TRL logs ``rewards/margins``; the project's own metadata says ``margins``.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "accuracy": ("accuracy", "rewards/accuracies", "eval_rewards/accuracies"),
+    "margins": ("margins", "rewards/margins", "eval_rewards/margins"),
+    "reward": ("reward", "rewards/mean"),
+}
+# Keys of metadata that are bookkeeping, not metrics.
+NOT_METRICS = frozenset({"step", "written_at", "resumable", "global_step", "total_flos", "format"})
+# Names the project keeps as aliases of the run's outcome; a prune never removes them.
+PROTECTED = frozenset({"best", "final"})
+
+
+def lower_is_better(metric: str) -> bool:
+    m = metric.lower()
+    return "loss" in m or m in ("kl", "perplexity", "eval_perplexity", "grad_norm") or m.endswith("_kl")
+
+
+@dataclass
+class CkptRow:
+    """One checkpoint of one run, as the browser shows it."""
+
+    run_id: str
+    run_dir: Path
+    ckpt: Checkpoint
+    run_state: str = "?"
+    size: int | None = None  # filled by measure_sizes (walks the folder: done off the UI thread)
+
+    @property
+    def key(self) -> str:
+        return f"{self.run_id}/{self.ckpt.name}"
+
+    @property
+    def name(self) -> str:
+        return self.ckpt.name
+
+    @property
+    def state(self) -> str:
+        return self.ckpt.state
+
+    @property
+    def step(self) -> int | None:
+        return self.ckpt.step
+
+    @property
+    def epoch(self) -> float | None:
+        return _num(self.ckpt.meta.get("epoch"))
+
+    @property
+    def age_s(self) -> float:
+        written = _num(self.ckpt.meta.get("written_at")) or self.ckpt.mtime
+        return max(0.0, time.time() - written) if written else math.inf
+
+    def metric(self, name: str) -> float | None:
+        meta = self.ckpt.meta
+        for key in ALIASES.get(name, (name,)):
+            value = _num(meta.get(key))
+            if value is not None:
+                return value
+        evals = meta.get("eval")
+        if name.startswith("eval_") and isinstance(evals, dict):
+            return _num(evals.get(name[5:]))
+        return None
+
+    def metrics(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for key, value in self.ckpt.meta.items():
+            v = _num(value)
+            if v is not None and key not in NOT_METRICS:
+                out[key] = v
+        evals = self.ckpt.meta.get("eval")
+        if isinstance(evals, dict):
+            for key, value in evals.items():
+                v = _num(value)
+                if v is not None:
+                    out[f"eval_{key}"] = v
+        return out
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def collect(runs_dir: Path | str, extra_dirs: Iterable[Path] = ()) -> list[CkptRow]:
+    """Every checkpoint of every run in ``runs_dir`` plus foreign HF Trainer output folders."""
+    rows: list[CkptRow] = []
+    for info in RunStore(runs_dir).list_runs():
+        for ck in list_checkpoints(info.path):
+            rows.append(CkptRow(info.run_id, info.path, ck, info.state))
+    for d in extra_dirs:
+        d = Path(d)
+        for ck in list_checkpoints(d):
+            rows.append(CkptRow(d.name, d, ck, "foreign"))
+    return rows
+
+
+def measure_sizes(rows: Iterable[CkptRow]) -> None:
+    for row in rows:
+        row.size = row.ckpt.size_bytes()
+
+
+def available_metrics(rows: Iterable[CkptRow]) -> list[str]:
+    """Metric names present in any row, the common ones first."""
+    seen: set[str] = set()
+    for row in rows:
+        seen.update(row.metrics())
+    for canon, keys in ALIASES.items():
+        if seen & set(keys):
+            seen -= set(keys)
+            seen.add(canon)
+    first = [m for m in ("loss", "accuracy", "margins", "reward", "eval_loss") if m in seen]
+    return first + sorted(seen - set(first))
+
+
+def rank(rows: Iterable[CkptRow], metric: str, lower_better: bool | None = None) -> list[CkptRow]:
+    """Best first; checkpoints without the metric (or not complete, or NaN) after, in step order."""
+    lower = lower_is_better(metric) if lower_better is None else lower_better
+    scored, rest = [], []
+    for row in rows:
+        v = row.metric(metric) if row.ckpt.complete else None
+        if v is None or math.isnan(v):
+            rest.append(row)
+        else:
+            scored.append((v if lower else -v, row.step if row.step is not None else -1, row))
+    scored.sort(key=lambda t: (t[0], t[1]))
+    rest.sort(key=lambda r: (r.run_id, r.step if r.step is not None else -1))
+    return [t[2] for t in scored] + rest
+
+
+def best_per_run(rows: Iterable[CkptRow], metric: str) -> dict[str, CkptRow]:
+    """The best checkpoint of each run by ``metric`` (aliases like ``best`` count as themselves)."""
+    by_run: dict[str, list[CkptRow]] = {}
+    for row in rows:
+        by_run.setdefault(row.run_id, []).append(row)
+    out = {}
+    for run_id, group in by_run.items():
+        ranked = rank(group, metric)
+        if ranked and ranked[0].metric(metric) is not None and ranked[0].ckpt.complete:
+            out[run_id] = ranked[0]
+    return out
+
+
+def same_as(row: CkptRow, others: Iterable[CkptRow]) -> list[str]:
+    """Names of other checkpoints of the run at the same step (seed 003: "best" was "final")."""
+    if row.step is None:
+        return []
+    return [o.name for o in others
+            if o.run_id == row.run_id and o.name != row.name and o.step == row.step and o.ckpt.complete]
+
+
+# -- diff ---------------------------------------------------------------------------------------
+@dataclass
+class DiffLine:
+    section: str  # metadata | run.toml | adapter_config.json | config.json | …
+    key: str
+    a: Any
+    b: Any
+
+    @property
+    def differs(self) -> bool:
+        return self.a != self.b
+
+
+CONFIG_FILES = ("adapter_config.json", "config.json", "generation_config.json")
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts → dotted keys (``model.lora_r``); lists stay values."""
+    if isinstance(obj, dict) and obj:
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: obj} if prefix else {}
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _read_run_toml(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        return tomllib.loads((run_dir / "run.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+
+
+def sources(row: CkptRow) -> dict[str, dict[str, Any]]:
+    """The documents a diff compares: metadata, the run's config, the checkpoint's config files."""
+    out: dict[str, dict[str, Any]] = {"metadata": dict(row.ckpt.meta)}
+    out["metadata"].pop("written_at", None)
+    if row.ckpt.error:
+        out["metadata"]["(error)"] = row.ckpt.error
+    run_cfg = _read_run_toml(row.run_dir)
+    if run_cfg is not None:
+        out["run.toml"] = run_cfg
+    for name in CONFIG_FILES:
+        data = _read_json(row.ckpt.path / name)
+        if data is not None:
+            out[name] = data
+    return out
+
+
+def diff(a: CkptRow, b: CkptRow, only_changes: bool = True) -> list[DiffLine]:
+    sa, sb = sources(a), sources(b)
+    lines: list[DiffLine] = []
+    for section in [*sa, *(s for s in sb if s not in sa)]:
+        fa, fb = flatten(sa.get(section, {})), flatten(sb.get(section, {}))
+        for key in sorted(set(fa) | set(fb)):
+            line = DiffLine(section, key, fa.get(key, "—"), fb.get(key, "—"))
+            if line.differs or not only_changes:
+                lines.append(line)
+    return lines
+
+
+# -- prune --------------------------------------------------------------------------------------
+@dataclass
+class PrunePlan:
+    run_id: str
+    keep: list[tuple[CkptRow, str]] = field(default_factory=list)  # with the reason
+    delete: list[CkptRow] = field(default_factory=list)
+    skipped: list[tuple[CkptRow, str]] = field(default_factory=list)
+
+    @property
+    def bytes_freed(self) -> int:
+        return sum(r.size if r.size is not None else r.ckpt.size_bytes() for r in self.delete)
+
+    def describe(self) -> list[str]:
+        lines = [f"keep {r.name}: {why}" for r, why in self.keep]
+        lines += [f"skip {r.name}: {why}" for r, why in self.skipped]
+        lines += [f"DELETE {r.name} ({r.state})" for r in self.delete]
+        return lines
+
+
+def plan_prune(rows: Iterable[CkptRow], metric: str, keep_best: int = 1, keep_last: bool = True,
+               remove_broken: bool = True) -> PrunePlan:
+    """What a prune of ONE run would keep and delete. Nothing is touched here."""
+    rows = list(rows)
+    run_ids = {r.run_id for r in rows}
+    if len(run_ids) > 1:
+        raise ValueError(f"plan_prune: one run at a time (got {', '.join(sorted(run_ids))})")
+    plan = PrunePlan(run_ids.pop() if run_ids else "")
+    if not rows:
+        return plan
+    active = rows[0].run_state in ACTIVE
+    reasons: dict[str, str] = {}
+    protected_targets: set[Path] = set()
+    for r in rows:
+        if r.name in PROTECTED:
+            reasons[r.key] = f"the run's {r.name}"
+            protected_targets.add(r.ckpt.path.resolve())
+    complete = [r for r in rows if r.ckpt.complete and r.name not in PROTECTED]
+    for r in rank(complete, metric)[:keep_best]:
+        if r.metric(metric) is not None:
+            reasons.setdefault(r.key, f"best {metric}={r.metric(metric):.4g}")
+    if keep_last:
+        stepped = [r for r in complete if r.step is not None]
+        if stepped:
+            last = max(stepped, key=lambda r: r.step or 0)
+            reasons.setdefault(last.key, f"last (step {last.step})")
+    for r in rows:
+        if r.key in reasons:
+            plan.keep.append((r, reasons[r.key]))
+        elif r.ckpt.path.resolve() in protected_targets:
+            plan.keep.append((r, "target of best/final"))
+        elif not r.ckpt.complete and (active or not remove_broken):
+            why = "may be a save in progress (run active)" if active else "broken (kept by request)"
+            plan.skipped.append((r, why))
+        else:
+            plan.delete.append(r)
+    return plan
+
+
+def execute_prune(plan: PrunePlan) -> int:
+    """Delete the plan's checkpoints; returns bytes freed. Each folder is renamed to a dot-name first,
+    so a reader never sees a half-deleted checkpoint as complete (list_checkpoints skips dot-names)."""
+    freed = 0
+    for row in plan.delete:
+        path = row.ckpt.path
+        allowed = {row.run_dir.resolve(), (row.run_dir / CHECKPOINTS_DIR).resolve()}
+        if path.parent.resolve() not in allowed:
+            raise ValueError(f"{path}: not a checkpoint folder of run {row.run_id}; refusing to delete")
+        size = row.size if row.size is not None else row.ckpt.size_bytes()
+        if path.is_symlink():
+            path.unlink()
+            continue
+        doomed = path.with_name(f".deleting-{path.name}")
+        os.replace(path, doomed)
+        shutil.rmtree(doomed)
+        freed += size
+    return freed
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return "…"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def human_age(seconds: float) -> str:
+    if math.isinf(seconds):
+        return "-"
+    s = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            return f"{s // size}{unit}"
+    return f"{s}s"
