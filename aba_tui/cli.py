@@ -74,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     files += [Path(f) for f in args.config or []]
     cfg = build_config(args.stage, files, args.set)
     store = _store(args)
-    run_id, path = launcher.launch(store, cfg)
+    run_id, _path = launcher.launch(store, cfg)
     print(run_id)
     if args.wait:
         state = launcher.wait_for(store, run_id, set(TERMINAL) | {"lost"}, timeout=args.wait_timeout)

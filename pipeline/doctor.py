@@ -29,7 +29,8 @@ def _probe(code: str, timeout: float = 120.0) -> tuple[int, str]:
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return 124, f"timed out after {timeout:.0f}s"
-    text = (proc.stdout.strip() or proc.stderr.strip().splitlines()[-1:] and proc.stderr.strip().splitlines()[-1])
+    err_lines = proc.stderr.strip().splitlines()
+    text = proc.stdout.strip() or (err_lines[-1] if err_lines else "")
     if proc.returncode < 0:
         text = f"crashed with signal {-proc.returncode}" + (f": {text}" if text else "")
     return proc.returncode, text or ""

@@ -136,11 +136,8 @@ def read_last_lines(path: Path, n: int, block: int = 1 << 20) -> list[bytes]:
             pos -= step
             fh.seek(pos)
             buf = fh.read(step) + buf
-    lines = buf.split(b"\n")
-    if not buf.endswith(b"\n"):
-        lines = lines[:-1]  # partial last line
-    else:
-        lines = lines[:-1]
+    # The piece after the last newline is either empty or a partial last line: drop it.
+    lines = buf.split(b"\n")[:-1]
     if pos > 0:
         lines = lines[1:]  # first piece may be cut mid-line
     return lines[-n:] if n else []

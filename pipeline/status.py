@@ -70,10 +70,10 @@ def read_status_raw(run_dir: Path) -> Status:
 def read_status(run_dir: Path) -> Status:
     """The status a reader should show: ``lost`` when it says active but the supervisor is gone."""
     status = read_status_raw(run_dir)
-    if status.state in ACTIVE and status.host == socket.gethostname():
-        if not alive(status.supervisor_pid, status.supervisor_start):
-            # Give a supervisor that is still starting (no pid written yet) a moment.
-            if status.supervisor_pid is not None or time.time() - status.updated_at > 30:
-                status.state = "lost"
-                status.reason = status.reason or "supervisor process is gone (machine reboot or kill -9?)"
+    local = status.state in ACTIVE and status.host == socket.gethostname()
+    # A queued run whose supervisor has not written its pid yet gets a moment before it counts as lost.
+    started = status.supervisor_pid is not None or time.time() - status.updated_at > 30
+    if local and started and not alive(status.supervisor_pid, status.supervisor_start):
+        status.state = "lost"
+        status.reason = status.reason or "supervisor process is gone (machine reboot or kill -9?)"
     return status

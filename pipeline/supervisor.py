@@ -22,7 +22,7 @@ from pipeline.config import RUN_TOML, RunConfig, chain_child, load_run_config
 from pipeline.events import EVENTS_FILE, EventWriter
 from pipeline.procinfo import start_ticks
 from pipeline.schema import OOM_DOUBLE, OOM_HALVE
-from pipeline.status import Status, read_status_raw, write_status
+from pipeline.status import read_status_raw, write_status
 from pipeline.worker import RESULT_FILE
 
 STOP_FILE = "stop.json"  # optional {"grace_seconds": N} written by `aba stop --grace`
@@ -160,11 +160,11 @@ class Supervisor:
                     resume = True  # continue from the last complete checkpoint, if any
                     continue
             break
+        if st.state == "succeeded":
+            self.start_next()  # before the final status, so a reader that sees "succeeded" sees the child too
         st.ended_at, st.pid = time.time(), None
         write_status(self.run_dir, st)
         self.events.emit("status", state=st.state, reason=st.reason, exit_code=st.exit_code, signal=st.signal)
-        if st.state == "succeeded":
-            self.start_next()
         return 0
 
     def start_next(self) -> None:

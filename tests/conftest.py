@@ -1,0 +1,43 @@
+"""Shared fixtures. Runs happen in a temporary runs dir through the real supervisor and workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.runstore import RunStore
+from pipeline.status import read_status_raw
+
+REPO = Path(__file__).resolve().parent.parent
+ABA = [sys.executable, "-m", "aba_tui"]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[RunStore]:
+    s = RunStore(tmp_path / "runs")
+    yield s
+    # Leave no detached process behind, whatever the test did.
+    for info in s.list_runs():
+        try:
+            st = read_status_raw(info.path)
+        except (OSError, ValueError):
+            continue
+        for pid in (st.supervisor_pid, st.pid):
+            if pid:
+                try:
+                    os.killpg(pid, signal.SIGKILL) if pid == st.pid else os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+
+def aba(*args: str, runs_dir: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real `aba` command line in a child process."""
+    extra = ["--runs-dir", str(runs_dir)] if runs_dir is not None else []
+    cmd = [*ABA, *args[:1], *extra, *args[1:]] if args else [*ABA, *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
