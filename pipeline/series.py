@@ -1,0 +1,313 @@
+"""Metric series for charts: compact storage, EMA smoothing, min/max downsampling, tail windows.
+
+No Textual and no numpy: values live in ``array`` buffers (8 bytes a step, 4 a value) and the hot
+loops (min/max per bucket) run in C through slicing, so a million points downsample in ~50 ms.
+The UI's watcher thread feeds events in with :class:`RunSeries`; charts ask for ``plot_points``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from array import array
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.events import Tail, parse_line
+
+# Event keys that are bookkeeping, not metrics a user would chart.
+NOT_METRICS = frozenset({"ts", "type", "step", "pid", "attempt", "exit_code", "signal", "total_steps",
+                         "batch_size", "written_at"})
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class Series:
+    """One metric of one run: x (step) and y arrays, append-only.
+
+    With ``monotonic`` (the default), a step lower than the last one means the run resumed from an
+    earlier checkpoint: the points past it are purged, as TensorBoard does, so lines never fold back.
+    """
+
+    __slots__ = ("_ema", "_ema_weight", "monotonic", "xs", "ys")
+
+    def __init__(self, monotonic: bool = True) -> None:
+        self.xs = array("d")
+        self.ys = array("f")
+        self.monotonic = monotonic
+        self._ema: array | None = None
+        self._ema_weight = -1.0
+
+    def __len__(self) -> int:
+        return len(self.xs)
+
+    def append(self, x: float, y: float) -> None:
+        xs = self.xs
+        if self.monotonic and xs and x < xs[-1]:
+            cut = bisect_left(xs, x)
+            del xs[cut:]
+            del self.ys[cut:]
+            if self._ema is not None:
+                del self._ema[cut:]
+        xs.append(x)
+        self.ys.append(y)
+
+    def last(self) -> tuple[float, float] | None:
+        return (self.xs[-1], self.ys[-1]) if self.xs else None
+
+    def ema(self, weight: float) -> array:
+        """EMA of ys (``weight`` = share of the past, 0 = raw), extended incrementally and cached."""
+        if self._ema is None or weight != self._ema_weight:
+            self._ema, self._ema_weight = array("f"), weight
+        out, ys = self._ema, self.ys
+        if len(out) < len(ys):
+            last = out[-1] if out else ys[len(out)]
+            keep = 1.0 - weight
+            for v in ys[len(out):]:
+                last = last * weight + keep * v
+                out.append(last)
+        return out
+
+    def memory_bytes(self) -> int:
+        extra = self._ema.buffer_info()[1] * 4 if self._ema is not None else 0
+        return self.xs.buffer_info()[1] * 8 + self.ys.buffer_info()[1] * 4 + extra
+
+
+def window(xs: array, lo: float | None = None, hi: float | None = None) -> tuple[int, int]:
+    """Index range of sorted ``xs`` within [lo, hi] (binary search: O(log n))."""
+    i = 0 if lo is None else bisect_left(xs, lo)
+    j = len(xs) if hi is None else bisect_right(xs, hi)
+    return i, j
+
+
+def downsample_minmax(xs: Any, ys: Any, buckets: int, start: int = 0,
+                      end: int | None = None) -> tuple[list[float], list[float]]:
+    """At most ``2 * buckets`` points of ys[start:end] keeping each bucket's min and max, in order.
+
+    Spikes survive (a NaN-free loss spike in one step of a million still shows), and drawing cost no
+    longer depends on the series length.
+    """
+    end = len(ys) if end is None else end
+    n = end - start
+    if n <= 0:
+        return [], []
+    if n <= 2 * buckets:
+        return list(xs[start:end]), list(ys[start:end])
+    ox: list[float] = []
+    oy: list[float] = []
+    for b in range(buckets):
+        lo = start + b * n // buckets
+        hi = start + (b + 1) * n // buckets
+        seg = ys[lo:hi]
+        mn, mx = min(seg), max(seg)
+        i_mn, i_mx = lo + seg.index(mn), lo + seg.index(mx)
+        first, second = (i_mn, i_mx) if i_mn <= i_mx else (i_mx, i_mn)
+        ox.append(xs[first])
+        oy.append(ys[first])
+        if second != first:
+            ox.append(xs[second])
+            oy.append(ys[second])
+    return ox, oy
+
+
+def ema_list(values: list[float], weight: float) -> list[float]:
+    """EMA of a plain list (used on small foreign series and in tests)."""
+    out: list[float] = []
+    last = None
+    for v in values:
+        last = v if last is None else last * weight + (1.0 - weight) * v
+        out.append(last)
+    return out
+
+
+@dataclass
+class PlotData:
+    """What a chart draws for one run and metric."""
+
+    raw_x: list[float]
+    raw_y: list[float]
+    smooth_x: list[float]
+    smooth_y: list[float]
+    total_points: int
+
+
+def plot_points(series: Series, buckets: int, smoothing: float = 0.0, last_steps: float | None = None,
+                x_lo: float | None = None, x_hi: float | None = None) -> PlotData:
+    """Downsampled raw and smoothed points of ``series`` for a chart ``buckets`` columns wide.
+
+    ``last_steps`` keeps only the final stretch of x (for the monotonic series of a run); the EMA is
+    computed over the whole series so the smoothed line does not restart at the window's edge.
+    """
+    xs, ys = series.xs, series.ys
+    if series.monotonic and xs:
+        if last_steps is not None:
+            x_lo = xs[-1] - last_steps
+        i, j = window(xs, x_lo, x_hi)
+    else:
+        i, j = 0, len(xs)
+    rx, ry = downsample_minmax(xs, ys, buckets, i, j)
+    sx: list[float] = []
+    sy: list[float] = []
+    if smoothing > 0 and j > i:
+        sm = series.ema(smoothing)
+        # Smoothed lines need no min/max envelope: one point a bucket (its last) is enough.
+        n = j - i
+        step = max(1, n // (2 * buckets))
+        idx = list(range(i, j, step))
+        if idx[-1] != j - 1:
+            idx.append(j - 1)
+        sx = [xs[k] for k in idx]
+        sy = [sm[k] for k in idx]
+    return PlotData(rx, ry, sx, sy, j - i)
+
+
+@dataclass
+class NonFinite:
+    metric: str
+    step: int | None
+    value: float
+
+
+@dataclass
+class RunSeries:
+    """Everything the UI knows about one run's events, fed incrementally by the watcher thread."""
+
+    series: dict[str, Series] = field(default_factory=dict)
+    last: dict[str, Any] = field(default_factory=dict)  # last value of every metric, NaN included
+    step: int | None = None
+    total_steps: int | None = None
+    eta_s: float | None = None
+    first_ts: float | None = None  # time of the first metrics event (for the step rate)
+    first_step: int | None = None
+    last_ts: float | None = None
+    events: int = 0
+    nonfinite: list[NonFinite] = field(default_factory=list)  # new since the last take_nonfinite()
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # alert events the worker wrote
+    checkpoints: list[str] = field(default_factory=list)
+    monotonic: bool = True
+    tail_only: bool = False  # True when only the end of a big file was read
+
+    def reset(self) -> None:
+        self.__init__(monotonic=self.monotonic)  # type: ignore[misc]
+
+    def metric_names(self) -> list[str]:
+        return sorted(self.series)
+
+    def _series(self, name: str) -> Series:
+        s = self.series.get(name)
+        if s is None:
+            s = self.series[name] = Series(self.monotonic)
+        return s
+
+    def ingest(self, events: list[dict[str, Any]]) -> set[str]:
+        """Add events; return the names of the metrics that got new points."""
+        changed: set[str] = set()
+        for ev in events:
+            self.events += 1
+            kind = ev.get("type", "metrics")
+            ts = ev.get("ts")
+            if is_number(ts):
+                self.last_ts = ts
+            if kind == "progress":
+                if is_number(ev.get("total_steps")):
+                    self.total_steps = int(ev["total_steps"])
+                continue
+            if kind == "alert":
+                self.alerts.append(ev)
+                continue
+            if kind == "checkpoint":
+                self.checkpoints.append(str(ev.get("name", "?")))
+                continue
+            if kind != "metrics":
+                continue
+            step = ev.get("step")
+            if not is_number(step):
+                step = (self.step or 0) + 1
+            step = int(step)
+            if self.first_step is None:
+                self.first_step = step
+                self.first_ts = ts if is_number(ts) else None
+            self.step = step
+            for key, value in ev.items():
+                if key in NOT_METRICS or not is_number(value):
+                    continue
+                self.last[key] = value
+                if key == "eta_s":
+                    self.eta_s = float(value)
+                if isinstance(value, float) and not math.isfinite(value):
+                    self.nonfinite.append(NonFinite(key, step, value))
+                    continue
+                self._series(key).append(step, value)
+                changed.add(key)
+        return changed
+
+    def take_nonfinite(self) -> list[NonFinite]:
+        out, self.nonfinite = self.nonfinite, []
+        return out
+
+    def eta(self, now: float | None = None) -> float | None:
+        """Seconds left: the trainer's own eta_s when logged, else from the step rate so far."""
+        if self.eta_s is not None:
+            return self.eta_s
+        if None in (self.total_steps, self.step, self.first_ts, self.last_ts, self.first_step):
+            return None
+        done = self.step - self.first_step  # type: ignore[operator]
+        left = self.total_steps - self.step  # type: ignore[operator]
+        elapsed = self.last_ts - self.first_ts  # type: ignore[operator]
+        if done <= 0 or elapsed <= 0 or left < 0:
+            return None
+        return left * elapsed / done
+
+    def memory_bytes(self) -> int:
+        return sum(s.memory_bytes() for s in self.series.values())
+
+
+def tail_window(path: Path, max_lines: int, block: int = 1 << 20) -> tuple[list[bytes], int, int]:
+    """The last ``max_lines`` complete lines of ``path``, the offset just past the last of them,
+    and the file's inode: start a :class:`Tail` there to follow it (a partial last line is left
+    for the tail to read once its newline arrives)."""
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        end = st.st_size
+        pos, buf = end, b""
+        while pos > 0 and buf.count(b"\n") <= max_lines:
+            size = min(block, pos)
+            pos -= size
+            fh.seek(pos)
+            buf = fh.read(size) + buf
+    cut = buf.rfind(b"\n")
+    if cut < 0:
+        return [], pos, st.st_ino
+    complete_end = pos + cut + 1
+    lines = buf[: cut].split(b"\n")
+    if pos > 0:
+        lines = lines[1:]  # the first piece may start mid-line
+    return lines[-max_lines:] if max_lines else [], complete_end, st.st_ino
+
+
+def open_events(path: Path, tail_lines: int, full_limit_bytes: int) -> tuple[Tail, list[dict[str, Any]], bool]:
+    """Start following an events file: small files from the top (the caller polls the tail in
+    chunks), big ones from their last ``tail_lines`` lines. Returns the tail, the events already
+    read, and whether only the end was read."""
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        return Tail(Path(path)), [], False
+    if size <= full_limit_bytes:
+        return Tail(Path(path)), [], False
+    lines, offset, inode = tail_window(Path(path), tail_lines)
+    tail = Tail(Path(path), offset=offset, inode=inode)
+    events: list[dict[str, Any]] = []
+    for raw in lines:
+        if not raw.strip():
+            continue
+        ev = parse_line(raw)
+        if ev is None:
+            tail.malformed += 1
+        else:
+            events.append(ev)
+    return tail, events, True
