@@ -1,0 +1,178 @@
+"""A one-model OpenAI-compatible chat server: ``python -m pipeline.chat.serve --model X.gguf``.
+
+One per A/B side (started by pipeline.chat.procs). It binds a loopback port (0 = the kernel picks,
+so two sides never race for one), prints ``{"ready": true, "port": N}`` on stdout, and serves
+``/v1/models``, ``/health`` and ``/v1/chat/completions`` (streaming SSE or whole) for the API key in
+$ABA_CHAT_API_KEY. A client that disconnects stops its generation (the UI's "stop"). It is small and
+stdlib-only around llama_cpp, so the per-token path is a dict, a json.dumps and one socket write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "max_tokens", "seed", "stop",
+                 "presence_penalty", "frequency_penalty", "repeat_penalty")
+
+
+class ChatHandler(BaseHTTPRequestHandler):
+    server: ChatServer  # type: ignore[assignment]
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: stderr is the crash log
+        pass
+
+    def _authorized(self) -> bool:
+        key = self.server.api_key
+        if not key:
+            return True
+        got = self.headers.get("Authorization", "")
+        if hmac.compare_digest(got.encode(), f"Bearer {key}".encode()):
+            return True
+        self._json(401, {"error": {"message": "invalid API key", "type": "invalid_request_error"}})
+        return False
+
+    def _json(self, code: int, obj: Any) -> None:
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/") == "/health":
+            self._json(200, {"status": "ok", "model": self.server.label})
+            return
+        if not self._authorized():
+            return
+        if self.path.rstrip("/") == "/v1/models":
+            self._json(200, {"object": "list", "data": [
+                {"id": self.server.label, "object": "model", "owned_by": "aba", "path": self.server.model_path}]})
+            return
+        self._json(404, {"error": {"message": f"no route {self.path}"}})
+
+    def do_POST(self) -> None:
+        if not self._authorized():
+            return
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            self._json(404, {"error": {"message": f"no route {self.path}"}})
+            return
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+            req = json.loads(self.rfile.read(length))
+            messages = req["messages"]
+            if not isinstance(messages, list) or not messages:
+                raise ValueError("messages must be a non-empty list")
+        except (ValueError, KeyError, TypeError) as exc:
+            self._json(400, {"error": {"message": f"bad request: {exc}", "type": "invalid_request_error"}})
+            return
+        kwargs = {k: req[k] for k in SAMPLING_KEYS if req.get(k) is not None}
+        with self.server.lock:  # one generation at a time: a llama context is not thread-safe
+            if req.get("stream"):
+                self._stream(messages, kwargs, bool((req.get("stream_options") or {}).get("include_usage")))
+            else:
+                self._whole(messages, kwargs)
+
+    def _whole(self, messages: list[dict[str, Any]], kwargs: dict[str, Any]) -> None:
+        out = self.server.llm.create_chat_completion(messages=messages, stream=False, **kwargs)
+        out["model"] = self.server.label
+        self._json(200, out)
+
+    def _stream(self, messages: list[dict[str, Any]], kwargs: dict[str, Any], usage: bool) -> None:
+        llm = self.server.llm
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        cid = f"chatcmpl-{uuid.uuid4().hex[:12]}"
+        text: list[str] = []
+        gen = llm.create_chat_completion(messages=messages, stream=True, **kwargs)
+        try:
+            for chunk in gen:
+                chunk["id"], chunk["model"] = cid, self.server.label
+                for choice in chunk.get("choices", []):
+                    piece = choice.get("delta", {}).get("content")
+                    if piece:
+                        text.append(piece)
+                self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                self.wfile.flush()
+            if usage:
+                # Counted by re-tokenising the answer: exact for ordinary text, and free of a
+                # per-token hook that would slow the decode loop.
+                n = len(llm.tokenize("".join(text).encode("utf-8"), add_bos=False, special=True))
+                tail = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()),
+                        "model": self.server.label, "choices": [],
+                        "usage": {"completion_tokens": n, "prompt_tokens": None, "total_tokens": None}}
+                self.wfile.write(b"data: " + json.dumps(tail).encode() + b"\n\n")
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped the answer: stop generating
+        finally:
+            gen.close()
+
+
+class ChatServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, addr: tuple[str, int], llm: Any, label: str, model_path: str, api_key: str) -> None:
+        super().__init__(addr, ChatHandler)
+        self.llm, self.label, self.model_path, self.api_key = llm, label, model_path, api_key
+        self.lock = threading.Lock()
+
+
+def load_model(path: Path, n_ctx: int, threads: int | None) -> Any:
+    from llama_cpp import Llama
+
+    return Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.chat.serve")
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--n-ctx", type=int, default=4096)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--label", default="")
+    args = parser.parse_args(argv)
+
+    def say(obj: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+    try:
+        from pipeline.chat.procs import check_gguf
+
+        path = check_gguf(args.model)
+        llm = load_model(path, args.n_ctx, args.threads)
+    except Exception as exc:
+        say({"error": f"{args.model}: cannot load the model ({exc})"})
+        return 2
+    label = args.label or path.stem
+    server = ChatServer((args.host, args.port), llm, label, str(path), os.environ.get("ABA_CHAT_API_KEY", ""))
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    say({"ready": True, "port": server.server_address[1], "model": label, "pid": os.getpid()})
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
