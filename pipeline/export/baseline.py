@@ -1,0 +1,56 @@
+"""The A/B baseline: ``python -m pipeline.export.baseline`` makes (once) an f16 GGUF of the embedded
+model with the same converter the export stage uses, verifies it, and prints its path as JSON.
+
+The UI runs this as a subprocess (it needs transformers), caches nothing itself, and reads the
+result line. A sidecar ``.json`` holds the verification, like an export's metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pipeline.atomic import atomic_write_json
+from pipeline.errors import AbaError
+from pipeline.export import baseline_gguf_path
+from pipeline.export.convert import convert_hf, converter_version
+
+
+def ensure_baseline(verify: bool = True) -> tuple[Path, bool]:
+    """(path, created). The GGUF is renamed into place whole; its .json is written after it."""
+    path = baseline_gguf_path()
+    meta_path = path.with_suffix(".json")
+    if path.is_file() and meta_path.is_file():
+        return path, False
+    from pipeline.modelsrc import resolve_model
+
+    hf_dir = resolve_model("embedded")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".baseline-") as tmp:
+        convert_hf(Path(hf_dir), path, "f16", log_path=Path(tmp) / "convert.log")
+    meta: dict = {"name": path.stem, "file": path.name, "quant": "f16", "model_source": "embedded",
+                  "size_bytes": path.stat().st_size, "created_at": time.time(), "base": str(hf_dir),
+                  "converter": {"llama_cpp_python": converter_version()}, "verify": None}
+    if verify:
+        from pipeline.export.verify import verify_gguf
+
+        meta["verify"] = verify_gguf(path, hf_dir).to_dict()
+    atomic_write_json(meta_path, meta)
+    return path, True
+
+
+def main() -> int:
+    try:
+        path, created = ensure_baseline()
+    except AbaError as exc:
+        print(json.dumps({"error": str(exc)}), flush=True)
+        return 2
+    print(json.dumps({"path": str(path), "created": created}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Helpers shared by the export and chat tests (no tests here).
+
+The expensive things (an export of the embedded model, the f16 baseline) are made once per pytest
+session and memoised in this module, which every importing test module shares.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from pipeline import launcher
+from pipeline.checkpoints import write_metadata
+from pipeline.config import build_config
+from pipeline.export import ExportInfo, list_exports
+from pipeline.runstore import RunStore
+from pipeline.status import TERMINAL, read_status, read_status_raw, write_status
+
+_memo: dict[str, object] = {}
+
+
+def session_dir() -> Path:
+    if "dir" not in _memo:
+        d = Path(tempfile.mkdtemp(prefix="aba-export-tests-"))
+        atexit.register(shutil.rmtree, d, True)
+        _memo["dir"] = d
+    return _memo["dir"]  # type: ignore[return-value]
+
+
+def run_stage(store: RunStore, stage: str, sets: list[str], timeout: float = 600) -> tuple[str, Path, str]:
+    """Launch a real run (supervisor + worker) and wait for its end; returns (id, path, state)."""
+    cfg = build_config(stage, sets=sets)
+    run_id, path = launcher.launch(store, cfg)
+    state = launcher.wait_for(store, run_id, set(TERMINAL) | {"lost"}, timeout=timeout)
+    return run_id, path, state
+
+
+def shared_export() -> ExportInfo:
+    """A verified q8_0 export of the embedded model, made once by the real export stage."""
+    if "export" not in _memo:
+        store = RunStore(session_dir() / "runs")
+        _rid, path, state = run_stage(store, "export", ['export.quant=["q8_0"]'])
+        assert state == "succeeded", (path / "stderr.log").read_text()[-2000:]
+        exports = list_exports(store.root)
+        assert len(exports) == 1
+        _memo["export"] = exports[0]
+    return _memo["export"]  # type: ignore[return-value]
+
+
+def shared_baseline() -> Path:
+    """The f16 baseline GGUF (cached under pipeline.models.cache_dir() like the app does)."""
+    if "baseline" not in _memo:
+        from pipeline.export.baseline import ensure_baseline
+
+        _memo["baseline"] = ensure_baseline()[0]
+    return _memo["baseline"]  # type: ignore[return-value]
+
+
+def embedded_hf_dir() -> Path:
+    from pipeline.modelsrc import resolve_model
+
+    return Path(resolve_model("embedded"))
+
+
+def make_lora_run(store: RunStore, steps_loss: dict[int, float], scale: float = 0.05) -> tuple[str, Path]:
+    """A finished dpo-like run whose checkpoints are real PEFT LoRA adapters on the embedded model
+    (B initialised non-zero, so a merge changes the weights). Returns (run_id, path)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cfg = build_config("dpo", sets=["model.source=embedded", "dpo.best_metric=loss"])
+    run_id, path = store.create_run(cfg)
+    st = read_status_raw(path)
+    st.state = "succeeded"
+    write_status(path, st)
+    base = embedded_hf_dir()
+    tok = AutoTokenizer.from_pretrained(str(base))
+    for i, (step, loss) in enumerate(sorted(steps_loss.items())):
+        model = AutoModelForCausalLM.from_pretrained(str(base))
+        peft = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["v_proj"], lora_dropout=0.0))
+        gen = torch.Generator().manual_seed(100 + i)
+        for name, p in peft.named_parameters():
+            if "lora_B" in name or "lora_A" in name:
+                with torch.no_grad():
+                    p.copy_(torch.randn(p.shape, generator=gen) * scale)
+        ck = path / "checkpoints" / f"checkpoint-{step:04d}"
+        peft.save_pretrained(str(ck))
+        tok.save_pretrained(str(ck))
+        write_metadata(ck, {"step": step, "loss": loss, "epoch": float(step), "stage": "dpo"})
+    assert read_status(path).state == "succeeded"
+    return run_id, path
+
+
+def export_meta(run_dir: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((run_dir / "exports").glob("*.json"))]
