@@ -71,6 +71,21 @@ class ProcSample:
 
 
 @dataclass
+class SystemSample:
+    cpu_pct: float | None
+    cpu_count: int
+    ram_used: int | None
+    ram_total: int | None
+
+
+def read_system() -> SystemSample:
+    """Whole-machine CPU and RAM through psutil (CPU % since the previous call)."""
+    cpu = _safe(lambda: psutil.cpu_percent(None))
+    vm = _safe(psutil.virtual_memory)
+    return SystemSample(cpu, psutil.cpu_count() or 1, getattr(vm, "used", None), getattr(vm, "total", None))
+
+
+@dataclass
 class Snapshot:
     ts: float
     gpus: list[GpuSample]
@@ -238,8 +253,10 @@ class Telemetry:
     """Samples GPUs and run processes; keeps history; caches the last snapshot for ``ttl`` seconds."""
 
     def __init__(self, provider: GpuProvider | None = None, history_s: float = 1800.0,
-                 interval_s: float = 1.0, ttl: float = 0.5, clock: Callable[[], float] = time.time) -> None:
+                 interval_s: float = 1.0, ttl: float = 0.5, clock: Callable[[], float] = time.time,
+                 system: Callable[[], SystemSample] = read_system) -> None:
         self.provider: GpuProvider = provider if provider is not None else NvmlProvider()
+        self.system = system
         self.interval_s = interval_s
         self.ttl = ttl
         self.clock = clock
@@ -258,7 +275,7 @@ class Telemetry:
             self.gpu_error = self.provider.start()
             self.driver = None if self.gpu_error else self.provider.driver()
             self._started = True
-            psutil.cpu_percent(None)  # prime the system-wide counter
+            self.system()  # prime the CPU counters (psutil measures since the previous call)
 
     @property
     def latest(self) -> Snapshot | None:
@@ -283,12 +300,11 @@ class Telemetry:
                 p.run_id = pmap.run_of(p.pid)
             hist = self.gpu_history.setdefault(g.index, deque(maxlen=self.history_len))
             hist.append((now, g.util_pct, g.mem_pct))
-        cpu = _safe(lambda: psutil.cpu_percent(None))
-        vm = _safe(psutil.virtual_memory)
+        sysm = self.system()
+        cpu = sysm.cpu_pct
         snap = Snapshot(
             ts=now, gpus=gpus, gpu_error=self.gpu_error, driver=self.driver,
-            cpu_pct=cpu, cpu_count=psutil.cpu_count() or 1,
-            ram_used=getattr(vm, "used", None), ram_total=getattr(vm, "total", None),
+            cpu_pct=cpu, cpu_count=sysm.cpu_count, ram_used=sysm.ram_used, ram_total=sysm.ram_total,
             procs=self._proc_samples(runs),
         )
         ram_pct = 100.0 * snap.ram_used / snap.ram_total if snap.ram_used and snap.ram_total else None

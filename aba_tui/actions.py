@@ -1,0 +1,153 @@
+"""Run control from the UI: launch, stop, stop now, resume, relaunch, open logs, pin.
+
+Each action works on the highlighted run, asks before anything destructive, and calls
+``pipeline.launcher`` from a worker thread (it spawns a detached supervisor, which can take a
+moment). Results and errors come back as notifications; the run list shows the new state on
+the watcher's next pass.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+
+from pipeline import launcher
+from pipeline.config import RunConfig, load_run_config
+from pipeline.errors import AbaError
+
+if TYPE_CHECKING:
+    from aba_tui.model import RunEntry
+
+
+class RunActions:
+    """Mixed into the App; expects ``model``, ``store``, ``selected_run``, ``notify``, ``push_screen``."""
+
+    model: Any
+    store: Any
+    selected_run: str | None
+    pending_select: str | None
+
+    def _selected_entry(self, need: str = "run") -> RunEntry | None:
+        entry = self.model.entry(self.selected_run or "")
+        if entry is None:
+            self.notify("no run selected", severity="warning")  # type: ignore[attr-defined]
+            return None
+        if need == "run" and entry.kind != "run":
+            self.notify(f"{entry.label} is an opened log, not a run", severity="warning")  # type: ignore[attr-defined]
+            return None
+        return entry
+
+    # -- launch --------------------------------------------------------------------------------
+    def action_launch(self, what: str | None = None) -> None:
+        from aba_tui.screens.launch import LaunchScreen
+
+        def chosen(cfg: RunConfig | None) -> None:
+            if cfg is not None:
+                self._launch(cfg)
+
+        self.push_screen(LaunchScreen(what), chosen)  # type: ignore[attr-defined]
+
+    @work(thread=True, exit_on_error=False, group="control")
+    def _launch(self, cfg: RunConfig) -> None:
+        self._do_launch(cfg)
+
+    def _do_launch(self, cfg: RunConfig) -> None:
+        try:
+            run_id, _path = launcher.launch(self.store, cfg)
+        except (AbaError, OSError) as exc:
+            self.call_from_thread(self.notify, f"launch failed: {exc}", severity="error")  # type: ignore[attr-defined]
+            return
+        self.pending_select = run_id
+        self.model.wake.set()
+        self.call_from_thread(self.notify, f"launched {run_id}", title="run started")  # type: ignore[attr-defined]
+
+    # -- stop ----------------------------------------------------------------------------------
+    def action_stop_run(self) -> None:
+        self._ask_stop(grace=None)
+
+    def action_kill_run(self) -> None:
+        self._ask_stop(grace=0.0)
+
+    def _ask_stop(self, grace: float | None) -> None:
+        from aba_tui.screens.confirm import ConfirmScreen
+
+        entry = self._selected_entry()
+        if entry is None:
+            return
+        if not entry.active:
+            self.notify(f"{entry.run_id} is not running (state {entry.state})", severity="warning")  # type: ignore[attr-defined]
+            return
+        if grace is None:
+            question = (f"Stop {entry.run_id}?\nThe worker saves a checkpoint and exits "
+                        "(killed after supervisor.grace_seconds).")
+            yes = "Stop"
+        else:
+            question = f"Stop {entry.run_id} NOW?\nNo grace period: the worker is killed without a checkpoint."
+            yes = "Kill"
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self._stop(str(entry.path), grace)
+
+        self.push_screen(ConfirmScreen(question, yes), answered)  # type: ignore[attr-defined]
+
+    @work(thread=True, exit_on_error=False, group="control")
+    def _stop(self, ref: str, grace: float | None) -> None:
+        try:
+            run_id = launcher.stop(self.store, ref, grace)
+        except (AbaError, OSError) as exc:
+            self.call_from_thread(self.notify, f"stop failed: {exc}", severity="error")  # type: ignore[attr-defined]
+            return
+        self.model.wake.set()
+        self.call_from_thread(self.notify, f"{run_id}: stop requested")  # type: ignore[attr-defined]
+
+    # -- resume / relaunch -----------------------------------------------------------------------
+    def action_resume_run(self) -> None:
+        entry = self._selected_entry()
+        if entry is not None:
+            self._resume(str(entry.path))
+
+    @work(thread=True, exit_on_error=False, group="control")
+    def _resume(self, ref: str) -> None:
+        try:
+            run_id = launcher.resume(self.store, ref)
+        except (AbaError, OSError) as exc:
+            self.call_from_thread(self.notify, f"resume failed: {exc}", severity="error")  # type: ignore[attr-defined]
+            return
+        self.model.wake.set()
+        self.call_from_thread(self.notify, f"{run_id}: resuming")  # type: ignore[attr-defined]
+
+    def action_relaunch_run(self) -> None:
+        entry = self._selected_entry()
+        if entry is not None:
+            self._relaunch(entry.path)
+
+    @work(thread=True, exit_on_error=False, group="control")
+    def _relaunch(self, path: Any) -> None:
+        try:
+            cfg = load_run_config(path)
+        except (AbaError, OSError) as exc:
+            self.call_from_thread(self.notify, f"relaunch failed: {exc}", severity="error")  # type: ignore[attr-defined]
+            return
+        self._do_launch(cfg)
+
+    # -- views -----------------------------------------------------------------------------------
+    def action_open_logs(self) -> None:
+        from aba_tui.screens.logs import LogScreen
+
+        entry = self._selected_entry(need="any")
+        if entry is None:
+            return
+        if entry.kind == "foreign":
+            path = entry.reader.path if entry.reader is not None else entry.path
+            self.push_screen(LogScreen(None, entry.label, path if path.is_file() else None))  # type: ignore[attr-defined]
+        else:
+            self.push_screen(LogScreen(entry.path, entry.run_id))  # type: ignore[attr-defined]
+
+    def action_pin(self) -> None:
+        dash = self.dashboard()  # type: ignore[attr-defined]
+        if dash is not None:
+            from aba_tui.panes.runs import RunsTable
+
+            dash.query_one(RunsTable).action_toggle_pin()

@@ -1,0 +1,346 @@
+"""The ABA control centre app: wiring only (screens, panes, model and telemetry live in their modules).
+
+Two long-lived worker threads feed the UI: the run watcher (``RunsModel.poll_once``) and the
+telemetry sampler. They post small "something changed" messages that coalesce (``can_replace``),
+and the handlers pull the accumulated changes, so a burst of events is one repaint and the event
+loop never reads a file. Run control (launch, stop, resume) runs in short worker threads too; the
+runs are detached supervisors, so quitting the app leaves every run going.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from aba_tui.actions import RunActions
+from aba_tui.model import RunsModel
+from aba_tui.screens import SCREENS, load_screen_class
+from aba_tui.settings import PANES, Settings, check_keymap, load_settings, save_theme
+from aba_tui.themes import FALLBACK_CHART, ThemeSpec, load_themes
+from pipeline.errors import AbaError, ConfigError
+from pipeline.foreign import ForeignError, detect
+from pipeline.runstore import RunStore
+from pipeline.status import STATUS_FILE
+from pipeline.telemetry import Snapshot, Telemetry
+
+
+class ModelChanged(Message):
+    """The watcher found changes; the handler takes them from the model (so these coalesce)."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ModelChanged)
+
+
+class TelemetrySampled(Message):
+    def __init__(self, snapshot: Snapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, TelemetrySampled)
+
+
+def _mode_factory(name: str) -> Callable[[], Screen[Any]]:
+    return lambda: load_screen_class(name)()
+
+
+class AbaApp(RunActions, App[None]):
+    TITLE = "ABA Control Centre"
+    CSS_PATH = "app.tcss"
+    DEFAULT_MODE = "dashboard"
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {name: _mode_factory(name) for name in SCREENS}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Keys", id="app.help", key_display="?"),
+        Binding("o", "open_path", "Open", id="app.open", show=False),
+        Binding("T", "pick_theme", "Theme", id="app.theme", show=False),
+        *[Binding(e.key, f"goto('{name}')", e.title, id=f"app.goto-{name}", show=False)
+          for name, e in SCREENS.items() if e.key],
+    ]
+
+    selected_run: reactive[str | None] = reactive(None)
+
+    def __init__(self, runs_dir: Path | str | None = None, settings: Settings | None = None,
+                 open_path: Path | None = None, x_field: str | None = None, theme: str | None = None,
+                 telemetry: Telemetry | None = None, clock: Callable[[], float] = time.time,
+                 select_run: str | None = None) -> None:
+        self.settings = settings or load_settings()
+        self.theme_specs, theme_errors = load_themes()
+        super().__init__()
+        self.clock = clock
+        root = runs_dir or os.environ.get("ABA_RUNS_DIR") or self.settings.runs_dir or "runs"
+        self.store = RunStore(Path(root))
+        s = self.settings
+        self.model = RunsModel(self.store, s.alerts.thresholds(), tail_lines=s.runs.tail_lines,
+                               full_history_bytes=int(s.runs.full_history_mb * 2**20), scan_s=s.runs.scan_s,
+                               clock=clock)
+        self.telemetry = telemetry or Telemetry(history_s=s.telemetry.history_minutes * 60,
+                                                interval_s=s.telemetry.interval_s)
+        self.pinned: list[str] = []
+        self.pending_select: str | None = select_run
+        self._open_at_start = (open_path, x_field)
+        self._startup_errors = theme_errors
+        for spec in self.theme_specs.values():
+            self.register_theme(spec.theme)
+        wanted = theme or s.theme
+        if wanted not in self.available_themes:
+            where = "--theme" if theme else f"{s.path}: theme"
+            raise ConfigError(f"{where}={wanted!r}: unknown theme (available: {', '.join(sorted(self.theme_specs))}, "
+                              "or a Textual theme)")
+        self.theme = wanted
+        self._theme_ready = False
+        check_keymap(s, self.binding_ids())
+        if s.keymap:
+            self.set_keymap(s.keymap)
+
+    # -- set-up ----------------------------------------------------------------------------------
+    @classmethod
+    def binding_ids(cls) -> dict[str, str]:
+        """Every binding id the user may re-map, with its default keys."""
+        from aba_tui.panes.alerts import AlertsTable
+        from aba_tui.panes.charts import ChartsPane, MetricChart
+        from aba_tui.panes.logs import LogView
+        from aba_tui.panes.runs import RunsTable
+        from aba_tui.panes.telemetry import TelemetryPane
+        from aba_tui.screens.dashboard import DashboardScreen
+
+        out: dict[str, str] = {}
+        for owner in (cls, DashboardScreen, RunsTable, ChartsPane, MetricChart, LogView, TelemetryPane, AlertsTable):
+            for b in owner.BINDINGS:
+                if isinstance(b, Binding) and b.id:
+                    out[b.id] = b.key
+        return out
+
+    def on_mount(self) -> None:
+        self.sub_title = str(self.store.root)
+        for err in self._startup_errors:
+            self.notify(err, severity="error", timeout=10)
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        self._theme_ready = True
+        path, x_field = self._open_at_start
+        if path is not None:
+            self.open_path(Path(path), x_field)
+        self._watch_runs()
+        self._sample_telemetry()
+
+    def chart_colors(self) -> list[str]:
+        spec: ThemeSpec | None = self.theme_specs.get(self.theme)
+        return spec.chart_colors if spec else FALLBACK_CHART
+
+    def _remember_theme(self, theme: Any) -> None:
+        if self._theme_ready and self.settings.path is not None and theme.name != self.settings.theme:
+            self.settings.theme = theme.name
+            self._save_theme(self.settings.path, theme.name)
+
+    @work(thread=True, exit_on_error=False, group="config")
+    def _save_theme(self, path: Path, name: str) -> None:
+        save_theme(path, name)
+
+    # -- background threads ------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="watch")
+    def _watch_runs(self) -> None:
+        worker = get_current_worker()
+        model = self.model
+        poll = self.settings.runs.poll_s
+        while not worker.is_cancelled:
+            if model.poll_once():
+                self.post_message(ModelChanged())
+            if not model.backlog:
+                model.wake.wait(poll)
+                model.wake.clear()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="telemetry")
+    def _sample_telemetry(self) -> None:
+        worker = get_current_worker()
+        interval = self.telemetry.interval_s
+        while not worker.is_cancelled:
+            started = time.monotonic()
+            snap = self.telemetry.sample(self.model.run_pids())
+            self.model.check_gpu(snap, self.telemetry)
+            self.post_message(TelemetrySampled(snap))
+            while not worker.is_cancelled and time.monotonic() - started < interval:
+                time.sleep(min(0.1, interval))
+
+    def on_model_changed(self, _message: ModelChanged) -> None:
+        dirty, alerts, rows_changed = self.model.take_changes()
+        for screen in self._dashboards():
+            screen.model_changed(dirty, alerts, rows_changed)
+        if alerts and self.settings.alerts.notify:
+            for a in alerts[:3]:
+                self.notify(a.message, title=a.code, severity="error" if a.level == "error" else "warning",
+                            timeout=8)
+            if len(alerts) > 3:
+                self.notify(f"and {len(alerts) - 3} more alerts (see the alerts pane)", severity="warning")
+
+    def on_telemetry_sampled(self, message: TelemetrySampled) -> None:
+        for screen in self._dashboards():
+            screen.telemetry_sampled(message.snapshot)
+
+    def _dashboards(self) -> Iterable[Any]:
+        from aba_tui.screens.dashboard import DashboardScreen
+
+        for stack in self._screen_stacks.values():
+            for screen in stack:
+                if isinstance(screen, DashboardScreen) and screen.is_mounted:
+                    yield screen
+
+    def dashboard(self) -> Any | None:
+        return next(iter(self._dashboards()), None)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one error handler of every worker: say what failed; keep the long-lived loops alive."""
+        if event.state != WorkerState.ERROR:
+            return
+        worker = event.worker
+        self.notify(f"{worker.group}: {type(worker.error).__name__}: {worker.error}", severity="error", timeout=10)
+        restart = {"watch": self._watch_runs, "telemetry": self._sample_telemetry}.get(worker.group)
+        if restart is not None:
+            self.set_timer(2.0, restart)
+
+    async def action_quit(self) -> None:
+        # Runs are detached supervisors: leaving stops only our threads.
+        self.workers.cancel_all()
+        self.model.wake.set()
+        self.exit()
+
+    # -- navigation --------------------------------------------------------------------------------
+    async def action_goto(self, name: str) -> None:
+        try:
+            await self.switch_mode(name)
+        except Exception as exc:  # a screen that fails to import must not take the app down
+            self.notify(f"cannot open {name}: {type(exc).__name__}: {exc}", severity="error")
+
+    def action_help(self) -> None:
+        from aba_tui.screens.help import HelpScreen, help_markdown
+
+        self.push_screen(HelpScreen(help_markdown(self.screen)))
+
+    def action_pick_theme(self) -> None:
+        from aba_tui.screens.pick import PickScreen
+
+        names = sorted(self.theme_specs) + sorted(n for n in self.available_themes if n not in self.theme_specs)
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self.theme = name
+
+        self.push_screen(PickScreen("Theme", names, self.theme), chosen)
+
+    def action_toggle_pane(self, name: str) -> None:
+        dash = self.dashboard()
+        if dash is not None:
+            dash.action_toggle_pane(name)
+
+    def action_chart(self, action: str) -> None:
+        dash = self.dashboard()
+        if dash is not None:
+            from aba_tui.panes.charts import ChartsPane
+
+            pane = dash.query_one(ChartsPane)
+            {"more": lambda: pane.action_smooth(1), "less": lambda: pane.action_smooth(-1),
+             "window": pane.action_cycle_window, "eval": pane.action_toggle_eval}[action]()
+
+    # -- opening runs and logs ---------------------------------------------------------------------
+    def open_path(self, path: Path, x_field: str | None = None) -> str | None:
+        """Show a run folder or a foreign log; returns its row id."""
+        path = Path(path).expanduser()
+        if (path / STATUS_FILE).is_file():
+            rid = self.model.add_run_folder(path) if path.resolve().parent != self.store.root.resolve() else path.name
+        else:
+            try:
+                rid = self.model.add_foreign(detect(path, x_field))
+            except ForeignError as exc:
+                self.notify(str(exc), severity="error", timeout=10)
+                return None
+        self.pending_select = rid
+        self.model.wake.set()
+        return rid
+
+    def action_open_path(self) -> None:
+        from aba_tui.screens.open_path import OpenPathScreen
+
+        def chosen(result: tuple[Path, str | None] | None) -> None:
+            if result:
+                self.open_path(*result)
+
+        self.push_screen(OpenPathScreen(), chosen)
+
+    def action_pick_x(self) -> None:
+        """Re-pick the x field of the selected foreign JSONL."""
+        entry = self.model.entry(self.selected_run or "")
+        if entry is None or entry.reader is None or entry.reader.kind != "jsonl":
+            self.notify("select an opened JSONL log first", severity="warning")
+            return
+        from aba_tui.screens.pick import PickScreen
+        from pipeline.foreign import LINE
+
+        reader = entry.reader
+
+        def chosen(x: str | None) -> None:
+            if x and x != reader.x_field:
+                self.model.remove(entry.run_id)
+                self.open_path(reader.path, x)
+
+        self.push_screen(PickScreen(f"x field for {reader.label}", [*reader.fields, LINE], reader.x_field), chosen)
+
+    # -- command palette ---------------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        run = f" ({self.selected_run})" if self.selected_run else ""
+        yield SystemCommand("New run", "Launch a stage or preset from a form", self.action_launch)
+        yield SystemCommand("Stop run" + run, "SIGTERM: save a checkpoint and exit (asks first)", self.action_stop_run)
+        yield SystemCommand("Stop run now" + run, "Stop with no grace period (asks first)", self.action_kill_run)
+        yield SystemCommand("Resume run" + run, "Relaunch from the last complete checkpoint", self.action_resume_run)
+        yield SystemCommand("Relaunch run" + run, "Start a new run with the same run.toml", self.action_relaunch_run)
+        yield SystemCommand("Open logs" + run, "The run's stdout/stderr/events full screen", self.action_open_logs)
+        yield SystemCommand("Pin / unpin run" + run, "Overlay the run on the charts", self.action_pin)
+        yield SystemCommand("Open path…", "A run folder, trainer_state.json, HF output dir or JSONL log",
+                            self.action_open_path)
+        yield SystemCommand("Pick x field", "For an opened JSONL log: the field charts use as x", self.action_pick_x)
+        for i, name in enumerate(PANES):
+            yield SystemCommand(f"Toggle pane: {name}", f"Show or hide the {name} pane (key {i + 1})",
+                                lambda n=name: self.action_toggle_pane(n))
+        yield SystemCommand("Charts: more smoothing", "EMA weight up (key ])", lambda: self.action_chart("more"))
+        yield SystemCommand("Charts: less smoothing", "EMA weight down (key [)", lambda: self.action_chart("less"))
+        yield SystemCommand("Charts: step window", "All steps, last 10k, 1k, 100 (key w)",
+                            lambda: self.action_chart("window"))
+        yield SystemCommand("Charts: eval points", "Show or hide eval_<metric> points (key e)",
+                            lambda: self.action_chart("eval"))
+        for name in sorted(self.theme_specs):
+            yield SystemCommand(f"Theme: {name}", "Switch theme (remembered in the config)",
+                                lambda n=name: setattr(self, "theme", n))
+        for name, entry in SCREENS.items():
+            yield SystemCommand(f"Go to {entry.title}", entry.description, lambda n=name: self.run_worker(
+                self.action_goto(n), group="nav"))
+        yield SystemCommand("Help", "Keys and help of the focused pane (key ?)", self.action_help)
+
+
+def run_app(runs_dir: Path | None = None, open_path: Path | None = None, theme: str | None = None,
+            x_field: str | None = None, select_run: str | None = None) -> int:
+    """Entry point of `aba` / `aba ui` / `aba open PATH`. Bad config or path: one line, no UI."""
+    settings = load_settings()
+    if open_path is not None:
+        p = Path(open_path).expanduser()
+        if not (p / STATUS_FILE).is_file():
+            detect(p, x_field)  # raises ForeignError naming the path and the expected forms
+    try:
+        app = AbaApp(runs_dir=runs_dir, settings=settings, open_path=open_path, x_field=x_field, theme=theme,
+                     select_run=select_run)
+    except AbaError:
+        raise
+    app.run()
+    return 0

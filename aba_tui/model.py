@@ -1,0 +1,434 @@
+"""What the control centre knows about runs, kept up to date by one watcher thread.
+
+No Textual here: :meth:`RunsModel.poll_once` is called from a worker thread of the app (never on
+its event loop) and from tests. Each pass lists the runs dir now and then, re-reads status.json
+when it changed (or while a run is active, to notice a dead supervisor), reads only the new bytes
+of events.jsonl through a Tail, updates the metric series and evaluates the alert rules. The UI
+then takes the accumulated changes in one go (:meth:`take_changes`), so a burst of events becomes
+one repaint. Runs that ended before we looked are summarised from the end of their events file
+and read whole only when the user selects or pins them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline import alerts as rules
+from pipeline.alerts import Alert, AlertBook, Thresholds
+from pipeline.events import EVENTS_FILE, Tail, parse_line, read_last_lines
+from pipeline.foreign import ForeignReader
+from pipeline.runstore import RunStore
+from pipeline.series import RunSeries, is_number, open_events
+from pipeline.status import ACTIVE, STATUS_FILE, Status, read_status
+from pipeline.telemetry import RunPids, Snapshot, Telemetry
+
+CHUNK_BYTES = 8 << 20  # read a backlog in slices so one pass never parses a whole GB
+RECENT_END_S = 24 * 3600
+COLLAPSE_STAGES = frozenset({"sft", "dpo"})  # bad ends this recent are announced when the app opens
+
+
+@dataclass
+class RunEntry:
+    run_id: str
+    path: Path
+    kind: str = "run"  # run | foreign
+    label: str = ""
+    status: Status | None = None
+    error: str | None = None
+    series: RunSeries = field(default_factory=RunSeries)
+    tail: Tail | None = None
+    reader: ForeignReader | None = None
+    loaded: bool = False
+    external: bool = False  # opened from outside the runs dir
+    status_sig: tuple[int, int] | None = None
+    summary_sig: tuple[int, int] | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    last_activity: float | None = None
+    alerts_seen: int = 0
+    first_state: str | None = None
+
+    @property
+    def state(self) -> str:
+        if self.kind == "foreign":
+            return "file"
+        return self.status.state if self.status else "corrupt"
+
+    @property
+    def active(self) -> bool:
+        return self.kind == "run" and self.state in ACTIVE
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One line of the runs list: plain values, safe to hand to the UI thread."""
+
+    run_id: str
+    kind: str
+    label: str
+    stage: str
+    state: str
+    step: int | None
+    total: int | None
+    eta_s: float | None
+    loss: float | None
+    started_at: float | None
+    ended_at: float | None
+    reason: str | None
+    alert_level: str | None
+    malformed: int
+    attempt: int
+    parent: str | None
+
+
+def _sig(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
+
+
+def summarize_tail(path: Path, lines: int = 200, head_bytes: int = 64 << 10) -> dict[str, Any]:
+    """Step, total and last loss of an events file, from its first and last blocks only (the
+    progress event with total_steps comes first; the latest metrics come last)."""
+    out: dict[str, Any] = {}
+    try:
+        raws = read_last_lines(path, lines)
+        with open(path, "rb") as fh:
+            head = fh.read(head_bytes).split(b"\n")[:-1]
+    except OSError:
+        return out
+    for raw in head:
+        ev = parse_line(raw)
+        if ev and ev.get("type") == "progress" and is_number(ev.get("total_steps")):
+            out["total"] = int(ev["total_steps"])
+    for raw in reversed(raws):
+        ev = parse_line(raw)
+        if not ev:
+            continue
+        if ev.get("type") == "progress" and is_number(ev.get("total_steps")) and "total_tail" not in out:
+            out["total_tail"] = out["total"] = int(ev["total_steps"])  # a resume may announce a new total
+        if ev.get("type") != "metrics":
+            continue
+        if "step" not in out and is_number(ev.get("step")):
+            out["step"] = ev["step"]
+        if "loss" not in out and is_number(ev.get("loss")):
+            out["loss"] = ev["loss"]
+        if "step" in out and "loss" in out:
+            break
+    out.pop("total_tail", None)
+    return out
+
+
+class RunsModel:
+    def __init__(self, store: RunStore, thresholds: Thresholds | None = None, tail_lines: int = 20000,
+                 full_history_bytes: int = 64 << 20, scan_s: float = 2.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.thresholds = thresholds or Thresholds()
+        self.tail_lines = tail_lines
+        self.full_history_bytes = full_history_bytes
+        self.scan_s = scan_s
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.entries: dict[str, RunEntry] = {}
+        self.book = AlertBook()
+        self.wake = threading.Event()
+        self._wanted: set[str] = set()
+        self._dirty: set[str] = set()
+        self._rows_changed = False
+        self._new_alerts: list[Alert] = []
+        self._last_scan = 0.0
+        self._passes = 0
+        self._backlog = False
+
+    # -- requests from the UI ------------------------------------------------------------------
+    def want(self, run_ids: set[str]) -> None:
+        """The runs whose whole series the UI draws (selected and pinned)."""
+        with self.lock:
+            if run_ids - self._wanted:
+                self.wake.set()
+            self._wanted = set(run_ids)
+
+    def add_foreign(self, reader: ForeignReader) -> str:
+        with self.lock:
+            rid = self._unique(f"file:{reader.label}")
+            entry = RunEntry(rid, reader.path, kind="foreign", label=reader.label, reader=reader, external=True,
+                             series=RunSeries(monotonic=reader.monotonic))
+            self.entries[rid] = entry
+            self._rows_changed = True
+        self.wake.set()
+        return rid
+
+    def add_run_folder(self, path: Path) -> str:
+        """A run folder outside the runs dir (``aba open``)."""
+        path = Path(path).resolve()
+        with self.lock:
+            for e in self.entries.values():
+                if e.kind == "run" and e.path.resolve() == path:
+                    return e.run_id
+            rid = self._unique(path.name)
+            self.entries[rid] = RunEntry(rid, path, label=path.name, external=True)
+            self._rows_changed = True
+        self.wake.set()
+        return rid
+
+    def remove(self, run_id: str) -> None:
+        with self.lock:
+            if self.entries.pop(run_id, None) is not None:
+                self._rows_changed = True
+
+    def _unique(self, rid: str) -> str:
+        base, n = rid, 2
+        while rid in self.entries:
+            rid, n = f"{base}-{n}", n + 1
+        return rid
+
+    # -- the watcher pass ----------------------------------------------------------------------
+    @property
+    def passes(self) -> int:
+        return self._passes
+
+    @property
+    def backlog(self) -> bool:
+        """True when the last pass left unread bytes (the next pass should come at once)."""
+        return self._backlog
+
+    def poll_once(self) -> bool:
+        """One pass over every run; True when something changed for the UI."""
+        now = self.clock()
+        self._backlog = False
+        if self._passes == 0 or time.monotonic() - self._last_scan >= self.scan_s:
+            self._scan()
+            self._last_scan = time.monotonic()
+        with self.lock:
+            entries = list(self.entries.values())
+            wanted = set(self._wanted)
+        for e in entries:
+            try:
+                if e.kind == "run":
+                    self._poll_status(e)
+                if e.kind == "foreign" or e.active or e.run_id in wanted:
+                    self._poll_events(e)
+                else:
+                    if e.loaded:
+                        self._unload(e)  # ended and no longer drawn: free its series
+                    self._poll_summary(e)
+            except OSError as exc:  # a folder deleted under us, a permission change: show, go on
+                e.error = f"{type(exc).__name__}: {exc}"
+        self._check_conditions(entries, now)
+        if self._passes == 0:
+            self._announce_recent_ends(entries, now)
+        self._passes += 1
+        with self.lock:
+            return self._rows_changed or bool(self._dirty) or bool(self._new_alerts)
+
+    def _scan(self) -> None:
+        ids = set(self.store.run_ids())
+        with self.lock:
+            for rid in ids - self.entries.keys():
+                self.entries[rid] = RunEntry(rid, self.store.path(rid), label=rid)
+                self._rows_changed = True
+            for rid, e in list(self.entries.items()):
+                if not e.external and rid not in ids:
+                    del self.entries[rid]  # deleted from disk
+                    self._rows_changed = True
+
+    def _poll_status(self, e: RunEntry) -> None:
+        sig = _sig(e.path / STATUS_FILE)
+        if sig == e.status_sig and not e.active:
+            return
+        e.status_sig = sig
+        try:
+            st = read_status(e.path)
+            err = None
+        except (OSError, ValueError) as exc:
+            st, err = None, str(exc)
+        old = e.state if (e.status or e.error) else None
+        with self.lock:
+            changed = (st.to_dict() if st else None) != (e.status.to_dict() if e.status else None) or err != e.error
+            e.status, e.error = st, err
+            if changed:
+                self._rows_changed = True
+            new = e.state
+            if e.first_state is None:
+                e.first_state = new
+            elif old is not None and old != new:
+                self._latch(rules.run_ended(e.run_id, new, st.reason if st else err))
+
+    def _unload(self, e: RunEntry) -> None:
+        with self.lock:
+            e.series = RunSeries(monotonic=e.series.monotonic)
+            e.tail, e.loaded, e.summary_sig, e.alerts_seen = None, False, None, 0
+
+    def _poll_summary(self, e: RunEntry) -> None:
+        path = e.path / EVENTS_FILE
+        sig = _sig(path)
+        if sig == e.summary_sig:
+            return
+        e.summary_sig = sig
+        summary = summarize_tail(path) if sig else {}
+        with self.lock:
+            if summary != e.summary:
+                e.summary = summary
+                self._rows_changed = True
+
+    def _poll_events(self, e: RunEntry) -> None:
+        if e.kind == "foreign":
+            events, reset = e.reader.poll()  # type: ignore[union-attr]
+            e.loaded = True
+            self._ingest(e, events, reset)
+            e.last_activity = _mtime(e.reader.path)  # type: ignore[union-attr]
+            return
+        path = e.path / EVENTS_FILE
+        first: list[dict[str, Any]] = []
+        if e.tail is None:
+            e.tail, first, tail_only = open_events(path, self.tail_lines, self.full_history_bytes)
+            e.series.tail_only = tail_only
+            e.loaded = True
+        resets = e.tail.resets
+        events = e.tail.poll(max_bytes=CHUNK_BYTES)
+        try:
+            if os.stat(path).st_size > e.tail.offset:
+                self._backlog = True
+        except OSError:
+            pass
+        self._ingest(e, first + events, e.tail.resets != resets)
+        act = [t for t in (_mtime(path), _mtime(e.path / "stdout.log"), _mtime(e.path / "stderr.log")) if t]
+        if e.status and e.status.started_at:
+            act.append(e.status.started_at)
+        e.last_activity = max(act) if act else None
+
+    def _ingest(self, e: RunEntry, events: list[dict[str, Any]], reset: bool) -> None:
+        if not events and not reset:
+            return
+        with self.lock:
+            if reset:
+                e.series.reset()
+                e.alerts_seen = 0
+            changed = e.series.ingest(events)
+            self._rows_changed = True
+            if reset:
+                self._dirty.add(e.run_id)
+            for bad in e.series.take_nonfinite():
+                self._latch(rules.nonfinite(e.run_id, bad.metric, bad.step, bad.value))
+            for ev in e.series.alerts[e.alerts_seen:]:
+                self._latch(rules.worker_alert(e.run_id, ev))
+            e.alerts_seen = len(e.series.alerts)
+            if changed:
+                self._dirty.add(e.run_id)
+
+    def _latch(self, alert: Alert | None) -> None:
+        if self.book.latch(alert):
+            self._new_alerts.append(alert)  # type: ignore[arg-type]
+
+    def _check_conditions(self, entries: list[RunEntry], now: float) -> None:
+        th = self.thresholds
+        current: list[Alert | None] = []
+        for e in entries:
+            if e.kind == "run" and e.state == "running":
+                current.append(rules.stalled(e.run_id, e.state, e.last_activity, now, th.stall_minutes))
+            loss = e.series.series.get("loss")
+            stage = e.status.stage if e.status else None
+            # GRPO's loss sits near zero (and below) by design: collapse is a SFT/DPO signal.
+            if loss is not None and (e.kind == "foreign" or (e.active and stage in COLLAPSE_STAGES)):
+                current.append(rules.loss_collapse(e.run_id, loss.ys, th.collapse_loss, th.collapse_ratio,
+                                                   th.collapse_window))
+        with self.lock:
+            fresh = self.book.sync("runs", current)
+            self._new_alerts.extend(fresh)
+            if fresh:
+                self._rows_changed = True
+
+    def _announce_recent_ends(self, entries: list[RunEntry], now: float) -> None:
+        # Runs that died while nobody watched: one alert each when recent, so the operator who
+        # comes back in the morning sees them; older ones are only coloured in the list.
+        for e in entries:
+            st = e.status
+            if st and st.state in rules.BAD_END_STATES:
+                when = st.ended_at or st.updated_at
+                if when and now - when <= RECENT_END_S:
+                    with self.lock:
+                        self._latch(rules.run_ended(e.run_id, st.state, st.reason))
+
+    def check_gpu(self, snap: Snapshot, telemetry: Telemetry) -> None:
+        """GPU rules on a telemetry snapshot (called from the telemetry thread)."""
+        th = self.thresholds
+        running = self.running_ids()
+        current: list[Alert | None] = []
+        for g in snap.gpus:
+            current.append(rules.vram_high(g.index, g.mem_used, g.mem_total, th.vram_pct))
+            users = sorted({p.run_id for p in g.processes if p.run_id})
+            # Without per-process info (containers often hide it), any running run may use it.
+            on_gpu = users if g.processes else running
+            current.append(rules.gpu_starved(g.index, [(t, u) for t, u, _m in telemetry.gpu_history.get(g.index, [])],
+                                             snap.ts, th.gpu_util_window_s, th.gpu_util_low_pct, on_gpu))
+        with self.lock:
+            fresh = self.book.sync("gpu", current)
+            self._new_alerts.extend(fresh)
+            if fresh:
+                self._rows_changed = True
+
+    # -- reads for the UI ----------------------------------------------------------------------
+    def running_ids(self) -> list[str]:
+        with self.lock:
+            return [e.run_id for e in self.entries.values() if e.kind == "run" and e.state == "running"]
+
+    def run_pids(self) -> list[RunPids]:
+        with self.lock:
+            return [RunPids(e.run_id, e.status.pid, e.status.supervisor_pid)
+                    for e in self.entries.values() if e.active and e.status]
+
+    def take_changes(self) -> tuple[set[str], list[Alert], bool]:
+        with self.lock:
+            dirty, alerts, rows = self._dirty, self._new_alerts, self._rows_changed
+            self._dirty, self._new_alerts, self._rows_changed = set(), [], False
+        return dirty, alerts, rows
+
+    def entry(self, run_id: str) -> RunEntry | None:
+        with self.lock:
+            return self.entries.get(run_id)
+
+    def rows(self) -> list[RunRow]:
+        with self.lock:
+            out = [self._row(e) for e in self.entries.values()]
+        # Newest first: run ids start with their start time; foreign entries on top.
+        out.sort(key=lambda r: (r.kind == "foreign", r.started_at or 0.0, r.run_id), reverse=True)
+        return out
+
+    def _row(self, e: RunEntry) -> RunRow:
+        s, st = e.series, e.status
+        if e.loaded:
+            step, total = s.step, s.total_steps
+            loss = s.last.get("loss")
+            eta = s.eta(self.clock()) if e.active else None
+        else:
+            step, total, loss, eta = e.summary.get("step"), e.summary.get("total"), e.summary.get("loss"), None
+        started = st.started_at if st else (e.series.first_ts or _mtime(e.path))
+        malformed = 0
+        if e.tail is not None:
+            malformed = e.tail.malformed
+        elif e.reader is not None:
+            malformed = e.reader.malformed
+        return RunRow(
+            run_id=e.run_id, kind=e.kind, label=e.label or e.run_id,
+            stage=st.stage if st else ("log" if e.kind == "foreign" else "?"),
+            state=e.state, step=step if is_number(step) else None, total=total, eta_s=eta,
+            loss=loss if is_number(loss) else None, started_at=started,
+            ended_at=st.ended_at if st else None, reason=(st.reason if st else e.error),
+            alert_level=self.book.worst_level(e.run_id), malformed=malformed,
+            attempt=st.attempt if st else 1, parent=st.parent if st else None,
+        )

@@ -1,0 +1,119 @@
+"""The runs list: every run of the runs dir (and opened logs) with its true state."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import DataTable
+
+from aba_tui import fmt
+from aba_tui.model import RunRow
+
+COLUMNS = (("mark", ""), ("run", "RUN"), ("stage", "STAGE"), ("state", "STATE"), ("step", "STEP"),
+           ("eta", "ETA"), ("loss", "LOSS"), ("age", "AGE"))
+STATE_STYLE = {  # theme colour names (resolved against the current theme when drawn)
+    "running": "primary", "queued": "secondary", "succeeded": "success", "failed": "error", "oom": "error",
+    "lost": "error", "stopped": "warning", "corrupt": "error", "file": "accent",
+}
+
+
+class RunsTable(DataTable):
+    """Runs, newest first. The cursor row is the run the other panes show."""
+
+    HELP = """\
+## Runs
+Every run in the runs dir, with the state its supervisor recorded (`lost` when the supervisor is gone),
+the stage, step/total, ETA, last loss and age. Runs started from the CLI or before the UI opened are here too.
+
+A **●** marks a run pinned for the charts' overlay; **⚠** / **✗** mark runs with warnings / errors.
+Actions apply to the highlighted run and ask before anything destructive."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_pin", "Pin", id="runs.pin", tooltip="Overlay this run on the charts"),
+        Binding("n", "app.launch", "New run", id="runs.launch"),
+        Binding("s", "app.stop_run", "Stop", id="runs.stop"),
+        Binding("K", "app.kill_run", "Stop now", id="runs.kill", show=False),
+        Binding("r", "app.resume_run", "Resume", id="runs.resume"),
+        Binding("R", "app.relaunch_run", "Relaunch", id="runs.relaunch", show=False),
+        Binding("enter", "app.open_logs", "Logs", id="runs.logs"),
+    ]
+
+    class Pinned(Message):
+        def __init__(self, run_id: str) -> None:
+            super().__init__()
+            self.run_id = run_id
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
+        self.pinned: set[str] = set()
+        self._rows: dict[str, tuple] = {}
+        self._order: list[str] = []
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    @property
+    def current_run(self) -> str | None:
+        if not self._order or self.cursor_row < 0 or self.cursor_row >= len(self._order):
+            return None
+        return self._order[self.cursor_row]
+
+    def _cells(self, r: RunRow, now: float) -> tuple:
+        theme = self.app.current_theme
+        color = getattr(theme, STATE_STYLE.get(r.state, "foreground"), None) or "white"
+        mark = ("●" if r.run_id in self.pinned else " ") + {"error": "✗", "warning": "⚠"}.get(r.alert_level or "", " ")
+        mark_style = getattr(theme, r.alert_level, None) if r.alert_level else None
+        step = "-"
+        if r.step is not None:
+            step = f"{r.step}/{r.total}" if r.total else str(r.step)
+        state = r.state + (f" #{r.attempt}" if r.attempt > 1 else "")
+        return (
+            Text(mark, style=mark_style or ""),
+            Text(r.label, overflow="ellipsis", no_wrap=True),
+            r.stage,
+            Text(state, style=f"bold {color}"),
+            Text(step, justify="right"),
+            Text(fmt.duration(r.eta_s), justify="right"),
+            Text(fmt.number(r.loss), justify="right"),
+            Text(fmt.age(r.started_at, now), justify="right"),
+        )
+
+    def show_rows(self, rows: list[RunRow], now: float) -> None:
+        """Update in place; rebuild only when runs came or went (keeps the cursor on its run)."""
+        order = [r.run_id for r in rows]
+        cells = {r.run_id: self._cells(r, now) for r in rows}
+        if order != self._order:
+            current = self.current_run
+            self.clear()
+            for rid in order:
+                self.add_row(*cells[rid], key=rid)
+            self._order = order
+            if current in order:
+                self.move_cursor(row=order.index(current), animate=False)
+        else:
+            for rid in order:
+                old = self._rows.get(rid)
+                new = cells[rid]
+                if old == new:
+                    continue
+                for (key, _label), value, before in zip(COLUMNS, new, old or (None,) * len(new), strict=True):
+                    if value != before:
+                        self.update_cell(rid, key, value)
+        self._rows = cells
+
+    def select_run(self, run_id: str) -> bool:
+        if run_id in self._order:
+            self.move_cursor(row=self._order.index(run_id), animate=False)
+            return True
+        return False
+
+    def action_toggle_pin(self) -> None:
+        rid = self.current_run
+        if rid is None:
+            return
+        self.pinned.symmetric_difference_update({rid})
+        self.post_message(self.Pinned(rid))

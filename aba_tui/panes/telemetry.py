@@ -1,0 +1,98 @@
+"""GPU/VRAM telemetry: per GPU utilisation, memory, temperature, power, clocks, fan, the processes
+on it (mapped to runs), and history sparklines; CPU and RAM per run process always, and alone when
+there is no NVIDIA driver. The app samples in a worker thread; this pane only draws snapshots."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.widgets import Static
+
+from aba_tui import fmt
+from pipeline.telemetry import Snapshot, Telemetry, spark_values
+
+
+class TelemetryPane(Static):
+    can_focus = True
+    HELP = """\
+## Telemetry
+Sampled in the background (telemetry.interval_s, 1 s by default) through NVML: per GPU utilisation, VRAM,
+temperature, power, SM/memory clocks and fan, with sparklines over the last telemetry.history_minutes
+(30 by default). GPU processes are mapped to runs by the pids in each run's status.json.
+Without an NVIDIA driver the pane says so and shows CPU and RAM per run process (psutil).
+A field NVML cannot read shows n/a. `h` switches the sparklines between utilisation and VRAM."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("h", "toggle_history", "History", id="telemetry.history")]
+
+    def __init__(self, telemetry: Telemetry, history_s: float, **kwargs: object) -> None:
+        super().__init__("sampling…", **kwargs)  # type: ignore[arg-type]
+        self.telemetry = telemetry
+        self.history_s = history_s
+        self.show_vram = False
+
+    def action_toggle_history(self) -> None:
+        self.show_vram = not self.show_vram
+        if self.telemetry.latest is not None:
+            self.show_snapshot(self.telemetry.latest)
+
+    def show_snapshot(self, snap: Snapshot) -> None:
+        self.update(self._render_snapshot(snap))
+
+    def _spark(self, history, which: int, width: int, now: float, hi: float | None = 100.0) -> str:  # type: ignore[no-untyped-def]
+        return fmt.sparkline(spark_values(history, which, width, now, self.history_s), 0.0, hi)
+
+    def _render_snapshot(self, snap: Snapshot) -> Table:
+        theme = self.app.current_theme
+        warn, err, dim = theme.warning or "yellow", theme.error or "red", "dim"
+        width = max(10, self.size.width - 24)
+        span = fmt.duration(self.history_s).replace("m00s", "m")
+        grid = Table.grid(padding=(0, 1), expand=True)
+        grid.add_column(no_wrap=True)
+        if snap.gpu_error:
+            grid.add_row(Text(f"No NVIDIA GPU: {snap.gpu_error}", style=warn))
+        for g in snap.gpus:
+            head = Text(f"GPU{g.index} ", style="bold")
+            head.append(g.name or "n/a")
+            if snap.driver:
+                head.append(f"  driver {snap.driver}", style=dim)
+            grid.add_row(head)
+            hist = self.telemetry.gpu_history.get(g.index, [])
+            util = Text(f" util {fmt.na(g.util_pct, '{:>3.0f}', '%')} ")
+            util.append(self._spark(hist, 1, width, snap.ts), style=theme.primary or "")
+            util.append(f" {span}", style=dim)
+            grid.add_row(util)
+            mem_pct = g.mem_pct
+            mem_style = err if mem_pct is not None and mem_pct > 95 else ""
+            mem = Text(f" vram {fmt.gib(g.mem_used)}/{fmt.gib(g.mem_total)} GiB {fmt.na(mem_pct, '{:.0f}', '%')} ",
+                       style=mem_style)
+            if self.show_vram:
+                mem.append(self._spark(hist, 2, width, snap.ts), style=theme.accent or "")
+            grid.add_row(mem)
+            power = (f"{fmt.na(g.power_w)}/{fmt.na(g.power_limit_w)} W" if g.power_limit_w is not None
+                     else f"{fmt.na(g.power_w)} W")
+            grid.add_row(Text(f" {fmt.na(g.temp_c, '{:.0f}', '°C')}  {power}  SM {fmt.na(g.sm_clock_mhz)} MHz  "
+                              f"mem {fmt.na(g.mem_clock_mhz)} MHz  fan {fmt.na(g.fan_pct, '{:.0f}', '%')}"))
+            for p in g.processes:
+                who = p.run_id or "(not a run)"
+                grid.add_row(Text(f"  pid {p.pid:<7} {fmt.gib(p.used_bytes):>5} GiB  {who}",
+                                  style="" if p.run_id else dim))
+        cpu = Text(f"CPU {fmt.na(snap.cpu_pct, '{:>3.0f}', '%')} of {snap.cpu_count} ", style="bold")
+        cpu.append(self._spark(self.telemetry.cpu_history, 1, width, snap.ts), style=theme.primary or "")
+        grid.add_row(cpu)
+        grid.add_row(Text(f"RAM {fmt.gib(snap.ram_used)}/{fmt.gib(snap.ram_total)} GiB", style="bold"))
+        if snap.procs:
+            procs = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
+            for name, justify in (("run", "left"), ("pid", "right"), ("cpu%", "right"), ("rss", "right")):
+                procs.add_column(name, justify=justify, no_wrap=True, header_style=dim)  # type: ignore[arg-type]
+            for p in snap.procs:
+                label = p.run_id + ("" if p.role == "worker" else " (supervisor)")
+                if p.children:
+                    label += f" +{p.children}"
+                procs.add_row(Text(label, overflow="ellipsis"), str(p.pid), fmt.na(p.cpu_pct), fmt.size(p.rss_bytes))
+            grid.add_row(procs)
+        elif not snap.gpus:
+            grid.add_row(Text("no run process is alive", style=dim))
+        return grid

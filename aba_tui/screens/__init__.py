@@ -1,0 +1,34 @@
+"""The app's screens as data: mode name → where the screen class lives, imported only when the user
+goes there (so a screen's imports cost nothing at start, and a broken one cannot stop the app).
+
+To add a screen, add an entry; the command palette offers "Go to <title>" for each, and ``key``
+(when set) switches to it from anywhere. A screen is constructed with no arguments and reads what
+it needs from the app: ``app.store`` (RunStore), ``app.model`` (RunsModel), ``app.selected_run``
+(the run id highlighted on the dashboard, or None) and ``app.run_path(run_id)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ScreenEntry:
+    target: str  # "package.module:ClassName"
+    title: str
+    description: str
+    key: str | None = None
+
+
+SCREENS: dict[str, ScreenEntry] = {
+    "dashboard": ScreenEntry("aba_tui.screens.dashboard:DashboardScreen", "Dashboard",
+                             "runs, live charts, logs, telemetry and alerts", "f1"),
+}
+
+
+def load_screen_class(name: str) -> type:
+    """The screen class of registry entry ``name`` (imports its module now)."""
+    entry = SCREENS[name]
+    module, _, cls = entry.target.partition(":")
+    return getattr(importlib.import_module(module), cls)

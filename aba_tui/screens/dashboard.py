@@ -1,0 +1,141 @@
+"""The main screen: runs list, live charts, logs, telemetry and alerts. Digit keys toggle panes."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer, Header
+
+from aba_tui.panes.alerts import AlertsTable
+from aba_tui.panes.charts import ChartsPane
+from aba_tui.panes.logs import LogView
+from aba_tui.panes.runs import RunsTable
+from aba_tui.panes.telemetry import TelemetryPane
+from aba_tui.settings import PANES
+from pipeline.alerts import Alert
+from pipeline.telemetry import Snapshot
+
+PANE_IDS = {"runs": "#runs-pane", "charts": "#charts", "logs": "#logs", "telemetry": "#telemetry",
+            "alerts": "#alerts"}
+PANE_TITLES = {"runs": "Runs", "charts": "Charts", "logs": "Logs", "telemetry": "Telemetry", "alerts": "Alerts"}
+
+
+class DashboardScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(str(i + 1), f"toggle_pane('{name}')", PANE_TITLES[name], id=f"dashboard.pane-{name}",
+                show=False)
+        for i, name in enumerate(PANES)
+    ]
+
+    def compose(self) -> ComposeResult:
+        app = self.app
+        s = app.settings  # type: ignore[attr-defined]
+        yield Header()
+        with Vertical(id="dash"):
+            with Horizontal(id="top-row"):
+                with Vertical(id="runs-pane", classes="pane"):
+                    yield RunsTable(id="runs")
+                yield TelemetryPane(app.telemetry, s.telemetry.history_minutes * 60,  # type: ignore[attr-defined]
+                                    id="telemetry", classes="pane")
+            yield ChartsPane(list(s.charts.metrics), s.charts.smoothing, s.charts.eval_points, s.charts.max_overlay,
+                             id="charts", classes="pane")
+            with Horizontal(id="bottom-row"):
+                yield LogView(poll_s=max(0.1, s.runs.poll_s), id="logs", classes="pane")
+                yield AlertsTable(id="alerts", classes="pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for i, name in enumerate(PANES):
+            self.pane(name).border_title = f"{i + 1} {PANE_TITLES[name]}"
+        for name in self.app.settings.panes.hidden:  # type: ignore[attr-defined]
+            self.pane(name).display = False
+        self._sync_rows()
+        self.query_one(RunsTable).focus()
+
+    # -- panes -------------------------------------------------------------------------------------
+    def pane(self, name: str) -> Widget:
+        return self.query_one(PANE_IDS[name])
+
+    def action_toggle_pane(self, name: str) -> None:
+        pane = self.pane(name)
+        pane.display = not pane.display
+        # A row with every pane hidden collapses, so the other panes take the room.
+        for row, members in (("#top-row", ("runs", "telemetry")), ("#bottom-row", ("logs", "alerts"))):
+            self.query_one(row).display = any(self.pane(m).display for m in members)
+        if not pane.display and self.focused is not None and (self.focused is pane or pane in self.focused.ancestors):
+            self.focus_next()
+        elif pane.display:
+            target = pane if pane.focusable else next((w for w in pane.query("*") if w.focusable), None)
+            if target is not None:
+                target.focus()
+
+    # -- updates from the app ----------------------------------------------------------------------
+    def model_changed(self, dirty: set[str], alerts: list[Alert], rows_changed: bool) -> None:
+        if rows_changed:
+            self._sync_rows()
+        if dirty:
+            self.query_one(ChartsPane).redraw(dirty)
+        if alerts:
+            self.query_one(AlertsTable).add_alerts(alerts, self.app.clock())  # type: ignore[attr-defined]
+
+    def telemetry_sampled(self, snap: Snapshot) -> None:
+        pane = self.query_one(TelemetryPane)
+        if pane.display:
+            pane.show_snapshot(snap)
+
+    def _sync_rows(self) -> None:
+        app = self.app
+        table = self.query_one(RunsTable)
+        table.pinned = set(app.pinned)  # type: ignore[attr-defined]
+        table.show_rows(app.model.rows(), app.clock())  # type: ignore[attr-defined]
+        pending = app.pending_select  # type: ignore[attr-defined]
+        if pending and table.select_run(pending):
+            app.pending_select = None  # type: ignore[attr-defined]
+        self._selection_changed()
+
+    def _selection_changed(self) -> None:
+        app = self.app
+        rid = self.query_one(RunsTable).current_run
+        if rid != app.selected_run:  # type: ignore[attr-defined]
+            app.selected_run = rid  # type: ignore[attr-defined]
+        self.show_run(rid)
+
+    def show_run(self, rid: str | None) -> None:
+        app = self.app
+        runs = [r for r in app.pinned if r in app.model.entries]  # type: ignore[attr-defined]
+        if rid is not None and rid not in runs:
+            runs.append(rid)  # pinned runs first: their colours stay put as the cursor moves
+        app.model.want(set(runs))  # type: ignore[attr-defined]
+        self.query_one(ChartsPane).set_runs(runs)
+        entry = app.model.entry(rid) if rid else None  # type: ignore[attr-defined]
+        logs = self.query_one(LogView)
+        if entry is None:
+            logs.show(None)
+        elif entry.kind == "foreign":
+            path = entry.reader.path if entry.reader is not None else None
+            logs.show(None, entry.label, path if path is not None and path.is_file() else entry.path / "none")
+        else:
+            logs.show(entry.path, entry.run_id)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if isinstance(event.data_table, RunsTable):
+            self._selection_changed()
+
+    def on_runs_table_pinned(self, event: RunsTable.Pinned) -> None:
+        app = self.app
+        if event.run_id in app.pinned:  # type: ignore[attr-defined]
+            app.pinned.remove(event.run_id)  # type: ignore[attr-defined]
+        else:
+            app.pinned.append(event.run_id)  # type: ignore[attr-defined]
+        self._sync_rows()
+        self.show_run(self.query_one(RunsTable).current_run)
+
+    def on_alerts_table_goto_run(self, event: AlertsTable.GotoRun) -> None:
+        table = self.query_one(RunsTable)
+        if table.select_run(event.run_id):
+            table.focus()

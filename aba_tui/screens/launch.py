@@ -1,0 +1,176 @@
+"""Launch a stage or preset from a form built from the config schema.
+
+Each field comes from ``pipeline.schema.section_fields`` (type, default, help, choices, bounds);
+values are checked with the same ``coerce`` the CLI uses as they are typed, and the whole config
+with ``validate_paths`` before anything starts, so the errors read exactly like ``aba run``'s.
+The screen returns a validated RunConfig; the app launches it from a worker thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static, Switch
+
+from pipeline.config import (
+    STAGES,
+    RunConfig,
+    build_config,
+    coerce,
+    list_presets,
+    preset_path,
+    read_toml,
+    validate_paths,
+)
+from pipeline.errors import AbaError, ConfigError
+from pipeline.schema import section_fields
+
+
+def choices() -> list[tuple[str, str]]:
+    out = [(f"stage  {name:<9} {desc}", f"stage:{name}") for name, desc in STAGES.items()]
+    for name, path in list_presets().items():
+        try:
+            desc = str(read_toml(path).get("description", ""))
+        except ConfigError:
+            desc = "(unreadable preset)"
+        out.append((f"preset {name:<9} {desc}", f"preset:{name}"))
+    return out
+
+
+def base_config(what: str) -> RunConfig:
+    kind, _, name = what.partition(":")
+    if kind == "preset":
+        return build_config(None, [preset_path(name)], check_paths=False)
+    return build_config(name, [], check_paths=False)
+
+
+def show_value(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+class LaunchScreen(ModalScreen[RunConfig | None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(None)", "Cancel", id="launch.cancel"),
+        Binding("ctrl+s", "submit", "Launch", id="launch.submit"),
+    ]
+
+    def __init__(self, what: str | None = None) -> None:
+        super().__init__()
+        self.options = choices()
+        self.what = what or self.options[0][1]
+        self.base: RunConfig | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog launch-dialog"):
+            yield Label("Launch a run", classes="dialog-title")
+            yield Select(self.options, value=self.what, allow_blank=False, id="what")
+            yield VerticalScroll(id="fields")
+            yield Static("", id="launch-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Launch (ctrl+s)", variant="primary", id="launch")
+                yield Button("Cancel (esc)", id="cancel")
+
+    async def on_mount(self) -> None:
+        await self._build_fields()
+
+    async def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "what" and event.value != self.what:
+            self.what = str(event.value)
+            await self._build_fields()
+
+    async def _build_fields(self) -> None:
+        box = self.query_one("#fields", VerticalScroll)
+        await box.remove_children()
+        self._error("")
+        try:
+            self.base = base_config(self.what)
+        except AbaError as exc:
+            self.base = None
+            self._error(str(exc))
+            return
+        widgets = []
+        for section, obj in self.base.sections.items():
+            widgets.append(Label(f"[{section}]", classes="section-title"))
+            for f in section_fields(section):
+                value = getattr(obj, f["name"])
+                wid = f"f-{section}-{f['name']}"
+                if f.get("choices"):
+                    w: Any = Select([(c, c) for c in f["choices"]], value=value, allow_blank=False, id=wid)
+                elif str(f["type"]) == "bool":
+                    w = Switch(value=bool(value), id=wid)
+                else:
+                    w = Input(show_value(value), id=wid)
+                w.tooltip = f["help"]
+                row = Horizontal(Label(f["name"], classes="field-name"), w, classes="field")
+                widgets += [row, Static(f["help"], classes="field-help")]
+        await box.mount_all(widgets)
+
+    def _error(self, text: str) -> None:
+        self.query_one("#launch-error", Static).update(text)
+        self.query_one("#launch-error").set_class(bool(text), "-error")
+
+    def _field_meta(self, section: str, key: str) -> dict[str, Any]:
+        return next(f for f in section_fields(section) if f["name"] == key)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        wid = event.input.id or ""
+        if not wid.startswith("f-"):
+            return
+        _f, section, key = wid.split("-", 2)
+        meta = self._field_meta(section, key)
+        try:
+            coerce(event.value, str(meta["type"]), meta, f"{section}.{key}")
+            event.input.remove_class("-invalid")
+            self._error("")
+        except ConfigError as exc:
+            event.input.add_class("-invalid")
+            self._error(str(exc))
+
+    def collect(self) -> RunConfig:
+        """The form's values applied to the base config and validated (raises ConfigError)."""
+        if self.base is None:
+            raise ConfigError(f"{self.what}: no base config")
+        cfg = base_config(self.what)
+        for section, obj in cfg.sections.items():
+            for f in section_fields(section):
+                w = self.query_one(f"#f-{section}-{f['name']}")
+                if isinstance(w, Switch):
+                    raw: Any = w.value
+                elif isinstance(w, Select):
+                    raw = w.value
+                else:
+                    raw = w.value  # type: ignore[attr-defined]
+                    if str(f["type"]) == "str":
+                        raw = str(raw)
+                value = coerce(raw, str(f["type"]), f, f"launch form: {section}.{f['name']}")
+                setattr(obj, f["name"], value)
+        validate_paths(cfg)
+        return cfg
+
+    def action_submit(self) -> None:
+        try:
+            cfg = self.collect()
+        except AbaError as exc:
+            self._error(str(exc))
+            self._mark_invalid(str(exc))
+            return
+        self.dismiss(cfg)
+
+    def _mark_invalid(self, message: str) -> None:
+        for w in self.query("#fields Input"):
+            _f, section, key = (w.id or "f--").split("-", 2)
+            if f"{section}.{key}" in message:
+                w.add_class("-invalid")
+                w.focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "launch":
+            self.action_submit()
+        else:
+            self.dismiss(None)
