@@ -208,7 +208,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
         from aba_tui.app import run_app
     except ImportError as exc:  # the app lands with the control-centre issue
         raise AbaError(f"the TUI is not available in this build ({exc}); use the subcommands (aba --help)") from None
-    return run_app(runs_dir=_store(args).root, open_path=getattr(args, "path", None),
+    # None when not given: run_app then tries $ABA_RUNS_DIR, the config's runs_dir, then ./runs.
+    return run_app(runs_dir=args.runs_dir, open_path=getattr(args, "path", None),
                    theme=getattr(args, "theme", None))
 
 
