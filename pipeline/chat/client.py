@@ -157,17 +157,17 @@ class ChatStream:
     stopped: bool = False
 
     def __post_init__(self) -> None:
-        self._conn: http.client.HTTPConnection | None = None
+        self._sock: socket.socket | None = None
         self._lock = threading.Lock()
 
     def close(self) -> None:
         """Stop the stream from any thread: the socket is shut, the server sees a disconnect."""
         with self._lock:
             self.stopped = True
-            conn = self._conn
-        if conn is not None and conn.sock is not None:
+            sock = self._sock
+        if sock is not None:
             try:
-                conn.sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
 
@@ -182,13 +182,15 @@ class ChatStream:
         ep = self.endpoint
         url = ep.base_url + "/chat/completions"
         conn, prefix = _connect(ep.base_url, self.timeout)
-        with self._lock:
-            if self.stopped:
-                return
-            self._conn = conn
         self.stats.t_sent = time.perf_counter()
         try:
             try:
+                conn.connect()
+                # Kept here: http.client drops conn.sock once a "Connection: close" response starts.
+                with self._lock:
+                    self._sock = conn.sock
+                    if self.stopped:
+                        return
                 conn.request("POST", prefix + "/chat/completions", body=self._body(), headers=_headers(ep))
                 resp = conn.getresponse()
             except ConnectionRefusedError:
@@ -210,7 +212,7 @@ class ChatStream:
 
     def _read_events(self, resp: http.client.HTTPResponse, url: str) -> Iterator[str]:
         done = False
-        while True:
+        while not self.stopped:
             raw = resp.readline()
             if not raw:
                 break

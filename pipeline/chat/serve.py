@@ -80,6 +80,9 @@ class ChatHandler(BaseHTTPRequestHandler):
             return
         kwargs = {k: req[k] for k in SAMPLING_KEYS if req.get(k) is not None}
         with self.server.lock:  # one generation at a time: a llama context is not thread-safe
+            # Evaluate every prompt from scratch: a reused prefix is batched differently, which can
+            # flip a near-tie and make the same greedy request answer differently the second time.
+            self.server.llm.reset()
             if req.get("stream"):
                 self._stream(messages, kwargs, bool((req.get("stream_options") or {}).get("include_usage")))
             else:

@@ -1,0 +1,132 @@
+"""A/B votes (append-only JSONL) and their export as DPO pairs the dpo stage trains on.
+
+One vote line::
+
+    {"ts", "prompt", "system", "turn", "blind", "vote": "A"|"B"|"tie", "winner": "a"|"b"|"tie",
+     "sides": {"a": {"label", "kind", "target", "answer"}, "b": {...}}, "shown": {"A": "a"|"b", "B": …},
+     "sampling": {...}}
+
+DPO pairs are ``{"prompt", "chosen", "rejected"}`` strings, one a line. Ties, errors and empty
+answers carry no preference and are skipped; votes on later turns are skipped by default, because
+each side answered after its own history and the pair would not share one prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.atomic import atomic_write_text
+from pipeline.chat.session import SIDES, BlindOrder, SideSpec, Turn
+
+VOTES_FILE = "votes.jsonl"
+
+
+def vote_record(turn: Turn, turn_index: int, system: str, vote: str, order: BlindOrder,
+                specs: dict[str, SideSpec], sampling: dict[str, Any] | None = None) -> dict[str, Any]:
+    vote = vote.upper() if vote.lower() != "tie" else "tie"
+    if vote not in ("A", "B", "tie"):
+        raise ValueError(f"vote {vote!r}: expected A, B or tie")
+    winner = "tie" if vote == "tie" else order.shown(vote)
+    return {
+        "ts": round(time.time(), 3), "prompt": turn.user, "system": system, "turn": turn_index,
+        "blind": order.blind, "vote": vote, "winner": winner,
+        "sides": {s: {**specs[s].describe(), "answer": turn.answers[s], "error": turn.errors[s],
+                      "stats": turn.stats[s]} for s in SIDES},
+        "shown": {"A": order.shown("A"), "B": order.shown("B")},
+        "sampling": sampling or {},
+    }
+
+
+def append_vote(path: Path, record: dict[str, Any]) -> None:
+    """One line, one write, O_APPEND: a crash never leaves half a vote that hides the others."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def read_votes(path: Path) -> list[dict[str, Any]]:
+    out = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    for line in lines:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue  # a torn last line from a crash: skip it, keep the rest
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+@dataclass
+class DpoExport:
+    path: Path
+    written: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items()) if v)
+        return f"{self.written} DPO pairs → {self.path}" + (f" (skipped: {skipped})" if skipped else "")
+
+
+def dpo_pairs(votes: Iterable[dict[str, Any]], include_later_turns: bool = False,
+              skipped: dict[str, int] | None = None) -> list[dict[str, str]]:
+    skipped = skipped if skipped is not None else {}
+    pairs: list[dict[str, str]] = []
+    seen: set[tuple[str, str, str]] = set()
+
+    def skip(reason: str) -> None:
+        skipped[reason] = skipped.get(reason, 0) + 1
+
+    for v in votes:
+        winner = v.get("winner")
+        sides = v.get("sides") or {}
+        if winner == "tie":
+            skip("tie")
+            continue
+        if winner not in SIDES or not isinstance(sides, dict):
+            skip("malformed")
+            continue
+        if v.get("turn", 0) and not include_later_turns:
+            skip("later turn")
+            continue
+        loser = "b" if winner == "a" else "a"
+        chosen = (sides.get(winner) or {}).get("answer") or ""
+        rejected = (sides.get(loser) or {}).get("answer") or ""
+        prompt = v.get("prompt") or ""
+        if (sides.get(winner) or {}).get("error") or not chosen.strip() or not prompt.strip():
+            skip("empty or failed answer")
+            continue
+        if chosen == rejected:
+            skip("identical answers")
+            continue
+        key = (prompt, chosen, rejected)
+        if key in seen:
+            skip("duplicate")
+            continue
+        seen.add(key)
+        pairs.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
+    return pairs
+
+
+def export_dpo(vote_files: Iterable[Path], out: Path, include_later_turns: bool = False) -> DpoExport:
+    """Write the pairs (atomically) to ``out``; a JSONL the dpo stage takes as dpo.data."""
+    result = DpoExport(out)
+    votes = [v for f in vote_files for v in read_votes(Path(f))]
+    pairs = dpo_pairs(votes, include_later_turns, result.skipped)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs))
+    result.written = len(pairs)
+    return result
