@@ -99,6 +99,7 @@ class GRPOSection(TrainSection):
     scorer: str = opt("rubric", "reward scorer: rubric (local heuristics) or judge (LLM)",
                       choices=("rubric", "judge"))
     reward_weights: str = opt("", "comma list dim=weight; empty: 1/9 each")
+    best_metric: str = opt("reward", "metric that picks the best checkpoint (GRPO: mean reward, higher is better)")
     beta: float = opt(0.0, "KL coefficient", min=0.0, max=10.0)
 
 

@@ -1,0 +1,98 @@
+"""``model.source = "run:<run_id>"``: a parent run's output as the next stage's model (chains).
+
+The parent's chosen checkpoint is ``best``, else ``final``. A LoRA adapter is merged into its base
+model once, into a cache folder (built aside, then renamed); a full-weights checkpoint is used as is.
+Light at import (the CLI may import this module); torch/transformers/peft load inside ``merge``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from pipeline.checkpoints import Checkpoint, read_checkpoint
+from pipeline.errors import ConfigError, RunNotFound
+from pipeline.models import cache_dir
+from pipeline.runstore import RunStore, default_runs_dir
+
+PREFERRED = ("best", "final")
+
+
+def runs_root() -> Path:
+    """The runs dir the chain lives in: the worker's own run folder's parent, else the default."""
+    own = os.environ.get("ABA_RUN_DIR")
+    return Path(own).parent if own else default_runs_dir()
+
+
+def chosen_checkpoint(run_dir: Path, ref: str) -> Checkpoint:
+    for name in PREFERRED:
+        ck = read_checkpoint(run_dir / "checkpoints" / name)
+        if ck.complete:
+            return ck
+    raise ConfigError(f"model.source='run:{ref}': the run has no complete best or final checkpoint "
+                      f"in {run_dir / 'checkpoints'} (did it succeed?)")
+
+
+def _digest(folder: Path) -> str:
+    # Adapter weights + metadata identify the content: a re-trained run gets a new cache entry.
+    h = hashlib.sha256()
+    for name in ("adapter_model.safetensors", "adapter_model.bin", "metadata.json"):
+        p = folder / name
+        if p.is_file():
+            st = p.stat()
+            h.update(f"{name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:12]
+
+
+def merged_dir(run_id: str, ck: Checkpoint) -> Path:
+    return cache_dir() / "models" / f"run-{run_id}-{ck.name}-{_digest(ck.path)}"
+
+
+def merge(ck: Checkpoint, dest: Path) -> Path:
+    """Merge a LoRA checkpoint into its base and save a float HF folder at ``dest`` (atomic)."""
+    if (dest / "config.json").exists():
+        return dest
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from pipeline.modelsrc import resolve_model
+
+    base = ck.meta.get("base_model")
+    if not base or not Path(str(base)).exists():  # the cached base was cleared: resolve it again
+        base = resolve_model(str(ck.meta.get("model_source") or base))
+    dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(base), dtype=dtype)
+        model = PeftModel.from_pretrained(model, str(ck.path)).merge_and_unload()
+        model.save_pretrained(tmp)
+        AutoTokenizer.from_pretrained(str(ck.path)).save_pretrained(tmp)  # the template it was trained with
+        try:
+            os.replace(tmp, dest)
+        except OSError:  # another worker merged the same checkpoint meanwhile
+            if not (dest / "config.json").exists():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
+def resolve_run_source(ref: str) -> Path:
+    """``run:<ref>`` → an HF model folder (merged once when the checkpoint is an adapter)."""
+    root = runs_root()
+    try:
+        run_dir = RunStore(root).resolve(ref)
+    except RunNotFound:
+        raise ConfigError(f"model.source='run:{ref}': no such run in {root}") from None
+    ck = chosen_checkpoint(run_dir, ref)
+    is_adapter = ck.meta.get("adapter", (ck.path / "adapter_config.json").is_file())
+    if not is_adapter:
+        return ck.path
+    return merge(ck, merged_dir(run_dir.name, ck))

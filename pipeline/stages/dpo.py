@@ -1,0 +1,27 @@
+"""DPO stage: TRL DPOTrainer on preference pairs (seed 003: β 0.1, lr 1e-5, 200 epochs, checkpoint every 10).
+
+The reference model is the policy with its LoRA adapter disabled (no second copy in memory).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.data.loaders import load_pairs
+from pipeline.train.common import StageSpec, TrainEnv, run_stage
+
+
+def make_trainer(env: TrainEnv) -> Any:
+    from trl import DPOConfig, DPOTrainer
+
+    sec = env.section
+    args = DPOConfig(**env.args, beta=sec.beta, max_length=sec.max_length)
+    return DPOTrainer(model=env.model, args=args, train_dataset=env.dataset, processing_class=env.tokenizer,
+                      callbacks=env.callbacks)
+
+
+SPEC = StageSpec("dpo", load_pairs, make_trainer)
+
+
+def run(ctx: Any) -> None:
+    run_stage(ctx, SPEC)
