@@ -1,0 +1,137 @@
+"""Pipeline overhead: the dpo stage (supervisor + worker + callback + events) vs a plain TRL script.
+
+Both train the embedded SmolLM2-135M with the same DPOConfig, LoRA, data and seed, in this same
+run, alternating A/B to share the machine's noise. Steps/s is measured between the logs of step 1
+and step N (warm-up and model loading excluded; the pipeline's time comes from events.jsonl, the
+plain script's from a one-line on_log timer at the same point in the loop). Goal: overhead ≤ 3 %.
+Prints figures and the ratio; asserts nothing.
+
+    .venv/bin/python benchmarks/bench_dpo_overhead.py [--steps 20] [--reps 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DATA = "builtin:epistemic-stance-25"
+
+
+def settings(steps: int) -> list[str]:
+    return [f"dpo.data={DATA}", f"dpo.max_steps={steps}", "dpo.checkpoint_every=0", "dpo.max_length=192",
+            "dpo.learning_rate=5e-5", "dpo.warmup_steps=0", "dpo.logging_steps=1", "model.lora_r=8",
+            "model.lora_alpha=16", "model.lora_dropout=0.0"]
+
+
+def run_pipeline(steps: int, runs_dir: Path) -> float:
+    from pipeline.config import build_config
+    from pipeline.launcher import launch, wait_for
+    from pipeline.runstore import RunStore
+
+    store = RunStore(runs_dir)
+    run_id, path = launch(store, build_config("dpo", [], settings(steps)))
+    state = wait_for(store, run_id, {"succeeded", "failed", "oom", "stopped", "lost"}, timeout=3600)
+    if state != "succeeded":
+        raise SystemExit(f"pipeline run {run_id} ended {state}; see {path}/stderr.log")
+    ts = {}
+    for line in (path / "events.jsonl").read_text().splitlines():
+        ev = json.loads(line)
+        if ev.get("type") == "metrics":
+            ts[ev["step"]] = ev["ts"]
+    return (steps - 1) / (ts[steps] - ts[1])
+
+
+def plain_worker(steps: int, out: Path) -> None:
+    """The plain TRL script: what an operator would write by hand, same config as the stage."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from trl import DPOConfig, DPOTrainer
+
+    from pipeline.config import build_config
+    from pipeline.data.loaders import load_pairs
+    from pipeline.modelsrc import resolve_model
+
+    cfg = build_config("dpo", [], settings(steps))
+    sec, msec = cfg.stage_section, cfg.sections["model"]
+    path = resolve_model("embedded")
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    model = get_peft_model(model, LoraConfig(r=msec.lora_r, lora_alpha=msec.lora_alpha,
+                                             lora_dropout=msec.lora_dropout, target_modules="all-linear",
+                                             task_type="CAUSAL_LM"))
+    times: dict[int, float] = {}
+
+    class Timer(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kw):  # type: ignore[no-untyped-def]
+            times[state.global_step] = time.time()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        args = DPOConfig(output_dir=tmp, learning_rate=sec.learning_rate, max_steps=steps,
+                         num_train_epochs=sec.epochs, per_device_train_batch_size=sec.batch_size,
+                         gradient_accumulation_steps=sec.grad_accum, warmup_steps=sec.warmup_steps,
+                         weight_decay=sec.weight_decay, max_grad_norm=sec.max_grad_norm, seed=sec.seed,
+                         logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
+                         use_cpu=not torch.cuda.is_available(), bf16=False, gradient_checkpointing=False,
+                         dataloader_pin_memory=False, beta=sec.beta, max_length=sec.max_length)
+        trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(load_pairs(DATA).rows),
+                             processing_class=tok, callbacks=[Timer()])
+        trainer.train()
+        trainer.save_model(f"{tmp}/final")
+    out.write_text(json.dumps({"steps_per_s": (steps - 1) / (times[steps] - times[1])}))
+
+
+def run_plain(steps: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "plain.json"
+        subprocess.run([sys.executable, __file__, "--plain-worker", str(out), "--steps", str(steps)], check=True,
+                       cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return float(json.loads(out.read_text())["steps_per_s"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--plain-worker", type=Path)
+    args = ap.parse_args()
+    if args.plain_worker:
+        plain_worker(args.steps, args.plain_worker)
+        return
+    from pipeline.modelsrc import resolve_model
+
+    resolve_model("embedded")  # convert once, outside the timings
+    pipe, plain = [], []
+    with tempfile.TemporaryDirectory() as runs:
+        for rep in range(args.reps):
+            # Alternate the order so a slow stretch of the machine does not favour one side.
+            order = ("plain", "pipeline") if rep % 2 == 0 else ("pipeline", "plain")
+            for side in order:
+                t0 = time.time()
+                if side == "plain":
+                    plain.append(run_plain(args.steps))
+                else:
+                    pipe.append(run_pipeline(args.steps, Path(runs)))
+                value = (plain if side == "plain" else pipe)[-1]
+                print(f"rep {rep + 1} {side:<8} {value:.3f} steps/s  ({time.time() - t0:.0f} s wall)", flush=True)
+    base, ours = statistics.median(plain), statistics.median(pipe)
+    ratio = ours / base
+    print(f"\nbaseline: plain TRL DPOTrainer script, same config ({args.steps} steps, embedded SmolLM2-135M, "
+          f"LoRA r=8, max_length 192), measured in this run")
+    print(f"plain    median {base:.3f} steps/s   runs {', '.join(f'{v:.3f}' for v in plain)}")
+    print(f"pipeline median {ours:.3f} steps/s   runs {', '.join(f'{v:.3f}' for v in pipe)}")
+    print(f"ratio pipeline/plain = {ratio:.3f}   overhead = {(1 - ratio) * 100:+.1f} %   (goal ≤ 3 %)")
+
+
+if __name__ == "__main__":
+    main()
