@@ -73,6 +73,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     files = [preset_path(args.preset)] if args.preset else []
     files += [Path(f) for f in args.config or []]
     cfg = build_config(args.stage, files, args.set)
+    from pipeline.train.preflight import preflight_chain  # light: data rows and stage settings
+
+    preflight_chain(cfg)  # a bad dataset is refused before any run folder exists
     store = _store(args)
     run_id, _path = launcher.launch(store, cfg)
     print(run_id)

@@ -8,22 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.data.loaders import load_prompts
 from pipeline.errors import ConfigError
 from pipeline.rewards.dimensions import DIMENSIONS, parse_weights
 from pipeline.rewards.scorer import get_scorer
 from pipeline.rewards.trl_funcs import RewardBank
 from pipeline.train.common import StageSpec, TrainEnv, run_stage
-
-
-def validate(sec: Any) -> None:
-    """What GRPOConfig would reject, said in the config's own terms before the model loads."""
-    parse_weights(sec.reward_weights)
-    per_generation = sec.batch_size * sec.grad_accum
-    if per_generation % sec.num_generations:
-        raise ConfigError(f"grpo: batch_size × grad_accum = {per_generation} completions a generation round, "
-                          f"which is not a multiple of grpo.num_generations={sec.num_generations} (each prompt "
-                          "needs a full group)")
 
 
 def prepare(ctx: Any, sec: Any) -> dict[str, Any]:
@@ -49,7 +38,7 @@ def make_trainer(env: TrainEnv) -> Any:
                        processing_class=env.tokenizer, callbacks=env.callbacks)
 
 
-SPEC = StageSpec("grpo", load_prompts, make_trainer, validate=validate, reward_dims=DIMENSIONS, prepare=prepare)
+SPEC = StageSpec("grpo", make_trainer, reward_dims=DIMENSIONS, prepare=prepare)
 
 
 def run(ctx: Any) -> None:

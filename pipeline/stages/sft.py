@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.data.loaders import load_sft
 from pipeline.train.common import StageSpec, TrainEnv, run_stage
 
 
@@ -20,7 +19,7 @@ def make_trainer(env: TrainEnv) -> Any:
                       callbacks=env.callbacks)
 
 
-SPEC = StageSpec("sft", load_sft, make_trainer)
+SPEC = StageSpec("sft", make_trainer)
 
 
 def run(ctx: Any) -> None:

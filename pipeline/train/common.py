@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.checkpoints import last_complete
-from pipeline.data.loaders import Dataset, content_hash
+from pipeline.data.loaders import content_hash
 from pipeline.errors import ConfigError
 from pipeline.events import iter_events, parse_line, read_last_lines
 from pipeline.train.checkpointing import STAGING, CheckpointManager
 from pipeline.train.guards import Guard
+from pipeline.train.preflight import preflight
 
 
 @dataclass
@@ -37,9 +38,7 @@ class TrainEnv:
 @dataclass
 class StageSpec:
     name: str
-    load_data: Callable[[str, str], Dataset]
     make_trainer: Callable[[TrainEnv], Any]
-    validate: Callable[[Any], None] | None = None  # raise ConfigError for settings the trainer would reject
     samples_per_step: Callable[[Any], int] | None = None
     reward_dims: tuple[str, ...] = ()
     prepare: Callable[[Any, Any], dict[str, Any]] | None = None  # (ctx, section) → env.extra
@@ -95,11 +94,10 @@ def run_stage(ctx: Any, spec: StageSpec) -> None:
     section = ctx.cfg.stage_section
     model_sec = ctx.cfg.sections["model"]
     try:
-        data = spec.load_data(section.data, f"{spec.name}.data")
-        if spec.validate:
-            spec.validate(section)
+        data = preflight(ctx.cfg)  # the same checks `aba run` made, on the data as it is now
     except ConfigError as exc:
         ctx.fail(str(exc))
+    assert data is not None
     if data.duplicates:
         lines = ", ".join(map(str, data.duplicates[:10])) + (" …" if len(data.duplicates) > 10 else "")
         ctx.alert("data_duplicates", f"{spec.name}.data: dropped {len(data.duplicates)} duplicate rows "

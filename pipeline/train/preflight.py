@@ -1,0 +1,55 @@
+"""Checks a training config can pass before any process starts: data rows and stage settings.
+
+Light (json only): `aba run` calls it so a bad dataset or an impossible GRPO group is refused with
+one line before a run folder exists; the stage calls it again in the worker (a run.toml edited by
+hand, or data changed since the launch) and trains on the rows it returns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipeline.data.loaders import Dataset, load_for_stage
+from pipeline.errors import ConfigError
+from pipeline.rewards.dimensions import parse_weights
+from pipeline.rewards.scorer import SCORERS
+
+TRAINING_STAGES = ("sft", "dpo", "grpo")
+
+
+def check_grpo(sec: Any) -> None:
+    parse_weights(sec.reward_weights)
+    if sec.scorer not in SCORERS:
+        raise ConfigError(f"grpo.scorer={sec.scorer!r}: unknown scorer (expected one of {', '.join(SCORERS)})")
+    per_round = sec.batch_size * sec.grad_accum
+    if per_round % sec.num_generations:
+        raise ConfigError(f"grpo: batch_size × grad_accum = {per_round} completions a generation round, which is "
+                          f"not a multiple of grpo.num_generations={sec.num_generations} (each prompt needs a "
+                          "full group)")
+
+
+def check_model(model_sec: Any) -> None:
+    tpl = model_sec.chat_template
+    if tpl not in ("", "auto") and not Path(tpl).expanduser().is_file():
+        raise ConfigError(f"model.chat_template={tpl!r}: no such file (expected auto or a Jinja template file)")
+
+
+def preflight(cfg: Any, stage: str | None = None) -> Dataset | None:
+    """Validate ``stage`` (default: the config's) and return its dataset; None for other stages."""
+    stage = stage or cfg.stage
+    if stage not in TRAINING_STAGES:
+        return None
+    sec = cfg.sections[stage]
+    if "model" in cfg.sections:
+        check_model(cfg.sections["model"])
+    if stage == "grpo":
+        check_grpo(sec)
+    return load_for_stage(stage, sec.data)
+
+
+def preflight_chain(cfg: Any) -> None:
+    """Every training stage of a config and its chain (`then`), before the first one starts."""
+    for stage in [cfg.stage, *cfg.then]:
+        if stage in cfg.sections:
+            preflight(cfg, stage)
