@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import time
 import tomllib
@@ -73,6 +74,15 @@ class CkptRow:
         written = _num(self.ckpt.meta.get("written_at")) or self.ckpt.mtime
         return max(0.0, time.time() - written) if written else math.inf
 
+    @property
+    def order_key(self) -> tuple[int, float, str]:
+        """Periodic checkpoints by step (read from the name when metadata is missing), then aliases."""
+        special = {"best": 1, "final": 2}.get(self.name, 0)
+        if self.step is not None:
+            return (special, float(self.step), self.name)
+        m = _NAME_NUMBER.search(self.name)
+        return (special, float(m.group(1)) if m else math.inf, self.name)
+
     def metric(self, name: str) -> float | None:
         meta = self.ckpt.meta
         for key in ALIASES.get(name, (name,)):
@@ -97,6 +107,14 @@ class CkptRow:
                 if v is not None:
                     out[f"eval_{key}"] = v
         return out
+
+
+_NAME_NUMBER = re.compile(r"-s?(\d+(?:\.\d+)?)$")
+
+
+def natural_order(rows: Iterable[CkptRow]) -> list[CkptRow]:
+    """By run, then step (own and HF names alike), aliases last."""
+    return sorted(rows, key=lambda r: (r.run_id, r.order_key))
 
 
 def _num(value: Any) -> float | None:

@@ -97,3 +97,29 @@ def make_lora_run(store: RunStore, steps_loss: dict[int, float], scale: float = 
 
 def export_meta(run_dir: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((run_dir / "exports").glob("*.json"))]
+
+
+def make_collapsed_checkpoint(run_dir: Path, name: str = "checkpoint-0099", step: int = 99) -> Path:
+    """A full-weights checkpoint that answers only "!!!!…" (seed 003's collapse), built exactly:
+    the final norm keeps one hidden feature, and the untied output head maps it to "!" and "!!"
+    with opposite signs, so whichever way that feature points, every token is made of "!"."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = embedded_hf_dir()
+    tok = AutoTokenizer.from_pretrained(str(base))
+    model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
+    bang, bangs = tok.convert_tokens_to_ids("!"), tok.encode("!!", add_special_tokens=False)[0]
+    with torch.no_grad():
+        model.model.norm.weight.zero_()
+        model.model.norm.weight[0] = 1.0
+        head = torch.zeros_like(model.get_output_embeddings().weight)
+        head[bang, 0], head[bangs, 0] = 50.0, -50.0
+        model.config.tie_word_embeddings = False
+        model.lm_head = torch.nn.Linear(head.shape[1], head.shape[0], bias=False)
+        model.lm_head.weight.copy_(head)
+    ck = run_dir / "checkpoints" / name
+    model.save_pretrained(str(ck))
+    tok.save_pretrained(str(ck))
+    write_metadata(ck, {"step": step, "loss": 0.01, "epoch": float(step), "stage": "dpo"})
+    return ck

@@ -23,7 +23,7 @@ def checkpoint_kind(ckpt: Path | None) -> str:
     raise ExportError(f"{ckpt}: neither a LoRA adapter (adapter_config.json) nor a full model (config.json)")
 
 
-def _has_tokenizer(folder: Path) -> bool:
+def has_tokenizer(folder: Path) -> bool:
     return any((folder / f).is_file() for f in TOKENIZER_FILES)
 
 
@@ -45,7 +45,7 @@ def load_merged(base: Path | str, ckpt: Path | None) -> tuple[Any, Any, str]:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, str(ckpt)).merge_and_unload()
-    tok_src = ckpt if ckpt is not None and _has_tokenizer(ckpt) else base
+    tok_src = ckpt if ckpt is not None and has_tokenizer(ckpt) else base
     tokenizer = AutoTokenizer.from_pretrained(str(tok_src))
     return model, tokenizer, kind
 

@@ -1,0 +1,388 @@
+"""Checkpoint browser: every checkpoint of every run, ranked by any metric, diffed, probed, pruned.
+
+The logic lives in pipeline.ckpt_tools / pipeline.collapse (no Textual); the answers come from
+``python -m pipeline.ckpt_probe`` in a worker process, so the UI never loads a model.
+Keys: space select · s rank by metric · n natural order · r reverse · d diff two · p probe ·
+c collapse scan of the run · x prune the run · e export the checkpoint · f5 rescan.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, Static
+
+from pipeline.ckpt_tools import (
+    CkptRow,
+    available_metrics,
+    best_per_run,
+    collect,
+    diff,
+    execute_prune,
+    human_age,
+    human_bytes,
+    lower_is_better,
+    measure_sizes,
+    natural_order,
+    rank,
+    same_as,
+)
+
+MAX_PROBE = 4
+COLUMNS = ("", "#", "run", "checkpoint", "state", "step", "epoch", "loss", "acc", "margins", "eval", "metric",
+           "size", "age", "collapse", "note")
+
+
+def _fmt(v: float | None, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.{digits}g}"
+
+
+class CheckpointsScreen(Screen[None]):
+    DEFAULT_CSS = """
+    CheckpointsScreen #ck-table { height: 2fr; }
+    CheckpointsScreen #ck-status { height: 1; padding: 0 1; background: $boost; }
+    CheckpointsScreen #ck-detail { height: 1fr; min-height: 6; border: round $secondary 60%; }
+    CheckpointsScreen .probe-col { width: 1fr; padding: 0 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_select", "Select", id="ckpts.select"),
+        Binding("s", "pick_metric", "Rank by", id="ckpts.rank"),
+        Binding("n", "natural", "Natural order", id="ckpts.natural", show=False),
+        Binding("r", "reverse", "Reverse", id="ckpts.reverse", show=False),
+        Binding("d", "diff", "Diff", id="ckpts.diff"),
+        Binding("p", "probe", "Probe", id="ckpts.probe"),
+        Binding("c", "collapse_scan", "Collapse scan", id="ckpts.collapse"),
+        Binding("x", "prune", "Prune", id="ckpts.prune"),
+        Binding("e", "export", "Export", id="ckpts.export"),
+        Binding("f5,ctrl+r", "refresh", "Rescan", id="ckpts.refresh", show=False),
+        Binding("escape", "clear_selection", "Clear selection", id="ckpts.clear", show=False),
+    ]
+
+    def __init__(self, runs_dir: Path | str | None = None, probe_tokens: int = 64) -> None:
+        super().__init__()
+        self._runs_dir = Path(runs_dir) if runs_dir is not None else None
+        self.rows: list[CkptRow] = []
+        self.metric = "loss"
+        self.ranked = False
+        self.reverse = False
+        self.selected: set[str] = set()
+        self.collapse: dict[str, str] = {}
+        self.probe_tokens = probe_tokens
+        self.probe_result: dict[str, Any] | None = None
+        self._proc: subprocess.Popen[str] | None = None
+
+    @property
+    def runs_dir(self) -> Path:
+        if self._runs_dir is not None:
+            return self._runs_dir
+        store = getattr(self.app, "store", None)
+        return store.root if store is not None else Path("runs")
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical():
+            yield DataTable(id="ck-table", cursor_type="row", zebra_stripes=True)
+            yield Label("scanning…", id="ck-status")
+            with VerticalScroll(id="ck-detail"):
+                yield Static("space selects checkpoints · p probes them side by side · d diffs two · "
+                             "c scans a run for collapse · x prunes a run", id="ck-help")
+                yield Horizontal(id="ck-probe")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#ck-detail").border_title = "Details"
+        table = self.query_one(DataTable)
+        for col in COLUMNS:
+            table.add_column(col, key=col)
+        table.focus()
+        self.action_refresh()
+
+    def on_unmount(self) -> None:
+        self._kill_probe()
+
+    # -- data --------------------------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        self._scan()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ckpts-scan")
+    def _scan(self) -> None:
+        rows = collect(self.runs_dir)
+        self.app.call_from_thread(self._set_rows, rows)
+        measure_sizes(rows)  # walks every folder: after the first paint
+        self.app.call_from_thread(self._fill)
+
+    def _set_rows(self, rows: list[CkptRow]) -> None:
+        self.rows = rows
+        keys = {r.key for r in rows}
+        self.selected &= keys
+        metrics = available_metrics(rows)
+        if self.metric not in metrics and metrics:
+            self.metric = metrics[0]
+        self._fill()
+
+    def ordered(self) -> list[CkptRow]:
+        rows = rank(self.rows, self.metric) if self.ranked else natural_order(self.rows)
+        return list(reversed(rows)) if self.reverse else rows
+
+    def row(self, key: str) -> CkptRow | None:
+        return next((r for r in self.rows if r.key == key), None)
+
+    def cursor_row(self) -> CkptRow | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.row(str(key))
+
+    def _fill(self) -> None:
+        table = self.query_one(DataTable)
+        current = self.cursor_row()
+        table.clear()
+        best = {r.key for r in best_per_run(self.rows, self.metric).values()}
+        ranks = {r.key: i + 1 for i, r in enumerate(rank(self.rows, self.metric))
+                 if r.metric(self.metric) is not None and r.ckpt.complete}
+        for r in self.ordered():
+            mark = ("✓" if r.key in self.selected else " ") + ("★" if r.key in best else " ")
+            state = Text(r.state, style={"complete": "green", "incomplete": "yellow"}.get(r.state, "bold red"))
+            evals = {k: v for k, v in r.metrics().items() if k.startswith("eval_")}
+            ev = next(iter(sorted(evals.items())), None)
+            note = r.ckpt.error or ""
+            twins = same_as(r, self.rows)
+            if twins and not note:
+                note = "same step as " + ", ".join(twins)
+            table.add_row(mark, str(ranks.get(r.key, "")), r.run_id, r.name, state,
+                          "-" if r.step is None else str(r.step), _fmt(r.epoch, 3), _fmt(r.metric("loss")),
+                          _fmt(r.metric("accuracy"), 3), _fmt(r.metric("margins"), 3),
+                          f"{ev[0][5:]}={ev[1]:.4g}" if ev else "-", _fmt(r.metric(self.metric)),
+                          human_bytes(r.size), human_age(r.age_s), self.collapse.get(r.key, ""), note,
+                          key=r.key)
+        if current is not None:
+            try:
+                table.move_cursor(row=table.get_row_index(current.key))
+            except Exception:  # the row is gone after a prune
+                pass
+        self._status()
+
+    def _status(self, extra: str = "") -> None:
+        runs = len({r.run_id for r in self.rows})
+        direction = "lower" if lower_is_better(self.metric) else "higher"
+        order = f"ranked by {self.metric} ({direction} is better)" if self.ranked else f"★ best {self.metric}"
+        text = f"{len(self.rows)} checkpoints in {runs} runs · {order}"
+        if self.selected:
+            text += f" · {len(self.selected)} selected"
+        self.query_one("#ck-status", Label).update(text + (f" · {extra}" if extra else ""))
+
+    # -- selection and order -----------------------------------------------------------------------
+    def action_toggle_select(self) -> None:
+        r = self.cursor_row()
+        if r is None:
+            return
+        self.selected ^= {r.key}
+        self._fill()
+        table = self.query_one(DataTable)
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+
+    def action_clear_selection(self) -> None:
+        self.selected.clear()
+        self._fill()
+
+    def action_pick_metric(self) -> None:
+        from aba_tui.screens.pick import PickScreen
+
+        metrics = available_metrics(self.rows) or ["loss"]
+
+        def chosen(metric: str | None) -> None:
+            if metric:
+                self.metric, self.ranked, self.reverse = metric, True, False
+                self._fill()
+
+        self.app.push_screen(PickScreen("Rank checkpoints by", metrics, self.metric), chosen)
+
+    def action_natural(self) -> None:
+        self.ranked, self.reverse = False, False
+        self._fill()
+
+    def action_reverse(self) -> None:
+        self.reverse = not self.reverse
+        self._fill()
+
+    def targets(self, limit: int | None = None) -> list[CkptRow]:
+        rows = [r for r in self.ordered() if r.key in self.selected]
+        if not rows:
+            cur = self.cursor_row()
+            rows = [cur] if cur is not None else []
+        return rows[:limit] if limit else rows
+
+    # -- diff --------------------------------------------------------------------------------------
+    def action_diff(self) -> None:
+        rows = [r for r in self.ordered() if r.key in self.selected]
+        cur = self.cursor_row()
+        if len(rows) == 1 and cur is not None and cur.key != rows[0].key:
+            rows.append(cur)
+        if len(rows) != 2:
+            self.notify("select two checkpoints (space) to diff", severity="warning")
+            return
+        from aba_tui.screens.ckpt_dialogs import DiffScreen
+
+        a, b = rows
+        self.app.push_screen(DiffScreen(f"A = {a.key}   B = {b.key}", diff(a, b), diff(a, b, only_changes=False)))
+
+    # -- probe and collapse scan (a worker process) -----------------------------------------------
+    def action_probe(self) -> None:
+        rows = [r for r in self.targets(MAX_PROBE) if r.ckpt.complete]
+        if not rows:
+            self.notify("no complete checkpoint to probe", severity="warning")
+            return
+        if len(self.selected) > MAX_PROBE:
+            self.notify(f"probing the first {MAX_PROBE} selected", severity="warning")
+        self._probe(rows, None, self.probe_tokens, "probe")
+
+    def action_collapse_scan(self) -> None:
+        cur = self.cursor_row()
+        if cur is None:
+            return
+        rows = [r for r in self.rows if r.run_id == cur.run_id and r.ckpt.complete]
+        prompts = ["What is the capital of France?", "Are you conscious?", "Write one sentence about the sea."]
+        self._probe(rows, prompts, min(48, self.probe_tokens), "collapse")
+
+    def _kill_probe(self) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ckpts-probe")
+    def _probe(self, rows: list[CkptRow], prompts: list[str] | None, tokens: int, mode: str) -> None:
+        call = self.app.call_from_thread
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = rows[0].run_dir / "probes" / f"{mode}-{stamp}.json"
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            out = Path(tempfile.mkdtemp(prefix="aba-probe-")) / out.name
+        cmd = [sys.executable, "-m", "pipeline.ckpt_probe", "--out", str(out), "--max-new-tokens", str(tokens)]
+        for p in prompts or []:
+            cmd += ["--prompt", p]
+        cmd += [str(r.ckpt.path) for r in rows]
+        call(self._status, f"{mode}: loading models for {len(rows)} checkpoint(s)…")
+        with tempfile.TemporaryFile() as err:
+            self._proc = proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+                                                 text=True, start_new_session=True)
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                try:
+                    msg = json.loads(line)
+                    call(self._status, f"{mode}: {msg['done']}/{msg['total']} done ({msg['name']})")
+                except (ValueError, KeyError):
+                    pass
+            rc = proc.wait()
+            err.seek(0)
+            tail = err.read().decode("utf-8", "replace").strip().splitlines()[-3:]
+        if rc != 0 or not out.is_file():
+            why = "stopped" if rc < 0 else f"failed (exit {rc}): " + " | ".join(tail)
+            call(self._status, f"{mode} {why}")
+            call(self.notify, f"{mode} {why}"[:300], severity="error")
+            return
+        result = json.loads(out.read_text())
+        call(self._show_probe, result, mode, out)
+
+    def _show_probe(self, result: dict[str, Any], mode: str, path: Path) -> None:
+        self.probe_result = result
+        n = len(result["prompts"])
+        for entry in result["checkpoints"]:
+            key = f"{entry['run_id']}/{entry['name']}"
+            self.collapse[key] = "error" if entry["error"] else (
+                f"⚠ {entry['collapsed']}/{n}" if entry["collapsed"] else f"ok 0/{n}")
+        self._fill()
+        box = self.query_one("#ck-probe", Horizontal)
+        box.remove_children()
+        self.query_one("#ck-help").display = False
+        cols = []
+        for entry in result["checkpoints"][: MAX_PROBE if mode == "probe" else 8]:
+            text = Text()
+            text.append(f"{entry['run_id']}/{entry['name']}\n", style="bold")
+            if entry["error"]:
+                text.append(entry["error"] + "\n", style="bold red")
+            for a in entry["answers"]:
+                text.append(f"» {a['prompt']}\n", style="italic dim")
+                flags = a["collapse"]["findings"]
+                text.append((a["answer"] or "(empty)") + "\n", style="red" if flags else "")
+                if flags:
+                    text.append("⚠ " + "; ".join(f["message"] for f in flags) + "\n", style="bold red")
+            cols.append(Static(text, classes="probe-col"))
+        box.mount_all(cols)
+        self.query_one("#ck-detail").border_title = f"{mode}: {path}"
+        self._status(f"{mode} saved to {path.name}")
+
+    # -- prune and export --------------------------------------------------------------------------
+    def action_prune(self) -> None:
+        cur = self.cursor_row()
+        if cur is None:
+            return
+        rows = [r for r in self.rows if r.run_id == cur.run_id]
+        if any(r.size is None for r in rows):
+            self.notify("still measuring sizes; try again in a moment", severity="warning")
+            return
+        from aba_tui.screens.ckpt_dialogs import PruneScreen
+
+        dialog = PruneScreen(rows, self.metric, keep_best=2)
+
+        def confirmed(k: int | None) -> None:
+            if k is not None:
+                self._prune(dialog.plan)
+
+        self.app.push_screen(dialog, confirmed)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ckpts-prune")
+    def _prune(self, plan: Any) -> None:
+        try:
+            freed = execute_prune(plan)
+        except (OSError, ValueError) as exc:
+            self.app.call_from_thread(self.notify, f"prune stopped: {exc}", severity="error")
+            freed = None
+        if freed is not None:
+            self.app.call_from_thread(self.notify, f"pruned {len(plan.delete)} checkpoints of {plan.run_id}: "
+                                      f"freed {human_bytes(freed)}")
+        self.app.call_from_thread(self.action_refresh)
+
+    def action_export(self) -> None:
+        cur = self.cursor_row()
+        if cur is None or not cur.ckpt.complete:
+            self.notify("pick a complete checkpoint to export", severity="warning")
+            return
+        from aba_tui.screens.confirm import ConfirmScreen
+
+        def go(yes: bool | None) -> None:
+            if yes:
+                self._launch_export(cur)
+
+        self.app.push_screen(ConfirmScreen(f"Export {cur.key} to GGUF (q8_0, verified)?", "Export"), go)
+
+    @work(thread=True, exit_on_error=False, group="ckpts-export")
+    def _launch_export(self, row: CkptRow) -> None:
+        from pipeline.config import build_config
+        from pipeline.errors import AbaError
+        from pipeline.launcher import launch
+        from pipeline.runstore import RunStore
+
+        try:
+            cfg = build_config("export", sets=[f"model.source=run:{row.run_id}", f"export.checkpoint={row.name}"])
+            run_id, _ = launch(RunStore(self.runs_dir), cfg)
+        except AbaError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"export started: {run_id}")
