@@ -24,6 +24,11 @@ class ScreenEntry:
 SCREENS: dict[str, ScreenEntry] = {
     "dashboard": ScreenEntry("aba_tui.screens.dashboard:DashboardScreen", "Dashboard",
                              "runs, live charts, logs, telemetry and alerts", "f1"),
+    "checkpoints": ScreenEntry("aba_tui.screens.checkpoints:CheckpointsScreen", "Checkpoints",
+                               "every checkpoint of every run: rank, diff, probe, collapse scan, prune, export",
+                               "f3"),
+    "chat": ScreenEntry("aba_tui.screens.chat:ChatScreen", "A/B chat",
+                        "two models side by side: streaming, timings, blind votes, DPO pairs, batteries", "f4"),
 }
 
 
