@@ -167,6 +167,10 @@ class AbaApp(RunActions, App[None]):
     def _sample_telemetry(self) -> None:
         worker = get_current_worker()
         interval = self.telemetry.interval_s
+        # The first sample maps GPU processes to runs: let the watcher list the runs first.
+        deadline = time.monotonic() + 5.0
+        while self.model.passes == 0 and not worker.is_cancelled and time.monotonic() < deadline:
+            time.sleep(0.02)
         while not worker.is_cancelled:
             started = time.monotonic()
             snap = self.telemetry.sample(self.model.run_pids())

@@ -239,7 +239,7 @@ class RunsModel:
     def _scan(self) -> None:
         ids = set(self.store.run_ids())
         with self.lock:
-            for rid in ids - self.entries.keys():
+            for rid in sorted(ids - self.entries.keys()):
                 self.entries[rid] = RunEntry(rid, self.store.path(rid), label=rid)
                 self._rows_changed = True
             for rid, e in list(self.entries.items()):

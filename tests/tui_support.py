@@ -90,3 +90,9 @@ async def settle(pilot, app: AbaApp, timeout: float = 20.0) -> None:
         await wait_until(pilot, lambda: logs.first().line_count > 0, timeout, "the log pane")
     await pilot.pause(0.1)
     await wait_until(pilot, lambda: charts_idle(app), timeout, "the charts")
+    from textual.widgets import DataTable
+
+    # DataTables size their columns on idle: wait until every new row has been measured.
+    for table in app.screen.query(DataTable):
+        await wait_until(pilot, lambda t=table: not t._require_update_dimensions, timeout, "the table's layout")
+    await pilot.pause(0.2)  # the layout refresh that follows

@@ -9,12 +9,12 @@ from typing import ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import DataTable
 
+from aba_tui.panes.table import MeasuredTable
 from pipeline.alerts import Alert
 
 
-class AlertsTable(DataTable):
+class AlertsTable(MeasuredTable):
     HELP = """\
 ## Alerts
 What went wrong, newest first. Thresholds live in the [alerts] table of the config file

@@ -7,10 +7,10 @@ from typing import ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import DataTable
 
 from aba_tui import fmt
 from aba_tui.model import RunRow
+from aba_tui.panes.table import MeasuredTable
 
 COLUMNS = (("mark", ""), ("run", "RUN"), ("stage", "STAGE"), ("state", "STATE"), ("step", "STEP"),
            ("eta", "ETA"), ("loss", "LOSS"), ("age", "AGE"))
@@ -20,7 +20,7 @@ STATE_STYLE = {  # theme colour names (resolved against the current theme when d
 }
 
 
-class RunsTable(DataTable):
+class RunsTable(MeasuredTable):
     """Runs, newest first. The cursor row is the run the other panes show."""
 
     HELP = """\

@@ -20,16 +20,22 @@ def help_markdown(screen: Screen) -> str:
     while node is not None:
         chain.append(node)
         node = node.parent
-    keys: dict[int, list[tuple[str, str]]] = {}
-    seen: set[tuple[int, str]] = set()
+    # One row per (node, action): several keys for one action read "q, ^q".
+    grouped: dict[tuple[int, str], tuple[list[str], str]] = {}
     for key, active in screen.active_bindings.items():
         b = active.binding
-        if b.system or (id(active.node), b.action) in seen:
+        if b.system:
             continue
-        seen.add((id(active.node), b.action))
-        label = b.description or b.tooltip or b.action
-        ident = f"  `{b.id}`" if b.id else ""
-        keys.setdefault(id(active.node), []).append((app.get_key_display(b) or key, label + ident))
+        label = (b.description or b.tooltip or b.action) + (f"  `{b.id}`" if b.id else "")
+        slot = grouped.setdefault((id(active.node), b.action), ([], label))
+        shown = app.get_key_display(b) or key
+        if shown not in slot[0]:
+            slot[0].append(shown)
+        if b.id:  # prefer the label that names the binding id
+            grouped[(id(active.node), b.action)] = (slot[0], label)
+    keys: dict[int, list[tuple[str, str]]] = {}
+    for (node_id, _action), (shown_keys, label) in grouped.items():
+        keys.setdefault(node_id, []).append((", ".join(shown_keys), label))
     parts: list[str] = []
     everywhere: list[tuple[str, str]] = []
     for node in chain:

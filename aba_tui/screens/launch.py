@@ -65,6 +65,7 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
         self.options = choices()
         self.what = what or self.options[0][1]
         self.base: RunConfig | None = None
+        self._invalid: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog launch-dialog"):
@@ -87,6 +88,7 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
     async def _build_fields(self) -> None:
         box = self.query_one("#fields", VerticalScroll)
         await box.remove_children()
+        self._invalid.clear()
         self._error("")
         try:
             self.base = base_config(self.what)
@@ -127,10 +129,12 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
         try:
             coerce(event.value, str(meta["type"]), meta, f"{section}.{key}")
             event.input.remove_class("-invalid")
-            self._error("")
+            self._invalid.pop(wid, None)
         except ConfigError as exc:
             event.input.add_class("-invalid")
-            self._error(str(exc))
+            self._invalid[wid] = str(exc)
+        # Show the first field still wrong (a valid field must not hide another's error).
+        self._error(next(iter(self._invalid.values()), ""))
 
     def collect(self) -> RunConfig:
         """The form's values applied to the base config and validated (raises ConfigError)."""
