@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from aba_tui.screens.chat import parse_sampling
 from pipeline.chat.battery import Battery, BatteryItem, default_battery, load_battery, run_battery
 from pipeline.chat.client import ChatError, ChatStream, Endpoint, Sampling, complete, list_models, normalize_url
 from pipeline.chat.procs import ModelProcess, check_gguf, describe_exit
@@ -304,3 +305,13 @@ def test_sigkill_mid_stream_ends_that_side_only(served: ModelProcess) -> None:
         assert text
     finally:
         victim.close()
+
+
+def test_parse_sampling_names_the_bad_field() -> None:
+    s = parse_sampling({"temperature": "0", "top_p": "0.9", "max_tokens": "64", "seed": "7"})
+    assert (s.temperature, s.top_p, s.max_tokens, s.seed) == (0.0, 0.9, 64, 7)
+    assert parse_sampling({"temperature": "1", "top_p": "1", "max_tokens": "8", "seed": ""}).seed is None
+    with pytest.raises(ValueError, match=r"temperature='hot': expected a float from 0 to 5"):
+        parse_sampling({"temperature": "hot", "top_p": "1", "max_tokens": "8"})
+    with pytest.raises(ValueError, match=r"max_tokens='0': expected a int from 1 to 32768"):
+        parse_sampling({"temperature": "1", "top_p": "1", "max_tokens": "0"})

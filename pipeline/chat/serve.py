@@ -138,6 +138,15 @@ class ChatServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
 
 
+def _watch_parent(server: ChatServer) -> None:
+    """Leave with the UI: when the process that started us is gone we are re-parented, so stop
+    rather than hold a model in memory for nobody."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    server.shutdown()
+
+
 def load_model(path: Path, n_ctx: int, threads: int | None) -> Any:
     from llama_cpp import Llama
 
@@ -169,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     label = args.label or path.stem
     server = ChatServer((args.host, args.port), llm, label, str(path), os.environ.get("ABA_CHAT_API_KEY", ""))
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    threading.Thread(target=_watch_parent, args=(server,), daemon=True).start()
     say({"ready": True, "port": server.server_address[1], "model": label, "pid": os.getpid()})
     try:
         server.serve_forever(poll_interval=0.2)

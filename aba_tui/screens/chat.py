@@ -1,0 +1,406 @@
+"""A/B chat: the same prompt to two models side by side, streaming, with timings, votes and batteries.
+
+Each side is a GGUF served by its own process (pipeline.chat.serve) or any OpenAI-compatible URL;
+this screen only streams HTTP through pipeline.chat.client from worker threads, so a model crash
+ends that side with its error and never the UI. Defaults: A = the f16 baseline of the embedded
+model, B = the newest verified export in the runs dir.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label
+
+from aba_tui.screens.chat_panel import SidePanel, stats_line
+from pipeline.chat.battery import default_battery, load_battery
+from pipeline.chat.client import ChatError, Sampling
+from pipeline.chat.session import SIDES, BlindOrder, ChatSide, Conversation, SideSpec, Turn
+from pipeline.chat.votes import VOTES_FILE, append_vote, export_dpo, vote_record
+from pipeline.errors import AbaError
+from pipeline.export import EXPORTS_DIR, baseline_gguf_path, newest_export
+from pipeline.models import cache_dir
+
+SAMPLING_FIELDS = (("temperature", "0.7", "temp"), ("top_p", "0.95", "top-p"), ("max_tokens", "256", "max"),
+                   ("seed", "", "seed"))
+
+
+def parse_sampling(values: dict[str, str]) -> Sampling:
+    """The sampling inputs → Sampling, or ValueError naming the field and the expected form."""
+    def num(name: str, cast: type, lo: float, hi: float) -> Any:
+        raw = values.get(name, "").strip()
+        try:
+            v = cast(raw)
+        except ValueError:
+            raise ValueError(f"{name}={raw!r}: expected a {cast.__name__} from {lo:g} to {hi:g}") from None
+        if not lo <= v <= hi:
+            raise ValueError(f"{name}={raw!r}: expected a {cast.__name__} from {lo:g} to {hi:g}")
+        return v
+
+    seed_raw = values.get("seed", "").strip()
+    seed = num("seed", int, 0, 2**31 - 1) if seed_raw else None
+    return Sampling(num("temperature", float, 0, 5), num("top_p", float, 0.01, 1), num("max_tokens", int, 1, 32768),
+                    seed)
+
+
+class ChatScreen(Screen[None]):
+    DEFAULT_CSS = """
+    ChatScreen #chat-sides { height: 1fr; }
+    ChatScreen #chat-controls { height: 3; }
+    ChatScreen #chat-controls Input { width: 1fr; }
+    ChatScreen #chat-controls .knob { width: 12; }
+    ChatScreen #chat-controls Label { padding: 1 0 0 1; width: auto; }
+    ChatScreen #chat-mode { height: 1; padding: 0 1; background: $boost; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "stop", "Stop", id="chat.stop", priority=True),
+        Binding("ctrl+r", "regenerate", "Regenerate", id="chat.regenerate", priority=True),
+        Binding("ctrl+n", "new_chat", "New chat", id="chat.new", priority=True),
+        Binding("ctrl+b", "blind", "Blind", id="chat.blind", priority=True),
+        Binding("f6", "vote('A')", "Vote A", id="chat.vote-a"),
+        Binding("f7", "vote('B')", "Vote B", id="chat.vote-b"),
+        Binding("f8", "vote('tie')", "Tie", id="chat.vote-tie"),
+        Binding("ctrl+t", "battery", "Battery", id="chat.battery", priority=True),
+        Binding("ctrl+e", "export_pairs", "DPO pairs", id="chat.export", priority=True),
+    ]
+
+    def __init__(self, runs_dir: Path | str | None = None, side_a: str | None = None, side_b: str | None = None,
+                 threads: int | None = None, save_dir: Path | None = None, autoload: bool = True) -> None:
+        super().__init__()
+        self._runs_dir = Path(runs_dir) if runs_dir is not None else None
+        self.initial = {"a": side_a, "b": side_b}
+        self.threads = threads
+        self._save_dir = save_dir
+        self.autoload = autoload
+        self.sides: dict[str, ChatSide | None] = {s: None for s in SIDES}
+        self.load_errors: dict[str, str | None] = {s: None for s in SIDES}
+        self.conv = Conversation()
+        self.order = BlindOrder()
+        self.streaming: set[str] = set()
+        self.last_vote: dict[str, Any] | None = None
+
+    # -- layout ------------------------------------------------------------------------------------
+    @property
+    def runs_dir(self) -> Path:
+        if self._runs_dir is not None:
+            return self._runs_dir
+        store = getattr(self.app, "store", None)
+        return store.root if store is not None else Path("runs")
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="chat-sides"):
+            yield SidePanel("A", "a", id="panel-a")
+            yield SidePanel("B", "b", id="panel-b")
+        yield Label("", id="chat-mode")
+        with Horizontal(id="chat-controls"):
+            yield Input(placeholder="system prompt (optional)", id="system")
+            for name, default, label in SAMPLING_FIELDS:
+                yield Label(label)
+                yield Input(default, id=name, classes="knob", placeholder="random" if name == "seed" else "")
+        yield Input(placeholder="ask both sides · enter sends · /battery [file] runs a battery", id="prompt")
+        yield Footer()
+
+    def panel(self, column: str) -> SidePanel:
+        return self.query_one(f"#panel-{column.lower()}", SidePanel)
+
+    def panel_of(self, side: str) -> SidePanel:
+        return self.panel(self.order.column(side))
+
+    def on_mount(self) -> None:
+        self.set_interval(0.05, self._flush)
+        for side in SIDES:
+            value = self.initial[side]
+            if value is None:
+                value = self._default(side)
+            if value:
+                self.panel_of(side).model_input.value = value
+                if self.autoload:
+                    self.load(side)
+        self._retitle()
+        self.query_one("#prompt", Input).focus()
+
+    def _default(self, side: str) -> str:
+        if side == "a":
+            base = baseline_gguf_path()
+            if base.is_file() and base.with_suffix(".json").is_file():
+                return str(base)
+            if self.autoload:
+                self.panel_of("a").set_status("preparing the f16 baseline (once)…")
+                self.run_worker(self._prepare_baseline, thread=True, group="chat-baseline", exit_on_error=False)
+            return ""
+        exp = newest_export(self.runs_dir)
+        return str(exp.gguf) if exp else ""
+
+    def _prepare_baseline(self) -> None:
+        proc = subprocess.run([sys.executable, "-m", "pipeline.export.baseline"], capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL)
+        try:
+            msg = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            msg = {"error": f"baseline: exit {proc.returncode}: {proc.stderr.strip()[-300:]}"}
+        self.app.call_from_thread(self._baseline_ready, msg)
+
+    def _baseline_ready(self, msg: dict[str, Any]) -> None:
+        if "path" not in msg:
+            self.panel_of("a").set_status(str(msg.get("error")), error=True)
+            return
+        if not self.panel_of("a").model_input.value:
+            self.panel_of("a").model_input.value = msg["path"]
+            self.load("a")
+
+    def _retitle(self) -> None:
+        for side in SIDES:
+            p = self.panel_of(side)
+            p.side = side
+            chat = self.sides[side]
+            name = chat.label if chat else "(no model)"
+            title = f"Model {p.column}" if self.order.blind else f"{p.column} · {name}"
+            p.render_conversation(self.conv, title)
+            p.model_input.display = not self.order.blind
+        mode = "BLIND: names hidden, sides shuffled · F6 A · F7 B · F8 tie" if self.order.blind else \
+            "F6/F7/F8 vote A/B/tie · ctrl+b blind · ctrl+t battery · ctrl+e DPO pairs"
+        self.query_one("#chat-mode", Label).update(f"{mode} · saving to {self.save_dir()}")
+
+    def save_dir(self) -> Path:
+        if self._save_dir is not None:
+            return self._save_dir
+        for side in ("b", "a"):
+            chat = self.sides[side]
+            if chat and chat.spec.kind == "gguf":
+                p = Path(chat.spec.target).resolve()
+                if p.parent.name == EXPORTS_DIR and (p.parent.parent / "status.json").is_file():
+                    return p.parent.parent / "chat"
+        return cache_dir() / "chat"
+
+    # -- loading sides -------------------------------------------------------------------------------
+    def load(self, side: str) -> None:
+        value = self.panel_of(side).model_input.value
+        self.panel_of(side).set_status("loading…")
+        self.run_worker(lambda: self._load(side, value), thread=True, exclusive=True, group=f"chat-load-{side}",
+                        exit_on_error=False)
+
+    def _load(self, side: str, value: str) -> None:
+        old, self.sides[side] = self.sides[side], None
+        if old is not None:
+            old.close()
+        try:
+            chat = ChatSide(SideSpec.parse(value), threads=self.threads)
+            chat.start()
+        except AbaError as exc:
+            self.app.call_from_thread(self._loaded, side, None, str(exc))
+            return
+        self.app.call_from_thread(self._loaded, side, chat, None)
+
+    def _loaded(self, side: str, chat: ChatSide | None, error: str | None) -> None:
+        if not self.is_mounted:
+            if chat:
+                chat.close()
+            return
+        self.sides[side], self.load_errors[side] = chat, error
+        p = self.panel_of(side)
+        if chat is None:
+            p.set_status(error or "failed", error=True)
+        else:
+            where = f"pid {chat.process.proc.pid}" if chat.process and chat.process.proc else chat.spec.target
+            p.set_status("ready · " + ("" if self.order.blind else f"{chat.label} · ") + where)
+        self._retitle()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        wid = event.input.id or ""
+        if wid.startswith("model-"):
+            column = wid[-1].upper()
+            self.load(self.order.shown(column))
+        elif wid == "prompt":
+            text = event.value.strip()
+            if text and self._send(text):
+                event.input.value = ""
+
+    # -- asking --------------------------------------------------------------------------------------
+    def sampling(self) -> Sampling:
+        return parse_sampling({name: self.query_one(f"#{name}", Input).value for name, _, _ in SAMPLING_FIELDS})
+
+    def _send(self, text: str) -> bool:
+        if self.streaming:
+            self.notify("still answering: wait, or stop with ctrl+s", severity="warning")
+            return False
+        if text.startswith("/battery"):
+            self.action_battery(text[len("/battery"):].strip() or None)
+            return True
+        if not any(self.sides.values()):
+            self.notify("no side is loaded: give a .gguf path or a URL and press enter in its field",
+                        severity="error")
+            return False
+        try:
+            sampling = self.sampling()
+        except ValueError as exc:
+            self.notify(str(exc), severity="error")
+            return False
+        self.conv.system = self.query_one("#system", Input).value
+        self._ask(self.conv.ask(text), sampling)
+        return True
+
+    def _ask(self, turn: Turn, sampling: Sampling) -> None:
+        for side in SIDES:
+            chat = self.sides[side]
+            if chat is None:
+                turn.errors[side] = self.load_errors[side] or "no model loaded on this side"
+                continue
+            if chat.failure():
+                turn.errors[side] = chat.failure()
+                continue
+            messages = self.conv.messages(side)
+            p = self.panel_of(side)
+            p.streaming, p.partial = True, ""
+            p.take()
+            self.streaming.add(side)
+            self.run_worker(lambda s=side, c=chat, m=messages: self._stream(s, c, m, sampling, turn), thread=True,
+                            group=f"chat-stream-{side}", exit_on_error=False)
+        self._retitle()
+
+    def _stream(self, side: str, chat: ChatSide, messages: list[dict[str, str]], sampling: Sampling,
+                turn: Turn) -> None:
+        p = self.panel_of(side)
+        stream = chat.stream(messages, sampling)
+        error = None
+        try:
+            for piece in stream:
+                p.push(piece)
+        except ChatError as exc:
+            error = chat.explain(exc)
+        self.app.call_from_thread(self._finished, side, turn, stream.text, stream.stats.to_dict(), error)
+
+    def _finished(self, side: str, turn: Turn, text: str, stats: dict[str, Any], error: str | None) -> None:
+        p = self.panel_of(side)
+        p.take()
+        p.streaming = False
+        turn.answers[side], turn.stats[side], turn.errors[side] = text, stats, error
+        self.streaming.discard(side)
+        p.render_conversation(self.conv, p.border_title or "")
+        p.set_stats(stats)
+        if error:
+            p.set_status(error, error=True)
+
+    def _flush(self) -> None:
+        for side in SIDES:
+            p = self.panel_of(side)
+            new = p.take()
+            if new:
+                p.partial += new
+                p.render_conversation(self.conv, p.border_title or "", live=p.partial)
+            chat = self.sides[side]
+            if chat is not None and side not in self.streaming and chat.process is not None:
+                died = chat.failure()
+                if died and not str(p.query_one(".side-status", Label).render()).startswith(died[:20]):
+                    p.set_status(died, error=True)
+
+    # -- actions -------------------------------------------------------------------------------------
+    def action_stop(self) -> None:
+        for chat in self.sides.values():
+            if chat is not None:
+                chat.stop_stream()
+
+    def action_regenerate(self) -> None:
+        if self.streaming:
+            self.notify("still answering: stop first (ctrl+s)", severity="warning")
+            return
+        try:
+            sampling = self.sampling()
+        except ValueError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        turn = self.conv.regenerate()
+        if turn is None:
+            self.notify("nothing to regenerate yet", severity="warning")
+            return
+        self._ask(turn, sampling)
+
+    def action_new_chat(self) -> None:
+        if self.streaming:
+            self.notify("still answering: stop first (ctrl+s)", severity="warning")
+            return
+        self.conv.clear()
+        for side in SIDES:
+            self.panel_of(side).set_stats({})
+        self._retitle()
+
+    def action_blind(self) -> None:
+        if self.streaming:
+            self.notify("still answering: stop first (ctrl+s)", severity="warning")
+            return
+        if self.order.blind:
+            self.order.stop()
+        else:
+            self.order.start()
+        self.conv.clear()
+        for side in SIDES:
+            self.panel_of(side).set_stats({})
+            chat = self.sides[side]
+            if chat is not None and not self.order.blind:
+                self._loaded(side, chat, None)
+        if self.order.blind:
+            for column in ("A", "B"):
+                self.panel(column).set_status("ready" if self.sides[self.order.shown(column)] else "not loaded")
+        self._retitle()
+
+    def action_vote(self, vote: str) -> None:
+        if not self.conv.turns or self.streaming:
+            self.notify("vote after both sides have answered", severity="warning")
+            return
+        turn = self.conv.turns[-1]
+        if turn.voted:
+            self.notify(f"this answer already has a vote ({turn.voted})", severity="warning")
+            return
+        specs = {s: (c.spec if c else SideSpec("gguf", "", "(none)")) for s, c in self.sides.items()}
+        record = vote_record(turn, len(self.conv.turns) - 1, self.conv.system, vote, self.order, specs,
+                             self.sampling().to_request())
+        path = self.save_dir() / VOTES_FILE
+        try:
+            append_vote(path, record)
+        except OSError as exc:
+            self.notify(f"{path}: cannot save the vote ({exc.strerror})", severity="error")
+            return
+        turn.voted, self.last_vote = record["vote"], record
+        reveal = f" (A was {specs[self.order.shown('A')].label}, B was {specs[self.order.shown('B')].label})" \
+            if self.order.blind else ""
+        self.notify(f"vote {record['vote']} saved to {path}{reveal}")
+
+    def action_export_pairs(self) -> None:
+        votes = self.save_dir() / VOTES_FILE
+        if not votes.is_file():
+            self.notify(f"no votes yet in {votes}", severity="warning")
+            return
+        res = export_dpo([votes], self.save_dir() / "dpo-pairs.jsonl")
+        self.notify(res.line() + " · use it as dpo.data", timeout=10)
+
+    def action_battery(self, path: str | None = None) -> None:
+        endpoints = {s: c.endpoint for s, c in self.sides.items() if c is not None and c.endpoint is not None}
+        if not endpoints:
+            self.notify("load at least one side first", severity="error")
+            return
+        try:
+            battery = load_battery(path) if path else default_battery()
+            sampling = self.sampling()
+        except (AbaError, ValueError) as exc:
+            self.notify(str(exc), severity="error")
+            return
+        from aba_tui.screens.chat_battery import BatteryScreen
+
+        self.app.push_screen(BatteryScreen(battery, endpoints, sampling, self.save_dir()))
+
+    def on_unmount(self) -> None:
+        for side in SIDES:
+            chat, self.sides[side] = self.sides[side], None
+            if chat is not None:
+                chat.close()
+
+
+__all__ = ["ChatScreen", "parse_sampling", "stats_line"]
