@@ -19,7 +19,7 @@ from pipeline.events import EVENTS_FILE, Tail, read_last_lines
 from pipeline.runstore import RunInfo, RunStore
 from pipeline.status import ACTIVE, TERMINAL
 
-SUBCOMMANDS = ("run", "ps", "status", "tail", "stop", "resume", "doctor", "presets", "open", "ui")
+SUBCOMMANDS = ("run", "ps", "status", "tail", "stop", "resume", "doctor", "presets", "open", "ui", "demo")
 
 
 def _store(args: argparse.Namespace) -> RunStore:
@@ -216,6 +216,42 @@ def cmd_ui(args: argparse.Namespace) -> int:
                    theme=getattr(args, "theme", None))
 
 
+def _active_demo(store: RunStore) -> str | None:
+    """The newest active run of the demo preset (its DPO stage or the export it chains to)."""
+    found = []
+    for info in store.list_runs():
+        if info.state not in ACTIVE:
+            continue
+        try:
+            name = read_toml(info.path / "run.toml").get("name")
+        except AbaError:
+            continue
+        if name == "demo":
+            found.append(info.run_id)
+    return max(found) if found else None
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Start the demo preset unless a demo run is already active, then open the TUI on it."""
+    store = _store(args)
+    run_id = _active_demo(store)
+    if run_id is None:
+        cfg = build_config(None, [preset_path("demo")])
+        from pipeline.train.preflight import preflight_chain
+
+        preflight_chain(cfg)
+        run_id, _path = launcher.launch(store, cfg)
+        print(f"started demo run {run_id} in {store.root}", file=sys.stderr)
+    else:
+        print(f"demo run {run_id} is already running; opening it", file=sys.stderr)
+    if args.no_ui:
+        print(run_id)
+        return 0
+    from aba_tui.app import run_app
+
+    return run_app(runs_dir=store.root, theme=getattr(args, "theme", None), select_run=run_id)
+
+
 # -- parser ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -279,6 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("open", parents=[common], help="open a run folder or foreign log in the TUI")
     s.add_argument("path", type=Path)
     s.set_defaults(func=cmd_ui)
+
+    s = sub.add_parser("demo", parents=[common], help="start the CPU demo run (DPO on the embedded model, then "
+                       "GGUF export) unless one is active, and open the control centre on it")
+    s.add_argument("--no-ui", action="store_true", help="only start (or find) the demo run and print its id")
+    s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("ui", parents=[common], help="open the control centre (the default)")
     s.set_defaults(func=cmd_ui)

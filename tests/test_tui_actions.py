@@ -296,3 +296,28 @@ async def test_launch_form_validates_then_real_runs_are_stopped_resumed_relaunch
         await pilot.press("K", "y")
         await wait_until(pilot, lambda: str(table.get_row(newest)[3]).startswith("stopped"), timeout=30,
                          what="the relaunched run stopped")
+
+
+async def test_launch_form_refuses_bad_data_before_anything_starts(tmp_path: Path, store: RunStore):
+    bad = tmp_path / "pairs.jsonl"
+    bad.write_text(json.dumps({"prompt": "hi", "chosen": "a"}) + "\n")
+    app = make_app(tmp_path, runs_dir=copy_fixture(tmp_path))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("n")
+        form = app.screen
+        form.query_one("#what").value = "stage:dpo"
+        await wait_until(pilot, lambda: bool(form.query("#f-dpo-data")), what="the dpo fields")
+        assert form.query_one("#f-dpo-beta").value == "0.1" and form.query_one("#f-dpo-epochs").value == "200.0"
+        form.query_one("#f-dpo-data").value = str(tmp_path / "missing.jsonl")
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
+        err = form.query_one("#launch-error")
+        assert "dpo.data=" in str(err.render()) and "no such file" in str(err.render())
+        assert form.query_one("#f-dpo-data").has_class("-invalid")
+        form.query_one("#f-dpo-data").value = str(bad)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: "missing key 'rejected'" in str(err.render()), what="the preflight error")
+        assert app.screen is form and len(store.run_ids()) == 6
+        await pilot.press("escape")
+        assert not isinstance(app.screen, LaunchScreen)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -126,6 +127,7 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
             return
         _f, section, key = wid.split("-", 2)
         meta = self._field_meta(section, key)
+        was_invalid = wid in self._invalid
         try:
             coerce(event.value, str(meta["type"]), meta, f"{section}.{key}")
             event.input.remove_class("-invalid")
@@ -133,8 +135,12 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
         except ConfigError as exc:
             event.input.add_class("-invalid")
             self._invalid[wid] = str(exc)
-        # Show the first field still wrong (a valid field must not hide another's error).
-        self._error(next(iter(self._invalid.values()), ""))
+        # Show the first field still wrong; a field that was fine and still is leaves the message alone
+        # (it may be the whole-config check's).
+        if self._invalid:
+            self._error(next(iter(self._invalid.values())))
+        elif was_invalid:
+            self._error("")
 
     def collect(self) -> RunConfig:
         """The form's values applied to the base config and validated (raises ConfigError)."""
@@ -164,7 +170,25 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
             self._error(str(exc))
             self._mark_invalid(str(exc))
             return
-        self.dismiss(cfg)
+        self._error("checking the data…")
+        self._preflight(cfg)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="launch-check")
+    def _preflight(self, cfg: RunConfig) -> None:
+        """The checks `aba run` makes (dataset rows, GRPO groups) before anything starts; they read
+        the dataset, so off the event loop."""
+        from pipeline.train.preflight import preflight_chain
+
+        try:
+            preflight_chain(cfg)
+        except (AbaError, OSError) as exc:
+            self.app.call_from_thread(self._refused, str(exc))
+            return
+        self.app.call_from_thread(self.dismiss, cfg)
+
+    def _refused(self, message: str) -> None:
+        self._error(message)
+        self._mark_invalid(message)
 
     def _mark_invalid(self, message: str) -> None:
         for w in self.query("#fields Input"):
