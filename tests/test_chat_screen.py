@@ -75,7 +75,7 @@ async def test_both_sides_stream_and_a_sigkill_ends_only_that_side(tmp_path: Pat
             assert turn.answers[side][:20] in str(screen.panel_of(side).query_one(".side-text").render())
 
         # A long answer; side b's model process is killed once it has streamed a few pieces.
-        set_knob(screen, "max_tokens", "300")
+        set_knob(screen, "max_tokens", "160")
         prompt = screen.query_one("#prompt", Input)
         prompt.value = "Write a long story about a dragon and a knight."
         await pilot.press("enter")
@@ -185,8 +185,8 @@ async def test_battery_runs_through_both_sides_and_saves(tmp_path: Path) -> None
 
 @pytest.mark.slow
 async def test_export_then_chat_next_to_the_baseline(tmp_path: Path) -> None:
-    """Done-when: an export (q8_0 of the embedded model, by the real export stage) answers in the
-    A/B pane next to the f16 baseline, both streaming; both are the defaults of the screen."""
+    """Done-when: a short dpo run → its chained export (q8_0) answers in the A/B pane next to the f16
+    baseline, both streaming; both are the screen's defaults."""
     exp = shared_export()
     baseline = shared_baseline()
     runs_dir = exp.gguf.parent.parent.parent

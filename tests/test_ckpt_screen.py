@@ -143,17 +143,15 @@ async def test_lists_ranks_diffs_and_prunes(runs: Path) -> None:
 @pytest.mark.slow
 async def test_probe_side_by_side_and_collapse_scan(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "runs")
-    _rid, run = make_lora_run(store, {10: 0.5, 20: 0.2})
+    _rid, run = make_lora_run(store, {10: 0.5})
     make_collapsed_checkpoint(run)
     app = Host(store.root)
     async with app.run_test(size=(200, 50)) as pilot:
         screen = app.screen
         table = screen.query_one(DataTable)
-        await wait_until(pilot, lambda: table.row_count == 3, what="three checkpoints")
+        await wait_until(pilot, lambda: table.row_count == 2, what="two checkpoints")
         table.move_cursor(row=0)
-        await pilot.press("space")
-        table.move_cursor(row=2)
-        await pilot.press("space", "p")
+        await pilot.press("space", "space", "p")
         await wait_until(pilot, lambda: screen.probe_result is not None, timeout=240, what="the probe")
         cols = list(screen.query(".probe-col").results(Static))
         assert len(cols) == 2
@@ -169,4 +167,4 @@ async def test_probe_side_by_side_and_collapse_scan(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: screen.probe_result is not None, timeout=240, what="the collapse scan")
         col = {r[3]: r[14] for r in _rows(table)}
         assert col["checkpoint-0099"] == "⚠ 3/3"
-        assert col["checkpoint-0010"] == "ok 0/3" and col["checkpoint-0020"] == "ok 0/3"
+        assert col["checkpoint-0010"] == "ok 0/3"

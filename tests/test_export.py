@@ -13,6 +13,7 @@ from test_export_support import (
     make_lora_run,
     run_stage,
     shared_baseline,
+    shared_dpo_run,
     shared_export,
 )
 
@@ -125,14 +126,16 @@ def test_missing_checkpoint_fails_with_clear_reason(store: RunStore, tmp_path: P
 
 
 @pytest.mark.slow
-def test_export_embedded_q8_0_loads_and_tokenises_like_hf() -> None:
-    exp = shared_export()
+def test_dpo_chain_exports_q8_0_that_loads_and_tokenises_like_hf() -> None:
+    exp = shared_export()  # a real dpo run (2 steps) → its chained export stage
+    dpo_run = shared_dpo_run()
     meta = exp.meta
-    assert exp.gguf.name == "smollm2-base-q8_0.gguf" and meta["quant"] == "q8_0"
+    assert meta["quant"] == "q8_0" and meta["model_source"] == f"run:{dpo_run}"
+    assert meta["source"]["run"] == dpo_run and meta["source"]["checkpoint"] == "best"
+    assert meta["kind"] == "adapter" and exp.gguf.name == f"{exp.gguf.stem}.gguf"
     assert exp.verified, meta["verify"]
     assert {c["name"] for c in meta["verify"]["checks"]} == {"load", "tokenize", "chat_template", "eos",
                                                             "generate"}
-    assert "Paris" in meta["verify"]["sample"]["answer"]
     import hashlib
 
     assert hashlib.sha256(exp.gguf.read_bytes()).hexdigest() == meta["sha256"]
@@ -149,7 +152,7 @@ def test_export_embedded_q8_0_loads_and_tokenises_like_hf() -> None:
     events = [json.loads(x) for x in (exp.gguf.parent.parent / "events.jsonl").read_text().splitlines()]
     phases = [e["phase"] for e in events if e["type"] == "export"]
     assert phases == ["merge", "convert", "quantize", "verify"]
-    assert not (exp.gguf.parent.parent / "work").exists()  # the f16 intermediate is gone
+    assert not (exp.gguf.parent.parent / "work").exists()  # the merged folder and f16 intermediate are gone
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ import atexit
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from pipeline import launcher
@@ -38,16 +39,46 @@ def run_stage(store: RunStore, stage: str, sets: list[str], timeout: float = 600
     return run_id, path, state
 
 
+PAIRS = [
+    {"prompt": "What is 2+2?", "chosen": "4.", "rejected": "Maybe 5."},
+    {"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "I am not sure."},
+    {"prompt": "Is ice cold?", "chosen": "Yes.", "rejected": "As an AI, I cannot feel."},
+]
+
+
 def shared_export() -> ExportInfo:
-    """A verified q8_0 export of the embedded model, made once by the real export stage."""
+    """The done-when chain, made once: a short real dpo run on the embedded model whose chain
+    (then = ["export"]) exports its best checkpoint to a verified q8_0 GGUF."""
     if "export" not in _memo:
-        store = RunStore(session_dir() / "runs")
-        _rid, path, state = run_stage(store, "export", ['export.quant=["q8_0"]'])
+        root = session_dir()
+        store = RunStore(root / "runs")
+        pairs = root / "pairs.jsonl"
+        pairs.write_text("".join(json.dumps(p) + "\n" for p in PAIRS))
+        chain = root / "chain.toml"
+        chain.write_text(f'stage = "dpo"\nthen = ["export"]\n[model]\nlora_r = 4\nlora_alpha = 8\n'
+                         f'[dpo]\ndata = "{pairs}"\nmax_steps = 2\nmax_length = 64\nlearning_rate = 5e-5\n'
+                         f'[export]\ncheckpoint = "best"\nquant = ["q8_0"]\n')
+        run_id, path = launcher.launch(store, build_config(None, [chain]))
+        state = launcher.wait_for(store, run_id, set(TERMINAL) | {"lost"}, timeout=600)
         assert state == "succeeded", (path / "stderr.log").read_text()[-2000:]
+        child = None
+        deadline = time.time() + 60
+        while child is None and time.time() < deadline:
+            child = next((r for r in store.list_runs() if r.status and r.status.parent == run_id), None)
+            time.sleep(0.2)
+        assert child is not None, "the chain did not start the export"
+        state = launcher.wait_for(store, child.run_id, set(TERMINAL) | {"lost"}, timeout=600)
+        assert state == "succeeded", (child.path / "stderr.log").read_text()[-2000:]
         exports = list_exports(store.root)
         assert len(exports) == 1
         _memo["export"] = exports[0]
+        _memo["dpo_run"] = run_id
     return _memo["export"]  # type: ignore[return-value]
+
+
+def shared_dpo_run() -> str:
+    shared_export()
+    return _memo["dpo_run"]  # type: ignore[return-value]
 
 
 def shared_baseline() -> Path:
