@@ -150,7 +150,9 @@ def _watch_parent(server: ChatServer) -> None:
 def load_model(path: Path, n_ctx: int, threads: int | None) -> Any:
     from llama_cpp import Llama
 
-    return Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False)
+    # The prompt gets the same threads as decoding: llama-cpp-python's default (every CPU) makes the
+    # two A/B sides' prompt evaluations fight over the cores.
+    return Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,185 @@
+"""A/B chat throughput: tokens/s per side and time-to-first-token, against llama-cpp-python alone.
+
+    .venv/bin/python benchmarks/bench_chat.py [--model X.gguf] [--threads N] [--tokens 128] [--reps 5]
+
+Baseline (measured in the same run, interleaved with the others so background load hits all alike):
+``llama_cpp.Llama.create_chat_completion(stream=True)`` in this process, same model, same thread
+count, same prompt, greedy, the prompt evaluated from scratch each time (as the chat server does).
+Scenarios:
+- alone        the baseline above
+- ab-1-side    one chat side streaming through its model process and the HTTP client
+- ab-2-sides   both sides streaming the same prompt at once (the A/B pane); per side
+- llama-2-procs two bare llama-cpp-python processes decoding at once (no HTTP): what running two
+               models at once costs on this machine by itself, so ab-2-sides can be read against it
+Decode speed is (tokens - 1) / (time of the last token - time of the first). Prints figures and the
+ratio to the baseline (goal for ab-2-sides: ≥ 0.9×); asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline.chat.client import ChatStream, Endpoint, Sampling
+from pipeline.chat.procs import ModelProcess
+from pipeline.chat.session import default_threads
+
+PROMPT = [{"role": "user", "content": "Write a long story about a lighthouse keeper and a storm."}]
+
+
+def alone(llm, tokens: int) -> tuple[float, float, int]:
+    llm.reset()
+    t0 = time.perf_counter()
+    first = last = None
+    n = 0
+    for chunk in llm.create_chat_completion(messages=PROMPT, stream=True, max_tokens=tokens, temperature=0.0,
+                                            seed=1):
+        if chunk["choices"] and chunk["choices"][0]["delta"].get("content"):
+            now = time.perf_counter()
+            first = first or now
+            last = now
+            n += 1
+    assert first is not None and last is not None
+    return first - t0, (n - 1) / (last - first), n
+
+
+def through(ep: Endpoint, tokens: int) -> tuple[float, float, int]:
+    s = ChatStream(ep, PROMPT, Sampling(temperature=0.0, max_tokens=tokens, seed=1))
+    for _ in s:
+        pass
+    st = s.stats
+    return st.ttft_s or 0.0, st.tokens_per_s or 0.0, st.tokens
+
+
+def pair(eps: list[Endpoint], tokens: int) -> list[tuple[float, float, int]]:
+    out: list[tuple[float, float, int]] = [(0.0, 0.0, 0)] * len(eps)
+    start = threading.Barrier(len(eps))
+
+    def run(i: int) -> None:
+        start.wait()
+        out[i] = through(eps[i], tokens)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(eps))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+WORKER = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+from benchmarks.bench_chat import alone
+from llama_cpp import Llama
+llm = Llama(model_path={model!r}, n_ctx=4096, n_threads={threads}, n_threads_batch={threads}, verbose=False)
+alone(llm, 16)
+print("ready", flush=True)
+for line in sys.stdin:
+    print(json.dumps(alone(llm, int(line))), flush=True)
+"""
+
+
+class BareProcs:
+    """Two llama-cpp-python processes that decode the prompt together on each ``run``."""
+
+    def __init__(self, model: Path, threads: int) -> None:
+        import subprocess
+
+        code = WORKER.format(root=str(Path(__file__).resolve().parents[1]), model=str(model), threads=threads)
+        self.procs = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       text=True) for _ in range(2)]
+        for p in self.procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+
+    def run(self, tokens: int) -> list[tuple[float, float, int]]:
+        import json
+
+        for p in self.procs:
+            assert p.stdin is not None
+            p.stdin.write(f"{tokens}\n")
+            p.stdin.flush()
+        return [tuple(json.loads(p.stdout.readline())) for p in self.procs]  # type: ignore[union-attr, misc]
+
+    def close(self) -> None:
+        for p in self.procs:
+            if p.stdin:
+                p.stdin.close()
+            p.wait(timeout=30)
+
+
+def default_model() -> Path:
+    from pipeline.export import baseline_gguf_path
+
+    path = baseline_gguf_path()
+    if not path.is_file():
+        from pipeline.export.baseline import ensure_baseline
+
+        print("building the f16 baseline GGUF once…", flush=True)
+        path = ensure_baseline()[0]
+    return path
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", type=Path, default=None, help="GGUF (default: the f16 baseline of the embedded model)")
+    ap.add_argument("--threads", type=int, default=default_threads(), help="threads per side (A/B default)")
+    ap.add_argument("--tokens", type=int, default=128)
+    ap.add_argument("--reps", type=int, default=5)
+    args = ap.parse_args()
+    model = args.model or default_model()
+
+    from llama_cpp import Llama
+
+    print(f"model {model} · {args.threads} thread(s) per side · {args.tokens} tokens · {args.reps} reps · "
+          f"{os.cpu_count()} CPUs")
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (other work on the "
+          "machine slows the two-model scenarios most)")
+    llm = Llama(model_path=str(model), n_ctx=4096, n_threads=args.threads, n_threads_batch=args.threads,
+                verbose=False)
+    procs = [ModelProcess(model, threads=args.threads, label=f"side-{c}") for c in "ab"]
+    eps = [p.start() for p in procs]
+    bare = BareProcs(model, args.threads)
+    try:
+        alone(llm, 16)  # warm-up: page the weights in, spin up the thread pools
+        pair(eps, 16)
+        res: dict[str, list[tuple[float, float, int]]] = {"alone": [], "ab-1-side": [], "ab-2-sides": [],
+                                                          "llama-2-procs": []}
+        for _ in range(args.reps):
+            res["alone"].append(alone(llm, args.tokens))
+            res["ab-1-side"].append(through(eps[0], args.tokens))
+            res["ab-2-sides"].extend(pair(eps, args.tokens))
+            res["llama-2-procs"].extend(bare.run(args.tokens))
+    finally:
+        for p in procs:
+            p.stop()
+        bare.close()
+        llm.close()
+
+    base_tps = statistics.median(r[1] for r in res["alone"])
+    base_ttft = statistics.median(r[0] for r in res["alone"])
+    print(f"\n{'scenario':<14} {'tok/s (median)':>15} {'min':>7} {'max':>7} {'TTFT ms':>9} {'tokens':>7} "
+          f"{'vs alone':>9}")
+    for name, rows in res.items():
+        tps = [r[1] for r in rows]
+        ttft = statistics.median(r[0] for r in rows) * 1000
+        print(f"{name:<14} {statistics.median(tps):>15.1f} {min(tps):>7.1f} {max(tps):>7.1f} {ttft:>9.0f} "
+              f"{statistics.median(r[2] for r in rows):>7.0f} {statistics.median(tps) / base_tps:>8.2f}×")
+    ab = statistics.median(r[1] for r in res["ab-2-sides"])
+    bare2 = statistics.median(r[1] for r in res["llama-2-procs"])
+    print(f"\nA/B per side vs llama-cpp-python alone: {ab / base_tps:.2f}× (goal ≥ 0.9×); "
+          f"baseline {base_tps:.1f} tok/s, TTFT {base_ttft * 1000:.0f} ms")
+    print(f"A/B per side vs two bare llama-cpp-python processes at once: {ab / bare2:.2f}× "
+          f"(the A/B plumbing alone; two models on {os.cpu_count()} CPUs cost {bare2 / base_tps:.2f}× by themselves)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
