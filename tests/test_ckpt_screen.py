@@ -168,3 +168,22 @@ async def test_probe_side_by_side_and_collapse_scan(tmp_path: Path) -> None:
         col = {r[3]: r[14] for r in _rows(table)}
         assert col["checkpoint-0099"] == "⚠ 3/3"
         assert col["checkpoint-0010"] == "ok 0/3"
+
+
+async def test_c_opens_the_browser_in_the_app_and_the_chat_screen_registers(runs: Path, tmp_path: Path) -> None:
+    from tui_support import make_app
+
+    from aba_tui.screens import SCREENS, load_screen_class
+    from aba_tui.screens.chat import ChatScreen
+
+    assert SCREENS["checkpoints"].key == "c" and SCREENS["chat"].key == "a"
+    assert load_screen_class("chat") is ChatScreen
+    app = make_app(tmp_path, runs_dir=runs)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, CheckpointsScreen), what="the browser")
+        table = app.screen.query_one(DataTable)
+        await wait_until(pilot, lambda: table.row_count == 5, what="the runs dir's checkpoints")
+        assert app.screen.runs_dir == runs
+        await app.action_quit()

@@ -26,9 +26,9 @@ SCREENS: dict[str, ScreenEntry] = {
                              "runs, live charts, logs, telemetry and alerts", "f1"),
     "checkpoints": ScreenEntry("aba_tui.screens.checkpoints:CheckpointsScreen", "Checkpoints",
                                "every checkpoint of every run: rank, diff, probe, collapse scan, prune, export",
-                               "f3"),
+                               "c"),
     "chat": ScreenEntry("aba_tui.screens.chat:ChatScreen", "A/B chat",
-                        "two models side by side: streaming, timings, blind votes, DPO pairs, batteries", "f4"),
+                        "two models side by side: streaming, timings, blind votes, DPO pairs, batteries", "a"),
 }
 
 
