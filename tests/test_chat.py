@@ -15,9 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from aba_tui.screens.chat import parse_sampling
 from pipeline.chat.battery import Battery, BatteryItem, default_battery, load_battery, run_battery
-from pipeline.chat.client import ChatError, ChatStream, Endpoint, Sampling, complete, list_models, normalize_url
+from pipeline.chat.client import (
+    ChatError,
+    ChatStream,
+    Endpoint,
+    Sampling,
+    complete,
+    list_models,
+    normalize_url,
+    parse_sampling,
+)
 from pipeline.chat.procs import ModelProcess, check_gguf, describe_exit
 from pipeline.chat.session import BlindOrder, ChatSide, Conversation, SideSpec
 from pipeline.chat.votes import append_vote, dpo_pairs, export_dpo, read_votes, vote_record

@@ -219,3 +219,29 @@ def test_verify_catches_template_and_tokenizer_mismatch(tmp_path: Path) -> None:
     failed = {c.name for c in v.checks if not c.ok}
     assert failed == {"tokenize", "chat_template"}
     assert any(f.startswith("tokenize: ") and "I've been" in f for f in v.failures())
+
+
+@pytest.mark.slow
+def test_stop_mid_conversion_then_resume(store: RunStore) -> None:
+    import time
+
+    from pipeline import launcher
+    from pipeline.config import build_config
+    from pipeline.status import TERMINAL
+
+    run_id, path = launcher.launch(store, build_config("export", sets=['export.quant=["q8_0"]']))
+    deadline = time.time() + 120
+    while time.time() < deadline:  # the base needs no merge: conversion starts right after
+        text = (path / "events.jsonl").read_text() if (path / "events.jsonl").exists() else ""
+        if '"phase": "merge"' in text:
+            break
+        time.sleep(0.05)
+    launcher.stop(store, run_id)
+    assert launcher.wait_for(store, run_id, set(TERMINAL) | {"lost"}, timeout=120) == "stopped"
+    leftovers = [p.name for p in (path / "exports").iterdir() if p.suffix in (".gguf", ".part", ".json")]
+    assert leftovers == []  # nothing half-written is left looking like an export
+    launcher.resume(store, run_id)
+    assert launcher.wait_for(store, run_id, set(TERMINAL) | {"lost"}, timeout=300) == "succeeded"
+    (meta,) = export_meta(path)
+    assert meta["verify"]["ok"] and meta["kind"] == "base"
+    assert read_status(path).attempt == 2

@@ -22,7 +22,7 @@ from textual.widgets import Footer, Header, Input, Label
 
 from aba_tui.screens.chat_panel import SidePanel, stats_line
 from pipeline.chat.battery import default_battery, load_battery
-from pipeline.chat.client import ChatError, Sampling
+from pipeline.chat.client import ChatError, Sampling, parse_sampling
 from pipeline.chat.session import SIDES, BlindOrder, ChatSide, Conversation, SideSpec, Turn
 from pipeline.chat.votes import VOTES_FILE, append_vote, export_dpo, vote_record
 from pipeline.errors import AbaError
@@ -31,24 +31,6 @@ from pipeline.models import cache_dir
 
 SAMPLING_FIELDS = (("temperature", "0.7", "temp"), ("top_p", "0.95", "top-p"), ("max_tokens", "256", "max"),
                    ("seed", "", "seed"))
-
-
-def parse_sampling(values: dict[str, str]) -> Sampling:
-    """The sampling inputs → Sampling, or ValueError naming the field and the expected form."""
-    def num(name: str, cast: type, lo: float, hi: float) -> Any:
-        raw = values.get(name, "").strip()
-        try:
-            v = cast(raw)
-        except ValueError:
-            raise ValueError(f"{name}={raw!r}: expected a {cast.__name__} from {lo:g} to {hi:g}") from None
-        if not lo <= v <= hi:
-            raise ValueError(f"{name}={raw!r}: expected a {cast.__name__} from {lo:g} to {hi:g}")
-        return v
-
-    seed_raw = values.get("seed", "").strip()
-    seed = num("seed", int, 0, 2**31 - 1) if seed_raw else None
-    return Sampling(num("temperature", float, 0, 5), num("top_p", float, 0.01, 1), num("max_tokens", int, 1, 32768),
-                    seed)
 
 
 class ChatScreen(Screen[None]):

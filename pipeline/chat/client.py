@@ -65,6 +65,23 @@ class Sampling:
         return out
 
 
+def parse_sampling(values: dict[str, str]) -> Sampling:
+    """Sampling from form strings, or a ValueError naming the field and the expected range."""
+    def num(name: str, cast: type, lo: float, hi: float) -> Any:
+        raw = values.get(name, "").strip()
+        try:
+            v = cast(raw)
+        except ValueError:
+            v = None
+        if v is None or not lo <= v <= hi:
+            raise ValueError(f"{name}={raw!r}: expected a {cast.__name__} from {lo:g} to {hi:g}")
+        return v
+
+    seed = num("seed", int, 0, 2**31 - 1) if values.get("seed", "").strip() else None
+    return Sampling(num("temperature", float, 0, 5), num("top_p", float, 0.01, 1), num("max_tokens", int, 1, 32768),
+                    seed)
+
+
 @dataclass
 class StreamStats:
     t_sent: float = 0.0

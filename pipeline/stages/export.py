@@ -84,6 +84,9 @@ class Exporter:
         try:
             self._export(src, todo, names)
         except AbaError as exc:  # ExportError, or a ConfigError from resolving the base
+            if self.ctx.stop_requested.is_set():
+                self.ctx.log(f"export: stopped ({exc}); a resume redoes what is missing")
+                return
             self.ctx.fail(str(exc))
         finally:
             shutil.rmtree(self.work, ignore_errors=True)
