@@ -161,13 +161,14 @@ def test_export_run_checkpoint_merges_lora(store: RunStore) -> None:
     from gguf import GGUFReader
     from safetensors.numpy import load_file
 
-    src_id, src = make_lora_run(store, {10: 0.6, 20: 0.1, 30: 0.3})
+    src_id, src = make_lora_run(store, {10: 0.6, 20: 0.1})
+    # Verification of an adapter export is covered by the dpo chain test; here the merge itself.
     _rid, path, state = run_stage(store, "export", [f"model.source=run:{src_id}", "export.checkpoint=best",
-                                                   'export.quant=["f16"]'])
+                                                   'export.quant=["f16"]', "export.verify=false"])
     assert state == "succeeded", (path / "stderr.log").read_text()[-2000:]
     (meta,) = export_meta(path)
     assert meta["kind"] == "adapter" and meta["source"]["checkpoint"] == "checkpoint-0020"
-    assert meta["source"]["run"] == src_id and meta["verify"]["ok"]
+    assert meta["source"]["run"] == src_id and meta["verify"] is None
     assert meta["name"].endswith("-checkpoint-0020-f16")
     # The exported v_proj of layer 0 is the base weight plus the adapter's scaled B @ A.
     base = load_file(str(embedded_hf_dir() / "model.safetensors"))["model.layers.0.self_attn.v_proj.weight"]
@@ -229,7 +230,8 @@ def test_stop_mid_conversion_then_resume(store: RunStore) -> None:
     from pipeline.config import build_config
     from pipeline.status import TERMINAL
 
-    run_id, path = launcher.launch(store, build_config("export", sets=['export.quant=["q8_0"]']))
+    run_id, path = launcher.launch(store, build_config("export", sets=['export.quant=["q8_0"]',
+                                                                       "export.verify=false"]))
     deadline = time.time() + 120
     while time.time() < deadline:  # the base needs no merge: conversion starts right after
         text = (path / "events.jsonl").read_text() if (path / "events.jsonl").exists() else ""
@@ -243,5 +245,5 @@ def test_stop_mid_conversion_then_resume(store: RunStore) -> None:
     launcher.resume(store, run_id)
     assert launcher.wait_for(store, run_id, set(TERMINAL) | {"lost"}, timeout=300) == "succeeded"
     (meta,) = export_meta(path)
-    assert meta["verify"]["ok"] and meta["kind"] == "base"
+    assert meta["kind"] == "base" and meta["size_bytes"] == (path / "exports" / meta["file"]).stat().st_size
     assert read_status(path).attempt == 2
