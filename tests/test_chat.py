@@ -323,3 +323,88 @@ def test_parse_sampling_names_the_bad_field() -> None:
         parse_sampling({"temperature": "hot", "top_p": "1", "max_tokens": "8"})
     with pytest.raises(ValueError, match=r"max_tokens='0': expected a int from 1 to 32768"):
         parse_sampling({"temperature": "1", "top_p": "1", "max_tokens": "0"})
+
+
+def test_model_process_leaves_with_the_ui_that_started_it(tmp_path: Path) -> None:
+    """A UI killed with SIGKILL cannot stop its model processes; they notice and exit by themselves."""
+    import subprocess
+    import sys
+
+    code = ("import sys, time\n"
+            "from pipeline.chat.procs import ModelProcess\n"
+            f"mp = ModelProcess({str(embedded_gguf_path())!r}, threads=1)\n"
+            "mp.start()\n"
+            "print(mp.proc.pid, flush=True)\n"
+            "time.sleep(600)\n")
+    ui = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        server_pid = int(ui.stdout.readline())
+        os.kill(server_pid, 0)  # alive
+        ui.kill()
+        ui.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.kill(server_pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(server_pid, signal.SIGKILL)
+            raise AssertionError("the model process outlived its UI")
+    finally:
+        ui.kill()
+
+
+def test_whole_answer_without_streaming(served: ModelProcess) -> None:
+    import urllib.request
+
+    ep = served.endpoint
+    req = urllib.request.Request(ep.base_url + "/chat/completions", method="POST", data=json.dumps({
+        "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 8, "temperature": 0}).encode(),
+        headers={"Authorization": f"Bearer {ep.api_key}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        out = json.loads(resp.read())
+    assert out["model"] == "embedded" and out["choices"][0]["message"]["content"]
+    assert out["usage"]["completion_tokens"] <= 8
+
+
+def test_a_server_that_refuses_stream_options_is_asked_again_without() -> None:
+    """Some OpenAI-compatible servers (older LM Studio, vLLM) reject stream_options: the client retries
+    without it and counts tokens by streamed chunks. The server here stands in for such a server."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[dict] = []
+
+    class Old(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(body)
+            if "stream_options" in body:
+                msg = b'{"error": {"message": "Unrecognized request argument: stream_options"}}'
+                self.send_response(400)
+                self.send_header("Content-Length", str(len(msg)))
+                self.end_headers()
+                self.wfile.write(msg)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for piece in ("Hel", "lo", "!"):
+                chunk = {"choices": [{"delta": {"content": piece}, "finish_reason": None}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.write(b'data: {"choices": [{"delta": {}, "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n')
+            self.close_connection = True
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Old)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        text, stats = complete(Endpoint.from_url(f"127.0.0.1:{server.server_address[1]}", model="m"),
+                               [{"role": "user", "content": "hi"}], GREEDY)
+    finally:
+        server.shutdown()
+    assert text == "Hello!" and stats.tokens == 3 and stats.finish_reason == "stop"
+    assert "stream_options" in seen[0] and "stream_options" not in seen[1] and seen[1]["model"] == "m"

@@ -122,7 +122,7 @@ async def test_bad_model_paths_are_clear_errors_in_that_side(tmp_path: Path) -> 
 
 
 async def test_blind_votes_export_dpo_pairs_the_dpo_stage_loads(tmp_path: Path) -> None:
-    loaders = pytest.importorskip("pipeline.data.loaders")
+    from pipeline.data import loaders
     baseline = str(shared_baseline())
     q4 = str(embedded_gguf_path())
     chat_dir = tmp_path / "chat"

@@ -181,7 +181,7 @@ class CheckpointsScreen(Screen[None]):
         runs = len({r.run_id for r in self.rows})
         direction = "lower" if lower_is_better(self.metric) else "higher"
         order = f"ranked by {self.metric} ({direction} is better)" if self.ranked else f"★ best {self.metric}"
-        text = f"{len(self.rows)} checkpoints in {runs} runs · {order}"
+        text = f"{len(self.rows)} checkpoint{'s' * (len(self.rows) != 1)} in {runs} run{'s' * (runs != 1)} · {order}"
         if self.selected:
             text += f" · {len(self.selected)} selected"
         self.query_one("#ck-status", Label).update(text + (f" · {extra}" if extra else ""))

@@ -188,44 +188,55 @@ class ChatStream:
             except OSError:
                 pass
 
-    def _body(self) -> bytes:
-        req: dict[str, Any] = {"messages": self.messages, "stream": True,
-                               "stream_options": {"include_usage": True}, **self.sampling.to_request()}
+    def _body(self, usage: bool = True) -> bytes:
+        req: dict[str, Any] = {"messages": self.messages, "stream": True, **self.sampling.to_request()}
+        if usage:
+            req["stream_options"] = {"include_usage": True}
         if self.endpoint.model:
             req["model"] = self.endpoint.model
         return json.dumps(req).encode("utf-8")
 
+    def _open(self, conn: http.client.HTTPConnection, path: str, usage: bool) -> http.client.HTTPResponse:
+        conn.request("POST", path, body=self._body(usage), headers=_headers(self.endpoint))
+        return conn.getresponse()
+
     def __iter__(self) -> Iterator[str]:
         ep = self.endpoint
         url = ep.base_url + "/chat/completions"
-        conn, prefix = _connect(ep.base_url, self.timeout)
         self.stats.t_sent = time.perf_counter()
-        try:
+        usage = True
+        while True:
+            conn, prefix = _connect(ep.base_url, self.timeout)
             try:
-                conn.connect()
-                # Kept here: http.client drops conn.sock once a "Connection: close" response starts.
-                with self._lock:
-                    self._sock = conn.sock
-                    if self.stopped:
-                        return
-                conn.request("POST", prefix + "/chat/completions", body=self._body(), headers=_headers(ep))
-                resp = conn.getresponse()
-            except ConnectionRefusedError:
-                raise ChatError(f"{url}: connection refused (is the model server running?)") from None
-            except TimeoutError:
-                raise ChatError(f"{url}: no answer within {self.timeout:.0f} s") from None
-            if resp.status != 200:
-                raise ChatError(f"{url}: HTTP {resp.status}: {_error_text(resp.read())}")
-            yield from self._read_events(resp, url)
-        except (OSError, http.client.HTTPException) as exc:
-            if self.stopped:
-                self.stats.finish_reason = "stopped"
+                try:
+                    conn.connect()
+                    # Kept here: http.client drops conn.sock once a "Connection: close" response starts.
+                    with self._lock:
+                        self._sock = conn.sock
+                        if self.stopped:
+                            return
+                    resp = self._open(conn, prefix + "/chat/completions", usage)
+                except ConnectionRefusedError:
+                    raise ChatError(f"{url}: connection refused (is the model server running?)") from None
+                except TimeoutError:
+                    raise ChatError(f"{url}: no answer within {self.timeout:.0f} s") from None
+                if resp.status != 200:
+                    body = resp.read()
+                    if usage and resp.status in (400, 422) and b"stream_options" in body:
+                        usage = False  # an older server that refuses the usage option: ask without it
+                        continue
+                    raise ChatError(f"{url}: HTTP {resp.status}: {_error_text(body)}")
+                yield from self._read_events(resp, url)
                 return
-            raise ChatError(f"{url}: connection lost mid-answer ({exc.__class__.__name__}: {exc}); "
-                            "the model process may have died") from None
-        finally:
-            self.stats.t_end = time.perf_counter()
-            conn.close()
+            except (OSError, http.client.HTTPException) as exc:
+                if self.stopped:
+                    self.stats.finish_reason = "stopped"
+                    return
+                raise ChatError(f"{url}: connection lost mid-answer ({exc.__class__.__name__}: {exc}); "
+                                "the model process may have died") from None
+            finally:
+                self.stats.t_end = time.perf_counter()
+                conn.close()
 
     def _read_events(self, resp: http.client.HTTPResponse, url: str) -> Iterator[str]:
         done = False
