@@ -55,9 +55,13 @@ def test_normalize_url() -> None:
         normalize_url("ftp://x")
 
 
-def test_side_spec_parse(tmp_path: Path) -> None:
+def test_side_spec_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "from-env")
+    assert SideSpec.parse("http://localhost:1").api_key == "from-env"
     s = SideSpec.parse("http://127.0.0.1:1234")
-    assert (s.kind, s.target, s.label) == ("url", "http://127.0.0.1:1234/v1", "127.0.0.1:1234")
+    assert (s.kind, s.target, s.label, s.model) == ("url", "http://127.0.0.1:1234/v1", "127.0.0.1:1234", "")
+    m = SideSpec.parse("https://h:8000/v1  qwen2.5-7b", api_key="k")
+    assert (m.target, m.model, m.label, m.api_key) == ("https://h:8000/v1", "qwen2.5-7b", "h:8000 qwen2.5-7b", "k")
     g = SideSpec.parse(str(tmp_path / "m-q8_0.gguf"))
     assert (g.kind, g.label) == ("gguf", "m-q8_0")
     with pytest.raises(ChatError, match="empty model"):

@@ -31,12 +31,18 @@ class SideSpec:
 
     @classmethod
     def parse(cls, text: str, label: str = "", api_key: str = "") -> SideSpec:
+        """``path/to/model.gguf``, or ``http://host:port[/v1] [model-name]``; a URL's API key comes from
+        ``api_key`` or $OPENAI_API_KEY (never typed into the screen)."""
         text = text.strip()
         if not text:
             raise ChatError("empty model: expected a .gguf path or an http(s):// URL of an OpenAI-compatible server")
         if text.startswith(("http://", "https://")):
-            url = normalize_url(text)
-            return cls("url", url, label or url.split("://", 1)[1].removesuffix("/v1"), api_key)
+            url_text, _, model = text.partition(" ")
+            url = normalize_url(url_text)
+            key = api_key or os.environ.get("OPENAI_API_KEY", "")
+            name = label or url.split("://", 1)[1].removesuffix("/v1")
+            return cls("url", url, name + (f" {model.strip()}" if model.strip() and not label else ""), key,
+                       model.strip())
         path = Path(text).expanduser()
         return cls("gguf", str(path), label or path.stem)
 
