@@ -53,7 +53,7 @@ class SidePanel(Vertical):
         self.partial = ""
 
     def compose(self) -> ComposeResult:
-        yield Input(self.initial_model, placeholder="path to a .gguf, or http://host:port/v1 (enter loads)",
+        yield Input(self.initial_model, placeholder="path to a .gguf, or http://host:port/v1 [model] (enter loads)",
                     classes="side-model", id=f"model-{self.column.lower()}")
         yield Label("not loaded", classes="side-status")
         with VerticalScroll(classes="side-scroll"):
