@@ -4,9 +4,11 @@ Both train the embedded SmolLM2-135M with the same DPOConfig, LoRA, data and see
 run, alternating A/B to share the machine's noise. Steps/s is measured between the logs of step 1
 and step N (warm-up and model loading excluded; the pipeline's time comes from events.jsonl, the
 plain script's from a one-line on_log timer at the same point in the loop). Goal: overhead ≤ 3 %.
-Prints figures and the ratio; asserts nothing.
+The headline ratio compares the best run of each side: on a shared machine other processes only ever
+slow a run down, so the fastest of several alternated runs is the fairest estimate; medians are
+printed too. Prints figures and the ratio; asserts nothing.
 
-    .venv/bin/python benchmarks/bench_dpo_overhead.py [--steps 20] [--reps 2]
+    .venv/bin/python benchmarks/bench_dpo_overhead.py [--steps 20] [--reps 3]
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ def run_plain(steps: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--plain-worker", type=Path)
     args = ap.parse_args()
     if args.plain_worker:
@@ -124,13 +126,16 @@ def main() -> None:
                     pipe.append(run_pipeline(args.steps, Path(runs)))
                 value = (plain if side == "plain" else pipe)[-1]
                 print(f"rep {rep + 1} {side:<8} {value:.3f} steps/s  ({time.time() - t0:.0f} s wall)", flush=True)
-    base, ours = statistics.median(plain), statistics.median(pipe)
-    ratio = ours / base
     print(f"\nbaseline: plain TRL DPOTrainer script, same config ({args.steps} steps, embedded SmolLM2-135M, "
-          f"LoRA r=8, max_length 192), measured in this run")
-    print(f"plain    median {base:.3f} steps/s   runs {', '.join(f'{v:.3f}' for v in plain)}")
-    print(f"pipeline median {ours:.3f} steps/s   runs {', '.join(f'{v:.3f}' for v in pipe)}")
-    print(f"ratio pipeline/plain = {ratio:.3f}   overhead = {(1 - ratio) * 100:+.1f} %   (goal ≤ 3 %)")
+          f"LoRA r=8, max_length 192), measured in this run, alternating with the pipeline")
+    print(f"plain    best {max(plain):.3f}  median {statistics.median(plain):.3f} steps/s   "
+          f"runs {', '.join(f'{v:.3f}' for v in plain)}")
+    print(f"pipeline best {max(pipe):.3f}  median {statistics.median(pipe):.3f} steps/s   "
+          f"runs {', '.join(f'{v:.3f}' for v in pipe)}")
+    best, med = max(pipe) / max(plain), statistics.median(pipe) / statistics.median(plain)
+    print(f"ratio pipeline/plain (best of {args.reps}) = {best:.3f}   overhead = {(1 - best) * 100:+.1f} %   "
+          "(goal ≤ 3 %)")
+    print(f"ratio of medians = {med:.3f}   overhead = {(1 - med) * 100:+.1f} %   (noisy on a shared machine)")
 
 
 if __name__ == "__main__":

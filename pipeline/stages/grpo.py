@@ -12,7 +12,7 @@ from pipeline.errors import ConfigError
 from pipeline.rewards.dimensions import DIMENSIONS, parse_weights
 from pipeline.rewards.scorer import get_scorer
 from pipeline.rewards.trl_funcs import RewardBank
-from pipeline.train.common import StageSpec, TrainEnv, run_stage
+from pipeline.train.common import StageSpec, TrainEnv, is_main, run_stage
 
 
 def prepare(ctx: Any, sec: Any) -> dict[str, Any]:
@@ -22,7 +22,8 @@ def prepare(ctx: Any, sec: Any) -> dict[str, Any]:
         ctx.fail(str(exc))
 
     def problem(code: str, message: str) -> None:
-        ctx.alert(code, message, level="warning")
+        if is_main():
+            ctx.alert(code, message, level="warning")
 
     return {"bank": RewardBank(scorer, DIMENSIONS, problem), "weights": parse_weights(sec.reward_weights)}
 

@@ -44,6 +44,11 @@ class StageSpec:
     prepare: Callable[[Any, Any], dict[str, Any]] | None = None  # (ctx, section) → env.extra
 
 
+def is_main() -> bool:
+    """Rank 0 (or no accelerate): the one process that writes events and metadata."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def config_hash(cfg: Any) -> str:
     return content_hash(cfg.to_dict())[:16]
 
@@ -90,6 +95,21 @@ def training_kwargs(section: Any, staging: str, cuda: bool, bf16: bool) -> dict[
     )
 
 
+def resume_point(ctx: Any) -> tuple[str | None, int]:
+    """The checkpoint to continue from, and the last step already logged (not to be logged again)."""
+    ck = last_complete(ctx.run_dir, resumable_only=True)
+    logged_until = last_logged_step(ctx.events.path)
+    from_step = (ck.step or 0) if ck else 0
+    msg = (f"resumed from {ck.name} (step {from_step})" if ck else "no complete checkpoint to resume from: "
+           "training restarts from step 0")
+    if logged_until > from_step:
+        msg += f"; steps up to {logged_until} are already in events.jsonl and are not logged again"
+    if is_main():
+        ctx.emit("resume", from_step, checkpoint=ck.name if ck else None, logged_until=logged_until, message=msg)
+        ctx.log(msg)
+    return (str(ck.path) if ck else None), logged_until
+
+
 def run_stage(ctx: Any, spec: StageSpec) -> None:
     section = ctx.cfg.stage_section
     model_sec = ctx.cfg.sections["model"]
@@ -98,7 +118,7 @@ def run_stage(ctx: Any, spec: StageSpec) -> None:
     except ConfigError as exc:
         ctx.fail(str(exc))
     assert data is not None
-    if data.duplicates:
+    if data.duplicates and is_main():
         lines = ", ".join(map(str, data.duplicates[:10])) + (" …" if len(data.duplicates) > 10 else "")
         ctx.alert("data_duplicates", f"{spec.name}.data: dropped {len(data.duplicates)} duplicate rows "
                   f"(lines {lines})", level="warning")
@@ -109,7 +129,7 @@ def run_stage(ctx: Any, spec: StageSpec) -> None:
         backend = backends.detect(model_sec.backend, model_sec.lora_r)
     except ConfigError as exc:
         ctx.fail(str(exc))
-    for note in backend.notes:
+    for note in backend.notes if is_main() else []:
         ctx.alert("backend_fallback", note, level="warning")
 
     from pipeline.modelsrc import resolve_model
@@ -147,20 +167,7 @@ def run_stage(ctx: Any, spec: StageSpec) -> None:
 
     staging = ctx.run_dir / STAGING
     shutil.rmtree(staging, ignore_errors=True)  # leftovers of an interrupted save
-    resume_from = None
-    logged_until = 0
-    if ctx.resume:
-        ck = last_complete(ctx.run_dir, resumable_only=True)
-        logged_until = last_logged_step(ctx.events.path)
-        if ck is not None:
-            resume_from = str(ck.path)
-        from_step = ck.step or 0 if ck else 0
-        msg = (f"resumed from {ck.name} (step {from_step})" if ck else "no complete checkpoint to resume from: "
-               "training restarts from step 0")
-        if logged_until > from_step:
-            msg += f"; steps up to {logged_until} are already in events.jsonl and are not logged again"
-        ctx.emit("resume", from_step, checkpoint=ck.name if ck else None, logged_until=logged_until, message=msg)
-        ctx.log(msg)
+    resume_from, logged_until = resume_point(ctx) if ctx.resume else (None, 0)
 
     base_meta = {
         "stage": spec.name, "run_id": ctx.run_id, "config_hash": config_hash(ctx.cfg), "data_hash": data.digest[:16],
