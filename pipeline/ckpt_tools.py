@@ -271,13 +271,39 @@ class PrunePlan:
 
     @property
     def bytes_freed(self) -> int:
-        return sum(r.size if r.size is not None else r.ckpt.size_bytes() for r in self.delete)
+        """What deleting really frees: a file hard-linked from a kept folder (best and final are
+        hard-linked copies) frees nothing."""
+        return freed_bytes([r.ckpt.path for r in self.delete])
 
     def describe(self) -> list[str]:
         lines = [f"keep {r.name}: {why}" for r, why in self.keep]
         lines += [f"skip {r.name}: {why}" for r, why in self.skipped]
         lines += [f"DELETE {r.name} ({r.state})" for r in self.delete]
         return lines
+
+
+def _inodes(paths: Iterable[Path]) -> dict[tuple[int, int], list[int]]:
+    """(dev, inode) → [links seen under ``paths``, size, total links]."""
+    seen: dict[tuple[int, int], list[int]] = {}
+    for path in paths:
+        for root, _dirs, files in os.walk(path):
+            for name in files:
+                try:
+                    st = os.lstat(os.path.join(root, name))
+                except OSError:
+                    continue
+                entry = seen.setdefault((st.st_dev, st.st_ino), [0, st.st_size, st.st_nlink])
+                entry[0] += 1
+    return seen
+
+
+def freed_bytes(paths: Iterable[Path]) -> int:
+    return sum(size for count, size, links in _inodes(paths).values() if count >= links)
+
+
+def disk_usage(paths: Iterable[Path]) -> int:
+    """Bytes on disk under ``paths``, each hard-linked file counted once."""
+    return sum(size for _count, size, _links in _inodes(paths).values())
 
 
 def plan_prune(rows: Iterable[CkptRow], metric: str, keep_best: int = 1, keep_last: bool = True,
@@ -328,10 +354,10 @@ def execute_prune(plan: PrunePlan) -> int:
         allowed = {row.run_dir.resolve(), (row.run_dir / CHECKPOINTS_DIR).resolve()}
         if path.parent.resolve() not in allowed:
             raise ValueError(f"{path}: not a checkpoint folder of run {row.run_id}; refusing to delete")
-        size = row.size if row.size is not None else row.ckpt.size_bytes()
         if path.is_symlink():
             path.unlink()
             continue
+        size = freed_bytes([path])
         doomed = path.with_name(f".deleting-{path.name}")
         os.replace(path, doomed)
         shutil.rmtree(doomed)

@@ -107,7 +107,9 @@ async def test_lists_ranks_diffs_and_prunes(runs: Path) -> None:
         ranked = _rows(table)
         assert [r[3] for r in ranked[:3]] == ["checkpoint-0030", "checkpoint-0020", "checkpoint-0010"]
         assert ranked[0][1] == "1" and "★" in ranked[0][0]
-        assert "ranked by margins (higher is better)" in str(screen.query_one("#ck-status").render())
+        status = str(screen.query_one("#ck-status").render())
+        assert "ranked by margins (higher is better)" in status
+        assert status.startswith("5 checkpoints in 1 run · ") and "KB on disk" in status
 
         # Select the first two and diff them.
         table.move_cursor(row=0)

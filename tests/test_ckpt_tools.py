@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,32 @@ def test_human_bytes() -> None:
     assert human_bytes(512) == "512 B"
     assert human_bytes(3 * 1024 * 1024) == "3.0 MB"
     assert human_bytes(None) == "…"
+
+
+def test_hard_linked_best_makes_its_source_free_nothing(runs: Path) -> None:
+    from pipeline.ckpt_tools import disk_usage, freed_bytes
+
+    run = next(p for p in runs.iterdir() if (p / "checkpoints").is_dir())
+    src, best = run / "checkpoints" / "checkpoint-0020", run / "checkpoints" / "best"
+    best.mkdir()
+    linked = 0
+    for f in src.iterdir():  # as the training stages make best/final: hard links, own metadata
+        if f.name != "metadata.json":
+            os.link(f, best / f.name)
+            linked += f.stat().st_size
+    write_metadata(best, {"step": 20, "loss": 0.2, "source": "checkpoint-0020"})
+    rows = [r for r in collect(runs) if r.run_id == run.name and r.name != "checkpoint-7"]
+    plan = plan_prune(rows, "loss", keep_best=0, keep_last=False)
+    assert "checkpoint-0020" in {r.name for r in plan.delete} and "best" in {r.name for r, _ in plan.keep}
+    apparent = sum(r.ckpt.size_bytes() for r in plan.delete)
+    expected = plan.bytes_freed
+    assert expected == apparent - linked
+    # Each hard-linked file counts once on disk: the source's files plus best's own metadata.
+    assert disk_usage([src, best]) == _size(src) + (best / "metadata.json").stat().st_size
+    assert freed_bytes([src]) == (src / "metadata.json").stat().st_size  # its only unshared file
+    assert execute_prune(plan) == expected
+    assert (best / "adapter_model.safetensors").read_bytes() == b"x" * 3000  # best keeps the data
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.iterdir())

@@ -30,6 +30,7 @@ from pipeline.ckpt_tools import (
     best_per_run,
     collect,
     diff,
+    disk_usage,
     execute_prune,
     human_age,
     human_bytes,
@@ -83,6 +84,7 @@ class CheckpointsScreen(Screen[None]):
         self.collapse: dict[str, str] = {}
         self.probe_tokens = probe_tokens
         self.probe_result: dict[str, Any] | None = None
+        self.disk: int | None = None  # bytes on disk, hard links counted once
         self._proc: subprocess.Popen[str] | None = None
 
     @property
@@ -123,7 +125,12 @@ class CheckpointsScreen(Screen[None]):
         rows = collect(self.runs_dir)
         self.app.call_from_thread(self._set_rows, rows)
         measure_sizes(rows)  # walks every folder: after the first paint
-        self.app.call_from_thread(self._fill)
+        usage = disk_usage(r.ckpt.path for r in rows)
+        self.app.call_from_thread(self._sized, usage)
+
+    def _sized(self, usage: int) -> None:
+        self.disk = usage
+        self._fill()
 
     def _set_rows(self, rows: list[CkptRow]) -> None:
         self.rows = rows
@@ -181,7 +188,10 @@ class CheckpointsScreen(Screen[None]):
         runs = len({r.run_id for r in self.rows})
         direction = "lower" if lower_is_better(self.metric) else "higher"
         order = f"ranked by {self.metric} ({direction} is better)" if self.ranked else f"★ best {self.metric}"
-        text = f"{len(self.rows)} checkpoint{'s' * (len(self.rows) != 1)} in {runs} run{'s' * (runs != 1)} · {order}"
+        text = f"{len(self.rows)} checkpoint{'s' * (len(self.rows) != 1)} in {runs} run{'s' * (runs != 1)}"
+        if self.disk is not None:
+            text += f" · {human_bytes(self.disk)} on disk"
+        text += f" · {order}"
         if self.selected:
             text += f" · {len(self.selected)} selected"
         self.query_one("#ck-status", Label).update(text + (f" · {extra}" if extra else ""))
