@@ -29,7 +29,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "reward": ("reward", "rewards/mean"),
 }
 # Keys of metadata that are bookkeeping, not metrics.
-NOT_METRICS = frozenset({"step", "written_at", "resumable", "global_step", "total_flos", "format"})
+NOT_METRICS = frozenset({"step", "written_at", "resumable", "global_step", "total_flos", "format", "steps_in_window",
+                         "metric_value"})
 # Names the project keeps as aliases of the run's outcome; a prune never removes them.
 PROTECTED = frozenset({"best", "final"})
 

@@ -168,6 +168,9 @@ class CheckpointsScreen(Screen[None]):
             evals = {k: v for k, v in r.metrics().items() if k.startswith("eval_")}
             ev = next(iter(sorted(evals.items())), None)
             note = r.ckpt.error or ""
+            source = r.ckpt.meta.get("source")
+            if isinstance(source, str) and not note:
+                note = f"copy of {source}"
             twins = same_as(r, self.rows)
             if twins and not note:
                 note = "same step as " + ", ".join(twins)
