@@ -127,7 +127,7 @@ def test_missing_checkpoint_fails_with_clear_reason(store: RunStore, tmp_path: P
 
 @pytest.mark.slow
 def test_dpo_chain_exports_q8_0_that_loads_and_tokenises_like_hf() -> None:
-    exp = shared_export()  # a real dpo run (2 steps) → its chained export stage
+    exp = shared_export()  # a real dpo run (1 step) → its chained export stage
     dpo_run = shared_dpo_run()
     meta = exp.meta
     assert meta["quant"] == "q8_0" and meta["model_source"] == f"run:{dpo_run}"

@@ -47,7 +47,7 @@ PAIRS = [
 
 
 def shared_export() -> ExportInfo:
-    """The done-when chain, made once: a short real dpo run on the embedded model whose chain
+    """The done-when chain, made once: a one-step real dpo run on the embedded model whose chain
     (then = ["export"]) exports its best checkpoint to a verified q8_0 GGUF."""
     if "export" not in _memo:
         root = session_dir()
@@ -56,7 +56,7 @@ def shared_export() -> ExportInfo:
         pairs.write_text("".join(json.dumps(p) + "\n" for p in PAIRS))
         chain = root / "chain.toml"
         chain.write_text(f'stage = "dpo"\nthen = ["export"]\n[model]\nlora_r = 4\nlora_alpha = 8\n'
-                         f'[dpo]\ndata = "{pairs}"\nmax_steps = 2\nmax_length = 64\nlearning_rate = 5e-5\n'
+                         f'[dpo]\ndata = "{pairs}"\nmax_steps = 1\nmax_length = 64\nlearning_rate = 5e-5\n'
                          f'[export]\ncheckpoint = "best"\nquant = ["q8_0"]\n')
         run_id, path = launcher.launch(store, build_config(None, [chain]))
         state = launcher.wait_for(store, run_id, set(TERMINAL) | {"lost"}, timeout=600)
