@@ -37,7 +37,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
       mkdir -p "$WHEELS"
       CMAKE_ARGS="$LLAMA_FLAGS" "${pip[@]}" wheel --no-cache-dir --no-deps -w "$WHEELS" "llama-cpp-python==$LLAMA_VERSION"
     fi
-    "${pip[@]}" install -c constraints.txt "$(ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl | head -1)[server]"
+    "${pip[@]}" install -c constraints.txt "$(ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl | head -1)"
   fi
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
     say "NVIDIA GPU found: installing the gpu extra (bitsandbytes, unsloth)"
