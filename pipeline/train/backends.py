@@ -76,6 +76,15 @@ def detect(requested: str, lora_r: int) -> Backend:
     return backend
 
 
+def quiet_progress_bars() -> None:
+    """No tqdm bars in stderr.log: progress lives in events.jsonl, and stderr should show the errors."""
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+
+
 def torch_dtype(setting: str, cuda: bool) -> Any:
     import torch
 

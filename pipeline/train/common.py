@@ -68,9 +68,20 @@ def last_logged_step(path: Any) -> int:
     return last
 
 
-def training_kwargs(section: Any, staging: str, cuda: bool, bf16: bool) -> dict[str, Any]:
+def checkpointing_key() -> str:
+    """transformers 5 renamed gradient_checkpointing to activation_checkpointing (the old name goes in v6)."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
+
+def training_kwargs(section: Any, staging: str, cuda: bool, bf16: bool,
+                    ckpt_key: str = "gradient_checkpointing") -> dict[str, Any]:
     """TrainingArguments keywords from a stage section (every TRL config takes these)."""
-    return dict(
+    kwargs = dict(
         output_dir=staging,
         learning_rate=section.learning_rate,
         num_train_epochs=section.epochs,
@@ -89,10 +100,11 @@ def training_kwargs(section: Any, staging: str, cuda: bool, bf16: bool) -> dict[
         use_cpu=not cuda,
         bf16=cuda and bf16,
         fp16=cuda and not bf16,
-        gradient_checkpointing=bool(section.gradient_checkpointing and cuda),
         dataloader_pin_memory=cuda,
         dataloader_num_workers=2 if cuda else 0,  # keep a GPU fed; on CPU workers only steal cores
     )
+    kwargs[ckpt_key] = bool(section.gradient_checkpointing and cuda)
+    return kwargs
 
 
 def resume_point(ctx: Any) -> tuple[str | None, int]:
@@ -131,6 +143,7 @@ def run_stage(ctx: Any, spec: StageSpec) -> None:
         ctx.fail(str(exc))
     for note in backend.notes if is_main() else []:
         ctx.alert("backend_fallback", note, level="warning")
+    backends.quiet_progress_bars()  # after unsloth (if chosen) has patched transformers
 
     from pipeline.modelsrc import resolve_model
     from pipeline.train.chat_template import TemplateError, check_chat_template, load_template_override
@@ -184,7 +197,7 @@ def run_stage(ctx: Any, spec: StageSpec) -> None:
     callback = StageCallback(ctx, section, manager, guard, per_step * world, spec.reward_dims, logged_until)
     bf16 = bool(backend.cuda and torch.cuda.is_bf16_supported())
     env = TrainEnv(ctx, section, model, tokenizer, HFDataset.from_list(data.rows),
-                   training_kwargs(section, str(staging), backend.cuda, bf16), [callback], extra)
+                   training_kwargs(section, str(staging), backend.cuda, bf16, checkpointing_key()), [callback], extra)
     trainer = spec.make_trainer(env)
     if ctx.stop_requested.is_set():
         return
