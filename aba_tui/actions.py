@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
-from pipeline import launcher
 from pipeline.config import RunConfig, load_run_config
 from pipeline.errors import AbaError
 
@@ -53,6 +52,8 @@ class RunActions:
         self._do_launch(cfg)
 
     def _do_launch(self, cfg: RunConfig) -> None:
+        from pipeline import launcher  # spawns processes: loaded on first use, not at start
+
         try:
             run_id, _path = launcher.launch(self.store, cfg)
         except (AbaError, OSError) as exc:
@@ -94,6 +95,8 @@ class RunActions:
 
     @work(thread=True, exit_on_error=False, group="control")
     def _stop(self, ref: str, grace: float | None) -> None:
+        from pipeline import launcher
+
         try:
             run_id = launcher.stop(self.store, ref, grace)
         except (AbaError, OSError) as exc:
@@ -110,6 +113,8 @@ class RunActions:
 
     @work(thread=True, exit_on_error=False, group="control")
     def _resume(self, ref: str) -> None:
+        from pipeline import launcher
+
         try:
             run_id = launcher.resume(self.store, ref)
         except (AbaError, OSError) as exc:

@@ -29,7 +29,6 @@ from aba_tui.screens import SCREENS, load_screen_class
 from aba_tui.settings import PANES, Settings, check_keymap, load_settings, save_theme
 from aba_tui.themes import FALLBACK_CHART, ThemeSpec, load_themes
 from pipeline.errors import AbaError, ConfigError
-from pipeline.foreign import ForeignError, detect
 from pipeline.runstore import RunStore
 from pipeline.status import STATUS_FILE
 from pipeline.telemetry import Snapshot, Telemetry
@@ -57,7 +56,7 @@ def _mode_factory(name: str) -> Callable[[], Screen[Any]]:
 
 class AbaApp(RunActions, App[None]):
     TITLE = "ABA Control Centre"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).parent / "app.tcss"
     DEFAULT_MODE = "dashboard"
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {name: _mode_factory(name) for name in SCREENS}
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -100,8 +99,8 @@ class AbaApp(RunActions, App[None]):
                               "or a Textual theme)")
         self.theme = wanted
         self._theme_ready = False
-        check_keymap(s, self.binding_ids())
-        if s.keymap:
+        if s.keymap:  # checking ids imports every pane: only when there is something to check
+            check_keymap(s, self.binding_ids())
             self.set_keymap(s.keymap)
 
     # -- set-up ----------------------------------------------------------------------------------
@@ -109,7 +108,8 @@ class AbaApp(RunActions, App[None]):
     def binding_ids(cls) -> dict[str, str]:
         """Every binding id the user may re-map, with its default keys."""
         from aba_tui.panes.alerts import AlertsTable
-        from aba_tui.panes.charts import ChartsPane, MetricChart
+        from aba_tui.panes.chart import MetricChart
+        from aba_tui.panes.charts import ChartsPane
         from aba_tui.panes.logs import LogView
         from aba_tui.panes.runs import RunsTable
         from aba_tui.panes.telemetry import TelemetryPane
@@ -180,15 +180,25 @@ class AbaApp(RunActions, App[None]):
                 time.sleep(min(0.1, interval))
 
     def on_model_changed(self, _message: ModelChanged) -> None:
-        dirty, alerts, rows_changed = self.model.take_changes()
+        changes = self.model.take_changes()
+        alerts = changes.alerts
         for screen in self._dashboards():
-            screen.model_changed(dirty, alerts, rows_changed)
+            screen.model_changed(changes)
+        # Toasts for what needs the operator now: runs that ended badly, GPU conditions, anything on an
+        # active run. Alerts found while browsing old runs go to the alerts pane and the row mark only.
+        alerts = [a for a in alerts if self._toast_worthy(a)]
         if alerts and self.settings.alerts.notify:
             for a in alerts[:3]:
                 self.notify(a.message, title=a.code, severity="error" if a.level == "error" else "warning",
                             timeout=8)
             if len(alerts) > 3:
                 self.notify(f"and {len(alerts) - 3} more alerts (see the alerts pane)", severity="warning")
+
+    def _toast_worthy(self, alert: Any) -> bool:
+        if alert.code.startswith("run_") or alert.code in ("gpu_starved", "vram_high"):
+            return True
+        entry = self.model.entry(alert.run_id or "")
+        return entry is not None and (entry.active or entry.kind == "foreign")
 
     def on_telemetry_sampled(self, message: TelemetrySampled) -> None:
         for screen in self._dashboards():
@@ -261,6 +271,8 @@ class AbaApp(RunActions, App[None]):
     # -- opening runs and logs ---------------------------------------------------------------------
     def open_path(self, path: Path, x_field: str | None = None) -> str | None:
         """Show a run folder or a foreign log; returns its row id."""
+        from pipeline.foreign import ForeignError, detect
+
         path = Path(path).expanduser()
         if (path / STATUS_FILE).is_file():
             rid = self.model.add_run_folder(path) if path.resolve().parent != self.store.root.resolve() else path.name
@@ -338,6 +350,8 @@ def run_app(runs_dir: Path | None = None, open_path: Path | None = None, theme: 
     """Entry point of `aba` / `aba ui` / `aba open PATH`. Bad config or path: one line, no UI."""
     settings = load_settings()
     if open_path is not None:
+        from pipeline.foreign import detect
+
         p = Path(open_path).expanduser()
         if not (p / STATUS_FILE).is_file():
             detect(p, x_field)  # raises ForeignError naming the path and the expected forms

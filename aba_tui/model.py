@@ -12,22 +12,27 @@ and read whole only when the user selects or pins them.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline import alerts as rules
 from pipeline.alerts import Alert, AlertBook, Thresholds
 from pipeline.events import EVENTS_FILE, Tail, parse_line, read_last_lines
-from pipeline.foreign import ForeignReader
+from pipeline.procinfo import alive
 from pipeline.runstore import RunStore
 from pipeline.series import RunSeries, is_number, open_events
 from pipeline.status import ACTIVE, STATUS_FILE, Status, read_status
 from pipeline.telemetry import RunPids, Snapshot, Telemetry
 
+if TYPE_CHECKING:
+    from pipeline.foreign import ForeignReader
+
+HOST = socket.gethostname()
 CHUNK_BYTES = 8 << 20  # read a backlog in slices so one pass never parses a whole GB
 RECENT_END_S = 24 * 3600
 COLLAPSE_STAGES = frozenset({"sft", "dpo"})  # bad ends this recent are announced when the app opens
@@ -86,6 +91,18 @@ class RunRow:
     parent: str | None
 
 
+@dataclass
+class Changes:
+    """What changed since the UI last asked: runs whose series grew, new alerts, and whether the runs
+    list needs a repaint (``urgent``: runs came or went, a state changed, an alert; else only steps,
+    losses and ETAs moved, which the UI may batch)."""
+
+    dirty: set[str]
+    alerts: list[Alert]
+    rows: bool
+    urgent: bool
+
+
 def _sig(path: Path) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
@@ -135,7 +152,7 @@ def summarize_tail(path: Path, lines: int = 200, head_bytes: int = 64 << 10) -> 
 
 class RunsModel:
     def __init__(self, store: RunStore, thresholds: Thresholds | None = None, tail_lines: int = 20000,
-                 full_history_bytes: int = 64 << 20, scan_s: float = 2.0,
+                 full_history_bytes: int = 16 << 20, scan_s: float = 2.0,
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.thresholds = thresholds or Thresholds()
@@ -150,6 +167,7 @@ class RunsModel:
         self._wanted: set[str] = set()
         self._dirty: set[str] = set()
         self._rows_changed = False
+        self._rows_urgent = False  # runs came or went, a state changed, an alert: show at once
         self._new_alerts: list[Alert] = []
         self._last_scan = 0.0
         self._passes = 0
@@ -170,6 +188,7 @@ class RunsModel:
                              series=RunSeries(monotonic=reader.monotonic))
             self.entries[rid] = entry
             self._rows_changed = True
+            self._rows_urgent = True
         self.wake.set()
         return rid
 
@@ -183,6 +202,7 @@ class RunsModel:
             rid = self._unique(path.name)
             self.entries[rid] = RunEntry(rid, path, label=path.name, external=True)
             self._rows_changed = True
+            self._rows_urgent = True
         self.wake.set()
         return rid
 
@@ -190,6 +210,7 @@ class RunsModel:
         with self.lock:
             if self.entries.pop(run_id, None) is not None:
                 self._rows_changed = True
+                self._rows_urgent = True
 
     def _unique(self, rid: str) -> str:
         base, n = rid, 2
@@ -242,15 +263,23 @@ class RunsModel:
             for rid in sorted(ids - self.entries.keys()):
                 self.entries[rid] = RunEntry(rid, self.store.path(rid), label=rid)
                 self._rows_changed = True
+                self._rows_urgent = True
             for rid, e in list(self.entries.items()):
                 if not e.external and rid not in ids:
                     del self.entries[rid]  # deleted from disk
                     self._rows_changed = True
+                    self._rows_urgent = True
 
     def _poll_status(self, e: RunEntry) -> None:
         sig = _sig(e.path / STATUS_FILE)
-        if sig == e.status_sig and not e.active:
-            return
+        if sig == e.status_sig:
+            # Unchanged file: an active run only needs its supervisor checked (a /proc read), and
+            # is re-read when it is gone so that read_status reports it lost.
+            st0 = e.status
+            if st0 is None or st0.state not in ACTIVE or st0.host != HOST:
+                return
+            if st0.supervisor_pid is not None and alive(st0.supervisor_pid, st0.supervisor_start):
+                return
         e.status_sig = sig
         try:
             st = read_status(e.path)
@@ -259,10 +288,11 @@ class RunsModel:
             st, err = None, str(exc)
         old = e.state if (e.status or e.error) else None
         with self.lock:
-            changed = (st.to_dict() if st else None) != (e.status.to_dict() if e.status else None) or err != e.error
+            changed = st != e.status or err != e.error
             e.status, e.error = st, err
             if changed:
                 self._rows_changed = True
+                self._rows_urgent = True
             new = e.state
             if e.first_state is None:
                 e.first_state = new
@@ -352,6 +382,7 @@ class RunsModel:
             self._new_alerts.extend(fresh)
             if fresh:
                 self._rows_changed = True
+                self._rows_urgent = True
 
     def _announce_recent_ends(self, entries: list[RunEntry], now: float) -> None:
         # Runs that died while nobody watched: one alert each when recent, so the operator who
@@ -381,6 +412,7 @@ class RunsModel:
             self._new_alerts.extend(fresh)
             if fresh:
                 self._rows_changed = True
+                self._rows_urgent = True
 
     # -- reads for the UI ----------------------------------------------------------------------
     def running_ids(self) -> list[str]:
@@ -392,11 +424,11 @@ class RunsModel:
             return [RunPids(e.run_id, e.status.pid, e.status.supervisor_pid)
                     for e in self.entries.values() if e.active and e.status]
 
-    def take_changes(self) -> tuple[set[str], list[Alert], bool]:
+    def take_changes(self) -> Changes:
         with self.lock:
-            dirty, alerts, rows = self._dirty, self._new_alerts, self._rows_changed
-            self._dirty, self._new_alerts, self._rows_changed = set(), [], False
-        return dirty, alerts, rows
+            out = Changes(self._dirty, self._new_alerts, self._rows_changed or self._rows_urgent, self._rows_urgent)
+            self._dirty, self._new_alerts, self._rows_changed, self._rows_urgent = set(), [], False, False
+        return out
 
     def entry(self, run_id: str) -> RunEntry | None:
         with self.lock:

@@ -31,7 +31,7 @@ class RunsSettings:
     poll_s: float = opt(0.25, "seconds between checks of run folders for new events", min=0.05, max=10.0)
     scan_s: float = opt(2.0, "seconds between listings of the runs dir (new runs)", min=0.1, max=60.0)
     tail_lines: int = opt(20000, "events read from the end of a file too big to read whole", min=100)
-    full_history_mb: float = opt(64.0, "events files up to this size are read whole; bigger ones from the end",
+    full_history_mb: float = opt(16.0, "events files up to this size are read whole; bigger ones from the end",
                                  min=0.0)
 
 

@@ -13,7 +13,7 @@ from tui_support import GRPO, SELFTEST, copy_fixture, make_app, settle, wait_unt
 from aba_tui import screens as screen_registry
 from aba_tui.app import AbaApp
 from aba_tui.panes.alerts import AlertsTable
-from aba_tui.panes.charts import MetricChart
+from aba_tui.panes.chart import MetricChart
 from aba_tui.panes.logs import LogView
 from aba_tui.panes.runs import RunsTable
 from aba_tui.panes.telemetry import TelemetryPane
@@ -310,12 +310,14 @@ async def test_launch_form_refuses_bad_data_before_anything_starts(tmp_path: Pat
         await wait_until(pilot, lambda: bool(form.query("#f-dpo-data")), what="the dpo fields")
         assert form.query_one("#f-dpo-beta").value == "0.1" and form.query_one("#f-dpo-epochs").value == "200.0"
         form.query_one("#f-dpo-data").value = str(tmp_path / "missing.jsonl")
+        await pilot.pause(0.1)  # the Changed event of that edit comes first, as it does when typing
         await pilot.press("ctrl+s")
         await pilot.pause(0.1)
         err = form.query_one("#launch-error")
         assert "dpo.data=" in str(err.render()) and "no such file" in str(err.render())
         assert form.query_one("#f-dpo-data").has_class("-invalid")
         form.query_one("#f-dpo-data").value = str(bad)
+        await pilot.pause(0.1)
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: "missing key 'rejected'" in str(err.render()), what="the preflight error")
         assert app.screen is form and len(store.run_ids()) == 6

@@ -71,10 +71,14 @@ async def wait_until(pilot, cond: Callable[[], bool], timeout: float = 15.0, wha
 
 
 def charts_idle(app: AbaApp) -> bool:
-    from aba_tui.panes.charts import MetricChart
+    from aba_tui.panes.chart import MetricChart
+    from aba_tui.panes.charts import ChartsPane
 
     busy = [w for w in app.workers if w.group == "charts" and w.is_running]
-    return not busy and all(c._prepared for c in app.screen.query(MetricChart))
+    charts = list(app.screen.query(MetricChart))
+    if app.screen.query(ChartsPane) and not charts:
+        return False  # not mounted yet (they come just after the first frame)
+    return not busy and all(c._prepared for c in charts)
 
 
 async def settle(pilot, app: AbaApp, timeout: float = 20.0) -> None:

@@ -1,157 +1,26 @@
-"""Live metric charts (textual-plotext): one chart per metric, several runs overlaid, EMA smoothing,
-eval points, min/max downsampling so a million points draw like a thousand.
+"""Live metric charts: one chart per metric (aba_tui.panes.chart), several runs overlaid, EMA
+smoothing, a step window, eval points, and a legend naming each overlaid run in its colour.
 
-The points are prepared in a worker thread (window, EMA, downsampling under the model's lock);
-the event loop only hands the few hundred that remain to plotext.
+The charts are mounted just after the first frame (plotext is slow to import), so the pane shows
+a placeholder for a moment at start.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.binding import Binding, BindingType
-from textual.color import Color
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Static
 from textual.worker import get_current_worker
-from textual_plotext import PlotextPlot
 
-from pipeline.series import PlotData, plot_points
+if TYPE_CHECKING:
+    from aba_tui.panes.chart import MetricChart
 
 SMOOTHING_LEVELS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
 WINDOWS: tuple[float | None, ...] = (None, 10000, 1000, 100)  # last N steps; None: all
-
-
-@dataclass
-class Trace:
-    run_id: str
-    color: str
-    data: PlotData
-    eval_x: list[float]
-    eval_y: list[float]
-
-
-def _rgb(color: str) -> tuple[int, int, int]:
-    return Color.parse(color).rgb
-
-
-class MetricChart(PlotextPlot):
-    """One metric against step for the selected and pinned runs."""
-
-    can_focus = True
-    HELP = """\
-## Chart
-One metric against step for the highlighted run and every pinned run (space in the runs list pins).
-The bright line is the EMA-smoothed value; the faint one the raw values (min/max per column, so spikes show).
-Crosses are eval points (eval_<metric>)."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("m", "pick_metric", "Metric", id="chart.metric"),
-        Binding("L", "toggle_log", "Log y", id="chart.log"),
-    ]
-
-    metric: reactive[str] = reactive("loss")
-    log_y: reactive[bool] = reactive(False)
-
-    def __init__(self, metric: str, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.set_reactive(MetricChart.metric, metric)
-        self._traces: list[Trace] = []
-        self._prepared = False
-
-    @property
-    def pane(self) -> ChartsPane:
-        return self.query_ancestor(ChartsPane)
-
-    def watch_metric(self) -> None:
-        self.update_data()
-
-    def watch_log_y(self) -> None:
-        self.refresh()
-
-    def update_data(self) -> None:
-        if self.is_mounted:
-            self._prepare(self.size.width)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="charts")
-    def _prepare(self, width: int) -> None:
-        pane = self.pane
-        model = self.app.model  # type: ignore[attr-defined]
-        buckets = max(20, width - 10)
-        traces: list[Trace] = []
-        for run_id, color in pane.displayed():
-            with model.lock:
-                entry = model.entries.get(run_id)
-                if entry is None:
-                    continue
-                series = entry.series.series.get(self.metric)
-                ev = entry.series.series.get(f"eval_{self.metric}") if pane.eval_points else None
-                if series is None and ev is None:
-                    continue
-                data = (plot_points(series, buckets, pane.smoothing, pane.window) if series is not None
-                        else PlotData([], [], [], [], 0))
-                ex, ey = ([], [])
-                if ev is not None and len(ev):
-                    epd = plot_points(ev, buckets, 0.0, pane.window)
-                    ex, ey = epd.raw_x, epd.raw_y
-            traces.append(Trace(run_id, color, data, ex, ey))
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show, traces)
-
-    def _show(self, traces: list[Trace]) -> None:
-        self._traces = traces
-        self._prepared = True
-        self.refresh()
-
-    def render(self):  # type: ignore[override]
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        if not self._traces:
-            plt.title(f"{self.metric}: no data" if self._prepared else self.metric)
-            return super().render()
-        bg = self.app.current_theme.background or "#000000"
-        pane = self.pane
-        smoothing = pane.smoothing
-        total = 0
-        for t in self._traces:
-            d = t.data
-            total += d.total_points
-            if smoothing > 0 and d.smooth_x:
-                faint = Color.parse(t.color).blend(Color.parse(bg), 0.6).rgb
-                plt.plot(d.raw_x, d.raw_y, marker="braille", color=faint)
-                plt.plot(d.smooth_x, d.smooth_y, marker="braille", color=_rgb(t.color))
-            elif d.raw_x:
-                plt.plot(d.raw_x, d.raw_y, marker="braille", color=_rgb(t.color))
-            if t.eval_x:
-                plt.scatter(t.eval_x, t.eval_y, marker="x", color=_rgb(t.color))
-        if self.log_y and all(min(t.data.raw_y or [1]) > 0 for t in self._traces):
-            plt.yscale("log")
-        plt.title(f"{self.metric}  ({total:,} pts)")
-        return super().render()
-
-    def on_resize(self) -> None:
-        self.update_data()
-
-    def action_pick_metric(self) -> None:
-        names = self.pane.metric_names()
-        if not names:
-            self.notify("no metrics logged yet", severity="warning")
-            return
-
-        def chosen(name: str | None) -> None:
-            if name:
-                self.metric = name
-
-        from aba_tui.screens.pick import PickScreen
-
-        self.app.push_screen(PickScreen(f"Metric for this chart (now {self.metric})", names, self.metric), chosen)
-
-    def action_toggle_log(self) -> None:
-        self.log_y = not self.log_y
 
 
 class ChartsPane(Vertical):
@@ -182,14 +51,27 @@ Pin runs with space in the runs list to overlay them."""
         self.set_reactive(ChartsPane.eval_points, eval_points)
         self.max_overlay = max_overlay
         self._runs: list[str] = []
+        self._legend_text = ""
 
     def compose(self):
         with Horizontal(id="chart-row"):
-            for i, m in enumerate(self.metrics):
-                yield MetricChart(m, id=f"chart-{i}", classes="chart")
+            yield Static("loading charts…", id="charts-placeholder")
         yield Static(id="legend")
 
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._mount_charts)
+
+    async def _mount_charts(self) -> None:
+        from aba_tui.panes.chart import MetricChart
+
+        row = self.query_one("#chart-row", Horizontal)
+        await row.remove_children()
+        await row.mount_all(MetricChart(m, id=f"chart-{i}", classes="chart") for i, m in enumerate(self.metrics))
+        self.redraw()
+
     def charts(self) -> list[MetricChart]:
+        from aba_tui.panes.chart import MetricChart
+
         return list(self.query(MetricChart))
 
     def displayed(self) -> list[tuple[str, str]]:
@@ -213,12 +95,27 @@ Pin runs with space in the runs list to overlay them."""
         return sorted(names)
 
     def redraw(self, dirty: set[str] | None = None) -> None:
-        """Re-prepare the charts (all, or only when one of ``dirty`` runs is drawn)."""
+        """Re-prepare the charts (when ``dirty`` is given: only if one of those runs is drawn)."""
         if dirty is not None and not dirty.intersection(self._runs[: self.max_overlay]):
             return
-        for c in self.charts():
-            c.update_data()
+        charts = self.charts()
+        if charts:
+            self._prepare(charts, self.displayed(), self.smoothing, self.window, self.eval_points)
         self._legend()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="charts")
+    def _prepare(self, charts: list[MetricChart], runs: list[tuple[str, str]], smoothing: float,
+                 window: float | None, eval_points: bool) -> None:
+        # Every chart in one pass and one hand-over, so one repaint shows them all.
+        model = self.app.model  # type: ignore[attr-defined]
+        done = [(c, c.traces(model, runs, smoothing, window, eval_points)) for c in charts]
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._apply, done)
+
+    def _apply(self, done: list[tuple[MetricChart, list]]) -> None:
+        with self.app.batch_update():
+            for chart, traces in done:
+                chart._show(traces)
 
     def _legend(self) -> None:
         parts = []
@@ -226,7 +123,10 @@ Pin runs with space in the runs list to overlay them."""
             parts.append(f"[{color}]━━[/] {rid}")
         win = "all steps" if self.window is None else f"last {int(self.window):,} steps"
         extra = f"  [dim]EMA {self.smoothing:g} · {win} · eval {'on' if self.eval_points else 'off'}[/]"
-        self.query_one("#legend", Static).update(("   ".join(parts) or "no run selected") + extra)
+        text = ("   ".join(parts) or "no run selected") + extra
+        if text != self._legend_text:  # Static.update re-lays out the screen: only on change
+            self._legend_text = text
+            self.query_one("#legend", Static).update(text)
 
     def watch_smoothing(self) -> None:
         self.redraw()

@@ -14,6 +14,8 @@ from typing import ClassVar
 
 from textual import work
 from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.widgets import Log
 from textual.worker import get_current_worker
 
@@ -49,6 +51,15 @@ supervisor.log; `end` jumps to the newest line (and keeps following)."""
         Binding("end", "follow_end", "Follow", id="logs.follow", show=False),
     ]
 
+    # Widget.virtual_size re-lays out the whole screen on every change, i.e. on every line written.
+    # A log's size never moves its neighbours: update its own scroll region and scrollbar instead
+    # (a scrollbar appearing still re-lays out, through show_vertical_scrollbar).
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        if self.is_mounted:
+            self._scroll_update(size)
+
     def __init__(self, poll_s: float = 0.25, **kwargs: object) -> None:
         super().__init__(max_lines=5000, highlight=False, auto_scroll=True, **kwargs)  # type: ignore[arg-type]
         self.poll_s = poll_s
@@ -56,6 +67,11 @@ supervisor.log; `end` jumps to the newest line (and keeps following)."""
         self.file_path: Path | None = None
         self.file_name = LOG_FILES[0]
         self.label = ""
+        # Batched: lines from the follower wait for flush() (the dashboard's 1 Hz tick), since each
+        # write re-lays out the screen. Unbatched (the full-screen log view): written at once.
+        self.batched = False
+        self._pending: list[str] = []
+        self._pending_reset = False
 
     def show(self, run_dir: Path | None, label: str = "", file_path: Path | None = None) -> None:
         """Follow ``run_dir``/<current file>, or a single file (a foreign log)."""
@@ -73,6 +89,7 @@ supervisor.log; `end` jumps to the newest line (and keeps following)."""
         path = self._target()
         name = path.name if path else "-"
         self.border_title = f"{self.label} · {name}" if self.label else name
+        self._pending, self._pending_reset = [], False
         self.clear()
         if path is None:
             self.write_line("(no run selected)" if self.run_dir is None and self.file_path is None else "(no log file)")
@@ -91,11 +108,20 @@ supervisor.log; `end` jumps to the newest line (and keeps following)."""
         self.auto_scroll = True
         self.scroll_end(animate=False)
 
-    def _write(self, lines: list[str], reset: bool = False) -> None:
+    def _write(self, lines: list[str], reset: bool = False, now: bool = False) -> None:
         if reset:
+            self._pending, self._pending_reset = [], True
+        self._pending.extend(lines)
+        if now or not self.batched:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending_reset:
             self.clear()
-        if lines:
-            self.write_lines(lines)
+            self._pending_reset = False
+        if self._pending:
+            lines, self._pending = self._pending, []
+            self.write_lines(lines[-self.max_lines:] if self.max_lines else lines)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="logs")
     def _follow(self, path: Path) -> None:
@@ -107,7 +133,7 @@ supervisor.log; `end` jumps to the newest line (and keeps following)."""
                 st = os.stat(path)
             except FileNotFoundError:
                 if not waiting_shown:
-                    self.app.call_from_thread(self._write, [f"(waiting for {path.name})"], True)
+                    self.app.call_from_thread(self._write, [f"(waiting for {path.name})"], True, True)
                     waiting_shown = placeholder = True
                 self._sleep(worker)
                 continue
@@ -116,7 +142,7 @@ supervisor.log; `end` jumps to the newest line (and keeps following)."""
                 lines, offset, inode = tail_window(path, FIRST_LINES)
                 placeholder = not lines
                 shown = [clean_line(r) for r in lines] or [f"({path.name} is empty so far)"]
-                self.app.call_from_thread(self._write, shown, True)
+                self.app.call_from_thread(self._write, shown, True, True)
                 continue
             if st.st_ino != inode or st.st_size < offset:
                 offset, inode, partial, reset = 0, st.st_ino, b"", True

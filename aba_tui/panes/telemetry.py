@@ -6,16 +6,17 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.widgets import Static
+from textual.widget import Widget
 
 from aba_tui import fmt
 from pipeline.telemetry import Snapshot, Telemetry, spark_values
 
 
-class TelemetryPane(Static):
+class TelemetryPane(Widget):
     can_focus = True
     HELP = """\
 ## Telemetry
@@ -28,7 +29,8 @@ A field NVML cannot read shows n/a. `h` switches the sparklines between utilisat
     BINDINGS: ClassVar[list[BindingType]] = [Binding("h", "toggle_history", "History", id="telemetry.history")]
 
     def __init__(self, telemetry: Telemetry, history_s: float, **kwargs: object) -> None:
-        super().__init__("sampling…", **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._content: RenderableType = "sampling…"
         self.telemetry = telemetry
         self.history_s = history_s
         self.show_vram = False
@@ -39,7 +41,27 @@ A field NVML cannot read shows n/a. `h` switches the sparklines between utilisat
             self.show_snapshot(self.telemetry.latest)
 
     def show_snapshot(self, snap: Snapshot) -> None:
-        self.update(self._render_snapshot(snap))
+        # A plain repaint: the pane's size does not depend on its content (Static.update would
+        # re-layout the whole screen every second).
+        self._content = self._render_snapshot(snap)
+        self.refresh()
+
+    def render(self) -> RenderableType:
+        return self._content
+
+    def _gpu_line(self, g, snap: Snapshot, width: int) -> Text:  # type: ignore[no-untyped-def]
+        theme = self.app.current_theme
+        mem_pct = g.mem_pct
+        line = Text(f"GPU{g.index} {fmt.na(g.util_pct, '{:>3.0f}', '%')} ", style="bold")
+        line.append(self._spark(self.telemetry.gpu_history.get(g.index, []), 1, max(5, width), snap.ts),
+                    style=theme.primary or "")
+        line.append(f" {fmt.gib(g.mem_used)}/{fmt.gib(g.mem_total)}G {fmt.na(mem_pct, '{:.0f}', '%')}",
+                    style=(theme.error or "red") if mem_pct is not None and mem_pct > 95 else "")
+        line.append(f" {fmt.na(g.temp_c, '{:.0f}', '°C')} {fmt.na(g.power_w)}W")
+        runs = sorted({p.run_id for p in g.processes if p.run_id})
+        if runs:
+            line.append(f" {', '.join(runs)}", style="dim")
+        return line
 
     def _spark(self, history, which: int, width: int, now: float, hi: float | None = 100.0) -> str:  # type: ignore[no-untyped-def]
         return fmt.sparkline(spark_values(history, which, width, now, self.history_s), 0.0, hi)
@@ -53,7 +75,13 @@ A field NVML cannot read shows n/a. `h` switches the sparklines between utilisat
         grid.add_column(no_wrap=True)
         if snap.gpu_error:
             grid.add_row(Text(f"No NVIDIA GPU: {snap.gpu_error}", style=warn))
+        # Several GPUs in a short pane: one line each (utilisation sparkline, VRAM, temperature, power).
+        per_gpu = 4 + (1 if any(g.processes for g in snap.gpus) else 0)
+        compact = len(snap.gpus) > 1 and len(snap.gpus) * per_gpu + 6 > self.size.height
         for g in snap.gpus:
+            if compact:
+                grid.add_row(self._gpu_line(g, snap, width - 28))
+                continue
             head = Text(f"GPU{g.index} ", style="bold")
             head.append(g.name or "n/a")
             if snap.driver:

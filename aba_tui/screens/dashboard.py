@@ -11,13 +11,13 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header
 
+from aba_tui.model import Changes
 from aba_tui.panes.alerts import AlertsTable
 from aba_tui.panes.charts import ChartsPane
 from aba_tui.panes.logs import LogView
 from aba_tui.panes.runs import RunsTable
 from aba_tui.panes.telemetry import TelemetryPane
 from aba_tui.settings import PANES
-from pipeline.alerts import Alert
 from pipeline.telemetry import Snapshot
 
 PANE_IDS = {"runs": "#runs-pane", "charts": "#charts", "logs": "#logs", "telemetry": "#telemetry",
@@ -26,6 +26,10 @@ PANE_TITLES = {"runs": "Runs", "charts": "Charts", "logs": "Logs", "telemetry": 
 
 
 class DashboardScreen(Screen[None]):
+    _rows_pending = False
+    _snapshot: Snapshot | None = None
+    _snapshot_shown = False
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(str(i + 1), f"toggle_pane('{name}')", PANE_TITLES[name], id=f"dashboard.pane-{name}",
                 show=False)
@@ -56,6 +60,8 @@ class DashboardScreen(Screen[None]):
             self.pane(name).display = False
         self._sync_rows()
         self.query_one(RunsTable).focus()
+        self.query_one(LogView).batched = True  # flushed by the tick
+        self.set_interval(self.TICK_S, self._tick)
 
     # -- panes -------------------------------------------------------------------------------------
     def pane(self, name: str) -> Widget:
@@ -75,20 +81,41 @@ class DashboardScreen(Screen[None]):
                 target.focus()
 
     # -- updates from the app ----------------------------------------------------------------------
-    def model_changed(self, dirty: set[str], alerts: list[Alert], rows_changed: bool) -> None:
-        if rows_changed:
+    TICK_S = 1.0
+
+    # Everything but the charts repaints on one 1 Hz tick: each repaint is a frame, and a frame with
+    # dirty regions far apart re-renders most of the screen. The charts (append → drawn in < 250 ms),
+    # runs that come, go or change state, and alerts show at once.
+    def _tick(self) -> None:
+        if self._rows_pending:
             self._sync_rows()
-        if dirty:
-            self.query_one(ChartsPane).redraw(dirty)
-        if alerts:
-            self.query_one(AlertsTable).add_alerts(alerts, self.app.clock())  # type: ignore[attr-defined]
+        self._tick_telemetry()
+        self.query_one(LogView).flush()
+
+    def model_changed(self, changes: Changes) -> None:
+        if changes.urgent:
+            self._sync_rows()
+        elif changes.rows:
+            self._rows_pending = True
+        if changes.dirty:
+            self.query_one(ChartsPane).redraw(changes.dirty)
+        if changes.alerts:
+            self.query_one(AlertsTable).add_alerts(changes.alerts, self.app.clock())  # type: ignore[attr-defined]
 
     def telemetry_sampled(self, snap: Snapshot) -> None:
+        self._snapshot = snap
+        if not self._snapshot_shown:  # the first sample shows at once
+            self._snapshot_shown = True
+            self._tick_telemetry()
+
+    def _tick_telemetry(self) -> None:
         pane = self.query_one(TelemetryPane)
-        if pane.display:
-            pane.show_snapshot(snap)
+        if self._snapshot is not None and pane.display:
+            pane.show_snapshot(self._snapshot)
+        self._snapshot = None
 
     def _sync_rows(self) -> None:
+        self._rows_pending = False
         app = self.app
         table = self.query_one(RunsTable)
         table.pinned = set(app.pinned)  # type: ignore[attr-defined]

@@ -1,0 +1,146 @@
+"""Open a 1 GB / 3M-line events.jsonl and draw the last 10k points (goal < 1 s, < 200 MB).
+
+Generates the file in a temp dir (deleted at the end), then, each in a fresh interpreter:
+- baseline: a plain line count of the same file (1 MiB reads, bytes.count), the cheapest thing that
+  touches every byte;
+- ours: the control centre's path: the watcher opens the run (reads backwards to the last 10k lines,
+  starts the tail there), ingests them into the metric series, prepares the loss chart (window, EMA,
+  min/max downsampling) and plotext draws it at 120×30;
+then appends a line and polls once (only the new bytes are read).
+Prints wall time and peak RSS growth of each and the ratio; asserts nothing. Run it once or twice:
+writing 1 GB takes a while on a shared machine.
+
+    .venv/bin/python benchmarks/bench_tui_bigfile.py [--lines 3000000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+LINE_COUNT = """
+import sys, time
+import psutil
+t = time.perf_counter()
+n = 0
+with open(sys.argv[1], "rb") as fh:
+    while chunk := fh.read(1 << 20):
+        n += chunk.count(b"\\n")
+dt = time.perf_counter() - t
+print(dt, n, psutil.Process().memory_info().rss)
+"""
+
+OURS = """
+import sys, threading, time
+from pathlib import Path
+import psutil
+proc = psutil.Process()
+rss0 = proc.memory_info().rss
+peak = [0]
+def sample():  # ru_maxrss is inherited across fork/exec on Linux: sample the RSS instead
+    while True:
+        peak[0] = max(peak[0], proc.memory_info().rss)
+        time.sleep(0.002)
+threading.Thread(target=sample, daemon=True).start()
+from aba_tui.model import RunsModel
+from pipeline.runstore import RunStore
+from pipeline.series import plot_points
+from textual_plotext.plot import Plot
+runs = Path(sys.argv[1])
+rss1 = proc.memory_info().rss
+t = time.perf_counter()
+model = RunsModel(RunStore(runs), tail_lines=10_000, full_history_bytes=16 << 20)
+model.want({"big"})
+model.poll_once()
+e = model.entry("big")
+pd = plot_points(e.series.series["loss"], 110, smoothing=0.6)
+plt = Plot()
+plt.plotsize(120, 30)
+plt.plot(pd.raw_x, pd.raw_y, marker="braille")
+plt.plot(pd.smooth_x, pd.smooth_y, marker="braille")
+frame = plt.build()
+dt = time.perf_counter() - t
+with open(runs / "big" / "events.jsonl", "a") as fh:
+    fh.write('{"ts": 1.0, "type": "metrics", "step": 99999999, "loss": 0.5}\\n')
+t2 = time.perf_counter()
+model.poll_once()
+dt2 = time.perf_counter() - t2
+time.sleep(0.01)
+rss = peak[0]
+print(dt, rss - rss1, len(e.series.series["loss"]), e.series.tail_only, dt2, e.series.step, len(frame), rss1 - rss0)
+"""
+
+
+def generate(path: Path, lines: int) -> None:
+    # ~340 bytes a line (1 GB at 3M lines) like a TRL DPO log, written in 64k-line blocks.
+    head = json.dumps({"ts": 1.0, "type": "progress", "step": 0, "total_steps": lines}) + "\n"
+    tmpl = ('{{"ts": {ts:.3f}, "type": "metrics", "step": {s}, "loss": {loss:.6f}, "accuracy": {acc:.4f}, '
+            '"lr": 1e-05, "grad_norm": {g:.4f}, "margins": {m:.4f}, "epoch": {ep:.4f}, "rewards/chosen": {rc:.5f}, '
+            '"rewards/rejected": {rr:.5f}, "kl": 0.0123, "samples_per_s": 12.5, "tokens_per_s": 3150.0, '
+            '"logps/chosen": -{lc:.4f}, "logps/rejected": -{lr:.4f}, "eta_s": {eta:.1f}}}\n')
+    with open(path, "w") as fh:
+        fh.write(head)
+        block = []
+        for s in range(1, lines + 1):
+            block.append(tmpl.format(ts=1.7e9 + s, s=s, loss=1.0 / (1 + s * 1e-5), acc=0.5 + (s % 100) / 250,
+                                     g=1.0 + (s % 7) / 10, m=(s % 50) / 10, ep=s / 25, rc=0.1 * (s % 9),
+                                     rr=-0.1 * (s % 11), lc=40 + s % 13, lr=45 + s % 17, eta=float(lines - s)))
+            if len(block) == 65536:
+                fh.write("".join(block))
+                block.clear()
+        fh.write("".join(block))
+
+
+def run(code: str, *args: str) -> list[str]:
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    if out.returncode != 0:
+        raise SystemExit(out.stderr[-3000:])
+    return out.stdout.split()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, default=3_000_000)
+    ap.add_argument("--keep", type=Path, default=None, help="reuse/keep the generated file in this folder")
+    args = ap.parse_args()
+    tmp = args.keep or Path(tempfile.mkdtemp(prefix="aba-bench-big-"))
+    run_dir = tmp / "runs" / "big"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    events = run_dir / "events.jsonl"
+    try:
+        (run_dir / "status.json").write_text(json.dumps({"run_id": "big", "stage": "dpo", "state": "succeeded",
+                                                         "host": "bench", "started_at": 1.7e9}))
+        if not events.exists() or args.keep is None:
+            t = time.perf_counter()
+            generate(events, args.lines)
+            print(f"generated {events.stat().st_size / 2**30:.2f} GB, {args.lines:,} lines in "
+                  f"{time.perf_counter() - t:.0f} s")
+        os.sync()
+        base_t, base_n, base_rss = run(LINE_COUNT, str(events))
+        ours = run(OURS, str(tmp / "runs"))
+        t, rss, npts, tail_only, t_append, last_step, _frame, import_rss = ours
+        print(f"baseline: line count of the whole file  {float(base_t) * 1000:8.0f} ms  ({int(base_n):,} lines, "
+              f"RSS {int(base_rss) / 2**20:.0f} MB)")
+        print(f"ours: open, last 10k points, draw        {float(t) * 1000:8.0f} ms  (+{int(rss) / 2**20:.0f} MB "
+              f"over the {int(import_rss) / 2**20:.0f} MB the imports take; {int(npts):,} loss points; "
+              f"tail only: {tail_only})")
+        print(f"ratio ours / line count: {float(t) / float(base_t):.3f}")
+        print(f"append one line → next poll read it: {float(t_append) * 1000:.1f} ms (last step {last_step})")
+        print(f"goals: < 1000 ms {'met' if float(t) < 1 else 'NOT met'}; < 200 MB "
+              f"{'met' if int(rss) < 200 * 2**20 else 'NOT met'}")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

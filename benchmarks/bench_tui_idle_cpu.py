@@ -1,0 +1,121 @@
+"""CPU of the app idle with 4 live runs and telemetry at 1 Hz (budget < 3 % of one core).
+
+`aba` runs in a real terminal (tmux, 160×48) on a runs dir with 4 running runs, each getting one
+metrics event every ``--every`` seconds (default 1: a small model's logging rate; 0: running but
+silent) from a writer thread here, with a stdout line each, telemetry sampling at the default 1 s.
+Nobody touches the keyboard. After a warm-up, the app process's CPU time (all its threads, user +
+system) is read over the window. Baseline, measured at the same time in its own
+tmux window: a minimal Textual app (one Static) left idle. Prints % of one core and the difference;
+asserts nothing.
+
+    .venv/bin/python benchmarks/bench_tui_idle_cpu.py [--seconds 30] [--every 1] [--hide charts,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+MINIMAL = "from textual.app import App\nfrom textual.widgets import Static\n" \
+          "class Hello(App):\n    def compose(self):\n        yield Static('hello')\nHello().run()\n"
+
+
+def make_runs(root: Path, n: int) -> list[Path]:
+    out = []
+    now = time.time()
+    for i in range(n):
+        rid = f"20250301-12{i:02d}-dpo-bench{i}"
+        d = root / rid
+        d.mkdir(parents=True)
+        (d / "status.json").write_text(json.dumps({"run_id": rid, "stage": "dpo", "state": "running",
+                                                   "host": "bench-host", "started_at": now - 600, "pid": None}))
+        (d / "run.toml").write_text('stage = "dpo"\n')
+        with open(d / "events.jsonl", "w") as fh:
+            fh.write(json.dumps({"ts": now, "type": "progress", "step": 0, "total_steps": 100000}) + "\n")
+            for s in range(1, 501):
+                fh.write(json.dumps({"ts": now - 500 + s, "type": "metrics", "step": s, "loss": 1 / s,
+                                     "accuracy": 0.5}) + "\n")
+        out.append(d)
+    return out
+
+
+def writer(runs: list[Path], stop: threading.Event, every: float = 1.0) -> None:
+    step = 501
+    while not stop.wait(every):
+        for d in runs:
+            with open(d / "events.jsonl", "a") as fh:
+                fh.write(json.dumps({"ts": time.time(), "type": "metrics", "step": step, "loss": 1 / step,
+                                     "accuracy": 0.6, "lr": 1e-5, "grad_norm": 1.0}) + "\n")
+            with open(d / "stdout.log", "a") as fh:
+                fh.write(f"step {step}\n")
+        step += 1
+
+
+def pane_pid(sock: list[str], target: str) -> int:
+    out = subprocess.run([*sock, "list-panes", "-t", target, "-F", "#{pane_pid}"], capture_output=True, text=True)
+    return int(out.stdout.split()[0])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--warmup", type=float, default=8.0)
+    ap.add_argument("--hide", default="", help="comma list of panes to hide (to see what each costs)")
+    ap.add_argument("--every", type=float, default=1.0,
+                    help="seconds between events of each run (0: running but silent, e.g. a long eval)")
+    args = ap.parse_args()
+    if shutil.which("tmux") is None:
+        raise SystemExit("needs tmux")
+    tmp = Path(tempfile.mkdtemp(prefix="aba-bench-idle-"))
+    sock = ["tmux", "-L", f"aba-bench-{os.getpid()}", "-f", "/dev/null"]
+    stop = threading.Event()
+    try:
+        runs = make_runs(tmp / "runs", 4)
+        env = {**os.environ, "XDG_CONFIG_HOME": str(tmp / "xdg"), "TERM": "xterm-256color"}
+        if args.hide:
+            (tmp / "xdg" / "aba").mkdir(parents=True)
+            hidden = ", ".join(f'"{p}"' for p in args.hide.split(","))
+            (tmp / "xdg" / "aba" / "config.toml").write_text(f"[panes]\nhidden = [{hidden}]\n")
+        py = sys.executable
+        subprocess.run([*sock, "new-session", "-d", "-s", "aba", "-x", "160", "-y", "48",
+                        f"{py} -m aba_tui --runs-dir {tmp / 'runs'}"], env=env, cwd=ROOT, check=True)
+        (tmp / "minimal.py").write_text(MINIMAL)
+        subprocess.run([*sock, "new-session", "-d", "-s", "min", "-x", "160", "-y", "48",
+                        f"{py} {tmp / 'minimal.py'}"], env=env, cwd=ROOT, check=True)
+        if args.every > 0:
+            threading.Thread(target=writer, args=(runs, stop, args.every), daemon=True).start()
+        time.sleep(args.warmup)
+        procs = {"aba": psutil.Process(pane_pid(sock, "aba")), "minimal Textual": psutil.Process(pane_pid(sock, "min"))}
+        start = {k: sum(p.cpu_times()[:2]) for k, p in procs.items()}
+        t0 = time.monotonic()
+        time.sleep(args.seconds)
+        wall = time.monotonic() - t0
+        used = {k: (sum(p.cpu_times()[:2]) - start[k]) / wall * 100 for k, p in procs.items()}
+        screen = subprocess.run([*sock, "capture-pane", "-p", "-t", "aba"], capture_output=True, text=True).stdout
+        assert "bench0" in screen or "runs" in args.hide, screen
+    finally:
+        stop.set()
+        subprocess.run([*sock, "kill-server"], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    rate = f"an event every {args.every:g} s each" if args.every > 0 else "no new events"
+    print(f"idle CPU over {args.seconds:.0f} s, 4 running runs ({rate}), telemetry 1 Hz "
+          f"(load avg {os.getloadavg()[0]:.1f})")
+    for k, v in used.items():
+        print(f"  {k:<16} {v:5.2f} % of one core")
+    print(f"  aba above the minimal app: {used['aba'] - used['minimal Textual']:+.2f} points; budget 3 %: "
+          f"{'met' if used['aba'] < 3 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

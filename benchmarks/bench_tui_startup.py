@@ -1,0 +1,108 @@
+"""Cold start of the control centre to its first frame (budget < 0.5 s).
+
+Each measurement is a fresh interpreter (cold imports), timed from just before the spawn to the
+first frame the app paints (headless driver, recorded runs fixture). Baselines measured in the same
+run, alternating with ours: a bare ``python -c pass`` and a minimal Textual app's first frame. Also
+reports when the runs list first shows every run (the watcher's first pass, after the first frame).
+Prints medians and ratios; asserts nothing.
+
+    .venv/bin/python benchmarks/bench_tui_startup.py [--reps 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "fixtures" / "runs"
+
+MINIMAL = """
+import os, time
+from textual.app import App
+from textual.widgets import Static
+class Hello(App):
+    def compose(self):
+        yield Static("hello")
+    def on_mount(self):
+        self.call_after_refresh(self.done)
+    def done(self):
+        print(f"frame {time.time() - float(os.environ['T0']):.4f}")
+        self.exit()
+Hello().run(headless=True)
+"""
+
+ABA = """
+import os, sys, time
+from aba_tui.app import AbaApp
+from aba_tui.settings import Settings
+t0 = float(os.environ["T0"])
+class Timed(AbaApp):
+    def _after_first_frame(self):
+        print(f"frame {time.time() - t0:.4f}")
+        super()._after_first_frame()
+        self.set_interval(0.01, self.rows_shown)
+    def rows_shown(self):
+        from aba_tui.panes.runs import RunsTable
+        if self.screen.query_one(RunsTable).row_count >= int(sys.argv[2]):
+            print(f"rows {time.time() - t0:.4f}")
+            self.exit()
+Timed(runs_dir=sys.argv[1], settings=Settings()).run(headless=True)
+"""
+
+
+def timed(code: list[str], env: dict[str, str]) -> dict[str, float]:
+    env = {**env, "T0": repr(time.time())}
+    start = time.perf_counter()
+    out = subprocess.run(code, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    wall = time.perf_counter() - start
+    if out.returncode != 0:
+        raise SystemExit(f"{code[:3]} failed: {out.stderr[-2000:]}")
+    res = {"exit": wall}
+    for line in out.stdout.splitlines():
+        key, _, val = line.partition(" ")
+        if key in ("frame", "rows"):
+            res[key] = float(val)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=7)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="aba-bench-start-"))
+    try:
+        runs = tmp / "runs"
+        shutil.copytree(FIXTURE, runs, ignore=shutil.ignore_patterns("*.py"))
+        n_runs = sum(1 for p in runs.iterdir() if (p / "status.json").exists())
+        env = {**os.environ, "XDG_CONFIG_HOME": str(tmp / "xdg")}
+        py = sys.executable
+        results: dict[str, list[float]] = {"python -c pass": [], "minimal Textual app": [], "aba": [],
+                                           "aba, runs listed": []}
+        for _ in range(args.reps):  # interleaved, so load changes hit all three alike
+            results["python -c pass"].append(timed([py, "-c", "pass"], env)["exit"])
+            results["minimal Textual app"].append(timed([py, "-c", MINIMAL], env)["frame"])
+            r = timed([py, "-c", ABA, str(runs), str(n_runs)], env)
+            results["aba"].append(r["frame"])
+            results["aba, runs listed"].append(r["rows"])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    base = statistics.median(results["minimal Textual app"])
+    print(f"cold start to first frame, median of {args.reps} fresh interpreters (load avg {os.getloadavg()[0]:.1f})")
+    for name, vals in results.items():
+        med = statistics.median(vals)
+        print(f"  {name:<22} {med * 1000:7.0f} ms   (min {min(vals) * 1000:.0f})   "
+              f"×{med / base:.2f} of minimal Textual")
+    aba = statistics.median(results["aba"])
+    print(f"budget 500 ms: {'met' if aba < 0.5 else 'NOT met'} ({aba * 1000:.0f} ms)")
+
+
+if __name__ == "__main__":
+    main()
