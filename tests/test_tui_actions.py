@@ -323,3 +323,88 @@ async def test_launch_form_refuses_bad_data_before_anything_starts(tmp_path: Pat
         assert app.screen is form and len(store.run_ids()) == 6
         await pilot.press("escape")
         assert not isinstance(app.screen, LaunchScreen)
+
+
+async def test_enter_opens_the_runs_logs_full_screen_and_mouse_selects_rows(tmp_path: Path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot, app)
+        table = app.screen.query_one(RunsTable)
+        await pilot.click(RunsTable, offset=(6, 3))  # header is row 0: the third run
+        await pilot.pause(0.1)
+        assert table.current_run == app.model.rows()[2].run_id
+        table.select_run(SELFTEST)
+        await pilot.press("enter")
+        from aba_tui.screens.logs import LogScreen
+
+        assert isinstance(app.screen, LogScreen)
+        view = app.screen.query_one(LogView)
+        await wait_until(pilot, lambda: view.line_count > 0, what="the log lines")
+        assert view.run_dir == app.store.root / SELFTEST and "stdout.log is empty" in view.lines[0]
+        view.focus()
+        await pilot.press("f", "f")  # → events.jsonl
+        await wait_until(pilot, lambda: view.file_name == "events.jsonl" and view.line_count >= 4)
+        await pilot.press("escape")
+        assert isinstance(app.screen.query_one(RunsTable), RunsTable)
+        # The malformed lines of that run are counted in the legend, not fatal.
+        table.select_run(SELFTEST)
+        await settle(pilot, app)
+        legend = str(app.screen.query_one("#legend").render())
+        assert "1 malformed line skipped" in legend
+
+
+async def test_gpu_starved_vram_and_stalled_runs_raise_alerts(tmp_path: Path):
+    from fake_nvml import FakeGpu, FakeNvml
+    from tui_support import FROZEN, fake_telemetry
+
+    nv = FakeNvml([FakeGpu(util=5, used=79 * 2**30, total=80 * 2**30, procs=[(9999991, 70 * 2**30)])])
+    tel = fake_telemetry(nv, wave=(5,))  # 30 minutes of history at 5 % busy, the GRPO worker on it
+    later = [FROZEN]
+    settings = Settings()
+    settings.alerts.gpu_util_window_s = 90.0  # the recorded history has a sample every 30 s
+    app = make_app(tmp_path, telemetry=tel, clock=lambda: later[0], settings=settings)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot, app)
+        alerts = app.screen.query_one(AlertsTable)
+        await wait_until(pilot, lambda: {"gpu_starved", "vram_high"} <= {a.code for a in alerts.alerts},
+                         what="the GPU alerts")
+        starved = next(a for a in alerts.alerts if a.code == "gpu_starved")
+        assert starved.run_id == GRPO and "5% busy" in starved.message
+        table = app.screen.query_one(RunsTable)
+        assert str(table.get_row(GRPO)[0]).endswith("⚠")
+        # Eleven minutes without a new event or log line from the running run: stalled.
+        later[0] = os.stat(app.store.root / GRPO / "events.jsonl").st_mtime + 11 * 60
+        app.model.wake.set()
+        await wait_until(pilot, lambda: any(a.code == "stalled" for a in alerts.alerts), what="the stall alert")
+
+
+async def test_pick_x_field_and_open_a_run_folder_from_elsewhere(tmp_path: Path):
+    jl = tmp_path / "custom.jsonl"
+    jl.write_text("".join(json.dumps({"iter": i, "wall": 100 - i, "score": i * 2}) + "\n" for i in range(10)))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    import shutil
+
+    from tui_support import FIXTURE
+
+    shutil.copytree(FIXTURE / SELFTEST, elsewhere / "my-old-run")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot, app)
+        rid = app.open_path(elsewhere / "my-old-run")
+        table = app.screen.query_one(RunsTable)
+        await wait_until(pilot, lambda: table.current_run == rid, what="the outside run")
+        assert str(table.get_row(rid)[3]) == "stopped" and table.row_count == 7
+        rid = app.open_path(jl)
+        await wait_until(pilot, lambda: table.current_run == rid, what="the JSONL")
+        assert app.model.entry(rid).reader.x_field == "iter"
+        app.action_pick_x()
+        await pilot.pause(0.1)
+        assert "iter" in app.screen.items and "line" in app.screen.items
+        app.screen.dismiss("wall")
+        await wait_until(pilot, lambda: (table.current_run or "").startswith("file:custom")
+                         and app.model.entry(table.current_run).reader.x_field == "wall", what="the re-read log")
+        chart = app.screen.query_one("#chart-0", MetricChart)
+        chart.metric = "score"
+        await settle(pilot, app)
+        assert sorted(chart._traces[0].data.raw_x) == [float(w) for w in range(91, 101)]

@@ -35,18 +35,18 @@ def fixed_system() -> SystemSample:
 
 
 def fake_telemetry(nvml: FakeNvml | None = None, history: bool = True, clock: Callable[[], float] = lambda: FROZEN,
-                   interval_s: float = 3600.0) -> Telemetry:
+                   interval_s: float = 3600.0, wave: tuple[int, ...] = (90, 85, 20, 95, 70, 40)) -> Telemetry:
     """Telemetry on a fake H100 whose process 9999991 is the fixture's GRPO worker. With
     ``history``, 30 minutes of samples are recorded first (a deterministic utilisation wave)."""
     nv = nvml or FakeNvml([FakeGpu(procs=[(9999991, 20 * GiB), (9999992, GiB)])])
     now = [FROZEN - 1800.0]
-    t = Telemetry(NvmlProvider(nv), history_s=1800, interval_s=interval_s, clock=lambda: now[0],
-                  system=fixed_system)
+    t = Telemetry(NvmlProvider(nv), history_s=1800, interval_s=1.0, clock=lambda: now[0], system=fixed_system)
+    t.interval_s = interval_s  # history sized for 1 Hz; the app then samples at this interval
     if history and nv.gpus:
         util0 = nv.gpus[0].util
         for i in range(60):
             now[0] = FROZEN - 1800.0 + i * 30
-            nv.gpus[0].util = [90, 85, 20, 95, 70, 40][i % 6]
+            nv.gpus[0].util = wave[i % len(wave)]
             t.sample()
         nv.gpus[0].util = util0
     t.clock = clock

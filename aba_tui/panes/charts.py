@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.markup import escape
 from textual import work
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -119,8 +120,17 @@ Pin runs with space in the runs list to overlay them."""
 
     def _legend(self) -> None:
         parts = []
+        model = self.app.model  # type: ignore[attr-defined]
         for rid, color in self.displayed():
-            parts.append(f"[{color}]━━[/] {rid}")
+            note = ""
+            entry = model.entry(rid)
+            if entry is not None:
+                bad = entry.tail.malformed if entry.tail else (entry.reader.malformed if entry.reader else 0)
+                if bad:
+                    note += f" [dim]({bad} malformed line{'s' if bad > 1 else ''} skipped)[/]"
+                if entry.series.tail_only:
+                    note += " [dim](end of a big file)[/]"
+            parts.append(f"[{color}]━━[/] {escape(entry.label if entry else rid)}{note}")
         win = "all steps" if self.window is None else f"last {int(self.window):,} steps"
         extra = f"  [dim]EMA {self.smoothing:g} · {win} · eval {'on' if self.eval_points else 'off'}[/]"
         text = ("   ".join(parts) or "no run selected") + extra
