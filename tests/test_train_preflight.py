@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -36,6 +37,9 @@ def test_preflight_returns_the_rows_and_checks_grpo_groups(tmp_path: Path) -> No
         preflight(build_config("grpo", [], ["grpo.grad_accum=3"]))
     with pytest.raises(ConfigError, match="unknown dimension"):
         preflight(build_config("grpo", [], ["grpo.reward_weights=joy=1"]))
+    if importlib.util.find_spec("pipeline.rewards.judge") is None:  # the LLM judge is not written yet
+        with pytest.raises(ConfigError, match="not available in this install"):
+            preflight(build_config("grpo", [], ["grpo.scorer=judge"]))
     with pytest.raises(ConfigError, match=r"model\.chat_template"):
         preflight(build_config("sft", [], [f"model.chat_template={tmp_path / 'nope.jinja'}"]))
 

@@ -7,6 +7,7 @@ hand, or data changed since the launch) and trains on the rows it returns.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ def check_grpo(sec: Any) -> None:
     parse_weights(sec.reward_weights)
     if sec.scorer not in SCORERS:
         raise ConfigError(f"grpo.scorer={sec.scorer!r}: unknown scorer (expected one of {', '.join(SCORERS)})")
+    if importlib.util.find_spec(SCORERS[sec.scorer].partition(":")[0]) is None:
+        raise ConfigError(f"grpo.scorer={sec.scorer!r}: this scorer is not available in this install "
+                          "(use grpo.scorer = \"rubric\")")
     per_round = sec.batch_size * sec.grad_accum
     if per_round % sec.num_generations:
         raise ConfigError(f"grpo: batch_size × grad_accum = {per_round} completions a generation round, which is "
