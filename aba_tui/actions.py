@@ -16,7 +16,7 @@ from pipeline.config import RunConfig, load_run_config
 from pipeline.errors import AbaError
 
 if TYPE_CHECKING:
-    from aba_tui.model import RunEntry
+    from aba_tui.entries import RunEntry
 
 
 class RunActions:

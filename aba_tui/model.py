@@ -16,17 +16,19 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aba_tui.entries import Changes, RunEntry, RunRow, summarize_tail
+from aba_tui.entries import file_sig as _sig
+from aba_tui.entries import mtime as _mtime
 from pipeline import alerts as rules
 from pipeline.alerts import Alert, AlertBook, Thresholds
-from pipeline.events import EVENTS_FILE, Tail, parse_line, read_last_lines
+from pipeline.events import EVENTS_FILE
 from pipeline.procinfo import alive
 from pipeline.runstore import RunStore
 from pipeline.series import RunSeries, is_number, open_events
-from pipeline.status import ACTIVE, STATUS_FILE, Status, read_status
+from pipeline.status import ACTIVE, STATUS_FILE, read_status
 from pipeline.telemetry import RunPids, Snapshot, Telemetry
 
 if TYPE_CHECKING:
@@ -34,120 +36,8 @@ if TYPE_CHECKING:
 
 HOST = socket.gethostname()
 CHUNK_BYTES = 8 << 20  # read a backlog in slices so one pass never parses a whole GB
-RECENT_END_S = 24 * 3600
-COLLAPSE_STAGES = frozenset({"sft", "dpo"})  # bad ends this recent are announced when the app opens
-
-
-@dataclass
-class RunEntry:
-    run_id: str
-    path: Path
-    kind: str = "run"  # run | foreign
-    label: str = ""
-    status: Status | None = None
-    error: str | None = None
-    series: RunSeries = field(default_factory=RunSeries)
-    tail: Tail | None = None
-    reader: ForeignReader | None = None
-    loaded: bool = False
-    external: bool = False  # opened from outside the runs dir
-    status_sig: tuple[int, int] | None = None
-    summary_sig: tuple[int, int] | None = None
-    summary: dict[str, Any] = field(default_factory=dict)
-    last_activity: float | None = None
-    alerts_seen: int = 0
-    first_state: str | None = None
-
-    @property
-    def state(self) -> str:
-        if self.kind == "foreign":
-            return "file"
-        return self.status.state if self.status else "corrupt"
-
-    @property
-    def active(self) -> bool:
-        return self.kind == "run" and self.state in ACTIVE
-
-
-@dataclass(frozen=True)
-class RunRow:
-    """One line of the runs list: plain values, safe to hand to the UI thread."""
-
-    run_id: str
-    kind: str
-    label: str
-    stage: str
-    state: str
-    step: int | None
-    total: int | None
-    eta_s: float | None
-    loss: float | None
-    started_at: float | None
-    ended_at: float | None
-    reason: str | None
-    alert_level: str | None
-    malformed: int
-    attempt: int
-    parent: str | None
-
-
-@dataclass
-class Changes:
-    """What changed since the UI last asked: runs whose series grew, new alerts, and whether the runs
-    list needs a repaint (``urgent``: runs came or went, a state changed, an alert; else only steps,
-    losses and ETAs moved, which the UI may batch)."""
-
-    dirty: set[str]
-    alerts: list[Alert]
-    rows: bool
-    urgent: bool
-
-
-def _sig(path: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size
-
-
-def _mtime(path: Path) -> float | None:
-    try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return None
-
-
-def summarize_tail(path: Path, lines: int = 200, head_bytes: int = 64 << 10) -> dict[str, Any]:
-    """Step, total and last loss of an events file, from its first and last blocks only (the
-    progress event with total_steps comes first; the latest metrics come last)."""
-    out: dict[str, Any] = {}
-    try:
-        raws = read_last_lines(path, lines)
-        with open(path, "rb") as fh:
-            head = fh.read(head_bytes).split(b"\n")[:-1]
-    except OSError:
-        return out
-    for raw in head:
-        ev = parse_line(raw)
-        if ev and ev.get("type") == "progress" and is_number(ev.get("total_steps")):
-            out["total"] = int(ev["total_steps"])
-    for raw in reversed(raws):
-        ev = parse_line(raw)
-        if not ev:
-            continue
-        if ev.get("type") == "progress" and is_number(ev.get("total_steps")) and "total_tail" not in out:
-            out["total_tail"] = out["total"] = int(ev["total_steps"])  # a resume may announce a new total
-        if ev.get("type") != "metrics":
-            continue
-        if "step" not in out and is_number(ev.get("step")):
-            out["step"] = ev["step"]
-        if "loss" not in out and is_number(ev.get("loss")):
-            out["loss"] = ev["loss"]
-        if "step" in out and "loss" in out:
-            break
-    out.pop("total_tail", None)
-    return out
+RECENT_END_S = 24 * 3600  # bad ends this recent are announced when the app opens
+COLLAPSE_STAGES = frozenset({"sft", "dpo"})  # GRPO's loss sits near zero by design
 
 
 class RunsModel:

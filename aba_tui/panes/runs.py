@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from aba_tui import fmt
-from aba_tui.model import RunRow
+from aba_tui.entries import RunRow
 from aba_tui.panes.table import MeasuredTable
 
 COLUMNS = (("mark", ""), ("run", "RUN"), ("stage", "STAGE"), ("state", "STATE"), ("step", "STEP"),

@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header
 
-from aba_tui.model import Changes
+from aba_tui.entries import Changes
 from aba_tui.panes.alerts import AlertsTable
 from aba_tui.panes.charts import ChartsPane
 from aba_tui.panes.logs import LogView
