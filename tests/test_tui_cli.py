@@ -9,6 +9,7 @@ import pytest
 from conftest import aba
 
 from pipeline import launcher
+from pipeline.errors import AbaError
 from pipeline.runstore import RunStore
 
 
@@ -21,8 +22,11 @@ def test_demo_starts_once_then_reuses_the_active_run(store: RunStore):
     again = aba("demo", "--no-ui", runs_dir=store.root)
     assert again.returncode == 0 and again.stdout.strip() == run_id
     assert "already running" in again.stderr
-    launcher.stop(store, run_id, grace=0.0)
-    assert launcher.wait_for(store, run_id, {"stopped", "failed"}, timeout=60) in ("stopped", "failed")
+    try:
+        launcher.stop(store, run_id, grace=0.0)
+    except AbaError:
+        pass  # it already ended (e.g. no embedded model on this machine): nothing to stop
+    assert launcher.wait_for(store, run_id, {"stopped", "failed", "succeeded"}, timeout=60) != "running"
 
 
 def test_open_refuses_unreadable_paths_in_one_line(tmp_path: Path):
