@@ -26,7 +26,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from aba_tui.actions import RunActions
 from aba_tui.model import RunsModel
 from aba_tui.screens import SCREENS, load_screen_class
-from aba_tui.settings import PANES, Settings, check_keymap, load_settings, save_theme
+from aba_tui.settings import DEFAULT_THEME, PANES, Settings, check_keymap, load_settings, save_theme
 from aba_tui.themes import FALLBACK_CHART, ThemeSpec, load_themes
 from pipeline.errors import AbaError, ConfigError
 from pipeline.runstore import RunStore
@@ -93,6 +93,10 @@ class AbaApp(RunActions, App[None]):
         for spec in self.theme_specs.values():
             self.register_theme(spec.theme)
         wanted = theme or s.theme
+        if wanted == DEFAULT_THEME and wanted not in self.available_themes:
+            # An install without the themes/ folder: Textual's own dark theme, and say so.
+            self._startup_errors.append(f"theme {DEFAULT_THEME!r} not found (no themes/ folder?): using textual-dark")
+            wanted = "textual-dark"
         if wanted not in self.available_themes:
             where = "--theme" if theme else f"{s.path}: theme"
             raise ConfigError(f"{where}={wanted!r}: unknown theme (available: {', '.join(sorted(self.theme_specs))}, "

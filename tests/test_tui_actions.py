@@ -408,3 +408,20 @@ async def test_pick_x_field_and_open_a_run_folder_from_elsewhere(tmp_path: Path)
         chart.metric = "score"
         await settle(pilot, app)
         assert sorted(chart._traces[0].data.raw_x) == [float(w) for w in range(91, 101)]
+
+
+async def test_themes_folder_missing_or_broken_falls_back_with_a_message(tmp_path: Path, monkeypatch):
+    from aba_tui import themes
+
+    user = tmp_path / "xdg" / "aba" / "themes"
+    user.mkdir(parents=True)
+    (user / "broken.toml").write_text('name = "broken"\nprimary = "not-a-colour"\n')
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(themes, "PROJECT_THEMES", tmp_path / "no-themes-here")
+    app = make_app(tmp_path)
+    assert app.theme == "textual-dark"
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.2)
+        messages = [n.message for n in app._notifications]
+        assert any("broken.toml: primary='not-a-colour': not a colour" in m for m in messages)
+        assert any("theme 'aba-dark' not found" in m for m in messages)
