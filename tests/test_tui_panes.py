@@ -185,3 +185,26 @@ async def test_alerts_pane_lists_bad_ends_and_nan_and_jumps_to_the_run(tmp_path:
         await pilot.press("enter")
         table = app.screen.query_one(RunsTable)
         assert table.current_run == DPO_OOM and app.focused is table
+
+
+async def test_live_chart_redraws_are_immediate_when_quiet_and_coalesced_under_load(tmp_path: Path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot, app)
+        pane = app.screen.query_one(ChartsPane)
+        drawn = pane._runs[0]
+        draws: list[float] = []
+        real_draw = pane._draw
+        pane._draw = lambda: (draws.append(1), real_draw())  # type: ignore[method-assign]
+        pane._last_live_draw = 0.0  # quiet for a while
+        pane.redraw({drawn})
+        assert len(draws) == 1  # at once: append → drawn stays fast
+        for _ in range(5):  # a burst of appends within the interval
+            pane.redraw({drawn})
+        assert len(draws) == 1
+        await wait_until(pilot, lambda: len(draws) == 2, timeout=3 * pane.LIVE_MIN_INTERVAL_S,
+                         what="one trailing redraw for the burst")
+        await pilot.pause(pane.LIVE_MIN_INTERVAL_S + 0.3)
+        assert len(draws) == 2  # the burst cost one redraw, not five
+        pane.redraw({"a-run-that-is-not-drawn"})
+        assert len(draws) == 2

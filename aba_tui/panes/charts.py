@@ -7,6 +7,7 @@ a placeholder for a moment at start.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.markup import escape
@@ -53,6 +54,8 @@ Pin runs with space in the runs list to overlay them."""
         self.max_overlay = max_overlay
         self._runs: list[str] = []
         self._legend_text = ""
+        self._last_live_draw = 0.0
+        self._live_pending = False
 
     def compose(self):
         with Horizontal(id="chart-row"):
@@ -95,10 +98,31 @@ Pin runs with space in the runs list to overlay them."""
                     names.update(e.series.series)
         return sorted(names)
 
+    # Live appends redraw at once when the charts have been quiet (append → drawn stays fast), but
+    # at most once a second under steady logging: each plotext redraw costs ~10 ms a chart, and 4 runs
+    # logging every second would otherwise redraw 4 times a second for no visible gain.
+    LIVE_MIN_INTERVAL_S = 1.0
+
     def redraw(self, dirty: set[str] | None = None) -> None:
         """Re-prepare the charts (when ``dirty`` is given: only if one of those runs is drawn)."""
-        if dirty is not None and not dirty.intersection(self._runs[: self.max_overlay]):
-            return
+        if dirty is not None:
+            if not dirty.intersection(self._runs[: self.max_overlay]):
+                return
+            wait = self._last_live_draw + self.LIVE_MIN_INTERVAL_S - time.monotonic()
+            if wait > 0:
+                if not self._live_pending:
+                    self._live_pending = True
+                    self.set_timer(wait, self._live_flush)
+                return
+            self._last_live_draw = time.monotonic()
+        self._draw()
+
+    def _live_flush(self) -> None:
+        self._live_pending = False
+        self._last_live_draw = time.monotonic()
+        self._draw()
+
+    def _draw(self) -> None:
         charts = self.charts()
         if charts:
             self._prepare(charts, self.displayed(), self.smoothing, self.window, self.eval_points)
