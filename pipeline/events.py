@@ -57,6 +57,21 @@ class EventWriter:
         self.close()
 
 
+def parse_lines(lines: list[bytes]) -> tuple[list[dict[str, Any]], int]:
+    """Well-formed events of ``lines`` (blank lines skipped) and the count of malformed ones."""
+    out: list[dict[str, Any]] = []
+    bad = 0
+    for raw in lines:
+        if not raw.strip():
+            continue
+        obj = parse_line(raw)
+        if obj is None:
+            bad += 1
+        else:
+            out.append(obj)
+    return out, bad
+
+
 def parse_line(raw: bytes) -> dict[str, Any] | None:
     """One events line → dict, or None when malformed (callers count, never crash)."""
     try:
@@ -99,15 +114,8 @@ class Tail:
             self._partial = data
             return []
         self._partial = data[cut + 1 :]
-        out: list[dict[str, Any]] = []
-        for raw in data[:cut].split(b"\n"):
-            if not raw.strip():
-                continue
-            obj = parse_line(raw)
-            if obj is None:
-                self.malformed += 1
-            else:
-                out.append(obj)
+        out, bad = parse_lines(data[:cut].split(b"\n"))
+        self.malformed += bad
         return out
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.events import Tail, parse_line
+from pipeline.events import Tail, parse_lines
 
 # Event keys that are bookkeeping, not metrics a user would chart.
 NOT_METRICS = frozenset({"ts", "type", "step", "pid", "attempt", "exit_code", "signal", "total_steps",
@@ -301,13 +301,5 @@ def open_events(path: Path, tail_lines: int, full_limit_bytes: int) -> tuple[Tai
         return Tail(Path(path)), [], False
     lines, offset, inode = tail_window(Path(path), tail_lines)
     tail = Tail(Path(path), offset=offset, inode=inode)
-    events: list[dict[str, Any]] = []
-    for raw in lines:
-        if not raw.strip():
-            continue
-        ev = parse_line(raw)
-        if ev is None:
-            tail.malformed += 1
-        else:
-            events.append(ev)
+    events, tail.malformed = parse_lines(lines)
     return tail, events, True
