@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from pipeline.atomic import atomic_write_text
 from pipeline.classify import classify, oom_kill_count, read_tail
 from pipeline.config import RUN_TOML, RunConfig, chain_child, load_run_config
 from pipeline.events import EVENTS_FILE, EventWriter
@@ -150,8 +151,6 @@ class Supervisor:
             if out.state == "oom" and sup.oom_retry == "halve" and st.attempt < sup.max_attempts:
                 change = halve_for_retry(self.cfg)
                 if change:
-                    from pipeline.atomic import atomic_write_text
-
                     atomic_write_text(self.run_dir / RUN_TOML, self.cfg.to_toml())
                     self.events.emit("attempt", attempt=st.attempt + 1, reason=out.reason, change=change)
                     st.attempt += 1
