@@ -12,6 +12,7 @@ from tui_support import (
     DPO_NAN,
     DPO_OK,
     DPO_OOM,
+    FROZEN,
     GRPO,
     SELFTEST,
     SFT_FAILED,
@@ -208,3 +209,23 @@ async def test_live_chart_redraws_are_immediate_when_quiet_and_coalesced_under_l
         assert len(draws) == 2  # the burst cost one redraw, not five
         pane.redraw({"a-run-that-is-not-drawn"})
         assert len(draws) == 2
+
+
+async def test_runs_list_widens_a_column_when_a_cell_outgrows_it(tmp_path: Path):
+    # A new run shows "-" for step and ETA; once steps arrive, "15/50" and "11m05s" must show whole.
+    from dataclasses import replace
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot, app)
+        table = app.screen.query_one(RunsTable)
+        rows = [replace(r, step=None, total=None, eta_s=None) for r in app.model.rows()]
+        table.show_rows(rows, FROZEN)
+        await pilot.pause(0.2)
+        narrow = table.columns["step"].get_render_width(table)
+        grown = [replace(r, step=15000, total=50000, eta_s=665.0) if r.run_id == SELFTEST else r for r in rows]
+        table.show_rows(grown, FROZEN)
+        await pilot.pause(0.3)
+        assert table.columns["step"].get_render_width(table) > narrow
+        rendered = _text(table.render_line(table._order.index(SELFTEST) + 1), width=200)
+        assert "15000/50000" in rendered

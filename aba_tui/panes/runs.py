@@ -102,7 +102,7 @@ Actions apply to the highlighted run and ask before anything destructive."""
                     continue
                 for (key, _label), value, before in zip(COLUMNS, new, old or (None,) * len(new), strict=True):
                     if value != before:
-                        self.update_cell(rid, key, value)
+                        self.update_cell(rid, key, value, update_width=True)  # "-" → "15/50" must widen
         self._rows = cells
 
     def select_run(self, run_id: str) -> bool:
