@@ -154,6 +154,8 @@ class Supervisor:
                     atomic_write_text(self.run_dir / RUN_TOML, self.cfg.to_toml())
                     self.events.emit("attempt", attempt=st.attempt + 1, reason=out.reason, change=change)
                     st.attempt += 1
+                    # Never publish the attempt's "oom": readers would take the run for ended.
+                    st.state, st.pid = "running", None
                     st.reason = f"retrying after OOM: {change}"
                     write_status(self.run_dir, st)
                     resume = True  # continue from the last complete checkpoint, if any

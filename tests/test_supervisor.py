@@ -153,6 +153,21 @@ def test_oom_retry_halves_batch_and_records_attempts(store):
     assert "batch_size = 2" in (path / "run.toml").read_text()
 
 
+def test_oom_retry_never_publishes_an_ended_state_between_attempts(store):
+    _run_id, path = start(store, "selftest.behaviour=oom", "selftest.oom_above_batch=1",
+                          "supervisor.oom_retry=halve", "supervisor.max_attempts=4")
+    seen = []
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        st = read_status_raw(path)
+        seen.append((st.attempt, st.state))
+        if st.state in END and st.attempt == 4:
+            break
+    ended_early = [s for s in seen if s[1] in END and s[0] < 4]
+    assert ended_early == [], ended_early[:3]
+    assert read_status(path).state == "succeeded"
+
+
 def test_oom_retry_gives_up_after_max_attempts(store):
     run_id, path = start(store, "selftest.behaviour=oom", "supervisor.oom_retry=halve",
                          "supervisor.max_attempts=2")
