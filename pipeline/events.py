@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 EVENTS_FILE = "events.jsonl"
 
@@ -133,17 +133,22 @@ def iter_events(path: Path, offset: int = 0) -> Iterator[tuple[int, dict[str, An
                 yield pos, obj
 
 
+def read_back(fh: BinaryIO, end: int, n: int, block: int = 1 << 20) -> tuple[bytes, int]:
+    """Read ``fh`` backwards from ``end`` in blocks until the bytes hold more than ``n`` newlines (or
+    the file starts); returns the bytes and the offset they start at."""
+    pos, buf = end, b""
+    while pos > 0 and buf.count(b"\n") <= n:
+        step = min(block, pos)
+        pos -= step
+        fh.seek(pos)
+        buf = fh.read(step) + buf
+    return buf, pos
+
+
 def read_last_lines(path: Path, n: int, block: int = 1 << 20) -> list[bytes]:
     """The last ``n`` complete lines of a file, read backwards in blocks (a 1 GB log opens fast)."""
     with open(path, "rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        end = fh.tell()
-        pos, buf = end, b""
-        while pos > 0 and buf.count(b"\n") <= n:
-            step = min(block, pos)
-            pos -= step
-            fh.seek(pos)
-            buf = fh.read(step) + buf
+        buf, pos = read_back(fh, fh.seek(0, os.SEEK_END), n, block)
     # The piece after the last newline is either empty or a partial last line: drop it.
     lines = buf.split(b"\n")[:-1]
     if pos > 0:

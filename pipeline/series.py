@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.events import Tail, parse_lines
+from pipeline.events import Tail, parse_lines, read_back
 
 # Event keys that are bookkeeping, not metrics a user would chart.
 NOT_METRICS = frozenset({"ts", "type", "step", "pid", "attempt", "exit_code", "signal", "total_steps",
@@ -272,13 +272,7 @@ def tail_window(path: Path, max_lines: int, block: int = 1 << 20) -> tuple[list[
     for the tail to read once its newline arrives)."""
     with open(path, "rb") as fh:
         st = os.fstat(fh.fileno())
-        end = st.st_size
-        pos, buf = end, b""
-        while pos > 0 and buf.count(b"\n") <= max_lines:
-            size = min(block, pos)
-            pos -= size
-            fh.seek(pos)
-            buf = fh.read(size) + buf
+        buf, pos = read_back(fh, st.st_size, max_lines, block)
     cut = buf.rfind(b"\n")
     if cut < 0:
         return [], pos, st.st_ino

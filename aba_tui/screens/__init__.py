@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,14 @@ SCREENS: dict[str, ScreenEntry] = {
     "chat": ScreenEntry("aba_tui.screens.chat:ChatScreen", "A/B chat",
                         "two models side by side: streaming, timings, blind votes, DPO pairs, batteries", "a"),
 }
+
+
+def app_runs_dir(app: object, override: Path | None = None) -> Path:
+    """The runs dir a screen works on: its own override, else the app's run store, else ./runs."""
+    if override is not None:
+        return override
+    store = getattr(app, "store", None)
+    return store.root if store is not None else Path("runs")
 
 
 def load_screen_class(name: str) -> type:

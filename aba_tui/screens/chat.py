@@ -20,6 +20,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label
 
+from aba_tui.screens import app_runs_dir
 from aba_tui.screens.chat_panel import SidePanel, stats_line
 from pipeline.chat.battery import default_battery, load_battery
 from pipeline.chat.client import ChatError, Sampling, parse_sampling
@@ -72,10 +73,7 @@ class ChatScreen(Screen[None]):
     # -- layout ------------------------------------------------------------------------------------
     @property
     def runs_dir(self) -> Path:
-        if self._runs_dir is not None:
-            return self._runs_dir
-        store = getattr(self.app, "store", None)
-        return store.root if store is not None else Path("runs")
+        return app_runs_dir(self.app, self._runs_dir)
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -24,6 +24,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
+from aba_tui.screens import app_runs_dir
 from pipeline.ckpt_tools import (
     CkptRow,
     available_metrics,
@@ -89,10 +90,7 @@ class CheckpointsScreen(Screen[None]):
 
     @property
     def runs_dir(self) -> Path:
-        if self._runs_dir is not None:
-            return self._runs_dir
-        store = getattr(self.app, "store", None)
-        return store.root if store is not None else Path("runs")
+        return app_runs_dir(self.app, self._runs_dir)
 
     def compose(self) -> ComposeResult:
         yield Header()
