@@ -1,7 +1,7 @@
 """Run control from the UI: launch, stop, stop now, resume, relaunch, open logs, pin.
 
 Each action works on the highlighted run, asks before anything destructive, and calls
-``pipeline.launcher`` from a worker thread (it spawns a detached supervisor, which can take a
+``pipeline.runs.launcher`` from a worker thread (it spawns a detached supervisor, which can take a
 moment). Results and errors come back as notifications; the run list shows the new state on
 the watcher's next pass.
 """
@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
-from pipeline.config import RunConfig, load_run_config
+from pipeline.config.run import RunConfig, load_run_config
 from pipeline.errors import AbaError
 
 if TYPE_CHECKING:
-    from aba_tui.entries import RunEntry
+    from pipeline.monitor.entries import RunEntry
 
 
 class RunActions:
@@ -52,7 +52,7 @@ class RunActions:
         self._do_launch(cfg)
 
     def _do_launch(self, cfg: RunConfig) -> None:
-        from pipeline import launcher  # spawns processes: loaded on first use, not at start
+        from pipeline.runs import launcher  # spawns processes: loaded on first use, not at start
 
         try:
             run_id, _path = launcher.launch(self.store, cfg)
@@ -95,7 +95,7 @@ class RunActions:
 
     @work(thread=True, exit_on_error=False, group="control")
     def _stop(self, ref: str, grace: float | None) -> None:
-        from pipeline import launcher
+        from pipeline.runs import launcher
 
         try:
             run_id = launcher.stop(self.store, ref, grace)
@@ -113,7 +113,7 @@ class RunActions:
 
     @work(thread=True, exit_on_error=False, group="control")
     def _resume(self, ref: str) -> None:
-        from pipeline import launcher
+        from pipeline.runs import launcher
 
         try:
             run_id = launcher.resume(self.store, ref)

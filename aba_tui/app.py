@@ -24,14 +24,14 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from aba_tui.actions import RunActions
-from aba_tui.model import RunsModel
 from aba_tui.screens import SCREENS, load_screen_class
 from aba_tui.settings import DEFAULT_THEME, PANES, Settings, check_keymap, load_settings, save_theme
 from aba_tui.themes import FALLBACK_CHART, ThemeSpec, load_themes
 from pipeline.errors import AbaError, ConfigError
-from pipeline.runstore import RunStore
-from pipeline.status import STATUS_FILE
-from pipeline.telemetry import Snapshot, Telemetry
+from pipeline.monitor.runs_model import RunsModel
+from pipeline.monitor.telemetry import Snapshot, Telemetry
+from pipeline.runs.status import STATUS_FILE
+from pipeline.runs.store import RunStore
 
 
 class ModelChanged(Message):
@@ -275,7 +275,7 @@ class AbaApp(RunActions, App[None]):
     # -- opening runs and logs ---------------------------------------------------------------------
     def open_path(self, path: Path, x_field: str | None = None) -> str | None:
         """Show a run folder or a foreign log; returns its row id."""
-        from pipeline.foreign import ForeignError, detect
+        from pipeline.monitor.foreign import ForeignError, detect
 
         path = Path(path).expanduser()
         if (path / STATUS_FILE).is_file():
@@ -306,7 +306,7 @@ class AbaApp(RunActions, App[None]):
             self.notify("select an opened JSONL log first", severity="warning")
             return
         from aba_tui.screens.pick import PickScreen
-        from pipeline.foreign import LINE
+        from pipeline.monitor.foreign import LINE
 
         reader = entry.reader
 
@@ -354,7 +354,7 @@ def run_app(runs_dir: Path | None = None, open_path: Path | None = None, theme: 
     """Entry point of `aba` / `aba ui` / `aba open PATH`. Bad config or path: one line, no UI."""
     settings = load_settings()
     if open_path is not None:
-        from pipeline.foreign import detect
+        from pipeline.monitor.foreign import detect
 
         p = Path(open_path).expanduser()
         if not (p / STATUS_FILE).is_file():

@@ -12,12 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline import launcher
-from pipeline.config import STAGES, build_config, list_presets, preset_path, read_toml
+from pipeline.config.run import STAGES, build_config, list_presets, preset_path, read_toml
 from pipeline.errors import AbaError
-from pipeline.events import EVENTS_FILE, Tail, read_last_lines
-from pipeline.runstore import RunInfo, RunStore
-from pipeline.status import ACTIVE, TERMINAL
+from pipeline.runs import launcher
+from pipeline.runs.events import EVENTS_FILE, Tail, read_last_lines
+from pipeline.runs.status import ACTIVE, TERMINAL
+from pipeline.runs.store import RunInfo, RunStore
 
 SUBCOMMANDS = ("run", "ps", "status", "tail", "stop", "resume", "doctor", "presets", "open", "ui", "demo")
 
@@ -32,7 +32,7 @@ def _last_metrics(info: RunInfo) -> dict:
     path = info.path / EVENTS_FILE
     if not path.exists():
         return out
-    from pipeline.events import parse_line
+    from pipeline.runs.events import parse_line
 
     for raw in reversed(read_last_lines(path, 200)):
         ev = parse_line(raw)
@@ -149,7 +149,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 
 def read_state(info: RunInfo) -> str:
-    from pipeline.status import read_status
+    from pipeline.runs.status import read_status
 
     return read_status(info.path).state
 

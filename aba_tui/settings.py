@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.alerts import Thresholds
 from pipeline.atomic import atomic_write_text
-from pipeline.config import coerce
+from pipeline.config.run import coerce
+from pipeline.config.schema import opt
 from pipeline.errors import ConfigError
-from pipeline.schema import opt
+from pipeline.monitor.alerts import Thresholds
 
 DEFAULT_THEME = "aba-dark"
 PANES = ("runs", "charts", "logs", "telemetry", "alerts")

@@ -35,9 +35,9 @@ def settings(steps: int) -> list[str]:
 
 
 def run_pipeline(steps: int, runs_dir: Path) -> float:
-    from pipeline.config import build_config
-    from pipeline.launcher import launch, wait_for
-    from pipeline.runstore import RunStore
+    from pipeline.config.run import build_config
+    from pipeline.runs.launcher import launch, wait_for
+    from pipeline.runs.store import RunStore
 
     store = RunStore(runs_dir)
     run_id, path = launch(store, build_config("dpo", [], settings(steps)))
@@ -60,9 +60,9 @@ def plain_worker(steps: int, out: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
     from trl import DPOConfig, DPOTrainer
 
-    from pipeline.config import build_config
+    from pipeline.config.run import build_config
     from pipeline.data.loaders import load_pairs
-    from pipeline.modelsrc import resolve_model
+    from pipeline.models.resolve import resolve_model
 
     cfg = build_config("dpo", [], settings(steps))
     sec, msec = cfg.stage_section, cfg.sections["model"]
@@ -110,7 +110,7 @@ def main() -> None:
     if args.plain_worker:
         plain_worker(args.steps, args.plain_worker)
         return
-    from pipeline.modelsrc import resolve_model
+    from pipeline.models.resolve import resolve_model
 
     resolve_model("embedded")  # convert once, outside the timings
     pipe, plain = [], []

@@ -51,9 +51,9 @@ def sample():  # ru_maxrss is inherited across fork/exec on Linux: sample the RS
         peak[0] = max(peak[0], proc.memory_info().rss)
         time.sleep(0.002)
 threading.Thread(target=sample, daemon=True).start()
-from aba_tui.model import RunsModel
-from pipeline.runstore import RunStore
-from pipeline.series import plot_points
+from pipeline.monitor.runs_model import RunsModel
+from pipeline.runs.store import RunStore
+from pipeline.monitor.series import plot_points
 from textual_plotext.plot import Plot
 runs = Path(sys.argv[1])
 rss1 = proc.memory_info().rss

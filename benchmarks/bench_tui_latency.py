@@ -32,7 +32,7 @@ def line(step: int) -> str:
 
 
 def baseline(events: Path, n: int, poll_s: float) -> list[float]:
-    from pipeline.events import Tail
+    from pipeline.runs.events import Tail
 
     tail = Tail(events, offset=events.stat().st_size)
     got: dict[int, float] = {}

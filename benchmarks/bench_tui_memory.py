@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CODE = """
 import gc, json, sys
 import psutil
-from pipeline.series import RunSeries
+from pipeline.monitor.series import RunSeries
 n, mode = int(sys.argv[1]), sys.argv[2]
 def lines():
     for s in range(1, n + 1):

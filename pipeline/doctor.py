@@ -13,7 +13,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pipeline.models import converter_dir, embedded_gguf_path
+from pipeline.models.embedded import converter_dir, embedded_gguf_path
 
 
 @dataclass
@@ -107,9 +107,9 @@ def _nvml() -> Check:
 
 
 def _smoke(runs_dir: Path | None) -> Check:
-    from pipeline.config import build_config
-    from pipeline.launcher import launch, wait_for
-    from pipeline.runstore import RunStore
+    from pipeline.config.run import build_config
+    from pipeline.runs.launcher import launch, wait_for
+    from pipeline.runs.store import RunStore
 
     store = RunStore(runs_dir)
     cfg = build_config("dpo", sets=["dpo.max_steps=3", "dpo.epochs=1", "dpo.checkpoint_every=0", "model.label=smoke"])

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.runstore import RunStore
-from pipeline.status import read_status_raw
+from pipeline.runs.status import read_status_raw
+from pipeline.runs.store import RunStore
 
 REPO = Path(__file__).resolve().parent.parent
 ABA = [sys.executable, "-m", "aba_tui"]

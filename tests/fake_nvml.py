@@ -1,7 +1,7 @@
 """A stand-in for the ``pynvml`` module: the one fake the TUI tests use (no NVIDIA GPU in CI).
 
 It has the same function names and result shapes as nvidia-ml-py, so the real
-:class:`pipeline.telemetry.NvmlProvider` code runs against it. ``fail`` names functions that raise
+:class:`pipeline.monitor.telemetry.NvmlProvider` code runs against it. ``fail`` names functions that raise
 NVMLError (a field that is not supported), ``init_error`` makes nvmlInit fail like a missing driver.
 """
 

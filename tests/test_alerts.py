@@ -1,8 +1,8 @@
-"""pipeline.alerts: each rule on plain values, and the book that notifies once per condition."""
+"""pipeline.monitor.alerts: each rule on plain values, and the book that notifies once per condition."""
 
 from __future__ import annotations
 
-from pipeline import alerts as A
+from pipeline.monitor import alerts as A
 
 
 def test_nonfinite_fires_on_nan_and_inf_only():

@@ -30,7 +30,7 @@ from pipeline.chat.procs import ModelProcess, check_gguf, describe_exit
 from pipeline.chat.session import BlindOrder, ChatSide, Conversation, SideSpec
 from pipeline.chat.votes import append_vote, dpo_pairs, export_dpo, read_votes, vote_record
 from pipeline.errors import ConfigError
-from pipeline.models import embedded_gguf_path
+from pipeline.models.embedded import embedded_gguf_path
 
 GREEDY = Sampling(temperature=0.0, max_tokens=24, seed=1)
 

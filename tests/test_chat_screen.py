@@ -17,7 +17,7 @@ from textual.widgets import Input
 
 from aba_tui.screens.chat import ChatScreen
 from aba_tui.screens.chat_battery import BatteryScreen
-from pipeline.models import embedded_gguf_path
+from pipeline.models.embedded import embedded_gguf_path
 
 pytestmark = pytest.mark.asyncio
 

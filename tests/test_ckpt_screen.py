@@ -16,11 +16,11 @@ from textual.widgets import DataTable, Static
 from aba_tui.screens.checkpoints import CheckpointsScreen
 from aba_tui.screens.ckpt_dialogs import DiffScreen, PruneScreen
 from aba_tui.screens.pick import PickScreen
-from pipeline.checkpoints import write_metadata
-from pipeline.ckpt_tools import human_bytes
-from pipeline.config import build_config
-from pipeline.runstore import RunStore
-from pipeline.status import read_status_raw, write_status
+from pipeline.checkpoints.browser import human_bytes
+from pipeline.checkpoints.store import write_metadata
+from pipeline.config.run import build_config
+from pipeline.runs.status import read_status_raw, write_status
+from pipeline.runs.store import RunStore
 
 pytestmark = pytest.mark.asyncio
 

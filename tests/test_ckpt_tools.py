@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.checkpoints import write_metadata
-from pipeline.ckpt_tools import (
+from pipeline.checkpoints.browser import (
     available_metrics,
     best_per_run,
     collect,
@@ -22,9 +21,10 @@ from pipeline.ckpt_tools import (
     rank,
     same_as,
 )
-from pipeline.config import build_config
-from pipeline.runstore import RunStore
-from pipeline.status import read_status_raw, write_status
+from pipeline.checkpoints.store import write_metadata
+from pipeline.config.run import build_config
+from pipeline.runs.status import read_status_raw, write_status
+from pipeline.runs.store import RunStore
 
 
 def _ckpt(run: Path, name: str, meta: dict | None, payload: int = 1000, adapter_r: int = 8) -> Path:
@@ -182,7 +182,7 @@ def test_human_bytes() -> None:
 
 
 def test_hard_linked_best_makes_its_source_free_nothing(runs: Path) -> None:
-    from pipeline.ckpt_tools import disk_usage, freed_bytes
+    from pipeline.checkpoints.browser import disk_usage, freed_bytes
 
     run = next(p for p in runs.iterdir() if (p / "checkpoints").is_dir())
     src, best = run / "checkpoints" / "checkpoint-0020", run / "checkpoints" / "best"

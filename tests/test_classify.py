@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.classify import classify, last_error
+from pipeline.runs.classify import classify, last_error
 
 TRACE = """Traceback (most recent call last):
   File "x.py", line 3, in <module>

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.collapse import scan, summarize
+from pipeline.checkpoints.collapse import scan, summarize
 
 
 @pytest.mark.parametrize("text", [

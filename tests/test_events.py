@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from pipeline.events import EventWriter, Tail, iter_events, read_last_lines
+from pipeline.runs.events import EventWriter, Tail, iter_events, read_last_lines
 
 
 def test_writer_appends_lines_with_ts_type_step(tmp_path):

@@ -17,13 +17,13 @@ from test_export_support import (
     shared_export,
 )
 
-from pipeline.checkpoints import write_metadata
+from pipeline.checkpoints.store import write_metadata
 from pipeline.errors import ConfigError
 from pipeline.export import list_exports, newest_export, normalize_quants, read_export
 from pipeline.export.convert import explain_failure
 from pipeline.export.select import pick_checkpoint, resolve_export_source
-from pipeline.runstore import RunStore
-from pipeline.status import read_status
+from pipeline.runs.status import read_status
+from pipeline.runs.store import RunStore
 
 
 # -- pure parts ---------------------------------------------------------------------------------
@@ -89,7 +89,7 @@ def test_resolve_export_source(tmp_path: Path) -> None:
 
 
 def test_list_exports_skips_incomplete_and_orders(store: RunStore) -> None:
-    from pipeline.config import build_config
+    from pipeline.config.run import build_config
 
     _rid, run = store.create_run(build_config("export"))
     out = run / "exports"
@@ -115,7 +115,7 @@ def test_bad_quant_fails_with_clear_reason(store: RunStore) -> None:
 
 
 def test_missing_checkpoint_fails_with_clear_reason(store: RunStore, tmp_path: Path) -> None:
-    from pipeline.config import build_config
+    from pipeline.config.run import build_config
 
     src_id, src = store.create_run(build_config("dpo"))
     _ck(src, "checkpoint-0005", {"step": 5, "loss": 0.3})
@@ -226,9 +226,9 @@ def test_verify_catches_template_and_tokenizer_mismatch(tmp_path: Path) -> None:
 def test_stop_mid_conversion_then_resume(store: RunStore) -> None:
     import time
 
-    from pipeline import launcher
-    from pipeline.config import build_config
-    from pipeline.status import TERMINAL
+    from pipeline.config.run import build_config
+    from pipeline.runs import launcher
+    from pipeline.runs.status import TERMINAL
 
     run_id, path = launcher.launch(store, build_config("export", sets=['export.quant=["q8_0"]',
                                                                        "export.verify=false"]))

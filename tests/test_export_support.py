@@ -13,12 +13,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline import launcher
-from pipeline.checkpoints import write_metadata
-from pipeline.config import build_config
+from pipeline.checkpoints.store import write_metadata
+from pipeline.config.run import build_config
 from pipeline.export import ExportInfo, list_exports
-from pipeline.runstore import RunStore
-from pipeline.status import TERMINAL, read_status, read_status_raw, write_status
+from pipeline.runs import launcher
+from pipeline.runs.status import TERMINAL, read_status, read_status_raw, write_status
+from pipeline.runs.store import RunStore
 
 _memo: dict[str, object] = {}
 
@@ -82,7 +82,7 @@ def shared_dpo_run() -> str:
 
 
 def shared_baseline() -> Path:
-    """The f16 baseline GGUF (cached under pipeline.models.cache_dir() like the app does)."""
+    """The f16 baseline GGUF (cached under pipeline.models.embedded.cache_dir() like the app does)."""
     if "baseline" not in _memo:
         from pipeline.export.baseline import ensure_baseline
 
@@ -91,7 +91,7 @@ def shared_baseline() -> Path:
 
 
 def embedded_hf_dir() -> Path:
-    from pipeline.modelsrc import resolve_model
+    from pipeline.models.resolve import resolve_model
 
     return Path(resolve_model("embedded"))
 

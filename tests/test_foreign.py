@@ -1,4 +1,4 @@
-"""pipeline.foreign: HF trainer_state.json, checkpoint folders, seed 003 logs and any numeric JSONL."""
+"""pipeline.monitor.foreign: HF trainer_state.json, checkpoint folders, seed 003 logs and any numeric JSONL."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.foreign import LINE, ForeignError, detect, guess_x
-from pipeline.series import RunSeries
+from pipeline.monitor.foreign import LINE, ForeignError, detect, guess_x
+from pipeline.monitor.series import RunSeries
 
 LOG_HISTORY = [
     {"epoch": 0.1, "step": 5, "loss": 0.69, "learning_rate": 1e-5, "rewards/accuracies": 0.5, "grad_norm": 1.2},

@@ -40,5 +40,6 @@ def test_ui_package_loads_no_heavy_library():
 
 def test_pipeline_modules_load_neither_heavy_libraries_nor_textual():
     modules = [m for m in _walk(pipeline) if m not in WORKER_ONLY]
-    assert {"pipeline.supervisor", "pipeline.launcher", "pipeline.stages.dpo", "pipeline.chat.client"} <= set(modules)
+    wanted = {"pipeline.runs.supervisor", "pipeline.runs.launcher", "pipeline.stages.dpo", "pipeline.chat.client"}
+    assert wanted <= set(modules)
     assert _loaded_after_import(modules, (*HEAVY, "datasets", "textual")) == []

@@ -7,13 +7,13 @@ import subprocess
 import sys
 import textwrap
 
-from pipeline.status import Status, read_status_raw, write_status
+from pipeline.runs.status import Status, read_status_raw, write_status
 
 
 def test_reader_never_sees_a_partial_status(tmp_path):
     write_status(tmp_path, Status(run_id="r", stage="selftest"))
     writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        from pipeline.status import Status, write_status
+        from pipeline.runs.status import Status, write_status
         from pathlib import Path
         for i in range(3000):
             # A long reason makes each file span several write() calls.

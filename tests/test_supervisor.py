@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from pipeline import launcher
-from pipeline.config import build_config
-from pipeline.events import iter_events
-from pipeline.procinfo import alive
-from pipeline.status import TERMINAL, read_status, read_status_raw
-from pipeline.supervisor import worker_command
+from pipeline.config.run import build_config
+from pipeline.runs import launcher
+from pipeline.runs.events import iter_events
+from pipeline.runs.procinfo import alive
+from pipeline.runs.status import TERMINAL, read_status, read_status_raw
+from pipeline.runs.supervisor import worker_command
 from tests.conftest import aba
 
 END = set(TERMINAL) | {"lost"}
@@ -207,10 +207,10 @@ def test_multi_gpu_worker_goes_through_accelerate(tmp_path):
     cfg = build_config("dpo", sets=["supervisor.gpus=4"])
     cmd = worker_command(cfg, tmp_path, resume=False, attempt=1)
     assert cmd[1:] == ["-m", "accelerate.commands.launch", "--num_processes", "4", "--multi_gpu",
-                       "-m", "pipeline.worker", str(tmp_path), "--attempt", "1"]
+                       "-m", "pipeline.runs.worker", str(tmp_path), "--attempt", "1"]
     cfg = build_config("dpo", sets=["supervisor.gpus=2", f"supervisor.accelerate_config={tmp_path}/ds.yaml"])
     cmd = worker_command(cfg, tmp_path, resume=True, attempt=2)
     assert "--config_file" in cmd and cmd[-1] == "--resume"
-    assert cmd[cmd.index("-m", 3) + 1] == "pipeline.worker"
+    assert cmd[cmd.index("-m", 3) + 1] == "pipeline.runs.worker"
     single = worker_command(build_config("dpo"), tmp_path, resume=False, attempt=1)
-    assert single[1:3] == ["-m", "pipeline.worker"]
+    assert single[1:3] == ["-m", "pipeline.runs.worker"]

@@ -1,4 +1,4 @@
-"""pipeline.telemetry against a fake pynvml (the edge) and the real psutil/NVML of this machine."""
+"""pipeline.monitor.telemetry against a fake pynvml (the edge) and the real psutil/NVML of this machine."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 
 from fake_nvml import FakeGpu, FakeNvml, GiB
 
-from pipeline.telemetry import NvmlProvider, ProcessMap, RunPids, Telemetry, spark_values
+from pipeline.monitor.telemetry import NvmlProvider, ProcessMap, RunPids, Telemetry, spark_values
 
 
 def test_nvml_provider_reads_every_field():

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.checkpoints import list_checkpoints, read_checkpoint
-from pipeline.config import build_config
-from pipeline.launcher import launch, resume, stop, wait_for
+from pipeline.checkpoints.store import list_checkpoints, read_checkpoint
+from pipeline.config.run import build_config
 from pipeline.rewards import DIMENSIONS
-from pipeline.runstore import RunStore
-from pipeline.status import TERMINAL, read_status, read_status_raw
+from pipeline.runs.launcher import launch, resume, stop, wait_for
+from pipeline.runs.status import TERMINAL, read_status, read_status_raw
+from pipeline.runs.store import RunStore
 
 pytestmark = pytest.mark.slow
 ENDED = set(TERMINAL) | {"lost"}
@@ -167,7 +167,7 @@ def test_broken_chat_template_is_refused_before_any_step(store: RunStore, pairs:
 
 def test_chain_dpo_then_sft_reads_the_merged_parent(store: RunStore, pairs: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline.modelsrc import embedded_hf_dir
+    from pipeline.models.resolve import embedded_hf_dir
 
     # A private cache for the merged parent (540 MB), sharing the converted embedded model.
     cache = tmp_path / "cache"

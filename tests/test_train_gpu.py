@@ -13,12 +13,12 @@ import time
 
 import pytest
 
-from pipeline.checkpoints import read_checkpoint
-from pipeline.config import build_config, preset_path
-from pipeline.launcher import launch, wait_for
+from pipeline.checkpoints.store import read_checkpoint
+from pipeline.config.run import build_config, preset_path
 from pipeline.rewards import DIMENSIONS
-from pipeline.runstore import RunStore
-from pipeline.status import TERMINAL
+from pipeline.runs.launcher import launch, wait_for
+from pipeline.runs.status import TERMINAL
+from pipeline.runs.store import RunStore
 
 
 def _cuda() -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import build_config, list_presets
+from pipeline.config.run import build_config, list_presets
 from pipeline.errors import ConfigError
 from pipeline.train.preflight import preflight, preflight_chain
 from tests.conftest import aba

@@ -23,7 +23,7 @@ NOT_PREFIX = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content
 
 @pytest.fixture(scope="module")
 def tokenizer():  # type: ignore[no-untyped-def]
-    from pipeline.modelsrc import resolve_model
+    from pipeline.models.resolve import resolve_model
     from pipeline.train.backends import load_tokenizer
 
     return load_tokenizer(resolve_model("embedded"))

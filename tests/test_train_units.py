@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.checkpoints import last_complete, list_checkpoints, read_checkpoint
+from pipeline.checkpoints.store import last_complete, list_checkpoints, read_checkpoint
 from pipeline.errors import ConfigError
 from pipeline.train.backends import choose_backend
 from pipeline.train.checkpointing import CheckpointManager, SavePlan, epoch_name, step_name

@@ -22,7 +22,7 @@ from aba_tui.screens.help import HelpScreen
 from aba_tui.screens.launch import LaunchScreen
 from aba_tui.settings import Settings, load_settings
 from pipeline.errors import ConfigError
-from pipeline.runstore import RunStore
+from pipeline.runs.store import RunStore
 
 pytestmark = pytest.mark.asyncio
 

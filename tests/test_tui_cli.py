@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import aba
 
-from pipeline import launcher
 from pipeline.errors import AbaError
-from pipeline.runstore import RunStore
+from pipeline.runs import launcher
+from pipeline.runs.store import RunStore
 
 
 def test_demo_starts_once_then_reuses_the_active_run(store: RunStore):

@@ -1,4 +1,4 @@
-"""pipeline.series: storage, resume purge, EMA, min/max downsampling and tail windows."""
+"""pipeline.monitor.series: storage, resume purge, EMA, min/max downsampling and tail windows."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ import json
 import math
 from pathlib import Path
 
-from pipeline.series import RunSeries, Series, downsample_minmax, ema_list, open_events, plot_points, tail_window
+from pipeline.monitor.series import (
+    RunSeries,
+    Series,
+    downsample_minmax,
+    ema_list,
+    open_events,
+    plot_points,
+    tail_window,
+)
 
 
 def test_downsample_keeps_spikes_and_bounds_the_point_count():

@@ -1,6 +1,6 @@
 """The control centre in a real terminal: tmux runs `aba`, send-keys drives it, capture-pane reads it.
 
-A real selftest run (behaviour=sleep) is started through pipeline.launcher while the app is open;
+A real selftest run (behaviour=sleep) is started through pipeline.runs.launcher while the app is open;
 its worker is killed with SIGKILL and the row must turn to failed while the app keeps running; `q`
 quits and a run started from it keeps going (runs are detached supervisors).
 """
@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from tui_support import FIXTURE, GRPO
 
-from pipeline import launcher
-from pipeline.config import build_config
-from pipeline.procinfo import alive
-from pipeline.runstore import RunStore
-from pipeline.status import read_status_raw
+from pipeline.config.run import build_config
+from pipeline.runs import launcher
+from pipeline.runs.procinfo import alive
+from pipeline.runs.status import read_status_raw
+from pipeline.runs.store import RunStore
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 REPO = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ from fake_nvml import FakeGpu, FakeNvml, GiB
 
 from aba_tui.app import AbaApp
 from aba_tui.settings import Settings
-from pipeline.telemetry import NvmlProvider, SystemSample, Telemetry
+from pipeline.monitor.telemetry import NvmlProvider, SystemSample, Telemetry
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "runs"
 FROZEN = 1740844800.0  # 2025-03-01 16:00 UTC, the fixture's "now"

@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from aba_tui.panes.table import MeasuredTable
-from pipeline.alerts import Alert
+from pipeline.monitor.alerts import Alert
 
 
 class AlertsTable(MeasuredTable):

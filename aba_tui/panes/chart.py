@@ -16,7 +16,7 @@ from textual.color import Color
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
-from pipeline.series import PlotData, plot_points
+from pipeline.monitor.series import PlotData, plot_points
 
 if TYPE_CHECKING:
     from aba_tui.panes.charts import ChartsPane

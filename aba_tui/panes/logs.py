@@ -19,7 +19,7 @@ from textual.reactive import Reactive
 from textual.widgets import Log
 from textual.worker import get_current_worker
 
-from pipeline.series import tail_window
+from pipeline.monitor.series import tail_window
 
 LOG_FILES = ("stdout.log", "stderr.log", "events.jsonl", "supervisor.log")
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")

@@ -9,8 +9,8 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from aba_tui import fmt
-from aba_tui.entries import RunRow
 from aba_tui.panes.table import MeasuredTable
+from pipeline.monitor.entries import RunRow
 
 COLUMNS = (("mark", ""), ("run", "RUN"), ("stage", "STAGE"), ("state", "STATE"), ("step", "STEP"),
            ("eta", "ETA"), ("loss", "LOSS"), ("age", "AGE"))

@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.widget import Widget
 
 from aba_tui import fmt
-from pipeline.telemetry import Snapshot, Telemetry, spark_values
+from pipeline.monitor.telemetry import Snapshot, Telemetry, spark_values
 
 
 class TelemetryPane(Widget):

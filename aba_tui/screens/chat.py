@@ -28,7 +28,7 @@ from pipeline.chat.session import SIDES, BlindOrder, ChatSide, Conversation, Sid
 from pipeline.chat.votes import VOTES_FILE, append_vote, export_dpo, vote_record
 from pipeline.errors import AbaError
 from pipeline.export import EXPORTS_DIR, baseline_gguf_path, newest_export
-from pipeline.models import cache_dir
+from pipeline.models.embedded import cache_dir
 
 SAMPLING_FIELDS = (("temperature", "0.7", "temp"), ("top_p", "0.95", "top-p"), ("max_tokens", "256", "max"),
                    ("seed", "", "seed"))

@@ -1,7 +1,7 @@
 """Checkpoint browser: every checkpoint of every run, ranked by any metric, diffed, probed, pruned.
 
-The logic lives in pipeline.ckpt_tools / pipeline.collapse (no Textual); the answers come from
-``python -m pipeline.ckpt_probe`` in a worker process, so the UI never loads a model.
+The logic lives in pipeline.checkpoints.browser / pipeline.checkpoints.collapse (no Textual); the answers come from
+``python -m pipeline.checkpoints.probe`` in a worker process, so the UI never loads a model.
 Keys: space select · s rank by metric · n natural order · r reverse · d diff two · p probe ·
 c collapse scan of the run · x prune the run · e export the checkpoint · f5 rescan.
 """
@@ -25,7 +25,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from aba_tui.screens import app_runs_dir
-from pipeline.ckpt_tools import (
+from pipeline.checkpoints.browser import (
     CkptRow,
     available_metrics,
     best_per_run,
@@ -285,7 +285,7 @@ class CheckpointsScreen(Screen[None]):
             out.parent.mkdir(parents=True, exist_ok=True)
         except OSError:
             out = Path(tempfile.mkdtemp(prefix="aba-probe-")) / out.name
-        cmd = [sys.executable, "-m", "pipeline.ckpt_probe", "--out", str(out), "--max-new-tokens", str(tokens)]
+        cmd = [sys.executable, "-m", "pipeline.checkpoints.probe", "--out", str(out), "--max-new-tokens", str(tokens)]
         for p in prompts or []:
             cmd += ["--prompt", p]
         cmd += [str(r.ckpt.path) for r in rows]
@@ -385,10 +385,10 @@ class CheckpointsScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="ckpts-export")
     def _launch_export(self, row: CkptRow) -> None:
-        from pipeline.config import build_config
+        from pipeline.config.run import build_config
         from pipeline.errors import AbaError
-        from pipeline.launcher import launch
-        from pipeline.runstore import RunStore
+        from pipeline.runs.launcher import launch
+        from pipeline.runs.store import RunStore
 
         try:
             cfg = build_config("export", sets=[f"model.source=run:{row.run_id}", f"export.checkpoint={row.name}"])

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label, Static
 
-from pipeline.ckpt_tools import CkptRow, DiffLine, PrunePlan, human_bytes, plan_prune
+from pipeline.checkpoints.browser import CkptRow, DiffLine, PrunePlan, human_bytes, plan_prune
 
 
 def _cell(value: Any) -> str:

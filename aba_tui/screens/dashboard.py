@@ -11,14 +11,14 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header
 
-from aba_tui.entries import Changes
 from aba_tui.panes.alerts import AlertsTable
 from aba_tui.panes.charts import ChartsPane
 from aba_tui.panes.logs import LogView
 from aba_tui.panes.runs import RunsTable
 from aba_tui.panes.telemetry import TelemetryPane
 from aba_tui.settings import PANES
-from pipeline.telemetry import Snapshot
+from pipeline.monitor.entries import Changes
+from pipeline.monitor.telemetry import Snapshot
 
 PANE_IDS = {"runs": "#runs-pane", "charts": "#charts", "logs": "#logs", "telemetry": "#telemetry",
             "alerts": "#alerts"}

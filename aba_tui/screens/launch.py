@@ -1,6 +1,6 @@
 """Launch a stage or preset from a form built from the config schema.
 
-Each field comes from ``pipeline.schema.section_fields`` (type, default, help, choices, bounds);
+Each field comes from ``pipeline.config.schema.section_fields`` (type, default, help, choices, bounds);
 values are checked with the same ``coerce`` the CLI uses as they are typed, and the whole config
 with ``validate_paths`` before anything starts, so the errors read exactly like ``aba run``'s.
 The screen returns a validated RunConfig; the app launches it from a worker thread.
@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
-from pipeline.config import (
+from pipeline.config.run import (
     STAGES,
     RunConfig,
     build_config,
@@ -27,8 +27,8 @@ from pipeline.config import (
     read_toml,
     validate_paths,
 )
+from pipeline.config.schema import section_fields
 from pipeline.errors import AbaError, ConfigError
-from pipeline.schema import section_fields
 
 
 def choices() -> list[tuple[str, str]]:

@@ -12,8 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from pipeline.foreign import LINE, ForeignError, detect
-from pipeline.status import STATUS_FILE
+from pipeline.monitor.foreign import LINE, ForeignError, detect
+from pipeline.runs.status import STATUS_FILE
 
 
 class OpenPathScreen(ModalScreen[tuple[Path, str | None] | None]):

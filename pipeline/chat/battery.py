@@ -25,7 +25,7 @@ from typing import Any
 
 from pipeline.atomic import atomic_write_json, atomic_write_text
 from pipeline.chat.client import ChatError, Endpoint, Sampling, complete
-from pipeline.collapse import scan
+from pipeline.checkpoints.collapse import scan
 from pipeline.errors import ConfigError
 
 EXPECT_KEYS = ("contains", "not_contains", "regex", "not_regex", "min_chars", "max_chars", "collapse_ok")

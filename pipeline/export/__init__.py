@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError
-from pipeline.models import EMBEDDED_NAME, cache_dir
-from pipeline.runstore import RunStore
+from pipeline.models.embedded import EMBEDDED_NAME, cache_dir
+from pipeline.runs.store import RunStore
 
 EXPORTS_DIR = "exports"
 # Canonical names (as llama.cpp spells them) → llama_ftype values of llama.h.

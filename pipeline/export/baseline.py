@@ -25,7 +25,7 @@ def ensure_baseline(verify: bool = True) -> tuple[Path, bool]:
     meta_path = path.with_suffix(".json")
     if path.is_file() and meta_path.is_file():
         return path, False
-    from pipeline.modelsrc import resolve_model
+    from pipeline.models.resolve import resolve_model
 
     hf_dir = resolve_model("embedded")
     path.parent.mkdir(parents=True, exist_ok=True)

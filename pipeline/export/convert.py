@@ -1,6 +1,6 @@
 """HF folder → GGUF with llama.cpp's own convert_hf_to_gguf.py, run as a subprocess.
 
-The script comes from the llama-cpp-python sdist that set-up unpacks to pipeline.models.converter_dir()
+The script comes from the llama-cpp-python sdist that set-up unpacks to pipeline.models.embedded.converter_dir()
 (never copied into this repo); it runs with this venv's python so it sees the same torch. Its
 pre-tokenizer hash check is the one place an unknown tokenizer is caught before a GGUF that
 tokenises differently from training is written: that failure gets a message saying what to do.
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.errors import AbaError
-from pipeline.models import converter_dir
+from pipeline.models.embedded import converter_dir
 
 
 class ExportError(AbaError):

@@ -1,7 +1,7 @@
 """Which model an export reads: model.source (+ export.checkpoint of a source run). Light module.
 
 - ``run:<id>``: a checkpoint of that run (best, final, latest or a name); its base is the source run's
-  own model.source, resolved in the worker (pipeline.modelsrc).
+  own model.source, resolved in the worker (pipeline.models.resolve).
 - ``embedded``, an HF folder, a .gguf or a hub id: the model itself; export.checkpoint may then be a
   path to a checkpoint folder (a LoRA adapter or a full model) trained on that base.
 """
@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.checkpoints import Checkpoint, list_checkpoints, read_checkpoint
-from pipeline.ckpt_tools import CkptRow, rank
-from pipeline.config import load_run_config
+from pipeline.checkpoints.browser import CkptRow, rank
+from pipeline.checkpoints.store import Checkpoint, list_checkpoints, read_checkpoint
+from pipeline.config.run import load_run_config
 from pipeline.errors import ConfigError
 
 NAMED = ("best", "final", "latest")
@@ -22,7 +22,7 @@ NAMED = ("best", "final", "latest")
 
 @dataclass
 class ExportSource:
-    base_source: str  # what pipeline.modelsrc.resolve_model gets for the base
+    base_source: str  # what pipeline.models.resolve.resolve_model gets for the base
     checkpoint: Checkpoint | None  # None: export the base itself
     run_id: str | None = None
     run_dir: Path | None = None

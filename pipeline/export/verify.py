@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.collapse import scan
+from pipeline.checkpoints.collapse import scan
 
 TEST_STRINGS = (
     "Hello world! How are you today?",

@@ -1,2 +1,2 @@
-"""Stage modules. Each exposes ``run(ctx: pipeline.worker.StageContext) -> None`` and imports its heavy
+"""Stage modules. Each exposes ``run(ctx: pipeline.runs.worker.StageContext) -> None`` and imports its heavy
 libraries inside ``run`` (or at module level: stage modules are imported only in the worker)."""

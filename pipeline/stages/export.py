@@ -25,7 +25,7 @@ from pipeline.errors import AbaError
 from pipeline.export import EXPORTS_DIR, normalize_quants, read_export
 from pipeline.export.convert import convert_hf, converter_version
 from pipeline.export.select import ExportSource, resolve_export_source
-from pipeline.worker import StageContext
+from pipeline.runs.worker import StageContext
 
 
 def sha256_file(path: Path, chunk: int = 8 << 20) -> str:
@@ -97,7 +97,7 @@ class Exporter:
 
     def _export(self, src: ExportSource, quants: list[str], names: dict[str, str]) -> None:
         from pipeline.export.merge import checkpoint_kind, merge_to_folder
-        from pipeline.modelsrc import resolve_model
+        from pipeline.models.resolve import resolve_model
 
         t0 = time.time()
         base = resolve_model(src.base_source)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import time
 
-from pipeline.checkpoints import write_metadata
-from pipeline.events import iter_events
-from pipeline.worker import StageContext
+from pipeline.checkpoints.store import write_metadata
+from pipeline.runs.events import iter_events
+from pipeline.runs.worker import StageContext
 
 
 def _last_step(ctx: StageContext) -> int:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.checkpoints import METADATA, read_checkpoint, write_metadata
-from pipeline.ckpt_tools import lower_is_better
+from pipeline.checkpoints.browser import lower_is_better
+from pipeline.checkpoints.store import METADATA, read_checkpoint, write_metadata
 
 STAGING = ".trainer"  # HF's output_dir inside the run folder (hidden: not a checkpoint)
 ALIASES = ("best", "final")

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.checkpoints import last_complete
+from pipeline.checkpoints.store import last_complete
 from pipeline.data.loaders import content_hash
 from pipeline.errors import ConfigError
-from pipeline.events import iter_events, parse_line, read_last_lines
+from pipeline.runs.events import iter_events, parse_line, read_last_lines
 from pipeline.train.checkpointing import STAGING, CheckpointManager
 from pipeline.train.guards import Guard
 from pipeline.train.preflight import preflight
@@ -145,7 +145,7 @@ def run_stage(ctx: Any, spec: StageSpec) -> None:
         ctx.alert("backend_fallback", note, level="warning")
     backends.quiet_progress_bars()  # after unsloth (if chosen) has patched transformers
 
-    from pipeline.modelsrc import resolve_model
+    from pipeline.models.resolve import resolve_model
     from pipeline.train.chat_template import TemplateError, check_chat_template, load_template_override
 
     try:

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from pipeline.errors import ConfigError
-from pipeline.models import cache_dir, embedded_gguf_path
+from pipeline.models.embedded import cache_dir, embedded_gguf_path
 
 
 def _file_digest(path: Path, limit: int = 64 << 20) -> str:
@@ -69,7 +69,7 @@ def resolve_model(source: str) -> Path | str:
     if source == "embedded":
         return embedded_hf_dir()
     if source.startswith("run:"):
-        from pipeline.runsource import resolve_run_source  # training stages own run outputs
+        from pipeline.models.runsource import resolve_run_source  # training stages own run outputs
 
         return resolve_run_source(source[4:])
     p = Path(source).expanduser()

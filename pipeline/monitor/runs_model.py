@@ -19,20 +19,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aba_tui.entries import Changes, RunEntry, RunRow, summarize_tail
-from aba_tui.entries import file_sig as _sig
-from aba_tui.entries import mtime as _mtime
-from pipeline import alerts as rules
-from pipeline.alerts import Alert, AlertBook, Thresholds
-from pipeline.events import EVENTS_FILE
-from pipeline.procinfo import alive
-from pipeline.runstore import RunStore
-from pipeline.series import RunSeries, is_number, open_events
-from pipeline.status import ACTIVE, STATUS_FILE, read_status
-from pipeline.telemetry import RunPids, Snapshot, Telemetry
+from pipeline.monitor import alerts as rules
+from pipeline.monitor.alerts import Alert, AlertBook, Thresholds
+from pipeline.monitor.entries import Changes, RunEntry, RunRow, summarize_tail
+from pipeline.monitor.entries import file_sig as _sig
+from pipeline.monitor.entries import mtime as _mtime
+from pipeline.monitor.series import RunSeries, is_number, open_events
+from pipeline.monitor.telemetry import RunPids, Snapshot, Telemetry
+from pipeline.runs.events import EVENTS_FILE
+from pipeline.runs.procinfo import alive
+from pipeline.runs.status import ACTIVE, STATUS_FILE, read_status
+from pipeline.runs.store import RunStore
 
 if TYPE_CHECKING:
-    from pipeline.foreign import ForeignReader
+    from pipeline.monitor.foreign import ForeignReader
 
 HOST = socket.gethostname()
 CHUNK_BYTES = 8 << 20  # read a backlog in slices so one pass never parses a whole GB

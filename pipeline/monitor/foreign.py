@@ -7,7 +7,7 @@
 - our own ``events.jsonl`` outside a runs dir;
 - any JSONL with numeric fields: the user picks the x field (a guess is offered) and charts any y.
 
-Each reader follows its file: JSONL through :class:`pipeline.events.Tail` (only new bytes),
+Each reader follows its file: JSONL through :class:`pipeline.runs.events.Tail` (only new bytes),
 ``trainer_state.json`` by re-reading it when the trainer rewrites it. No Textual here.
 """
 
@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.checkpoints import list_checkpoints
+from pipeline.checkpoints.store import list_checkpoints
 from pipeline.errors import AbaError
-from pipeline.events import Tail, parse_line
-from pipeline.status import STATUS_FILE
+from pipeline.runs.events import Tail, parse_line
+from pipeline.runs.status import STATUS_FILE
 
 # HF Trainer / TRL log keys → the names our charts use.
 HF_RENAMES = {

@@ -13,10 +13,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pipeline.checkpoints import Checkpoint, read_checkpoint
+from pipeline.checkpoints.store import Checkpoint, read_checkpoint
 from pipeline.errors import ConfigError, RunNotFound
-from pipeline.models import cache_dir
-from pipeline.runstore import RunStore, default_runs_dir
+from pipeline.models.embedded import cache_dir
+from pipeline.runs.store import RunStore, default_runs_dir
 
 PREFERRED = ("best", "final")
 
@@ -59,7 +59,7 @@ def merge(ck: Checkpoint, dest: Path) -> Path:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from pipeline.modelsrc import resolve_model
+    from pipeline.models.resolve import resolve_model
 
     base = ck.meta.get("base_model")
     if not base or not Path(str(base)).exists():  # the cached base was cleared: resolve it again

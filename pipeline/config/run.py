@@ -15,11 +15,11 @@ from typing import Any
 
 import tomli_w
 
+from pipeline.config.schema import SECTIONS
 from pipeline.errors import ConfigError
-from pipeline.schema import SECTIONS
 
 RUN_TOML = "run.toml"
-PRESETS_DIR = Path(__file__).parent / "presets"
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 
 # Stages users can launch, with one line each. `selftest` is a worker without ML libraries that
 # exercises the supervisor (fault injection) and `aba doctor`.

@@ -10,17 +10,17 @@ import time
 from pathlib import Path
 
 from pipeline.atomic import atomic_write_json
-from pipeline.config import RunConfig
+from pipeline.config.run import RunConfig
 from pipeline.errors import AbaError
-from pipeline.procinfo import alive
-from pipeline.runstore import RunStore
-from pipeline.status import ACTIVE, read_status, read_status_raw, write_status
-from pipeline.supervisor import STOP_FILE
+from pipeline.runs.procinfo import alive
+from pipeline.runs.store import RunStore
+from pipeline.runs.status import ACTIVE, read_status, read_status_raw, write_status
+from pipeline.runs.supervisor import STOP_FILE
 
 
 def start_supervisor(run_dir: Path, resume: bool = False) -> None:
     """Spawn the supervisor; it double-forks, so the process we wait for exits at once."""
-    cmd = [sys.executable, "-m", "pipeline.supervisor", str(Path(run_dir).resolve())]
+    cmd = [sys.executable, "-m", "pipeline.runs.supervisor", str(Path(run_dir).resolve())]
     if resume:
         cmd.append("--resume")
     with open(Path(run_dir) / "supervisor.log", "ab") as log:

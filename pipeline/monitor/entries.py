@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.alerts import Alert
-from pipeline.events import Tail, parse_line, read_last_lines
-from pipeline.series import RunSeries, is_number
-from pipeline.status import ACTIVE, Status
+from pipeline.monitor.alerts import Alert
+from pipeline.monitor.series import RunSeries, is_number
+from pipeline.runs.events import Tail, parse_line, read_last_lines
+from pipeline.runs.status import ACTIVE, Status
 
 if TYPE_CHECKING:
-    from pipeline.foreign import ForeignReader
+    from pipeline.monitor.foreign import ForeignReader
 
 
 @dataclass

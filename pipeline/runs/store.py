@@ -12,11 +12,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import RUN_TOML, RunConfig
+from pipeline.config.run import RUN_TOML, RunConfig
 from pipeline.errors import RunDirError, RunNotFound
-from pipeline.events import EVENTS_FILE
-from pipeline.runid import claim_run_dir, new_run_id
-from pipeline.status import STATUS_FILE, Status, read_status, write_status
+from pipeline.runs.events import EVENTS_FILE
+from pipeline.runs.runid import claim_run_dir, new_run_id
+from pipeline.runs.status import STATUS_FILE, Status, read_status, write_status
 
 DEFAULT_RUNS_DIR = Path("runs")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.events import Tail, parse_lines, read_back
+from pipeline.runs.events import Tail, parse_lines, read_back
 
 # Event keys that are bookkeeping, not metrics a user would chart.
 NOT_METRICS = frozenset({"ts", "type", "step", "pid", "attempt", "exit_code", "signal", "total_steps",

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.checkpoints import CHECKPOINTS_DIR, Checkpoint, list_checkpoints
-from pipeline.runstore import RunStore
-from pipeline.status import ACTIVE
+from pipeline.checkpoints.store import CHECKPOINTS_DIR, Checkpoint, list_checkpoints
+from pipeline.runs.status import ACTIVE
+from pipeline.runs.store import RunStore
 
 # Metric aliases: TRL logs ``rewards/margins``; the project's own metadata says ``margins``.
 ALIASES: dict[str, tuple[str, ...]] = {

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.atomic import atomic_write_json
-from pipeline.procinfo import alive
+from pipeline.runs.procinfo import alive
 
 STATES = ("queued", "running", "succeeded", "failed", "oom", "stopped", "lost")
 TERMINAL = frozenset({"succeeded", "failed", "oom", "stopped"})

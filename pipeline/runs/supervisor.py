@@ -1,0 +1,219 @@
+"""The supervisor: ``python -m pipeline.runs.supervisor RUN_DIR [--resume]``, one per run.
+
+It detaches (double fork, own session) so it outlives the launching shell, the TUI and an SSH
+disconnect; starts the worker in a process group of its own; records pid, exit code and signal;
+classifies the end; retries an OOM by policy; and starts the next stage of a chain. It imports no
+ML library: a worker that dies of OOM cannot take it down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipeline.atomic import atomic_write_text
+from pipeline.runs.classify import classify, oom_kill_count, read_tail
+from pipeline.config.run import RUN_TOML, RunConfig, chain_child, load_run_config
+from pipeline.runs.events import EVENTS_FILE, EventWriter
+from pipeline.runs.procinfo import start_ticks
+from pipeline.config.schema import OOM_DOUBLE, OOM_HALVE
+from pipeline.runs.status import read_status_raw, write_status
+from pipeline.runs.worker import RESULT_FILE
+
+STOP_FILE = "stop.json"  # optional {"grace_seconds": N} written by `aba stop --grace`
+
+
+def worker_command(cfg: RunConfig, run_dir: Path, resume: bool, attempt: int) -> list[str]:
+    """The worker's argv: plain python, or `accelerate launch` when the run asks for several GPUs."""
+    tail = ["-m", "pipeline.runs.worker", str(run_dir), "--attempt", str(attempt)] + (["--resume"] if resume else [])
+    sup = cfg.sections["supervisor"]
+    if sup.gpus > 1:
+        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(sup.gpus)]
+        if sup.accelerate_config:
+            cmd += ["--config_file", sup.accelerate_config]
+        else:
+            cmd += ["--multi_gpu"]
+        # accelerate launches a module with -m before the module name.
+        return [*cmd, "-m", "pipeline.runs.worker", *tail[2:]]
+    return [sys.executable, *tail]
+
+
+def halve_for_retry(cfg: RunConfig) -> str | None:
+    """Halve the stage's memory knobs in place; None when nothing can shrink further."""
+    section = cfg.stage_section
+    changed = []
+    for key in OOM_HALVE.get(cfg.stage, ()):
+        old = getattr(section, key)
+        floor = 2 if key == "num_generations" else 1
+        if old // 2 >= floor:
+            setattr(section, key, old // 2)
+            changed.append(f"{cfg.stage}.{key} {old}→{old // 2}")
+            double = OOM_DOUBLE.get(cfg.stage)
+            if double and key == "batch_size":
+                setattr(section, double, getattr(section, double) * 2)
+                changed.append(f"{cfg.stage}.{double} ×2")
+    return ", ".join(changed) or None
+
+
+class Supervisor:
+    def __init__(self, run_dir: Path, resume: bool) -> None:
+        self.run_dir = run_dir
+        self.resume = resume
+        self.cfg = load_run_config(run_dir)
+        self.status = read_status_raw(run_dir)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.stop_requested = False
+        self.kill_at: float | None = None
+        self.events = EventWriter(run_dir / EVENTS_FILE)
+
+    # -- signals -------------------------------------------------------------------------------
+    def on_stop(self, signum: int, _frame: object) -> None:
+        if not self.stop_requested:
+            self.stop_requested = True
+            grace = self.cfg.sections["supervisor"].grace_seconds
+            try:
+                grace = float(json.loads((self.run_dir / STOP_FILE).read_text())["grace_seconds"])
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+            self.kill_at = time.time() + grace
+            self.status.stop_requested = True
+            write_status(self.run_dir, self.status)
+        self._signal_worker(signal.SIGTERM)
+
+    def _signal_worker(self, sig: int) -> None:
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    # -- one attempt ---------------------------------------------------------------------------
+    def run_attempt(self, resume: bool) -> tuple[int, str, dict | None, bool]:
+        st = self.status
+        try:
+            (self.run_dir / RESULT_FILE).unlink()
+        except FileNotFoundError:
+            pass
+        err_path = self.run_dir / "stderr.log"
+        err_start = err_path.stat().st_size if err_path.exists() else 0
+        oom_before = oom_kill_count()
+        cmd = worker_command(self.cfg, self.run_dir, resume, st.attempt)
+        env = {**os.environ, "ABA_RUN_DIR": str(self.run_dir), "PYTHONUNBUFFERED": "1"}
+        with open(self.run_dir / "stdout.log", "ab") as out, open(err_path, "ab") as err:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
+                                         start_new_session=True)
+        st.pid, st.state = self.proc.pid, "running"
+        write_status(self.run_dir, st)
+        if self.stop_requested:  # a stop that came while we were starting
+            self._signal_worker(signal.SIGTERM)
+        while True:
+            try:
+                rc = self.proc.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if self.kill_at is not None and time.time() >= self.kill_at:
+                    self._signal_worker(signal.SIGKILL)
+                    self.kill_at = None
+        # Children of the worker (dataloader workers, accelerate ranks) go with it.
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        result = None
+        try:
+            result = json.loads((self.run_dir / RESULT_FILE).read_text())
+        except (OSError, ValueError):
+            pass
+        oom_after = oom_kill_count()
+        oom_killed = oom_before is not None and oom_after is not None and oom_after > oom_before
+        return rc, read_tail(err_path, err_start), result, oom_killed
+
+    def run(self) -> int:
+        st = self.status
+        st.supervisor_pid, st.supervisor_start = os.getpid(), start_ticks(os.getpid())
+        st.started_at = st.started_at if self.resume and st.started_at else time.time()
+        st.state, st.ended_at, st.exit_code, st.signal, st.reason = "running", None, None, None, None
+        st.stop_requested = False
+        write_status(self.run_dir, st)
+        self.events.emit("status", state="running", attempt=st.attempt)
+        resume = self.resume
+        sup = self.cfg.sections["supervisor"]
+        while True:
+            rc, err_tail, result, oom_killed = self.run_attempt(resume)
+            out = classify(rc, err_tail, self.stop_requested, result, oom_killed)
+            st.exit_code, st.signal, st.reason, st.state = out.exit_code, out.signal, out.reason, out.state
+            if out.state == "oom" and sup.oom_retry == "halve" and st.attempt < sup.max_attempts:
+                change = halve_for_retry(self.cfg)
+                if change:
+                    atomic_write_text(self.run_dir / RUN_TOML, self.cfg.to_toml())
+                    self.events.emit("attempt", attempt=st.attempt + 1, reason=out.reason, change=change)
+                    st.attempt += 1
+                    # Never publish the attempt's "oom": readers would take the run for ended.
+                    st.state, st.pid = "running", None
+                    st.reason = f"retrying after OOM: {change}"
+                    write_status(self.run_dir, st)
+                    resume = True  # continue from the last complete checkpoint, if any
+                    continue
+            break
+        if st.state == "succeeded":
+            self.start_next()  # before the final status, so a reader that sees "succeeded" sees the child too
+        st.ended_at, st.pid = time.time(), None
+        write_status(self.run_dir, st)
+        self.events.emit("status", state=st.state, reason=st.reason, exit_code=st.exit_code, signal=st.signal)
+        return 0
+
+    def start_next(self) -> None:
+        child = chain_child(self.cfg, self.status.run_id)
+        if child is None:
+            return
+        from pipeline.runs.launcher import launch
+        from pipeline.runs.store import RunStore
+
+        try:
+            run_id, _path = launch(RunStore(self.run_dir.parent), child)
+            self.events.emit("chain", next_run=run_id, next_stage=child.stage)
+        except Exception as exc:  # the parent succeeded; record why the chain did not go on
+            self.events.emit("alert", code="chain_failed", level="error", message=str(exc))
+
+
+def daemonize() -> None:
+    """Double fork: the supervisor is re-parented to init and leads a session of its own."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.runs.supervisor")
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--foreground", action="store_true", help="do not detach (tests, debugging)")
+    args = parser.parse_args(argv)
+    run_dir = args.run_dir.resolve()
+    if not args.foreground:
+        daemonize()
+    sup = Supervisor(run_dir, args.resume)
+    signal.signal(signal.SIGTERM, sup.on_stop)
+    signal.signal(signal.SIGINT, sup.on_stop)
+    try:
+        return sup.run()
+    except BaseException as exc:
+        # Never leave a run "running" behind a dead supervisor if we can help it.
+        st = sup.status
+        st.state, st.reason, st.ended_at = "failed", f"supervisor error: {exc!r}"[:500], time.time()
+        write_status(run_dir, st)
+        sup._signal_worker(signal.SIGKILL)
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

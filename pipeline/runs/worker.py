@@ -1,0 +1,124 @@
+"""The worker process: ``python -m pipeline.runs.worker RUN_DIR [--resume]``.
+
+It loads run.toml, turns SIGTERM into a stop request the stage honours (save a checkpoint, exit),
+and runs ``pipeline.stages.<stage>.run(ctx)``. Heavy libraries are imported by the stage, here only.
+A stage that fails on purpose (NaN guard, bad data) records its reason in worker_result.json, which
+the supervisor prefers to guessing from stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+from pipeline.atomic import atomic_write_json
+from pipeline.checkpoints.store import CHECKPOINTS_DIR
+from pipeline.runs.classify import OOM_PATTERNS
+from pipeline.config.run import RunConfig, load_run_config
+from pipeline.runs.events import EVENTS_FILE, EventWriter
+
+RESULT_FILE = "worker_result.json"
+
+
+class StageFailed(Exception):
+    """Raised by a stage through ``ctx.fail``: the run ends with this state and reason."""
+
+    def __init__(self, reason: str, state: str = "failed") -> None:
+        super().__init__(reason)
+        self.reason, self.state = reason, state
+
+
+class StageContext:
+    def __init__(self, run_dir: Path, cfg: RunConfig, resume: bool = False, attempt: int = 1) -> None:
+        self.run_dir = Path(run_dir)
+        self.cfg = cfg
+        self.resume = resume
+        self.attempt = attempt
+        self.events = EventWriter(self.run_dir / EVENTS_FILE)
+        self.stop_requested = threading.Event()
+        self.checkpoints_dir = self.run_dir / CHECKPOINTS_DIR
+
+    @property
+    def run_id(self) -> str:
+        return self.run_dir.name
+
+    def emit(self, type: str = "metrics", step: int | None = None, **values: Any) -> dict[str, Any]:
+        return self.events.emit(type, step, **values)
+
+    def alert(self, code: str, message: str, step: int | None = None, level: str = "error") -> None:
+        self.emit("alert", step, code=code, level=level, message=message)
+
+    def fail(self, reason: str, state: str = "failed") -> None:
+        raise StageFailed(reason, state)
+
+    def log(self, message: str) -> None:
+        print(message, flush=True)
+
+
+def write_result(run_dir: Path, state: str, reason: str | None) -> None:
+    atomic_write_json(run_dir / RESULT_FILE, {"state": state, "reason": reason, "pid": os.getpid()})
+
+
+def _is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    return any(p.search(str(exc)) for p in OOM_PATTERNS[:2])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.runs.worker")
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--attempt", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    cfg = load_run_config(args.run_dir)
+    ctx = StageContext(args.run_dir, cfg, resume=args.resume, attempt=args.attempt)
+    # Under accelerate, only rank 0 writes events and checkpoints' metadata.
+    rank = int(os.environ.get("RANK", "0"))
+
+    def on_term(signum: int, _frame: object) -> None:
+        if ctx.stop_requested.is_set():
+            # Second request: leave now, without the checkpoint.
+            raise KeyboardInterrupt
+        ctx.stop_requested.set()
+        print(f"worker: received {signal.Signals(signum).name}; stopping after a checkpoint", flush=True)
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    try:
+        (args.run_dir / RESULT_FILE).unlink()
+    except FileNotFoundError:
+        pass
+    try:
+        stage = importlib.import_module(f"pipeline.stages.{cfg.stage}")
+        stage.run(ctx)
+    except StageFailed as exc:
+        if rank == 0:
+            write_result(args.run_dir, exc.state, exc.reason)
+            ctx.alert("stage_failed", exc.reason)
+        print(f"worker: {exc.state}: {exc.reason}", file=sys.stderr, flush=True)
+        return 3
+    except BaseException as exc:
+        if isinstance(exc, SystemExit) and exc.code in (0, None):
+            raise
+        traceback.print_exc()
+        if rank == 0 and _is_oom(exc):
+            write_result(args.run_dir, "oom", f"{type(exc).__name__}: {str(exc)[:300]}")
+        return 1
+    finally:
+        ctx.events.close()
+    if ctx.stop_requested.is_set() and rank == 0:
+        write_result(args.run_dir, "stopped", "stopped on request after saving a checkpoint")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
