@@ -12,7 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.config.run import STAGES, build_config, list_presets, preset_path, read_toml
+from pipeline import registry
+from pipeline.config.run import build_config, list_presets, preset_path, read_toml
 from pipeline.errors import AbaError
 from pipeline.runs import launcher
 from pipeline.runs.events import EVENTS_FILE, Tail, read_last_lines
@@ -266,8 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", parents=[common], help="start a stage or preset as a detached run",
                        description="Validate the config, create the run folder, start its supervisor "
                        "(which outlives this shell) and print the run id.")
-    s.add_argument("stage", nargs="?", choices=list(STAGES), metavar="STAGE",
-                   help="one of: " + ", ".join(STAGES))
+    s.add_argument("stage", nargs="?", choices=list(registry.stages()), metavar="STAGE",
+                   help="one of: " + ", ".join(registry.stages()))
     s.add_argument("--config", action="append", metavar="FILE", help="TOML config (repeatable; later wins)")
     s.add_argument("--preset", metavar="NAME", help="a preset from `aba presets`")
     s.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",

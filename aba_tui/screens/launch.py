@@ -1,6 +1,6 @@
 """Launch a stage or preset from a form built from the config schema.
 
-Each field comes from ``pipeline.config.schema.section_fields`` (type, default, help, choices, bounds);
+Each field comes from ``pipeline.registry.section_fields`` (type, default, help, choices, bounds);
 values are checked with the same ``coerce`` the CLI uses as they are typed, and the whole config
 with ``validate_paths`` before anything starts, so the errors read exactly like ``aba run``'s.
 The screen returns a validated RunConfig; the app launches it from a worker thread.
@@ -17,8 +17,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
+from pipeline import registry
 from pipeline.config.run import (
-    STAGES,
     RunConfig,
     build_config,
     coerce,
@@ -27,12 +27,16 @@ from pipeline.config.run import (
     read_toml,
     validate_paths,
 )
-from pipeline.config.schema import section_fields
 from pipeline.errors import AbaError, ConfigError
+from pipeline.registry import section_fields
+
+
+def stage_helps() -> dict[str, str]:
+    return {name: st.help for name, st in registry.stages().items()}
 
 
 def choices() -> list[tuple[str, str]]:
-    out = [(f"stage  {name:<9} {desc}", f"stage:{name}") for name, desc in STAGES.items()]
+    out = [(f"stage  {name:<9} {desc}", f"stage:{name}") for name, desc in stage_helps().items()]
     for name, path in list_presets().items():
         try:
             desc = str(read_toml(path).get("description", ""))

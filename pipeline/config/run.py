@@ -15,28 +15,17 @@ from typing import Any
 
 import tomli_w
 
-from pipeline.config.schema import SECTIONS
+from pipeline import registry
 from pipeline.errors import ConfigError
 
 RUN_TOML = "run.toml"
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 
-# Stages users can launch, with one line each. `selftest` is a worker without ML libraries that
-# exercises the supervisor (fault injection) and `aba doctor`.
-STAGES: dict[str, str] = {
-    "sft": "supervised fine-tuning (TRL SFTTrainer + LoRA)",
-    "dpo": "direct preference optimisation (TRL DPOTrainer)",
-    "grpo": "group relative policy optimisation with the 9-dimension reward (TRL GRPOTrainer)",
-    "export": "merge LoRA, convert to GGUF with llama.cpp, quantise and verify",
-    "selftest": "a worker with no ML library (supervisor checks, fault injection)",
-}
 TOP_KEYS = ("stage", "name", "then", "parent", "description")
 
 
 def stage_sections(stage: str) -> tuple[str, ...]:
-    if stage == "selftest":
-        return ("selftest", "supervisor")
-    return ("model", stage, "supervisor")
+    return tuple(registry.get(stage).sections)
 
 
 @dataclass
@@ -154,7 +143,7 @@ def coerce(value: Any, ftype: str, meta: dict[str, Any], where: str) -> Any:
 
 
 def _field_map(section: str) -> dict[str, dataclasses.Field]:
-    return {f.name: f for f in dataclasses.fields(SECTIONS[section])}
+    return {f.name: f for f in dataclasses.fields(registry.sections()[section])}
 
 
 def _apply(values: dict[str, Any], section: str, data: Any, source: str) -> None:
@@ -171,9 +160,7 @@ def _apply(values: dict[str, Any], section: str, data: Any, source: str) -> None
 
 
 def check_stage(stage: str, where: str = "stage") -> str:
-    if stage not in STAGES:
-        raise ConfigError(f"{where}: unknown stage {stage!r} (expected one of {', '.join(STAGES)})")
-    return stage
+    return registry.get(stage, where).name
 
 
 def parse_set(item: str) -> tuple[str, str, Any]:
@@ -238,13 +225,14 @@ def build_config(stage: str | None = None, files: list[Path] | None = None, sets
     # A chain's later stages keep their sections too, validated now, so run.toml relaunches the chain.
     kept = list(wanted) + [s for st in then for s in stage_sections(str(st)) if s not in wanted]
     values: dict[str, dict[str, Any]] = {s: {} for s in kept}
+    all_sections = registry.sections()
     for source, data in layers:
         for key, val in data.items():
             if key in TOP_KEYS:
                 continue
             if key in kept:
                 _apply(values[key], key, val, source)
-            elif key not in SECTIONS:
+            elif key not in all_sections:
                 raise ConfigError(f"{source}: unknown section [{key}] (expected: {', '.join(kept)})")
     for item in sets or []:
         section, key, value = parse_set(item)
@@ -256,7 +244,7 @@ def build_config(stage: str | None = None, files: list[Path] | None = None, sets
 
     cfg = RunConfig(
         stage=stage,
-        sections={s: SECTIONS[s](**values[s]) for s in kept},
+        sections={s: all_sections[s](**values[s]) for s in kept},
         name=str(top.get("name", "")),
         then=[str(s) for s in then],
         parent=top.get("parent"),
@@ -302,7 +290,8 @@ def chain_child(cfg: RunConfig, parent_id: str) -> RunConfig | None:
         return None
     nxt, rest = cfg.then[0], cfg.then[1:]
     needed = [s for st in cfg.then for s in stage_sections(st)]
-    sections = {s: dataclasses.replace(cfg.sections[s]) if s in cfg.sections else SECTIONS[s]() for s in needed}
+    known = registry.sections()
+    sections = {s: dataclasses.replace(cfg.sections[s]) if s in cfg.sections else known[s]() for s in needed}
     if "model" in sections:
         sections["model"].source = f"run:{parent_id}"
     return RunConfig(stage=nxt, sections=sections, name=cfg.name, then=rest, parent=parent_id,

@@ -122,31 +122,10 @@ class SelftestSection:
     oom_above_batch: int = opt(0, "with behaviour=oom: only OOM while batch_size is above this", min=0)
 
 
-SECTIONS: dict[str, type] = {
-    "model": ModelSection,
-    "supervisor": SupervisorSection,
-    "sft": SFTSection,
-    "dpo": DPOSection,
-    "grpo": GRPOSection,
-    "export": ExportSection,
-    "selftest": SelftestSection,
-}
-
-# Per stage: the keys an OOM retry halves (seed 000's risk register), and the one it doubles to keep
-# the effective batch.
-OOM_HALVE: dict[str, tuple[str, ...]] = {
-    "sft": ("batch_size",),
-    "dpo": ("batch_size",),
-    "grpo": ("num_generations",),
-    "selftest": ("batch_size",),
-}
-OOM_DOUBLE: dict[str, str] = {"sft": "grad_accum", "dpo": "grad_accum"}
-
-
-def section_fields(name: str) -> list[dict[str, Any]]:
-    """The schema of one section as data (for forms and docs)."""
+def section_fields(cls: type) -> list[dict[str, Any]]:
+    """The schema of one section class as data (for forms and docs)."""
     out = []
-    for f in fields(SECTIONS[name]):
+    for f in fields(cls):
         default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
         out.append({"name": f.name, "type": f.type, "default": default, **f.metadata})
     return out

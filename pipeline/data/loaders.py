@@ -234,10 +234,3 @@ def load_prompts(spec: str, key: str = "grpo.data") -> Dataset:
             row = {"prompt": _prompt(obj, path, lineno)}
         keyed.append((lineno, row))
     return _dedupe(str(path), keyed, ("prompt",))
-
-
-LOADERS = {"sft": load_sft, "dpo": load_pairs, "grpo": load_prompts}
-
-
-def load_for_stage(stage: str, spec: str) -> Dataset:
-    return LOADERS[stage](spec, f"{stage}.data")

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline import registry
 from pipeline.monitor import alerts as rules
 from pipeline.monitor.alerts import Alert, AlertBook, Thresholds
 from pipeline.monitor.entries import Changes, RunEntry, RunRow, summarize_tail
@@ -37,8 +38,13 @@ if TYPE_CHECKING:
 HOST = socket.gethostname()
 CHUNK_BYTES = 8 << 20  # read a backlog in slices so one pass never parses a whole GB
 RECENT_END_S = 24 * 3600  # bad ends this recent are announced when the app opens
-COLLAPSE_STAGES = frozenset({"sft", "dpo"})  # GRPO's loss sits near zero by design
 
+
+
+def _collapse_alert(stage: str | None) -> bool:
+    """Whether a collapsing loss is a fault for this stage (the registry says; GRPO's sits near 0 by design)."""
+    st = registry.stages().get(stage or "")
+    return bool(st and st.collapse_alert)
 
 class RunsModel:
     def __init__(self, store: RunStore, thresholds: Thresholds | None = None, tail_lines: int = 20000,
@@ -263,8 +269,7 @@ class RunsModel:
                 current.append(rules.stalled(e.run_id, e.state, e.last_activity, now, th.stall_minutes))
             loss = e.series.series.get("loss")
             stage = e.status.stage if e.status else None
-            # GRPO's loss sits near zero (and below) by design: collapse is a SFT/DPO signal.
-            if loss is not None and (e.kind == "foreign" or (e.active and stage in COLLAPSE_STAGES)):
+            if loss is not None and (e.kind == "foreign" or (e.active and _collapse_alert(stage))):
                 current.append(rules.loss_collapse(e.run_id, loss.ys, th.collapse_loss, th.collapse_ratio,
                                                    th.collapse_window))
         with self.lock:

@@ -22,7 +22,7 @@ from pipeline.runs.classify import classify, oom_kill_count, read_tail
 from pipeline.config.run import RUN_TOML, RunConfig, chain_child, load_run_config
 from pipeline.runs.events import EVENTS_FILE, EventWriter
 from pipeline.runs.procinfo import start_ticks
-from pipeline.config.schema import OOM_DOUBLE, OOM_HALVE
+from pipeline import registry
 from pipeline.runs.status import read_status_raw, write_status
 from pipeline.runs.worker import RESULT_FILE
 
@@ -47,14 +47,15 @@ def worker_command(cfg: RunConfig, run_dir: Path, resume: bool, attempt: int) ->
 def halve_for_retry(cfg: RunConfig) -> str | None:
     """Halve the stage's memory knobs in place; None when nothing can shrink further."""
     section = cfg.stage_section
+    stage = registry.get(cfg.stage)
     changed = []
-    for key in OOM_HALVE.get(cfg.stage, ()):
+    for key in stage.oom_halve:
         old = getattr(section, key)
-        floor = 2 if key == "num_generations" else 1
+        floor = stage.floors.get(key, 1)
         if old // 2 >= floor:
             setattr(section, key, old // 2)
             changed.append(f"{cfg.stage}.{key} {old}→{old // 2}")
-            double = OOM_DOUBLE.get(cfg.stage)
+            double = stage.oom_double
             if double and key == "batch_size":
                 setattr(section, double, getattr(section, double) * 2)
                 changed.append(f"{cfg.stage}.{double} ×2")

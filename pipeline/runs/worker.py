@@ -1,7 +1,8 @@
 """The worker process: ``python -m pipeline.runs.worker RUN_DIR [--resume]``.
 
 It loads run.toml, turns SIGTERM into a stop request the stage honours (save a checkpoint, exit),
-and runs ``pipeline.stages.<stage>.run(ctx)``. Heavy libraries are imported by the stage, here only.
+and runs the stage's worker module (``pipeline.stages.<stage>`` unless the registry names another) with
+``run(ctx)``. Heavy libraries are imported by the stage, here only.
 A stage that fails on purpose (NaN guard, bad data) records its reason in worker_result.json, which
 the supervisor prefers to guessing from stderr.
 """
@@ -18,6 +19,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from pipeline import registry
 from pipeline.atomic import atomic_write_json
 from pipeline.checkpoints.store import CHECKPOINTS_DIR
 from pipeline.runs.classify import OOM_PATTERNS
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError:
         pass
     try:
-        stage = importlib.import_module(f"pipeline.stages.{cfg.stage}")
+        stage = importlib.import_module(registry.get(cfg.stage).worker_module)
         stage.run(ctx)
     except StageFailed as exc:
         if rank == 0:

@@ -1,4 +1,4 @@
-"""Checks a training config can pass before any process starts: data rows and stage settings.
+"""Checks a config can pass before any process starts: data rows and stage settings.
 
 Light (json only): `aba run` calls it so a bad dataset or an impossible GRPO group is refused with
 one line before a run folder exists; the stage calls it again in the worker (a run.toml edited by
@@ -11,15 +11,14 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from pipeline.data.loaders import Dataset, load_for_stage
+from pipeline import registry
+from pipeline.data.loaders import Dataset
 from pipeline.errors import ConfigError
 from pipeline.rewards.dimensions import parse_weights
 from pipeline.rewards.scorer import SCORERS
 
-TRAINING_STAGES = ("sft", "dpo", "grpo")
 
-
-def check_grpo(sec: Any) -> None:
+def check_grpo(cfg: Any, sec: Any) -> None:
     parse_weights(sec.reward_weights)
     if sec.scorer not in SCORERS:
         raise ConfigError(f"grpo.scorer={sec.scorer!r}: unknown scorer (expected one of {', '.join(SCORERS)})")
@@ -33,27 +32,29 @@ def check_grpo(sec: Any) -> None:
                           "full group)")
 
 
-def check_model(model_sec: Any) -> None:
+def check_model(cfg: Any, _sec: Any) -> None:
+    model_sec = cfg.sections.get("model")
+    if model_sec is None:
+        return
     tpl = model_sec.chat_template
     if tpl not in ("", "auto") and not Path(tpl).expanduser().is_file():
         raise ConfigError(f"model.chat_template={tpl!r}: no such file (expected auto or a Jinja template file)")
 
 
 def preflight(cfg: Any, stage: str | None = None) -> Dataset | None:
-    """Validate ``stage`` (default: the config's) and return its dataset; None for other stages."""
-    stage = stage or cfg.stage
-    if stage not in TRAINING_STAGES:
+    """Run ``stage``'s registered checks (default: the config's stage) and return the dataset its loader
+    reads; None for a stage without a loader."""
+    info = registry.get(stage or cfg.stage)
+    sec = cfg.sections.get(info.own_section) if info.own_section else None
+    for ref in info.checks:
+        registry.resolve(ref)(cfg, sec)
+    if not info.loader or sec is None:
         return None
-    sec = cfg.sections[stage]
-    if "model" in cfg.sections:
-        check_model(cfg.sections["model"])
-    if stage == "grpo":
-        check_grpo(sec)
-    return load_for_stage(stage, sec.data)
+    return registry.resolve(info.loader)(sec.data, f"{info.name}.data")
 
 
 def preflight_chain(cfg: Any) -> None:
-    """Every training stage of a config and its chain (`then`), before the first one starts."""
+    """Every stage of a config and its chain (`then`), before the first one starts."""
     for stage in [cfg.stage, *cfg.then]:
-        if stage in cfg.sections:
+        if registry.get(stage).own_section in cfg.sections:
             preflight(cfg, stage)

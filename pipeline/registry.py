@@ -1,0 +1,148 @@
+"""The stage registry: everything the light side (config, schema, supervisor, preflight, UI) knows of a stage.
+
+A stage is one entry here plus one worker module exposing ``run(ctx)``. The entry is plain data: the
+config sections the stage reads (name → dataclass), its OOM knobs and floors, its data loader and
+preflight checks (``"module:function"`` strings, imported only when called), the metric semantics the
+UI needs, and its presets. Nothing here imports a heavy library, so the UI and the CLI can read it.
+
+Stages from outside the package (a plugin, a test's toy stage) are added with the environment variable
+``ABA_STAGE_PLUGINS``: a comma list of modules that each define ``STAGE`` (or ``STAGES``, a list). The
+variable is inherited by the supervisor and the worker, so a plugin stage runs like a built-in one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.config.schema import (
+    DPOSection,
+    ExportSection,
+    GRPOSection,
+    ModelSection,
+    SelftestSection,
+    SFTSection,
+    SupervisorSection,
+)
+from pipeline.config.schema import section_fields as schema_fields
+from pipeline.errors import ConfigError
+
+PLUGINS_ENV = "ABA_STAGE_PLUGINS"
+TRAIN_CHECKS = ("pipeline.train.preflight:check_model",)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage. ``sections`` lists every config section it reads, in run.toml order."""
+
+    name: str
+    help: str
+    sections: Mapping[str, type]
+    module: str = ""  # the worker module with run(ctx); default pipeline.stages.<name>
+    oom_halve: tuple[str, ...] = ()  # keys an OOM retry halves (seed 000's risk register)
+    oom_double: str = ""  # doubled when batch_size halves, so the effective batch stays
+    floors: Mapping[str, int] = field(default_factory=dict)  # an OOM halving never goes below (default 1)
+    loader: str = ""  # "module:function" (spec, key) -> Dataset, reading the section's `data`
+    checks: tuple[str, ...] = ()  # "module:function" (cfg, section) -> None, run before any process starts
+    collapse_alert: bool = False  # a loss collapsing toward 0 is a fault (sft, dpo; GRPO's loss sits near 0)
+    presets: tuple[str, ...] = ()  # preset names (pipeline/presets/<name>.toml) this stage starts
+
+    @property
+    def worker_module(self) -> str:
+        return self.module or f"pipeline.stages.{self.name}"
+
+    @property
+    def own_section(self) -> str | None:
+        """The section named after the stage, when it has one (the one `--set STAGE.key=…` edits)."""
+        return self.name if self.name in self.sections else None
+
+
+def _train(name: str, help: str, section: type, **kw: Any) -> Stage:
+    return Stage(name, help, {"model": ModelSection, name: section, "supervisor": SupervisorSection},
+                 checks=(*TRAIN_CHECKS, *kw.pop("checks", ())), **kw)
+
+
+BUILTIN: tuple[Stage, ...] = (
+    _train("sft", "supervised fine-tuning (TRL SFTTrainer + LoRA)", SFTSection,
+           oom_halve=("batch_size",), oom_double="grad_accum", loader="pipeline.data.loaders:load_sft",
+           collapse_alert=True),
+    _train("dpo", "direct preference optimisation (TRL DPOTrainer)", DPOSection,
+           oom_halve=("batch_size",), oom_double="grad_accum", loader="pipeline.data.loaders:load_pairs",
+           collapse_alert=True, presets=("demo", "seed003-dpo", "seed004-dpo-heal")),
+    _train("grpo", "group relative policy optimisation with the 9-dimension reward (TRL GRPOTrainer)",
+           GRPOSection, oom_halve=("num_generations",), floors={"num_generations": 2},
+           loader="pipeline.data.loaders:load_prompts", checks=("pipeline.train.preflight:check_grpo",),
+           presets=("seed000-sft-grpo", "seed000-smoke")),
+    Stage("export", "merge LoRA, convert to GGUF with llama.cpp, quantise and verify",
+          {"model": ModelSection, "export": ExportSection, "supervisor": SupervisorSection}),
+    Stage("selftest", "a worker with no ML library (supervisor checks, fault injection)",
+          {"selftest": SelftestSection, "supervisor": SupervisorSection}, oom_halve=("batch_size",)),
+)
+
+_cache: tuple[str, dict[str, Stage]] | None = None
+
+
+def _plugin_stages(spec: str) -> list[Stage]:
+    out: list[Stage] = []
+    for name in (s.strip() for s in spec.split(",")):
+        if not name:
+            continue
+        try:
+            mod = importlib.import_module(name)
+        except ImportError as exc:
+            raise ConfigError(f"{PLUGINS_ENV}: cannot import stage plugin {name!r} ({exc})") from None
+        found = getattr(mod, "STAGES", None) or ([mod.STAGE] if hasattr(mod, "STAGE") else [])
+        if not found or not all(isinstance(s, Stage) for s in found):
+            raise ConfigError(f"{PLUGINS_ENV}: module {name!r} defines no STAGE (expected a pipeline.registry.Stage)")
+        out.extend(found)
+    return out
+
+
+def stages() -> dict[str, Stage]:
+    """Every stage by name: the built-ins, then the plugins named in ``ABA_STAGE_PLUGINS``."""
+    global _cache
+    spec = os.environ.get(PLUGINS_ENV, "")
+    if _cache is None or _cache[0] != spec:
+        table: dict[str, Stage] = {}
+        for st in (*BUILTIN, *_plugin_stages(spec)):
+            table[st.name] = st
+        _check_sections(table)
+        _cache = (spec, table)
+    return _cache[1]
+
+
+def _check_sections(table: Mapping[str, Stage]) -> None:
+    seen: dict[str, type] = {}
+    for st in table.values():
+        for name, cls in st.sections.items():
+            if seen.setdefault(name, cls) is not cls:
+                raise ConfigError(f"stage {st.name}: section [{name}] is declared with two different schemas")
+
+
+def get(name: str, where: str = "stage") -> Stage:
+    table = stages()
+    if name not in table:
+        raise ConfigError(f"{where}: unknown stage {name!r} (expected one of {', '.join(table)})")
+    return table[name]
+
+
+def sections() -> dict[str, type]:
+    """Every config section any stage reads, name → dataclass."""
+    out: dict[str, type] = {}
+    for st in stages().values():
+        out.update(st.sections)
+    return out
+
+
+def resolve(ref: str) -> Callable[..., Any]:
+    """``"module:function"`` → the function (imported now, so only when a check or loader is used)."""
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def section_fields(name: str) -> list[dict[str, Any]]:
+    """The schema of one section (any stage's) as data, for forms and docs."""
+    return schema_fields(sections()[name])
