@@ -1,1 +1,1 @@
-"""The judge: one interface that scores answers on seed 000's 9 dimensions and compares two answers, served by Gemini, a local GGUF or an OpenAI-compatible URL."""
+"""The judge: seed 000's 9-dimension scores and pairwise verdicts from Gemini, a local GGUF or an OpenAI URL."""
