@@ -5,7 +5,9 @@
 - a folder of checkpoints with only ``metadata.json`` each (seed 003 writes epoch, loss, accuracy);
 - seed 003's ``training_log_*.jsonl`` (epoch, avg_loss, avg_accuracy …);
 - our own ``events.jsonl`` outside a runs dir;
-- any JSONL with numeric fields: the user picks the x field (a guess is offered) and charts any y.
+- TensorBoard event files (a folder of ``events.out.tfevents.*``; :mod:`pipeline.monitor.tensorboard`);
+- any JSONL with numeric fields: the user picks the x field (a guess is offered) and charts any y;
+  TRL/HF key names (``rewards/accuracies``, ``learning_rate`` …) map to ours as in trainer_state.json.
 
 Each reader follows its file: JSONL through :class:`pipeline.runs.events.Tail` (only new bytes),
 ``trainer_state.json`` by re-reading it when the trainer rewrites it. No Textual here.
@@ -24,6 +26,7 @@ from typing import Any
 
 from pipeline.checkpoints.store import list_checkpoints
 from pipeline.errors import AbaError
+from pipeline.monitor.tensorboard import MISSING_EXTRA, TensorBoardLog, available, event_files
 from pipeline.runs.events import Tail, parse_line
 from pipeline.runs.status import STATUS_FILE
 
@@ -33,6 +36,7 @@ HF_RENAMES = {
     "rewards/accuracies": "accuracy",
     "rewards/margins": "margins",
     "eval_rewards/accuracies": "eval_accuracy",
+    "eval_rewards/margins": "eval_margins",
 }
 # seed 003 training_log_*.jsonl keys → ours.
 SEED_RENAMES = {"avg_loss": "loss", "avg_accuracy": "accuracy", "avg_reward": "reward", "avg_margin": "margins"}
@@ -105,7 +109,7 @@ class ForeignReader:
     """Follows one foreign source; :meth:`poll` returns new events and whether to start over."""
 
     path: Path
-    kind: str  # hf-trainer | checkpoints | seed-jsonl | events | jsonl
+    kind: str  # hf-trainer | checkpoints | seed-jsonl | events | jsonl | tensorboard
     label: str
     x_field: str | None = None  # jsonl only
     fields: list[str] = field(default_factory=list)
@@ -113,6 +117,7 @@ class ForeignReader:
     _tail: Tail | None = field(default=None, repr=False)
     _sig: tuple[int, int, float] | None = field(default=None, repr=False)
     _line: int = field(default=0, repr=False)
+    _tb: TensorBoardLog | None = field(default=None, repr=False)
 
     @property
     def monotonic(self) -> bool:
@@ -122,6 +127,10 @@ class ForeignReader:
     def poll(self) -> tuple[list[dict[str, Any]], bool]:
         if self.kind in ("hf-trainer", "checkpoints"):
             return self._poll_whole()
+        if self.kind == "tensorboard":
+            if self._tb is None:
+                self._tb = TensorBoardLog(self.path, HF_RENAMES)
+            return self._tb.poll(), False
         if self._tail is None:
             self._tail = Tail(self.path)
         resets = self._tail.resets
@@ -159,7 +168,7 @@ class ForeignReader:
         ev = {"type": "metrics", "step": x}
         for k, v in flat.items():
             if _is_num(v) and k != self.x_field:
-                ev[k] = v
+                ev[HF_RENAMES.get(k, k)] = v  # a TRL-style log: its names → ours, as for trainer_state.json
         return ev
 
     def _poll_whole(self) -> tuple[list[dict[str, Any]], bool]:
@@ -262,6 +271,8 @@ def detect(path: Path, x_field: str | None = None) -> ForeignReader:
     if path.is_file():
         if path.name == "trainer_state.json":
             return ForeignReader(path, "hf-trainer", path.parent.name)
+        if path.name.startswith("events.out.tfevents."):
+            return detect(path.parent)  # one file of a TensorBoard log: follow its folder
         if path.suffix in (".jsonl", ".ndjson", ".log", ".json"):
             if path.suffix == ".json":
                 raise ForeignError(f"{path}: a .json file must be an HF trainer_state.json (or give a JSONL file)")
@@ -277,9 +288,14 @@ def detect(path: Path, x_field: str | None = None) -> ForeignReader:
         return ForeignReader(newest, "seed-jsonl", path.name, fields=numeric_fields(_sample_records(newest)))
     if (path / "events.jsonl").is_file():
         return ForeignReader(path / "events.jsonl", "events", path.name)
+    if event_files(path):
+        if not available():
+            raise ForeignError(f"{path}: TensorBoard event files; {MISSING_EXTRA}")
+        return ForeignReader(path, "tensorboard", path.name)
     if any(ck.complete for ck in list_checkpoints(path)):
         return ForeignReader(path, "checkpoints", path.name)
     raise ForeignError(
         f"{path}: nothing to read (expected a run folder, an HF output folder with trainer_state.json or "
-        "checkpoint-N/, a folder with logs/training_log_*.jsonl, or a JSONL file)"
+        "checkpoint-N/, a folder with logs/training_log_*.jsonl, a TensorBoard log folder with "
+        "events.out.tfevents.*, or a JSONL file)"
     )
