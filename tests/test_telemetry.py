@@ -90,13 +90,13 @@ def test_history_ttl_and_sparkline_buckets():
         clock[0] = 1000.0 + i
         nv.gpus[0].util = i % 100
         t.sample()
-    assert len(t.gpu_history[0]) == t.history_len  # bounded
+    assert len(t.gpu_history(0)) == t.history_len  # bounded
     calls = nv.calls
     snap = t.snapshot()
     assert snap is t.latest and nv.calls == calls  # cached within the TTL
     clock[0] += 1
     assert t.snapshot() is not snap and nv.calls > calls
-    vals = spark_values(t.gpu_history[0], 1, 60, clock[0], 1800)
+    vals = spark_values(t.gpu_history(0), 1, 60, clock[0], 1800)
     assert len(vals) == 60 and max(vals) == 99  # 30 s buckets keep the peak
     young = spark_values([(clock[0] - 5, 50.0, 1.0)], 1, 60, clock[0], 1800)
     assert young == [50.0]

@@ -119,7 +119,7 @@ Crosses are eval points (eval_<metric>)."""
                 tuple((t.run_id, t.color, t.data.total_points, t.data.raw_x[-1:], t.data.raw_y[-1:],
                        len(t.eval_x), t.data.raw_x[:1]) for t in traces))
 
-    def render(self):  # type: ignore[override]
+    def render(self):
         # plotext builds ~10 ms a chart: keep the last frame while nothing it shows has changed
         # (the compositor asks again whenever a neighbour's repaint crosses this region).
         key = (self._sig, self.size, self.app.theme, self.log_y, self._prepared, self.metric)
@@ -128,7 +128,7 @@ Crosses are eval points (eval_<metric>)."""
         self._frame_key, self._frame = key, self._build()
         return self._frame
 
-    def _build(self):  # type: ignore[no-untyped-def]
+    def _build(self):
         plt = self.plt
         plt.clear_data()
         plt.yscale("linear")

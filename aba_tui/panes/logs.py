@@ -157,9 +157,9 @@ supervisor.log; `end` jumps to the newest line (and keeps following)."""
                     partial = data
                 else:
                     partial = data[cut + 1:]
-                    lines = [clean_line(r) for r in data[:cut].split(b"\n")]
+                    cleaned = [clean_line(r) for r in data[:cut].split(b"\n")]
                     if not worker.is_cancelled:
-                        self.app.call_from_thread(self._write, lines, reset or placeholder)
+                        self.app.call_from_thread(self._write, cleaned, reset or placeholder)
                         placeholder = False
                 if st.st_size > offset:
                     continue  # more backlog: read on without sleeping

@@ -4,6 +4,7 @@ there is no NVIDIA driver. The app samples in a worker thread; this pane only dr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 from rich.console import RenderableType
@@ -13,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.widget import Widget
 
 from aba_tui import fmt
-from pipeline.monitor.telemetry import Snapshot, Telemetry, spark_values
+from pipeline.monitor.telemetry import GpuSample, HistoryPoint, Snapshot, Telemetry, spark_values
 
 
 class TelemetryPane(Widget):
@@ -49,11 +50,11 @@ A field NVML cannot read shows n/a. `h` switches the sparklines between utilisat
     def render(self) -> RenderableType:
         return self._content
 
-    def _gpu_line(self, g, snap: Snapshot, width: int) -> Text:  # type: ignore[no-untyped-def]
+    def _gpu_line(self, g: GpuSample, snap: Snapshot, width: int) -> Text:
         theme = self.app.current_theme
         mem_pct = g.mem_pct
         line = Text(f"GPU{g.index} {fmt.na(g.util_pct, '{:>3.0f}', '%')} ", style="bold")
-        line.append(self._spark(self.telemetry.gpu_history.get(g.index, []), 1, max(5, width), snap.ts),
+        line.append(self._spark(self.telemetry.gpu_history(g.index), 1, max(5, width), snap.ts),
                     style=theme.primary or "")
         line.append(f" {fmt.gib(g.mem_used)}/{fmt.gib(g.mem_total)}G {fmt.na(mem_pct, '{:.0f}', '%')}",
                     style=(theme.error or "red") if mem_pct is not None and mem_pct > 95 else "")
@@ -63,7 +64,8 @@ A field NVML cannot read shows n/a. `h` switches the sparklines between utilisat
             line.append(f" {', '.join(runs)}", style="dim")
         return line
 
-    def _spark(self, history, which: int, width: int, now: float, hi: float | None = 100.0) -> str:  # type: ignore[no-untyped-def]
+    def _spark(self, history: Iterable[HistoryPoint], which: int, width: int, now: float,
+               hi: float | None = 100.0) -> str:
         return fmt.sparkline(spark_values(history, which, width, now, self.history_s), 0.0, hi)
 
     def _render_snapshot(self, snap: Snapshot) -> Table:
@@ -87,7 +89,7 @@ A field NVML cannot read shows n/a. `h` switches the sparklines between utilisat
             if snap.driver:
                 head.append(f"  driver {snap.driver}", style=dim)
             grid.add_row(head)
-            hist = self.telemetry.gpu_history.get(g.index, [])
+            hist = self.telemetry.gpu_history(g.index)
             util = Text(f" util {fmt.na(g.util_pct, '{:>3.0f}', '%')} ")
             util.append(self._spark(hist, 1, width, snap.ts), style=theme.primary or "")
             util.append(f" {span}", style=dim)
@@ -108,18 +110,19 @@ A field NVML cannot read shows n/a. `h` switches the sparklines between utilisat
                 grid.add_row(Text(f"  pid {p.pid:<7} {fmt.gib(p.used_bytes):>5} GiB  {who}",
                                   style="" if p.run_id else dim))
         cpu = Text(f"CPU {fmt.na(snap.cpu_pct, '{:>3.0f}', '%')} of {snap.cpu_count} ", style="bold")
-        cpu.append(self._spark(self.telemetry.cpu_history, 1, width, snap.ts), style=theme.primary or "")
+        cpu.append(self._spark(self.telemetry.cpu_history(), 1, width, snap.ts), style=theme.primary or "")
         grid.add_row(cpu)
         grid.add_row(Text(f"RAM {fmt.gib(snap.ram_used)}/{fmt.gib(snap.ram_total)} GiB", style="bold"))
         if snap.procs:
             procs = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
             for name, justify in (("run", "left"), ("pid", "right"), ("cpu%", "right"), ("rss", "right")):
                 procs.add_column(name, justify=justify, no_wrap=True, header_style=dim)  # type: ignore[arg-type]
-            for p in snap.procs:
-                label = p.run_id + ("" if p.role == "worker" else " (supervisor)")
-                if p.children:
-                    label += f" +{p.children}"
-                procs.add_row(Text(label, overflow="ellipsis"), str(p.pid), fmt.na(p.cpu_pct), fmt.size(p.rss_bytes))
+            for ps in snap.procs:
+                label = ps.run_id + ("" if ps.role == "worker" else " (supervisor)")
+                if ps.children:
+                    label += f" +{ps.children}"
+                procs.add_row(Text(label, overflow="ellipsis"), str(ps.pid), fmt.na(ps.cpu_pct),
+                              fmt.size(ps.rss_bytes))
             grid.add_row(procs)
         elif not snap.gpus:
             grid.add_row(Text("no run process is alive", style=dim))

@@ -48,7 +48,7 @@ class SidePanel(Vertical):
         self.column, self.side = column, side
         self.initial_model = model
         self.pending: list[str] = []
-        self.lock = threading.Lock()
+        self._pending_lock = threading.Lock()  # not `lock`: Widget.lock is Textual's own async lock
         self.streaming = False
         self.partial = ""
 
@@ -73,11 +73,11 @@ class SidePanel(Vertical):
 
     def push(self, piece: str) -> None:
         """From a streaming thread."""
-        with self.lock:
+        with self._pending_lock:
             self.pending.append(piece)
 
     def take(self) -> str:
-        with self.lock:
+        with self._pending_lock:
             text = "".join(self.pending)
             self.pending.clear()
         return text

@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 from pipeline import registry
@@ -101,7 +102,7 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
             self.base = None
             self._error(str(exc))
             return
-        widgets = []
+        widgets: list[Widget] = []
         for section, obj in self.base.sections.items():
             widgets.append(Label(f"[{section}]", classes="section-title"))
             for f in section_fields(section):

@@ -144,7 +144,7 @@ def load_battery(path: Path | str) -> Battery:
 def default_battery() -> Battery:
     """Twelve prompts in the spirit of seed 000's battery and seed 003's stance targets."""
     no_disclaimer = {"not_contains": ["as an ai language model"]}
-    raw = [
+    raw: list[tuple[str, str, dict[str, Any]]] = [
         ("rq-01", "All cats are animals. Tom is a cat. Is Tom an animal? Answer yes or no, then explain.",
          {"contains": ["yes"]}),
         ("fact-01", "What is the capital of France?", {"contains": ["paris"]}),

@@ -27,7 +27,7 @@ SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "max_tokens", "seed",
 
 
 class ChatHandler(BaseHTTPRequestHandler):
-    server: ChatServer  # type: ignore[assignment]
+    server: ChatServer
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: stderr is the crash log

@@ -14,7 +14,8 @@ def opt(default: Any, help: str, *, choices: tuple[str, ...] | None = None,
         min: float | None = None, max: float | None = None) -> Any:
     meta = {"help": help, "choices": choices, "min": min, "max": max}
     if isinstance(default, list):
-        return field(default_factory=lambda d=default: list(d), metadata=meta)
+        items: list[Any] = list(default)
+        return field(default_factory=lambda: list(items), metadata=meta)
     return field(default=default, metadata=meta)
 
 
@@ -126,6 +127,6 @@ def section_fields(cls: type) -> list[dict[str, Any]]:
     """The schema of one section class as data (for forms and docs)."""
     out = []
     for f in fields(cls):
-        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        default = f.default if f.default_factory is MISSING else f.default_factory()
         out.append({"name": f.name, "type": f.type, "default": default, **f.metadata})
     return out

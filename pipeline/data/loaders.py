@@ -178,7 +178,7 @@ def load_pairs(spec: str, key: str = "dpo.data") -> Dataset:
     keyed = []
     for lineno, obj in read_jsonl(path):
         _require(obj, ("prompt", "chosen", "rejected"), path, lineno, PAIRS_FORM)
-        row = {"prompt": _prompt(obj, path, lineno), "chosen": _answer(obj, "chosen", path, lineno),
+        row: dict[str, Any] = {"prompt": _prompt(obj, path, lineno), "chosen": _answer(obj, "chosen", path, lineno),
                "rejected": _answer(obj, "rejected", path, lineno)}
         if row["chosen"] == row["rejected"]:
             raise DataError(f"{path} line {lineno}: 'chosen' and 'rejected' are identical "

@@ -234,7 +234,7 @@ def _newest_trainer_state(folder: Path) -> Path | None:
 
 
 def _sample_records(path: Path, limit: int = 200) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     with open(path, "rb") as fh:
         for i, raw in enumerate(fh):
             if i >= limit * 4 or len(out) >= limit:

@@ -300,7 +300,7 @@ class RunsModel:
             users = sorted({p.run_id for p in g.processes if p.run_id})
             # Without per-process info (containers often hide it), any running run may use it.
             on_gpu = users if g.processes else running
-            current.append(rules.gpu_starved(g.index, [(t, u) for t, u, _m in telemetry.gpu_history.get(g.index, [])],
+            current.append(rules.gpu_starved(g.index, [(t, u) for t, u, _m in telemetry.gpu_history(g.index)],
                                              snap.ts, th.gpu_util_window_s, th.gpu_util_low_pct, on_gpu))
         with self.lock:
             fresh = self.book.sync("gpu", current)
@@ -353,7 +353,7 @@ class RunsModel:
         return RunRow(
             run_id=e.run_id, kind=e.kind, label=e.label or e.run_id,
             stage=st.stage if st else ("log" if e.kind == "foreign" else "?"),
-            state=e.state, step=step if is_number(step) else None, total=total, eta_s=eta,
+            state=e.state, step=int(step) if is_number(step) else None, total=total, eta_s=eta,
             loss=loss if is_number(loss) else None, started_at=started,
             ended_at=st.ended_at if st else None, reason=(st.reason if st else e.error),
             alert_level=self.book.worst_level(e.run_id), malformed=malformed,

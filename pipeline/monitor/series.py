@@ -13,7 +13,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from pipeline.runs.events import Tail, parse_lines, read_back
 
@@ -22,7 +22,7 @@ NOT_METRICS = frozenset({"ts", "type", "step", "pid", "attempt", "exit_code", "s
                          "batch_size", "written_at"})
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -224,10 +224,8 @@ class RunSeries:
                 continue
             if kind != "metrics":
                 continue
-            step = ev.get("step")
-            if not is_number(step):
-                step = (self.step or 0) + 1
-            step = int(step)
+            raw_step = ev.get("step")
+            step = int(raw_step) if is_number(raw_step) else (self.step or 0) + 1
             if self.first_step is None:
                 self.first_step = step
                 self.first_ts = ts if is_number(ts) else None

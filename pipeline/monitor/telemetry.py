@@ -24,6 +24,8 @@ from typing import Any, Protocol
 import psutil
 
 MiB = 1 << 20
+# (timestamp, primary %, secondary %) of one history sample: GPU util and VRAM, or CPU and RAM.
+HistoryPoint = tuple[float, float | None, float | None]
 
 
 @dataclass
@@ -167,6 +169,7 @@ class NvmlProvider:
         mem = f(lambda nv: nv.nvmlDeviceGetMemoryInfo(h))
         power = f(lambda nv: nv.nvmlDeviceGetPowerUsage(h))
         limit = f(lambda nv: nv.nvmlDeviceGetEnforcedPowerLimit(h))
+        power_w, limit_w = _num(power), _num(limit)
         s = GpuSample(
             index=i, name=name, uuid=uuid,
             util_pct=_num(getattr(util, "gpu", None)),
@@ -174,8 +177,8 @@ class NvmlProvider:
             mem_used=_int(getattr(mem, "used", None)),
             mem_total=_int(getattr(mem, "total", None)),
             temp_c=_num(f(lambda nv: nv.nvmlDeviceGetTemperature(h, nv.NVML_TEMPERATURE_GPU))),
-            power_w=_num(power) / 1000.0 if _num(power) is not None else None,
-            power_limit_w=_num(limit) / 1000.0 if _num(limit) is not None else None,
+            power_w=power_w / 1000.0 if power_w is not None else None,
+            power_limit_w=limit_w / 1000.0 if limit_w is not None else None,
             sm_clock_mhz=_num(f(lambda nv: nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_SM))),
             mem_clock_mhz=_num(f(lambda nv: nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_MEM))),
             fan_pct=_num(f(lambda nv: nv.nvmlDeviceGetFanSpeed(h))),
@@ -261,14 +264,29 @@ class Telemetry:
         self.ttl = ttl
         self.clock = clock
         self.history_len = max(2, math.ceil(history_s / max(interval_s, 0.25)) + 1)
-        self.gpu_history: dict[int, deque[tuple[float, float | None, float | None]]] = {}
-        self.cpu_history: deque[tuple[float, float | None, float | None]] = deque(maxlen=self.history_len)
+        # The sampler thread appends while the UI draws: both only under _lock, and readers get tuples.
+        self._gpu_history: dict[int, deque[HistoryPoint]] = {}
+        self._cpu_history: deque[HistoryPoint] = deque(maxlen=self.history_len)
         self.gpu_error: str | None = None
         self.driver: str | None = None
         self._started = False
         self._latest: Snapshot | None = None
         self._lock = threading.Lock()
+        # One sample at a time (the sampler thread and a TTL-expired snapshot() may race): psutil's
+        # per-process CPU counters and _procs are the sampler's own state.
+        self._sample_lock = threading.Lock()
         self._procs: dict[int, psutil.Process] = {}
+
+    def gpu_history(self, index: int) -> tuple[HistoryPoint, ...]:
+        """(ts, util %, VRAM %) of one GPU, oldest first: a copy, safe to iterate while sampling goes on."""
+        with self._lock:
+            hist = self._gpu_history.get(index)
+            return tuple(hist) if hist is not None else ()
+
+    def cpu_history(self) -> tuple[HistoryPoint, ...]:
+        """(ts, CPU %, RAM %), oldest first: a copy."""
+        with self._lock:
+            return tuple(self._cpu_history)
 
     def start(self) -> None:
         if not self._started:
@@ -290,6 +308,10 @@ class Telemetry:
         return self.sample(runs)
 
     def sample(self, runs: Iterable[RunPids] = ()) -> Snapshot:
+        with self._sample_lock:
+            return self._sample(runs)
+
+    def _sample(self, runs: Iterable[RunPids]) -> Snapshot:
         self.start()
         runs = list(runs)
         now = self.clock()
@@ -298,8 +320,6 @@ class Telemetry:
         for g in gpus:
             for p in g.processes:
                 p.run_id = pmap.run_of(p.pid)
-            hist = self.gpu_history.setdefault(g.index, deque(maxlen=self.history_len))
-            hist.append((now, g.util_pct, g.mem_pct))
         sysm = self.system()
         cpu = sysm.cpu_pct
         snap = Snapshot(
@@ -308,8 +328,11 @@ class Telemetry:
             procs=self._proc_samples(runs),
         )
         ram_pct = 100.0 * snap.ram_used / snap.ram_total if snap.ram_used and snap.ram_total else None
-        self.cpu_history.append((now, cpu, ram_pct))
         with self._lock:
+            for g in gpus:
+                hist = self._gpu_history.setdefault(g.index, deque(maxlen=self.history_len))
+                hist.append((now, g.util_pct, g.mem_pct))
+            self._cpu_history.append((now, cpu, ram_pct))
             self._latest = snap
         return snap
 
@@ -373,7 +396,7 @@ def _safe(read: Callable[[], Any]) -> Any:
         return None
 
 
-def spark_values(history: Iterable[tuple[float, float | None, float | None]], which: int, width: int,
+def spark_values(history: Iterable[HistoryPoint], which: int, width: int,
                  now: float, span_s: float) -> list[float]:
     """At most ``width`` values of one history column over the last ``span_s`` seconds, each the
     maximum of its time bucket (peaks matter on a utilisation sparkline); gaps read as 0."""

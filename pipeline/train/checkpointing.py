@@ -163,7 +163,7 @@ class CheckpointManager:
             self._alias(dst, "final", meta)
             written.append("final")
         value, metric = meta.get("metric_value"), meta["metric"]
-        if _finite(value) and self._better(float(value), metric):
+        if value is not None and _finite(value) and self._better(float(value), metric):
             self._alias(dst, "best", meta)
             self.best_value = float(value)
             written.append("best")
