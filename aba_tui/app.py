@@ -197,6 +197,20 @@ class AbaApp(RunActions, App[None]):
                             timeout=8)
             if len(alerts) > 3:
                 self.notify(f"and {len(alerts) - 3} more alerts (see the alerts pane)", severity="warning")
+        errors = [a for a in alerts if a.level == "error"]
+        if errors:
+            self.ring(errors[0].code, errors[0].message + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""))
+
+    def ring(self, title: str, body: str) -> None:
+        """The terminal bell and a desktop notification escape, as [notify] bell / desktop say."""
+        from aba_tui.desktop import desktop_escape
+
+        cfg = self.settings.notify
+        if cfg.bell:
+            self.bell()
+        escape = desktop_escape(f"aba {title}", body, cfg.desktop)
+        if escape and self._driver is not None:
+            self._driver.write(escape)
 
     def _toast_worthy(self, alert: Any) -> bool:
         if alert.code.startswith("run_") or alert.code in ("gpu_starved", "vram_high"):

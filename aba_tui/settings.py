@@ -9,7 +9,6 @@ the user's comments and layout survive.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -21,6 +20,8 @@ from pipeline.config.run import coerce
 from pipeline.config.schema import opt
 from pipeline.errors import ConfigError
 from pipeline.monitor.alerts import Thresholds
+from pipeline.runs.notify import NotifyConfig, parse_section
+from pipeline.runs.notify import user_config_path as config_path
 
 DEFAULT_THEME = "aba-dark"
 PANES = ("runs", "charts", "logs", "telemetry", "alerts")
@@ -90,15 +91,8 @@ class Settings:
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
     panes: PanesSettings = field(default_factory=PanesSettings)
     keymap: dict[str, str] = field(default_factory=dict)  # binding id → keys, e.g. "runs.stop" = "x"
+    notify: NotifyConfig = field(default_factory=NotifyConfig)  # read by the supervisors too (pipeline.runs.notify)
     path: Path | None = None  # where it was read from (and where the theme is saved)
-
-
-def config_path() -> Path:
-    env = os.environ.get("ABA_CONFIG")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "aba" / "config.toml"
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -124,12 +118,14 @@ def load_settings(path: Path | None = None) -> Settings:
             if not isinstance(value, dict) or not all(isinstance(v, str) and v for v in value.values()):
                 raise ConfigError(f"{where}: expected a table of binding-id = \"keys\", e.g. \"runs.stop\" = \"x\"")
             settings.keymap = dict(value)
+        elif key == "notify":
+            settings.notify = parse_section(str(path), value)
         elif key in SECTIONS:
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: expected a table [{key}]")
             setattr(settings, key, _section(path, key, value))
         else:
-            known = ["theme", "runs_dir", "keymap", *SECTIONS]
+            known = ["theme", "runs_dir", "keymap", "notify", *SECTIONS]
             raise ConfigError(f"{path}: unknown key {key!r} (known: {', '.join(known)})")
     for pane in settings.panes.hidden:
         if pane not in PANES:

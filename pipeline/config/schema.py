@@ -42,6 +42,14 @@ class SupervisorSection:
     max_attempts: int = opt(3, "attempts in all when oom_retry is on", min=1, max=10)
     gpus: int = opt(1, "GPUs for the worker; >1 launches it through accelerate (DDP)", min=0, max=64)
     accelerate_config: str = opt("", "accelerate config file for DeepSpeed/FSDP (with gpus > 1)")
+    threads: int = opt(0, "CPU threads of the worker (torch, BLAS); 0: the cores free when it starts", min=0,
+                       max=1024)
+    notify_on: list[str] = opt([], "what notifies (succeeded, failed, oom, stopped, lost, alert, or off); "
+                                   "empty: the user config's [notify] on")
+    notify_command: str = opt("", "shell command run on a notification (ABA_RUN_ID, ABA_STATE, ABA_REASON … "
+                                  "in its environment); empty: the user config's")
+    notify_webhooks: list[str] = opt([], "names of [notify.webhooks.NAME] of the user config to use (empty: all); "
+                                         "URLs stay in the user config, they hold tokens")
 
 
 @dataclass

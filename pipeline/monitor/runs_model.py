@@ -28,6 +28,7 @@ from pipeline.monitor.entries import mtime as _mtime
 from pipeline.monitor.series import RunSeries, is_number, open_events
 from pipeline.monitor.telemetry import RunPids, Snapshot, Telemetry
 from pipeline.runs.events import EVENTS_FILE
+from pipeline.runs.notify import announce_lost
 from pipeline.runs.procinfo import alive
 from pipeline.runs.status import ACTIVE, STATUS_FILE, read_status
 from pipeline.runs.store import RunStore
@@ -194,6 +195,9 @@ class RunsModel:
                 e.first_state = new
             elif old is not None and old != new:
                 self._latch(rules.run_ended(e.run_id, new, st.reason if st else err))
+        if st is not None and st.state == "lost" and time.time() - st.updated_at < RECENT_END_S:
+            # Its supervisor died and cannot say so: the first reader to notice announces it (once).
+            announce_lost(e.path, st)
 
     def _unload(self, e: RunEntry) -> None:
         with self.lock:

@@ -20,7 +20,8 @@ from pathlib import Path
 from pipeline.atomic import atomic_write_text
 from pipeline.runs.classify import classify, oom_kill_count, read_tail
 from pipeline.config.run import RUN_TOML, RunConfig, chain_child, load_run_config
-from pipeline.runs.events import EVENTS_FILE, EventWriter
+from pipeline.runs.events import EVENTS_FILE, EventWriter, Tail
+from pipeline.runs.notify import Notice, Notifier
 from pipeline.runs.procinfo import start_ticks
 from pipeline import registry
 from pipeline.runs.status import read_status_raw, write_status
@@ -72,6 +73,9 @@ class Supervisor:
         self.stop_requested = False
         self.kill_at: float | None = None
         self.events = EventWriter(run_dir / EVENTS_FILE)
+        self.notifier = Notifier.for_run_dir(run_dir, self.cfg.sections.get("supervisor"))
+        # Error alerts the stage writes are announced as they come (the UI may be closed).
+        self.alerts = Tail(run_dir / EVENTS_FILE, offset=(run_dir / EVENTS_FILE).stat().st_size)
 
     # -- signals -------------------------------------------------------------------------------
     def on_stop(self, signum: int, _frame: object) -> None:
@@ -118,6 +122,7 @@ class Supervisor:
                 rc = self.proc.wait(timeout=0.2)
                 break
             except subprocess.TimeoutExpired:
+                self.announce_alerts()
                 if self.kill_at is not None and time.time() >= self.kill_at:
                     self._signal_worker(signal.SIGKILL)
                     self.kill_at = None
@@ -131,6 +136,7 @@ class Supervisor:
             result = json.loads((self.run_dir / RESULT_FILE).read_text())
         except (OSError, ValueError):
             pass
+        self.announce_alerts()
         oom_after = oom_kill_count()
         oom_killed = oom_before is not None and oom_after is not None and oom_after > oom_before
         return rc, read_tail(err_path, err_start), result, oom_killed
@@ -167,7 +173,22 @@ class Supervisor:
         st.ended_at, st.pid = time.time(), None
         write_status(self.run_dir, st)
         self.events.emit("status", state=st.state, reason=st.reason, exit_code=st.exit_code, signal=st.signal)
+        self.announce_end()
         return 0
+
+    def announce_alerts(self) -> None:
+        for ev in self.alerts.poll():
+            # stage_failed restates the run's end, which is announced once the end is classified.
+            if ev.get("type") == "alert" and ev.get("level") == "error" and ev.get("code") != "stage_failed":
+                self.notifier.send(Notice(self.status.run_id, "alert", str(ev.get("message") or ""),
+                                          stage=self.status.stage, code=str(ev.get("code") or "alert"),
+                                          host=self.status.host))
+
+    def announce_end(self) -> None:
+        """After the final status is written: a slow or failing endpoint cannot change the run's end."""
+        st = self.status
+        self.notifier.send(Notice(st.run_id, st.state, st.reason, stage=st.stage, host=st.host))
+        self.notifier.wait(self.notifier.budget_s())
 
     def start_next(self) -> None:
         child = chain_child(self.cfg, self.status.run_id)
@@ -213,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         st.state, st.reason, st.ended_at = "failed", f"supervisor error: {exc!r}"[:500], time.time()
         write_status(run_dir, st)
         sup._signal_worker(signal.SIGKILL)
+        sup.announce_end()
         raise
 
 

@@ -44,7 +44,8 @@ def run(ctx: StageContext) -> None:
             raise ValueError("simulated crash in the training loop")
         loss = float("nan") if (b == "nan" and step >= 2) else 1.0 / step
         ctx.emit("metrics", step, loss=loss, accuracy=min(1.0, step / max(cfg.steps, 1)), pid=os.getpid())
-        if loss != loss:
+        if loss != loss:  # as the training guard does: an error alert, then the run fails
+            ctx.alert("nan_loss", f"NaN loss at step {step}", step)
             ctx.fail(f"NaN loss at step {step}")
         time.sleep(cfg.step_seconds)
         if b == "sleep":
