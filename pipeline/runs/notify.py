@@ -124,8 +124,8 @@ def _webhook(where: str, name: str, spec: Any) -> Webhook:
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: expected a table with url and format")
     url = spec.get("url")
-    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+    if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in ("http", "https") or not (
+            urllib.parse.urlsplit(url).netloc):
         raise ConfigError(f"{where}.url={url!r}: expected an http(s) URL")
     fmt = spec.get("format", "json")
     if fmt not in FORMATS:
