@@ -94,8 +94,9 @@ class AbaApp(RunActions, App[None]):
             self.register_theme(spec.theme)
         wanted = theme or s.theme
         if wanted == DEFAULT_THEME and wanted not in self.available_themes:
-            # An install without the themes/ folder: Textual's own dark theme, and say so.
-            self._startup_errors.append(f"theme {DEFAULT_THEME!r} not found (no themes/ folder?): using textual-dark")
+            # An install without its theme files: Textual's own dark theme, and say so.
+            self._startup_errors.append(
+                f"theme {DEFAULT_THEME!r} not found (no aba_tui/theme_files/?): using textual-dark")
             wanted = "textual-dark"
         if wanted not in self.available_themes:
             where = "--theme" if theme else f"{s.path}: theme"

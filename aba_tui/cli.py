@@ -261,7 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aba", parents=[common],
                                 description="ABA Control Centre: drive and watch LLM fine-tuning runs. "
                                 "With no command, opens the control centre (TUI).")
-    p.add_argument("--theme", default=None, help="TUI theme name (see themes/)")
+    p.add_argument("--theme", default=None,
+                   help="TUI theme name (aba-dark, aba-light, aba-contrast, or a Textual theme)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser("run", parents=[common], help="start a stage or preset as a detached run",

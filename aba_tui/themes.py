@@ -1,4 +1,4 @@
-"""Themes as TOML files (themes/ in the project, and the user's $XDG_CONFIG_HOME/aba/themes/),
+"""Themes as TOML files (aba_tui/theme_files/, package data, and the user's $XDG_CONFIG_HOME/aba/themes/),
 turned into Textual themes by name. A theme file holds Textual's Theme fields, optional
 ``[variables]`` (CSS variables) and ``[chart] colors`` for the lines of overlaid runs."""
 
@@ -15,7 +15,7 @@ from textual.theme import Theme
 from aba_tui.settings import config_path
 from pipeline.errors import ConfigError
 
-PROJECT_THEMES = Path(__file__).resolve().parent.parent / "themes"
+PROJECT_THEMES = Path(__file__).resolve().parent / "theme_files"  # package data: a wheel install has them
 COLOR_KEYS = ("primary", "secondary", "accent", "foreground", "background", "surface", "panel", "boost",
               "success", "warning", "error")
 FALLBACK_CHART = ["#5AA9E6", "#F2A541", "#7BC67B", "#C792EA", "#E56B6F", "#56D4DD"]
