@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -76,6 +77,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = build_config(args.stage, files, args.set)
     from pipeline.train.preflight import preflight_chain  # light: data rows and stage settings
 
+    if args.runs_dir is not None:  # checks that read other runs (run:<id> sources) look in this runs dir
+        os.environ["ABA_RUNS_DIR"] = str(args.runs_dir)
     preflight_chain(cfg)  # a bad dataset is refused before any run folder exists
     store = _store(args)
     run_id, _path = launcher.launch(store, cfg)

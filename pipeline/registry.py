@@ -29,6 +29,7 @@ from pipeline.config.schema import (
 )
 from pipeline.config.schema import section_fields as schema_fields
 from pipeline.errors import ConfigError
+from pipeline.merge.schema import MergeSection
 
 PLUGINS_ENV = "ABA_STAGE_PLUGINS"
 TRAIN_CHECKS = ("pipeline.train.preflight:check_model",)
@@ -78,6 +79,9 @@ BUILTIN: tuple[Stage, ...] = (
            presets=("seed000-sft-grpo", "seed000-smoke")),
     Stage("export", "merge LoRA, convert to GGUF with llama.cpp, quantise and verify",
           {"model": ModelSection, "export": ExportSection, "supervisor": SupervisorSection}),
+    Stage("merge", "merge LoRA adapters with PEFT (TIES, DARE, linear …); Strategy B: train, merge, compare",
+          {"model": ModelSection, "merge": MergeSection, "grpo": GRPOSection, "supervisor": SupervisorSection},
+          checks=("pipeline.merge.sources:check_merge",), presets=("strategy-b",)),
     Stage("selftest", "a worker with no ML library (supervisor checks, fault injection)",
           {"selftest": SelftestSection, "supervisor": SupervisorSection}, oom_halve=("batch_size",)),
 )

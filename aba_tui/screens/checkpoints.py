@@ -37,6 +37,7 @@ from pipeline.checkpoints.browser import (
     human_bytes,
     lower_is_better,
     measure_sizes,
+    merge_note,
     natural_order,
     rank,
     same_as,
@@ -165,7 +166,7 @@ class CheckpointsScreen(Screen[None]):
             state = Text(r.state, style={"complete": "green", "incomplete": "yellow"}.get(r.state, "bold red"))
             evals = {k: v for k, v in r.metrics().items() if k.startswith("eval_")}
             ev = next(iter(sorted(evals.items())), None)
-            note = r.ckpt.error or ""
+            note = r.ckpt.error or merge_note(r) or ""
             source = r.ckpt.meta.get("source")
             if isinstance(source, str) and not note:
                 note = f"copy of {source}"

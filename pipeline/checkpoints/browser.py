@@ -234,6 +234,23 @@ def _read_run_toml(run_dir: Path) -> dict[str, Any] | None:
         return None
 
 
+def merge_note(row: CkptRow) -> str | None:
+    """A merged checkpoint's recipe and sources (pipeline/merge), e.g. ``ties d=0.5 of a@best ×1, b@best ×1``."""
+    srcs = row.ckpt.meta.get("merged_from")
+    info = row.ckpt.meta.get("merge")
+    if not isinstance(srcs, list) or not isinstance(info, dict):
+        return None
+    weights = info.get("weights") or []
+    parts = []
+    for k, s in enumerate(srcs):
+        s = s if isinstance(s, dict) else {}
+        name = f"{s['run']}@{s.get('checkpoint')}" if s.get("run") else str(s.get("path", "?"))
+        w = weights[k] if k < len(weights) else None
+        parts.append(f"{name} ×{w:g}" if isinstance(w, int | float) else name)
+    density = f" d={info['density']:g}" if info.get("method") != "linear" and "density" in info else ""
+    return f"{info.get('method', 'merge')}{density} of " + ", ".join(parts)
+
+
 def sources(row: CkptRow) -> dict[str, dict[str, Any]]:
     """The documents a diff compares: metadata, the run's config, the checkpoint's config files."""
     out: dict[str, dict[str, Any]] = {"metadata": dict(row.ckpt.meta)}

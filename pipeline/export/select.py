@@ -48,12 +48,12 @@ def _best_metric(run_dir: Path) -> str:
         return "loss"
 
 
-def pick_checkpoint(run_dir: Path, which: str, notes: list[str] | None = None) -> Checkpoint:
+def pick_checkpoint(run_dir: Path, which: str, notes: list[str] | None = None, where: str = "") -> Checkpoint:
     notes = notes if notes is not None else []
     ckpts = list_checkpoints(run_dir)
     complete = [c for c in ckpts if c.complete]
     names = ", ".join(c.name for c in ckpts) or "none"
-    where = f"export.checkpoint={which!r} of run {run_dir.name}"
+    where = where or f"export.checkpoint={which!r} of run {run_dir.name}"
     if not complete:
         raise ConfigError(f"{where}: the run has no complete checkpoint (checkpoints: {names})")
     by_name = {c.name: c for c in ckpts}
@@ -82,7 +82,10 @@ def pick_checkpoint(run_dir: Path, which: str, notes: list[str] | None = None) -
 
 def resolve_export_source(model_source: str, which: str, runs_dir: Path) -> ExportSource:
     if model_source.startswith("run:"):
-        run_id = model_source[4:]
+        from pipeline.models.runsource import split_ref
+
+        run_id, at = split_ref(model_source[4:])
+        which = at or which  # run:<id>@<checkpoint> names the checkpoint itself
         run_dir = runs_dir / run_id
         if not (run_dir / "run.toml").is_file():
             raise ConfigError(f"model.source={model_source!r}: no run {run_id} in {runs_dir}")

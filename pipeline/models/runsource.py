@@ -1,6 +1,7 @@
-"""``model.source = "run:<run_id>"``: a parent run's output as the next stage's model (chains).
+"""``model.source = "run:<run_id>[@checkpoint]"``: a parent run's output as the next stage's model (chains).
 
-The parent's chosen checkpoint is ``best``, else ``final``. A LoRA adapter is merged into its base
+The parent's chosen checkpoint is ``best``, else ``final``; ``@<name>`` picks another (``@latest``,
+``@checkpoint-010``; pipeline.export.select.pick_checkpoint). A LoRA adapter is merged into its base
 model once, into a cache folder (built aside, then renamed); a full-weights checkpoint is used as is.
 Light at import (the CLI may import this module); torch/transformers/peft load inside ``merge``.
 """
@@ -19,6 +20,26 @@ from pipeline.models.embedded import cache_dir
 from pipeline.runs.store import RunStore, default_runs_dir
 
 PREFERRED = ("best", "final")
+
+
+def split_ref(ref: str) -> tuple[str, str | None]:
+    """``<run>@<checkpoint>`` → (run, checkpoint); without ``@`` the checkpoint is None (best, else final)."""
+    run, sep, ck = ref.partition("@")
+    return run, (ck or None) if sep else None
+
+
+def run_checkpoint(root: Path, ref: str, key: str = "model.source") -> tuple[Path, Checkpoint]:
+    """``<run>[@checkpoint]`` (no ``run:`` prefix) → the run folder and the complete checkpoint it names."""
+    from pipeline.export.select import pick_checkpoint
+
+    run, which = split_ref(ref)
+    try:
+        run_dir = RunStore(root).resolve(run)
+    except RunNotFound:
+        raise ConfigError(f"{key}='run:{ref}': no such run in {root}") from None
+    if which is None:
+        return run_dir, chosen_checkpoint(run_dir, ref)
+    return run_dir, pick_checkpoint(run_dir, which, where=f"{key}='run:{ref}'")
 
 
 def runs_root() -> Path:
@@ -86,12 +107,7 @@ def merge(ck: Checkpoint, dest: Path) -> Path:
 
 def resolve_run_source(ref: str) -> Path:
     """``run:<ref>`` → an HF model folder (merged once when the checkpoint is an adapter)."""
-    root = runs_root()
-    try:
-        run_dir = RunStore(root).resolve(ref)
-    except RunNotFound:
-        raise ConfigError(f"model.source='run:{ref}': no such run in {root}") from None
-    ck = chosen_checkpoint(run_dir, ref)
+    run_dir, ck = run_checkpoint(runs_root(), ref)
     is_adapter = ck.meta.get("adapter", (ck.path / "adapter_config.json").is_file())
     if not is_adapter:
         return ck.path

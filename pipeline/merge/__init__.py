@@ -1,0 +1,1 @@
+"""LoRA adapter merging (PEFT's combination methods), Strategy B's training branches and its comparison report."""

@@ -1,0 +1,181 @@
+"""The merge stage: refusals before any run folder, the report's arithmetic, and (slow) a real merge
+of two adapters on the embedded model through the supervisor, accepted by export and chains."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import aba
+
+from pipeline.checkpoints.browser import CkptRow, merge_note
+from pipeline.checkpoints.store import read_checkpoint, write_metadata
+from pipeline.config.run import RunConfig, build_config
+from pipeline.errors import ConfigError
+from pipeline.merge.plan import branch_weights, plan_branches
+from pipeline.merge.report import dimension_means, markdown, tournament
+from pipeline.merge.schema import MergeSection
+from pipeline.rewards.dimensions import DIMENSIONS, parse_weights
+from pipeline.runs.store import RunStore
+
+
+def fake_source(store: RunStore, base: str = "embedded", r: int = 4,
+                targets: tuple[str, ...] = ("q_proj", "v_proj")) -> str:
+    """A finished GRPO run whose best checkpoint holds an adapter config (enough for every preflight)."""
+    cfg = build_config("grpo", sets=[f"model.lora_r={r}"], check_paths=False)
+    cfg.sections["model"].source = base
+    run_id, path = store.create_run(cfg)
+    ck = path / "checkpoints" / "best"
+    ck.mkdir(parents=True)
+    (ck / "adapter_config.json").write_text(json.dumps(
+        {"peft_type": "LORA", "r": r, "lora_alpha": 2 * r, "target_modules": list(targets),
+         "base_model_name_or_path": f"/models/{base}"}))
+    write_metadata(ck, {"step": 2, "stage": "grpo", "model_source": base, "adapter": True})
+    return run_id
+
+
+def refused(store: RunStore, *sets: str) -> str:
+    before = set(store.run_ids())
+    p = aba("run", "merge", *(a for s in sets for a in ("--set", s)), runs_dir=store.root)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert set(store.run_ids()) == before  # no run folder for a refused merge
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, p.stderr
+    return lines[0]
+
+
+def test_bad_input_gets_one_line_and_no_run_folder(store: RunStore) -> None:
+    a, b = fake_source(store), fake_source(store)
+    other = fake_source(store, base="/srv/models/qwen")
+    pair = f'merge.sources=["run:{a}", "run:{b}"]'
+    msg = refused(store, f'merge.sources=["run:{a}", "run:{other}"]')
+    assert "different base models" in msg and "'embedded'" in msg and "/srv/models/qwen" in msg
+    assert "merge.method='slerp'" in refused(store, pair, "merge.method=slerp")
+    for bad in ("0", "1.5", "-0.2"):
+        assert f"merge.density={float(bad)}: expected a number in (0, 1]" in refused(store, pair, f"merge.density={bad}")
+    r8 = fake_source(store, r=8)
+    assert "different LoRA ranks (r=4 vs r=8)" in refused(store, f'merge.sources=["run:{a}", "run:{r8}"]')
+    mlp = fake_source(store, targets=("gate_proj",))
+    assert "adapt different modules" in refused(store, f'merge.sources=["run:{a}", "run:{mlp}"]')
+    assert "1 weight(s) for 2 adapters" in refused(store, pair, 'merge.weights=["1"]')
+    assert "no such checkpoint" in refused(store, f'merge.sources=["run:{a}@checkpoint-010", "run:{b}"]')
+    assert "merge.train: 'entropy'" in refused(store, 'merge.train=["entropy", "calibrated_uncertainty"]')
+
+
+def test_a_mismatched_rank_is_fine_for_svd_methods(store: RunStore) -> None:
+    from pipeline.merge.sources import check_merge
+
+    a, r8 = fake_source(store, r=4), fake_source(store, r=8)
+    import os
+
+    os.environ["ABA_RUNS_DIR"] = str(store.root)
+    try:
+        cfg = build_config("merge", sets=[f'merge.sources=["run:{a}", "run:{r8}"]', "merge.method=ties_svd"])
+        check_merge(cfg, cfg.sections["merge"])  # no error
+        cfg.sections["merge"].method = "ties"
+        with pytest.raises(ConfigError, match="needs equal ranks"):
+            check_merge(cfg, cfg.sections["merge"])
+    finally:
+        del os.environ["ABA_RUNS_DIR"]
+
+
+def test_branch_weights_put_all_weight_on_one_dimension() -> None:
+    w = parse_weights(branch_weights("entropy_reduction"))
+    assert w["entropy_reduction"] == 1 and sum(w.values()) == 1
+    assert parse_weights(branch_weights("equal")) == pytest.approx({d: 1 / 9 for d in DIMENSIONS})
+    sec = MergeSection(train=["entropy_reduction", "calibrated_uncertainty"], joint="equal")
+    assert [(b.label, b.role) for b in plan_branches(sec)] == [
+        ("entropy", "source"), ("calibrated", "source"), ("joint", "joint")]
+    with pytest.raises(ConfigError, match="unknown dimension 'wit'"):
+        branch_weights("wit=1")
+
+
+def test_means_skip_missing_scores_and_the_tournament_counts_wins() -> None:
+    full = {d: 0.5 for d in DIMENSIONS}
+    scores = {
+        "merge": [{**full, "helpfulness": 0.9}, dict(full)],
+        "joint": [dict(full), {**full, "helpfulness": 0.1}],
+        "base": [{"helpfulness": 0.2}, {"helpfulness": 0.3}],  # the scorer judged one dimension only
+    }
+    means = dimension_means(scores)
+    assert means["base"]["helpfulness"] == pytest.approx(0.25)
+    assert means["base"]["entropy_reduction"] is None  # missing stays missing, never 0
+    assert means["merge"]["helpfulness"] == pytest.approx(0.7)
+    t = tournament(scores)
+    # prompt 0: merge > joint (0.9 vs 0.5 on one dim), merge and joint > base; prompt 1: merge > joint > base
+    assert t["wins"]["merge"] == {"joint": 2, "base": 2}
+    assert t["wins"]["joint"] == {"merge": 0, "base": 2}
+    assert t["ranking"] == ["merge", "joint", "base"] and t["draws"] == 0
+    report = {"means": means, "tournament": t, "roles": {"merge": "merged"}, "run_id": "r"}
+    md = markdown(report)
+    assert "| entropy_reduction |" in md and "| 1 | merge |" in md and "—" in md
+
+
+def test_the_browser_names_a_merged_checkpoints_sources(tmp_path: Path) -> None:
+    ck = tmp_path / "run" / "checkpoints" / "final"
+    ck.mkdir(parents=True)
+    write_metadata(ck, {"stage": "merge", "merge": {"method": "ties", "density": 0.5, "weights": [1.0, 1.0]},
+                        "merged_from": [{"run": "r1-entropy", "checkpoint": "best"},
+                                        {"run": "r2-calibrated", "checkpoint": "checkpoint-s000004"}]})
+    note = merge_note(CkptRow("run", tmp_path / "run", read_checkpoint(ck)))
+    assert note == "ties d=0.5 of r1-entropy@best ×1, r2-calibrated@checkpoint-s000004 ×1"
+
+
+# -- end to end on the embedded model ----------------------------------------------------------------
+def adapter_run(store: RunStore, seed: int) -> str:
+    """A run whose best checkpoint is a real random LoRA adapter on the embedded model."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from pipeline.models.resolve import resolve_model
+
+    cfg = build_config("grpo", check_paths=False)
+    run_id, path = store.create_run(cfg)
+    base = resolve_model("embedded")
+    torch.manual_seed(seed)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(str(base)),
+                           LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                                      init_lora_weights=False, task_type="CAUSAL_LM"))
+    ck = path / "checkpoints" / "best"
+    model.save_pretrained(ck)
+    write_metadata(ck, {"step": 1, "stage": "grpo", "model_source": "embedded", "base_model": str(base),
+                        "adapter": True, "metric": "reward", "metric_value": 0.1 * seed})
+    return run_id
+
+
+@pytest.mark.slow
+def test_merge_stage_writes_a_checkpoint_that_chains_and_exports_accept(store: RunStore, monkeypatch) -> None:
+    from safetensors.torch import load_file
+
+    from pipeline.export.select import resolve_export_source
+    from pipeline.runs.launcher import launch, wait_for
+
+    monkeypatch.setenv("ABA_RUNS_DIR", str(store.root))
+    a, b = adapter_run(store, 1), adapter_run(store, 2)
+    cfg: RunConfig = build_config("merge", sets=[f'merge.sources=["run:{a}@best", "run:{b}"]', "merge.method=ties",
+                                                 "merge.density=0.5", "merge.compare_prompts=1",
+                                                 "merge.compare_tokens=4"])
+    from pipeline.train.preflight import preflight_chain
+
+    preflight_chain(cfg)
+    rid, path = launch(store, cfg)
+    state = wait_for(store, rid, {"succeeded", "failed", "oom", "stopped", "lost"}, timeout=300)
+    assert state == "succeeded", (path / "stderr.log").read_text()[-3000:]
+    ck = read_checkpoint(path / "checkpoints" / "final")
+    assert ck.complete and ck.meta["merge"]["method"] == "ties" and ck.meta["merge"]["weights"] == [1.0, 1.0]
+    assert [s["run"] for s in ck.meta["merged_from"]] == [a, b]
+    merged = load_file(str(ck.path / "adapter_model.safetensors"))
+    src = load_file(str(store.root / a / "checkpoints" / "best" / "adapter_model.safetensors"))
+    assert set(merged) == set(src)  # same modules, same layout
+    key = next(k for k in merged if "lora_A" in k)
+    nonzero = float((merged[key] != 0).float().mean())
+    assert 0.4 < nonzero < 0.9  # density 0.5 on each source, union of the kept values
+    assert (ck.path / "tokenizer_config.json").is_file()
+    report = json.loads((path / "report" / "comparison.json").read_text())
+    assert set(report["means"]) == {"merge", a + "@best", b + "@best", "base"}
+    assert (path / "report" / "comparison.md").read_text().startswith("# Strategy B comparison")
+    # export reads the merge run like any training run: its base plus the merged adapter
+    src_export = resolve_export_source(f"run:{rid}", "best", store.root)
+    assert src_export.base_source == "embedded" and src_export.checkpoint.name == "final"
