@@ -53,7 +53,8 @@ def test_bad_input_gets_one_line_and_no_run_folder(store: RunStore) -> None:
     assert "different base models" in msg and "'embedded'" in msg and "/srv/models/qwen" in msg
     assert "merge.method='slerp'" in refused(store, pair, "merge.method=slerp")
     for bad in ("0", "1.5", "-0.2"):
-        assert f"merge.density={float(bad)}: expected a number in (0, 1]" in refused(store, pair, f"merge.density={bad}")
+        msg = refused(store, pair, f"merge.density={bad}")
+        assert f"merge.density={float(bad)}: expected a number in (0, 1]" in msg
     r8 = fake_source(store, r=8)
     assert "different LoRA ranks (r=4 vs r=8)" in refused(store, f'merge.sources=["run:{a}", "run:{r8}"]')
     mlp = fake_source(store, targets=("gate_proj",))
@@ -63,21 +64,16 @@ def test_bad_input_gets_one_line_and_no_run_folder(store: RunStore) -> None:
     assert "merge.train: 'entropy'" in refused(store, 'merge.train=["entropy", "calibrated_uncertainty"]')
 
 
-def test_a_mismatched_rank_is_fine_for_svd_methods(store: RunStore) -> None:
+def test_a_mismatched_rank_is_fine_for_svd_methods(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
     from pipeline.merge.sources import check_merge
 
+    monkeypatch.setenv("ABA_RUNS_DIR", str(store.root))
     a, r8 = fake_source(store, r=4), fake_source(store, r=8)
-    import os
-
-    os.environ["ABA_RUNS_DIR"] = str(store.root)
-    try:
-        cfg = build_config("merge", sets=[f'merge.sources=["run:{a}", "run:{r8}"]', "merge.method=ties_svd"])
-        check_merge(cfg, cfg.sections["merge"])  # no error
-        cfg.sections["merge"].method = "ties"
-        with pytest.raises(ConfigError, match="needs equal ranks"):
-            check_merge(cfg, cfg.sections["merge"])
-    finally:
-        del os.environ["ABA_RUNS_DIR"]
+    cfg = build_config("merge", sets=[f'merge.sources=["run:{a}", "run:{r8}"]', "merge.method=ties_svd"])
+    check_merge(cfg, cfg.sections["merge"])  # no error: SVD re-factorises to one rank
+    cfg.sections["merge"].method = "ties"
+    with pytest.raises(ConfigError, match="needs equal ranks"):
+        check_merge(cfg, cfg.sections["merge"])
 
 
 def test_branch_weights_put_all_weight_on_one_dimension() -> None:
@@ -123,26 +119,31 @@ def test_the_browser_names_a_merged_checkpoints_sources(tmp_path: Path) -> None:
 
 
 # -- end to end on the embedded model ----------------------------------------------------------------
-def adapter_run(store: RunStore, seed: int) -> str:
-    """A run whose best checkpoint is a real random LoRA adapter on the embedded model."""
+def adapter_runs(store: RunStore) -> tuple[str, str]:
+    """Two runs whose best checkpoints are real random LoRA adapters on the embedded model."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     from pipeline.models.resolve import resolve_model
 
-    cfg = build_config("grpo", check_paths=False)
-    run_id, path = store.create_run(cfg)
     base = resolve_model("embedded")
-    torch.manual_seed(seed)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(str(base)),
-                           LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
-                                      init_lora_weights=False, task_type="CAUSAL_LM"))
-    ck = path / "checkpoints" / "best"
-    model.save_pretrained(ck)
-    write_metadata(ck, {"step": 1, "stage": "grpo", "model_source": "embedded", "base_model": str(base),
-                        "adapter": True, "metric": "reward", "metric_value": 0.1 * seed})
-    return run_id
+    torch.manual_seed(1)
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False,
+                      task_type="CAUSAL_LM")
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(str(base)), lora, adapter_name="first")
+    model.add_adapter("second", lora)
+    ids = []
+    for k, name in enumerate(("first", "second")):
+        run_id, path = store.create_run(build_config("grpo", check_paths=False))
+        ck = path / "checkpoints" / "best"
+        ck.parent.mkdir(parents=True)
+        model.save_pretrained(path / ".save", selected_adapters=[name])
+        (path / ".save" / name).rename(ck)  # PEFT nests an adapter not named "default"
+        write_metadata(ck, {"step": 1, "stage": "grpo", "model_source": "embedded", "base_model": str(base),
+                            "adapter": True, "metric": "reward", "metric_value": 0.1 * k})
+        ids.append(run_id)
+    return ids[0], ids[1]
 
 
 @pytest.mark.slow
@@ -153,10 +154,10 @@ def test_merge_stage_writes_a_checkpoint_that_chains_and_exports_accept(store: R
     from pipeline.runs.launcher import launch, wait_for
 
     monkeypatch.setenv("ABA_RUNS_DIR", str(store.root))
-    a, b = adapter_run(store, 1), adapter_run(store, 2)
+    a, b = adapter_runs(store)
     cfg: RunConfig = build_config("merge", sets=[f'merge.sources=["run:{a}@best", "run:{b}"]', "merge.method=ties",
                                                  "merge.density=0.5", "merge.compare_prompts=1",
-                                                 "merge.compare_tokens=4"])
+                                                 "merge.compare_tokens=2"])
     from pipeline.train.preflight import preflight_chain
 
     preflight_chain(cfg)
