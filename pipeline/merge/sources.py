@@ -89,12 +89,12 @@ def resolve_source(ref: str, runs_dir: Path, where: str = "merge.sources") -> Ad
     if not path.is_dir():
         raise ConfigError(f"{where}: no such run or folder (expected run:<id>[@checkpoint] or a checkpoint "
                           "folder holding a LoRA adapter)")
-    ck: Checkpoint = read_checkpoint(path)
-    if ck.state == "corrupt":
-        raise ConfigError(f"{where}: corrupt checkpoint ({ck.error})")
+    folder: Checkpoint = read_checkpoint(path)
+    if folder.state == "corrupt":
+        raise ConfigError(f"{where}: corrupt checkpoint ({folder.error})")
     cfg = _adapter_config(path, where)
-    base = str(ck.meta.get("model_source") or cfg.get("base_model_name_or_path") or "")
-    return AdapterSource(ref, path.resolve(), base, cfg, ck.meta, None, path.name)
+    base = str(folder.meta.get("model_source") or cfg.get("base_model_name_or_path") or "")
+    return AdapterSource(ref, path.resolve(), base, cfg, folder.meta, None, path.name)
 
 
 def check_compatible(sources: list[AdapterSource], method: str) -> None:
