@@ -81,7 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         os.environ["ABA_RUNS_DIR"] = str(args.runs_dir)
     preflight_chain(cfg)  # a bad dataset is refused before any run folder exists
     store = _store(args)
-    run_id, _path = launcher.launch(store, cfg)
+    run_id, _path = launcher.launch(store, cfg, force=args.force)
     print(run_id)
     if args.wait:
         state = launcher.wait_for(store, run_id, set(TERMINAL) | {"lost"}, timeout=args.wait_timeout)
@@ -278,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one value, e.g. --set dpo.beta=0.2 (repeatable)")
     s.add_argument("--wait", action="store_true", help="wait for the run to end; exit 0 if it succeeded")
+    s.add_argument("--force", action="store_true",
+                   help="start even when the runs dir has less free space than the run will write")
     s.add_argument("--wait-timeout", type=float, default=24 * 3600, help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_run)
 

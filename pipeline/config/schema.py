@@ -50,6 +50,12 @@ class SupervisorSection:
                                   "in its environment); empty: the user config's")
     notify_webhooks: list[str] = opt([], "names of [notify.webhooks.NAME] of the user config to use (empty: all); "
                                          "URLs stay in the user config, they hold tokens")
+    stall_timeout: float = opt(0.0, "seconds without a new event and without CPU use after which the worker is "
+                               "ended (SIGTERM, SIGKILL after the grace) as failed (stalled); 0: off", min=0.0)
+    disk_check: bool = opt(True, "refuse to start when the runs dir has less free space than the run will "
+                           "write (aba run --force turns it off)")
+    disk_low_mb: float = opt(1024.0, "alert while the run is live when the runs dir's free space falls below "
+                             "this many MiB (0: off)", min=0.0)
 
 
 @dataclass
@@ -124,7 +130,8 @@ class SelftestSection:
     """A worker with no ML library, for the supervisor's fault-injection tests and `aba doctor`."""
 
     behaviour: str = opt("succeed", "what the worker does",
-                         choices=("succeed", "oom", "cuda_oom", "memory_error", "crash", "sleep", "nan"))
+                         choices=("succeed", "oom", "cuda_oom", "memory_error", "crash", "sleep", "nan",
+                                  "fill_disk"))
     steps: int = opt(5, "steps to log", min=0)
     step_seconds: float = opt(0.05, "seconds a step", min=0.0)
     batch_size: int = opt(8, "halved on OOM retry", min=1)

@@ -1,4 +1,4 @@
-"""How a worker ended: succeeded, oom, failed or stopped, with a one-line reason."""
+"""How a worker ended: succeeded, oom, failed or stopped, with a one-line reason (disk full included)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,14 @@ OOM_PATTERNS = (
     re.compile(r"CUDA out of memory", re.I),
     re.compile(r"(^|\W)MemoryError\b"),
     re.compile(r"out of memory", re.I),
+)
+# A full disk (or quota) as Python, torch's zip writer, safetensors and a short write report it.
+DISK_FULL_PATTERNS = (
+    re.compile(r"No space left on device|\bENOSPC\b|\[Errno 28\]|StorageFull", re.I),
+    re.compile(r"Disk quota exceeded|\bEDQUOT\b|\[Errno 122\]", re.I),
+    re.compile(r"unexpected pos \d+"),  # torch.save's PytorchStreamWriter when a write came up short
+    re.compile(r"PytorchStreamWriter failed writing|file write failed", re.I),
+    re.compile(r"\bshort write\b", re.I),
 )
 _ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Interrupt)|RuntimeError|AssertionError)\b.*")
 
@@ -39,6 +47,14 @@ def last_error(stderr_tail: str) -> str | None:
     return lines[-1].strip()[:500] if lines else None
 
 
+def disk_full_line(text: str) -> str | None:
+    """The last line of ``text`` that reports a full disk, or None."""
+    for ln in reversed(text.splitlines()):
+        if any(p.search(ln) for p in DISK_FULL_PATTERNS):
+            return ln.strip()[:300]
+    return None
+
+
 def classify(returncode: int, stderr_tail: str, stop_requested: bool,
              worker_result: dict | None = None, oom_killed: bool = False) -> Outcome:
     sig = -returncode if returncode < 0 else None
@@ -50,6 +66,9 @@ def classify(returncode: int, stderr_tail: str, stop_requested: bool,
         return Outcome(worker_result["state"], code, sig, worker_result.get("reason"))
     if returncode == 0:
         return Outcome("succeeded", 0, None, None)
+    full = disk_full_line(stderr_tail)
+    if full:  # before OOM: "unexpected pos" and ENOSPC are not memory, whatever else the tail says
+        return Outcome("failed", code, sig, f"disk full: {full}")
     if any(p.search(stderr_tail) for p in OOM_PATTERNS):
         return Outcome("oom", code, sig, last_error(stderr_tail) or "out of memory")
     if sig == _signal.SIGKILL and oom_killed:

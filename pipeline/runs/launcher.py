@@ -30,7 +30,13 @@ def start_supervisor(run_dir: Path, resume: bool = False) -> None:
         raise AbaError(f"{run_dir}: the supervisor did not start (exit {proc.returncode}); see supervisor.log")
 
 
-def launch(store: RunStore, cfg: RunConfig) -> tuple[str, Path]:
+def launch(store: RunStore, cfg: RunConfig, force: bool = False) -> tuple[str, Path]:
+    """Create the run folder and start its supervisor. Refused (ConfigError) when the runs dir's disk is
+    too small for what the run will write, unless ``force`` or ``supervisor.disk_check = false``."""
+    if not force:
+        from pipeline.runs.diskplan import check_disk
+
+        check_disk(cfg, store.root)
     run_id, path = store.create_run(cfg)
     start_supervisor(path)
     return run_id, path

@@ -19,15 +19,18 @@ from pathlib import Path
 
 from pipeline.atomic import atomic_write_text
 from pipeline.runs.classify import classify, oom_kill_count, read_tail
+from pipeline.runs.durable import DurableStatus, RunFolderGone, note
 from pipeline.config.run import RUN_TOML, RunConfig, chain_child, load_run_config
 from pipeline.runs.events import EVENTS_FILE, EventWriter, Tail
 from pipeline.runs.notify import Notice, Notifier
 from pipeline.runs.procinfo import start_ticks
 from pipeline import registry
-from pipeline.runs.status import read_status_raw, write_status
+from pipeline.runs.status import Status, read_status_raw
+from pipeline.runs.watch import AttemptWatch
 from pipeline.runs.worker import RESULT_FILE
 
 STOP_FILE = "stop.json"  # optional {"grace_seconds": N} written by `aba stop --grace`
+END_RETRY_S = 600.0  # how long the final status write is retried on a disk that refuses it
 
 
 def worker_command(cfg: RunConfig, run_dir: Path, resume: bool, attempt: int) -> list[str]:
@@ -76,6 +79,17 @@ class Supervisor:
         self.notifier = Notifier.for_run_dir(run_dir, self.cfg.sections.get("supervisor"))
         # Error alerts the stage writes are announced as they come (the UI may be closed).
         self.alerts = Tail(run_dir / EVENTS_FILE, offset=(run_dir / EVENTS_FILE).stat().st_size)
+        self.durable = DurableStatus(run_dir)  # status writes that survive a full or read-only disk
+        self.watch = AttemptWatch(run_dir, self.cfg.sections["supervisor"], self.emit, self._signal_worker)
+
+    def write(self, st: Status) -> None:
+        self.durable.write(st)
+
+    def emit(self, type: str, **values: object) -> None:
+        try:
+            self.events.emit(type, **values)
+        except OSError as exc:  # a full disk loses the event, not the supervisor
+            note(f"event {type} not written ({exc.strerror})")
 
     # -- signals -------------------------------------------------------------------------------
     def on_stop(self, signum: int, _frame: object) -> None:
@@ -88,7 +102,7 @@ class Supervisor:
                 pass
             self.kill_at = time.time() + grace
             self.status.stop_requested = True
-            write_status(self.run_dir, self.status)
+            self.write(self.status)
         self._signal_worker(signal.SIGTERM)
 
     def _signal_worker(self, sig: int) -> None:
@@ -114,7 +128,8 @@ class Supervisor:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
                                          start_new_session=True)
         st.pid, st.state = self.proc.pid, "running"
-        write_status(self.run_dir, st)
+        self.write(st)
+        self.watch.begin()
         if self.stop_requested:  # a stop that came while we were starting
             self._signal_worker(signal.SIGTERM)
         while True:
@@ -126,6 +141,8 @@ class Supervisor:
                 if self.kill_at is not None and time.time() >= self.kill_at:
                     self._signal_worker(signal.SIGKILL)
                     self.kill_at = None
+                self.watch.tick(self.proc.pid)  # stall timeout, low disk, run folder deleted
+                self.durable.retry()
         # Children of the worker (dataloader workers, accelerate ranks) go with it.
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -147,32 +164,35 @@ class Supervisor:
         st.started_at = st.started_at if self.resume and st.started_at else time.time()
         st.state, st.ended_at, st.exit_code, st.signal, st.reason = "running", None, None, None, None
         st.stop_requested = False
-        write_status(self.run_dir, st)
-        self.events.emit("status", state="running", attempt=st.attempt)
+        self.durable.reserve.hold()
+        self.write(st)
+        self.emit("status", state="running", attempt=st.attempt)
         resume = self.resume
         sup = self.cfg.sections["supervisor"]
         while True:
             rc, err_tail, result, oom_killed = self.run_attempt(resume)
-            out = classify(rc, err_tail, self.stop_requested, result, oom_killed)
+            out = self.watch.refine(classify(rc, err_tail, self.stop_requested, result, oom_killed), err_tail)
             st.exit_code, st.signal, st.reason, st.state = out.exit_code, out.signal, out.reason, out.state
             if out.state == "oom" and sup.oom_retry == "halve" and st.attempt < sup.max_attempts:
                 change = halve_for_retry(self.cfg)
                 if change:
                     atomic_write_text(self.run_dir / RUN_TOML, self.cfg.to_toml())
-                    self.events.emit("attempt", attempt=st.attempt + 1, reason=out.reason, change=change)
+                    self.emit("attempt", attempt=st.attempt + 1, reason=out.reason, change=change)
                     st.attempt += 1
                     # Never publish the attempt's "oom": readers would take the run for ended.
                     st.state, st.pid = "running", None
                     st.reason = f"retrying after OOM: {change}"
-                    write_status(self.run_dir, st)
+                    self.write(st)
                     resume = True  # continue from the last complete checkpoint, if any
                     continue
             break
         if st.state == "succeeded":
             self.start_next()  # before the final status, so a reader that sees "succeeded" sees the child too
         st.ended_at, st.pid = time.time(), None
-        write_status(self.run_dir, st)
-        self.events.emit("status", state=st.state, reason=st.reason, exit_code=st.exit_code, signal=st.signal)
+        self.durable.reserve.release()
+        if not self.durable.write(st):
+            self.durable.flush(END_RETRY_S)  # a read-only or failing disk: wait for it rather than die
+        self.emit("status", state=st.state, reason=st.reason, exit_code=st.exit_code, signal=st.signal)
         self.announce_end()
         return 0
 
@@ -199,9 +219,9 @@ class Supervisor:
 
         try:
             run_id, _path = launch(RunStore(self.run_dir.parent), child)
-            self.events.emit("chain", next_run=run_id, next_stage=child.stage)
+            self.emit("chain", next_run=run_id, next_stage=child.stage)
         except Exception as exc:  # the parent succeeded; record why the chain did not go on
-            self.events.emit("alert", code="chain_failed", level="error", message=str(exc))
+            self.emit("alert", code="chain_failed", level="error", message=str(exc))
 
 
 def daemonize() -> None:
@@ -228,12 +248,20 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, sup.on_stop)
     try:
         return sup.run()
+    except RunFolderGone:
+        note(f"{run_dir} was deleted while the run was live; worker stopped, nothing left to record")
+        sup._signal_worker(signal.SIGKILL)
+        return 0
     except BaseException as exc:
         # Never leave a run "running" behind a dead supervisor if we can help it.
+        sup._signal_worker(signal.SIGKILL)
         st = sup.status
         st.state, st.reason, st.ended_at = "failed", f"supervisor error: {exc!r}"[:500], time.time()
-        write_status(run_dir, st)
-        sup._signal_worker(signal.SIGKILL)
+        try:
+            sup.durable.reserve.release()
+            sup.durable.write(st)
+        except (OSError, RunFolderGone):
+            pass
         sup.announce_end()
         raise
 

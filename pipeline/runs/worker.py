@@ -23,6 +23,7 @@ from pipeline import registry
 from pipeline.atomic import atomic_write_json
 from pipeline.checkpoints.store import CHECKPOINTS_DIR
 from pipeline.runs.classify import OOM_PATTERNS
+from pipeline.runs.diskspace import cleanup_partial, disk_full_reason, exc_path, is_disk_full
 from pipeline.config.run import RunConfig, load_run_config
 from pipeline.runs.events import EVENTS_FILE, EventWriter
 
@@ -112,7 +113,18 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, SystemExit) and exc.code in (0, None):
             raise
         traceback.print_exc()
-        if rank == 0 and _is_oom(exc):
+        if rank == 0 and is_disk_full(exc):
+            # Say where and how much was free, then give the space back: a half-written checkpoint is none.
+            line = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else ''}"
+            reason = disk_full_reason(args.run_dir, line, exc_path(exc))
+            removed = cleanup_partial(args.run_dir)
+            try:
+                write_result(args.run_dir, "failed", reason + (f"; removed half-written {', '.join(removed)}"
+                                                               if removed else ""))
+            except OSError:
+                pass  # still no room: the supervisor tells a disk-full end by the free space
+
+        elif rank == 0 and _is_oom(exc):
             write_result(args.run_dir, "oom", f"{type(exc).__name__}: {str(exc)[:300]}")
         return 1
     finally:

@@ -28,6 +28,17 @@ def _checkpoint(ctx: StageContext, step: int, loss: float) -> None:
     ctx.emit("checkpoint", step, name=path.name)
 
 
+def _fill_disk(ctx: StageContext, step: int) -> None:
+    """Save a checkpoint the way the HF Trainer does (into .trainer/) until the disk refuses a write."""
+    folder = ctx.run_dir / ".trainer" / f"checkpoint-{step}"
+    folder.mkdir(parents=True, exist_ok=True)
+    chunk = b"\1" * (256 << 10)
+    with open(folder / "optimizer.pt", "wb") as fh:
+        while True:  # a real disk-full death: ENOSPC from the kernel, raised by write or flush
+            fh.write(chunk)
+            fh.flush()
+
+
 def run(ctx: StageContext) -> None:
     cfg = ctx.cfg.section("selftest")
     b = cfg.behaviour
@@ -42,6 +53,8 @@ def run(ctx: StageContext) -> None:
             raise MemoryError("simulated")
         if b == "crash" and step == 2:
             raise ValueError("simulated crash in the training loop")
+        if b == "fill_disk" and step == 2:
+            _fill_disk(ctx, step)
         loss = float("nan") if (b == "nan" and step >= 2) else 1.0 / step
         ctx.emit("metrics", step, loss=loss, accuracy=min(1.0, step / max(cfg.steps, 1)), pid=os.getpid())
         if loss != loss:  # as the training guard does: an error alert, then the run fails

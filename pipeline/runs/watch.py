@@ -1,0 +1,113 @@
+"""What the supervisor watches while a worker runs, besides its exit: a hung worker, a filling disk,
+a deleted run folder; and how a disk-full end is told and cleaned up.
+
+The supervisor calls :meth:`AttemptWatch.tick` from its wait loop and :meth:`AttemptWatch.refine` on
+the classified end; everything here is best effort and never raises into the supervisor.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pipeline.runs.classify import Outcome
+from pipeline.runs.diskspace import cleanup_partial, disk_full_reason, fmt_bytes, looks_full, space
+from pipeline.runs.stall import StallWatch, fmt_minutes
+
+DISK_POLL_S = 5.0
+
+
+class AttemptWatch:
+    def __init__(self, run_dir: Path, sup: Any, emit: Callable[..., Any],
+                 signal_worker: Callable[[int], None]) -> None:
+        self.run_dir = Path(run_dir)
+        self.sup = sup  # the [supervisor] section
+        self.emit = emit
+        self.signal_worker = signal_worker
+        self.stall = StallWatch(float(getattr(sup, "stall_timeout", 0.0)), self.run_dir / "events.jsonl")
+        self.low_mb = float(getattr(sup, "disk_low_mb", 0.0))
+        self.stalled_for: float | None = None
+        self.kill_at: float | None = None
+        self.gone = False
+        self._disk_next = 0.0
+        self._disk_low = False
+
+    def begin(self) -> None:
+        """A new attempt: forget the last one's stall."""
+        self.stall = StallWatch(self.stall.timeout, self.stall.events_path)
+        self.stalled_for = self.kill_at = None
+
+    def tick(self, pgid: int, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        if not self.run_dir.exists():
+            if not self.gone:  # deleted under us: nothing can be recorded; free the GPU at least
+                self.gone = True
+                self.signal_worker(signal.SIGTERM)
+                self.kill_at = now + self.sup.grace_seconds
+        if self.kill_at is not None and now >= self.kill_at:
+            self.signal_worker(signal.SIGKILL)
+            self.kill_at = None
+        self._check_stall(pgid, now)
+        if now >= self._disk_next:
+            self._disk_next = now + DISK_POLL_S
+            self._check_disk()
+
+    def _check_stall(self, pgid: int, now: float) -> None:
+        if self.stalled_for is not None:
+            return
+        what = self.stall.poll(pgid, now)
+        if what == "warn":
+            self.emit("alert", code="stall_timeout", level="warning",
+                      message=self.stall.warning(self.sup.grace_seconds, now))
+            self.stall.own_write()
+        elif what == "stall":
+            self.stalled_for = self.stall.idle(now)
+            self.emit("alert", code="stalled", level="error",
+                      message=f"stalled for {fmt_minutes(self.stalled_for)} (no event, no CPU): sending SIGTERM, "
+                      f"SIGKILL in {self.sup.grace_seconds:g} s")
+            self.signal_worker(signal.SIGTERM)
+            self.signal_worker(signal.SIGCONT)  # a stopped worker cannot take SIGTERM until it runs
+            self.kill_at = now + self.sup.grace_seconds
+
+    def _check_disk(self) -> None:
+        if self.low_mb <= 0:
+            return
+        s = space(self.run_dir)
+        if s is None:
+            return
+        low = s.free < self.low_mb * (1 << 20)
+        if low and not self._disk_low:
+            self.emit("alert", code="disk_low", level="warning",
+                      message=f"runs dir low on space: {s.describe()} (below supervisor.disk_low_mb = "
+                      f"{self.low_mb:g} MiB); a checkpoint that does not fit fails the run")
+            self.stall.own_write()
+        # Re-arm only once clearly above the line, so a disk hovering at it does not flood events.
+        if low or s.free > self.low_mb * (1 << 20) * 1.1:
+            self._disk_low = low
+
+    def refine(self, out: Outcome, err_tail: str) -> Outcome:
+        """The end as the operator should read it: stalled, or disk full (after removing the half-written
+        checkpoint, so the space comes back for `aba resume`)."""
+        if self.stalled_for is not None:
+            how = "SIGKILL after the grace" if out.signal == signal.SIGKILL else "SIGTERM"
+            return Outcome("failed", out.exit_code, out.signal,
+                           f"stalled for {fmt_minutes(self.stalled_for)}: no new event and no CPU use; "
+                           f"ended with {how}")
+        if out.state in ("succeeded", "stopped", "oom"):
+            return out
+        reason = out.reason or ""
+        if not (reason.startswith("disk full") or looks_full(self.run_dir)):
+            return out
+        if not reason.startswith("disk full while"):  # the worker could not say where: say it here
+            detail = reason.removeprefix("disk full: ") if reason.startswith("disk full") else (
+                f"the worker died ({reason})" if reason else None)
+            reason = disk_full_reason(self.run_dir, detail)
+        removed = cleanup_partial(self.run_dir)
+        if removed:
+            after = space(self.run_dir)
+            reason += f"; removed half-written {', '.join(removed)}" + (
+                f" ({fmt_bytes(after.free)} free now)" if after else "")
+        return Outcome("failed", out.exit_code, out.signal, reason[:800])

@@ -1,0 +1,227 @@
+"""Resource faults end with the truth: a full disk, a hung worker, a runs dir that misbehaves.
+
+The disk tests mount a real, small tmpfs as the runs dir (root only; skipped with the reason where the
+sandbox refuses the mount), and the runs go through the real supervisor and worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.config.run import build_config
+from pipeline.errors import ConfigError
+from pipeline.runs.diskplan import check_disk, estimate
+from pipeline.runs.durable import RESERVE_FILE
+from pipeline.runs.launcher import launch, resume, stop, wait_for
+from pipeline.runs.procinfo import alive
+from pipeline.runs.status import TERMINAL, read_status, read_status_raw
+from pipeline.runs.store import RunStore
+
+from tests.conftest import aba
+
+ENDED = set(TERMINAL) | {"lost"}
+MiB = 1 << 20
+
+
+def _mount(target: Path, size_mb: int) -> str | None:
+    """Mount a tmpfs; None when done, else the reason it cannot be."""
+    if os.geteuid() != 0:
+        return "mounting a tmpfs needs root (euid is not 0)"
+    target.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(target)],
+                          capture_output=True, text=True)
+    return None if proc.returncode == 0 else f"mount -t tmpfs refused: {proc.stderr.strip() or proc.returncode}"
+
+
+def _kill_runs(store: RunStore) -> None:
+    for info in store.list_runs():
+        try:
+            st = read_status_raw(info.path)
+        except (OSError, ValueError):
+            continue
+        for pid, group in ((st.pid, True), (st.supervisor_pid, False)):
+            if pid:
+                try:
+                    os.killpg(pid, signal.SIGKILL) if group else os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[tuple[Path, RunStore]]:
+    """A 6 MiB tmpfs and a RunStore on it; the test may remount it larger."""
+    mnt = tmp_path / "mnt"
+    why = _mount(mnt, 6)
+    if why:
+        pytest.skip(why)
+    store = RunStore(mnt / "runs")
+    try:
+        yield mnt, store
+    finally:
+        _kill_runs(store)
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def events(run_dir: Path) -> list[dict]:
+    return [json.loads(ln) for ln in (run_dir / "events.jsonl").read_text().splitlines() if ln.strip()]
+
+
+def wait_until(cond, timeout: float = 60.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def selftest(store: RunStore, *sets: str) -> tuple[str, Path]:
+    return launch(store, build_config("selftest", [], ["selftest.step_seconds=0.01", *sets]))
+
+
+def fill(mnt: Path, leave: int = 0) -> Path:
+    """Fill the filesystem until ``leave`` bytes are free (0: until the kernel refuses)."""
+    filler = mnt / "filler"
+    with open(filler, "ab") as fh:
+        while True:
+            st = os.statvfs(mnt)
+            room = st.f_bavail * st.f_frsize - leave
+            if room <= 0:
+                break
+            try:
+                fh.write(b"\0" * min(room, 256 << 10))
+                fh.flush()
+            except OSError:
+                break
+    return filler
+
+
+def test_worker_disk_full_ends_failed_with_path_and_free_space_and_no_staging(small_fs) -> None:  # type: ignore[no-untyped-def]
+    mnt, store = small_fs
+    rid, path = selftest(store, "selftest.behaviour=fill_disk", "selftest.steps=3")
+    assert wait_for(store, rid, ENDED, timeout=60) == "failed"
+    st = read_status(path)
+    assert st.reason.startswith("disk full while writing"), st.reason
+    assert "free of" in st.reason and str(mnt) in st.reason and ".trainer" in st.reason
+    assert "removed half-written .trainer" in st.reason
+    assert not (path / ".trainer").exists() and not (path / RESERVE_FILE).exists()
+    wait_until(lambda: not alive(st.supervisor_pid, st.supervisor_start), 20, "the supervisor to exit")
+    assert "Traceback" not in (path / "supervisor.log").read_text()
+    assert events(path)[-1]["type"] == "status" and events(path)[-1]["state"] == "failed"
+
+
+def test_supervisor_records_the_end_on_a_full_disk(small_fs) -> None:  # type: ignore[no-untyped-def]
+    mnt, store = small_fs
+    rid, path = selftest(store, "selftest.behaviour=sleep", "selftest.steps=3", "supervisor.grace_seconds=5")
+    wait_until(lambda: read_status_raw(path).pid is not None and (path / RESERVE_FILE).exists(), 30, "the worker")
+    fill(mnt)  # not a byte left: an atomic status write (a new temp file) is refused now
+    with pytest.raises(OSError):
+        (path / "probe").write_bytes(b"x" * 8192)
+    stop(store, rid)
+    assert wait_for(store, rid, ENDED, timeout=30) == "stopped"  # never "lost"
+    st = read_status(path)
+    wait_until(lambda: not alive(st.supervisor_pid, st.supervisor_start), 20, "the supervisor to exit")
+    assert read_status(path).state == "stopped" and st.ended_at is not None
+    assert "released .reserve" in (path / "supervisor.log").read_text()  # how it found the room
+
+
+def test_low_disk_alert_while_live_then_preflight_refusal(small_fs) -> None:  # type: ignore[no-untyped-def]
+    mnt, store = small_fs
+    rid, path = selftest(store, "selftest.behaviour=sleep", "supervisor.disk_low_mb=3")
+    wait_until(lambda: (path / "events.jsonl").exists() and any(e["type"] == "metrics" for e in events(path)),
+               30, "the first step")
+    assert not [e for e in events(path) if e.get("code") == "disk_low"]  # ~4.8 MiB free: above the line
+    fill(mnt, leave=2 * MiB)
+    wait_until(lambda: any(e.get("code") == "disk_low" for e in events(path)), 30, "the disk_low alert")
+    alert = next(e for e in events(path) if e.get("code") == "disk_low")
+    assert alert["level"] == "warning" and "free of" in alert["message"] and "disk_low_mb = 3" in alert["message"]
+    stop(store, rid)
+    assert wait_for(store, rid, ENDED, timeout=30) == "stopped"
+
+    # The same small filesystem refuses a DPO run before any folder exists; --force is the way past.
+    before = sorted(store.run_ids())
+    proc = aba("run", "dpo", "--set", "dpo.max_steps=4", runs_dir=store.root)
+    assert proc.returncode == 2, proc.stderr
+    assert "free of" in proc.stderr and "will write about" in proc.stderr and "--force" in proc.stderr
+    assert sorted(store.run_ids()) == before
+    cfg = build_config("dpo", [], ["dpo.max_steps=4"])
+    with pytest.raises(ConfigError, match="checkpoint"):
+        check_disk(cfg, store.root)
+    cfg.sections["supervisor"].disk_check = False
+    assert check_disk(cfg, store.root) is None
+
+
+def test_estimate_counts_checkpoints_rotation_and_export() -> None:
+    one = estimate(build_config("dpo", [], ["dpo.max_steps=10", "dpo.save_steps=5", "model.lora_r=4"]))
+    assert one is not None and "3 checkpoints" in one.parts[0]  # steps 5, 10 and the final save
+    kept = estimate(build_config("dpo", [], ["dpo.max_steps=10", "dpo.save_steps=1", "dpo.keep_checkpoints=2",
+                                             "model.lora_r=4"]))
+    assert kept is not None and "3 checkpoints" in kept.parts[0]  # two kept + the one being written
+    full = estimate(build_config("dpo", [], ["dpo.max_steps=10", "dpo.save_steps=5", "model.lora_r=0"]))
+    assert full is not None and full.total > 20 * one.total  # full weights + AdamW states dwarf an adapter
+    chain = build_config(None, [Path("pipeline/presets/demo.toml")])
+    est = estimate(chain)
+    assert est is not None and any("q8_0 GGUF" in p for p in est.parts)
+
+
+def test_sigstopped_worker_ends_failed_stalled_and_is_killed(store: RunStore) -> None:
+    rid, path = selftest(store, "selftest.behaviour=sleep", "supervisor.stall_timeout=1.5",
+                         "supervisor.grace_seconds=1")
+    wait_until(lambda: (path / "events.jsonl").exists() and any(e["type"] == "metrics" for e in events(path)),
+               30, "the first step")
+    pid = read_status_raw(path).pid
+    assert pid
+    os.killpg(pid, signal.SIGSTOP)
+    assert wait_for(store, rid, ENDED, timeout=60) == "failed"
+    st = read_status(path)
+    assert st.reason.startswith("stalled for") and "no CPU" in st.reason, st.reason
+    assert not alive(pid)  # the process (and what it held) is gone
+    codes = [e.get("code") for e in events(path) if e["type"] == "alert"]
+    assert "stall_timeout" in codes and "stalled" in codes
+    warn = next(e for e in events(path) if e.get("code") == "stall_timeout")
+    assert "SIGTERM" in warn["message"] and "stalled" in warn["message"]
+
+
+def test_stall_timeout_off_by_default_leaves_a_quiet_worker_alone(store: RunStore) -> None:
+    cfg = build_config("selftest", [], [])
+    assert cfg.sections["supervisor"].stall_timeout == 0
+
+
+@pytest.mark.slow
+def test_dpo_on_a_full_tmpfs_fails_disk_full_then_resumes_after_growing(small_fs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    mnt, store = small_fs
+    subprocess.run(["mount", "-o", "remount,size=12m", str(mnt)], check=True)  # < one 23 MiB checkpoint
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps(p) + "\n" for p in (
+        {"prompt": "What is 2+2?", "chosen": "4.", "rejected": "Maybe 5."},
+        {"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "I am not sure."})))
+    cfg = build_config("dpo", [], [f"dpo.data={pairs}", "dpo.max_steps=1", "dpo.max_length=48",
+                                   "dpo.warmup_steps=0", "model.lora_r=4", "model.lora_alpha=8"])
+    with pytest.raises(ConfigError, match="will write about"):
+        launch(store, cfg)
+    rid, path = launch(store, cfg, force=True)
+    assert wait_for(store, rid, ENDED, timeout=300) == "failed", (path / "stderr.log").read_text()[-2000:]
+    st = read_status(path)
+    assert st.reason.startswith("disk full while writing"), st.reason
+    assert "free of" in st.reason and str(mnt) in st.reason
+    assert not (path / ".trainer").exists()
+    assert not [p for p in (path / "checkpoints").iterdir()] if (path / "checkpoints").exists() else True
+    wait_until(lambda: not alive(st.supervisor_pid, st.supervisor_start), 20, "the supervisor to exit")
+    assert "Traceback" not in (path / "supervisor.log").read_text()
+
+    subprocess.run(["mount", "-o", "remount,size=64m", str(mnt)], check=True)
+    resume(store, rid)
+    assert wait_for(store, rid, ENDED, timeout=300) == "succeeded", (path / "stderr.log").read_text()[-2000:]
+    final = path / "checkpoints" / "final"
+    assert (final / "metadata.json").exists()
+    est = estimate(cfg)
+    size = sum(p.stat().st_size for p in final.rglob("*") if p.is_file())
+    assert est is not None and 0.8 * size <= est.total <= 1.5 * size, (est.parts, size)
