@@ -94,6 +94,8 @@ def _saves(sec: Any, rows: int | None) -> int:
         n = int(epochs // sec.checkpoint_every + 1e-9)
     else:
         n = 0
+    if steps:
+        n = min(n, steps)  # at most one save a step
     n += 1
     return min(n, sec.keep_checkpoints + 1) if sec.keep_checkpoints > 0 else n
 
