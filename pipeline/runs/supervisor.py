@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from pipeline.atomic import atomic_write_text
 from pipeline.runs.classify import classify, oom_kill_count, read_tail
@@ -85,7 +86,7 @@ class Supervisor:
     def write(self, st: Status) -> None:
         self.durable.write(st)
 
-    def emit(self, type: str, **values: object) -> None:
+    def emit(self, type: str, **values: Any) -> None:
         try:
             self.events.emit(type, **values)
         except OSError as exc:  # a full disk loses the event, not the supervisor
