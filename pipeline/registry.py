@@ -29,6 +29,7 @@ from pipeline.config.schema import (
 )
 from pipeline.config.schema import section_fields as schema_fields
 from pipeline.errors import ConfigError
+from pipeline.judge.config import JudgeSection
 from pipeline.merge.schema import MergeSection
 
 PLUGINS_ENV = "ABA_STAGE_PLUGINS"
@@ -61,8 +62,8 @@ class Stage:
         return self.name if self.name in self.sections else None
 
 
-def _train(name: str, help: str, section: type, **kw: Any) -> Stage:
-    return Stage(name, help, {"model": ModelSection, name: section, "supervisor": SupervisorSection},
+def _train(name: str, help: str, section: type, extra: Mapping[str, type] | None = None, **kw: Any) -> Stage:
+    return Stage(name, help, {"model": ModelSection, name: section, **(extra or {}), "supervisor": SupervisorSection},
                  checks=(*TRAIN_CHECKS, *kw.pop("checks", ())), **kw)
 
 
@@ -74,8 +75,9 @@ BUILTIN: tuple[Stage, ...] = (
            oom_halve=("batch_size",), oom_double="grad_accum", loader="pipeline.data.loaders:load_pairs",
            collapse_alert=True, presets=("demo", "seed003-dpo", "seed004-dpo-heal")),
     _train("grpo", "group relative policy optimisation with the 9-dimension reward (TRL GRPOTrainer)",
-           GRPOSection, oom_halve=("num_generations",), floors={"num_generations": 2},
-           loader="pipeline.data.loaders:load_prompts", checks=("pipeline.train.preflight:check_grpo",),
+           GRPOSection, extra={"judge": JudgeSection}, oom_halve=("num_generations",),
+           floors={"num_generations": 2}, loader="pipeline.data.loaders:load_prompts",
+           checks=("pipeline.train.preflight:check_grpo", "pipeline.judge.config:check_grpo_judge"),
            presets=("seed000-sft-grpo", "seed000-smoke")),
     Stage("export", "merge LoRA, convert to GGUF with llama.cpp, quantise and verify",
           {"model": ModelSection, "export": ExportSection, "supervisor": SupervisorSection}),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pipeline.errors import ConfigError
 
@@ -28,7 +28,8 @@ SCORERS = {
 }
 
 
-def get_scorer(name: str) -> Scorer:
+def get_scorer(name: str, options: dict[str, Any] | None = None) -> Scorer:
+    """The scorer ``name``; ``options`` go to its factory (the judge's config section, its cache dir)."""
     if name not in SCORERS:
         raise ConfigError(f"grpo.scorer={name!r}: unknown scorer (expected one of {', '.join(SCORERS)})")
     module, _, factory = SCORERS[name].partition(":")
@@ -39,4 +40,4 @@ def get_scorer(name: str) -> Scorer:
             raise
         raise ConfigError(f"grpo.scorer={name!r}: this scorer is not available in this install "
                           "(use grpo.scorer = \"rubric\")") from None
-    return getattr(mod, factory)()
+    return getattr(mod, factory)(**(options or {}))

@@ -54,12 +54,15 @@ class RewardBank:
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        self.calls += 1
         try:
             raw = self.scorer.score(*key)
         except Exception as exc:  # a judge error must not end the run; it must be seen
             self._report("scorer_error", f"{self.scorer.name} scorer failed: {type(exc).__name__}: {exc}"[:300])
             raw = {}
+        return self._store(key, raw)
+
+    def _store(self, key: tuple[str, str], raw: dict[str, float]) -> dict[str, float]:
+        self.calls += 1
         out: dict[str, float] = {}
         for dim in self.dims:
             value = raw.get(dim)
@@ -78,11 +81,30 @@ class RewardBank:
             self._cache.popitem(last=False)
         return out
 
+    def prefetch(self, prompts: list[Any], completions: list[Any]) -> None:
+        """Score a whole batch at once when the scorer can (the judge: concurrent calls)."""
+        batch = getattr(self.scorer, "score_batch", None)
+        if batch is None:
+            return
+        todo = list(dict.fromkeys(k for k in ((as_text(p), as_text(c)) for p, c in zip(prompts, completions,
+                                                                                      strict=True))
+                                  if k not in self._cache))
+        if not todo:
+            return
+        try:
+            results = batch(todo)
+        except Exception as exc:  # scored one by one below, where the error is reported
+            self._report("scorer_error", f"{self.scorer.name} scorer failed: {type(exc).__name__}: {exc}"[:300])
+            return
+        for key, raw in zip(todo, results, strict=True):
+            self._store(key, raw)
+
     def funcs(self) -> list[Callable[..., list[float | None]]]:
         """One TRL reward function per dimension, named after it (TRL logs by __name__)."""
         out = []
         for dim in self.dims:
             def reward(prompts: list[Any], completions: list[Any], _dim: str = dim, **_kw: Any) -> list[float | None]:
+                self.prefetch(prompts, completions)
                 return [self.scores(p, c).get(_dim) for p, c in zip(prompts, completions, strict=True)]
 
             reward.__name__ = reward.__qualname__ = dim

@@ -16,8 +16,11 @@ from pipeline.train.common import StageSpec, TrainEnv, is_main, run_stage
 
 
 def prepare(ctx: Any, sec: Any) -> dict[str, Any]:
+    options = None
+    if sec.scorer == "judge":  # cached beside the run's checkpoints: a resumed run pays nothing twice
+        options = {"section": ctx.cfg.sections.get("judge"), "cache_dir": ctx.run_dir / "judge-cache"}
     try:
-        scorer = get_scorer(sec.scorer)
+        scorer = get_scorer(sec.scorer, options)
     except ConfigError as exc:
         ctx.fail(str(exc))
 
@@ -25,7 +28,24 @@ def prepare(ctx: Any, sec: Any) -> dict[str, Any]:
         if is_main():
             ctx.alert(code, message, level="warning")
 
+    if sec.scorer == "judge" and hasattr(scorer, "stats"):
+        _log_judge_stats(ctx, scorer)
+
     return {"bank": RewardBank(scorer, DIMENSIONS, problem), "weights": parse_weights(sec.reward_weights)}
+
+
+def _log_judge_stats(ctx: Any, scorer: Any) -> None:
+    """After each batch the judge scored, a ``judge`` event: judged, missing (never zeros), requests, cost."""
+    batch = scorer.score_batch
+
+    def logged(pairs: Any) -> Any:
+        out = batch(pairs)
+        if is_main():
+            ctx.emit("judge", None, batch=len(pairs), batch_missing=sum(1 for s in out if len(s) < len(DIMENSIONS)),
+                     **scorer.stats())
+        return out
+
+    scorer.score_batch = logged
 
 
 def make_trainer(env: TrainEnv) -> Any:

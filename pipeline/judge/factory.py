@@ -1,0 +1,30 @@
+"""make_judge: a [judge] section → a ready Judge (imports its SDK only now)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from pipeline.judge.cache import JudgeCache
+from pipeline.judge.calls import Ledger
+from pipeline.judge.clients import make_client
+from pipeline.judge.config import JudgeSection
+from pipeline.judge.llm import LLMJudge
+
+
+def default_cache_dir() -> Path:
+    from pipeline.models.embedded import cache_dir
+
+    return cache_dir() / "judge"
+
+
+def make_judge(section: JudgeSection | None = None, cache_dir: Path | None = None,
+               ledger: Ledger | None = None) -> LLMJudge:
+    """The judge ``section`` describes; judgements are cached under ``cache_dir`` (default
+    ~/.cache/aba/judge) when ``section.cache`` is on. Raises ConfigError on a bad section."""
+    section = section or JudgeSection()
+    judge = LLMJudge(make_client(section, "judge"), section, None, ledger)
+    if section.cache:
+        name = hashlib.sha256(judge.id.encode()).hexdigest()[:16]
+        judge.cache = JudgeCache(Path(cache_dir or default_cache_dir()) / f"{name}.jsonl")
+    return judge
