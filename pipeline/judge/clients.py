@@ -122,7 +122,8 @@ def _enum(value: Any) -> str:
 
 
 def _gemini_reply(chunks: list[Any]) -> Reply:
-    text, finish, usage = [], "", {}
+    text: list[str] = []
+    finish, usage = "", {}
     for resp in chunks:
         um = getattr(resp, "usage_metadata", None)
         if um is not None:  # the last chunk carries the totals
