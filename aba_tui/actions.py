@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
-from pipeline.config.run import RunConfig, load_run_config
+from pipeline.config.run import RunConfig
 from pipeline.errors import AbaError
+from pipeline.runs.store import load_run_config
 
 if TYPE_CHECKING:
     from pipeline.monitor.entries import RunEntry

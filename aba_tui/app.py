@@ -9,7 +9,6 @@ runs are detached supervisors, so quitting the app leaves every run going.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -27,10 +26,11 @@ from aba_tui.actions import RunActions
 from aba_tui.screens import SCREENS, load_screen_class
 from aba_tui.settings import DEFAULT_THEME, PANES, Settings, check_keymap, load_settings, save_theme
 from aba_tui.themes import FALLBACK_CHART, ThemeSpec, load_themes
+from pipeline.config.paths import resolve_runs_dir
 from pipeline.errors import AbaError, ConfigError
 from pipeline.monitor.runs_model import RunsModel
 from pipeline.monitor.telemetry import Snapshot, Telemetry
-from pipeline.runs.status import STATUS_FILE
+from pipeline.runs.layout import STATUS_FILE
 from pipeline.runs.store import RunStore
 
 
@@ -78,7 +78,7 @@ class AbaApp(RunActions, App[None]):
         self.theme_specs, theme_errors = load_themes()
         super().__init__()
         self.clock = clock
-        root = runs_dir or os.environ.get("ABA_RUNS_DIR") or self.settings.runs_dir or "runs"
+        root = resolve_runs_dir(runs_dir, configured=self.settings.runs_dir)
         self.store = RunStore(Path(root))
         s = self.settings
         self.model = RunsModel(self.store, s.alerts.thresholds(), tail_lines=s.runs.tail_lines,

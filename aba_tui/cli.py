@@ -14,10 +14,12 @@ import time
 from pathlib import Path
 
 from pipeline import registry
+from pipeline.config.paths import resolve_runs_dir
 from pipeline.config.run import build_config, list_presets, preset_path, read_toml
 from pipeline.errors import AbaError
 from pipeline.runs import launcher
-from pipeline.runs.events import EVENTS_FILE, Tail, read_last_lines
+from pipeline.runs.events import Follower, parse_line, read_last_lines
+from pipeline.runs.layout import EVENTS_FILE, RUN_TOML, STDERR_LOG, STDOUT_LOG
 from pipeline.runs.status import ACTIVE, TERMINAL
 from pipeline.runs.store import RunInfo, RunStore
 
@@ -25,7 +27,7 @@ SUBCOMMANDS = ("run", "ps", "status", "tail", "stop", "resume", "doctor", "prese
 
 
 def _store(args: argparse.Namespace) -> RunStore:
-    return RunStore(args.runs_dir)
+    return RunStore(resolve_runs_dir(args.runs_dir))
 
 
 def _last_metrics(info: RunInfo) -> dict:
@@ -128,7 +130,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
     info = _store(args).get(args.run)
     paths = [info.path / EVENTS_FILE]
     if args.logs:
-        paths = [info.path / "stdout.log", info.path / "stderr.log"]
+        paths = [info.path / STDOUT_LOG, info.path / STDERR_LOG]
     for p in paths:
         if p.exists():
             for raw in read_last_lines(p, args.lines):
@@ -136,16 +138,20 @@ def cmd_tail(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     if not args.follow:
         return 0
-    tails = [Tail(p, offset=p.stat().st_size if p.exists() else 0) for p in paths]
+    followers = [Follower(p, offset=p.stat().st_size if p.exists() else 0) for p in paths]
     try:
         while True:
-            for t in tails:
-                if args.logs:
-                    _follow_text(t)
-                else:
-                    for ev in t.poll():
-                        print(json.dumps(ev), flush=True)
-            if info.status and read_state(info) not in ACTIVE and not any(_pending(t) for t in tails):
+            for f in followers:
+                lines, _reset = f.read_lines()
+                for raw in lines:
+                    if args.logs:
+                        sys.stdout.write(raw.decode("utf-8", "replace") + "\n")
+                    else:
+                        ev = parse_line(raw)
+                        if ev is not None:
+                            sys.stdout.write(json.dumps(ev) + "\n")
+                sys.stdout.flush()
+            if info.status and read_state(info) not in ACTIVE and not any(f.pending() for f in followers):
                 return 0
             time.sleep(0.25)
     except KeyboardInterrupt:
@@ -156,29 +162,6 @@ def read_state(info: RunInfo) -> str:
     from pipeline.runs.status import read_status
 
     return read_status(info.path).state
-
-
-def _pending(t: Tail) -> bool:
-    try:
-        return t.path.stat().st_size > t.offset
-    except FileNotFoundError:
-        return False
-
-
-def _follow_text(t: Tail) -> None:
-    try:
-        size = t.path.stat().st_size
-    except FileNotFoundError:
-        return
-    if size < t.offset:
-        t.offset = 0
-    if size > t.offset:
-        with open(t.path, "rb") as fh:
-            fh.seek(t.offset)
-            data = fh.read()
-        t.offset += len(data)
-        sys.stdout.write(data.decode("utf-8", "replace"))
-        sys.stdout.flush()
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
@@ -227,7 +210,7 @@ def _active_demo(store: RunStore) -> str | None:
         if info.state not in ACTIVE:
             continue
         try:
-            name = read_toml(info.path / "run.toml").get("name")
+            name = read_toml(info.path / RUN_TOML).get("name")
         except AbaError:
             continue
         if name == "demo":
@@ -260,7 +243,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--runs-dir", type=Path, default=None, metavar="DIR",
-                        help="folder of run folders (default: $ABA_RUNS_DIR or ./runs)")
+                        help="folder of run folders (default: $ABA_RUNS_DIR, the config file's runs_dir, or ./runs)")
     p = argparse.ArgumentParser(prog="aba", parents=[common],
                                 description="ABA Control Centre: drive and watch LLM fine-tuning runs. "
                                 "With no command, opens the control centre (TUI).")

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.atomic import atomic_write_text
+from pipeline.config.paths import user_config_path
 from pipeline.config.run import coerce
 from pipeline.config.schema import opt
 from pipeline.errors import ConfigError
 from pipeline.monitor.alerts import Thresholds
 from pipeline.runs.notify import NotifyConfig, parse_section
-from pipeline.runs.notify import user_config_path as config_path
 
 DEFAULT_THEME = "aba-dark"
 PANES = ("runs", "charts", "logs", "telemetry", "alerts")
@@ -97,7 +97,7 @@ class Settings:
 
 def load_settings(path: Path | None = None) -> Settings:
     """Read and validate the config; a missing file means the defaults."""
-    path = Path(path) if path is not None else config_path()
+    path = Path(path) if path is not None else user_config_path()
     settings = Settings(path=path)
     if not path.exists():
         return settings

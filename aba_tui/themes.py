@@ -12,7 +12,7 @@ from typing import Any
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-from aba_tui.settings import config_path
+from pipeline.config.paths import user_config_path
 from pipeline.errors import ConfigError
 
 PROJECT_THEMES = Path(__file__).resolve().parent / "theme_files"  # package data: a wheel install has them
@@ -30,7 +30,7 @@ class ThemeSpec:
 
 def theme_dirs() -> list[Path]:
     """User themes first, so a user file can replace a shipped one of the same name."""
-    return [config_path().parent / "themes", PROJECT_THEMES]
+    return [user_config_path().parent / "themes", PROJECT_THEMES]
 
 
 def _color(path: Path, key: str, value: Any) -> str:

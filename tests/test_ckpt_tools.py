@@ -15,12 +15,12 @@ from pipeline.checkpoints.browser import (
     diff,
     execute_prune,
     human_bytes,
-    lower_is_better,
     measure_sizes,
     plan_prune,
     rank,
     same_as,
 )
+from pipeline.checkpoints.metrics import lower_is_better
 from pipeline.checkpoints.store import write_metadata
 from pipeline.config.run import build_config
 from pipeline.runs.status import read_status_raw, write_status

@@ -15,16 +15,8 @@ import pytest
 from pipeline.config.run import build_config
 from pipeline.errors import ConfigError
 from pipeline.runs import launcher
-from pipeline.runs.notify import (
-    NOTIFY_LOG,
-    Notice,
-    NotifyConfig,
-    Webhook,
-    announce_lost,
-    for_run,
-    load_user,
-    request_for,
-)
+from pipeline.runs.layout import NOTIFY_LOG
+from pipeline.runs.notify import Notice, NotifyConfig, Webhook, announce_lost, for_run, load_user, request_for
 from pipeline.runs.procinfo import alive
 from pipeline.runs.status import TERMINAL, read_status_raw
 

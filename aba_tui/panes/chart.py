@@ -67,9 +67,8 @@ Crosses are eval points (eval_<metric>)."""
 
     @property
     def pane(self) -> ChartsPane:
-        from aba_tui.panes.charts import ChartsPane
-
-        return self.query_ancestor(ChartsPane)
+        # By CSS type name: charts.py imports this module, so importing it back would make a circle.
+        return self.query_ancestor("ChartsPane")  # type: ignore[return-value]
 
     def watch_metric(self) -> None:
         self.update_data()

@@ -6,7 +6,6 @@ or replacement restarts from the top), so a 1 GB log costs the UI nothing.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -20,8 +19,9 @@ from textual.widgets import Log
 from textual.worker import get_current_worker
 
 from pipeline.monitor.series import tail_window
+from pipeline.runs.events import Follower
+from pipeline.runs.layout import LOG_FILES
 
-LOG_FILES = ("stdout.log", "stderr.log", "events.jsonl", "supervisor.log")
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
 FIRST_LINES = 500
 READ_LIMIT = 1 << 20
@@ -126,45 +126,30 @@ supervisor.log; `end` jumps to the newest line (and keeps following)."""
     @work(thread=True, exclusive=True, exit_on_error=False, group="logs")
     def _follow(self, path: Path) -> None:
         worker = get_current_worker()
-        offset, inode, partial = 0, None, b""
+        follower: Follower | None = None
         waiting_shown = placeholder = False
         while not worker.is_cancelled:
-            try:
-                st = os.stat(path)
-            except FileNotFoundError:
+            if not path.exists():
                 if not waiting_shown:
                     self.app.call_from_thread(self._write, [f"(waiting for {path.name})"], True, True)
                     waiting_shown = placeholder = True
                 self._sleep(worker)
                 continue
-            reset = False
-            if inode is None:
+            if follower is None:
                 lines, offset, inode = tail_window(path, FIRST_LINES)
+                follower = Follower(path, offset=offset, inode=inode)
                 placeholder = not lines
                 shown = [clean_line(r) for r in lines] or [f"({path.name} is empty so far)"]
                 self.app.call_from_thread(self._write, shown, True, True)
                 continue
-            if st.st_ino != inode or st.st_size < offset:
-                offset, inode, partial, reset = 0, st.st_ino, b"", True
-            if st.st_size > offset:
-                with open(path, "rb") as fh:
-                    fh.seek(offset)
-                    chunk = fh.read(min(READ_LIMIT, st.st_size - offset))
-                offset += len(chunk)
-                data = partial + chunk
-                cut = data.rfind(b"\n")
-                if cut < 0:
-                    partial = data
-                else:
-                    partial = data[cut + 1:]
-                    cleaned = [clean_line(r) for r in data[:cut].split(b"\n")]
-                    if not worker.is_cancelled:
-                        self.app.call_from_thread(self._write, cleaned, reset or placeholder)
-                        placeholder = False
-                if st.st_size > offset:
-                    continue  # more backlog: read on without sleeping
+            raws, reset = follower.read_lines(READ_LIMIT)
+            if raws and not worker.is_cancelled:
+                self.app.call_from_thread(self._write, [clean_line(r) for r in raws], reset or placeholder)
+                placeholder = False
             elif reset:
                 self.app.call_from_thread(self._write, [], True)
+            if follower.pending():
+                continue  # more backlog: read on without sleeping
             self._sleep(worker)
 
     def _sleep(self, worker) -> None:  # type: ignore[no-untyped-def]

@@ -8,8 +8,8 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from aba_tui import fmt
 from aba_tui.panes.table import MeasuredTable
+from pipeline.monitor import fmt
 from pipeline.monitor.entries import RunRow
 
 COLUMNS = (("mark", ""), ("run", "RUN"), ("stage", "STAGE"), ("state", "STATE"), ("step", "STEP"),

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widget import Widget
 
-from aba_tui import fmt
+from pipeline.monitor import fmt
 from pipeline.monitor.telemetry import GpuSample, HistoryPoint, Snapshot, Telemetry, spark_values
 
 

@@ -25,10 +25,11 @@ from aba_tui.screens.chat_panel import SidePanel, stats_line
 from pipeline.chat.battery import default_battery, load_battery
 from pipeline.chat.client import ChatError, Sampling, parse_sampling
 from pipeline.chat.session import SIDES, BlindOrder, ChatSide, Conversation, SideSpec, Turn
-from pipeline.chat.votes import VOTES_FILE, append_vote, export_dpo, vote_record
+from pipeline.chat.votes import append_vote, export_dpo, vote_record
 from pipeline.errors import AbaError
-from pipeline.export import EXPORTS_DIR, baseline_gguf_path, newest_export
+from pipeline.export import baseline_gguf_path, newest_export
 from pipeline.models.embedded import cache_dir
+from pipeline.runs.layout import EXPORTS_DIR, STATUS_FILE, VOTES_FILE
 
 SAMPLING_FIELDS = (("temperature", "0.7", "temp"), ("top_p", "0.95", "top-p"), ("max_tokens", "256", "max"),
                    ("seed", "", "seed"))
@@ -157,7 +158,7 @@ class ChatScreen(Screen[None]):
             chat = self.sides[side]
             if chat and chat.spec.kind == "gguf":
                 p = Path(chat.spec.target).resolve()
-                if p.parent.name == EXPORTS_DIR and (p.parent.parent / "status.json").is_file():
+                if p.parent.name == EXPORTS_DIR and (p.parent.parent / STATUS_FILE).is_file():
                     return p.parent.parent / "chat"
         return cache_dir() / "chat"
 

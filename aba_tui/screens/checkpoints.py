@@ -35,13 +35,13 @@ from pipeline.checkpoints.browser import (
     execute_prune,
     human_age,
     human_bytes,
-    lower_is_better,
     measure_sizes,
     merge_note,
     natural_order,
     rank,
     same_as,
 )
+from pipeline.checkpoints.metrics import lower_is_better
 
 MAX_PROBE = 4
 COLUMNS = ("", "#", "run", "checkpoint", "state", "step", "epoch", "loss", "acc", "margins", "eval", "metric",

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from pipeline.monitor.foreign import LINE, ForeignError, detect
-from pipeline.runs.status import STATUS_FILE
+from pipeline.runs.layout import STATUS_FILE
 
 
 class OpenPathScreen(ModalScreen[tuple[Path, str | None] | None]):

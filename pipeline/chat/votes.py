@@ -24,8 +24,6 @@ from typing import Any
 from pipeline.atomic import atomic_write_text
 from pipeline.chat.session import SIDES, BlindOrder, SideSpec, Turn
 
-VOTES_FILE = "votes.jsonl"
-
 
 def vote_record(turn: Turn, turn_index: int, system: str, vote: str, order: BlindOrder,
                 specs: dict[str, SideSpec], sampling: dict[str, Any] | None = None) -> dict[str, Any]:

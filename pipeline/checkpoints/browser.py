@@ -18,26 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.checkpoints.store import CHECKPOINTS_DIR, Checkpoint, list_checkpoints
+from pipeline.checkpoints.metrics import ALIASES, NOT_METRICS, metric_value, rank_by
+from pipeline.checkpoints.store import Checkpoint, list_checkpoints
+from pipeline.runs.layout import CHECKPOINTS_DIR, RUN_TOML
 from pipeline.runs.status import ACTIVE
 from pipeline.runs.store import RunStore
 
-# Metric aliases: TRL logs ``rewards/margins``; the project's own metadata says ``margins``.
-ALIASES: dict[str, tuple[str, ...]] = {
-    "accuracy": ("accuracy", "rewards/accuracies", "eval_rewards/accuracies"),
-    "margins": ("margins", "rewards/margins", "eval_rewards/margins"),
-    "reward": ("reward", "rewards/mean"),
-}
-# Keys of metadata that are bookkeeping, not metrics.
-NOT_METRICS = frozenset({"step", "written_at", "resumable", "global_step", "total_flos", "format", "steps_in_window",
-                         "metric_value"})
 # Names the project keeps as aliases of the run's outcome; a prune never removes them.
 PROTECTED = frozenset({"best", "final"})
-
-
-def lower_is_better(metric: str) -> bool:
-    m = metric.lower()
-    return "loss" in m or m in ("kl", "perplexity", "eval_perplexity", "grad_norm") or m.endswith("_kl")
 
 
 @dataclass
@@ -85,15 +73,7 @@ class CkptRow:
         return (special, float(m.group(1)) if m else math.inf, self.name)
 
     def metric(self, name: str) -> float | None:
-        meta = self.ckpt.meta
-        for key in ALIASES.get(name, (name,)):
-            value = _num(meta.get(key))
-            if value is not None:
-                return value
-        evals = meta.get("eval")
-        if name.startswith("eval_") and isinstance(evals, dict):
-            return _num(evals.get(name[5:]))
-        return None
+        return metric_value(self.ckpt.meta, name)
 
     def metrics(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -157,17 +137,8 @@ def available_metrics(rows: Iterable[CkptRow]) -> list[str]:
 
 def rank(rows: Iterable[CkptRow], metric: str, lower_better: bool | None = None) -> list[CkptRow]:
     """Best first; checkpoints without the metric (or not complete, or NaN) after, in step order."""
-    lower = lower_is_better(metric) if lower_better is None else lower_better
-    scored, rest = [], []
-    for row in rows:
-        v = row.metric(metric) if row.ckpt.complete else None
-        if v is None or math.isnan(v):
-            rest.append(row)
-        else:
-            scored.append((v if lower else -v, row.step if row.step is not None else -1, row))
-    scored.sort(key=lambda t: (t[0], t[1]))
-    rest.sort(key=lambda r: (r.run_id, r.step if r.step is not None else -1))
-    return [t[2] for t in scored] + rest
+    return rank_by(rows, metric, lambda r: r.metric(metric) if r.ckpt.complete else None, lambda r: r.step,
+                   lower_better, rest_key=lambda r: (r.run_id, r.step if r.step is not None else -1))
 
 
 def best_per_run(rows: Iterable[CkptRow], metric: str) -> dict[str, CkptRow]:
@@ -229,7 +200,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 def _read_run_toml(run_dir: Path) -> dict[str, Any] | None:
     try:
-        return tomllib.loads((run_dir / "run.toml").read_text(encoding="utf-8"))
+        return tomllib.loads((run_dir / RUN_TOML).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         return None
 
@@ -259,7 +230,7 @@ def sources(row: CkptRow) -> dict[str, dict[str, Any]]:
         out["metadata"]["(error)"] = row.ckpt.error
     run_cfg = _read_run_toml(row.run_dir)
     if run_cfg is not None:
-        out["run.toml"] = run_cfg
+        out[RUN_TOML] = run_cfg
     for name in CONFIG_FILES:
         data = _read_json(row.ckpt.path / name)
         if data is not None:

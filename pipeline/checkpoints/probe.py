@@ -21,6 +21,7 @@ from typing import Any
 from pipeline.atomic import atomic_write_json
 from pipeline.checkpoints.collapse import scan
 from pipeline.checkpoints.store import read_checkpoint
+from pipeline.runs.layout import CHECKPOINTS_DIR
 
 PROMPTS = (
     "What is the capital of France?",
@@ -31,7 +32,7 @@ PROMPTS = (
 
 
 def run_dir_of(ckpt: Path) -> Path:
-    return ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+    return ckpt.parent.parent if ckpt.parent.name == CHECKPOINTS_DIR else ckpt.parent
 
 
 def base_source(ckpt: Path) -> str:
@@ -43,7 +44,7 @@ def base_source(ckpt: Path) -> str:
         return base
     if isinstance(meta.get("model_source"), str):
         return meta["model_source"]
-    from pipeline.config.run import load_run_config
+    from pipeline.runs.store import load_run_config
 
     cfg = load_run_config(run_dir_of(ckpt))
     return cfg.sections["model"].source

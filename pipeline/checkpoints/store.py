@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.atomic import atomic_write_json
-
-METADATA = "metadata.json"
-CHECKPOINTS_DIR = "checkpoints"
+from pipeline.runs.layout import CHECKPOINTS_DIR, METADATA
 
 
 @dataclass

@@ -18,7 +18,6 @@ import tomli_w
 from pipeline import registry
 from pipeline.errors import ConfigError
 
-RUN_TOML = "run.toml"
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 
 TOP_KEYS = ("stage", "name", "then", "parent", "description")
@@ -277,11 +276,6 @@ def validate_paths(cfg: RunConfig) -> None:
         if not p.is_file():
             raise ConfigError(f"{cfg.stage}.data={data!r}: no such file (expected builtin:<name> or a JSONL file)")
         section.data = str(p.resolve())
-
-
-def load_run_config(run_dir: Path) -> RunConfig:
-    path = Path(run_dir) / RUN_TOML
-    return build_config(files=[path], check_paths=False)
 
 
 def chain_child(cfg: RunConfig, parent_id: str) -> RunConfig | None:

@@ -18,9 +18,9 @@ from typing import Any
 
 from pipeline.errors import ConfigError
 from pipeline.models.embedded import EMBEDDED_NAME, cache_dir
+from pipeline.runs.layout import EXPORTS_DIR
 from pipeline.runs.store import RunStore
 
-EXPORTS_DIR = "exports"
 # Canonical names (as llama.cpp spells them) → llama_ftype values of llama.h.
 QUANTS: dict[str, int] = {"f16": 1, "q8_0": 7, "Q6_K": 18, "Q4_K_M": 15}
 _LOWER = {k.lower(): k for k in QUANTS}

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.checkpoints.browser import CkptRow, rank
+from pipeline.checkpoints.metrics import metric_value, rank_by
 from pipeline.checkpoints.store import Checkpoint, list_checkpoints, read_checkpoint
-from pipeline.config.run import load_run_config
 from pipeline.errors import ConfigError
+from pipeline.runs.layout import RUN_TOML
+from pipeline.runs.store import load_run_config
 
 NAMED = ("best", "final", "latest")
 
@@ -62,10 +63,10 @@ def pick_checkpoint(run_dir: Path, which: str, notes: list[str] | None = None, w
     stepped = [c for c in complete if c.step is not None]
     if which == "best":
         metric = _best_metric(run_dir)
-        ranked = rank([CkptRow(run_dir.name, run_dir, c) for c in complete], metric)
-        if ranked and ranked[0].metric(metric) is not None:
+        ranked = rank_by(complete, metric, lambda c: metric_value(c.meta, metric), lambda c: c.step)
+        if ranked and metric_value(ranked[0].meta, metric) is not None:
             notes.append(f"no checkpoint named best: picked {ranked[0].name} by lowest/highest {metric}")
-            return ranked[0].ckpt
+            return ranked[0]
         which = "latest"
         notes.append(f"no checkpoint has {metric}: took the latest")
     if which in ("final", "latest"):
@@ -87,7 +88,7 @@ def resolve_export_source(model_source: str, which: str, runs_dir: Path) -> Expo
         run_id, at = split_ref(model_source[4:])
         which = at or which  # run:<id>@<checkpoint> names the checkpoint itself
         run_dir = runs_dir / run_id
-        if not (run_dir / "run.toml").is_file():
+        if not (run_dir / RUN_TOML).is_file():
             raise ConfigError(f"model.source={model_source!r}: no run {run_id} in {runs_dir}")
         try:
             parent = load_run_config(run_dir)

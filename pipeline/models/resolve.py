@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pipeline.errors import ConfigError
 from pipeline.models.embedded import cache_dir, embedded_gguf_path
+from pipeline.models.runsource import resolve_run_source
 
 
 def _file_digest(path: Path, limit: int = 64 << 20) -> str:
@@ -69,9 +70,7 @@ def resolve_model(source: str) -> Path | str:
     if source == "embedded":
         return embedded_hf_dir()
     if source.startswith("run:"):
-        from pipeline.models.runsource import resolve_run_source  # training stages own run outputs
-
-        return resolve_run_source(source[4:])
+        return resolve_run_source(source[4:], resolve_model)
     p = Path(source).expanduser()
     if p.is_file() and p.suffix == ".gguf":
         return gguf_to_hf(p, cache_dir() / "models" / f"{p.stem.lower()}-{_file_digest(p)}")

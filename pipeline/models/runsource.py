@@ -12,11 +12,13 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.checkpoints.store import Checkpoint, read_checkpoint
 from pipeline.errors import ConfigError, RunNotFound
 from pipeline.models.embedded import cache_dir
+from pipeline.runs.layout import CHECKPOINTS_DIR, METADATA
 from pipeline.runs.store import RunStore, default_runs_dir
 
 PREFERRED = ("best", "final")
@@ -50,7 +52,7 @@ def runs_root() -> Path:
 
 def chosen_checkpoint(run_dir: Path, ref: str) -> Checkpoint:
     for name in PREFERRED:
-        ck = read_checkpoint(run_dir / "checkpoints" / name)
+        ck = read_checkpoint(run_dir / CHECKPOINTS_DIR / name)
         if ck.complete:
             return ck
     raise ConfigError(f"model.source='run:{ref}': the run has no complete best or final checkpoint "
@@ -60,7 +62,7 @@ def chosen_checkpoint(run_dir: Path, ref: str) -> Checkpoint:
 def _digest(folder: Path) -> str:
     # Adapter weights + metadata identify the content: a re-trained run gets a new cache entry.
     h = hashlib.sha256()
-    for name in ("adapter_model.safetensors", "adapter_model.bin", "metadata.json"):
+    for name in ("adapter_model.safetensors", "adapter_model.bin", METADATA):
         p = folder / name
         if p.is_file():
             st = p.stat()
@@ -72,19 +74,18 @@ def merged_dir(run_id: str, ck: Checkpoint) -> Path:
     return cache_dir() / "models" / f"run-{run_id}-{ck.name}-{_digest(ck.path)}"
 
 
-def merge(ck: Checkpoint, dest: Path) -> Path:
-    """Merge a LoRA checkpoint into its base and save a float HF folder at ``dest`` (atomic)."""
+def merge(ck: Checkpoint, dest: Path, resolve_base: Callable[[str], Path | str]) -> Path:
+    """Merge a LoRA checkpoint into its base and save a float HF folder at ``dest`` (atomic);
+    ``resolve_base`` turns the base's model source into a folder (passed in: the resolver calls us)."""
     if (dest / "config.json").exists():
         return dest
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from pipeline.models.resolve import resolve_model
-
     base = ck.meta.get("base_model")
     if not base or not Path(str(base)).exists():  # the cached base was cleared: resolve it again
-        base = resolve_model(str(ck.meta.get("model_source") or base))
+        base = resolve_base(str(ck.meta.get("model_source") or base))
     dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
@@ -105,10 +106,10 @@ def merge(ck: Checkpoint, dest: Path) -> Path:
     return dest
 
 
-def resolve_run_source(ref: str) -> Path:
+def resolve_run_source(ref: str, resolve_base: Callable[[str], Path | str]) -> Path:
     """``run:<ref>`` → an HF model folder (merged once when the checkpoint is an adapter)."""
     run_dir, ck = run_checkpoint(runs_root(), ref)
     is_adapter = ck.meta.get("adapter", (ck.path / "adapter_config.json").is_file())
     if not is_adapter:
         return ck.path
-    return merge(ck, merged_dir(run_dir.name, ck))
+    return merge(ck, merged_dir(run_dir.name, ck), resolve_base)

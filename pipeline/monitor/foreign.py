@@ -28,7 +28,7 @@ from pipeline.checkpoints.store import list_checkpoints
 from pipeline.errors import AbaError
 from pipeline.monitor.tensorboard import MISSING_EXTRA, TensorBoardLog, available, event_files
 from pipeline.runs.events import Tail, parse_line
-from pipeline.runs.status import STATUS_FILE
+from pipeline.runs.layout import CHECKPOINTS_DIR, EVENTS_FILE, STATUS_FILE
 
 # HF Trainer / TRL log keys → the names our charts use.
 HF_RENAMES = {
@@ -223,7 +223,7 @@ def _newest_trainer_state(folder: Path) -> Path | None:
     if (folder / "trainer_state.json").is_file():
         return folder / "trainer_state.json"
     best: tuple[int, Path] | None = None
-    for root in (folder, folder / "checkpoints"):
+    for root in (folder, folder / CHECKPOINTS_DIR):
         if not root.is_dir():
             continue
         for child in root.iterdir():
@@ -286,8 +286,8 @@ def detect(path: Path, x_field: str | None = None) -> ForeignReader:
     if logs:
         newest = max(logs, key=lambda p: p.stat().st_mtime)
         return ForeignReader(newest, "seed-jsonl", path.name, fields=numeric_fields(_sample_records(newest)))
-    if (path / "events.jsonl").is_file():
-        return ForeignReader(path / "events.jsonl", "events", path.name)
+    if (path / EVENTS_FILE).is_file():
+        return ForeignReader(path / EVENTS_FILE, "events", path.name)
     if event_files(path):
         if not available():
             raise ForeignError(f"{path}: TensorBoard event files; {MISSING_EXTRA}")

@@ -27,10 +27,10 @@ from pipeline.monitor.entries import file_sig as _sig
 from pipeline.monitor.entries import mtime as _mtime
 from pipeline.monitor.series import RunSeries, is_number, open_events
 from pipeline.monitor.telemetry import RunPids, Snapshot, Telemetry
-from pipeline.runs.events import EVENTS_FILE
+from pipeline.runs.layout import EVENTS_FILE, STATUS_FILE, STDERR_LOG, STDOUT_LOG
 from pipeline.runs.notify import announce_lost
 from pipeline.runs.procinfo import alive
-from pipeline.runs.status import ACTIVE, STATUS_FILE, read_status
+from pipeline.runs.status import ACTIVE, read_status
 from pipeline.runs.store import RunStore
 
 if TYPE_CHECKING:
@@ -237,7 +237,7 @@ class RunsModel:
         except OSError:
             pass
         self._ingest(e, first + events, e.tail.resets != resets)
-        act = [t for t in (_mtime(path), _mtime(e.path / "stdout.log"), _mtime(e.path / "stderr.log")) if t]
+        act = [t for t in (_mtime(path), _mtime(e.path / STDOUT_LOG), _mtime(e.path / STDERR_LOG)) if t]
         if e.status and e.status.started_at:
             act.append(e.status.started_at)
         e.last_activity = max(act) if act else None

@@ -26,6 +26,13 @@ def is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def as_number(value: Any, finite: bool = False) -> float | None:
+    """``value`` as a float when it is a real number (bools are not), else None; NaN/inf → None if ``finite``."""
+    if not is_number(value) or (finite and not math.isfinite(value)):
+        return None
+    return float(value)
+
+
 class Series:
     """One metric of one run: x (step) and y arrays, append-only.
 

@@ -23,6 +23,8 @@ from typing import Any, Protocol
 
 import psutil
 
+from pipeline.monitor.series import as_number
+
 MiB = 1 << 20
 # (timestamp, primary %, secondary %) of one history sample: GPU util and VRAM, or CPU and RAM.
 HistoryPoint = tuple[float, float | None, float | None]
@@ -197,9 +199,7 @@ class NvmlProvider:
 
 
 def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
+    return as_number(value, finite=True)
 
 
 def _int(value: Any) -> int | None:

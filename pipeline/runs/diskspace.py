@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.checkpoints.store import CHECKPOINTS_DIR as CHECKPOINTS
-from pipeline.checkpoints.store import METADATA
 from pipeline.runs.classify import disk_full_line
-from pipeline.train.checkpointing import STAGING
+from pipeline.runs.layout import CHECKPOINTS_DIR, METADATA, STAGING
 # Below this a failed worker is taken for a disk-full death even when stderr could not say so
 # (stderr.log is on the same full disk, so the traceback is often lost).
 FULL_FLOOR = 1 << 20

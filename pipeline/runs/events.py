@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-EVENTS_FILE = "events.jsonl"
 
 
 def _clean(value: Any) -> Any:
@@ -82,28 +81,28 @@ def parse_line(raw: bytes) -> dict[str, Any] | None:
 
 
 @dataclass
-class Tail:
-    """Incremental reader of a JSONL file: keeps an offset, detects truncation and replacement."""
+class Follower:
+    """The one follower of a growing file (events, logs, ``aba tail``): keeps a byte offset, reads only new
+    bytes, restarts from the top when the file is truncated or replaced, and hands out complete lines."""
 
     path: Path
     offset: int = 0
     inode: int | None = None
-    malformed: int = 0
     resets: int = 0
     _partial: bytes = field(default=b"", repr=False)
 
-    def poll(self, max_bytes: int | None = None) -> list[dict[str, Any]]:
-        """Return the complete events appended since the last poll."""
+    def read_lines(self, max_bytes: int | None = None) -> tuple[list[bytes], bool]:
+        """The complete lines appended since the last call, and whether the file was reset first."""
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            return []
-        if self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset):
-            # Replaced (new inode) or truncated: start again from the top.
+            return [], False
+        reset = self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset)
+        if reset:  # replaced (new inode) or truncated: start again from the top
             self.offset, self._partial, self.resets = 0, b"", self.resets + 1
         self.inode = st.st_ino
         if st.st_size <= self.offset:
-            return []
+            return [], reset
         with open(self.path, "rb") as fh:
             fh.seek(self.offset)
             chunk = fh.read(max_bytes if max_bytes else st.st_size - self.offset)
@@ -112,9 +111,28 @@ class Tail:
         cut = data.rfind(b"\n")
         if cut < 0:
             self._partial = data
-            return []
+            return [], reset
         self._partial = data[cut + 1 :]
-        out, bad = parse_lines(data[:cut].split(b"\n"))
+        return data[:cut].split(b"\n"), reset
+
+    def pending(self) -> bool:
+        """True when the file holds bytes not read yet."""
+        try:
+            return os.stat(self.path).st_size > self.offset
+        except FileNotFoundError:
+            return False
+
+
+@dataclass
+class Tail(Follower):
+    """A follower of a JSONL file that parses each line and counts the malformed ones."""
+
+    malformed: int = 0
+
+    def poll(self, max_bytes: int | None = None) -> list[dict[str, Any]]:
+        """Return the complete events appended since the last poll."""
+        lines, _reset = self.read_lines(max_bytes)
+        out, bad = parse_lines(lines)
         self.malformed += bad
         return out
 

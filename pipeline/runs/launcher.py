@@ -15,7 +15,7 @@ from pipeline.errors import AbaError
 from pipeline.runs.procinfo import alive
 from pipeline.runs.store import RunStore
 from pipeline.runs.status import ACTIVE, read_status, read_status_raw, write_status
-from pipeline.runs.supervisor import STOP_FILE
+from pipeline.runs.layout import STOP_FILE, SUPERVISOR_LOG
 
 
 def start_supervisor(run_dir: Path, resume: bool = False) -> None:
@@ -23,7 +23,7 @@ def start_supervisor(run_dir: Path, resume: bool = False) -> None:
     cmd = [sys.executable, "-m", "pipeline.runs.supervisor", str(Path(run_dir).resolve())]
     if resume:
         cmd.append("--resume")
-    with open(Path(run_dir) / "supervisor.log", "ab") as log:
+    with open(Path(run_dir) / SUPERVISOR_LOG, "ab") as log:
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True,
                               start_new_session=True, check=False, timeout=60)
     if proc.returncode != 0:

@@ -25,23 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.config.paths import user_config_path
 from pipeline.errors import ConfigError
+from pipeline.runs.layout import LOST_MARK, NOTIFY_LOG
+from pipeline.runs.layout import RUN_TOML
 
-NOTIFY_LOG = "notify.log"
-LOST_MARK = "notify.lost"  # created once (O_EXCL) by the first reader that announces a lost run
 ENDS = ("succeeded", "failed", "oom", "stopped", "lost")
 WHEN = (*ENDS, "alert")
 FORMATS = ("json", "ntfy", "slack", "discord")
 DEFAULT_ON = ["failed", "oom", "stopped", "lost", "succeeded", "alert"]
-
-
-def user_config_path() -> Path:
-    """The user config (the same file the control centre reads): $ABA_CONFIG or $XDG_CONFIG_HOME/aba/config.toml."""
-    env = os.environ.get("ABA_CONFIG")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "aba" / "config.toml"
 
 
 @dataclass
@@ -151,7 +143,7 @@ def load_user(path: Path | None = None) -> NotifyConfig:
     return parse_section(str(path), data.get("notify", {}))
 
 
-def for_run(user: NotifyConfig, sup: Any, where: str = "run.toml") -> NotifyConfig:
+def for_run(user: NotifyConfig, sup: Any, where: str = RUN_TOML) -> NotifyConfig:
     """The user's config narrowed or extended by the run's ``[supervisor]`` notify keys."""
     cfg = NotifyConfig(**{**user.__dict__, "webhooks": list(user.webhooks)})
     on = getattr(sup, "notify_on", [])
@@ -263,7 +255,7 @@ class Notifier:
     def for_run_dir(cls, run_dir: Path, sup: Any) -> Notifier:
         """The run's notifier; a bad user config is logged (the run goes on, unannounced)."""
         try:
-            cfg = for_run(load_user(), sup, str(run_dir / "run.toml"))
+            cfg = for_run(load_user(), sup, str(run_dir / RUN_TOML))
         except ConfigError as exc:
             n = cls(run_dir, NotifyConfig(on=[]))
             n.log(f"notifications off: {exc}")

@@ -11,11 +11,11 @@ from typing import Any
 
 from pipeline.atomic import atomic_write_json
 from pipeline.runs.procinfo import alive
+from pipeline.runs.layout import STATUS_FILE
 
 STATES = ("queued", "running", "succeeded", "failed", "oom", "stopped", "lost")
 TERMINAL = frozenset({"succeeded", "failed", "oom", "stopped"})
 ACTIVE = frozenset({"queued", "running"})
-STATUS_FILE = "status.json"
 
 
 @dataclass

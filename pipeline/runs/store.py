@@ -12,17 +12,21 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config.run import RUN_TOML, RunConfig
+from pipeline.config.paths import resolve_runs_dir
+from pipeline.config.run import RunConfig, build_config
 from pipeline.errors import RunDirError, RunNotFound
-from pipeline.runs.events import EVENTS_FILE
 from pipeline.runs.runid import claim_run_dir, new_run_id
-from pipeline.runs.status import STATUS_FILE, Status, read_status, write_status
-
-DEFAULT_RUNS_DIR = Path("runs")
-
+from pipeline.runs.status import Status, read_status, write_status
+from pipeline.runs.layout import EVENTS_FILE, RUN_TOML, STATUS_FILE
 
 def default_runs_dir() -> Path:
-    return Path(os.environ.get("ABA_RUNS_DIR", DEFAULT_RUNS_DIR))
+    """The runs dir when no flag names one: $ABA_RUNS_DIR, the config file's runs_dir, or ./runs."""
+    return resolve_runs_dir()
+
+
+def load_run_config(run_dir: Path) -> RunConfig:
+    """A run's resolved config, from its run.toml (validated like any config file)."""
+    return build_config(files=[Path(run_dir) / RUN_TOML], check_paths=False)
 
 
 @dataclass

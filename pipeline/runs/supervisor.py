@@ -21,16 +21,16 @@ from typing import Any
 from pipeline.atomic import atomic_write_text
 from pipeline.runs.classify import classify, oom_kill_count, read_tail
 from pipeline.runs.durable import DurableStatus, RunFolderGone, note
-from pipeline.config.run import RUN_TOML, RunConfig, chain_child, load_run_config
-from pipeline.runs.events import EVENTS_FILE, EventWriter, Tail
+from pipeline.config.run import RunConfig, chain_child
+from pipeline.runs.events import EventWriter, Tail
 from pipeline.runs.notify import Notice, Notifier
+from pipeline.runs.store import load_run_config
 from pipeline.runs.procinfo import start_ticks
 from pipeline import registry
 from pipeline.runs.status import Status, read_status_raw
 from pipeline.runs.watch import AttemptWatch
-from pipeline.runs.worker import RESULT_FILE
+from pipeline.runs.layout import EVENTS_FILE, RESULT_FILE, RUN_TOML, STDERR_LOG, STDOUT_LOG, STOP_FILE
 
-STOP_FILE = "stop.json"  # optional {"grace_seconds": N} written by `aba stop --grace`
 END_RETRY_S = 600.0  # how long the final status write is retried on a disk that refuses it
 
 
@@ -120,12 +120,12 @@ class Supervisor:
             (self.run_dir / RESULT_FILE).unlink()
         except FileNotFoundError:
             pass
-        err_path = self.run_dir / "stderr.log"
+        err_path = self.run_dir / STDERR_LOG
         err_start = err_path.stat().st_size if err_path.exists() else 0
         oom_before = oom_kill_count()
         cmd = worker_command(self.cfg, self.run_dir, resume, st.attempt)
         env = {**os.environ, "ABA_RUN_DIR": str(self.run_dir), "PYTHONUNBUFFERED": "1"}
-        with open(self.run_dir / "stdout.log", "ab") as out, open(err_path, "ab") as err:
+        with open(self.run_dir / STDOUT_LOG, "ab") as out, open(err_path, "ab") as err:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
                                          start_new_session=True)
         st.pid, st.state = self.proc.pid, "running"

@@ -16,6 +16,7 @@ from typing import Any
 from pipeline.runs.classify import Outcome
 from pipeline.runs.diskspace import cleanup_partial, disk_full_reason, fmt_bytes, looks_full, space
 from pipeline.runs.stall import StallWatch, fmt_minutes
+from pipeline.runs.layout import EVENTS_FILE
 
 DISK_POLL_S = 5.0
 
@@ -27,7 +28,7 @@ class AttemptWatch:
         self.sup = sup  # the [supervisor] section
         self.emit = emit
         self.signal_worker = signal_worker
-        self.stall = StallWatch(float(getattr(sup, "stall_timeout", 0.0)), self.run_dir / "events.jsonl")
+        self.stall = StallWatch(float(getattr(sup, "stall_timeout", 0.0)), self.run_dir / EVENTS_FILE)
         self.low_mb = float(getattr(sup, "disk_low_mb", 0.0))
         self.stalled_for: float | None = None
         self.kill_at: float | None = None

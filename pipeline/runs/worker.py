@@ -21,13 +21,13 @@ from typing import Any
 
 from pipeline import registry
 from pipeline.atomic import atomic_write_json
-from pipeline.checkpoints.store import CHECKPOINTS_DIR
 from pipeline.runs.classify import OOM_PATTERNS
 from pipeline.runs.diskspace import cleanup_partial, disk_full_reason, exc_path, is_disk_full
-from pipeline.config.run import RunConfig, load_run_config
-from pipeline.runs.events import EVENTS_FILE, EventWriter
+from pipeline.config.run import RunConfig
+from pipeline.runs.store import load_run_config
+from pipeline.runs.events import EventWriter
+from pipeline.runs.layout import CHECKPOINTS_DIR, EVENTS_FILE, RESULT_FILE
 
-RESULT_FILE = "worker_result.json"
 
 
 class StageFailed(Exception):

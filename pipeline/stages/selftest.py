@@ -7,6 +7,7 @@ import time
 
 from pipeline.checkpoints.store import write_metadata
 from pipeline.runs.events import iter_events
+from pipeline.runs.layout import STAGING
 from pipeline.runs.worker import StageContext
 
 
@@ -30,7 +31,7 @@ def _checkpoint(ctx: StageContext, step: int, loss: float) -> None:
 
 def _fill_disk(ctx: StageContext, step: int) -> None:
     """Save a checkpoint the way the HF Trainer does (into .trainer/) until the disk refuses a write."""
-    folder = ctx.run_dir / ".trainer" / f"checkpoint-{step}"
+    folder = ctx.run_dir / STAGING / f"checkpoint-{step}"
     folder.mkdir(parents=True, exist_ok=True)
     chunk = b"\1" * (256 << 10)
     with open(folder / "optimizer.pt", "wb") as fh:

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.checkpoints.browser import lower_is_better
-from pipeline.checkpoints.store import METADATA, read_checkpoint, write_metadata
+from pipeline.checkpoints.metrics import lower_is_better
+from pipeline.checkpoints.store import read_checkpoint, write_metadata
+from pipeline.runs.layout import METADATA
 
-STAGING = ".trainer"  # HF's output_dir inside the run folder (hidden: not a checkpoint)
 ALIASES = ("best", "final")
 # Metrics averaged over the steps since the previous checkpoint (seed 003 ranked by epoch-average loss).
 WINDOW_KEYS = ("loss", "accuracy", "margins", "reward", "kl", "completion_length")

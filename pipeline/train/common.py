@@ -16,7 +16,8 @@ from pipeline.checkpoints.store import last_complete
 from pipeline.data.loaders import content_hash
 from pipeline.errors import ConfigError
 from pipeline.runs.events import iter_events, parse_line, read_last_lines
-from pipeline.train.checkpointing import STAGING, CheckpointManager
+from pipeline.runs.layout import STAGING
+from pipeline.train.checkpointing import CheckpointManager
 from pipeline.train.guards import Guard
 from pipeline.train.preflight import preflight
 

@@ -1,0 +1,49 @@
+"""Where things are: the user's config file and the runs dir, resolved the same way by the CLI, the TUI
+and every process they start (flag, then $ABA_RUNS_DIR, then the config file's ``runs_dir``, then ./runs)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from pipeline.errors import ConfigError
+
+RUNS_DIR_ENV = "ABA_RUNS_DIR"
+DEFAULT_RUNS_DIR = "runs"
+
+
+def user_config_path() -> Path:
+    """$ABA_CONFIG, else $XDG_CONFIG_HOME/aba/config.toml (~/.config/aba/config.toml)."""
+    env = os.environ.get("ABA_CONFIG")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "aba" / "config.toml"
+
+
+def configured_runs_dir(path: Path | None = None) -> str:
+    """The config file's top-level ``runs_dir`` ('' when the file or the key is absent)."""
+    path = path or user_config_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return ""
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it as TOML ({exc})") from None
+    value = data.get("runs_dir", "")
+    if not isinstance(value, str):
+        raise ConfigError(f"{path}: runs_dir={value!r}: expected a string (a folder path)")
+    return value
+
+
+def resolve_runs_dir(flag: str | Path | None = None, configured: str | None = None) -> Path:
+    """The runs dir: ``flag`` (--runs-dir), then $ABA_RUNS_DIR, then the config file's runs_dir
+    (``configured`` when the caller has read it already), then ./runs."""
+    if flag:
+        return Path(flag).expanduser()
+    env = os.environ.get(RUNS_DIR_ENV)
+    if env:
+        return Path(env).expanduser()
+    value = configured if configured is not None else configured_runs_dir()
+    return Path(value or DEFAULT_RUNS_DIR).expanduser()
