@@ -17,3 +17,7 @@ class RunNotFound(AbaError):
 
 class RunDirError(AbaError):
     """The runs dir is missing, unwritable, or a run folder is corrupt."""
+
+
+class ForeignError(AbaError):
+    """A foreign log (``aba open``) that none of the readers understands, or cannot read."""

@@ -9,7 +9,7 @@ first frame, so the control centre paints before plotext is loaded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.binding import Binding, BindingType
 from textual.color import Color
@@ -68,7 +68,7 @@ Crosses are eval points (eval_<metric>)."""
     @property
     def pane(self) -> ChartsPane:
         # By CSS type name: charts.py imports this module, so importing it back would make a circle.
-        return self.query_ancestor("ChartsPane")  # type: ignore[return-value]
+        return cast("ChartsPane", self.query_ancestor("ChartsPane"))
 
     def watch_metric(self) -> None:
         self.update_data()

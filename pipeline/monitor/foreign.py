@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.checkpoints.store import list_checkpoints
-from pipeline.errors import AbaError
+from pipeline.errors import ForeignError
 from pipeline.monitor.tensorboard import MISSING_EXTRA, TensorBoardLog, available, event_files
 from pipeline.runs.events import Tail, parse_line
 from pipeline.runs.layout import CHECKPOINTS_DIR, EVENTS_FILE, STATUS_FILE
@@ -43,10 +43,6 @@ SEED_RENAMES = {"avg_loss": "loss", "avg_accuracy": "accuracy", "avg_reward": "r
 X_GUESSES = ("step", "global_step", "steps", "iteration", "iter", "epoch", "batch")
 LINE = "line"  # x = line number, when no field fits
 SEED_LOG = re.compile(r"training_log_.*\.jsonl$")
-
-
-class ForeignError(AbaError):
-    """A path that none of the readers understands."""
 
 
 def _is_num(v: Any) -> bool:

@@ -51,7 +51,7 @@ class TensorBoardLog:
             from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
             from tensorboard.util import tensor_util
         except ImportError:
-            from pipeline.monitor.foreign import ForeignError
+            from pipeline.errors import ForeignError
 
             raise ForeignError(f"{self.folder}: {MISSING_EXTRA}") from None
         by_step: dict[int, dict[str, Any]] = {}

@@ -323,7 +323,7 @@ def announce_lost(run_dir: Path, status: Any) -> bool:
     except OSError:
         return False
     try:
-        from pipeline.config.run import load_run_config
+        from pipeline.runs.store import load_run_config
 
         sup = load_run_config(run_dir).sections.get("supervisor")
     except Exception:  # a run.toml that no longer loads: the user's defaults still apply
