@@ -29,8 +29,6 @@ from pipeline.config.schema import (
 )
 from pipeline.config.schema import section_fields as schema_fields
 from pipeline.errors import ConfigError
-from pipeline.judge.config import JudgeSection
-from pipeline.merge.schema import MergeSection
 
 PLUGINS_ENV = "ABA_STAGE_PLUGINS"
 TRAIN_CHECKS = ("pipeline.train.preflight:check_model",)
@@ -38,11 +36,13 @@ TRAIN_CHECKS = ("pipeline.train.preflight:check_model",)
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage. ``sections`` lists every config section it reads, in run.toml order."""
+    """One stage. ``sections`` lists every config section it reads, in run.toml order: name → dataclass, or
+    ``"module:Class"`` for a stage's own section defined in its sub-package (imported when first needed, so
+    the registry imports no subsystem and sits below them all in docs/architecture.md's layers)."""
 
     name: str
     help: str
-    sections: Mapping[str, type]
+    sections: Mapping[str, type | str]
     module: str = ""  # the worker module with run(ctx); default pipeline.stages.<name>
     oom_halve: tuple[str, ...] = ()  # keys an OOM retry halves (seed 000's risk register)
     oom_double: str = ""  # doubled when batch_size halves, so the effective batch stays
@@ -56,13 +56,17 @@ class Stage:
     def worker_module(self) -> str:
         return self.module or f"pipeline.stages.{self.name}"
 
+    def section_types(self) -> dict[str, type]:
+        """``sections`` with every ``"module:Class"`` reference imported."""
+        return {name: resolve(ref) if isinstance(ref, str) else ref for name, ref in self.sections.items()}
+
     @property
     def own_section(self) -> str | None:
         """The section named after the stage, when it has one (the one `--set STAGE.key=…` edits)."""
         return self.name if self.name in self.sections else None
 
 
-def _train(name: str, help: str, section: type, extra: Mapping[str, type] | None = None, **kw: Any) -> Stage:
+def _train(name: str, help: str, section: type, extra: Mapping[str, type | str] | None = None, **kw: Any) -> Stage:
     return Stage(name, help, {"model": ModelSection, name: section, **(extra or {}), "supervisor": SupervisorSection},
                  checks=(*TRAIN_CHECKS, *kw.pop("checks", ())), **kw)
 
@@ -75,14 +79,15 @@ BUILTIN: tuple[Stage, ...] = (
            oom_halve=("batch_size",), oom_double="grad_accum", loader="pipeline.data.loaders:load_pairs",
            collapse_alert=True, presets=("demo", "seed003-dpo", "seed004-dpo-heal")),
     _train("grpo", "group relative policy optimisation with the 9-dimension reward (TRL GRPOTrainer)",
-           GRPOSection, extra={"judge": JudgeSection}, oom_halve=("num_generations",),
+           GRPOSection, extra={"judge": "pipeline.judge.config:JudgeSection"}, oom_halve=("num_generations",),
            floors={"num_generations": 2}, loader="pipeline.data.loaders:load_prompts",
            checks=("pipeline.train.preflight:check_grpo", "pipeline.judge.config:check_grpo_judge"),
            presets=("seed000-sft-grpo", "seed000-smoke")),
     Stage("export", "merge LoRA, convert to GGUF with llama.cpp, quantise and verify",
           {"model": ModelSection, "export": ExportSection, "supervisor": SupervisorSection}),
     Stage("merge", "merge LoRA adapters with PEFT (TIES, DARE, linear …); Strategy B: train, merge, compare",
-          {"model": ModelSection, "merge": MergeSection, "grpo": GRPOSection, "supervisor": SupervisorSection},
+          {"model": ModelSection, "merge": "pipeline.merge.schema:MergeSection", "grpo": GRPOSection,
+           "supervisor": SupervisorSection},
           checks=("pipeline.merge.sources:check_merge",), presets=("strategy-b",)),
     Stage("selftest", "a worker with no ML library (supervisor checks, fault injection)",
           {"selftest": SelftestSection, "supervisor": SupervisorSection}, oom_halve=("batch_size",)),
@@ -123,7 +128,7 @@ def stages() -> dict[str, Stage]:
 def _check_sections(table: Mapping[str, Stage]) -> None:
     seen: dict[str, type] = {}
     for st in table.values():
-        for name, cls in st.sections.items():
+        for name, cls in st.section_types().items():
             if seen.setdefault(name, cls) is not cls:
                 raise ConfigError(f"stage {st.name}: section [{name}] is declared with two different schemas")
 
@@ -139,7 +144,7 @@ def sections() -> dict[str, type]:
     """Every config section any stage reads, name → dataclass."""
     out: dict[str, type] = {}
     for st in stages().values():
-        out.update(st.sections)
+        out.update(st.section_types())
     return out
 
 

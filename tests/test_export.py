@@ -17,11 +17,12 @@ from test_export_support import (
     shared_export,
 )
 
+from pipeline.checkpoints.select import pick_checkpoint
 from pipeline.checkpoints.store import write_metadata
 from pipeline.errors import ConfigError
 from pipeline.export import list_exports, newest_export, normalize_quants, read_export
 from pipeline.export.convert import explain_failure
-from pipeline.export.select import pick_checkpoint, resolve_export_source
+from pipeline.export.select import resolve_export_source
 from pipeline.runs.status import read_status
 from pipeline.runs.store import RunStore
 

@@ -92,3 +92,25 @@ def test_pipeline_importing_textual_breaks_the_contract(copy: Path) -> None:
     errors.write_text(errors.read_text() + "\nimport textual  # deliberate\n")
     res = _contracts(copy)
     assert res.returncode != 0 and "pipeline.errors -> textual" in res.stdout
+
+
+def test_every_module_has_a_place_in_the_layers() -> None:
+    """A new module must be placed in the package table (pyproject's layers), or nothing checks its imports."""
+    import pkgutil
+    import tomllib
+
+    import aba_tui
+    import pipeline
+
+    cfg = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    layers = next(c for c in cfg["tool"]["importlinter"]["contracts"] if c["type"] == "layers")["layers"]
+    placed = {name.strip() for layer in layers for name in layer.replace(":", "|").split("|")}
+    unplaced = []
+    for pkg in (pipeline, aba_tui):
+        for mod in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+            if mod.ispkg:
+                continue  # a package's __init__ holds its docstring only
+            parts = mod.name.split(".")
+            if not any(".".join(parts[:i]) in placed for i in range(1, len(parts) + 1)):
+                unplaced.append(mod.name)
+    assert unplaced == [], f"modules in no layer of pyproject's [tool.importlinter] contract: {unplaced}"

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from pipeline.checkpoints.select import pick_checkpoint
 from pipeline.checkpoints.store import Checkpoint, read_checkpoint
 from pipeline.errors import ConfigError, RunNotFound
 from pipeline.models.embedded import cache_dir
@@ -32,8 +33,6 @@ def split_ref(ref: str) -> tuple[str, str | None]:
 
 def run_checkpoint(root: Path, ref: str, key: str = "model.source") -> tuple[Path, Checkpoint]:
     """``<run>[@checkpoint]`` (no ``run:`` prefix) → the run folder and the complete checkpoint it names."""
-    from pipeline.export.select import pick_checkpoint
-
     run, which = split_ref(ref)
     try:
         run_dir = RunStore(root).resolve(run)
