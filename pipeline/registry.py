@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +58,10 @@ class Stage:
 
     def section_types(self) -> dict[str, type]:
         """``sections`` with every ``"module:Class"`` reference imported."""
-        return {name: resolve(ref) if isinstance(ref, str) else ref for name, ref in self.sections.items()}
+        out: dict[str, type] = {}
+        for name, ref in self.sections.items():
+            out[name] = resolve(ref) if isinstance(ref, str) else ref
+        return out
 
     @property
     def own_section(self) -> str | None:
@@ -148,7 +151,7 @@ def sections() -> dict[str, type]:
     return out
 
 
-def resolve(ref: str) -> Callable[..., Any]:
+def resolve(ref: str) -> Any:
     """``"module:function"`` → the function (imported now, so only when a check or loader is used)."""
     module, _, attr = ref.partition(":")
     return getattr(importlib.import_module(module), attr)

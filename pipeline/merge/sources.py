@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.checkpoints.store import Checkpoint, read_checkpoint
-from pipeline.config.run import load_run_config
 from pipeline.errors import ConfigError
 from pipeline.merge.schema import METHODS, SUMMING
+from pipeline.runs.store import load_run_config
 
 ADAPTER_CONFIG = "adapter_config.json"
 
