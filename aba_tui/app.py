@@ -85,7 +85,7 @@ class AbaApp(RunActions, App[None]):
                                full_history_bytes=int(s.runs.full_history_mb * 2**20), scan_s=s.runs.scan_s,
                                clock=clock)
         self.telemetry = telemetry or Telemetry(history_s=s.telemetry.history_minutes * 60,
-                                                interval_s=s.telemetry.interval_s)
+                                                interval_s=s.telemetry.interval_s, disk_path=self.store.root)
         self.pinned: list[str] = []
         self.pending_select: str | None = select_run
         self._open_at_start = (open_path, x_field)
