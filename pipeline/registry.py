@@ -28,6 +28,7 @@ from pipeline.config.schema import (
     SupervisorSection,
 )
 from pipeline.config.schema import section_fields as schema_fields
+from pipeline.datagen.config import DatagenSection
 from pipeline.errors import ConfigError
 from pipeline.judge.config import JudgeSection
 from pipeline.merge.schema import MergeSection
@@ -79,6 +80,9 @@ BUILTIN: tuple[Stage, ...] = (
            floors={"num_generations": 2}, loader="pipeline.data.loaders:load_prompts",
            checks=("pipeline.train.preflight:check_grpo", "pipeline.judge.config:check_grpo_judge"),
            presets=("seed000-sft-grpo", "seed000-smoke")),
+    Stage("datagen", "seed 000's data: prompts → traces at three quality levels → 9-dimension judgements",
+          {"datagen": DatagenSection, "judge": JudgeSection, "supervisor": SupervisorSection},
+          presets=("datagen-local", "datagen-sft-grpo-local")),
     Stage("export", "merge LoRA, convert to GGUF with llama.cpp, quantise and verify",
           {"model": ModelSection, "export": ExportSection, "supervisor": SupervisorSection}),
     Stage("merge", "merge LoRA adapters with PEFT (TIES, DARE, linear …); Strategy B: train, merge, compare",
