@@ -43,8 +43,10 @@ def report_error(app: App[Any], exc: BaseException, where: str = "") -> None:
             return
         from aba_tui.screens.error import ErrorScreen
 
-        text = "".join(traceback.format_exception(exc))
-        app.push_screen(ErrorScreen(f"{prefix}{type(exc).__name__}: {exc}", text))
+        title = f"{prefix}{type(exc).__name__}: {exc}"
+        if isinstance(app.screen, ErrorScreen) and app.screen.title_text == title:
+            return  # the same failure again (a repeating message): one modal, not a stack
+        app.push_screen(ErrorScreen(title, "".join(traceback.format_exception(exc))))
     except Exception:  # the app is shutting down: nothing left to tell
         pass
 
@@ -99,15 +101,23 @@ class GuardedApp(App[R]):
             report_error(self, exc, f"action {name}")
             return True
 
-    def call_guarded(self, callback: Callable[[], Awaitable[Any] | Any], where: str) -> Callable[[], Any]:
-        """A zero-argument callback (command palette, timers) that reports instead of raising."""
+    def call_guarded(self, callback: Callable[[], Any], where: str) -> Callable[[], Any]:
+        """A zero-argument callback (a palette command) that reports instead of raising; it stays
+        synchronous when ``callback`` is, so callers that do not await still run it."""
 
-        async def run() -> None:
+        async def finish(pending: Awaitable[Any]) -> Any:
             try:
-                result = callback()
-                if inspect.isawaitable(result):
-                    await result
+                return await pending
             except Exception as exc:
                 report_error(self, exc, where)
+                return None
+
+        def run() -> Any:
+            try:
+                result = callback()
+            except Exception as exc:
+                report_error(self, exc, where)
+                return None
+            return finish(result) if inspect.isawaitable(result) else result
 
         return run

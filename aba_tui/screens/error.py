@@ -13,6 +13,7 @@ from textual.widgets import Button, Label, Static
 
 class ErrorScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter", "dismiss(None)", "Close", id="error.close")]
+    AUTO_FOCUS = "#close"
     DEFAULT_CSS = """
     ErrorScreen .error-trace { height: auto; max-height: 20; }
     """
@@ -29,9 +30,6 @@ class ErrorScreen(ModalScreen[None]):
                 yield Static(self.trace, markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Close (esc)", variant="primary", id="close")
-
-    def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
 
     def on_button_pressed(self, _event: Button.Pressed) -> None:
         self.dismiss(None)
