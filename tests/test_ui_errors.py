@@ -64,8 +64,8 @@ async def test_launch_and_open_forms_take_garbage_in_every_field(tmp_path: Path)
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(pilot, app)
         await pilot.press("n")
-        await wait_until(pilot, lambda: isinstance(app.screen, LaunchScreen) and bool(app.screen.query("#fields Input")),
-                         what="the launch form")
+        await wait_until(pilot, lambda: isinstance(app.screen, LaunchScreen)
+                         and bool(app.screen.query("#fields Input")), what="the launch form")
         form = app.screen
         inputs = list(form.query("#fields Input").results(Input))
         for junk in ("abc", "-1e999", "[1, 2"):
