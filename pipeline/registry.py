@@ -30,6 +30,7 @@ from pipeline.config.schema import (
 from pipeline.config.schema import section_fields as schema_fields
 from pipeline.datagen.config import DatagenSection
 from pipeline.errors import ConfigError
+from pipeline.evaluate.config import EvalSection
 from pipeline.judge.config import JudgeSection
 from pipeline.merge.schema import MergeSection
 
@@ -74,7 +75,7 @@ BUILTIN: tuple[Stage, ...] = (
            collapse_alert=True),
     _train("dpo", "direct preference optimisation (TRL DPOTrainer)", DPOSection,
            oom_halve=("batch_size",), oom_double="grad_accum", loader="pipeline.data.loaders:load_pairs",
-           collapse_alert=True, presets=("demo", "seed003-dpo", "seed004-dpo-heal")),
+           collapse_alert=True, presets=("demo", "seed003-dpo", "seed004-dpo-heal", "stance-cpu", "eval-demo")),
     _train("grpo", "group relative policy optimisation with the 9-dimension reward (TRL GRPOTrainer)",
            GRPOSection, extra={"judge": JudgeSection}, oom_halve=("num_generations",),
            floors={"num_generations": 2}, loader="pipeline.data.loaders:load_prompts",
@@ -88,6 +89,9 @@ BUILTIN: tuple[Stage, ...] = (
     Stage("merge", "merge LoRA adapters with PEFT (TIES, DARE, linear …); Strategy B: train, merge, compare",
           {"model": ModelSection, "merge": MergeSection, "grpo": GRPOSection, "supervisor": SupervisorSection},
           checks=("pipeline.merge.sources:check_merge",), presets=("strategy-b",)),
+    Stage("eval", "probes, stance analysis, battery, judge and pairwise tournament → before/after report",
+          {"model": ModelSection, "eval": EvalSection, "supervisor": SupervisorSection},
+          checks=("pipeline.evaluate.runner:preflight_check",)),
     Stage("selftest", "a worker with no ML library (supervisor checks, fault injection)",
           {"selftest": SelftestSection, "supervisor": SupervisorSection}, oom_halve=("batch_size",)),
 )
