@@ -83,10 +83,10 @@ class SimJudge:
     def __init__(self, quality: dict[str, float], seed: int = 0, garbage: bool = False) -> None:
         self.quality, self.rng, self.garbage = quality, random.Random(seed), garbage
 
-    def score(self, items):  # noqa: ANN001, ANN201
+    def score(self, items):
         return [Judgement({}, "simulated judge scores nothing") for _ in items]
 
-    def compare(self, messages, a, b):  # noqa: ANN001, ANN201
+    def compare(self, messages, a, b):
         if self.garbage:
             return PairVerdict(None, "judge output not parsable: 'banana'")
         qa, qb = self.quality[a.split(":")[0]], self.quality[b.split(":")[0]]
@@ -116,10 +116,10 @@ def test_tournament_length_control_removes_a_length_only_edge() -> None:
     class LengthJudge:
         id = "len"
 
-        def score(self, items):  # noqa: ANN001, ANN201
+        def score(self, items):
             return []
 
-        def compare(self, messages, a, b):  # noqa: ANN001, ANN201
+        def compare(self, messages, a, b):
             return PairVerdict("a" if len(a) > len(b) else "b" if len(b) > len(a) else "tie")
 
     rng = random.Random(1)

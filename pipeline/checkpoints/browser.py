@@ -37,7 +37,10 @@ PROTECTED = frozenset({"best", "final"})
 
 def lower_is_better(metric: str) -> bool:
     m = metric.lower()
-    return "loss" in m or m in ("kl", "perplexity", "eval_perplexity", "grad_norm") or m.endswith("_kl")
+    # The eval stage's metrics where less is better (pipeline.evaluate.report.HEADLINE).
+    worse_up = ("performative", "disclaimer", "over_hedging")
+    return ("loss" in m or m in ("kl", "perplexity", "eval_perplexity", "grad_norm") or m.endswith("_kl")
+            or (m.startswith("eval_") and any(w in m for w in worse_up)))
 
 
 @dataclass

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pipeline.errors import ConfigError
-from pipeline.judge.interface import Judge, Judgement, JudgeItem, PairVerdict
+from pipeline.judge.interface import Judge, JudgeItem, Judgement, PairVerdict
 
 
 def _last_user(messages: Sequence[Mapping[str, str]]) -> str:

@@ -117,7 +117,8 @@ def compare(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, An
     deltas = {k: diff(ma[k], mb[k]) for k in HEADLINE}
     flags = []
     if deltas["factual"]["d"] is not None and deltas["factual"]["hi"] is not None and deltas["factual"]["d"] < 0:
-        flags.append({"flag": "factual accuracy drop", "detail": f"{pct(mb['factual']['p'])} → {pct(ma['factual']['p'])}",
+        flags.append({"flag": "factual accuracy drop",
+                      "detail": f"{pct(mb['factual']['p'])} → {pct(ma['factual']['p'])}",
                       "clear": deltas["factual"]["clear"]})
     if (ma["factual_over_hedging"]["p"] or 0) > (mb["factual_over_hedging"]["p"] or 0):
         flags.append({"flag": "over-hedging on factual questions",
@@ -178,10 +179,12 @@ def markdown(report: Mapping[str, Any]) -> str:
                   "Difference with a 95 % interval (Newcombe); ✔ marks an interval that excludes zero.", "",
                   "| metric | change |", "|---|---|"]
         lines += [f"| {LABELS[k]} | {_dcell(d)} |" for k, d in cmp["deltas"].items()]
-        lines += ["", f"Moved as intended (self-properties, beyond the interval): **{'yes' if cmp['moved_as_intended'] else 'no'}**"]
+        moved = "yes" if cmp["moved_as_intended"] else "no"
+        lines += ["", f"Moved as intended (self-properties, beyond the interval): **{moved}**"]
         lines += [f"- red flag: {f['flag']} ({f['detail']}{', clear' if f['clear'] else ', within noise'})"
                   for f in cmp["red_flags"]] or ["- no red flags"]
-    lines += ["", "## Targets (seed 003)", "", "| target | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    lines += ["", "## Targets (seed 003)", "", "| target | " + " | ".join(labels) + " |",
+              "|---|" + "---|" * len(labels)]
     for i, (_k, label, _op, _t) in enumerate(TARGETS):
         cells = []
         for m in labels:
@@ -222,5 +225,32 @@ def _extra_md(kind: str, data: Mapping[str, Any]) -> list[str]:
     for r in rows:
         wr = "–" if r["win_rate"] is None else f"{100 * r['win_rate']:.0f} %"
         lc = "–" if r["lc_win_rate"] is None else f"{100 * r['lc_win_rate']:.0f} %"
-        out.append(f"| {r['model']} | {r['elo']:.0f} | {r['elo_lo']:.0f}–{r['elo_hi']:.0f} | {r['games']} | {wr} | {lc} |")
+        out.append(f"| {r['model']} | {r['elo']:.0f} | {r['elo_lo']:.0f}–{r['elo_hi']:.0f} | {r['games']} | {wr} "
+                   f"| {lc} |")
+    return out
+
+
+def read_report(run_dir: Any) -> dict[str, Any] | None:
+    """A run's eval_report.json, or None when it has none (or it does not parse)."""
+    import json
+    from pathlib import Path
+
+    p = Path(run_dir) / REPORT_JSON
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "per_model" in data else None
+
+
+def list_reports(runs_dir: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(run id, report) of every run with an eval report, newest first."""
+    from pathlib import Path
+
+    root = Path(runs_dir)
+    out = []
+    for d in sorted((p for p in root.glob("*") if p.is_dir()), reverse=True):
+        r = read_report(d)
+        if r is not None:
+            out.append((d.name, r))
     return out

@@ -203,7 +203,7 @@ def rate(models: Sequence[str], outcomes: Sequence[Outcome], boot: int = 200, se
     for i in range(len(models)):
         col = sorted(s[i] for s in samples) or [theta[i]]
         lo.append(col[int(0.025 * (len(col) - 1))])
-        hi.append(col[int(math.ceil(0.975 * (len(col) - 1)))])
+        hi.append(col[math.ceil(0.975 * (len(col) - 1))])
     wins = dict.fromkeys(models, 0.0)
     games = dict.fromkeys(models, 0)
     for o in scored:
