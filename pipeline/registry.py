@@ -90,7 +90,7 @@ BUILTIN: tuple[Stage, ...] = (
           {"model": ModelSection, "merge": MergeSection, "grpo": GRPOSection, "supervisor": SupervisorSection},
           checks=("pipeline.merge.sources:check_merge",), presets=("strategy-b",)),
     Stage("eval", "probes, stance analysis, battery, judge and pairwise tournament → before/after report",
-          {"model": ModelSection, "eval": EvalSection, "supervisor": SupervisorSection},
+          {"model": ModelSection, "eval": EvalSection, "judge": JudgeSection, "supervisor": SupervisorSection},
           checks=("pipeline.evaluate.runner:preflight_check",)),
     Stage("selftest", "a worker with no ML library (supervisor checks, fault injection)",
           {"selftest": SelftestSection, "supervisor": SupervisorSection}, oom_halve=("batch_size",)),

@@ -27,7 +27,7 @@ def _cfg(*sets: str):
 
 
 @pytest.mark.parametrize(("ref", "says"), [
-    ("run:nope", "eval.models[0]: 'run:nope': no such run"),
+    ("run:nope", "eval.models[0]='run:nope': no such run"),
     ("/no/such/model.gguf", "no such file (expected a .gguf model file)"),
     ("not a model", "unknown model reference"),
     ("ftp://x", "unknown model reference"),
@@ -51,7 +51,7 @@ def test_run_refs_pick_a_named_checkpoint(tmp_path: Path) -> None:
     (run / "checkpoints" / "checkpoint-020").mkdir()  # no metadata: incomplete
     (run / "status.json").write_text("{}")
     assert parse_ref("run:20260101-0000-dpo-x@checkpoint-010", runs_root=tmp_path).label.endswith("@checkpoint-010")
-    with pytest.raises(ConfigError, match="checkpoint 'checkpoint-020' is incomplete"):
+    with pytest.raises(ConfigError, match="that checkpoint is incomplete"):
         parse_ref("run:20260101-0000-dpo-x@checkpoint-020", runs_root=tmp_path)
 
 
@@ -187,7 +187,7 @@ def test_judge_returning_garbage_fails_the_run_without_a_report(tmp_path: Path,
         def compare(self, messages, a, b):
             raise AssertionError("not reached")
 
-    monkeypatch.setattr(judges, "make_eval_judge", lambda spec: Broken())
+    monkeypatch.setattr(judges, "make_eval_judge", lambda *_a, **_k: Broken())
     ctx, refs = _ctx(tmp_path)
     with pytest.raises(StageFailed) as exc:
         EvalRun(ctx).report(refs, load_all(ctx.cfg.section("eval"))[0], None)
@@ -216,7 +216,7 @@ async def test_eval_end_to_end_on_the_embedded_model_and_the_eval_screen_shows_i
     gguf = embedded_gguf_path()
     assert gguf is not None
     cfg = build_config("eval", sets=[f"model.source={gguf}", "eval.questions=[\"builtin:stance-mini\"]",
-                                     "eval.samples=1", "eval.max_tokens=16", "eval.threads=2", "eval.battery=''",
+                                     "eval.samples=1", "eval.max_tokens=16", "eval.threads=1", "eval.battery=''",
                                      "eval.tournament_prompts=8"])
     store = RunStore(runs)
     run_id, run_dir = launch(store, cfg)

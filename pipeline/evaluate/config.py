@@ -20,7 +20,8 @@ class EvalSection:
     system_prompt: str = opt("", "system prompt for every question ('' for none)")
     batch_size: int = opt(8, "answers generated together (transformers backend)", min=1, max=512)
     threads: int = opt(0, "CPU threads for generation (0: all)", min=0, max=512)
-    judge: str = opt("rubric", "none, rubric (local heuristics), or a .gguf / http URL judge model")
+    judge: str = opt("rubric", "none, rubric (local heuristics), judge (the [judge] section: local GGUF, Gemini, "
+                     "OpenAI-compatible), or a .gguf / http URL as a pairwise judge")
     judge_answers: int = opt(24, "answers per model the judge scores on the 9 dimensions (0: none)", min=0)
     tournament: bool = opt(True, "pairwise tournament between the models (needs a judge)")
     tournament_prompts: int = opt(24, "questions in the tournament (first sample of each)", min=1)

@@ -1,5 +1,6 @@
 """Local judges for evaluation, behind the agreed Judge protocol (pipeline.judge.interface).
 
+``judge``: the project's judge as the ``[judge]`` section describes it (pipeline.judge.factory).
 ``rubric``: the reward rubric's 9 heuristics as scores; compare prefers the higher mean (a tie
 within 0.02). A ``.gguf`` or URL: an LLM asked which answer is better, replying A, B or TIE; an
 answer it cannot parse is a missing verdict with the reply quoted, never a guess.
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError
-from pipeline.judge.interface import Judge, JudgeItem, Judgement, PairVerdict
+from pipeline.judge.interface import Judge, JudgeItem, Judgement, PairVerdict, Verdict
 
 
 def _last_user(messages: Sequence[Mapping[str, str]]) -> str:
@@ -77,19 +79,25 @@ class LLMPairJudge:
         m = _VERDICT.search(text)
         if not m:
             return PairVerdict(None, f"judge output not parsable: {text[:60]!r}")
-        v = m.group(1).lower()
-        return PairVerdict("tie" if v == "tie" else v)  # type: ignore[arg-type]
+        verdicts: dict[str, Verdict] = {"a": "a", "b": "b", "tie": "tie"}
+        return PairVerdict(verdicts[m.group(1).lower()])
 
     def close(self) -> None:
         self.gen.close()
 
 
-def make_eval_judge(spec: str) -> Judge | None:
+def make_eval_judge(spec: str, section: Any = None, cache_dir: Path | None = None) -> Judge | None:
+    """``eval.judge`` → a judge: none, rubric, judge (the [judge] section: local GGUF, Gemini or an
+    OpenAI-compatible server, through pipeline.judge.factory), or a .gguf / URL pairwise judge."""
     spec = spec.strip()
     if spec in ("", "none"):
         return None
     if spec == "rubric":
         return RubricJudge()
+    if spec == "judge":
+        from pipeline.judge.factory import make_judge
+
+        return make_judge(section, cache_dir)
     return LLMPairJudge(spec)
 
 

@@ -80,6 +80,10 @@ def check(cfg_all: Any, runs_root: Path | None = None) -> None:
     model_refs(cfg_all.section("model").source if "model" in cfg_all.sections else "", cfg, runs_root)
     load_all(cfg)
     settings(cfg)
+    if cfg.judge == "judge" and "judge" in cfg_all.sections:
+        from pipeline.judge.config import check_section
+
+        check_section(cfg_all.section("judge"))
     for i, v in enumerate(cfg.votes):
         if not Path(v).is_file():
             raise ConfigError(f"eval.votes[{i}]={v!r}: no such file (expected an A/B chat votes.jsonl)")
@@ -156,7 +160,7 @@ class EvalRun:
             extra["battery"] = battery_summary(battery, read_rows(self.out / "battery.jsonl"), labels)
         judge = None
         try:
-            judge = make_eval_judge(cfg.judge)
+            judge = make_eval_judge(cfg.judge, ctx.cfg.sections.get("judge"), self.out / "judge-cache")
             if judge is not None:
                 extra["judge"] = judge_dimensions(judge, rows, questions, labels, cfg.judge_answers)
                 if cfg.tournament and len(labels) > 1:

@@ -171,7 +171,7 @@ class Ratings:
         return sum(_sigmoid(self.lc_theta[i] - self.lc_theta[j]) for j in others) / len(others)
 
     def to_dict(self) -> dict[str, Any]:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for i, m in enumerate(self.models):
             rows.append({"model": m, "theta": self.theta[i], "lo": self.lo[i], "hi": self.hi[i],
                          "elo": 1000 + ELO_SCALE * self.theta[i], "elo_lo": 1000 + ELO_SCALE * self.lo[i],
@@ -212,8 +212,8 @@ def rate(models: Sequence[str], outcomes: Sequence[Outcome], boot: int = 200, se
         if o.winner == "tie":
             wins[o.a] += 0.5
             wins[o.b] += 0.5
-        else:
-            wins[o.winner] += 1  # type: ignore[index]
+        elif o.winner is not None:
+            wins[o.winner] += 1
     lc_theta, coef = lc_fit(models, scored)
     return Ratings(models, theta, lo, hi, wins, games, lc_theta, coef, len(known) - len(scored), len(known),
                    sum(o.source == "human" for o in scored))
