@@ -141,39 +141,47 @@ def test_report_from_probe_rows_has_before_after_targets_and_ratings(tmp_path: P
     assert json.loads((ctx.run_dir / REPORT_JSON).read_text())["baseline"] == "base"
 
 
-def test_eval_metrics_rank_checkpoints_in_the_browser(tmp_path: Path) -> None:
+def test_eval_of_every_checkpoint_ranks_them_and_repoints_best(tmp_path: Path) -> None:
     from pipeline.checkpoints.browser import collect, lower_is_better, rank
-    from pipeline.checkpoints.store import write_metadata
+    from pipeline.checkpoints.store import read_checkpoint, write_metadata
     from pipeline.evaluate.launch import checkpoints_config
-    from pipeline.evaluate.runner import record_in_checkpoints
 
-    run = tmp_path / "20260101-0000-dpo-x"
-    for name, loss in (("checkpoint-001", 0.2), ("checkpoint-002", 0.1)):
-        (run / "checkpoints" / name).mkdir(parents=True)
-        write_metadata(run / "checkpoints" / name, {"step": int(name[-1]), "loss": loss, "model_source": "embedded"})
-    (run / "status.json").write_text("{}")
-    refs = [parse_ref(f"run:{run.name}@checkpoint-00{i}", runs_root=tmp_path) for i in (1, 2)]
-    metric = {"p": None, "n": 0}
-    report = {"per_model": {r.label: {"metrics": {k: metric for k in ("self_pragmatism", "performative")}}
-                            for r in refs}}
-    report["per_model"][refs[0].label]["metrics"] = {"self_pragmatism": {"p": 0.6}, "performative": {"p": 0.1}}
-    report["per_model"][refs[1].label]["metrics"] = {"self_pragmatism": {"p": 0.2}, "performative": {"p": 0.4}}
-    import pipeline.evaluate.report as rep_mod
-    old = rep_mod.HEADLINE
-    rep_mod.HEADLINE = ("self_pragmatism", "performative")
-    try:
-        record_in_checkpoints(refs, report, tmp_path, "20260101-0100-eval-x")
-    finally:
-        rep_mod.HEADLINE = old
-    rows = collect(tmp_path)
-    assert [r.name for r in rank(rows, "eval_self_pragmatism")] == ["checkpoint-001", "checkpoint-002"]
+    parent = tmp_path / "20260101-0000-dpo-x"
+    for name, loss in (("checkpoint-001", 0.2), ("checkpoint-002", 0.1), ("best", 0.1)):
+        (parent / "checkpoints" / name).mkdir(parents=True)
+        (parent / "checkpoints" / name / "adapter_model.safetensors").write_text(name)
+        write_metadata(parent / "checkpoints" / name, {"step": int(name[-1]) if name[-1].isdigit() else 2,
+                                                       "loss": loss, "model_source": "embedded"})
+    (parent / "status.json").write_text("{}")
+    (parent / "run.toml").write_text('stage = "dpo"\n[dpo]\nbest_metric = "eval_self_pragmatism"\n')
+    cfg = build_config("eval", sets=[f"model.source=run:{parent.name}", "eval.checkpoints=[\"all\"]",
+                                     "eval.battery=''", "eval.questions=[\"builtin:stance-mini\"]", "eval.judge=none"])
+    refs = model_refs(cfg.section("model").source, cfg.section("eval"), tmp_path)
+    assert [r.ref for r in refs] == ["embedded", *(f"run:{parent.name}@checkpoint-00{i}" for i in (1, 2))]
+    run_dir = tmp_path / "20260101-0100-eval-x"
+    (run_dir / EVAL_DIR).mkdir(parents=True)
+    qs, _ = load_all(cfg.section("eval"))
+    talk = {refs[0].label: "As an AI, I don't have feelings.", refs[1].label: "I can't know that from the inside.",
+            refs[2].label: "I am just a computer program."}
+    rows = [{"key": f"{m}{q}", "model": m, "qid": q, "sample": 0, "setting": "t0.7", "answer": a}
+            for m, a in talk.items() for q in qs]
+    (run_dir / EVAL_DIR / "probes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rep = EvalRun(StageContext(run_dir, cfg)).report(refs, qs, None)
+    assert rep["best"]["best"] == "checkpoint-001" and rep["best"]["metric"] == "eval_self_pragmatism"
+    best = read_checkpoint(parent / "checkpoints" / "best")
+    assert best.meta["source"] == "checkpoint-001" and best.meta["chosen_by"] == "eval"
+    assert (parent / "checkpoints" / "best" / "adapter_model.safetensors").read_text() == "checkpoint-001"
+    assert "Best checkpoint by behaviour" in (run_dir / REPORT_MD).read_text()
+    # The browser ranks by the recorded eval metrics (lower is better for performative ones).
+    rows_ = [r for r in collect(tmp_path) if r.name.startswith("checkpoint-")]
+    assert [r.name for r in rank(rows_, "eval_self_pragmatism")] == ["checkpoint-001", "checkpoint-002"]
     assert lower_is_better("eval_performative") and not lower_is_better("eval_self_pragmatism")
-    assert [r.name for r in rank(rows, "eval_performative")] == ["checkpoint-001", "checkpoint-002"]
-    assert [r.name for r in rank(rows, "loss")] == ["checkpoint-002", "checkpoint-001"]
-    cfg = checkpoints_config([(run.name, "checkpoint-001", "embedded"), (run.name, "checkpoint-002", "embedded")])
-    ev = cfg.section("eval")
-    assert cfg.section("model").source == f"run:{run.name}@checkpoint-001" and ev.baseline == "embedded"
-    assert ev.models == [f"run:{run.name}@checkpoint-002"]
+    assert [r.name for r in rank(rows_, "eval_performative")] == ["checkpoint-001", "checkpoint-002"]
+    picks = [(parent.name, "checkpoint-001", "embedded"), (parent.name, "checkpoint-002", "embedded")]
+    ev = checkpoints_config(picks)
+    assert ev.section("model").source == f"run:{parent.name}@checkpoint-001"
+    assert ev.section("eval").baseline == "embedded"
+    assert ev.section("eval").models == [f"run:{parent.name}@checkpoint-002"]
 
 
 def test_judge_returning_garbage_fails_the_run_without_a_report(tmp_path: Path,

@@ -11,6 +11,9 @@ from pipeline.config.schema import opt
 class EvalSection:
     baseline: str = opt("embedded", "the 'before' model compared with model.source ('' for none)")
     models: list[str] = opt([], "more models: run:<id>[@best|@checkpoint-010], an HF folder, a .gguf, an http URL")
+    checkpoints: list[str] = opt([], "with model.source = run:<id>: evaluate these checkpoints of that run instead "
+                                 "of its best: [\"all\"] (every periodic one) or names. A run whose best_metric is "
+                                 "eval_<metric> then gets best re-pointed by that metric")
     questions: list[str] = opt(["builtin:stance-heldout"], "question sets: builtin:<name> or JSONL files")
     battery: str = opt("builtin:battery-12", "battery file (the A/B chat's format) or builtin:<name>; '' for none")
     samples: int = opt(3, "samples per question and setting", min=1, max=100)

@@ -198,6 +198,11 @@ def markdown(report: Mapping[str, Any]) -> str:
     for extra in ("battery", "judge", "tournament"):
         if report.get(extra):
             lines += ["", f"## {extra.capitalize()}", "", *_extra_md(extra, report[extra])]
+    if report.get("best"):
+        b = report["best"]
+        lines += ["", "## Best checkpoint by behaviour", "",
+                  f"Run `{b['run']}`: `best` now points at **{b['best']}** ({b['metric']} = {b['value']:.3f}; "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in b["values"].items()) + ")."]
     lines += ["", "## Worst examples", ""]
     for m in labels:
         for w in report.get("worst", {}).get(m, [])[:3]:

@@ -46,13 +46,37 @@ def model_refs(model_source: str, cfg: Any, runs_root: Path | None = None) -> li
     if cfg.baseline:
         refs.append(parse_ref(cfg.baseline, "eval.baseline", runs_root))
     if model_source and model_source != cfg.baseline:
-        refs.append(parse_ref(model_source, "model.source", runs_root))
+        for src in expand_checkpoints(model_source, cfg.checkpoints, runs_root):
+            refs.append(parse_ref(src, "model.source", runs_root))
     for i, m in enumerate(cfg.models):
         if m not in (cfg.baseline, model_source):
             refs.append(parse_ref(m, f"eval.models[{i}]", runs_root))
     if not refs:
         raise ConfigError("eval: no model to evaluate (set model.source, eval.baseline or eval.models)")
     return unique_labels(refs)
+
+
+def _parent_dir(model_source: str, runs_root: Path | None) -> Path:
+    from pipeline.models.runsource import runs_root as default_root
+    from pipeline.runs.store import RunStore
+
+    try:
+        return RunStore(runs_root or default_root()).resolve(model_source[4:])
+    except AbaError:
+        raise ConfigError(f"model.source={model_source!r}: no such run in {runs_root or default_root()}") from None
+
+
+def expand_checkpoints(model_source: str, names: list[str], runs_root: Path | None) -> list[str]:
+    """``run:<id>`` with eval.checkpoints → one ``run:<id>@<name>`` per checkpoint (else the source)."""
+    if not names or not model_source.startswith("run:") or "@" in model_source:
+        return [model_source]
+    from pipeline.evaluate.best import periodic_checkpoints
+
+    run_dir = _parent_dir(model_source, runs_root)
+    picked = periodic_checkpoints(run_dir) if names == ["all"] else names
+    if not picked:
+        raise ConfigError(f"eval.checkpoints={names!r}: run {run_dir.name} has no complete periodic checkpoint")
+    return [f"{model_source}@{n}" for n in picked]
 
 
 def load_all(cfg: Any) -> tuple[dict[str, Question], Any]:
@@ -171,15 +195,34 @@ class EvalRun:
             close(judge)
         baseline = refs[0].label if cfg.baseline else None
         report = rep.build([r.to_dict() for r in refs], rows, questions, baseline, extra)
+        if cfg.record_in_checkpoints:
+            record_in_checkpoints(refs, report, ctx.run_dir.parent, ctx.run_id)
+        report["best"] = self.choose_best(refs, report)
         atomic_write_text(ctx.run_dir / rep.REPORT_MD, rep.markdown(report))
         atomic_write_json(ctx.run_dir / rep.REPORT_JSON, report)  # last: the report is complete
         for r in refs:
             m = report["per_model"][r.label]["metrics"]
             ctx.emit("eval", None, model=r.label, **{k: m[k]["p"] for k in rep.HEADLINE})
-        if cfg.record_in_checkpoints:
-            record_in_checkpoints(refs, report, ctx.run_dir.parent, ctx.run_id)
         ctx.log(f"eval: report written: {ctx.run_dir / rep.REPORT_MD}")
         return report
+
+    def choose_best(self, refs: list[ModelRef], report: dict[str, Any]) -> dict[str, Any] | None:
+        """Re-point the parent run's ``best`` when its best_metric is an eval metric (pipeline.evaluate.best)."""
+        from pipeline.evaluate.best import parent_best_metric, repoint_best
+
+        src = self.ctx.cfg.section("model").source
+        if not self.cfg.checkpoints or not src.startswith("run:") or "@" in src:
+            return None
+        run_dir = _parent_dir(src, self.ctx.run_dir.parent)
+        metric = parent_best_metric(run_dir)
+        if not metric.startswith("eval_") or metric[5:] not in rep.HEADLINE:
+            return None
+        values = {r.ref.rsplit("@", 1)[1]: report["per_model"][r.label]["metrics"][metric[5:]]["p"]
+                  for r in refs if r.ref.startswith(src + "@")}
+        chosen = repoint_best(run_dir, metric, values)
+        if chosen:
+            self.ctx.log(f"eval: {run_dir.name}: best is now {chosen['best']} by {metric} = {chosen['value']:.3f}")
+        return chosen
 
     def tournament(self, judge: Any, rows: list[dict[str, Any]], questions: dict[str, Question],
                    labels: list[str]) -> dict[str, Any]:
