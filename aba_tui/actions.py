@@ -11,30 +11,38 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from textual import work
+from textual.screen import Screen
 
+from aba_tui.errors import GuardedApp
 from pipeline.config.run import RunConfig
 from pipeline.errors import AbaError
 from pipeline.runs.store import load_run_config
 
 if TYPE_CHECKING:
     from pipeline.monitor.entries import RunEntry
+    from pipeline.monitor.runs_model import RunsModel
+    from pipeline.runs.store import RunStore
 
 
-class RunActions:
-    """Mixed into the App; expects ``model``, ``store``, ``selected_run``, ``notify``, ``push_screen``."""
+class RunActions(GuardedApp[None]):
+    """The App's run-control actions (a base class of AbaApp, which sets these attributes)."""
 
-    model: Any
-    store: Any
+    model: RunsModel
+    store: RunStore
     selected_run: str | None
     pending_select: str | None
+
+    def dashboard(self) -> Screen[Any] | None:
+        """The mounted dashboard screen, if any (AbaApp knows how to find it)."""
+        return None
 
     def _selected_entry(self, need: str = "run") -> RunEntry | None:
         entry = self.model.entry(self.selected_run or "")
         if entry is None:
-            self.notify("no run selected", severity="warning")  # type: ignore[attr-defined]
+            self.notify("no run selected", severity="warning")
             return None
         if need == "run" and entry.kind != "run":
-            self.notify(f"{entry.label} is an opened log, not a run", severity="warning")  # type: ignore[attr-defined]
+            self.notify(f"{entry.label} is an opened log, not a run", severity="warning")
             return None
         return entry
 
@@ -46,7 +54,7 @@ class RunActions:
             if cfg is not None:
                 self._launch(cfg)
 
-        self.push_screen(LaunchScreen(what), chosen)  # type: ignore[attr-defined]
+        self.push_screen(LaunchScreen(what), chosen)
 
     @work(thread=True, exit_on_error=False, group="control")
     def _launch(self, cfg: RunConfig) -> None:
@@ -58,11 +66,11 @@ class RunActions:
         try:
             run_id, _path = launcher.launch(self.store, cfg)
         except (AbaError, OSError) as exc:
-            self.call_from_thread(self.notify, f"launch failed: {exc}", severity="error")  # type: ignore[attr-defined]
+            self.call_from_thread(self.notify, f"launch failed: {exc}", severity="error")
             return
         self.pending_select = run_id
         self.model.wake.set()
-        self.call_from_thread(self.notify, f"launched {run_id}", title="run started")  # type: ignore[attr-defined]
+        self.call_from_thread(self.notify, f"launched {run_id}", title="run started")
 
     # -- stop ----------------------------------------------------------------------------------
     def action_stop_run(self) -> None:
@@ -78,7 +86,7 @@ class RunActions:
         if entry is None:
             return
         if not entry.active:
-            self.notify(f"{entry.run_id} is not running (state {entry.state})", severity="warning")  # type: ignore[attr-defined]
+            self.notify(f"{entry.run_id} is not running (state {entry.state})", severity="warning")
             return
         if grace is None:
             question = (f"Stop {entry.run_id}?\nThe worker saves a checkpoint and exits "
@@ -92,7 +100,7 @@ class RunActions:
             if ok:
                 self._stop(str(entry.path), grace)
 
-        self.push_screen(ConfirmScreen(question, yes), answered)  # type: ignore[attr-defined]
+        self.push_screen(ConfirmScreen(question, yes), answered)
 
     @work(thread=True, exit_on_error=False, group="control")
     def _stop(self, ref: str, grace: float | None) -> None:
@@ -101,10 +109,10 @@ class RunActions:
         try:
             run_id = launcher.stop(self.store, ref, grace)
         except (AbaError, OSError) as exc:
-            self.call_from_thread(self.notify, f"stop failed: {exc}", severity="error")  # type: ignore[attr-defined]
+            self.call_from_thread(self.notify, f"stop failed: {exc}", severity="error")
             return
         self.model.wake.set()
-        self.call_from_thread(self.notify, f"{run_id}: stop requested")  # type: ignore[attr-defined]
+        self.call_from_thread(self.notify, f"{run_id}: stop requested")
 
     # -- resume / relaunch -----------------------------------------------------------------------
     def action_resume_run(self) -> None:
@@ -119,10 +127,10 @@ class RunActions:
         try:
             run_id = launcher.resume(self.store, ref)
         except (AbaError, OSError) as exc:
-            self.call_from_thread(self.notify, f"resume failed: {exc}", severity="error")  # type: ignore[attr-defined]
+            self.call_from_thread(self.notify, f"resume failed: {exc}", severity="error")
             return
         self.model.wake.set()
-        self.call_from_thread(self.notify, f"{run_id}: resuming")  # type: ignore[attr-defined]
+        self.call_from_thread(self.notify, f"{run_id}: resuming")
 
     def action_relaunch_run(self) -> None:
         entry = self._selected_entry()
@@ -134,7 +142,7 @@ class RunActions:
         try:
             cfg = load_run_config(path)
         except (AbaError, OSError) as exc:
-            self.call_from_thread(self.notify, f"relaunch failed: {exc}", severity="error")  # type: ignore[attr-defined]
+            self.call_from_thread(self.notify, f"relaunch failed: {exc}", severity="error")
             return
         self._do_launch(cfg)
 
@@ -147,12 +155,12 @@ class RunActions:
             return
         if entry.kind == "foreign":
             path = entry.reader.path if entry.reader is not None else entry.path
-            self.push_screen(LogScreen(None, entry.label, path if path.is_file() else None))  # type: ignore[attr-defined]
+            self.push_screen(LogScreen(None, entry.label, path if path.is_file() else None))
         else:
-            self.push_screen(LogScreen(entry.path, entry.run_id))  # type: ignore[attr-defined]
+            self.push_screen(LogScreen(entry.path, entry.run_id))
 
     def action_pin(self) -> None:
-        dash = self.dashboard()  # type: ignore[attr-defined]
+        dash = self.dashboard()
         if dash is not None:
             from aba_tui.panes.runs import RunsTable
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import reactive
@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from aba_tui.actions import RunActions
+from aba_tui.errors import guarded
 from aba_tui.screens import SCREENS, load_screen_class
 from aba_tui.settings import DEFAULT_THEME, PANES, Settings, check_keymap, load_settings, save_theme
 from aba_tui.themes import FALLBACK_CHART, ThemeSpec, load_themes
@@ -54,7 +55,7 @@ def _mode_factory(name: str) -> Callable[[], Screen[Any]]:
     return lambda: load_screen_class(name)()
 
 
-class AbaApp(RunActions, App[None]):
+class AbaApp(RunActions):
     TITLE = "ABA Control Centre"
     CSS_PATH = Path(__file__).parent / "app.tcss"
     DEFAULT_MODE = "dashboard"
@@ -85,7 +86,7 @@ class AbaApp(RunActions, App[None]):
                                full_history_bytes=int(s.runs.full_history_mb * 2**20), scan_s=s.runs.scan_s,
                                clock=clock)
         self.telemetry = telemetry or Telemetry(history_s=s.telemetry.history_minutes * 60,
-                                                interval_s=s.telemetry.interval_s)
+                                                interval_s=s.telemetry.interval_s, disk_path=self.store.root)
         self.pinned: list[str] = []
         self.pending_select: str | None = select_run
         self._open_at_start = (open_path, x_field)
@@ -184,6 +185,7 @@ class AbaApp(RunActions, App[None]):
             while not worker.is_cancelled and time.monotonic() - started < interval:
                 time.sleep(min(0.1, interval))
 
+    @guarded("runs watcher")
     def on_model_changed(self, _message: ModelChanged) -> None:
         changes = self.model.take_changes()
         alerts = changes.alerts
@@ -219,6 +221,7 @@ class AbaApp(RunActions, App[None]):
         entry = self.model.entry(alert.run_id or "")
         return entry is not None and (entry.active or entry.kind == "foreign")
 
+    @guarded("telemetry")
     def on_telemetry_sampled(self, message: TelemetrySampled) -> None:
         for screen in self._dashboards():
             screen.telemetry_sampled(message.snapshot)
@@ -231,7 +234,7 @@ class AbaApp(RunActions, App[None]):
                 if isinstance(screen, DashboardScreen) and screen.is_mounted:
                     yield screen
 
-    def dashboard(self) -> Any | None:
+    def dashboard(self) -> Any | None:  # a DashboardScreen (imported lazily)
         return next(iter(self._dashboards()), None)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -334,6 +337,10 @@ class AbaApp(RunActions, App[None]):
 
     # -- command palette ---------------------------------------------------------------------------
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        for cmd in self._system_commands(screen):  # a failing command reports, like a failing key
+            yield cmd._replace(callback=self.call_guarded(cmd.callback, cmd.title))
+
+    def _system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         run = f" ({self.selected_run})" if self.selected_run else ""
         yield SystemCommand("New run", "Launch a stage or preset from a form", self.action_launch)

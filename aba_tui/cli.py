@@ -66,7 +66,7 @@ def _age(ts: float | None) -> str:
 def _row(info: RunInfo) -> dict:
     st = info.status
     if st is None:
-        return {"run_id": info.run_id, "state": "corrupt", "reason": info.error}
+        return {"run_id": info.run_id, "state": info.state, "reason": info.error}
     row = st.to_dict()
     row.update(state=st.state, reason=st.reason, **_last_metrics(info))
     return row
@@ -93,6 +93,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
+    from pipeline.runs.dirfaults import runs_dir_warning
+
+    warning = runs_dir_warning(_store(args).root)
+    if warning:
+        print(f"aba: warning: {warning}", file=sys.stderr)
     runs = _store(args).list_runs()
     rows = [_row(r) for r in runs]
     if args.json:

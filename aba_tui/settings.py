@@ -60,6 +60,8 @@ class AlertsSettings:
     collapse_loss: float = opt(1e-4, "loss below this for collapse_window points", min=0.0)
     collapse_ratio: float = opt(0.01, "loss below this share of its start (0: off)", min=0.0, max=1.0)
     collapse_window: int = opt(5, "points the collapse must last", min=1)
+    disk_low_mb: float = opt(1024.0, "free space of the runs dir below this many MiB while runs are live (0: off)",
+                             min=0.0)
     notify: bool = opt(True, "show a notification for each new alert")
 
     def thresholds(self) -> Thresholds:

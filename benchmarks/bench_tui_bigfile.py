@@ -5,7 +5,7 @@ Generates the file in a temp dir (deleted at the end), then, each in a fresh int
   touches every byte;
 - ours: the control centre's path: the watcher opens the run (reads backwards to the last 10k lines,
   starts the tail there), ingests them into the metric series, prepares the loss chart (window, EMA,
-  min/max downsampling) and plotext draws it at 120×30;
+  min/max downsampling) and lays it into braille cells at 120×30 (aba_tui.panes.braille);
 then appends a line and polls once (only the new bytes are read).
 Prints wall time and peak RSS growth of each and the ratio; asserts nothing. Run it once or twice:
 writing 1 GB takes a while on a shared machine.
@@ -54,7 +54,7 @@ threading.Thread(target=sample, daemon=True).start()
 from pipeline.monitor.runs_model import RunsModel
 from pipeline.runs.store import RunStore
 from pipeline.monitor.series import plot_points
-from textual_plotext.plot import Plot
+from aba_tui.panes.braille import Line, layout
 runs = Path(sys.argv[1])
 rss1 = proc.memory_info().rss
 t = time.perf_counter()
@@ -62,12 +62,8 @@ model = RunsModel(RunStore(runs), tail_lines=10_000, full_history_bytes=16 << 20
 model.want({"big"})
 model.poll_once()
 e = model.entry("big")
-pd = plot_points(e.series.series["loss"], 110, smoothing=0.6)
-plt = Plot()
-plt.plotsize(120, 30)
-plt.plot(pd.raw_x, pd.raw_y, marker="braille")
-plt.plot(pd.smooth_x, pd.smooth_y, marker="braille")
-frame = plt.build()
+pd = plot_points(e.series.series["loss"], 112, smoothing=0.6)
+frame = layout(120, 30, "loss", [Line(pd.raw_x, pd.raw_y, "#888888"), Line(pd.smooth_x, pd.smooth_y, "#5AA9E6")])
 dt = time.perf_counter() - t
 with open(runs / "big" / "events.jsonl", "a") as fh:
     fh.write('{"ts": 1.0, "type": "metrics", "step": 99999999, "loss": 0.5}\\n')

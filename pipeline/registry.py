@@ -32,6 +32,7 @@ from pipeline.errors import ConfigError
 
 PLUGINS_ENV = "ABA_STAGE_PLUGINS"
 TRAIN_CHECKS = ("pipeline.train.preflight:check_model",)
+JUDGE = "pipeline.judge.config:JudgeSection"  # shared by datagen, grpo and eval
 
 
 @dataclass(frozen=True)
@@ -80,18 +81,25 @@ BUILTIN: tuple[Stage, ...] = (
            collapse_alert=True),
     _train("dpo", "direct preference optimisation (TRL DPOTrainer)", DPOSection,
            oom_halve=("batch_size",), oom_double="grad_accum", loader="pipeline.data.loaders:load_pairs",
-           collapse_alert=True, presets=("demo", "seed003-dpo", "seed004-dpo-heal")),
+           collapse_alert=True, presets=("demo", "seed003-dpo", "seed004-dpo-heal", "stance-cpu", "eval-demo")),
     _train("grpo", "group relative policy optimisation with the 9-dimension reward (TRL GRPOTrainer)",
-           GRPOSection, extra={"judge": "pipeline.judge.config:JudgeSection"}, oom_halve=("num_generations",),
+           GRPOSection, extra={"judge": JUDGE}, oom_halve=("num_generations",),
            floors={"num_generations": 2}, loader="pipeline.data.loaders:load_prompts",
            checks=("pipeline.train.preflight:check_grpo", "pipeline.judge.config:check_grpo_judge"),
            presets=("seed000-sft-grpo", "seed000-smoke")),
+    Stage("datagen", "seed 000's data: prompts → traces at three quality levels → 9-dimension judgements",
+          {"datagen": "pipeline.datagen.config:DatagenSection", "judge": JUDGE, "supervisor": SupervisorSection},
+          presets=("datagen-local", "datagen-sft-grpo-local")),
     Stage("export", "merge LoRA, convert to GGUF with llama.cpp, quantise and verify",
           {"model": ModelSection, "export": ExportSection, "supervisor": SupervisorSection}),
     Stage("merge", "merge LoRA adapters with PEFT (TIES, DARE, linear …); Strategy B: train, merge, compare",
           {"model": ModelSection, "merge": "pipeline.merge.schema:MergeSection", "grpo": GRPOSection,
            "supervisor": SupervisorSection},
           checks=("pipeline.merge.sources:check_merge",), presets=("strategy-b",)),
+    Stage("eval", "probes, stance analysis, battery, judge and pairwise tournament → before/after report",
+          {"model": ModelSection, "eval": "pipeline.evaluate.config:EvalSection", "judge": JUDGE,
+           "supervisor": SupervisorSection},
+          checks=("pipeline.evaluate.runner:preflight_check",)),
     Stage("selftest", "a worker with no ML library (supervisor checks, fault injection)",
           {"selftest": SelftestSection, "supervisor": SupervisorSection}, oom_halve=("batch_size",)),
 )

@@ -133,8 +133,8 @@ def test_dpo_pairs_skip_what_carries_no_preference() -> None:
              {"winner": "q"}]
     skipped: dict[str, int] = {}
     pairs = dpo_pairs(votes, skipped=skipped)
-    assert pairs == [{"prompt": "p", "chosen": "good", "rejected": "bad"},
-                     {"prompt": "p", "chosen": "good2", "rejected": "bad"}]
+    assert [{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs] == [
+        {"prompt": "p", "chosen": "good", "rejected": "bad"}, {"prompt": "p", "chosen": "good2", "rejected": "bad"}]
     assert skipped == {"tie": 1, "identical answers": 1, "duplicate": 1, "later turn": 1,
                        "empty or failed answer": 2, "malformed": 1}
     assert len(dpo_pairs(votes, include_later_turns=True)) == 3
@@ -151,8 +151,11 @@ def test_export_dpo_writes_prompt_chosen_rejected_jsonl(tmp_path: Path) -> None:
     res = export_dpo([votes], tmp_path / "out" / "pairs.jsonl")
     lines = [json.loads(x) for x in (tmp_path / "out" / "pairs.jsonl").read_text().splitlines()]
     assert res.written == 3 and len(lines) == 3
-    assert lines[1] == {"prompt": "question 1", "chosen": "answer b1", "rejected": "answer a1"}
-    assert all(set(x) == {"prompt", "chosen", "rejected"} for x in lines)
+    assert {k: lines[1][k] for k in ("prompt", "chosen", "rejected")} == \
+        {"prompt": "question 1", "chosen": "answer b1", "rejected": "answer a1"}
+    # The three strings the dpo stage trains on, plus what produced them (ignored by the loader).
+    assert all(set(x) == {"prompt", "chosen", "rejected", "meta"} for x in lines)
+    assert lines[1]["meta"]["chosen"]["label"] == "tuned" and lines[1]["meta"]["rejected"]["label"] == "base"
     assert res.line().startswith("3 DPO pairs → ")
 
 

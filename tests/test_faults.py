@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -224,3 +225,113 @@ def test_dpo_on_a_full_tmpfs_fails_disk_full_then_resumes_after_growing(small_fs
     est = estimate(cfg, rows=2)
     size = sum(p.stat().st_size for p in final.rglob("*") if p.is_file())
     assert est is not None and 0.8 * size <= est.total <= 1.5 * size, (est.parts, size)
+
+
+def test_runs_dir_turning_read_only_is_reported_and_the_run_ends_true_once_writable(small_fs) -> None:  # type: ignore[no-untyped-def]
+    _mnt, store = small_fs
+    rid, path = selftest(store, "selftest.behaviour=sleep", "supervisor.grace_seconds=5")
+    wait_until(lambda: (path / "events.jsonl").exists() and any(e["type"] == "metrics" for e in events(path)),
+               30, "the first step")
+    # The runs dir turns read-only under live processes (a tmpfs with files open for writing refuses
+    # "remount,ro", so a read-only bind mount of the runs dir over itself; their open descriptors stay).
+    subprocess.run(["mount", "--bind", str(store.root), str(store.root)], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", str(store.root)], check=True)
+    try:
+        proc = aba("ps", runs_dir=store.root)
+        assert proc.returncode == 0 and "read-only filesystem" in proc.stderr and rid in proc.stdout
+        stop(store, rid)  # the worker's checkpoint and the supervisor's status cannot be written now
+        assert read_status(path).state == "running"  # the supervisor keeps its record and retries
+    finally:
+        subprocess.run(["umount", "-l", str(store.root)], check=True)
+    state = wait_for(store, rid, ENDED, timeout=60)
+    assert state in ("stopped", "failed"), state
+    assert read_status(path).state == state  # recorded by the live supervisor, not guessed as lost
+
+
+def test_status_of_another_user_reads_as_unreadable_not_a_crash(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to act as another user")
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(dir="/tmp", prefix="aba-perm-"))
+    try:
+        os.chmod(root, 0o755)
+        store = RunStore(root / "runs")
+        rid, path = store.create_run(build_config("selftest", [], []))
+        os.chmod(root / "runs", 0o755)
+        os.chmod(path, 0o755)
+        os.chmod(path / "status.json", 0o600)
+        rfd, wfd = os.pipe()
+        child = os.fork()
+        if child == 0:  # as nobody: the same code a second user's `aba ps` runs
+            code = 1
+            try:
+                os.close(rfd)
+                os.setgid(65534)
+                os.setuid(65534)
+                from aba_tui.cli import main
+
+                with os.fdopen(wfd, "w") as out:
+                    sys.stdout = out
+                    code = main(["ps", "--json", "--runs-dir", str(root / "runs")])
+            finally:
+                os._exit(code)
+        os.close(wfd)
+        with os.fdopen(rfd) as fh:
+            out = fh.read()
+        _pid, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, out
+        row = json.loads(out)[0]
+        assert row["run_id"] == rid and row["state"] == "unreadable"
+        assert "permission denied" in row["reason"] and "root (uid 0)" in row["reason"] and "600" in row["reason"]
+    finally:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_run_folder_deleted_under_its_supervisor_stops_the_worker(store: RunStore) -> None:
+    import shutil
+
+    rid, path = selftest(store, "selftest.behaviour=sleep", "supervisor.grace_seconds=1")
+    wait_until(lambda: read_status_raw(path).pid is not None, 30, "the worker")
+    st = read_status_raw(path)
+    wait_until(lambda: st.supervisor_pid is not None, 5)
+    shutil.rmtree(path)
+    wait_until(lambda: not alive(st.pid) and not alive(st.supervisor_pid, st.supervisor_start), 30,
+               "the worker and the supervisor to leave")
+    proc = aba("ps", runs_dir=store.root)
+    assert proc.returncode == 0 and rid not in proc.stdout
+
+
+@pytest.mark.parametrize("tail", [
+    "OSError: [Errno 28] No space left on device: '/runs/x/.trainer/checkpoint-5/optimizer.pt'",
+    "RuntimeError: [enforce fail at inline_container.cc:626] . unexpected pos 9600 vs 9488",
+    "RuntimeError: PytorchStreamWriter failed writing file data/3: file write failed",
+    "safetensors_rust.SafetensorError: Error while serializing: IoError(Os { code: 28, kind: StorageFull })",
+])
+def test_disk_full_is_classified_before_oom_and_named(tail: str) -> None:
+    from pipeline.runs.classify import classify
+
+    out = classify(1, f"Traceback (most recent call last):\n  ...\n{tail}\nCUDA out of memory? no\n", False)
+    assert out.state == "failed" and out.reason.startswith("disk full: ") and tail[:20] in out.reason
+
+
+def test_disk_low_and_readonly_alert_rules_and_the_telemetry_sample(tmp_path: Path) -> None:
+    from pipeline.monitor.alerts import disk_low
+    from pipeline.monitor.telemetry import Telemetry
+
+    assert disk_low("/mnt", 500 * MiB, 10 * 2**30, 1024, []) is None  # nothing live: nothing at stake
+    assert disk_low("/mnt", 2000 * MiB, 10 * 2**30, 1024, ["r1"]) is None
+    low = disk_low("/mnt", 500 * MiB, 10 * 2**30, 1024, ["r1"])
+    assert low is not None and low.code == "disk_low" and "500 MiB free" in low.message
+    ro = disk_low("/mnt", 500 * MiB, 10 * 2**30, 0, ["r1"], readonly=True)
+    assert ro is not None and ro.code == "disk_readonly" and ro.level == "error"
+
+    class NoGpu:
+        def start(self) -> str:
+            return "no driver"
+
+    snap = Telemetry(NoGpu(), disk_path=tmp_path / "runs").sample()  # type: ignore[arg-type]
+    st = os.statvfs(tmp_path)
+    assert snap.disk_total == st.f_blocks * st.f_frsize and snap.disk_free is not None and not snap.disk_readonly

@@ -130,3 +130,15 @@ def test_judge_scorer_as_grpo_reward(stub: GeminiStub, tmp_path: Path) -> None:
     assert first[2] is None and all(r[2] is None for r in rest)  # blocked: missing, never 0
     assert all(isinstance(v, float) for v in first[:2])
     assert scorer.stats()["judge_missing"] == 1 and scorer.stats()["judged"] == 3
+
+
+def test_grpo_preflight_checks_the_judge_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.config.run import build_config
+    from pipeline.train.preflight import preflight
+
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    cfg = build_config("grpo", [], ["grpo.scorer=judge", "judge.backend=gemini"])
+    with pytest.raises(ConfigError, match="GEMINI_API_KEY"):
+        preflight(cfg)
+    assert preflight(build_config("grpo", [], ["grpo.scorer=judge"])) is not None  # local: the embedded GGUF

@@ -1,9 +1,9 @@
-"""One metric chart (textual-plotext): several runs overlaid, EMA line over the raw min/max envelope,
-eval points. The points are prepared in the charts pane's worker thread (window, EMA, downsampling under
-the model's lock); the event loop only hands the few dozen that remain to plotext.
+"""One metric chart: several runs overlaid, EMA line over the raw min/max envelope, eval points, log y.
 
-Its own module because textual-plotext takes ~0.1 s to import: the charts pane imports it after the
-first frame, so the control centre paints before plotext is loaded.
+The points are prepared in the charts pane's worker thread (window, EMA, downsampling under the
+model's lock); the event loop only lays the few hundred that remain into braille cells
+(aba_tui.panes.braille, ~1-2 ms a chart) and hands Textual one Strip a row (the Line API), rebuilt
+only when the data, size, theme or scale changed.
 """
 
 from __future__ import annotations
@@ -11,11 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from rich.segment import Segment
+from rich.style import Style
 from textual.binding import Binding, BindingType
 from textual.color import Color
 from textual.reactive import reactive
-from textual_plotext import PlotextPlot
+from textual.strip import Strip
+from textual.widget import Widget
 
+from aba_tui.panes.braille import AXIS, TITLE, Line, layout
 from pipeline.monitor.series import PlotData, plot_points
 
 if TYPE_CHECKING:
@@ -31,11 +35,7 @@ class Trace:
     eval_y: list[float]
 
 
-def _rgb(color: str) -> tuple[int, int, int]:
-    return Color.parse(color).rgb
-
-
-class MetricChart(PlotextPlot):
+class MetricChart(Widget):
     """One metric against step for the selected and pinned runs."""
 
     can_focus = True
@@ -56,14 +56,12 @@ Crosses are eval points (eval_<metric>)."""
     def __init__(self, metric: str, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.set_reactive(MetricChart.metric, metric)
-        # plotext's "clear" theme leaves background and axes to the widget (the app theme's surface
-        # and text): no colour code per cell, so the frame parses 3× faster than with a painted theme.
-        self.set_reactive(PlotextPlot.theme, "clear")
         self._traces: list[Trace] = []
         self._prepared = False
         self._sig: tuple = ()
         self._frame_key: tuple = ()
-        self._frame = None
+        self._strips: list[Strip] = []
+        self.builds = 0  # frames laid out (tests and benchmarks read it)
 
     @property
     def pane(self) -> ChartsPane:
@@ -83,8 +81,8 @@ Crosses are eval points (eval_<metric>)."""
     def traces(self, model, runs: list[tuple[str, str]], smoothing: float, window: float | None,  # type: ignore[no-untyped-def]
                eval_points: bool) -> list[Trace]:
         """What this chart draws, from the model (called from the charts pane's worker thread)."""
-        # plotext draws ~0.15 ms a point: a point or two a column (min/max, then EMA) is what shows anyway.
-        buckets = max(16, (self.size.width - 12) // 2)
+        # One bucket a column: its min and max are the column's two braille dots.
+        buckets = max(16, self.size.width - 8)
         out: list[Trace] = []
         for run_id, color in runs:
             with model.lock:
@@ -105,8 +103,8 @@ Crosses are eval points (eval_<metric>)."""
         return out
 
     def _show(self, traces: list[Trace]) -> None:
-        # plotext draws on the event loop: skip the redraw when nothing this chart shows changed
-        # (an event with only other metrics, a run without this metric).
+        # Skip the repaint when nothing this chart shows changed (an event with only other metrics,
+        # a run without this metric).
         sig = self._signature(traces)
         if self._prepared and sig == self._sig:
             return
@@ -118,41 +116,52 @@ Crosses are eval points (eval_<metric>)."""
                 tuple((t.run_id, t.color, t.data.total_points, t.data.raw_x[-1:], t.data.raw_y[-1:],
                        len(t.eval_x), t.data.raw_x[:1]) for t in traces))
 
-    def render(self):
-        # plotext builds ~10 ms a chart: keep the last frame while nothing it shows has changed
-        # (the compositor asks again whenever a neighbour's repaint crosses this region).
+    def render_line(self, y: int) -> Strip:
+        # The compositor asks for rows whenever a neighbour's repaint crosses this region: keep the
+        # last frame while nothing it shows has changed.
         key = (self._sig, self.size, self.app.theme, self.log_y, self._prepared, self.metric)
-        if key == self._frame_key and self._frame is not None:
-            return self._frame
-        self._frame_key, self._frame = key, self._build()
-        return self._frame
+        if key != self._frame_key or not self._strips:
+            self._frame_key, self._strips = key, self._build()
+        return self._strips[y] if y < len(self._strips) else Strip.blank(self.size.width, self.rich_style)
 
-    def _build(self):
-        plt = self.plt
-        plt.clear_data()
-        plt.yscale("linear")
+    def _log_ok(self) -> bool:
+        return self.log_y and bool(self._traces) and all(min(t.data.raw_y or [1]) > 0 for t in self._traces)
+
+    def _title(self) -> str:
         if not self._traces:
-            plt.title(f"{self.metric}: no data" if self._prepared else self.metric)
-            return super().render()
+            return f"{self.metric}: no data" if self._prepared else self.metric
+        total = sum(t.data.total_points for t in self._traces)
+        return f"{self.metric}  ({total:,} pts)" + ("  · log y" if self._log_ok() else "")
+
+    def _build(self) -> list[Strip]:
+        self.builds += 1
+        width, height = self.size
+        base = self.rich_style
         bg = self.app.current_theme.background or "#000000"
-        pane = self.pane
-        smoothing = pane.smoothing
-        total = 0
+        smoothing = self.pane.smoothing
+        lines: list[Line] = []
         for t in self._traces:
             d = t.data
-            total += d.total_points
             if smoothing > 0 and d.smooth_x:
-                faint = Color.parse(t.color).blend(Color.parse(bg), 0.6).rgb
-                plt.plot(d.raw_x, d.raw_y, marker="braille", color=faint)
-                plt.plot(d.smooth_x, d.smooth_y, marker="braille", color=_rgb(t.color))
+                faint = Color.parse(t.color).blend(Color.parse(bg), 0.6).hex
+                lines.append(Line(d.raw_x, d.raw_y, faint))
+                lines.append(Line(d.smooth_x, d.smooth_y, t.color))
             elif d.raw_x:
-                plt.plot(d.raw_x, d.raw_y, marker="braille", color=_rgb(t.color))
+                lines.append(Line(d.raw_x, d.raw_y, t.color))
             if t.eval_x:
-                plt.scatter(t.eval_x, t.eval_y, marker="x", color=_rgb(t.color))
-        if self.log_y and all(min(t.data.raw_y or [1]) > 0 for t in self._traces):
-            plt.yscale("log")
-        plt.title(f"{self.metric}  ({total:,} pts)")
-        return super().render()
+                lines.append(Line(t.eval_x, t.eval_y, t.color, marker="×"))
+        rows = layout(width, height, self._title(), lines, self._log_ok())
+        styles: dict[str | None, Style] = {None: base, AXIS: base + Style(dim=True), TITLE: base + Style(bold=True)}
+        strips = []
+        for row in rows:
+            segs = []
+            for text, ink in row:
+                style = styles.get(ink)
+                if style is None:
+                    style = styles[ink] = base + Style(color=ink)
+                segs.append(Segment(text, style))
+            strips.append(Strip(segs).adjust_cell_length(width, base))
+        return strips
 
     def on_resize(self) -> None:
         self.update_data()

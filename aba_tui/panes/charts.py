@@ -1,8 +1,8 @@
 """Live metric charts: one chart per metric (aba_tui.panes.chart), several runs overlaid, EMA
 smoothing, a step window, eval points, and a legend naming each overlaid run in its colour.
 
-The charts are mounted just after the first frame (plotext is slow to import), so the pane shows
-a placeholder for a moment at start.
+The charts are mounted just after the first frame, so the pane shows a placeholder for a moment at
+start and the first frame comes sooner.
 """
 
 from __future__ import annotations
@@ -98,10 +98,10 @@ Pin runs with space in the runs list to overlay them."""
                     names.update(e.series.series)
         return sorted(names)
 
-    # Live appends redraw at once when the charts have been quiet (append → drawn stays fast), but
-    # at most once a second under steady logging: each plotext redraw costs ~10 ms a chart, and 4 runs
-    # logging every second would otherwise redraw 4 times a second for no visible gain.
-    LIVE_MIN_INTERVAL_S = 1.0
+    # Live appends redraw at once when the charts have been quiet (append → drawn stays fast), and a
+    # burst of appends (several drawn runs logging, a backlog read in slices) coalesces into one
+    # redraw per interval. A braille redraw costs ~1-2 ms a chart, so the interval can be short.
+    LIVE_MIN_INTERVAL_S = 0.2
 
     def redraw(self, dirty: set[str] | None = None) -> None:
         """Re-prepare the charts (when ``dirty`` is given: only if one of those runs is drawn)."""
@@ -141,6 +141,9 @@ Pin runs with space in the runs list to overlay them."""
         with self.app.batch_update():
             for chart, traces in done:
                 chart._show(traces)
+            join = getattr(self.screen, "join_frame", None)
+            if join is not None:
+                join()  # the dashboard's 1 Hz updates share this frame
 
     def _legend(self) -> None:
         parts = []

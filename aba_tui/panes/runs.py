@@ -16,7 +16,8 @@ COLUMNS = (("mark", ""), ("run", "RUN"), ("stage", "STAGE"), ("state", "STATE"),
            ("eta", "ETA"), ("loss", "LOSS"), ("age", "AGE"))
 STATE_STYLE = {  # theme colour names (resolved against the current theme when drawn)
     "running": "primary", "queued": "secondary", "succeeded": "success", "failed": "error", "oom": "error",
-    "lost": "error", "stopped": "warning", "corrupt": "error", "file": "accent",
+    "lost": "error", "stopped": "warning", "corrupt": "error", "unreadable": "error",
+    "file": "accent",
 }
 
 

@@ -25,6 +25,7 @@ Sampled in the background (telemetry.interval_s, 1 s by default) through NVML: p
 temperature, power, SM/memory clocks and fan, with sparklines over the last telemetry.history_minutes
 (30 by default). GPU processes are mapped to runs by the pids in each run's status.json.
 Without an NVIDIA driver the pane says so and shows CPU and RAM per run process (psutil).
+The runs dir's free space is the last line (yellow below alerts.disk_low_mb, red when full or read-only).
 A field NVML cannot read shows n/a. `h` switches the sparklines between utilisation and VRAM."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("h", "toggle_history", "History", id="telemetry.history")]
@@ -62,6 +63,17 @@ A field NVML cannot read shows n/a. `h` switches the sparklines between utilisat
         runs = sorted({p.run_id for p in g.processes if p.run_id})
         if runs:
             line.append(f" {', '.join(runs)}", style="dim")
+        return line
+
+    def _disk_line(self, snap: Snapshot, warn: str, err: str) -> Text:
+        settings = getattr(self.app, "settings", None)  # AbaApp's; a bare test app has none
+        low = (settings.alerts.disk_low_mb if settings is not None else 1024.0) * 2**20
+        free = snap.disk_free or 0
+        style = err if snap.disk_readonly or free < 2**20 else warn if free < low else ""
+        line = Text(f"Disk {fmt.size(free)} free of {fmt.size(snap.disk_total)} on {snap.disk_path} (runs dir)",
+                    style=style or "bold")
+        if snap.disk_readonly:
+            line.append("  read-only", style=err)
         return line
 
     def _spark(self, history: Iterable[HistoryPoint], which: int, width: int, now: float,
@@ -113,6 +125,8 @@ A field NVML cannot read shows n/a. `h` switches the sparklines between utilisat
         cpu.append(self._spark(self.telemetry.cpu_history(), 1, width, snap.ts), style=theme.primary or "")
         grid.add_row(cpu)
         grid.add_row(Text(f"RAM {fmt.gib(snap.ram_used)}/{fmt.gib(snap.ram_total)} GiB", style="bold"))
+        if snap.disk_free is not None:
+            grid.add_row(self._disk_line(snap, warn, err))
         if snap.procs:
             procs = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
             for name, justify in (("run", "left"), ("pid", "right"), ("cpu%", "right"), ("rss", "right")):

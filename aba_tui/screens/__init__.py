@@ -30,6 +30,8 @@ SCREENS: dict[str, ScreenEntry] = {
                                "c"),
     "chat": ScreenEntry("aba_tui.screens.chat:ChatScreen", "A/B chat",
                         "two models side by side: streaming, timings, blind votes, DPO pairs, batteries", "a"),
+    "evaluation": ScreenEntry("aba_tui.screens.evaluation:EvalScreen", "Evaluation",
+                              "before/after stance reports, targets, tournament ratings, worst examples", "v"),
 }
 
 

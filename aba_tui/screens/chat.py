@@ -24,7 +24,7 @@ from aba_tui.screens import app_runs_dir
 from aba_tui.screens.chat_panel import SidePanel, stats_line
 from pipeline.chat.battery import default_battery, load_battery
 from pipeline.chat.client import ChatError, Sampling, parse_sampling
-from pipeline.chat.session import SIDES, BlindOrder, ChatSide, Conversation, SideSpec, Turn
+from pipeline.chat.session import SIDES, BlindOrder, ChatSide, Conversation, Generation, SideSpec, Turn, concrete_seed
 from pipeline.chat.votes import append_vote, export_dpo, vote_record
 from pipeline.errors import AbaError
 from pipeline.export import baseline_gguf_path, newest_export
@@ -166,11 +166,12 @@ class ChatScreen(Screen[None]):
     def load(self, side: str) -> None:
         value = self.panel_of(side).model_input.value
         self.panel_of(side).set_status("loading…")
-        self.run_worker(lambda: self._load(side, value), thread=True, exclusive=True, group=f"chat-load-{side}",
-                        exit_on_error=False)
-
-    def _load(self, side: str, value: str) -> None:
+        # self.sides belongs to the UI thread: the worker gets the old side to close, and hands the new one back.
         old, self.sides[side] = self.sides[side], None
+        self.run_worker(lambda: self._load(side, value, old), thread=True, exclusive=True,
+                        group=f"chat-load-{side}", exit_on_error=False)
+
+    def _load(self, side: str, value: str, old: ChatSide | None) -> None:
         if old is not None:
             old.close()
         try:
@@ -230,6 +231,7 @@ class ChatScreen(Screen[None]):
         return True
 
     def _ask(self, turn: Turn, sampling: Sampling) -> None:
+        sampling = concrete_seed(sampling)  # both sides get the same seed, and the turn records it
         for side in SIDES:
             chat = self.sides[side]
             if chat is None:
@@ -239,17 +241,18 @@ class ChatScreen(Screen[None]):
                 turn.errors[side] = chat.failure()
                 continue
             messages = self.conv.messages(side)
+            turn.generated[side] = Generation(chat.spec.describe(), sampling)
             p = self.panel_of(side)
             p.streaming, p.partial = True, ""
             p.take()
             self.streaming.add(side)
-            self.run_worker(lambda s=side, c=chat, m=messages: self._stream(s, c, m, sampling, turn), thread=True,
-                            group=f"chat-stream-{side}", exit_on_error=False)
+            self.run_worker(lambda s=side, c=chat, m=messages, panel=p: self._stream(s, c, m, sampling, turn, panel),
+                            thread=True, group=f"chat-stream-{side}", exit_on_error=False)
         self._retitle()
 
     def _stream(self, side: str, chat: ChatSide, messages: list[dict[str, str]], sampling: Sampling,
-                turn: Turn) -> None:
-        p = self.panel_of(side)
+                turn: Turn, p: SidePanel) -> None:
+        # A worker thread: no DOM queries here; the panel was resolved on the UI thread and push() is locked.
         stream = chat.stream(messages, sampling)
         error = None
         try:
@@ -260,11 +263,13 @@ class ChatScreen(Screen[None]):
         self.app.call_from_thread(self._finished, side, turn, stream.text, stream.stats.to_dict(), error)
 
     def _finished(self, side: str, turn: Turn, text: str, stats: dict[str, Any], error: str | None) -> None:
+        turn.answers[side], turn.stats[side], turn.errors[side] = text, stats, error
+        self.streaming.discard(side)
+        if not self.is_mounted:
+            return
         p = self.panel_of(side)
         p.take()
         p.streaming = False
-        turn.answers[side], turn.stats[side], turn.errors[side] = text, stats, error
-        self.streaming.discard(side)
         p.render_conversation(self.conv, p.border_title or "")
         p.set_stats(stats)
         if error:
@@ -340,9 +345,10 @@ class ChatScreen(Screen[None]):
         if turn.voted:
             self.notify(f"this answer already has a vote ({turn.voted})", severity="warning")
             return
+        # Each side's model and sampling come from turn.generated (what the answer was made with); the
+        # form is not read here, so a half-typed field cannot break a vote.
         specs = {s: (c.spec if c else SideSpec("gguf", "", "(none)")) for s, c in self.sides.items()}
-        record = vote_record(turn, len(self.conv.turns) - 1, self.conv.system, vote, self.order, specs,
-                             self.sampling().to_request())
+        record = vote_record(turn, len(self.conv.turns) - 1, self.conv.system, vote, self.order, specs)
         path = self.save_dir() / VOTES_FILE
         try:
             append_vote(path, record)
@@ -350,7 +356,8 @@ class ChatScreen(Screen[None]):
             self.notify(f"{path}: cannot save the vote ({exc.strerror})", severity="error")
             return
         turn.voted, self.last_vote = record["vote"], record
-        reveal = f" (A was {specs[self.order.shown('A')].label}, B was {specs[self.order.shown('B')].label})" \
+        made = record["sides"]
+        reveal = f" (A was {made[self.order.shown('A')]['label']}, B was {made[self.order.shown('B')]['label']})" \
             if self.order.blind else ""
         self.notify(f"vote {record['vote']} saved to {path}{reveal}")
 
@@ -359,7 +366,11 @@ class ChatScreen(Screen[None]):
         if not votes.is_file():
             self.notify(f"no votes yet in {votes}", severity="warning")
             return
-        res = export_dpo([votes], self.save_dir() / "dpo-pairs.jsonl")
+        try:
+            res = export_dpo([votes], self.save_dir() / "dpo-pairs.jsonl")
+        except OSError as exc:
+            self.notify(f"{self.save_dir()}: cannot write the DPO pairs ({exc.strerror or exc})", severity="error")
+            return
         self.notify(res.line() + " · use it as dpo.data", timeout=10)
 
     def action_battery(self, path: str | None = None) -> None:
@@ -370,7 +381,7 @@ class ChatScreen(Screen[None]):
         try:
             battery = load_battery(path) if path else default_battery()
             sampling = self.sampling()
-        except (AbaError, ValueError) as exc:
+        except (AbaError, ValueError, OSError) as exc:
             self.notify(str(exc), severity="error")
             return
         from aba_tui.screens.chat_battery import BatteryScreen

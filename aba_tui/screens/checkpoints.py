@@ -3,7 +3,8 @@
 The logic lives in pipeline.checkpoints.browser / pipeline.checkpoints.collapse (no Textual); the answers come from
 ``python -m pipeline.checkpoints.probe`` in a worker process, so the UI never loads a model.
 Keys: space select · s rank by metric · n natural order · r reverse · d diff two · p probe ·
-c collapse scan of the run · x prune the run · e export the checkpoint · f5 rescan.
+c collapse scan of the run · x prune the run · e export the checkpoint · E evaluate the selected
+checkpoints (one eval run, baseline included) · f5 rescan.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class CheckpointsScreen(Screen[None]):
         Binding("c", "collapse_scan", "Collapse scan", id="ckpts.collapse"),
         Binding("x", "prune", "Prune", id="ckpts.prune"),
         Binding("e", "export", "Export", id="ckpts.export"),
+        Binding("E", "evaluate", "Evaluate", id="ckpts.evaluate"),
         Binding("f5,ctrl+r", "refresh", "Rescan", id="ckpts.refresh", show=False),
         Binding("escape", "clear_selection", "Clear selection", id="ckpts.clear", show=False),
     ]
@@ -383,6 +385,28 @@ class CheckpointsScreen(Screen[None]):
                 self._launch_export(cur)
 
         self.app.push_screen(ConfirmScreen(f"Export {cur.key} to GGUF (q8_0, verified)?", "Export"), go)
+
+    def action_evaluate(self) -> None:
+        rows = [r for r in self.ordered() if r.key in self.selected] or [r for r in [self.cursor_row()] if r]
+        rows = [r for r in rows if r.ckpt.complete]
+        if not rows:
+            self.notify("select complete checkpoints to evaluate", severity="warning")
+            return
+        self._launch_eval([(r.run_id, r.name, str(r.ckpt.meta.get("model_source") or "embedded")) for r in rows])
+
+    @work(thread=True, exit_on_error=False, group="ckpts-eval")
+    def _launch_eval(self, picks: list[tuple[str, str, str]]) -> None:
+        from pipeline.errors import AbaError
+        from pipeline.evaluate.launch import checkpoints_config
+        from pipeline.runs.launcher import launch
+        from pipeline.runs.store import RunStore
+
+        try:
+            run_id, _ = launch(RunStore(self.runs_dir), checkpoints_config(picks))
+        except AbaError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"eval started: {run_id} ({len(picks)} checkpoint(s) + baseline)")
 
     @work(thread=True, exit_on_error=False, group="ckpts-export")
     def _launch_export(self, row: CkptRow) -> None:

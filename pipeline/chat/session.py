@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import random
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -118,12 +118,32 @@ class ChatSide:
             self.process.stop()
 
 
+@dataclass(frozen=True)
+class Generation:
+    """What one side's answer was generated with: fixed when the question is sent, so a vote (and
+    the DPO pair made from it) records these, not whatever the form says at vote time."""
+
+    model: dict[str, Any]  # SideSpec.describe() of the side at send time
+    sampling: Sampling  # with the seed actually sent (a blank seed field draws one)
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.model, "sampling": self.sampling.to_request()}
+
+
+def concrete_seed(sampling: Sampling, rng: random.Random | None = None) -> Sampling:
+    """``sampling`` with a seed: a blank seed field becomes a drawn one, so the answer can be replayed."""
+    if sampling.seed is not None:
+        return sampling
+    return replace(sampling, seed=(rng or random.SystemRandom()).randrange(2**31 - 1))
+
+
 @dataclass
 class Turn:
     user: str
     answers: dict[str, str] = field(default_factory=lambda: {s: "" for s in SIDES})
     stats: dict[str, dict[str, Any]] = field(default_factory=lambda: {s: {} for s in SIDES})
     errors: dict[str, str | None] = field(default_factory=lambda: {s: None for s in SIDES})
+    generated: dict[str, Generation] = field(default_factory=dict)  # side → how its answer was made
     voted: str | None = None
 
 

@@ -3,10 +3,14 @@
 One vote line::
 
     {"ts", "prompt", "system", "turn", "blind", "vote": "A"|"B"|"tie", "winner": "a"|"b"|"tie",
-     "sides": {"a": {"label", "kind", "target", "answer"}, "b": {...}}, "shown": {"A": "a"|"b", "B": …},
-     "sampling": {...}}
+     "sides": {"a": {"label", "kind", "target", "model", "sampling", "answer", "error", "stats"}, "b": {...}},
+     "shown": {"A": "a"|"b", "B": …}, "sampling": {...}}
 
-DPO pairs are ``{"prompt", "chosen", "rejected"}`` strings, one a line. Ties, errors and empty
+A side's model and sampling (with the seed sent) are those its answer was generated with
+(``Turn.generated``), not the form's at vote time; top-level "sampling" is side a's (both sides get
+the same). DPO pairs are ``{"prompt", "chosen", "rejected"}`` strings, one a line, plus ``"meta"``:
+the vote's time and turn and, for "chosen" and "rejected", the model and sampling that produced them
+(the dpo stage reads the three strings and ignores the rest). Ties, errors and empty
 answers carry no preference and are skipped; votes on later turns are skipped by default, because
 each side answered after its own history and the pair would not share one prompt.
 """
@@ -27,17 +31,27 @@ from pipeline.chat.session import SIDES, BlindOrder, SideSpec, Turn
 
 def vote_record(turn: Turn, turn_index: int, system: str, vote: str, order: BlindOrder,
                 specs: dict[str, SideSpec], sampling: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One vote line. ``specs`` and ``sampling`` only fill in for a side the turn has no
+    ``generated`` record of (a side that was not asked)."""
     vote = vote.upper() if vote.lower() != "tie" else "tie"
     if vote not in ("A", "B", "tie"):
         raise ValueError(f"vote {vote!r}: expected A, B or tie")
     winner = "tie" if vote == "tie" else order.shown(vote)
+
+    def made_with(side: str) -> dict[str, Any]:
+        gen = turn.generated.get(side)
+        if gen is not None:
+            return gen.describe()
+        return {**specs[side].describe(), "sampling": dict(sampling or {})}
+
+    sides = {s: {**made_with(s), "answer": turn.answers[s], "error": turn.errors[s], "stats": turn.stats[s]}
+             for s in SIDES}
+    asked = next((turn.generated[s] for s in SIDES if s in turn.generated), None)
     return {
         "ts": round(time.time(), 3), "prompt": turn.user, "system": system, "turn": turn_index,
-        "blind": order.blind, "vote": vote, "winner": winner,
-        "sides": {s: {**specs[s].describe(), "answer": turn.answers[s], "error": turn.errors[s],
-                      "stats": turn.stats[s]} for s in SIDES},
+        "blind": order.blind, "vote": vote, "winner": winner, "sides": sides,
         "shown": {"A": order.shown("A"), "B": order.shown("B")},
-        "sampling": sampling or {},
+        "sampling": asked.sampling.to_request() if asked is not None else dict(sampling or {}),
     }
 
 
@@ -80,9 +94,9 @@ class DpoExport:
 
 
 def dpo_pairs(votes: Iterable[dict[str, Any]], include_later_turns: bool = False,
-              skipped: dict[str, int] | None = None) -> list[dict[str, str]]:
+              skipped: dict[str, int] | None = None) -> list[dict[str, Any]]:
     skipped = skipped if skipped is not None else {}
-    pairs: list[dict[str, str]] = []
+    pairs: list[dict[str, Any]] = []
     seen: set[tuple[str, str, str]] = set()
 
     def skip(reason: str) -> None:
@@ -115,8 +129,19 @@ def dpo_pairs(votes: Iterable[dict[str, Any]], include_later_turns: bool = False
             skip("duplicate")
             continue
         seen.add(key)
-        pairs.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
+        pairs.append({"prompt": prompt, "chosen": chosen, "rejected": rejected,
+                      "meta": {"ts": v.get("ts"), "turn": v.get("turn", 0), "blind": v.get("blind", False),
+                               "chosen": _made_with(v, winner), "rejected": _made_with(v, loser)}})
     return pairs
+
+
+def _made_with(vote: dict[str, Any], side: str) -> dict[str, Any]:
+    """The model and sampling behind one side's answer (older votes only have the top-level sampling)."""
+    rec = vote["sides"].get(side) or {}
+    out = {k: rec[k] for k in ("label", "kind", "target", "model") if k in rec}
+    sampling = rec.get("sampling", vote.get("sampling"))
+    out["sampling"] = sampling if isinstance(sampling, dict) else {}
+    return out
 
 
 def export_dpo(vote_files: Iterable[Path], out: Path, include_later_turns: bool = False) -> DpoExport:

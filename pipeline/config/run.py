@@ -20,6 +20,7 @@ from pipeline.errors import ConfigError
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 
+DATA_STAGES = ("datagen",)  # stages whose output is a dataset (chains set the children's data)
 TOP_KEYS = ("stage", "name", "then", "parent", "description")
 
 
@@ -286,7 +287,11 @@ def chain_child(cfg: RunConfig, parent_id: str) -> RunConfig | None:
     needed = [s for st in cfg.then for s in stage_sections(st)]
     known = registry.sections()
     sections = {s: dataclasses.replace(cfg.sections[s]) if s in cfg.sections else known[s]() for s in needed}
-    if "model" in sections:
+    if "model" in sections and "model" in cfg.sections and cfg.stage not in DATA_STAGES:
         sections["model"].source = f"run:{parent_id}"
+    if cfg.stage in DATA_STAGES:  # a data run feeds every later stage's data, not its model
+        for st in cfg.then:
+            if hasattr(sections.get(st), "data"):
+                sections[st].data = f"run:{parent_id}"
     return RunConfig(stage=nxt, sections=sections, name=cfg.name, then=rest, parent=parent_id,
                      description=cfg.description)

@@ -77,7 +77,8 @@ class TrainSection:
     checkpoint_every: float = opt(1.0, "save a checkpoint every N epochs (0: only final)", min=0.0)
     save_steps: int = opt(0, "save a checkpoint every N steps instead (0: use checkpoint_every)", min=0)
     keep_checkpoints: int = opt(0, "keep only the newest N periodic checkpoints besides best (0: all)", min=0)
-    best_metric: str = opt("loss", "metric that picks the best checkpoint (lower is better for loss)")
+    best_metric: str = opt("loss", "metric that picks the best checkpoint (lower is better for loss); eval_<metric> "
+                           "(e.g. eval_self_pragmatism): re-picked by a chained eval with eval.checkpoints=[\"all\"]")
     nan_policy: str = opt("stop", "on NaN/inf loss or grad norm, or loss collapse", choices=("warn", "stop"))
     gradient_checkpointing: bool = opt(False, "trade compute for memory (GPU)")
     test_inject_nan_at: int = opt(0, "test hook: report a NaN loss at this step (0: off)", min=0)

@@ -39,10 +39,36 @@ def builtin_names() -> list[str]:
     return sorted(p.name.removesuffix(".jsonl") for p in DATA_DIR.glob("*.jsonl"))
 
 
+RUN_PREFIX = "run:"
+
+
+def run_data_path(spec: str, key: str) -> Path:
+    """``run:<datagen run>`` → that run's output for the reading stage (data/sft.jsonl, dpo.jsonl, grpo.jsonl)."""
+    from pipeline.errors import RunNotFound
+    from pipeline.models.runsource import runs_root
+    from pipeline.runs.layout import DATA
+    from pipeline.runs.layout import DATAGEN_OUTPUTS as OUTPUT_FILES
+    from pipeline.runs.store import RunStore
+
+    stage = key.split(".", 1)[0]
+    name = OUTPUT_FILES.get(stage, f"{stage}.jsonl")
+    root = runs_root()
+    try:
+        run_dir = RunStore(root).resolve(spec[len(RUN_PREFIX):])
+    except RunNotFound:
+        raise DataError(f"{key}={spec!r}: no such run in {root}") from None
+    path = run_dir / DATA / name
+    if not path.is_file():
+        raise DataError(f"{key}={spec!r}: the run has no {DATA}/{name} (expected a datagen run that finished)")
+    return path
+
+
 def resolve_data_path(spec: str, key: str = "data") -> Path:
-    """``builtin:<name>`` → the shipped JSONL; anything else → that file (which must exist)."""
+    """``builtin:<name>`` → the shipped JSONL; ``run:<id>`` → a datagen run's output; else that file."""
     if not spec:
-        raise DataError(f"{key}: empty (expected builtin:<name> or a JSONL file)")
+        raise DataError(f"{key}: empty (expected builtin:<name>, run:<datagen run> or a JSONL file)")
+    if spec.startswith(RUN_PREFIX):
+        return run_data_path(spec, key)
     if spec.startswith(BUILTIN_PREFIX):
         name = spec[len(BUILTIN_PREFIX):]
         path = DATA_DIR / f"{name}.jsonl"

@@ -234,14 +234,16 @@ class LocalClient:
                               n_threads=max(1, min(4, os.cpu_count() or 1)), verbose=False)
         return self._llm
 
-    def _run(self, msgs: list[dict[str, str]], grammar: str, temperature: float, max_tokens: int) -> Reply:
+    def _run(self, msgs: list[dict[str, str]], grammar: str, schema: dict[str, Any] | None, temperature: float,
+             max_tokens: int) -> Reply:
         with self._lock:
             llm = self._load()
             kw: dict[str, Any] = {}
-            if grammar:
+            if grammar or schema is not None:
                 from llama_cpp import LlamaGrammar
 
-                kw["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)
+                kw["grammar"] = (LlamaGrammar.from_string(grammar, verbose=False) if grammar
+                                 else LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False))
             out = llm.create_chat_completion(messages=msgs, temperature=temperature, max_tokens=max_tokens, **kw)
         choice = out["choices"][0]
         u = out.get("usage") or {}
@@ -256,7 +258,7 @@ class LocalClient:
                        thinking_budget: int | None = None, stream: bool = False) -> Reply:
         msgs = ([{"role": "system", "content": system}] if system else []) + [dict(m) for m in messages]
         try:
-            return await asyncio.to_thread(self._run, msgs, grammar, temperature, max_tokens)
+            return await asyncio.to_thread(self._run, msgs, grammar, schema, temperature, max_tokens)
         except CallError:
             raise
         except ValueError as exc:  # e.g. the prompt does not fit n_ctx

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,10 +82,12 @@ def branch_config(cfg: RunConfig, branch: Branch, parent_id: str) -> RunConfig:
 class BranchRunner:
     """Launch the branches (at most ``parallel`` at once), wait for them, resume them after a stop."""
 
-    def __init__(self, ctx: Any, branches: list[Branch], parallel: int = 1, poll: float = 1.0) -> None:
+    def __init__(self, ctx: Any, branches: list[Branch], parallel: int = 1, poll: float = 1.0,
+                 make_config: Callable[[RunConfig, Branch, str], RunConfig] = branch_config) -> None:
         from pipeline.runs.store import RunStore
 
         self.ctx = ctx
+        self.make_config = make_config
         self.branches = branches
         self.parallel = max(1, parallel)
         self.poll = poll
@@ -121,7 +124,7 @@ class BranchRunner:
 
         st = self.state(b)
         if b.run_id is None:
-            b.run_id, _ = launcher.launch(self.store, branch_config(self.ctx.cfg, b, self.ctx.run_id))
+            b.run_id, _ = launcher.launch(self.store, self.make_config(self.ctx.cfg, b, self.ctx.run_id))
             self._save()
             self.ctx.emit("branch", None, branch=b.label, run=b.run_id, action="started", weights=b.weights)
         elif st in ("stopped", "failed", "oom", "lost") and self.ctx.resume:

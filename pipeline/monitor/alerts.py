@@ -20,7 +20,7 @@ BAD_END_STATES = ("failed", "oom", "lost")
 
 @dataclass(frozen=True)
 class Alert:
-    # nonfinite | loss_collapse | stalled | gpu_starved | vram_high | run_failed | run_oom | run_lost | <worker's>
+    # nonfinite | loss_collapse | stalled | gpu_starved | vram_high | disk_low | disk_readonly | run_failed | …
     code: str
     level: str  # error | warning
     message: str
@@ -42,6 +42,7 @@ class Thresholds:
     collapse_loss: float = 1e-4
     collapse_ratio: float = 0.01
     collapse_window: int = 5
+    disk_low_mb: float = 1024.0
 
 
 def _fmt(value: float) -> str:
@@ -118,6 +119,23 @@ def vram_high(gpu: int, used: int | None, total: int | None, pct: float) -> Aler
     return Alert("vram_high", WARNING,
                  f"GPU {gpu}: VRAM {share:.1f}% used ({used / 2**30:.1f}/{total / 2**30:.1f} GiB)",
                  key=f"vram_high:{gpu}")
+
+
+def disk_low(path: str | None, free: int | None, total: int | None, threshold_mb: float,
+             running: Sequence[str], readonly: bool = False) -> Alert | None:
+    """The runs dir's filesystem below ``threshold_mb`` free (or read-only) while runs are live: the next
+    checkpoint may not fit, and a run that cannot write fails."""
+    if not running or free is None or path is None:
+        return None
+    who = ", ".join(running[:3]) + (" …" if len(running) > 3 else "")
+    if readonly:
+        return Alert("disk_readonly", ERROR, f"runs dir on {path} is read-only while {who} runs: runs cannot "
+                     "record their state or checkpoints", running[0], key=f"disk_readonly:{path}")
+    if threshold_mb <= 0 or free >= threshold_mb * 2**20:
+        return None
+    of = f" of {total / 2**30:.1f} GiB" if total else ""
+    return Alert("disk_low", WARNING, f"runs dir on {path}: {free / 2**20:.0f} MiB free{of} while {who} runs "
+                 f"(below {threshold_mb:g} MiB)", running[0], key=f"disk_low:{path}")
 
 
 def run_ended(run_id: str, state: str, reason: str | None) -> Alert | None:

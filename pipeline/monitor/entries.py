@@ -26,6 +26,7 @@ class RunEntry:
     label: str = ""
     status: Status | None = None
     error: str | None = None
+    fault: str = "corrupt"  # the state shown while status.json cannot be read (or "unreadable")
     series: RunSeries = field(default_factory=RunSeries)
     tail: Tail | None = None
     reader: ForeignReader | None = None
@@ -42,7 +43,7 @@ class RunEntry:
     def state(self) -> str:
         if self.kind == "foreign":
             return "file"
-        return self.status.state if self.status else "corrupt"
+        return self.status.state if self.status else self.fault
 
     @property
     def active(self) -> bool:

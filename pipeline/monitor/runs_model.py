@@ -27,6 +27,7 @@ from pipeline.monitor.entries import file_sig as _sig
 from pipeline.monitor.entries import mtime as _mtime
 from pipeline.monitor.series import RunSeries, is_number, open_events
 from pipeline.monitor.telemetry import RunPids, Snapshot, Telemetry
+from pipeline.runs.dirfaults import read_error
 from pipeline.runs.layout import EVENTS_FILE, STATUS_FILE, STDERR_LOG, STDOUT_LOG
 from pipeline.runs.notify import announce_lost
 from pipeline.runs.procinfo import alive
@@ -164,6 +165,9 @@ class RunsModel:
             for rid, e in list(self.entries.items()):
                 if not e.external and rid not in ids:
                     del self.entries[rid]  # deleted from disk
+                    if e.active:
+                        self._latch(Alert("run_removed", "warning", f"{rid}: its run folder was deleted while "
+                                          f"it was {e.state}; its supervisor stops the worker", rid))
                     self._rows_changed = True
                     self._rows_urgent = True
 
@@ -182,7 +186,8 @@ class RunsModel:
             st = read_status(e.path)
             err = None
         except (OSError, ValueError) as exc:
-            st, err = None, str(exc)
+            st = None
+            e.fault, err = read_error(e.path / STATUS_FILE, exc)
         old = e.state if (e.status or e.error) else None
         with self.lock:
             changed = st != e.status or err != e.error
@@ -306,6 +311,8 @@ class RunsModel:
             on_gpu = users if g.processes else running
             current.append(rules.gpu_starved(g.index, [(t, u) for t, u, _m in telemetry.gpu_history(g.index)],
                                              snap.ts, th.gpu_util_window_s, th.gpu_util_low_pct, on_gpu))
+        current.append(rules.disk_low(snap.disk_path, snap.disk_free, snap.disk_total, th.disk_low_mb, running,
+                                      snap.disk_readonly))
         with self.lock:
             fresh = self.book.sync("gpu", current)
             self._new_alerts.extend(fresh)

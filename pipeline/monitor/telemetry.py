@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import psutil
@@ -100,6 +101,11 @@ class Snapshot:
     ram_used: int | None
     ram_total: int | None
     procs: list[ProcSample]
+    # The runs dir's filesystem (None when not asked for or unreadable).
+    disk_path: str | None = None
+    disk_free: int | None = None
+    disk_total: int | None = None
+    disk_readonly: bool = False
 
 
 class GpuProvider(Protocol):
@@ -257,7 +263,8 @@ class Telemetry:
 
     def __init__(self, provider: GpuProvider | None = None, history_s: float = 1800.0,
                  interval_s: float = 1.0, ttl: float = 0.5, clock: Callable[[], float] = time.time,
-                 system: Callable[[], SystemSample] = read_system) -> None:
+                 system: Callable[[], SystemSample] = read_system, disk_path: Path | None = None) -> None:
+        self.disk_path = disk_path  # the runs dir: its free space is sampled too
         self.provider: GpuProvider = provider if provider is not None else NvmlProvider()
         self.system = system
         self.interval_s = interval_s
@@ -327,6 +334,10 @@ class Telemetry:
             cpu_pct=cpu, cpu_count=sysm.cpu_count, ram_used=sysm.ram_used, ram_total=sysm.ram_total,
             procs=self._proc_samples(runs),
         )
+        if self.disk_path is not None:
+            disk = read_disk(self.disk_path)
+            if disk is not None:
+                snap.disk_path, snap.disk_free, snap.disk_total, snap.disk_readonly = disk
         ram_pct = 100.0 * snap.ram_used / snap.ram_total if snap.ram_used and snap.ram_total else None
         with self._lock:
             for g in gpus:
@@ -387,6 +398,20 @@ class Telemetry:
 
     def close(self) -> None:
         self.provider.close()
+
+
+def read_disk(path: Path) -> tuple[str, int, int, bool] | None:
+    """(mount point, free, total, read-only) of the filesystem holding ``path``."""
+    from pipeline.runs.diskspace import mount_point, space
+
+    s = space(path)
+    if s is None:
+        return None
+    try:
+        ro = bool(os.statvfs(s.path).f_flag & os.ST_RDONLY) or not os.access(s.path, os.W_OK)
+    except OSError:
+        ro = False
+    return str(mount_point(s.path)), s.free, s.total, ro
 
 
 def _safe(read: Callable[[], Any]) -> Any:

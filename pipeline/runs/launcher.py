@@ -48,10 +48,18 @@ def stop(store: RunStore, ref: str, grace: float | None = None) -> str:
     if st.state not in ACTIVE:
         raise AbaError(f"run {info.run_id} is not running (state {st.state})")
     if grace is not None:
-        atomic_write_json(info.path / STOP_FILE, {"grace_seconds": grace})
+        try:
+            atomic_write_json(info.path / STOP_FILE, {"grace_seconds": grace})
+        except OSError as exc:
+            raise AbaError(f"run {info.run_id}: cannot write {STOP_FILE} ({exc.strerror}); stop it as the "
+                           "user who owns it, or without --grace") from None
     if not alive(st.supervisor_pid, st.supervisor_start):
         raise AbaError(f"run {info.run_id}: its supervisor is gone (state lost); nothing to stop")
-    os.kill(st.supervisor_pid, signal.SIGTERM)  # type: ignore[arg-type]
+    try:
+        os.kill(st.supervisor_pid, signal.SIGTERM)  # type: ignore[arg-type]
+    except PermissionError:
+        raise AbaError(f"run {info.run_id}: its supervisor (pid {st.supervisor_pid}) belongs to another user; "
+                       "stop it as that user") from None
     return info.run_id
 
 

@@ -18,6 +18,8 @@ METADATA = "metadata.json"  # written last in a checkpoint: without it the check
 STAGING = ".trainer"  # HF's output_dir inside the run folder (hidden: not a checkpoint)
 EXPORTS_DIR = "exports"
 VOTES_FILE = "votes.jsonl"
+DATA = "data"  # a datagen run's items, ledger and the training files it feeds (run:<id> as <stage>.data)
+DATAGEN_OUTPUTS = {"sft": "sft.jsonl", "dpo": "dpo.jsonl", "grpo": "grpo.jsonl"}  # under DATA/
 NOTIFY_LOG = "notify.log"  # what the supervisor's notifications did (never a URL token)
 LOST_MARK = "notify.lost"  # created once (O_EXCL) by the first reader that announces a lost run
 

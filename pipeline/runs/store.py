@@ -35,10 +35,11 @@ class RunInfo:
     path: Path
     status: Status | None
     error: str | None = None
+    fault: str = "corrupt"  # the state shown when status.json cannot be read (or "unreadable")
 
     @property
     def state(self) -> str:
-        return self.status.state if self.status else "corrupt"
+        return self.status.state if self.status else self.fault
 
     @property
     def events_path(self) -> Path:
@@ -104,7 +105,10 @@ class RunStore:
         try:
             return RunInfo(path.name, path, read_status(path))
         except (OSError, ValueError) as exc:
-            return RunInfo(path.name, path, None, str(exc))
+            from pipeline.runs.dirfaults import read_error
+
+            fault, reason = read_error(path / STATUS_FILE, exc)
+            return RunInfo(path.name, path, None, reason, fault)
 
     def list_runs(self) -> list[RunInfo]:
         return [self._info(self.root / rid) for rid in self.run_ids()]

@@ -1,0 +1,103 @@
+"""Eval screen: every eval run's before/after report — headline with intervals, pass/fail against
+seed 003's targets, the tournament's rating table and the worst examples.
+
+The report is computed by the eval stage (pipeline.evaluate, no torch); this screen only reads
+``eval_report.json``/``.md`` from run folders. Keys: f5 rescan · enter/up/down pick a report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, Markdown
+
+from aba_tui.screens import app_runs_dir
+from pipeline.evaluate.report import list_reports, markdown
+
+
+def _summary(report: dict[str, Any]) -> tuple[str, str, str, str]:
+    models = ", ".join(m["label"] for m in report.get("models", []))
+    cmps = report.get("comparisons") or {}
+    moved = ", ".join(f"{k}: {'yes' if c.get('moved_as_intended') else 'no'}" for k, c in cmps.items()) or "-"
+    flags = sum(len(c.get("red_flags", [])) for c in cmps.values())
+    return models, moved, str(flags), report.get("patterns", "?")
+
+
+class EvalScreen(Screen[None]):
+    DEFAULT_CSS = """
+    EvalScreen #ev-runs { height: auto; max-height: 10; }
+    EvalScreen #ev-status { height: 1; padding: 0 1; background: $boost; }
+    EvalScreen #ev-scroll { height: 1fr; border: round $secondary 60%; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f5,ctrl+r", "refresh", "Rescan", id="eval.refresh"),
+    ]
+
+    def __init__(self, runs_dir: Path | str | None = None) -> None:
+        super().__init__()
+        self._runs_dir = Path(runs_dir) if runs_dir is not None else None
+        self.reports: list[tuple[str, dict[str, Any]]] = []
+        self.shown: str | None = None
+
+    @property
+    def runs_dir(self) -> Path:
+        return app_runs_dir(self.app, self._runs_dir)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical():
+            yield DataTable(id="ev-runs", cursor_type="row", zebra_stripes=True)
+            yield Label("scanning…", id="ev-status")
+            with VerticalScroll(id="ev-scroll"):
+                yield Markdown("", id="ev-report")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Evaluation"
+        self.query_one("#ev-scroll").border_title = "Report"
+        table = self.query_one(DataTable)
+        for col in ("run", "models", "moved as intended", "red flags", "patterns"):
+            table.add_column(col, key=col)
+        table.focus()
+        self.action_refresh()
+
+    def action_refresh(self) -> None:
+        self._scan()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="eval-scan")
+    def _scan(self) -> None:
+        reports = list_reports(self.runs_dir)
+        self.app.call_from_thread(self._set, reports)
+
+    def _set(self, reports: list[tuple[str, dict[str, Any]]]) -> None:
+        self.reports = reports
+        table = self.query_one(DataTable)
+        table.clear()
+        for run_id, rep in reports:
+            table.add_row(run_id, *_summary(rep), key=run_id)
+        status = self.query_one("#ev-status", Label)
+        if not reports:
+            status.update(f"no eval reports in {self.runs_dir} (start one: aba run --preset eval-demo)")
+            return
+        status.update(f"{len(reports)} eval report(s) in {self.runs_dir}")
+        self.show(reports[0][0])
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value:
+            self.show(str(event.row_key.value))
+
+    def show(self, run_id: str) -> None:
+        if run_id == self.shown:
+            return
+        rep = next((r for k, r in self.reports if k == run_id), None)
+        if rep is None:
+            return
+        self.shown = run_id
+        self.query_one("#ev-scroll").border_title = f"Report · {run_id}"
+        self.query_one("#ev-report", Markdown).update(markdown(rep))

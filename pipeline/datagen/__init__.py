@@ -1,0 +1,1 @@
+"""Seed 000's data generation: prompt sets, traces at three quality levels, judgements, resumable JSONL."""

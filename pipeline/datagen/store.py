@@ -1,0 +1,134 @@
+"""The run folder's data/: items appended at once with content keys, and the outputs other stages read.
+
+    data/items.jsonl     one finished trace a line (with its judgement), unique content keys
+    data/errors.jsonl    traces whose retries ran out (retried by a resume, so not in items)
+    data/expanded.jsonl  prompts the generator wrote (a resume reuses them)
+    data/prompts.jsonl   the prompt set this run used
+    data/ledger.json     requests, tokens, retries and errors by kind, cost (generator and judge)
+    data/sft.jsonl, dpo.jsonl, grpo.jsonl, outputs.json   written (atomically) at the end
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pipeline.atomic import atomic_write_json, atomic_write_text
+from pipeline.rewards.dimensions import DIMENSIONS
+from pipeline.runs.layout import DATA
+from pipeline.runs.layout import DATAGEN_OUTPUTS as OUTPUT_FILES
+
+ITEMS, ERRORS, EXPANDED, PROMPTS, LEDGER, MANIFEST = (
+    "items.jsonl", "errors.jsonl", "expanded.jsonl", "prompts.jsonl", "ledger.json", "outputs.json")
+
+
+def append_line(path: Path, obj: dict[str, Any]) -> None:
+    """One write() on an O_APPEND descriptor: a kill leaves at most a torn last line, never a mixed one."""
+    data = (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def repair_tail(path: Path) -> int:
+    """Cut a torn last line (a kill mid-write); returns the bytes removed. Only this run writes the file."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return 0
+    with open(path, "rb+") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - 1))
+        if fh.read(1) == b"\n":
+            return 0
+        pos, chunk = size, 1 << 16
+        while pos > 0:
+            start = max(0, pos - chunk)
+            fh.seek(start)
+            block = fh.read(pos - start)
+            nl = block.rfind(b"\n")
+            if nl >= 0:
+                fh.truncate(start + nl + 1)
+                return size - (start + nl + 1)
+            pos = start
+        fh.truncate(0)
+        return size
+
+
+def iter_rows(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.is_file():
+        return
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                yield obj
+
+
+def read_items(run_dir: Path) -> list[dict[str, Any]]:
+    """Finished items, first row per key (a key is never written twice; this guards anyway)."""
+    seen: set[str] = set()
+    out = []
+    for row in iter_rows(Path(run_dir) / DATA / ITEMS):
+        key = row.get("key")
+        if isinstance(key, str) and key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
+def mean_score(row: dict[str, Any]) -> float | None:
+    scores = ((row.get("judge") or {}).get("scores") or {})
+    vals = [float(scores[d]) for d in DIMENSIONS if isinstance(scores.get(d), int | float)]
+    return sum(vals) / len(vals) if vals else None
+
+
+def build_outputs(run_dir: Path, prompts: list[dict[str, Any]], margin: float) -> dict[str, Any]:
+    """SFT (CHOSEN traces), DPO (CHOSEN vs REJECTED, then judge-ranked pairs ≥ margin), GRPO prompts."""
+    data = Path(run_dir) / DATA
+    items = [r for r in read_items(run_dir) if r.get("text")]
+    by_prompt: dict[str, list[dict[str, Any]]] = {}
+    for r in items:
+        by_prompt.setdefault(str(r["prompt_id"]), []).append(r)
+    sft: list[dict[str, Any]] = []
+    dpo: list[dict[str, Any]] = []
+    for p in prompts:
+        rows = sorted(by_prompt.get(p["id"], []), key=lambda r: int(r.get("index", 0)))
+        msgs = rows[0]["messages"] if rows else None
+        if msgs is None:
+            continue
+        base = {"prompt": msgs, "category": p["category"], "id": p["id"]}
+        chosen = [r for r in rows if r["level"] == "chosen"]
+        rejected = [r for r in rows if r["level"] == "rejected"]
+        sft.extend({**base, "completion": [{"role": "assistant", "content": r["text"]}], "key": r["key"]}
+                   for r in chosen)
+        pairs = {(c["text"], r["text"]) for c, r in zip(chosen, rejected, strict=False) if c["text"] != r["text"]}
+        dpo.extend({**base, "chosen": c, "rejected": r, "source": "level"} for c, r in sorted(pairs))
+        scored = sorted((r for r in rows if mean_score(r) is not None), key=lambda r: -(mean_score(r) or 0.0))
+        if len(scored) >= 2:
+            best, worst = scored[0], scored[-1]
+            gap = (mean_score(best) or 0.0) - (mean_score(worst) or 0.0)
+            if gap >= margin and best["text"] != worst["text"] and (best["text"], worst["text"]) not in pairs:
+                dpo.append({**base, "chosen": best["text"], "rejected": worst["text"], "source": "judge",
+                            "margin": round(gap, 4)})
+    grpo = [{"prompt": p["messages"], "category": p["category"], "id": p["id"]} for p in prompts]
+    counts = {}
+    for name, rows in (("sft", sft), ("dpo", dpo), ("grpo", grpo)):
+        atomic_write_text(data / OUTPUT_FILES[name], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        counts[name] = len(rows)
+    levels: dict[str, int] = {}
+    for r in items:
+        levels[r["level"]] = levels.get(r["level"], 0) + 1
+    manifest = {"files": {k: f"{DATA}/{v}" for k, v in OUTPUT_FILES.items()}, "rows": counts,
+                "items": len(items), "levels": levels,
+                "judged": sum(1 for r in items if mean_score(r) is not None)}
+    atomic_write_json(data / MANIFEST, manifest)
+    return manifest
+

@@ -1,0 +1,1 @@
+"""Evaluation: probes, stance analysis, batteries, pairwise tournaments and before/after reports (light: no torch)."""

@@ -1,0 +1,61 @@
+"""``best_metric = "eval_…"``: a training run's ``best`` chosen by behaviour, not only by loss.
+
+A training stage cannot log an eval metric while it trains, so it picks ``best`` by loss first (and
+says so). The chained eval stage, with ``eval.checkpoints = ["all"]``, evaluates every periodic
+checkpoint of its parent run, records the figures in each checkpoint's metadata (``eval``), and then
+re-points the parent's ``best`` alias (hard links, metadata written last, as training does) at the
+checkpoint that is best by that eval metric.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pipeline.checkpoints.browser import lower_is_better
+from pipeline.checkpoints.store import CHECKPOINTS_DIR, list_checkpoints, write_metadata
+
+
+def periodic_checkpoints(run_dir: Path) -> list[str]:
+    """Complete checkpoints of a run other than the best/final aliases, in step order."""
+    cks = [c for c in list_checkpoints(run_dir) if c.complete and c.name not in ("best", "final")]
+    return [c.name for c in sorted(cks, key=lambda c: (c.step or 0, c.name))]
+
+
+def parent_best_metric(run_dir: Path) -> str:
+    """The training section's ``best_metric`` from the run's run.toml ('' when it has none)."""
+    import tomllib
+
+    try:
+        data = tomllib.loads((run_dir / "run.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    sec = data.get(str(data.get("stage", "")), {})
+    return str(sec.get("best_metric", "")) if isinstance(sec, dict) else ""
+
+
+def repoint_best(run_dir: Path, metric: str, values: Mapping[str, float | None]) -> dict[str, Any] | None:
+    """Point ``best`` at the checkpoint with the best ``metric`` among ``values`` (name → value)."""
+    from pipeline.train.checkpointing import _remove, link_tree
+
+    known = {k: v for k, v in values.items() if v is not None}
+    if not known:
+        return None
+    lower = lower_is_better(metric)
+    name = min(known, key=lambda k: known[k]) if lower else max(known, key=lambda k: known[k])
+    ckpt_dir = run_dir / CHECKPOINTS_DIR
+    src = ckpt_dir / name
+    from pipeline.checkpoints.store import read_checkpoint
+
+    meta = dict(read_checkpoint(src).meta)
+    tmp = ckpt_dir / ".best.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    link_tree(src, tmp)
+    write_metadata(tmp, {**meta, "name": "best", "kind": "best", "source": name, "metric": metric,
+                         "metric_value": known[name], "chosen_by": "eval"})
+    _remove(ckpt_dir / "best")
+    os.replace(tmp, ckpt_dir / "best")
+    return {"run": run_dir.name, "metric": metric, "best": name, "value": known[name], "values": known}

@@ -1,0 +1,313 @@
+"""The eval stage's work (called by pipeline/stages/eval.py): probes → analysis → reports.
+
+Output in the run folder (docs/evaluation.md)::
+
+    eval/probes.jsonl      append-only answers (resumable by content key)
+    eval/battery.jsonl     the battery's answers, same row format
+    eval/tournament.jsonl  every pairing's verdict
+    eval_report.md / eval_report.json   written last, atomically (the JSON marks the eval complete)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from pipeline.atomic import atomic_write_json, atomic_write_text
+from pipeline.chat.battery import load_battery
+from pipeline.errors import AbaError, ConfigError
+from pipeline.evaluate import report as rep
+from pipeline.evaluate.models import ModelRef, parse_ref, unique_labels
+from pipeline.evaluate.probe import Setting, Task, collect, read_rows
+from pipeline.evaluate.questions import Question, load_questions
+
+EVAL_DIR = "eval"
+
+
+def settings(cfg: Any) -> list[Setting]:
+    out = []
+    for i, raw in enumerate(cfg.temperatures):
+        try:
+            t = float(raw)
+        except ValueError:
+            raise ConfigError(f"eval.temperatures[{i}]={raw!r}: expected a number, e.g. \"0.7\"") from None
+        if not 0 <= t <= 5:
+            raise ConfigError(f"eval.temperatures[{i}]={raw!r}: expected a temperature from 0 to 5")
+        out.append(Setting(f"t{t:g}", t, cfg.top_p, cfg.max_tokens))
+    if not out:
+        raise ConfigError("eval.temperatures: empty (expected at least one temperature, e.g. [\"0.7\"])")
+    return out
+
+
+def model_refs(model_source: str, cfg: Any, runs_root: Path | None = None) -> list[ModelRef]:
+    refs: list[ModelRef] = []
+    if cfg.baseline:
+        refs.append(parse_ref(cfg.baseline, "eval.baseline", runs_root))
+    if model_source and model_source != cfg.baseline:
+        for src in expand_checkpoints(model_source, cfg.checkpoints, runs_root):
+            refs.append(parse_ref(src, "model.source", runs_root))
+    for i, m in enumerate(cfg.models):
+        if m not in (cfg.baseline, model_source):
+            refs.append(parse_ref(m, f"eval.models[{i}]", runs_root))
+    if not refs:
+        raise ConfigError("eval: no model to evaluate (set model.source, eval.baseline or eval.models)")
+    return unique_labels(refs)
+
+
+def _parent_dir(model_source: str, runs_root: Path | None) -> Path:
+    from pipeline.models.runsource import runs_root as default_root
+    from pipeline.runs.store import RunStore
+
+    try:
+        return RunStore(runs_root or default_root()).resolve(model_source[4:])
+    except AbaError:
+        raise ConfigError(f"model.source={model_source!r}: no such run in {runs_root or default_root()}") from None
+
+
+def expand_checkpoints(model_source: str, names: list[str], runs_root: Path | None) -> list[str]:
+    """``run:<id>`` with eval.checkpoints → one ``run:<id>@<name>`` per checkpoint (else the source)."""
+    if not names or not model_source.startswith("run:") or "@" in model_source:
+        return [model_source]
+    from pipeline.evaluate.best import periodic_checkpoints
+
+    run_dir = _parent_dir(model_source, runs_root)
+    picked = periodic_checkpoints(run_dir) if names == ["all"] else names
+    if not picked:
+        raise ConfigError(f"eval.checkpoints={names!r}: run {run_dir.name} has no complete periodic checkpoint")
+    return [f"{model_source}@{n}" for n in picked]
+
+
+def load_all(cfg: Any) -> tuple[dict[str, Question], Any]:
+    qs: dict[str, Question] = {}
+    for spec in cfg.questions:
+        for q in load_questions(spec):
+            if q.id in qs:
+                raise ConfigError(f"eval.questions: id {q.id!r} appears in two sets (ids must be unique)")
+            qs[q.id] = q
+    battery = None
+    if cfg.battery:
+        from pipeline.evaluate.questions import set_path
+
+        battery = load_battery(set_path(cfg.battery))
+    return qs, battery
+
+
+def _messages(system: str, prompt: str) -> list[dict[str, str]]:
+    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+
+
+def check(cfg_all: Any, runs_root: Path | None = None) -> None:
+    """Preflight (light): refs, question sets, battery, settings, votes files — before any process starts."""
+    cfg = cfg_all.section("eval")
+    model_refs(cfg_all.section("model").source if "model" in cfg_all.sections else "", cfg, runs_root)
+    load_all(cfg)
+    settings(cfg)
+    if cfg.judge == "judge" and "judge" in cfg_all.sections:
+        from pipeline.judge.config import check_section
+
+        check_section(cfg_all.section("judge"))
+    for i, v in enumerate(cfg.votes):
+        if not Path(v).is_file():
+            raise ConfigError(f"eval.votes[{i}]={v!r}: no such file (expected an A/B chat votes.jsonl)")
+
+
+class EvalRun:
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.cfg = ctx.cfg.section("eval")
+        self.out = ctx.run_dir / EVAL_DIR
+
+    def run(self) -> None:
+        ctx, cfg = self.ctx, self.cfg
+        try:
+            refs = model_refs(ctx.cfg.section("model").source, cfg, ctx.run_dir.parent)
+            questions, battery = load_all(cfg)
+            sets = settings(cfg)
+        except AbaError as exc:
+            ctx.fail(str(exc))
+            return
+        tasks = [Task(q.id, _messages(q.item.system or cfg.system_prompt, q.prompt), s, k,
+                      {"category": q.category, "set": q.set_name})
+                 for s in sets for q in questions.values() for k in range(cfg.samples)]
+        btasks = [Task(it.id, _messages(it.system or cfg.system_prompt, it.prompt), sets[0], 0, {"battery": True})
+                  for it in (battery.items if battery else [])]
+        total = len(refs) * (len(tasks) + len(btasks))
+        ctx.emit("progress", 0, total_steps=total, models=[r.label for r in refs])
+        done = 0
+        threads = cfg.threads or None
+        for ref in refs:
+            ctx.log(f"eval: probing {ref.label} ({ref.kind}: {ref.ref})")
+            base = done
+
+            def progress(n: int, _of: int, base: int = base) -> None:
+                self.ctx.emit("progress", base + n, total_steps=total)
+
+            try:
+                from pipeline.evaluate.probe import open_generator
+
+                gen = open_generator(ref, threads) if self._missing(ref, tasks, btasks) else None
+                try:
+                    collect(ref, tasks, self.out / "probes.jsonl", batch_size=cfg.batch_size, seed=cfg.seed,
+                            stop=ctx.stop_requested.is_set, on_batch=progress, generator=gen)
+                    collect(ref, btasks, self.out / "battery.jsonl", batch_size=cfg.batch_size, seed=cfg.seed,
+                            stop=ctx.stop_requested.is_set, generator=gen)
+                finally:
+                    if gen is not None:
+                        gen.close()
+            except AbaError as exc:
+                ctx.fail(f"eval: {ref.label}: {exc}")
+            if ctx.stop_requested.is_set():
+                ctx.log("eval: stop requested; a resume answers what is missing")
+                return
+            done += len(tasks) + len(btasks)
+            ctx.emit("progress", done, total_steps=total)
+        self.report(refs, questions, battery)
+
+    def _missing(self, ref: ModelRef, tasks: list[Task], btasks: list[Task]) -> bool:
+        from pipeline.evaluate.probe import row_key
+
+        have = {r["key"] for r in read_rows(self.out / "probes.jsonl")} | \
+            {r["key"] for r in read_rows(self.out / "battery.jsonl")}
+        return any(row_key(ref.label, t.setting.name, t.qid, t.sample) not in have for t in [*tasks, *btasks])
+
+    def report(self, refs: list[ModelRef], questions: dict[str, Question], battery: Any) -> dict[str, Any]:
+        from pipeline.evaluate.judges import close, make_eval_judge
+
+        cfg, ctx = self.cfg, self.ctx
+        labels = [r.label for r in refs]
+        rows = [r for r in read_rows(self.out / "probes.jsonl") if r.get("model") in labels]
+        extra: dict[str, Any] = {"settings": [s.to_dict() for s in settings(cfg)], "samples": cfg.samples,
+                                 "questions": list(cfg.questions), "created_at": time.time(), "run_id": ctx.run_id}
+        if battery is not None:
+            extra["battery"] = battery_summary(battery, read_rows(self.out / "battery.jsonl"), labels)
+        judge = None
+        try:
+            judge = make_eval_judge(cfg.judge, ctx.cfg.sections.get("judge"), self.out / "judge-cache")
+            if judge is not None:
+                extra["judge"] = judge_dimensions(judge, rows, questions, labels, cfg.judge_answers)
+                if cfg.tournament and len(labels) > 1:
+                    extra["tournament"] = self.tournament(judge, rows, questions, labels)
+        except AbaError as exc:
+            ctx.fail(f"eval: judge {cfg.judge!r}: {exc}")
+        finally:
+            close(judge)
+        baseline = refs[0].label if cfg.baseline else None
+        report = rep.build([r.to_dict() for r in refs], rows, questions, baseline, extra)
+        if cfg.record_in_checkpoints:
+            record_in_checkpoints(refs, report, ctx.run_dir.parent, ctx.run_id)
+        report["best"] = self.choose_best(refs, report)
+        atomic_write_text(ctx.run_dir / rep.REPORT_MD, rep.markdown(report))
+        atomic_write_json(ctx.run_dir / rep.REPORT_JSON, report)  # last: the report is complete
+        for r in refs:
+            m = report["per_model"][r.label]["metrics"]
+            ctx.emit("eval", None, model=r.label, **{k: m[k]["p"] for k in rep.HEADLINE})
+        ctx.log(f"eval: report written: {ctx.run_dir / rep.REPORT_MD}")
+        return report
+
+    def choose_best(self, refs: list[ModelRef], report: dict[str, Any]) -> dict[str, Any] | None:
+        """Re-point the parent run's ``best`` when its best_metric is an eval metric (pipeline.evaluate.best)."""
+        from pipeline.evaluate.best import parent_best_metric, repoint_best
+
+        src = self.ctx.cfg.section("model").source
+        if not self.cfg.checkpoints or not src.startswith("run:") or "@" in src:
+            return None
+        run_dir = _parent_dir(src, self.ctx.run_dir.parent)
+        metric = parent_best_metric(run_dir)
+        if not metric.startswith("eval_") or metric[5:] not in rep.HEADLINE:
+            return None
+        values = {r.ref.rsplit("@", 1)[1]: report["per_model"][r.label]["metrics"][metric[5:]]["p"]
+                  for r in refs if r.ref.startswith(src + "@")}
+        chosen = repoint_best(run_dir, metric, values)
+        if chosen:
+            self.ctx.log(f"eval: {run_dir.name}: best is now {chosen['best']} by {metric} = {chosen['value']:.3f}")
+        return chosen
+
+    def tournament(self, judge: Any, rows: list[dict[str, Any]], questions: dict[str, Question],
+                   labels: list[str]) -> dict[str, Any]:
+        from pipeline.chat.votes import read_votes
+        from pipeline.evaluate import tournament as tn
+
+        first = sorted({r["setting"] for r in rows})[:1]
+        qids = [q for q in questions][: self.cfg.tournament_prompts]
+        answers = {m: {r["qid"]: r["answer"] for r in rows if r["model"] == m and r["sample"] == 0
+                       and r["setting"] in first and r["qid"] in qids} for m in labels}
+        prompts = {q: _messages(self.cfg.system_prompt, questions[q].prompt) for q in qids}
+        path = self.out / "tournament.jsonl"
+        with open(path, "w", encoding="utf-8") as fh:
+            def log(o: tn.Outcome) -> None:
+                fh.write(json.dumps(o.__dict__, ensure_ascii=False) + "\n")
+            outcomes = tn.play(judge, prompts, answers, on_outcome=log, stop=self.ctx.stop_requested.is_set)
+        votes = [v for f in self.cfg.votes for v in read_votes(Path(f))]
+        outcomes += tn.human_outcomes(votes)
+        return {"judge": judge.id, **tn.rate(labels, outcomes, seed=self.cfg.seed).to_dict()}
+
+
+def battery_summary(battery: Any, rows: list[dict[str, Any]], labels: list[str]) -> dict[str, Any]:
+    items = {it.id: it for it in battery.items}
+    out: dict[str, Any] = {"name": battery.name, "summary": {}, "rows": []}
+    for m in labels:
+        passed = total = errors = judged = 0
+        for r in rows:
+            if r.get("model") != m or r.get("qid") not in items:
+                continue
+            it = items[r["qid"]]
+            total += 1
+            if r.get("error"):
+                errors += 1
+                continue
+            if not it.expect:
+                judged += 1
+                out["rows"].append({"model": m, "id": it.id, "check": "judge", "answer": r["answer"][:300]})
+                continue
+            fails = it.check(r["answer"])
+            passed += not fails
+            out["rows"].append({"model": m, "id": it.id, "passed": not fails, "failures": fails,
+                                "answer": r["answer"][:300]})
+        out["summary"][m] = {"passed": passed, "total": total, "errors": errors, "judged": judged}
+    return out
+
+
+def judge_dimensions(judge: Any, rows: list[dict[str, Any]], questions: dict[str, Question], labels: list[str],
+                     limit: int) -> dict[str, Any]:
+    from pipeline.judge.interface import JudgeItem, dimension_means
+
+    out: dict[str, Any] = {"judge": judge.id, "dimensions": {}, "answers": {}}
+    if limit <= 0:
+        return out
+    for m in labels:
+        mine = [r for r in rows if r.get("model") == m and r.get("sample") == 0][:limit]
+        items = [JudgeItem(tuple(_messages("", questions[r["qid"]].prompt)), r["answer"]) for r in mine]
+        js = judge.score(items)
+        if len(js) != len(items):
+            raise ConfigError(f"the judge returned {len(js)} judgements for {len(items)} answers")
+        out["dimensions"][m] = dimension_means(js)
+        out["answers"][m] = len(items)
+    return out
+
+
+def record_in_checkpoints(refs: list[ModelRef], report: dict[str, Any], runs_root: Path, run_id: str) -> None:
+    """eval_* metrics into each evaluated run checkpoint's metadata (the browser ranks by them)."""
+    from pipeline.checkpoints.store import METADATA
+    from pipeline.models.runsource import run_checkpoint
+
+    for r in refs:
+        if not r.ref.startswith("run:"):
+            continue
+        try:
+            _run_dir, ck = run_checkpoint(runs_root, r.ref[4:])
+        except ConfigError:
+            continue
+        m = report["per_model"][r.label]["metrics"]
+        meta = dict(ck.meta)
+        evals = dict(meta.get("eval") or {})
+        evals.update({k: m[k]["p"] for k in rep.HEADLINE if m[k]["p"] is not None})
+        evals["run"] = run_id
+        meta["eval"] = evals
+        atomic_write_json(ck.path / METADATA, meta)
+
+
+def preflight_check(cfg_all: Any, _sec: Any) -> None:
+    """The registry's check for the eval stage (``module:function`` with (cfg, section))."""
+    check(cfg_all)
