@@ -142,7 +142,8 @@ def test_report_from_probe_rows_has_before_after_targets_and_ratings(tmp_path: P
 
 
 def test_eval_of_every_checkpoint_ranks_them_and_repoints_best(tmp_path: Path) -> None:
-    from pipeline.checkpoints.browser import collect, lower_is_better, rank
+    from pipeline.checkpoints.browser import collect, rank
+    from pipeline.checkpoints.metrics import lower_is_better
     from pipeline.checkpoints.store import read_checkpoint, write_metadata
     from pipeline.evaluate.launch import checkpoints_config
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline.checkpoints.browser import lower_is_better
+from pipeline.checkpoints.metrics import lower_is_better
 from pipeline.checkpoints.store import CHECKPOINTS_DIR, list_checkpoints, write_metadata
 
 
