@@ -8,6 +8,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -57,7 +58,7 @@ def test_run_refs_pick_a_named_checkpoint(tmp_path: Path) -> None:
 
 class _Stub(BaseHTTPRequestHandler):
     reply = "banana"
-    fail: set[str] = set()  # questions answered with HTTP 500
+    fail: ClassVar[set[str]] = set()  # questions answered with HTTP 500
 
     def log_message(self, *a: object) -> None:
         pass
