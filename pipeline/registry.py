@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.cluster.schema import SlurmSection
 from pipeline.config.schema import (
     DPOSection,
     ExportSection,
@@ -65,7 +66,8 @@ class Stage:
 
 
 def _train(name: str, help: str, section: type, extra: Mapping[str, type] | None = None, **kw: Any) -> Stage:
-    return Stage(name, help, {"model": ModelSection, name: section, **(extra or {}), "supervisor": SupervisorSection},
+    return Stage(name, help, {"model": ModelSection, name: section, **(extra or {}), "supervisor": SupervisorSection,
+                              "slurm": SlurmSection},
                  checks=(*TRAIN_CHECKS, *kw.pop("checks", ())), **kw)
 
 
@@ -82,18 +84,22 @@ BUILTIN: tuple[Stage, ...] = (
            checks=("pipeline.train.preflight:check_grpo", "pipeline.judge.config:check_grpo_judge"),
            presets=("seed000-sft-grpo", "seed000-smoke")),
     Stage("datagen", "seed 000's data: prompts → traces at three quality levels → 9-dimension judgements",
-          {"datagen": DatagenSection, "judge": JudgeSection, "supervisor": SupervisorSection},
+          {"datagen": DatagenSection, "judge": JudgeSection, "supervisor": SupervisorSection, "slurm": SlurmSection},
           presets=("datagen-local", "datagen-sft-grpo-local")),
     Stage("export", "merge LoRA, convert to GGUF with llama.cpp, quantise and verify",
-          {"model": ModelSection, "export": ExportSection, "supervisor": SupervisorSection}),
+          {"model": ModelSection, "export": ExportSection, "supervisor": SupervisorSection,
+           "slurm": SlurmSection}),
     Stage("merge", "merge LoRA adapters with PEFT (TIES, DARE, linear …); Strategy B: train, merge, compare",
-          {"model": ModelSection, "merge": MergeSection, "grpo": GRPOSection, "supervisor": SupervisorSection},
+          {"model": ModelSection, "merge": MergeSection, "grpo": GRPOSection, "supervisor": SupervisorSection,
+           "slurm": SlurmSection},
           checks=("pipeline.merge.sources:check_merge",), presets=("strategy-b",)),
     Stage("eval", "probes, stance analysis, battery, judge and pairwise tournament → before/after report",
-          {"model": ModelSection, "eval": EvalSection, "judge": JudgeSection, "supervisor": SupervisorSection},
+          {"model": ModelSection, "eval": EvalSection, "judge": JudgeSection, "supervisor": SupervisorSection,
+           "slurm": SlurmSection},
           checks=("pipeline.evaluate.runner:preflight_check",)),
     Stage("selftest", "a worker with no ML library (supervisor checks, fault injection)",
-          {"selftest": SelftestSection, "supervisor": SupervisorSection}, oom_halve=("batch_size",)),
+          {"selftest": SelftestSection, "supervisor": SupervisorSection, "slurm": SlurmSection},
+          oom_halve=("batch_size",)),
 )
 
 _cache: tuple[str, dict[str, Stage]] | None = None

@@ -35,6 +35,9 @@ class Status:
     attempt: int = 1
     parent: str | None = None
     stop_requested: bool = False
+    launcher: str = "local"  # local | slurm
+    job_id: str | None = None  # the Slurm job id of a cluster run
+    nodes: str | None = None  # the Slurm node list the job runs on
     updated_at: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,8 +71,13 @@ def read_status_raw(run_dir: Path) -> Status:
 
 
 def read_status(run_dir: Path) -> Status:
-    """The status a reader should show: ``lost`` when it says active but the supervisor is gone."""
+    """The status a reader should show: ``lost`` when it says active but the supervisor is gone (or, for a
+    Slurm run, what Slurm says of its job)."""
     status = read_status_raw(run_dir)
+    if status.job_id and status.state in ACTIVE:
+        from pipeline.cluster.state import reconcile  # asks Slurm (cached): queued/pending reason, ended, lost
+
+        return reconcile(status, Path(run_dir))
     local = status.state in ACTIVE and status.host == socket.gethostname()
     # A queued run whose supervisor has not written its pid yet gets a moment before it counts as lost.
     started = status.supervisor_pid is not None or time.time() - status.updated_at > 30
