@@ -1,1 +1,1 @@
-"""Runs beyond one process: Slurm jobs (submit, state, stop, requeue), multi-node launch, the ranks' stop agreement and run dependencies."""
+"""Runs past one process: Slurm jobs, multi-node launch, the ranks' stop agreement, run dependencies."""

@@ -41,7 +41,8 @@ def stop_run(run_dir: Path, status: Status, grace: float, stop_file: str) -> Non
     if job is not None and job.state in slurm.PENDING:
         slurm.cancel(status.job_id)
         raw = read_status_raw(run_dir)
-        raw.state, raw.reason, raw.ended_at = "stopped", f"Slurm job {status.job_id} cancelled while queued", time.time()
+        raw.state, raw.ended_at = "stopped", time.time()
+        raw.reason = f"Slurm job {status.job_id} cancelled while queued"
         write_status(run_dir, raw)
         return
     # stop.json tells the supervisor the TERM is ours, not Slurm's time-limit signal.

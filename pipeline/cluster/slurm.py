@@ -106,6 +106,7 @@ def submit(run_dir: Path, sec: Any, resume: bool = False, after_jobs: list[str] 
     job_id = out.strip().split(";")[0]
     if not job_id.isdigit():
         raise SlurmError(f"sbatch: unexpected answer {out.strip()!r} (expected a job id)")
+    forget_cache()
     return job_id
 
 
@@ -115,10 +116,10 @@ _squeue: tuple[float, dict[str, Job]] | None = None
 _sacct_final: dict[str, Job] = {}
 
 
-def _squeue_all() -> dict[str, Job]:
+def _squeue_all(fresh: bool = False) -> dict[str, Job]:
     global _squeue
     with _lock:
-        if _squeue is not None and time.monotonic() - _squeue[0] < CACHE_SECONDS:
+        if not fresh and _squeue is not None and time.monotonic() - _squeue[0] < CACHE_SECONDS:
             return _squeue[1]
     out = run_cli(["squeue", "--me", "--states=all", "--noheader", "--format=%i|%T|%r|%N"])
     jobs = {}
@@ -154,6 +155,8 @@ def _sacct(job_id: str) -> Job | None:
 def lookup(job_id: str) -> Job | None:
     """What Slurm knows of a job now; None when neither squeue nor sacct knows it."""
     job = _squeue_all().get(job_id)
+    if job is None and job_id not in _sacct_final:
+        job = _squeue_all(fresh=True).get(job_id)  # a job submitted since the cached answer
     return job if job is not None else _sacct(job_id)
 
 

@@ -8,6 +8,7 @@ file or flag, the key, the value and the expected form, in one line.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +132,8 @@ def coerce(value: Any, ftype: str, meta: dict[str, Any], where: str) -> Any:
             raise bad
         out = value
     else:
+        if isinstance(value, datetime.date | datetime.time):
+            value = value.isoformat()  # TOML reads 12:00:00 (e.g. slurm.time) as a time of day
         if not isinstance(value, str):
             raise bad
         out = value

@@ -174,7 +174,7 @@ class Supervisor:
         if jobside.is_slurm(self.cfg):
             jobside.record_job(st)
         if self.cfg.after and not self.wait_for_dependencies():
-            return 0
+            return self.exit_code()
         st.state = "running"
         self.durable.reserve.hold()
         self.write(st)
@@ -212,7 +212,11 @@ class Supervisor:
             self.durable.flush(END_RETRY_S)  # a read-only or failing disk: wait for it rather than die
         self.emit("status", state=st.state, reason=st.reason, exit_code=st.exit_code, signal=st.signal)
         self.announce_end()
-        return 0
+        return self.exit_code()
+
+    def exit_code(self) -> int:
+        """Under Slurm the job's exit code tells the run's end (afterok, sacct); a local run always exits 0."""
+        return 0 if self.status.state in ("succeeded", "queued") or not jobside.is_slurm(self.cfg) else 1
 
     def announce_alerts(self) -> None:
         for ev in self.alerts.poll():
