@@ -131,7 +131,7 @@ def test_slurm_after_uses_afterok_and_a_failed_dependency_fails(cluster: LocalSl
     after_ok, p_ok = launch(store, cfg_ok)
     cfg_bad = build_config("selftest", [], base)
     cfg_bad.after = [bad]
-    after_bad, p_bad = launch(store, cfg_bad)
+    after_bad, _ = launch(store, cfg_bad)
     assert ps(store)[after_ok]["reason"] == f"Slurm job {job(p_ok)} pending: Dependency"
     assert wait_for(store, after_ok, ENDED, timeout=120) == "succeeded"
     assert read_status_raw(store.get(ok).path).ended_at <= read_status_raw(p_ok).started_at
