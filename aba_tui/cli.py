@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 
 from pipeline import registry
+from pipeline.cluster.state import where as cluster_where
 from pipeline.config.run import build_config, list_presets, preset_path, read_toml
 from pipeline.errors import AbaError
 from pipeline.runs import launcher
 from pipeline.runs.events import EVENTS_FILE, Tail, read_last_lines
-from pipeline.runs.status import ACTIVE, TERMINAL
+from pipeline.runs.status import ACTIVE, TERMINAL, Status
 from pipeline.runs.store import RunInfo, RunStore
 
 SUBCOMMANDS = ("run", "ps", "status", "tail", "stop", "resume", "doctor", "presets", "open", "ui", "demo")
@@ -71,10 +72,10 @@ def _row(info: RunInfo) -> dict:
 
 
 def where(row: dict) -> str:
-    """Where a run lives: ``local`` or ``slurm:<job id>@<node list>``."""
-    if not row.get("job_id"):
-        return "local" if row.get("stage") else "-"
-    return f"slurm:{row['job_id']}" + (f"@{row['nodes']}" if row.get("nodes") else "")
+    """Where a run lives: ``local`` or ``slurm:<job id>@<node list>`` (``-`` for a corrupt status)."""
+    if "stage" not in row:
+        return "-"
+    return cluster_where(Status.from_dict(row))
 
 
 # -- commands -------------------------------------------------------------------------------------

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from pipeline.cluster import jobside, ranks, slurm
-from pipeline.cluster.state import classify_job
+from pipeline.cluster.state import classify_job, waiting_for, where
 from pipeline.config.run import build_config
 from pipeline.errors import ConfigError, RunNotFound
 from pipeline.runs.launcher import launch, wait_for
-from pipeline.runs.status import TERMINAL, read_status, read_status_raw
+from pipeline.runs.status import TERMINAL, Status, read_status, read_status_raw
 from pipeline.runs.store import RunStore
 from tests.conftest import aba
 
@@ -62,6 +62,15 @@ def test_multinode_command_runs_accelerate_on_every_node_from_the_slurm_environm
 def test_slurm_end_states_map_to_run_states(state: str, reason: str, want: str, words: str) -> None:
     got, why = classify_job(slurm.Job("7", state, reason if reason != "None" else "", "n[1-2]"), ["r0"])
     assert got == want and words in why and "7" in why
+
+
+def test_where_a_run_lives_and_why_it_waits() -> None:
+    st = Status(run_id="r", stage="dpo", state="queued", job_id="12", reason="Slurm job 12 pending: Priority")
+    assert (where(st), waiting_for(st)) == ("slurm:12", "Priority")
+    st.nodes, st.state = "gpu[1-2]", "running"
+    assert (where(st), waiting_for(st)) == ("slurm:12@gpu[1-2]", None)
+    local = Status(run_id="r", stage="dpo", state="queued", reason="waiting for a, b to succeed")
+    assert (where(local), waiting_for(local)) == ("local", "after a, b")
 
 
 def test_agreement_without_a_process_group_is_the_local_flag() -> None:

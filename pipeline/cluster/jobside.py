@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import socket
 import sys
 from typing import Any
 
@@ -21,7 +22,7 @@ def is_slurm(cfg: Any) -> bool:
 
 def record_job(status: Status) -> None:
     """Job id and node list from the job's environment, into status.json (the UI shows where a run lives)."""
-    status.launcher = "slurm"
+    status.launcher, status.host = "slurm", socket.gethostname()
     status.job_id = os.environ.get("SLURM_JOB_ID") or status.job_id
     status.nodes = os.environ.get("SLURM_JOB_NODELIST") or status.nodes
 

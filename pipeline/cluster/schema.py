@@ -21,7 +21,7 @@ class SlurmSection:
     signal_before: int = opt(120, "seconds before the time limit that Slurm sends SIGTERM (sbatch --signal), "
                              "so the stage checkpoints; 0: off", min=0, max=65535)
     requeue: bool = opt(False, "after that checkpoint, requeue the job (it resumes from the checkpoint)")
-    extra: list[str] = opt([], "more sbatch options, e.g. [\"--constraint=a100\", \"--exclusive\"]")
+    extra: list[str] = opt([], "more sbatch options, one string each, e.g. --constraint=a100 and --exclusive")
 
 
 def slurm_section(cfg: Any) -> SlurmSection:

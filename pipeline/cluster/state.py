@@ -91,3 +91,22 @@ def reconcile(status: Status, run_dir: Path | None = None) -> Status:
         except OSError:
             pass
     return status
+
+
+def where(status: Status) -> str:
+    """Where a run lives, for the runs list and `aba ps`: ``local`` or ``slurm:<job>@<nodes>``."""
+    if not status.job_id:
+        return "local"
+    return f"slurm:{status.job_id}" + (f"@{status.nodes}" if status.nodes else "")
+
+
+def waiting_for(status: Status) -> str | None:
+    """Why a queued run waits, in a few words: Slurm's pending reason, or the runs it comes after."""
+    reason = status.reason or ""
+    if status.state != "queued" or not reason:
+        return None
+    if " pending: " in reason:
+        return reason.split(" pending: ", 1)[1]
+    if reason.startswith("waiting for "):
+        return "after " + reason.removeprefix("waiting for ").removesuffix(" to succeed")
+    return None
