@@ -14,13 +14,14 @@ import time
 from pathlib import Path
 
 from pipeline import registry
+from pipeline.cluster.state import where as cluster_where
 from pipeline.config.paths import resolve_runs_dir
 from pipeline.config.run import build_config, list_presets, preset_path, read_toml
 from pipeline.errors import AbaError
 from pipeline.runs import launcher
 from pipeline.runs.events import Follower, parse_line, read_last_lines
 from pipeline.runs.layout import EVENTS_FILE, RUN_TOML, STDERR_LOG, STDOUT_LOG
-from pipeline.runs.status import ACTIVE, TERMINAL
+from pipeline.runs.status import ACTIVE, TERMINAL, Status
 from pipeline.runs.store import RunInfo, RunStore
 
 SUBCOMMANDS = ("run", "ps", "status", "tail", "stop", "resume", "doctor", "presets", "open", "ui", "demo")
@@ -72,11 +73,19 @@ def _row(info: RunInfo) -> dict:
     return row
 
 
+def where(row: dict) -> str:
+    """Where a run lives: ``local`` or ``slurm:<job id>@<node list>`` (``-`` for a corrupt status)."""
+    if "stage" not in row:
+        return "-"
+    return cluster_where(Status.from_dict(row))
+
+
 # -- commands -------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     files = [preset_path(args.preset)] if args.preset else []
     files += [Path(f) for f in args.config or []]
     cfg = build_config(args.stage, files, args.set)
+    cfg.after += args.after or []
     from pipeline.train.preflight import preflight_chain  # light: data rows and stage settings
 
     if args.runs_dir is not None:  # checks that read other runs (run:<id> sources) look in this runs dir
@@ -106,14 +115,14 @@ def cmd_ps(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no runs in {_store(args).root}")
         return 0
-    fmt = "{:<36} {:<9} {:<10} {:>11} {:>9} {:>5}  {}"
-    print(fmt.format("RUN", "STAGE", "STATE", "STEP", "LOSS", "AGE", "REASON"))
+    fmt = "{:<36} {:<9} {:<10} {:>11} {:>9} {:>5} {:<16} {}"
+    print(fmt.format("RUN", "STAGE", "STATE", "STEP", "LOSS", "AGE", "WHERE", "REASON"))
     for r in rows:
         step = f"{r.get('step', '-')}/{r.get('total_steps', '?')}" if r.get("step") is not None else "-"
         loss = r.get("loss")
         loss_s = f"{loss:.4g}" if isinstance(loss, int | float) else "-"
         print(fmt.format(r["run_id"][:36], str(r.get("stage", "?"))[:9], r["state"], step, loss_s,
-                         _age(r.get("started_at")), (r.get("reason") or "")[:60]))
+                         _age(r.get("started_at")), where(r)[:16], (r.get("reason") or "")[:60]))
     return 0
 
 
@@ -124,7 +133,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(row, indent=2, default=str))
     else:
         for key in ("run_id", "stage", "state", "attempt", "pid", "supervisor_pid", "exit_code", "signal",
-                    "reason", "step", "total_steps", "loss", "parent"):
+                    "reason", "step", "total_steps", "loss", "parent", "job_id", "nodes"):
             if row.get(key) is not None:
                 print(f"{key:>15}: {row[key]}")
         print(f"{'folder':>15}: {info.path}")
@@ -269,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true",
                    help="start even when the runs dir has less free space than the run will write")
     s.add_argument("--wait-timeout", type=float, default=24 * 3600, help=argparse.SUPPRESS)
+    s.add_argument("--after", action="append", metavar="RUN",
+                   help="start only once RUN succeeded (repeatable); fails if RUN does not succeed")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("ps", parents=[common], help="list runs with their true state")

@@ -33,6 +33,7 @@ from pipeline.errors import ConfigError
 PLUGINS_ENV = "ABA_STAGE_PLUGINS"
 TRAIN_CHECKS = ("pipeline.train.preflight:check_model",)
 JUDGE = "pipeline.judge.config:JudgeSection"  # shared by datagen, grpo and eval
+SLURM = "pipeline.cluster.schema:SlurmSection"  # every stage can run as a Slurm job
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ class Stage:
 
 
 def _train(name: str, help: str, section: type, extra: Mapping[str, type | str] | None = None, **kw: Any) -> Stage:
-    return Stage(name, help, {"model": ModelSection, name: section, **(extra or {}), "supervisor": SupervisorSection},
+    return Stage(name, help, {"model": ModelSection, name: section, **(extra or {}), "supervisor": SupervisorSection,
+                              "slurm": SLURM},
                  checks=(*TRAIN_CHECKS, *kw.pop("checks", ())), **kw)
 
 
@@ -88,20 +90,23 @@ BUILTIN: tuple[Stage, ...] = (
            checks=("pipeline.train.preflight:check_grpo", "pipeline.judge.config:check_grpo_judge"),
            presets=("seed000-sft-grpo", "seed000-smoke")),
     Stage("datagen", "seed 000's data: prompts → traces at three quality levels → 9-dimension judgements",
-          {"datagen": "pipeline.datagen.config:DatagenSection", "judge": JUDGE, "supervisor": SupervisorSection},
+          {"datagen": "pipeline.datagen.config:DatagenSection", "judge": JUDGE, "supervisor": SupervisorSection,
+           "slurm": SLURM},
           presets=("datagen-local", "datagen-sft-grpo-local")),
     Stage("export", "merge LoRA, convert to GGUF with llama.cpp, quantise and verify",
-          {"model": ModelSection, "export": ExportSection, "supervisor": SupervisorSection}),
+          {"model": ModelSection, "export": ExportSection, "supervisor": SupervisorSection,
+           "slurm": SLURM}),
     Stage("merge", "merge LoRA adapters with PEFT (TIES, DARE, linear …); Strategy B: train, merge, compare",
           {"model": ModelSection, "merge": "pipeline.merge.schema:MergeSection", "grpo": GRPOSection,
-           "supervisor": SupervisorSection},
+           "supervisor": SupervisorSection, "slurm": SLURM},
           checks=("pipeline.merge.sources:check_merge",), presets=("strategy-b",)),
     Stage("eval", "probes, stance analysis, battery, judge and pairwise tournament → before/after report",
           {"model": ModelSection, "eval": "pipeline.evaluate.config:EvalSection", "judge": JUDGE,
-           "supervisor": SupervisorSection},
+           "supervisor": SupervisorSection, "slurm": SLURM},
           checks=("pipeline.evaluate.runner:preflight_check",)),
     Stage("selftest", "a worker with no ML library (supervisor checks, fault injection)",
-          {"selftest": SelftestSection, "supervisor": SupervisorSection}, oom_halve=("batch_size",)),
+          {"selftest": SelftestSection, "supervisor": SupervisorSection, "slurm": SLURM},
+          oom_halve=("batch_size",)),
 )
 
 _cache: tuple[str, dict[str, Stage]] | None = None

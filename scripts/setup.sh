@@ -18,6 +18,13 @@ say() { printf '[setup] %s\n' "$*"; }
 
 command -v tmux >/dev/null 2>&1 || { say "installing tmux (real-terminal tests)"; \
   (apt-get update -qq && apt-get install -y -qq tmux) >/dev/null 2>&1 || say "tmux not installed: its test will skip"; }
+# Slurm's daemons and client and munge: tests/test_cluster_slurm.py starts a loopback cluster with them.
+if ! { command -v sbatch && [ -x /usr/sbin/slurmctld ] && [ -x /usr/sbin/slurmd ] && [ -x /usr/sbin/munged ]; } \
+    >/dev/null 2>&1; then
+  say "installing slurm-wlm and munge (the loopback Slurm test)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge) >/dev/null 2>&1 \
+    || say "slurm-wlm/munge not installed: the Slurm test will skip"
+fi
 
 [ -x "$VENV/bin/python" ] || { say "creating $VENV"; "$PY" -m venv "$VENV"; }
 pip=("$VENV/bin/python" -m pip --disable-pip-version-check -q)

@@ -8,6 +8,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -57,12 +58,20 @@ def test_run_refs_pick_a_named_checkpoint(tmp_path: Path) -> None:
 
 class _Stub(BaseHTTPRequestHandler):
     reply = "banana"
+    fail: ClassVar[set[str]] = set()  # questions answered with HTTP 500
 
     def log_message(self, *a: object) -> None:
         pass
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        if req["messages"][-1]["content"] in self.fail:
+            body = b'{"error": {"message": "overloaded"}}'
+            self.send_response(500)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         chunk = {"choices": [{"delta": {"content": self.reply}, "finish_reason": "stop"}]}
         body = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
         self.send_response(200)
@@ -91,6 +100,27 @@ def test_llm_judge_garbage_is_a_missing_verdict_and_a_clear_answer_counts(stub_u
     finally:
         _Stub.reply = "banana"
     assert not judge.score([])  # pair-only judge: nothing to score, nothing made up
+
+
+def test_probes_from_a_url_keep_failures_and_a_rerun_asks_only_those_again(stub_url: str, tmp_path: Path) -> None:
+    from pipeline.evaluate.probe import Setting, Task, answered, collect, read_rows
+
+    ref = parse_ref(stub_url)
+    assert ref.kind == "url"
+    st = Setting("t0", 0.0, 1.0, 8)
+    tasks = [Task(f"q{i}", [{"role": "user", "content": f"question {i}"}], st, 0, {"category": "factual"})
+             for i in range(3)]
+    out = tmp_path / "probes.jsonl"
+    _Stub.fail = {"question 1"}
+    try:
+        assert collect(ref, tasks, out) == 3
+    finally:
+        _Stub.fail = set()
+    rows = read_rows(out)
+    assert [bool(r["error"]) for r in rows] == [False, True, False] and "HTTP 500" in rows[1]["error"]
+    assert rows[0]["answer"] == "banana" and rows[0]["latency_s"] > 0
+    assert collect(ref, tasks, out) == 1  # only the failed one is asked again
+    assert sorted((r["qid"], r["error"]) for r in answered(out)) == [("q0", None), ("q1", None), ("q2", None)]
 
 
 def _rows(run_dir: Path, cfg) -> None:

@@ -161,7 +161,7 @@ def test_low_disk_alert_while_live_then_preflight_refusal(small_fs) -> None:  # 
 
 def test_estimate_counts_checkpoints_rotation_and_export() -> None:
     one = estimate(build_config("dpo", [], ["dpo.max_steps=10", "dpo.save_steps=5", "model.lora_r=4"]))
-    assert one is not None and "3 checkpoints" in one.parts[0]  # steps 5, 10 and the final save
+    assert one is not None and "2 checkpoints" in one.parts[0]  # steps 5 and 10 (the final save is step 10's)
     kept = estimate(build_config("dpo", [], ["dpo.max_steps=10", "dpo.save_steps=1", "dpo.keep_checkpoints=2",
                                              "model.lora_r=4"]))
     assert kept is not None and "3 checkpoints" in kept.parts[0]  # two kept + the one being written

@@ -72,9 +72,12 @@ Actions apply to the highlighted run and ask before anything destructive."""
         if r.step is not None:
             step = f"{r.step}/{r.total}" if r.total else str(r.step)
         state = r.state + (f" #{r.attempt}" if r.attempt > 1 else "")
+        if r.waiting:
+            state += f" ({r.waiting[:24]})"
+        label = r.label if r.where == "local" else f"{r.label} · {r.where}"
         return (
             Text(mark, style=mark_style or ""),
-            Text(r.label, overflow="ellipsis", no_wrap=True),
+            Text(label, overflow="ellipsis", no_wrap=True),
             r.stage,
             Text(state, style=f"bold {color}"),
             Text(step, justify="right"),

@@ -8,6 +8,7 @@ file or flag, the key, the value and the expected form, in one line.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from pipeline.errors import ConfigError
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 
 DATA_STAGES = ("datagen",)  # stages whose output is a dataset (chains set the children's data)
-TOP_KEYS = ("stage", "name", "then", "parent", "description")
+TOP_KEYS = ("stage", "name", "then", "parent", "description", "after")
 
 
 def stage_sections(stage: str) -> tuple[str, ...]:
@@ -36,6 +37,7 @@ class RunConfig:
     then: list[str] = field(default_factory=list)
     parent: str | None = None
     description: str = ""
+    after: list[str] = field(default_factory=list)  # run ids that must succeed before this run starts
 
     def section(self, name: str) -> Any:
         return self.sections[name]
@@ -54,6 +56,8 @@ class RunConfig:
             out["then"] = list(self.then)
         if self.parent:
             out["parent"] = self.parent
+        if self.after:
+            out["after"] = list(self.after)
         for key, obj in self.sections.items():
             out[key] = dataclasses.asdict(obj)
         return out
@@ -127,6 +131,8 @@ def coerce(value: Any, ftype: str, meta: dict[str, Any], where: str) -> Any:
             raise bad
         out = value
     else:
+        if isinstance(value, datetime.date | datetime.time):
+            value = value.isoformat()  # TOML reads 12:00:00 (e.g. slurm.time) as a time of day
         if not isinstance(value, str):
             raise bad
         out = value
@@ -221,6 +227,11 @@ def build_config(stage: str | None = None, files: list[Path] | None = None, sets
         then = [then]
     for i, s in enumerate(then):
         check_stage(str(s), f"then[{i}]")
+    after = top.get("after", [])
+    if isinstance(after, str):
+        after = [after]
+    if not isinstance(after, list) or not all(isinstance(a, str) and a for a in after):
+        raise ConfigError(f"after={after!r}: expected a list of run ids, e.g. after = [\"20260101-…-dpo-smollm2\"]")
     wanted = stage_sections(stage)
     # A chain's later stages keep their sections too, validated now, so run.toml relaunches the chain.
     kept = list(wanted) + [s for st in then for s in stage_sections(str(st)) if s not in wanted]
@@ -249,6 +260,7 @@ def build_config(stage: str | None = None, files: list[Path] | None = None, sets
         then=[str(s) for s in then],
         parent=top.get("parent"),
         description=str(top.get("description", "")),
+        after=list(after),
     )
     if check_paths:
         validate_paths(cfg)

@@ -56,6 +56,8 @@ class SupervisorSection:
                            "write (aba run --force turns it off)")
     disk_low_mb: float = opt(1024.0, "alert while the run is live when the runs dir's free space falls below "
                              "this many MiB (0: off)", min=0.0)
+    launcher: str = opt("local", "where the supervisor runs: local (a detached process here) or slurm (a batch "
+                        "job; see [slurm] and docs/cluster.md)", choices=("local", "slurm"))
 
 
 @dataclass

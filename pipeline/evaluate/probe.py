@@ -77,6 +77,16 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+def answered(path: Path) -> list[dict[str, Any]]:
+    """One row per key: the last answer without an error, else the last error (a retried row wins)."""
+    best: dict[str, dict[str, Any]] = {}
+    for row in read_rows(path):
+        old = best.get(row["key"])
+        if old is None or not row.get("error") or old.get("error"):
+            best[row["key"]] = row
+    return list(best.values())
+
+
 class HFGenerator:
     """transformers generation, batched with left padding (CPU throughput comes from batching)."""
 
@@ -181,8 +191,9 @@ def collect(ref: ModelRef, tasks: Sequence[Task], out: Path, *, batch_size: int 
             threads: int | None = None, stop: Callable[[], bool] = lambda: False,
             on_batch: Callable[[int, int], None] | None = None,
             generator: Generator | None = None) -> int:
-    """Answer every task not already in ``out``; returns how many rows it wrote."""
-    have = {r["key"] for r in read_rows(out)}
+    """Answer every task not already answered in ``out`` (failed ones are asked again); returns how
+    many rows it wrote."""
+    have = {r["key"] for r in read_rows(out) if not r.get("error")}
     todo = [t for t in tasks if row_key(ref.label, t.setting.name, t.qid, t.sample) not in have]
     if not todo:
         return 0

@@ -20,7 +20,7 @@ from pipeline.chat.battery import load_battery
 from pipeline.errors import AbaError, ConfigError
 from pipeline.evaluate import report as rep
 from pipeline.evaluate.models import ModelRef, parse_ref, unique_labels
-from pipeline.evaluate.probe import Setting, Task, collect, read_rows
+from pipeline.evaluate.probe import Setting, Task, answered, collect
 from pipeline.evaluate.questions import Question, load_questions
 
 EVAL_DIR = "eval"
@@ -168,8 +168,8 @@ class EvalRun:
     def _missing(self, ref: ModelRef, tasks: list[Task], btasks: list[Task]) -> bool:
         from pipeline.evaluate.probe import row_key
 
-        have = {r["key"] for r in read_rows(self.out / "probes.jsonl")} | \
-            {r["key"] for r in read_rows(self.out / "battery.jsonl")}
+        have = {r["key"] for r in answered(self.out / "probes.jsonl") if not r.get("error")} | \
+            {r["key"] for r in answered(self.out / "battery.jsonl") if not r.get("error")}
         return any(row_key(ref.label, t.setting.name, t.qid, t.sample) not in have for t in [*tasks, *btasks])
 
     def report(self, refs: list[ModelRef], questions: dict[str, Question], battery: Any) -> dict[str, Any]:
@@ -177,11 +177,11 @@ class EvalRun:
 
         cfg, ctx = self.cfg, self.ctx
         labels = [r.label for r in refs]
-        rows = [r for r in read_rows(self.out / "probes.jsonl") if r.get("model") in labels]
+        rows = [r for r in answered(self.out / "probes.jsonl") if r.get("model") in labels]
         extra: dict[str, Any] = {"settings": [s.to_dict() for s in settings(cfg)], "samples": cfg.samples,
                                  "questions": list(cfg.questions), "created_at": time.time(), "run_id": ctx.run_id}
         if battery is not None:
-            extra["battery"] = battery_summary(battery, read_rows(self.out / "battery.jsonl"), labels)
+            extra["battery"] = battery_summary(battery, answered(self.out / "battery.jsonl"), labels)
         judge = None
         try:
             judge = make_eval_judge(cfg.judge, ctx.cfg.sections.get("judge"), self.out / "judge-cache")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline import registry
+from pipeline.cluster.state import waiting_for, where
 from pipeline.monitor import alerts as rules
 from pipeline.monitor.alerts import Alert, AlertBook, Thresholds
 from pipeline.monitor.entries import Changes, RunEntry, RunRow, summarize_tail
@@ -177,9 +178,10 @@ class RunsModel:
             # Unchanged file: an active run only needs its supervisor checked (a /proc read), and
             # is re-read when it is gone so that read_status reports it lost.
             st0 = e.status
-            if st0 is None or st0.state not in ACTIVE or st0.host != HOST:
+            if st0 is None or st0.state not in ACTIVE or (st0.host != HOST and not st0.job_id):
                 return
-            if st0.supervisor_pid is not None and alive(st0.supervisor_pid, st0.supervisor_start):
+            # A Slurm run is re-read each pass: read_status asks squeue (one cached call for all runs).
+            if not st0.job_id and st0.supervisor_pid is not None and alive(st0.supervisor_pid, st0.supervisor_start):
                 return
         e.status_sig = sig
         try:
@@ -369,4 +371,5 @@ class RunsModel:
             ended_at=st.ended_at if st else None, reason=(st.reason if st else e.error),
             alert_level=self.book.worst_level(e.run_id), malformed=malformed,
             attempt=st.attempt if st else 1, parent=st.parent if st else None,
+            where=where(st) if st else "local", waiting=waiting_for(st) if st else None,
         )

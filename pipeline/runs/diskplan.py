@@ -88,15 +88,19 @@ def _saves(sec: Any, rows: int | None) -> int:
     else:
         steps = math.ceil(rows / per_step * sec.epochs) if rows else None
         epochs = sec.epochs
+    # The final save is its own checkpoint unless the last periodic one falls on the last step.
     if sec.save_steps > 0:
         n = (steps // sec.save_steps) if steps else 1  # at least one; the row count was unknown
+        final = not steps or steps % sec.save_steps != 0
     elif sec.checkpoint_every > 0:
-        n = int(epochs // sec.checkpoint_every + 1e-9)
+        n = int(epochs / sec.checkpoint_every + 1e-9)
+        final = abs(epochs / sec.checkpoint_every - n) > 1e-9
     else:
-        n = 0
+        n, final = 0, True
     if steps:
         n = min(n, steps)  # at most one save a step
-    n += 1
+    n += 1 if final else 0
+    n = max(n, 1)
     return min(n, sec.keep_checkpoints + 1) if sec.keep_checkpoints > 0 else n
 
 

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from pipeline.atomic import atomic_write_json
-from pipeline.config.run import RunConfig
+from pipeline.cluster import control, deps
+from pipeline.config.run import RunConfig, load_run_config
 from pipeline.errors import AbaError
 from pipeline.runs.procinfo import alive
 from pipeline.runs.store import RunStore
@@ -37,8 +38,13 @@ def launch(store: RunStore, cfg: RunConfig, force: bool = False) -> tuple[str, P
         from pipeline.runs.diskplan import check_disk
 
         check_disk(cfg, store.root)
+    if cfg.after:
+        cfg.after = deps.resolve_after(store, cfg.after)
     run_id, path = store.create_run(cfg)
-    start_supervisor(path)
+    if cfg.sections["supervisor"].launcher == "slurm":
+        control.submit_run(path, cfg)
+    else:
+        start_supervisor(path)
     return run_id, path
 
 
@@ -47,6 +53,11 @@ def stop(store: RunStore, ref: str, grace: float | None = None) -> str:
     st = read_status(info.path)
     if st.state not in ACTIVE:
         raise AbaError(f"run {info.run_id} is not running (state {st.state})")
+    if st.job_id:
+        cfg = load_run_config(info.path)
+        control.stop_run(info.path, st, cfg.sections["supervisor"].grace_seconds if grace is None else grace,
+                         STOP_FILE)
+        return info.run_id
     if grace is not None:
         try:
             atomic_write_json(info.path / STOP_FILE, {"grace_seconds": grace})
@@ -76,7 +87,11 @@ def resume(store: RunStore, ref: str) -> str:
         (info.path / STOP_FILE).unlink()
     except FileNotFoundError:
         pass
-    start_supervisor(info.path, resume=True)
+    cfg = load_run_config(info.path)
+    if cfg.sections["supervisor"].launcher == "slurm":
+        control.submit_run(info.path, cfg, resume=True)  # a new job, from the last complete checkpoint
+    else:
+        start_supervisor(info.path, resume=True)
     return info.run_id
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import importlib
 import socket
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -17,6 +18,9 @@ STATES = ("queued", "running", "succeeded", "failed", "oom", "stopped", "lost")
 TERMINAL = frozenset({"succeeded", "failed", "oom", "stopped"})
 ACTIVE = frozenset({"queued", "running"})
 
+
+# launcher → "module:function" reconciling an active run's status with what its scheduler says
+RECONCILERS = {"slurm": "pipeline.cluster.state:reconcile"}
 
 @dataclass
 class Status:
@@ -35,6 +39,9 @@ class Status:
     attempt: int = 1
     parent: str | None = None
     stop_requested: bool = False
+    launcher: str = "local"  # local | slurm
+    job_id: str | None = None  # the Slurm job id of a cluster run
+    nodes: str | None = None  # the Slurm node list the job runs on
     updated_at: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,8 +75,15 @@ def read_status_raw(run_dir: Path) -> Status:
 
 
 def read_status(run_dir: Path) -> Status:
-    """The status a reader should show: ``lost`` when it says active but the supervisor is gone."""
+    """The status a reader should show: ``lost`` when it says active but the supervisor is gone (or, for a
+    Slurm run, what Slurm says of its job)."""
     status = read_status_raw(run_dir)
+    if status.job_id and status.state in ACTIVE and status.launcher in RECONCILERS:
+        # The launcher's own truth (Slurm, cached): queued/pending reason, ended, lost. Named, not imported,
+        # so this module stays below the launchers in the package table.
+        module, _, func = RECONCILERS[status.launcher].partition(":")
+        reconciled: Status = getattr(importlib.import_module(module), func)(status, Path(run_dir))
+        return reconciled
     local = status.state in ACTIVE and status.host == socket.gethostname()
     # A queued run whose supervisor has not written its pid yet gets a moment before it counts as lost.
     started = status.supervisor_pid is not None or time.time() - status.updated_at > 30

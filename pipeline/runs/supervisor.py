@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.atomic import atomic_write_text
+from pipeline.cluster import deps, jobside
 from pipeline.runs.classify import classify, oom_kill_count, read_tail
 from pipeline.runs.durable import DurableStatus, RunFolderGone, note
 from pipeline.config.run import RunConfig, chain_child
@@ -38,6 +39,9 @@ def worker_command(cfg: RunConfig, run_dir: Path, resume: bool, attempt: int) ->
     """The worker's argv: plain python, or `accelerate launch` when the run asks for several GPUs."""
     tail = ["-m", "pipeline.runs.worker", str(run_dir), "--attempt", str(attempt)] + (["--resume"] if resume else [])
     sup = cfg.sections["supervisor"]
+    multinode = jobside.multinode_command(cfg, tail[2:]) if jobside.is_slurm(cfg) else None
+    if multinode:
+        return multinode
     if sup.gpus > 1:
         cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(sup.gpus)]
         if sup.accelerate_config:
@@ -75,6 +79,7 @@ class Supervisor:
         self.status = read_status_raw(run_dir)
         self.proc: subprocess.Popen[bytes] | None = None
         self.stop_requested = False
+        self.slurm_signal = False  # the stop came from Slurm (time limit, preemption), not `aba stop`
         self.kill_at: float | None = None
         self.events = EventWriter(run_dir / EVENTS_FILE)
         self.notifier = Notifier.for_run_dir(run_dir, self.cfg.sections.get("supervisor"))
@@ -96,6 +101,7 @@ class Supervisor:
     def on_stop(self, signum: int, _frame: object) -> None:
         if not self.stop_requested:
             self.stop_requested = True
+            self.slurm_signal = jobside.is_slurm(self.cfg) and not (self.run_dir / STOP_FILE).exists()
             grace = self.cfg.sections["supervisor"].grace_seconds
             try:
                 grace = float(json.loads((self.run_dir / STOP_FILE).read_text())["grace_seconds"])
@@ -163,8 +169,13 @@ class Supervisor:
         st = self.status
         st.supervisor_pid, st.supervisor_start = os.getpid(), start_ticks(os.getpid())
         st.started_at = st.started_at if self.resume and st.started_at else time.time()
-        st.state, st.ended_at, st.exit_code, st.signal, st.reason = "running", None, None, None, None
+        st.state, st.ended_at, st.exit_code, st.signal, st.reason = "queued", None, None, None, None
         st.stop_requested = False
+        if jobside.is_slurm(self.cfg):
+            jobside.record_job(st)
+        if self.cfg.after and not self.wait_for_dependencies():
+            return self.exit_code()
+        st.state = "running"
         self.durable.reserve.hold()
         self.write(st)
         self.emit("status", state="running", attempt=st.attempt)
@@ -187,6 +198,12 @@ class Supervisor:
                     resume = True  # continue from the last complete checkpoint, if any
                     continue
             break
+        if self.slurm_signal and st.state == "stopped" and jobside.after_slurm_signal(self.cfg, st):
+            st.pid = None
+            self.write(st)
+            self.emit("status", state=st.state, reason=st.reason)
+            jobside.requeue(st)  # Slurm ends this job now and runs the script again, with --resume
+            return 0
         if st.state == "succeeded":
             self.start_next()  # before the final status, so a reader that sees "succeeded" sees the child too
         st.ended_at, st.pid = time.time(), None
@@ -195,7 +212,11 @@ class Supervisor:
             self.durable.flush(END_RETRY_S)  # a read-only or failing disk: wait for it rather than die
         self.emit("status", state=st.state, reason=st.reason, exit_code=st.exit_code, signal=st.signal)
         self.announce_end()
-        return 0
+        return self.exit_code()
+
+    def exit_code(self) -> int:
+        """Under Slurm the job's exit code tells the run's end (afterok, sacct); a local run always exits 0."""
+        return 0 if self.status.state in ("succeeded", "queued") or not jobside.is_slurm(self.cfg) else 1
 
     def announce_alerts(self) -> None:
         for ev in self.alerts.poll():
@@ -210,6 +231,26 @@ class Supervisor:
         st = self.status
         self.notifier.send(Notice(st.run_id, st.state, st.reason, stage=st.stage, host=st.host))
         self.notifier.wait(self.notifier.budget_s())
+
+    def wait_for_dependencies(self) -> bool:
+        """Queued until every ``after`` run succeeded; False when this run ended instead (written)."""
+        st = self.status
+
+        def waiting(msg: str) -> None:
+            st.reason = msg
+            self.write(st)
+
+        failure = deps.wait(self.run_dir.parent, self.cfg.after, lambda: self.stop_requested, waiting)
+        if failure is None and not self.stop_requested:
+            st.reason = None
+            return True
+        st.state = "failed" if failure else "stopped"
+        st.reason = failure or "stopped on request while waiting for " + ", ".join(self.cfg.after)
+        st.ended_at = time.time()
+        self.write(st)
+        self.emit("status", state=st.state, reason=st.reason)
+        self.announce_end()
+        return False
 
     def start_next(self) -> None:
         child = chain_child(self.cfg, self.status.run_id)

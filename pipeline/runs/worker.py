@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from pipeline.runs.store import load_run_config
 from pipeline.runs.events import EventWriter
 from pipeline.runs.layout import CHECKPOINTS_DIR, EVENTS_FILE, RESULT_FILE
 
+DUPLICATE_SIGNAL_S = 2.0
 
 
 class StageFailed(Exception):
@@ -87,10 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     # Under accelerate, only rank 0 writes events and checkpoints' metadata.
     rank = int(os.environ.get("RANK", "0"))
 
+    first: list[float] = []
+
     def on_term(signum: int, _frame: object) -> None:
         if ctx.stop_requested.is_set():
-            # Second request: leave now, without the checkpoint.
+            # One stop often arrives twice at once (scancel signals every process of the job and the
+            # supervisor forwards it; torch's elastic agent forwards it to the ranks too): that is
+            # still the first request. A later one means: leave now, without the checkpoint.
+            if time.monotonic() - first[0] < DUPLICATE_SIGNAL_S:
+                return
             raise KeyboardInterrupt
+        first.append(time.monotonic())
         ctx.stop_requested.set()
         print(f"worker: received {signal.Signals(signum).name}; stopping after a checkpoint", flush=True)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from pipeline.cluster.ranks import agree, rank
 from pipeline.train.checkpointing import CheckpointManager, SavePlan, step_name
 from pipeline.train.guards import Guard
 from pipeline.train.metrics import Throughput, is_summary, map_logs
@@ -56,8 +57,11 @@ class StageCallback(TrainerCallback):
         periodic = self.plan.due(self.prev_epoch, epoch, step)
         self.prev_epoch = epoch
         final = step >= state.max_steps
-        stop = self.ctx.stop_requested.is_set()
+        # Under DDP every rank must leave after the same step (and save together): decided as one.
+        (stop,) = agree(self.ctx.stop_requested.is_set())
         if stop:
+            if not self.stopped_by_request:
+                print(f"worker rank {rank()}: stopping after optimizer step {step}", flush=True)
             self.stopped_by_request = True
             control.should_training_stop = True
         if periodic or final or (stop and self.manager.last_saved_step != step):
@@ -85,7 +89,10 @@ class StageCallback(TrainerCallback):
         for finding in self.guard.check(step, metrics, self.key):
             if main:
                 self.ctx.alert(finding.code, finding.message, step, level=level)
-        if self.guard.failure:
+        (failed,) = agree(self.guard.failure is not None)  # one rank's guard stops every rank
+        if failed and self.guard.failure is None:
+            self.guard.failure = f"stopped at step {step}: another rank's {self.key} guard fired"
+        if failed:
             # Do not checkpoint a diverged model; end the loop and let the stage fail the run.
             control.should_training_stop = True
             control.should_save = False

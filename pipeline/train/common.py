@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.checkpoints.store import last_complete
+from pipeline.cluster.ranks import agree, may_stop_early
 from pipeline.data.loaders import content_hash
 from pipeline.errors import ConfigError
 from pipeline.runs.events import iter_events, parse_line, read_last_lines
@@ -163,7 +164,7 @@ def run_stage(ctx: Any, spec: StageSpec) -> None:
     except TemplateError as exc:
         ctx.fail(f"chat template refused: {exc}")
     ctx.log(f"{spec.name}: {len(data)} rows from {data.source}; backend {backend.name}; model {model_path}")
-    if ctx.stop_requested.is_set():
+    if may_stop_early(ctx.stop_requested.is_set()):
         return
 
     extra = spec.prepare(ctx, section) if spec.prepare else {}
@@ -173,7 +174,7 @@ def run_stage(ctx: Any, spec: StageSpec) -> None:
         load_template_override(tokenizer, model_sec.chat_template)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-    if ctx.stop_requested.is_set():
+    if may_stop_early(ctx.stop_requested.is_set()):
         return
 
     import torch
@@ -200,7 +201,7 @@ def run_stage(ctx: Any, spec: StageSpec) -> None:
     env = TrainEnv(ctx, section, model, tokenizer, HFDataset.from_list(data.rows),
                    training_kwargs(section, str(staging), backend.cuda, bf16, checkpointing_key()), [callback], extra)
     trainer = spec.make_trainer(env)
-    if ctx.stop_requested.is_set():
+    if agree(ctx.stop_requested.is_set())[0]:  # the process group exists now: the ranks decide together
         return
     trainer.train(resume_from_checkpoint=resume_from)
     shutil.rmtree(staging, ignore_errors=True)

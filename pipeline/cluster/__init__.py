@@ -1,0 +1,1 @@
+"""Runs past one process: Slurm jobs, multi-node launch, the ranks' stop agreement, run dependencies."""

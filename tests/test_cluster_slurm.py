@@ -1,0 +1,139 @@
+"""Runs through a real Slurm on loopback (tests/slurm_support.py): queued → running → succeeded in `aba ps`,
+stop with a resumable checkpoint, scancel, a supervisor killed under Slurm, and `after` through afterok.
+
+Skips with the exact reason when the daemons cannot start here (docs/cluster.md says how to run it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.checkpoints.store import list_checkpoints
+from pipeline.config.run import build_config
+from pipeline.runs.launcher import launch, stop, wait_for
+from pipeline.runs.status import TERMINAL, read_status_raw
+from pipeline.runs.store import RunStore
+from tests.conftest import aba
+from tests.slurm_support import LocalSlurm
+
+pytestmark = pytest.mark.slow
+ENDED = set(TERMINAL) | {"lost"}
+PAIRS = [
+    {"prompt": "What is 2+2?", "chosen": "4.", "rejected": "Maybe 5."},
+    {"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "I am not sure."},
+]
+FAST = ["model.lora_r=4", "model.lora_alpha=8", "supervisor.launcher=slurm"]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSlurm]:
+    sl = LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    why = sl.start()
+    if why:
+        pytest.skip(f"no loopback Slurm on this machine: {why}")
+    old = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = str(sl.conf)  # the launcher (here) and `aba` (children) find this cluster
+    try:
+        yield sl
+    finally:
+        sl.stop()
+        if old is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = old
+
+
+def ps(store: RunStore) -> dict[str, dict]:
+    out = aba("ps", "--json", runs_dir=store.root)
+    assert out.returncode == 0, out.stderr
+    return {r["run_id"]: r for r in json.loads(out.stdout)}
+
+
+def job(path: Path) -> str:
+    jid = read_status_raw(path).job_id
+    assert jid
+    return jid
+
+
+def wait_metric(path: Path, step: int, timeout: float = 900) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        ev = path / "events.jsonl"
+        if ev.exists() and any(json.loads(ln).get("type") == "metrics" and json.loads(ln).get("step", 0) >= step
+                               for ln in ev.read_text().splitlines() if ln.strip()):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"step {step} never logged: {(path / 'stderr.log').read_text()[-2000:]}")
+
+
+def test_slurm_queue_run_stop_cancel_and_lost_supervisor(cluster: LocalSlurm, store: RunStore,
+                                                         tmp_path: Path) -> None:
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps(p) + "\n" for p in PAIRS))
+    dpo = [*FAST, f"dpo.data={data}", "dpo.max_length=48", "dpo.warmup_steps=0"]
+    # 1: held by Slurm at first, so `aba ps` must show it queued with Slurm's pending reason.
+    r1, p1 = launch(store, build_config("dpo", [], [*dpo, "dpo.max_steps=2", 'slurm.extra=["--hold"]']))
+    # 2: long enough to be stopped mid-training.
+    r2, p2 = launch(store, build_config("dpo", [], [*dpo, "dpo.max_steps=400", "dpo.checkpoint_every=0"]))
+    row = ps(store)[r1]
+    assert row["state"] == "queued" and "JobHeldUser" in row["reason"], row
+    assert row["launcher"] == "slurm" and row["job_id"] == job(p1)
+    assert "slurm:" + job(p1) in aba("ps", runs_dir=store.root).stdout  # where it lives, in the table
+    subprocess.run(["scontrol", "release", job(p1)], check=True, capture_output=True)
+
+    seen = ["queued"]
+    deadline = time.time() + 900
+    while time.time() < deadline and seen[-1] not in ENDED:
+        state = ps(store)[r1]["state"]
+        if state != seen[-1]:
+            seen.append(state)
+        time.sleep(0.3)
+    assert seen == ["queued", "running", "succeeded"], (seen, (p1 / "stderr.log").read_text()[-2000:])
+    assert ps(store)[r1]["nodes"] == cluster.host
+
+    wait_metric(p2, 1)
+    stop(store, r2)  # scancel --signal=TERM --batch: the supervisor stops the worker after a checkpoint
+    assert wait_for(store, r2, ENDED, timeout=600) == "stopped", (p2 / "stderr.log").read_text()[-2000:]
+    ckpts = [c for c in list_checkpoints(p2) if c.name.startswith("checkpoint-s")]
+    assert len(ckpts) == 1 and ckpts[0].complete and ckpts[0].meta["resumable"] is True
+    assert ckpts[0].meta["kind"] == "stop"
+
+    # 3: cancelled with scancel behind aba's back; 4: its supervisor killed, so only Slurm can tell.
+    sleepy = ["supervisor.launcher=slurm", "selftest.steps=2000", "selftest.step_seconds=0.1"]
+    r3, p3 = launch(store, build_config("selftest", [], sleepy))
+    r4, p4 = launch(store, build_config("selftest", [], sleepy))
+    wait_metric(p3, 2)
+    wait_metric(p4, 2)
+    subprocess.run(["scancel", job(p3)], check=True, capture_output=True)
+    os.kill(read_status_raw(p4).supervisor_pid or 0, signal.SIGKILL)
+    assert wait_for(store, r3, ENDED, timeout=60) == "stopped"
+    assert "cancelled" in (ps(store)[r3]["reason"] or "")
+    assert wait_for(store, r4, ENDED, timeout=60) == "failed"
+    reason = ps(store)[r4]["reason"]
+    assert f"Slurm job {job(p4)} ended" in reason and "without the supervisor recording an end" in reason
+    assert read_status_raw(p4).state == "failed"  # recorded: Slurm forgets jobs, the run folder does not
+
+
+def test_slurm_after_uses_afterok_and_a_failed_dependency_fails(cluster: LocalSlurm, store: RunStore) -> None:
+    base = ["supervisor.launcher=slurm", "selftest.steps=3"]
+    ok, _ = launch(store, build_config("selftest", [], [*base, "selftest.steps=10", "selftest.step_seconds=0.5"]))
+    bad, _ = launch(store, build_config("selftest", [], [*base, "selftest.behaviour=crash"]))
+    cfg_ok = build_config("selftest", [], base)
+    cfg_ok.after = [ok]
+    after_ok, p_ok = launch(store, cfg_ok)
+    cfg_bad = build_config("selftest", [], base)
+    cfg_bad.after = [bad]
+    after_bad, _ = launch(store, cfg_bad)
+    assert ps(store)[after_ok]["reason"] == f"Slurm job {job(p_ok)} pending: Dependency"
+    assert wait_for(store, after_ok, ENDED, timeout=120) == "succeeded"
+    assert read_status_raw(store.get(ok).path).ended_at <= read_status_raw(p_ok).started_at
+    assert wait_for(store, after_bad, ENDED, timeout=120) == "failed"
+    assert bad in (ps(store)[after_bad]["reason"] or "")
