@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config.run import RunConfig, build_config, load_run_config
+from pipeline.config.run import RunConfig, build_config
 from pipeline.config.schema import SelftestSection, SupervisorSection
 from pipeline.merge.plan import BRANCHES_FILE, Branch, BranchRunner, plan_branches
 from pipeline.runs.launcher import wait_for
 from pipeline.runs.status import read_status
-from pipeline.runs.store import RunStore
+from pipeline.runs.store import RunStore, load_run_config
 from pipeline.runs.worker import StageContext, StageFailed
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from pipeline.atomic import atomic_write_json
 from pipeline.cluster import control, deps
-from pipeline.config.run import RunConfig, load_run_config
+from pipeline.config.run import RunConfig
+from pipeline.runs.store import load_run_config
 from pipeline.errors import AbaError
 from pipeline.runs.procinfo import alive
 from pipeline.runs.store import RunStore
