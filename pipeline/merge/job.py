@@ -16,7 +16,7 @@ from typing import Any
 from pipeline.checkpoints.store import read_checkpoint
 from pipeline.config.run import RunConfig
 from pipeline.errors import AbaError
-from pipeline.merge.plan import Branch, BranchRunner, plan_branches
+from pipeline.merge.plan import Branch, BranchRunner, plan_branches, shared_sections
 from pipeline.merge.report import REPORT_DIR, REPORT_JSON, summarise, write_report
 from pipeline.merge.sources import AdapterSource, check_compatible, check_settings, resolve_source
 
@@ -111,9 +111,7 @@ class MergeJob:
             model = dataclasses.replace(cfg.sections["model"], source=f"run:{parent}@{FINAL}",
                                         label=f"{cfg.model_label()}-merge")
             ev = dataclasses.replace(cfg.sections["eval"], baseline=base_source, models=refs, checkpoints=[])
-            return RunConfig(stage="eval", sections={"model": model, "eval": ev,
-                                                     "judge": dataclasses.replace(cfg.sections["judge"]),
-                                                     "supervisor": dataclasses.replace(cfg.sections["supervisor"])},
+            return RunConfig(stage="eval", sections={"model": model, "eval": ev, **shared_sections(cfg)},
                              name=cfg.name, parent=parent,
                              description=f"Strategy B comparison of merge run {parent}")
 

@@ -69,12 +69,16 @@ def plan_branches(sec: Any) -> list[Branch]:
     return out
 
 
+def shared_sections(cfg: RunConfig) -> dict[str, Any]:
+    """Copies of the sections a child run shares with its merge run (judge, supervisor, slurm)."""
+    return {k: dataclasses.replace(v) for k, v in cfg.sections.items() if k in ("judge", "supervisor", "slurm")}
+
+
 def branch_config(cfg: RunConfig, branch: Branch, parent_id: str) -> RunConfig:
     model = dataclasses.replace(cfg.sections["model"])
     model.label = f"{cfg.model_label()}-{branch.label}"
     grpo = dataclasses.replace(cfg.sections["grpo"], reward_weights=branch.weights)
-    sections = {"model": model, "grpo": grpo, "judge": dataclasses.replace(cfg.sections["judge"]),
-                "supervisor": dataclasses.replace(cfg.sections["supervisor"])}
+    sections = {"model": model, "grpo": grpo, **shared_sections(cfg)}
     what = "Strategy A (joint reward)" if branch.role == "joint" else f"Strategy B branch ({branch.spec})"
     return RunConfig(stage="grpo", sections=sections, name=cfg.name, parent=parent_id,
                      description=f"{what} of merge run {parent_id}")
