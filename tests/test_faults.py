@@ -335,3 +335,25 @@ def test_disk_low_and_readonly_alert_rules_and_the_telemetry_sample(tmp_path: Pa
     snap = Telemetry(NoGpu(), disk_path=tmp_path / "runs").sample()  # type: ignore[arg-type]
     st = os.statvfs(tmp_path)
     assert snap.disk_total == st.f_blocks * st.f_frsize and snap.disk_free is not None and not snap.disk_readonly
+
+
+def test_the_ui_model_shows_a_deleted_live_run_folder_as_an_alert(tmp_path: Path) -> None:
+    import shutil
+
+    from pipeline.monitor.runs_model import RunsModel
+    from pipeline.runs.procinfo import start_ticks
+    from pipeline.runs.status import write_status
+
+    store = RunStore(tmp_path / "runs")
+    rid, path = store.create_run(build_config("selftest", [], []))
+    st = read_status_raw(path)
+    st.state, st.supervisor_pid, st.supervisor_start = "running", os.getpid(), start_ticks(os.getpid())
+    write_status(path, st)
+    model = RunsModel(store, scan_s=0.0)
+    model.poll_once()
+    assert [r.state for r in model.rows()] == ["running"]
+    shutil.rmtree(path)
+    model.poll_once()
+    assert model.rows() == []
+    gone = [a for a in model.book.active.values() if a.code == "run_removed"]
+    assert gone and rid in gone[0].message and "deleted while it was running" in gone[0].message

@@ -156,11 +156,14 @@ async def test_telemetry_pane_with_a_gpu_maps_processes_to_runs_and_shows_na(tmp
 async def test_telemetry_pane_without_a_driver_shows_cpu_and_ram(tmp_path: Path):
     nv = FakeNvml(init_error="NVML Shared Library Not Found")
     app = make_app(tmp_path, telemetry=fake_telemetry(nv, history=False))
+    app.telemetry.disk_path = tmp_path  # the runs dir's free space: the app's own Telemetry samples its store
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(pilot, app)
-        text = _text(app.screen.query_one(TelemetryPane)._render_snapshot(app.telemetry.latest))
+        text = _text(app.screen.query_one(TelemetryPane)._render_snapshot(app.telemetry.sample()))
         assert "No NVIDIA GPU: no NVIDIA driver or GPU (NVML: NVML Shared Library Not Found)" in text
         assert "CPU  35% of 16" in text and "GPU0" not in text
+        disk = next(ln for ln in text.splitlines() if ln.startswith("Disk "))
+        assert " free of " in disk and "(runs dir)" in disk and "read-only" not in disk
 
 
 async def test_alerts_pane_lists_bad_ends_and_nan_and_jumps_to_the_run(tmp_path: Path):

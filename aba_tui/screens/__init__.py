@@ -32,6 +32,8 @@ SCREENS: dict[str, ScreenEntry] = {
                         "two models side by side: streaming, timings, blind votes, DPO pairs, batteries", "a"),
     "evaluation": ScreenEntry("aba_tui.screens.evaluation:EvalScreen", "Evaluation",
                               "before/after stance reports, targets, tournament ratings, worst examples", "v"),
+    "datagen": ScreenEntry("aba_tui.screens.datagen:DatagenScreen", "Datagen items",
+                           "a datagen run's traces: prompt, trace, finish reason and the 9 judge scores", "g"),
 }
 
 

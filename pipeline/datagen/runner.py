@@ -44,6 +44,7 @@ class Datagen:
         self.session_done = 0
         self.judge_missing = 0
         self.t0 = time.monotonic()
+        self._ledger_saved = 0.0
 
     # -- prompts ----------------------------------------------------------------------------------
     def _base_prompts(self) -> list[Prompt]:
@@ -138,7 +139,7 @@ class Datagen:
             out["judge"]["cache"] = {"hits": cache.hits, "misses": cache.misses} if cache else None
         return out
 
-    def _progress(self) -> None:
+    def _progress(self, final: bool = False) -> None:
         led = self.ledger()
         gen, jud = led["generator"], led.get("judge") or {}
         elapsed = max(1e-6, time.monotonic() - self.t0)
@@ -158,7 +159,10 @@ class Datagen:
             "cost_usd": round(gen["cost_usd"] + jud.get("cost_usd", 0.0), 6), "judge_missing": self.judge_missing,
         }
         self.ctx.emit("metrics", self.done, **{k: v for k, v in metrics.items() if v is not None})
-        atomic_write_text(self.data / store.LEDGER, _json(led))
+        now = time.monotonic()
+        if final or now - self._ledger_saved >= 1.0:  # an fsync'd write a second, not one an item
+            self._ledger_saved = now
+            atomic_write_text(self.data / store.LEDGER, _json(led))
 
     # -- the run ----------------------------------------------------------------------------------
     async def _main(self) -> dict[str, Any] | None:
@@ -194,6 +198,7 @@ class Datagen:
                 await self._one(client, limiter, p, i, key)
 
         await asyncio.gather(*(worker() for _ in range(min(self.sec.concurrency, max(1, len(work))))))
+        self._progress(final=True)
         if self.ctx.stop_requested.is_set():
             return None
         return store.build_outputs(self.ctx.run_dir, listed, self.sec.pair_margin)

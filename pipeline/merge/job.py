@@ -2,19 +2,22 @@
 
 Phases report as ``progress`` events (``phase`` = branches | merge | compare) and ``merge`` /
 ``comparison`` events; the merged adapter is ``checkpoints/final`` (metadata.json last, naming its
-sources), the report ``report/comparison.{md,json}``. A resumed run skips what is complete.
+sources). The comparison is an eval run of its own (stage eval, parent = this run, settings from
+[eval]), summarised in ``report/comparison.{md,json}``. A resumed run skips what is complete.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
 
 from pipeline.checkpoints.store import read_checkpoint
+from pipeline.config.run import RunConfig
 from pipeline.errors import AbaError
-from pipeline.merge.plan import Branch, BranchRunner, plan_branches
-from pipeline.merge.report import REPORT_DIR, REPORT_JSON, write_report
+from pipeline.merge.plan import Branch, BranchRunner, plan_branches, shared_sections
+from pipeline.merge.report import REPORT_DIR, REPORT_JSON, summarise, write_report
 from pipeline.merge.sources import AdapterSource, check_compatible, check_settings, resolve_source
 
 FINAL = "final"
@@ -76,64 +79,57 @@ class MergeJob:
         self.ctx.emit("progress", 1, total_steps=1, phase="merge")
         self.ctx.log(f"merge: {self.sec.method} of {', '.join(s.label for s in sources)} → {self.dest}")
 
-    def _entrants(self, sources: list[AdapterSource]) -> list[Any]:
-        from pipeline.merge.compare import BASE, Entrant
-
-        labels = [label or s.label for (label, _ref), s in zip(self._source_refs(), sources, strict=True)]
-        out = [Entrant("merge", "merged", self.dest, f"run:{self.ctx.run_id}@{FINAL}")]
-        out += [Entrant(lab, "source", s.path, s.ref) for lab, s in zip(labels, sources, strict=True)]
+    def _compared(self, sources: list[AdapterSource]) -> tuple[list[str], dict[str, str]]:
+        """The eval run's models after the merge itself: (refs, {eval label: role})."""
+        refs: list[str] = []
+        base = sources[0].base_source  # the eval labels a model as its ref without "run:", embedded as "base"
+        base_label = "base" if base == "embedded" else base[4:] if base.startswith("run:") else Path(base).name
+        roles = {base_label: "base", f"{self.ctx.run_id}@{FINAL}": "merged"}
+        labels = [label for label, _ref in self._source_refs()]
+        for label, s in zip(labels, sources, strict=True):
+            ref = f"run:{s.run_id}@{s.checkpoint}" if s.run_id else str(s.path)
+            refs.append(ref)
+            roles[ref[4:] if s.run_id else s.path.name] = f"source: {label}" if label else "source"
         for b in self.branches:
             if b.role == "joint":
-                out.append(Entrant(b.label, "joint", resolve_source(f"run:{b.run_id}@best", self.root).path,
-                                   f"run:{b.run_id}@best"))
+                refs.append(f"run:{b.run_id}@best")
+                roles[f"{b.run_id}@best"] = "joint (Strategy A)"
         for ref in self.sec.compare_with:
-            other = resolve_source(ref, self.root, "merge.compare_with")
-            out.append(Entrant(other.label, "other", other.path, ref))
-        out.append(Entrant(BASE, "base", None, sources[0].base_source))
-        return out
+            refs.append(ref)
+            roles.setdefault(ref[4:], "other")
+        return refs, roles
 
     def _compare(self, sources: list[AdapterSource]) -> None:
-        from pipeline.data.loaders import load_prompts
-        from pipeline.merge.compare import build_report, generate, score_answers
-        from pipeline.models.resolve import resolve_model
-        from pipeline.rewards.scorer import get_scorer
+        from pipeline.evaluate.report import read_report
 
         if self.ctx.resume and (self.ctx.run_dir / REPORT_DIR / REPORT_JSON).is_file():
             return
-        grpo = self.ctx.cfg.sections.get("grpo")
-        data = grpo.data if grpo is not None else "builtin:epistemic-stance-25"
-        scorer_name = grpo.scorer if grpo is not None else "rubric"
-        notes: list[str] = []
-        try:
-            scorer = get_scorer(scorer_name)
-        except AbaError as exc:
-            notes.append(f"scorer {scorer_name} unavailable ({exc}); scored with the rubric scorer")
-            scorer_name, scorer = "rubric", get_scorer("rubric")
-        if scorer_name == "rubric":
-            notes.append("Scores are the local rubric heuristics (pipeline/rewards/rubric.py), not an LLM judge: "
-                         "read them as a smoke comparison; the prompts may overlap the training prompts.")
-        try:
-            entrants = self._entrants(sources)
-        except AbaError as exc:
-            self.ctx.fail(str(exc))
-        prompts = [r["prompt"] for r in load_prompts(data).rows[: self.sec.compare_prompts]]
-        self.ctx.emit("progress", 0, total_steps=len(entrants), phase="compare")
-        t0 = time.time()
-        base = resolve_model(sources[0].base_source)
-        answers = generate(base, entrants, prompts, self.sec.compare_tokens, self.dest, self.ctx.stop_requested)
-        if len(answers) < len(entrants):
-            self.ctx.log("merge: stopped during the comparison; resume to write the report")
+        refs, roles = self._compared(sources)
+        base_source = sources[0].base_source
+
+        def eval_config(cfg: RunConfig, _b: Branch, parent: str) -> RunConfig:
+            model = dataclasses.replace(cfg.sections["model"], source=f"run:{parent}@{FINAL}",
+                                        label=f"{cfg.model_label()}-merge")
+            ev = dataclasses.replace(cfg.sections["eval"], baseline=base_source, models=refs, checkpoints=[])
+            return RunConfig(stage="eval", sections={"model": model, "eval": ev, **shared_sections(cfg)},
+                             name=cfg.name, parent=parent,
+                             description=f"Strategy B comparison of merge run {parent}")
+
+        branch = Branch("compare", "eval", "", "eval")
+        if not BranchRunner(self.ctx, [branch], 1, make_config=eval_config, phase="compare").run():
+            self.ctx.log("merge: stopped while the comparison ran; resume this run to go on")
             return
-        scores = score_answers(scorer, prompts, answers)
-        report = build_report(
-            scores, answers, prompts, run_id=self.ctx.run_id, method=self.sec.method, density=self.sec.density,
-            weights=read_checkpoint(self.dest).meta.get("merge", {}).get("weights"),
-            sources=[s.label for s in sources], roles={e.label: e.role for e in entrants},
-            refs={e.label: e.ref for e in entrants}, scorer=scorer_name, data=data, prompts=len(prompts),
-            max_new_tokens=self.sec.compare_tokens, seconds=round(time.time() - t0, 1), notes=notes)
-        path = write_report(self.ctx.run_dir, report)
-        for e in entrants:
-            self.ctx.emit("comparison", None, model=e.label, role=e.role, overall=report["means"][e.label]["overall"],
-                          strength=report["tournament"]["strength"].get(e.label))
-        self.ctx.emit("progress", len(entrants), total_steps=len(entrants), phase="compare")
+        eval_dir = self.root / str(branch.run_id)
+        found = read_report(eval_dir)
+        if found is None:
+            self.ctx.fail(f"merge: the comparison run {branch.run_id} succeeded but wrote no eval_report.json")
+        report = found or {}
+        meta = read_checkpoint(self.dest).meta.get("merge", {})
+        summary = summarise(report, roles, run_id=self.ctx.run_id, method=self.sec.method, density=self.sec.density,
+                            weights=meta.get("weights"), sources=[s.label for s in sources], eval_run=branch.run_id,
+                            eval_report_md=str(eval_dir / "eval_report.md"))
+        path = write_report(self.ctx.run_dir, summary)
+        for label, m in summary["models"].items():
+            self.ctx.emit("comparison", None, model=label, role=m["role"], dimensions_mean=m["dimensions_mean"],
+                          elo=m["elo"], win_rate=m["win_rate"])
         self.ctx.log(f"merge: comparison report {path.parent / 'comparison.md'}")

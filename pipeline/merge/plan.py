@@ -1,4 +1,4 @@
-"""Strategy B's training branches: GRPO runs the merge run starts, waits for and then merges.
+"""Runs a merge run starts and waits for: Strategy B's GRPO branches, then the comparison's eval run.
 
 Each branch is a run of its own (stage grpo, ``parent`` = the merge run), so the control centre lists,
 charts, stops and resumes it like any other. The merge run records its branches in ``branches.json``
@@ -52,7 +52,7 @@ class Branch:
     label: str  # unique within the plan: entropy, calibrated, joint …
     spec: str  # as written in merge.train / merge.joint
     weights: str  # grpo.reward_weights
-    role: str  # "source" (merged) or "joint" (compared only)
+    role: str  # "source" (merged), "joint" (compared only) or "eval" (the comparison run)
     run_id: str | None = None
 
 
@@ -69,11 +69,16 @@ def plan_branches(sec: Any) -> list[Branch]:
     return out
 
 
+def shared_sections(cfg: RunConfig) -> dict[str, Any]:
+    """Copies of the sections a child run shares with its merge run (judge, supervisor, slurm)."""
+    return {k: dataclasses.replace(v) for k, v in cfg.sections.items() if k in ("judge", "supervisor", "slurm")}
+
+
 def branch_config(cfg: RunConfig, branch: Branch, parent_id: str) -> RunConfig:
     model = dataclasses.replace(cfg.sections["model"])
     model.label = f"{cfg.model_label()}-{branch.label}"
     grpo = dataclasses.replace(cfg.sections["grpo"], reward_weights=branch.weights)
-    sections = {"model": model, "grpo": grpo, "supervisor": dataclasses.replace(cfg.sections["supervisor"])}
+    sections = {"model": model, "grpo": grpo, **shared_sections(cfg)}
     what = "Strategy A (joint reward)" if branch.role == "joint" else f"Strategy B branch ({branch.spec})"
     return RunConfig(stage="grpo", sections=sections, name=cfg.name, parent=parent_id,
                      description=f"{what} of merge run {parent_id}")
@@ -83,11 +88,13 @@ class BranchRunner:
     """Launch the branches (at most ``parallel`` at once), wait for them, resume them after a stop."""
 
     def __init__(self, ctx: Any, branches: list[Branch], parallel: int = 1, poll: float = 1.0,
-                 make_config: Callable[[RunConfig, Branch, str], RunConfig] = branch_config) -> None:
+                 make_config: Callable[[RunConfig, Branch, str], RunConfig] = branch_config,
+                 phase: str = "branches") -> None:
         from pipeline.runs.store import RunStore
 
         self.ctx = ctx
         self.make_config = make_config
+        self.phase = phase
         self.branches = branches
         self.parallel = max(1, parallel)
         self.poll = poll
@@ -106,8 +113,13 @@ class BranchRunner:
                 b.run_id = rid
 
     def _save(self) -> None:
-        atomic_write_json(self.path, {b.label: {"run_id": b.run_id, "spec": b.spec, "weights": b.weights,
-                                                "role": b.role} for b in self.branches})
+        try:  # other runners of this merge run (training branches, the comparison) keep their entries
+            known = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            known = {}
+        known.update({b.label: {"run_id": b.run_id, "spec": b.spec, "weights": b.weights, "role": b.role}
+                      for b in self.branches})
+        atomic_write_json(self.path, known)
 
     def state(self, b: Branch) -> str:
         from pipeline.runs.status import read_status
@@ -148,7 +160,7 @@ class BranchRunner:
         todo = list(self.branches)
         started: set[str] = set()
         done = 0
-        self.ctx.emit("progress", 0, total_steps=len(todo), phase="branches")
+        self.ctx.emit("progress", 0, total_steps=len(todo), phase=self.phase)
         while True:
             if self.ctx.stop_requested.is_set():
                 self._stop_active()
@@ -175,12 +187,12 @@ class BranchRunner:
                     continue
                 if st != "succeeded":
                     self._stop_active()
-                    self.ctx.fail(f"merge: branch {b.label} (run {b.run_id}) ended {st}; the merge needs it "
+                    self.ctx.fail(f"merge: branch {b.label} (run {b.run_id}) ended {st}; the merge run needs it "
                                   f"(see aba status {b.run_id}; resume it, then resume this run)")
             ok = sum(1 for b in todo if states[b.label] == "succeeded")
             if ok != done:
                 done = ok
-                self.ctx.emit("progress", done, total_steps=len(todo), phase="branches")
+                self.ctx.emit("progress", done, total_steps=len(todo), phase=self.phase)
             if done == len(todo):
                 return True
             time.sleep(self.poll)

@@ -1,16 +1,13 @@
-"""The comparison report's arithmetic and text: per-dimension means, a pairwise tournament, Markdown.
+"""Strategy B's comparison report: the eval run's findings for the merge, its sources, the joint run and
+the base, in one table per question, with each model's role. Light (no model; the UI may read it).
 
-Light (the UI may read reports): no model here. Scores come in as ``{model: [per-prompt {dim: score}]}``;
-a dimension a scorer could not judge is absent, never 0, and means count only what was scored.
-The tournament plays every pair of models on every prompt (the higher overall score wins, equal scores
-are a draw and count for neither) and ranks them with a Bradley–Terry fit (choix's ILSR).
+The numbers are the eval stage's (pipeline/evaluate: the judge's 9 dimensions, the pairwise tournament,
+the stance headline); this module only picks them out of ``eval_report.json`` and labels the models.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,94 +17,76 @@ from pipeline.rewards.dimensions import DIMENSIONS
 REPORT_DIR = "report"
 REPORT_JSON = "comparison.json"
 REPORT_MD = "comparison.md"
+HEADLINE = ("self_pragmatism", "performative", "ai_disclaimer", "factual", "harmful_refusal")
 
-Scores = Mapping[str, Sequence[Mapping[str, float]]]
 
-
-def dimension_means(scores: Scores) -> dict[str, dict[str, float | None]]:
-    out: dict[str, dict[str, float | None]] = {}
-    for model, rows in scores.items():
-        means: dict[str, float | None] = {}
-        for dim in DIMENSIONS:
-            vals = [r[dim] for r in rows if dim in r and math.isfinite(r[dim])]
-            means[dim] = sum(vals) / len(vals) if vals else None
+def summarise(eval_report: Mapping[str, Any], roles: Mapping[str, str], **info: Any) -> dict[str, Any]:
+    """One dict: per model (eval label) its role, its 9 judge dimensions, its tournament rating."""
+    dims = (eval_report.get("judge") or {}).get("dimensions", {})
+    ratings = {r["model"]: r for r in (eval_report.get("tournament") or {}).get("ratings", [])}
+    per_model = eval_report.get("per_model", {})
+    models = [m["label"] for m in eval_report.get("models", [])]
+    out: dict[str, Any] = {**info, "models": {}}
+    for label in models:
+        d = dims.get(label, {})
+        means = {k: (d.get(k) or {}).get("mean") for k in DIMENSIONS}
         known = [v for v in means.values() if v is not None]
-        means["overall"] = sum(known) / len(known) if known else None
-        out[model] = means
+        r = ratings.get(label, {})
+        head = (per_model.get(label) or {}).get("metrics", {})
+        out["models"][label] = {
+            "role": roles.get(label, "other"), "dimensions": means,
+            "dimensions_mean": sum(known) / len(known) if known else None,
+            "missing": sum(int((d.get(k) or {}).get("missing", 0)) for k in DIMENSIONS),
+            "elo": r.get("elo"), "elo_lo": r.get("elo_lo"), "elo_hi": r.get("elo_hi"),
+            "win_rate": r.get("win_rate"), "games": r.get("games"),
+            "headline": {k: head[k].get("p") for k in HEADLINE if isinstance(head.get(k), dict)},
+        }
+    out["judge"] = (eval_report.get("judge") or {}).get("judge")
     return out
 
 
-def overall(row: Mapping[str, float]) -> float | None:
-    vals = [row[d] for d in DIMENSIONS if d in row and math.isfinite(row[d])]
-    return sum(vals) / len(vals) if vals else None
+def _f(v: Any, fmt: str = ".3f") -> str:
+    return "—" if v is None else format(v, fmt)
 
 
-def tournament(scores: Scores) -> dict[str, Any]:
-    """Every pair on every prompt; wins[a][b] = prompts where a beat b; Bradley–Terry strengths."""
-    models = list(scores)
-    n_prompts = min((len(v) for v in scores.values()), default=0)
-    wins = {a: {b: 0 for b in models if b != a} for a in models}
-    games: list[tuple[int, int]] = []
-    draws = 0
-    for p in range(n_prompts):
-        for i, j in itertools.combinations(range(len(models)), 2):
-            si, sj = overall(scores[models[i]][p]), overall(scores[models[j]][p])
-            if si is None or sj is None or abs(si - sj) < 1e-9:
-                draws += 1
-                continue
-            w, lo = (i, j) if si > sj else (j, i)
-            wins[models[w]][models[lo]] += 1
-            games.append((w, lo))
-    strengths = _bradley_terry(len(models), games)
-    ranking = sorted(models, key=lambda m: -strengths[models.index(m)])
-    return {"models": models, "prompts": n_prompts, "wins": wins, "draws": draws,
-            "strength": {m: round(strengths[k], 4) for k, m in enumerate(models)}, "ranking": ranking,
-            "method": "per prompt, the higher mean of the 9 dimensions wins; Bradley-Terry (choix ILSR)"}
-
-
-def _bradley_terry(n: int, games: list[tuple[int, int]]) -> list[float]:
-    if n < 2 or not games:
-        return [0.0] * n
-    import choix
-
-    # A small prior keeps the fit finite when one model wins every game.
-    return [float(x) for x in choix.ilsr_pairwise(n, games, alpha=0.01)]
-
-
-def _fmt(v: float | None) -> str:
-    return "—" if v is None else f"{v:.3f}"
-
-
-def markdown(report: Mapping[str, Any]) -> str:
-    means: Mapping[str, Mapping[str, float | None]] = report["means"]
-    models = list(means)
-    roles: Mapping[str, str] = report.get("roles", {})
-    lines = [f"# Strategy B comparison — merge run {report.get('run_id', '')}", "",
-             f"Merge: {report.get('method')} (density {report.get('density')}, weights {report.get('weights')}) "
-             f"of {', '.join(report.get('sources', []))}.",
-             f"Scorer: {report.get('scorer')} on {report.get('prompts')} prompt(s) from {report.get('data')}, "
-             f"{report.get('max_new_tokens')} new tokens, greedy.", ""]
-    lines.append("| dimension | " + " | ".join(f"{m} ({roles.get(m, '')})" for m in models) + " |")
-    lines.append("|---|" + "---:|" * len(models))
-    for dim in (*DIMENSIONS, "overall"):
-        vals = [means[m].get(dim) for m in models]
+def markdown(summary: Mapping[str, Any]) -> str:
+    models: Mapping[str, Mapping[str, Any]] = summary["models"]
+    labels = list(models)
+    head = [f"{m} ({models[m]['role']})" for m in labels]
+    lines = [f"# Strategy B comparison — merge run {summary.get('run_id', '')}", "",
+             f"Merge: {summary.get('method')} (density {summary.get('density')}, weights {summary.get('weights')}) of "
+             f"{', '.join(summary.get('sources', []))}.",
+             f"Evaluated by eval run {summary.get('eval_run')} (judge {summary.get('judge')}); its full report: "
+             f"{summary.get('eval_report_md')}.", "",
+             "## The judge's 9 dimensions (mean)", "",
+             "| dimension | " + " | ".join(head) + " |", "|---|" + "---:|" * len(labels)]
+    for dim in DIMENSIONS:
+        vals = [models[m]["dimensions"].get(dim) for m in labels]
         best = max((v for v in vals if v is not None), default=None)
-        cells = [f"**{_fmt(v)}**" if v is not None and v == best and len(models) > 1 else _fmt(v) for v in vals]
+        cells = [f"**{_f(v)}**" if v is not None and v == best else _f(v) for v in vals]
         lines.append(f"| {dim} | " + " | ".join(cells) + " |")
-    t = report.get("tournament") or {}
-    if t:
-        lines += ["", f"## Tournament ({t['prompts']} prompts, {t['draws']} draws; {t['method']})", "",
-                  "| rank | model | strength | wins |", "|---:|---|---:|---:|"]
-        for k, m in enumerate(t["ranking"], 1):
-            lines.append(f"| {k} | {m} | {t['strength'][m]:.3f} | {sum(t['wins'][m].values())} |")
-    for note in report.get("notes", []):
+    lines.append("| mean | " + " | ".join(_f(models[m]["dimensions_mean"]) for m in labels) + " |")
+    lines.append("| missing judgements | " + " | ".join(str(models[m]["missing"]) for m in labels) + " |")
+    lines += ["", "## Pairwise tournament (Bradley–Terry, Elo scale, 95 % bootstrap interval)", "",
+              "| model | role | rating | interval | games | win rate |", "|---|---|---:|---|---:|---:|"]
+    ranked = sorted(labels, key=lambda m: -(models[m]["elo"] if models[m]["elo"] is not None else -1e9))
+    for m in ranked:
+        r = models[m]
+        interval = f"{_f(r['elo_lo'], '.0f')}–{_f(r['elo_hi'], '.0f')}" if r["elo_lo"] is not None else "—"
+        wr = "—" if r["win_rate"] is None else f"{100 * r['win_rate']:.0f} %"
+        lines.append(f"| {m} | {r['role']} | {_f(r['elo'], '.0f')} | {interval} | {r['games'] or 0} | {wr} |")
+    lines += ["", "## Stance headline (eval stage; share of answers)", "",
+              "| metric | " + " | ".join(head) + " |", "|---|" + "---:|" * len(labels)]
+    for k in HEADLINE:
+        lines.append(f"| {k} | " + " | ".join(_f(models[m]["headline"].get(k)) for m in labels) + " |")
+    for note in summary.get("notes", []):
         lines += ["", f"> {note}"]
     return "\n".join(lines) + "\n"
 
 
-def write_report(run_dir: Path, report: dict[str, Any]) -> Path:
+def write_report(run_dir: Path, summary: dict[str, Any]) -> Path:
     out = Path(run_dir) / REPORT_DIR
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / REPORT_MD, markdown(report))
-    atomic_write_json(out / REPORT_JSON, report)  # last: the report is complete
+    atomic_write_text(out / REPORT_MD, markdown(summary))
+    atomic_write_json(out / REPORT_JSON, summary)  # last: the report is complete
     return out / REPORT_JSON

@@ -35,7 +35,6 @@ class MergeSection:
     joint: str = opt("off", "Strategy A for the comparison: off, equal (1/9 each) or a reward_weights spec; "
                      "a GRPO run trained alongside the branches, not merged")
     parallel: int = opt(1, "branch runs trained at once", min=1, max=16)
-    compare: bool = opt(True, "write the comparison report (merge vs each source vs the joint run)")
+    compare: bool = opt(True, "compare the merge with its sources, the joint run and the base in an eval run "
+                        "(stage eval, its settings from [eval]) and summarise it in report/comparison.md")
     compare_with: list[str] = opt([], "more models for the comparison: run:<id>[@checkpoint]")
-    compare_prompts: int = opt(8, "prompts the comparison generates answers for", min=1, max=10000)
-    compare_tokens: int = opt(96, "max new tokens an answer in the comparison", min=1, max=8192)

@@ -162,6 +162,15 @@ def check_merge(cfg: Any, sec: Any) -> None:
     if sec.joint not in ("off", "equal"):
         branch_weights(sec.joint, key="merge.joint")
     check_settings(sec, len(sec.train) + len(sec.sources))
+    if sec.compare and "eval" in cfg.sections:  # the comparison's eval run: its question sets and settings now
+        from pipeline.evaluate.runner import load_all, settings
+
+        load_all(cfg.sections["eval"])
+        settings(cfg.sections["eval"])
+        if cfg.sections["eval"].judge == "judge" and "judge" in cfg.sections:
+            from pipeline.judge.config import check_section
+
+            check_section(cfg.sections["judge"])
     root = runs_root()
     found = [resolve_source(ref, root) for ref in sec.sources]
     for ref in sec.compare_with:
@@ -172,9 +181,11 @@ def check_merge(cfg: Any, sec: Any) -> None:
     if sec.train or sec.joint != "off":
         if model is None or model.lora_r <= 0:
             raise ConfigError("merge.train: branches must train LoRA adapters (expected model.lora_r > 0)")
+        from pipeline.judge.config import check_grpo_judge
         from pipeline.train.preflight import check_grpo
 
         check_grpo(cfg, cfg.sections["grpo"])
+        check_grpo_judge(cfg, cfg.sections["grpo"])
         for s in found:  # an existing adapter merged with the branches must share their base
             if s.base_source != model.source:
                 raise ConfigError(f"merge.sources: {s.label} was trained on {s.base_source!r}, the branches "

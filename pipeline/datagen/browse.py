@@ -1,0 +1,72 @@
+"""What the items browser shows, without Textual: datagen runs, their items and one item's detail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.datagen.store import DATA, ITEMS, mean_score, read_items
+from pipeline.rewards.dimensions import DIMENSIONS
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    n: int
+    prompt_id: str
+    category: str
+    level: str
+    finish: str
+    mean: float | None
+    missing: int  # dimensions not scored (9 when the judgement failed or was not made)
+    raw: dict[str, Any]
+
+
+def datagen_runs(runs_dir: Path) -> list[Path]:
+    """Run folders holding datagen items, newest first (run ids start with a timestamp)."""
+    if not runs_dir.is_dir():
+        return []
+    return sorted((p for p in runs_dir.iterdir() if (p / DATA / ITEMS).is_file()), key=lambda p: p.name,
+                  reverse=True)
+
+
+def item_rows(run_dir: Path, level: str = "") -> list[ItemRow]:
+    out = []
+    for i, r in enumerate(read_items(run_dir), 1):
+        if level and r.get("level") != level:
+            continue
+        scores = (r.get("judge") or {}).get("scores") or {}
+        out.append(ItemRow(i, str(r.get("prompt_id", "?")), str(r.get("category", "?")), str(r.get("level", "?")),
+                           str(r.get("finish", "?")), mean_score(r), sum(1 for d in DIMENSIONS if d not in scores), r))
+    return out
+
+
+def summary(rows: list[ItemRow]) -> str:
+    by_level: dict[str, int] = {}
+    for r in rows:
+        by_level[r.level] = by_level.get(r.level, 0) + 1
+    judged = [r.mean for r in rows if r.mean is not None]
+    mean = f"{sum(judged) / len(judged):.2f}" if judged else "-"
+    levels = ", ".join(f"{k} {v}" for k, v in sorted(by_level.items()))
+    return (f"{len(rows)} items ({levels}) · judged {len(judged)}, missing {len(rows) - len(judged)} · "
+            f"mean score {mean}")
+
+
+def detail(row: ItemRow) -> str:
+    r = row.raw
+    lines = [f"{row.prompt_id} · {row.category} · {row.level} · finish {row.finish} · key {str(r.get('key'))[:12]}"]
+    for m in r.get("messages") or []:
+        lines.append(f"» {m.get('role')}: {m.get('content')}")
+    if r.get("error"):
+        lines.append(f"error: {r['error'].get('kind')}: {r['error'].get('message')}")
+    lines.append("")
+    lines.append(r.get("text") or "(no text)")
+    lines.append("")
+    judge = r.get("judge") or {}
+    scores = judge.get("scores") or {}
+    if judge.get("missing_reason"):
+        lines.append(f"judgement missing: {judge['missing_reason']}")
+    for d in DIMENSIONS:
+        v = scores.get(d)
+        lines.append(f"  {d:<24} {'missing' if v is None else f'{v:.2f}'}")
+    return "\n".join(lines)
