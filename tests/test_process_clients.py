@@ -15,7 +15,7 @@ from pipeline.checkpoints.probe_client import ProbeClient, ProbeError, _progress
 
 
 def test_a_baseline_converter_that_cannot_start_is_one_error() -> None:
-    with pytest.raises(BaselineError, match="exit 1: .*No module named pipeline.no_such_converter"):
+    with pytest.raises(BaselineError, match=r"exit 1: .*No module named pipeline\.no_such_converter"):
         prepare_baseline(module="pipeline.no_such_converter")
 
 
@@ -45,7 +45,7 @@ def test_probe_argv_progress_and_result_file(tmp_path: Path) -> None:
     assert result.entries[0].key == "r/checkpoint-0010" and result.entries[0].answers[0].findings == ("char run",)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"prompts": ["hi"], "checkpoints": [{"name": "x"}]}))
-    with pytest.raises(ProbeError, match="bad.json: not a probe result"):
+    with pytest.raises(ProbeError, match=r"bad\.json: not a probe result"):
         read_result(bad)
     with pytest.raises(ProbeError, match="nothing to probe"):
         ProbeClient([], run)
