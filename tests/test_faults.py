@@ -357,3 +357,19 @@ def test_the_ui_model_shows_a_deleted_live_run_folder_as_an_alert(tmp_path: Path
     assert model.rows() == []
     gone = [a for a in model.book.active.values() if a.code == "run_removed"]
     assert gone and rid in gone[0].message and "deleted while it was running" in gone[0].message
+
+
+def test_status_rewritten_in_place_on_a_full_disk_then_atomically_once_space_returns(small_fs) -> None:  # type: ignore[no-untyped-def]
+    from pipeline.runs.durable import DurableStatus
+
+    mnt, store = small_fs
+    _rid, path = store.create_run(build_config("selftest", [], []))
+    filler = fill(mnt)
+    durable = DurableStatus(path)  # no reserve held: the in-place rewrite is what is left
+    st = read_status_raw(path)
+    st.state, st.reason = "failed", "disk full while writing somewhere"
+    assert durable.write(st) and durable.pending is not None  # on disk, the atomic version still owed
+    assert read_status_raw(path).reason == "disk full while writing somewhere"
+    filler.unlink()
+    assert durable.retry(every=0.0) and durable.pending is None
+    assert read_status_raw(path).state == "failed" and not list(path.glob(".status.json.*"))

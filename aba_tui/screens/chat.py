@@ -8,20 +8,19 @@ model, B = the newest verified export in the runs dir.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label
 
 from aba_tui.screens import app_runs_dir
 from aba_tui.screens.chat_panel import SidePanel, stats_line
+from pipeline.chat.baseline_client import Baseline, BaselineError, prepare_baseline
 from pipeline.chat.battery import default_battery, load_battery
 from pipeline.chat.client import ChatError, Sampling, parse_sampling
 from pipeline.chat.session import SIDES, BlindOrder, ChatSide, Conversation, Generation, SideSpec, Turn, concrete_seed
@@ -33,6 +32,14 @@ from pipeline.runs.layout import EXPORTS_DIR, STATUS_FILE, VOTES_FILE
 
 SAMPLING_FIELDS = (("temperature", "0.7", "temp"), ("top_p", "0.95", "top-p"), ("max_tokens", "256", "max"),
                    ("seed", "", "seed"))
+
+
+class BaselineReady(Message):
+    """The f16 baseline conversion ended: its GGUF, or why not."""
+
+    def __init__(self, baseline: Baseline | None, error: str | None) -> None:
+        super().__init__()
+        self.baseline, self.error = baseline, error
 
 
 class ChatScreen(Screen[None]):
@@ -122,20 +129,19 @@ class ChatScreen(Screen[None]):
         return str(exp.gguf) if exp else ""
 
     def _prepare_baseline(self) -> None:
-        proc = subprocess.run([sys.executable, "-m", "pipeline.export.baseline"], capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL)
+        # A worker thread: the conversion is a subprocess behind a typed client; the result goes
+        # back as a message and only the handler touches widgets.
         try:
-            msg = json.loads(proc.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            msg = {"error": f"baseline: exit {proc.returncode}: {proc.stderr.strip()[-300:]}"}
-        self.app.call_from_thread(self._baseline_ready, msg)
+            self.post_message(BaselineReady(prepare_baseline(), None))
+        except BaselineError as exc:
+            self.post_message(BaselineReady(None, str(exc)))
 
-    def _baseline_ready(self, msg: dict[str, Any]) -> None:
-        if "path" not in msg:
-            self.panel_of("a").set_status(str(msg.get("error")), error=True)
+    def on_baseline_ready(self, message: BaselineReady) -> None:
+        if message.baseline is None:
+            self.panel_of("a").set_status(message.error or "baseline failed", error=True)
             return
         if not self.panel_of("a").model_input.value:
-            self.panel_of("a").model_input.value = msg["path"]
+            self.panel_of("a").model_input.value = str(message.baseline.path)
             self.load("a")
 
     def _retitle(self) -> None:

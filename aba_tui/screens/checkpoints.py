@@ -9,11 +9,6 @@ checkpoints (one eval run, baseline included) · f5 rescan.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,6 +17,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
@@ -43,6 +39,7 @@ from pipeline.checkpoints.browser import (
     same_as,
 )
 from pipeline.checkpoints.metrics import lower_is_better
+from pipeline.checkpoints.probe_client import ProbeClient, ProbeError, ProbeMode, ProbeProgress, ProbeResult
 
 MAX_PROBE = 4
 COLUMNS = ("", "#", "run", "checkpoint", "state", "step", "epoch", "loss", "acc", "margins", "eval", "metric",
@@ -53,6 +50,24 @@ def _fmt(v: float | None, digits: int = 4) -> str:
     if v is None:
         return "-"
     return f"{v:.{digits}g}"
+
+
+class ProbeProgressed(Message):
+    def __init__(self, mode: ProbeMode, progress: ProbeProgress) -> None:
+        super().__init__()
+        self.mode, self.progress = mode, progress
+
+
+class ProbeFailed(Message):
+    def __init__(self, mode: ProbeMode, error: str) -> None:
+        super().__init__()
+        self.mode, self.error = mode, error
+
+
+class ProbeFinished(Message):
+    def __init__(self, result: ProbeResult) -> None:
+        super().__init__()
+        self.result = result
 
 
 class CheckpointsScreen(Screen[None]):
@@ -87,9 +102,9 @@ class CheckpointsScreen(Screen[None]):
         self.selected: set[str] = set()
         self.collapse: dict[str, str] = {}
         self.probe_tokens = probe_tokens
-        self.probe_result: dict[str, Any] | None = None
+        self.probe_result: ProbeResult | None = None
         self.disk: int | None = None  # bytes on disk, hard links counted once
-        self._proc: subprocess.Popen[str] | None = None
+        self._client: ProbeClient | None = None
 
     @property
     def runs_dir(self) -> Path:
@@ -271,76 +286,66 @@ class CheckpointsScreen(Screen[None]):
         if cur is None:
             return
         rows = [r for r in self.rows if r.run_id == cur.run_id and r.ckpt.complete]
-        prompts = ["What is the capital of France?", "Are you conscious?", "Write one sentence about the sea."]
-        self._probe(rows, prompts, min(48, self.probe_tokens), "collapse")
+        if not rows:
+            self.notify(f"{cur.run_id} has no complete checkpoint to scan", severity="warning")
+            return
+        self._probe(rows, None, min(48, self.probe_tokens), "collapse")
 
     def _kill_probe(self) -> None:
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.kill()
+        if self._client is not None:
+            self._client.stop()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="ckpts-probe")
-    def _probe(self, rows: list[CkptRow], prompts: list[str] | None, tokens: int, mode: str) -> None:
-        call = self.app.call_from_thread
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = rows[0].run_dir / "probes" / f"{mode}-{stamp}.json"
+    def _probe(self, rows: list[CkptRow], prompts: list[str] | None, tokens: int, mode: ProbeMode) -> None:
+        self._kill_probe()  # one probe at a time: a new one replaces the running one
+        self._client = client = ProbeClient([r.ckpt.path for r in rows], rows[0].run_dir, mode, prompts, tokens)
+        self._status(f"{mode}: loading models for {len(rows)} checkpoint(s)…")
+        self._run_probe(client)
+
+    @work(thread=True, exit_on_error=False, group="ckpts-probe")
+    def _run_probe(self, client: ProbeClient) -> None:
+        # A worker thread: it only posts messages; the handlers below touch the widgets.
         try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            out = Path(tempfile.mkdtemp(prefix="aba-probe-")) / out.name
-        cmd = [sys.executable, "-m", "pipeline.checkpoints.probe", "--out", str(out), "--max-new-tokens", str(tokens)]
-        for p in prompts or []:
-            cmd += ["--prompt", p]
-        cmd += [str(r.ckpt.path) for r in rows]
-        call(self._status, f"{mode}: loading models for {len(rows)} checkpoint(s)…")
-        with tempfile.TemporaryFile() as err:
-            self._proc = proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                                                 text=True, start_new_session=True)
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                try:
-                    msg = json.loads(line)
-                    call(self._status, f"{mode}: {msg['done']}/{msg['total']} done ({msg['name']})")
-                except (ValueError, KeyError):
-                    pass
-            rc = proc.wait()
-            err.seek(0)
-            tail = err.read().decode("utf-8", "replace").strip().splitlines()[-3:]
-        if rc != 0 or not out.is_file():
-            why = "stopped" if rc < 0 else f"failed (exit {rc}): " + " | ".join(tail)
-            call(self._status, f"{mode} {why}")
-            call(self.notify, f"{mode} {why}"[:300], severity="error")
+            result = client.run(lambda p: self.post_message(ProbeProgressed(client.mode, p)))
+        except ProbeError as exc:
+            self.post_message(ProbeFailed(client.mode, str(exc)))
             return
-        result = json.loads(out.read_text())
-        call(self._show_probe, result, mode, out)
+        self.post_message(ProbeFinished(result))
 
-    def _show_probe(self, result: dict[str, Any], mode: str, path: Path) -> None:
-        self.probe_result = result
-        n = len(result["prompts"])
-        for entry in result["checkpoints"]:
-            key = f"{entry['run_id']}/{entry['name']}"
-            self.collapse[key] = "error" if entry["error"] else (
-                f"⚠ {entry['collapsed']}/{n}" if entry["collapsed"] else f"ok 0/{n}")
+    def on_probe_progressed(self, message: ProbeProgressed) -> None:
+        p = message.progress
+        self._status(f"{message.mode}: {p.done}/{p.total} done ({p.name})")
+
+    def on_probe_failed(self, message: ProbeFailed) -> None:
+        self._status(message.error)
+        if not message.error.endswith("stopped"):
+            self.notify(message.error[:300], severity="error")
+
+    async def on_probe_finished(self, message: ProbeFinished) -> None:
+        result = message.result
+        mode, n = result.mode, len(result.prompts)
+        for entry in result.entries:
+            self.collapse[entry.key] = "error" if entry.error else (
+                f"⚠ {entry.collapsed}/{n}" if entry.collapsed else f"ok 0/{n}")
         self._fill()
         box = self.query_one("#ck-probe", Horizontal)
-        box.remove_children()
+        await box.remove_children()
         self.query_one("#ck-help").display = False
         cols = []
-        for entry in result["checkpoints"][: MAX_PROBE if mode == "probe" else 8]:
+        for entry in result.entries[: MAX_PROBE if mode == "probe" else 8]:
             text = Text()
-            text.append(f"{entry['run_id']}/{entry['name']}\n", style="bold")
-            if entry["error"]:
-                text.append(entry["error"] + "\n", style="bold red")
-            for a in entry["answers"]:
-                text.append(f"» {a['prompt']}\n", style="italic dim")
-                flags = a["collapse"]["findings"]
-                text.append((a["answer"] or "(empty)") + "\n", style="red" if flags else "")
-                if flags:
-                    text.append("⚠ " + "; ".join(f["message"] for f in flags) + "\n", style="bold red")
+            text.append(f"{entry.key}\n", style="bold")
+            if entry.error:
+                text.append(entry.error + "\n", style="bold red")
+            for a in entry.answers:
+                text.append(f"» {a.prompt}\n", style="italic dim")
+                text.append((a.answer or "(empty)") + "\n", style="red" if a.findings else "")
+                if a.findings:
+                    text.append("⚠ " + "; ".join(a.findings) + "\n", style="bold red")
             cols.append(Static(text, classes="probe-col"))
-        box.mount_all(cols)
-        self.query_one("#ck-detail").border_title = f"{mode}: {path}"
-        self._status(f"{mode} saved to {path.name}")
+        await box.mount_all(cols)
+        self.query_one("#ck-detail").border_title = f"{mode}: {result.path}"
+        self._status(f"{mode} saved to {result.path.name}")
+        self.probe_result = result  # last: what it shows is in place
 
     # -- prune and export --------------------------------------------------------------------------
     def action_prune(self) -> None:

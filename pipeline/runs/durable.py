@@ -24,6 +24,7 @@ from pipeline.runs.layout import STATUS_FILE
 
 RESERVE_FILE = ".reserve"
 RESERVE_BYTES = 1 << 20
+RETRY_S = 2.0
 
 
 class RunFolderGone(Exception):
@@ -99,6 +100,7 @@ class DurableStatus:
         self.reserve = Reserve(self.run_dir)
         self.pending: Status | None = None
         self.error: OSError | None = None
+        self._next_retry = 0.0
 
     def write(self, status: Status) -> bool:
         """True when the record is on disk (atomically or in place); else it stays pending."""
@@ -123,17 +125,22 @@ class DurableStatus:
         self.pending = status
         return False
 
-    def retry(self) -> bool:
-        """Try the pending record again (the disk may have room, or be writable, again)."""
+    def retry(self, every: float = RETRY_S) -> bool:
+        """Try the pending record again (the disk may have room, or be writable, again), at most once
+        every ``every`` seconds: the supervisor calls this on each tick of its wait loop."""
         if self.pending is None:
             return True
+        now = time.monotonic()
+        if now < self._next_retry:
+            return False
+        self._next_retry = now + every
         return self.write(self.pending)
 
     def flush(self, timeout: float, interval: float = 2.0) -> bool:
         """Retry until the record is written atomically or ``timeout`` seconds pass."""
         deadline = time.time() + timeout
         while True:
-            if self.retry() and self.pending is None:
+            if self.retry(every=0.0) and self.pending is None:
                 return True
             if time.time() >= deadline or not self.run_dir.exists():
                 return False
