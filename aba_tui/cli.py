@@ -12,17 +12,22 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline import registry
 from pipeline.cluster.state import where as cluster_where
 from pipeline.config.paths import resolve_runs_dir
 from pipeline.config.run import build_config, list_presets, preset_path, read_toml
 from pipeline.errors import AbaError
+from pipeline.monitor import fmt as fmt_
 from pipeline.runs import launcher
 from pipeline.runs.events import Follower, parse_line, read_last_lines
 from pipeline.runs.layout import EVENTS_FILE, RUN_TOML, STDERR_LOG, STDOUT_LOG
 from pipeline.runs.status import ACTIVE, TERMINAL, Status
 from pipeline.runs.store import RunInfo, RunStore
+
+if TYPE_CHECKING:
+    from pipeline.monitor.entries import RunRow
 
 SUBCOMMANDS = ("run", "ps", "status", "tail", "stop", "resume", "doctor", "presets", "open", "ui", "demo")
 
@@ -31,45 +36,25 @@ def _store(args: argparse.Namespace) -> RunStore:
     return RunStore(resolve_runs_dir(args.runs_dir))
 
 
-def _last_metrics(info: RunInfo) -> dict:
-    """Step, total and last loss from the end of events.jsonl (reads only its tail)."""
-    out: dict = {}
-    path = info.path / EVENTS_FILE
-    if not path.exists():
-        return out
-    from pipeline.runs.events import parse_line
+def _rows(store: RunStore, infos: list[RunInfo]) -> list[dict]:
+    from pipeline.monitor.runs_model import snapshot_rows  # the runs pane's own computation
 
-    for raw in reversed(read_last_lines(path, 200)):
-        ev = parse_line(raw)
-        if not ev:
-            continue
-        if ev.get("type") == "metrics" and "step" not in out:
-            out["step"] = ev.get("step")
-            if "loss" in ev:
-                out["loss"] = ev["loss"]
-        if ev.get("type") == "progress" and "total_steps" not in out:
-            out["total_steps"] = ev.get("total_steps")
-        if "step" in out and "total_steps" in out:
-            break
-    return out
+    outside = [i.path for i in infos if i.path.parent.resolve() != store.root.resolve()]
+    prows = snapshot_rows(store, outside)
+    return [_row(i, prows.get(i.path.resolve())) for i in infos]
 
 
-def _age(ts: float | None) -> str:
-    if not ts:
-        return "-"
-    secs = max(0, int(time.time() - ts))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if secs >= size:
-            return f"{secs // size}{unit}"
-    return f"{secs}s"
-
-
-def _row(info: RunInfo) -> dict:
+def _row(info: RunInfo, prow: RunRow | None) -> dict:
+    """The status of a run plus step, total, loss and ETA exactly as the runs pane computes them."""
     st = info.status
-    if st is None:
-        return {"run_id": info.run_id, "state": info.state, "reason": info.error}
-    row = st.to_dict()
-    row.update(state=st.state, reason=st.reason, **_last_metrics(info))
+    row: dict = {"run_id": info.run_id, "state": info.state, "reason": info.error}
+    if st is not None:
+        row = st.to_dict()
+        row.update(state=st.state, reason=st.reason)
+    if prow is not None:
+        row.update(state=prow.state, reason=prow.reason or row.get("reason"))
+        progress = {"step": prow.step, "total_steps": prow.total, "loss": prow.loss, "eta_s": prow.eta_s}
+        row.update({k: v for k, v in progress.items() if v is not None})
     return row
 
 
@@ -107,33 +92,35 @@ def cmd_ps(args: argparse.Namespace) -> int:
     warning = runs_dir_warning(_store(args).root)
     if warning:
         print(f"aba: warning: {warning}", file=sys.stderr)
-    runs = _store(args).list_runs()
-    rows = [_row(r) for r in runs]
+    store = _store(args)
+    rows = _rows(store, store.list_runs())
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
     if not rows:
         print(f"no runs in {_store(args).root}")
         return 0
-    fmt = "{:<36} {:<9} {:<10} {:>11} {:>9} {:>5} {:<16} {}"
-    print(fmt.format("RUN", "STAGE", "STATE", "STEP", "LOSS", "AGE", "WHERE", "REASON"))
+    fmt = "{:<36} {:<9} {:<10} {:>11} {:>9} {:>6} {:>5} {:<16} {}"
+    print(fmt.format("RUN", "STAGE", "STATE", "STEP", "LOSS", "ETA", "AGE", "WHERE", "REASON"))
     for r in rows:
         step = f"{r.get('step', '-')}/{r.get('total_steps', '?')}" if r.get("step") is not None else "-"
         loss = r.get("loss")
         loss_s = f"{loss:.4g}" if isinstance(loss, int | float) else "-"
         print(fmt.format(r["run_id"][:36], str(r.get("stage", "?"))[:9], r["state"], step, loss_s,
-                         _age(r.get("started_at")), where(r)[:16], (r.get("reason") or "")[:60]))
+                         fmt_.duration(r.get("eta_s")), fmt_.age(r.get("started_at"), time.time()), where(r)[:16],
+                         (r.get("reason") or "")[:60]))
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    info = _store(args).get(args.run)
-    row = _row(info)
+    store = _store(args)
+    info = store.get(args.run)
+    row = _rows(store, [info])[0]
     if args.json:
         print(json.dumps(row, indent=2, default=str))
     else:
         for key in ("run_id", "stage", "state", "attempt", "pid", "supervisor_pid", "exit_code", "signal",
-                    "reason", "step", "total_steps", "loss", "parent", "job_id", "nodes"):
+                    "reason", "step", "total_steps", "loss", "eta_s", "parent", "job_id", "nodes"):
             if row.get(key) is not None:
                 print(f"{key:>15}: {row[key]}")
         print(f"{'folder':>15}: {info.path}")

@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -236,6 +236,12 @@ class RunsModel:
             e.tail, first, tail_only = open_events(path, self.tail_lines, self.full_history_bytes)
             e.series.tail_only = tail_only
             e.loaded = True
+            if tail_only:  # the progress event with total_steps comes first: read it from the head
+                summary = summarize_tail(path)
+                with self.lock:
+                    e.summary = summary
+                    if e.series.total_steps is None and is_number(summary.get("total")):
+                        e.series.total_steps = int(summary["total"])  # the ETA needs it too
         resets = e.tail.resets
         events = e.tail.poll(max_bytes=CHUNK_BYTES)
         try:
@@ -373,3 +379,18 @@ class RunsModel:
             attempt=st.attempt if st else 1, parent=st.parent if st else None,
             where=where(st) if st else "local", waiting=waiting_for(st) if st else None,
         )
+
+
+def snapshot_rows(store: RunStore, folders: Iterable[Path] = ()) -> dict[Path, RunRow]:
+    """One pass of the runs model over ``store`` (and run ``folders`` outside it): the rows ``aba ps`` and
+    ``aba status`` print, computed by the same code as the control centre's runs pane; keyed by folder."""
+    model = RunsModel(store)
+    for folder in folders:
+        model.add_run_folder(folder)
+    model.poll_once()
+    out: dict[Path, RunRow] = {}
+    for row in model.rows():
+        entry = model.entry(row.run_id)
+        if entry is not None:
+            out[entry.path.resolve()] = row
+    return out
