@@ -11,6 +11,10 @@ Scenarios:
 - ab-2-sides   both sides streaming the same prompt at once (the A/B pane); per side
 - llama-2-procs two bare llama-cpp-python processes decoding at once (no HTTP): what running two
                models at once costs on this machine by itself, so ab-2-sides can be read against it
+- multi-turn   a 5-turn conversation through one chat side (its server keeps the evaluated
+               conversation and reuses it) against the same conversation evaluated from scratch each
+               turn by llama-cpp-python alone: time to first token of each turn (goal: turn 5 within
+               1.5× of turn 1). ``--only-turns`` runs just this one.
 Decode speed is (tokens - 1) / (time of the last token - time of the first). Prints figures and the
 ratio to the baseline (goal for ab-2-sides: ≥ 0.9×); asserts nothing.
 """
@@ -56,6 +60,56 @@ def through(ep: Endpoint, tokens: int) -> tuple[float, float, int]:
         pass
     st = s.stats
     return st.ttft_s or 0.0, st.tokens_per_s or 0.0, st.tokens
+
+
+TURNS = ["Write a short story about a lighthouse keeper and a storm.", "Now tell it from the storm's side.",
+         "Give the keeper a name and a dog.", "What happens the next morning?", "End the story in one paragraph."]
+
+
+def multi_turn(answer, tokens: int) -> list[float]:  # type: ignore[no-untyped-def]
+    """TTFT of each turn of one conversation; ``answer(messages, tokens)`` → (ttft, text)."""
+    msgs: list[dict[str, str]] = []
+    out = []
+    for q in TURNS:
+        msgs.append({"role": "user", "content": q})
+        ttft, text = answer(msgs, tokens)
+        out.append(ttft)
+        msgs.append({"role": "assistant", "content": text})
+    return out
+
+
+def cold_answer(llm):  # type: ignore[no-untyped-def]
+    def answer(msgs: list[dict[str, str]], tokens: int) -> tuple[float, str]:
+        llm.reset()  # the whole conversation evaluated again, as the server did before #10
+        t0 = time.perf_counter()
+        first, text = None, []
+        for chunk in llm.create_chat_completion(messages=list(msgs), stream=True, max_tokens=tokens,
+                                                temperature=0.0, seed=1):
+            piece = chunk["choices"][0]["delta"].get("content") if chunk["choices"] else None
+            if piece:
+                first = first or time.perf_counter()
+                text.append(piece)
+        return (first or time.perf_counter()) - t0, "".join(text)
+    return answer
+
+
+def served_answer(ep: Endpoint):  # type: ignore[no-untyped-def]
+    def answer(msgs: list[dict[str, str]], tokens: int) -> tuple[float, str]:
+        s = ChatStream(ep, list(msgs), Sampling(temperature=0.0, max_tokens=tokens, seed=1))
+        for _ in s:
+            pass
+        return s.stats.ttft_s or 0.0, s.text
+    return answer
+
+
+def report_turns(res: dict[str, list[list[float]]]) -> None:
+    print(f"\nmulti-turn TTFT, median over reps (ms): {'  '.join(f'turn {i + 1:<4}' for i in range(len(TURNS)))}")
+    for name, reps in res.items():
+        med = [statistics.median(r[i] for r in reps) * 1000 for i in range(len(TURNS))]
+        print(f"  {name:<28} " + "  ".join(f"{m:9.0f}" for m in med) + f"   turn 5 / turn 1: {med[-1] / med[0]:.2f}×")
+    ours = res["chat side (prefix reused)"]
+    ratio = statistics.median(r[-1] for r in ours) / statistics.median(r[0] for r in ours)
+    print(f"turn 5 within 1.5× of turn 1 through a chat side: {'met' if ratio <= 1.5 else 'NOT met'} ({ratio:.2f}×)")
 
 
 def pair(eps: list[Endpoint], tokens: int) -> list[tuple[float, float, int]]:
@@ -133,10 +187,32 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=default_threads(), help="threads per side (A/B default)")
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--turn-tokens", type=int, default=64, help="answer length of each multi-turn turn")
+    ap.add_argument("--only-turns", action="store_true", help="only the multi-turn TTFT scenario")
     args = ap.parse_args()
     model = args.model or default_model()
 
     from llama_cpp import Llama
+
+    if args.only_turns:
+        llm = Llama(model_path=str(model), n_ctx=4096, n_threads=args.threads, n_threads_batch=args.threads,
+                    verbose=False)
+        side = ModelProcess(model, threads=args.threads, label="side-a")
+        ep = side.start()
+        try:
+            turns: dict[str, list[list[float]]] = {"llama-cpp alone, from scratch": [],
+                                                   "chat side (prefix reused)": []}
+            alone(llm, 16)
+            for _ in range(args.reps):
+                turns["llama-cpp alone, from scratch"].append(multi_turn(cold_answer(llm), args.turn_tokens))
+                turns["chat side (prefix reused)"].append(multi_turn(served_answer(ep), args.turn_tokens))
+        finally:
+            side.stop()
+            llm.close()
+        print(f"model {model} · {args.threads} thread(s) · {args.turn_tokens} tokens a turn · {args.reps} reps · "
+              f"load average {os.getloadavg()[0]:.1f}")
+        report_turns(turns)
+        return 0
 
     print(f"model {model} · {args.threads} thread(s) per side · {args.tokens} tokens · {args.reps} reps · "
           f"{os.cpu_count()} CPUs")

@@ -135,9 +135,32 @@ def test_dpo_pairs_skip_what_carries_no_preference() -> None:
     pairs = dpo_pairs(votes, skipped=skipped)
     assert [{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs] == [
         {"prompt": "p", "chosen": "good", "rejected": "bad"}, {"prompt": "p", "chosen": "good2", "rejected": "bad"}]
-    assert skipped == {"tie": 1, "identical answers": 1, "duplicate": 1, "later turn": 1,
+    assert skipped == {"tie": 1, "identical answers": 1, "duplicate": 1, "later turn without its conversation": 1,
                        "empty or failed answer": 2, "malformed": 1}
-    assert len(dpo_pairs(votes, include_later_turns=True)) == 3
+    only_first: dict[str, int] = {}
+    assert len(dpo_pairs(votes, include_later_turns=False, skipped=only_first)) == 2 and only_first["later turn"] == 1
+
+
+def test_a_later_turn_vote_exports_the_conversation_so_far_and_the_dpo_loader_takes_it(tmp_path: Path) -> None:
+    from pipeline.data.loaders import load_pairs
+
+    conv = Conversation(system="Be brief.")
+    first = conv.ask("Is Tom a cat?")
+    first.answers.update(a="Yes.", b="Maybe.")
+    second = conv.ask("Why?")
+    second.answers.update(a="Because he meows.", b="No idea.")
+    msgs = {s: conv.messages(s) for s in ("a", "b")}
+    votes = tmp_path / "votes.jsonl"
+    append_vote(votes, vote_record(second, 1, conv.system, "B", BlindOrder(("b", "a"), blind=True), _specs(),
+                                   messages=msgs))  # column B shows side a: a wins
+    res = export_dpo([votes], tmp_path / "pairs.jsonl")
+    pair = json.loads((tmp_path / "pairs.jsonl").read_text())
+    assert res.written == 1 and pair["chosen"] == "Because he meows." and pair["rejected"] == "No idea."
+    assert pair["prompt"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Is Tom a cat?"},
+                              {"role": "assistant", "content": "Yes."}, {"role": "user", "content": "Why?"}]
+    assert pair["meta"]["turn"] == 1 and pair["meta"]["shared_history"] is False  # b saw its own "Maybe."
+    rows = load_pairs(str(tmp_path / "pairs.jsonl")).rows
+    assert rows[0]["prompt"][-1] == {"role": "user", "content": "Why?"} and len(rows[0]["prompt"]) == 4
 
 
 def test_export_dpo_writes_prompt_chosen_rejected_jsonl(tmp_path: Path) -> None:
@@ -415,3 +438,21 @@ def test_a_server_that_refuses_stream_options_is_asked_again_without() -> None:
         server.shutdown()
     assert text == "Hello!" and stats.tokens == 3 and stats.finish_reason == "stop"
     assert "stream_options" in seen[0] and "stream_options" not in seen[1] and seen[1]["model"] == "m"
+
+
+def test_follow_up_turns_reuse_the_evaluated_conversation(served: ModelProcess) -> None:
+    ep = served.endpoint
+    conv = [{"role": "user", "content": "Name a colour."}]
+    s1 = ChatStream(ep, conv, GREEDY)
+    list(s1)
+    assert s1.stats.cached_tokens == 0  # a first turn is evaluated from scratch (reproducible greedy answers)
+    conv += [{"role": "assistant", "content": s1.text}, {"role": "user", "content": "And another one?"}]
+    s2 = ChatStream(ep, conv, GREEDY)
+    list(s2)
+    first_prompt = s2.stats.cached_tokens
+    assert first_prompt is not None and first_prompt > 10  # at least the first turn's prompt came from the cache
+    conv += [{"role": "assistant", "content": s2.text}, {"role": "user", "content": "One more."}]
+    s3 = ChatStream(ep, conv, GREEDY)
+    list(s3)
+    assert s3.stats.cached_tokens is not None and s3.stats.cached_tokens > first_prompt
+    assert s3.text

@@ -147,9 +147,11 @@ async def test_blind_votes_export_dpo_pairs_the_dpo_stage_loads(tmp_path: Path) 
                 assert rec["winner"] == winner
                 wanted[rec["prompt"]] = screen.conv.turns[-1].answers[winner]
             await pilot.press("ctrl+n")
+        await wait_until(pilot, screen.io_idle, what="the votes written (off the event loop)")
         votes = [json.loads(x) for x in (chat_dir / "votes.jsonl").read_text().splitlines()]
         assert [v["vote"] for v in votes] == ["A", "B", "tie"] and all(v["blind"] for v in votes)
         await pilot.press("ctrl+e")
+        await wait_until(pilot, screen.io_idle, what="the DPO pairs written")
     pairs_path = chat_dir / "dpo-pairs.jsonl"
     pairs = [json.loads(x) for x in pairs_path.read_text().splitlines()]
     assert {p["prompt"]: p["chosen"] for p in pairs} == wanted

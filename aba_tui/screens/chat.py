@@ -8,6 +8,8 @@ model, B = the newest verified export in the runs dir.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -77,6 +79,8 @@ class ChatScreen(Screen[None]):
         self.order = BlindOrder()
         self.streaming: set[str] = set()
         self.last_vote: dict[str, Any] | None = None
+        self._io_pool: ThreadPoolExecutor | None = None
+        self._io_pending: list[Future[None]] = []
 
     # -- layout ------------------------------------------------------------------------------------
     @property
@@ -352,32 +356,55 @@ class ChatScreen(Screen[None]):
             self.notify(f"this answer already has a vote ({turn.voted})", severity="warning")
             return
         # Each side's model and sampling come from turn.generated (what the answer was made with); the
-        # form is not read here, so a half-typed field cannot break a vote.
+        # form is not read here, so a half-typed field cannot break a vote. Each side's request (its
+        # own history) is the prompt a later-turn vote exports with.
         specs = {s: (c.spec if c else SideSpec("gguf", "", "(none)")) for s, c in self.sides.items()}
-        record = vote_record(turn, len(self.conv.turns) - 1, self.conv.system, vote, self.order, specs)
-        path = self.save_dir() / VOTES_FILE
-        try:
-            append_vote(path, record)
-        except OSError as exc:
-            self.notify(f"{path}: cannot save the vote ({exc.strerror})", severity="error")
-            return
-        turn.voted, self.last_vote = record["vote"], record
+        record = vote_record(turn, len(self.conv.turns) - 1, self.conv.system, vote, self.order, specs,
+                             messages={s: self.conv.messages(s) for s in SIDES})
+        turn.voted, self.last_vote = record["vote"], record  # claimed now: a second key press is refused
         made = record["sides"]
         reveal = f" (A was {made[self.order.shown('A')]['label']}, B was {made[self.order.shown('B')]['label']})" \
             if self.order.blind else ""
-        self.notify(f"vote {record['vote']} saved to {path}{reveal}")
+        path = self.save_dir() / VOTES_FILE
+        self._io(lambda: append_vote(path, record), f"vote {record['vote']} saved to {path}{reveal}",
+                 f"{path}: cannot save the vote", undo=lambda: setattr(turn, "voted", None))
 
     def action_export_pairs(self) -> None:
-        votes = self.save_dir() / VOTES_FILE
-        if not votes.is_file():
-            self.notify(f"no votes yet in {votes}", severity="warning")
-            return
-        try:
-            res = export_dpo([votes], self.save_dir() / "dpo-pairs.jsonl")
-        except OSError as exc:
-            self.notify(f"{self.save_dir()}: cannot write the DPO pairs ({exc.strerror or exc})", severity="error")
-            return
-        self.notify(res.line() + " · use it as dpo.data", timeout=10)
+        votes, out = self.save_dir() / VOTES_FILE, self.save_dir() / "dpo-pairs.jsonl"
+
+        def export() -> str:
+            if not votes.is_file():
+                raise FileNotFoundError(f"no votes yet in {votes}")
+            return export_dpo([votes], out).line() + " · use it as dpo.data"
+
+        self._io(export, None, f"{self.save_dir()}: cannot write the DPO pairs")
+
+    def _io(self, job: Callable[[], Any], done: str | None, failed: str,
+            undo: Callable[[], None] | None = None) -> None:
+        """File I/O off the event loop, one job at a time in order (votes append in the order given)."""
+        if self._io_pool is None:
+            self._io_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-io")
+
+        def run() -> None:
+            try:
+                out = job()
+            except Exception as exc:  # reported, never lost in the pool
+                why = (exc.strerror if isinstance(exc, OSError) and exc.strerror and exc.filename else None) or str(exc)
+                self.app.call_from_thread(self._io_failed, f"{failed} ({why})", undo)
+                return
+            self.app.call_from_thread(self.notify, done or str(out), timeout=10 if done is None else 5)
+
+        self._io_pending.append(self._io_pool.submit(run))
+
+    def _io_failed(self, message: str, undo: Callable[[], None] | None) -> None:
+        if undo is not None:
+            undo()
+        self.notify(message, severity="error")
+
+    def io_idle(self) -> bool:
+        """True when every vote and export asked for has been written (tests wait on it)."""
+        self._io_pending = [f for f in self._io_pending if not f.done()]
+        return not self._io_pending
 
     def action_battery(self, path: str | None = None) -> None:
         endpoints = {s: c.endpoint for s, c in self.sides.items() if c is not None and c.endpoint is not None}
@@ -395,6 +422,8 @@ class ChatScreen(Screen[None]):
         self.app.push_screen(BatteryScreen(battery, endpoints, sampling, self.save_dir()))
 
     def on_unmount(self) -> None:
+        if self._io_pool is not None:
+            self._io_pool.shutdown(wait=True)  # a vote being written is finished, not lost
         for side in SIDES:
             chat, self.sides[side] = self.sides[side], None
             if chat is not None:

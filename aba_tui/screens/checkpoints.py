@@ -266,10 +266,18 @@ class CheckpointsScreen(Screen[None]):
         if len(rows) != 2:
             self.notify("select two checkpoints (space) to diff", severity="warning")
             return
+        self._diff(*rows)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ckpt-diff")
+    def _diff(self, a: CkptRow, b: CkptRow) -> None:
+        # Reads both checkpoints' configs and metadata: off the event loop (a network mount can be slow).
+        changes, everything = diff(a, b), diff(a, b, only_changes=False)
+        self.app.call_from_thread(self._show_diff, f"A = {a.key}   B = {b.key}", changes, everything)
+
+    def _show_diff(self, title: str, changes: list, everything: list) -> None:
         from aba_tui.screens.ckpt_dialogs import DiffScreen
 
-        a, b = rows
-        self.app.push_screen(DiffScreen(f"A = {a.key}   B = {b.key}", diff(a, b), diff(a, b, only_changes=False)))
+        self.app.push_screen(DiffScreen(title, changes, everything))
 
     # -- probe and collapse scan (a worker process) -----------------------------------------------
     def action_probe(self) -> None:

@@ -90,6 +90,7 @@ class StreamStats:
     chunks: int = 0
     completion_tokens: int | None = None  # from the server's usage, when it sends one
     prompt_tokens: int | None = None
+    cached_tokens: int | None = None  # prompt tokens the server reused from its cache (usage details)
     finish_reason: str | None = None
 
     @property
@@ -261,6 +262,9 @@ class ChatStream:
             if isinstance(usage, dict):
                 self.stats.completion_tokens = usage.get("completion_tokens", self.stats.completion_tokens)
                 self.stats.prompt_tokens = usage.get("prompt_tokens", self.stats.prompt_tokens)
+                details = usage.get("prompt_tokens_details")
+                if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
+                    self.stats.cached_tokens = details["cached_tokens"]
             for choice in chunk.get("choices") or []:
                 piece = (choice.get("delta") or {}).get("content") or ""
                 if choice.get("finish_reason"):

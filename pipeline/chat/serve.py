@@ -80,11 +80,19 @@ class ChatHandler(BaseHTTPRequestHandler):
             return
         kwargs = {k: req[k] for k in SAMPLING_KEYS if req.get(k) is not None}
         with self.server.lock:  # one generation at a time: a llama context is not thread-safe
-            # Evaluate every prompt from scratch: a reused prefix is batched differently, which can
-            # flip a near-tie and make the same greedy request answer differently the second time.
-            self.server.llm.reset()
+            # A follow-up turn reuses the evaluated conversation so far (llama-cpp keeps the KV cache
+            # and matches the longest token prefix), so turn 5 starts about as fast as turn 1. A first
+            # turn is evaluated from scratch: a reused prefix is batched differently, which can flip a
+            # near-tie and make the same greedy single prompt (a battery item) answer differently the
+            # second time. "cache_prompt" (llama.cpp server's name) overrides either way.
+            llm = self.server.llm
+            users = sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "user")
+            if not req.get("cache_prompt", users > 1):
+                llm.reset()
+            cached_before = [int(t) for t in llm.input_ids[: llm.n_tokens]]
             if req.get("stream"):
-                self._stream(messages, kwargs, bool((req.get("stream_options") or {}).get("include_usage")))
+                self._stream(messages, kwargs, bool((req.get("stream_options") or {}).get("include_usage")),
+                             cached_before)
             else:
                 self._whole(messages, kwargs)
 
@@ -93,7 +101,8 @@ class ChatHandler(BaseHTTPRequestHandler):
         out["model"] = self.server.label
         self._json(200, out)
 
-    def _stream(self, messages: list[dict[str, Any]], kwargs: dict[str, Any], usage: bool) -> None:
+    def _stream(self, messages: list[dict[str, Any]], kwargs: dict[str, Any], usage: bool,
+                cached_before: list[int]) -> None:
         llm = self.server.llm
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -119,7 +128,9 @@ class ChatHandler(BaseHTTPRequestHandler):
                 n = len(llm.tokenize("".join(text).encode("utf-8"), add_bos=False, special=True))
                 tail = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()),
                         "model": self.server.label, "choices": [],
-                        "usage": {"completion_tokens": n, "prompt_tokens": None, "total_tokens": None}}
+                        "usage": {"completion_tokens": n, "prompt_tokens": None, "total_tokens": None,
+                                  "prompt_tokens_details": {"cached_tokens": _common_prefix(
+                                      cached_before, llm.input_ids[: llm.n_tokens])}}}
                 self.wfile.write(b"data: " + json.dumps(tail).encode() + b"\n\n")
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
@@ -127,6 +138,16 @@ class ChatHandler(BaseHTTPRequestHandler):
             pass  # the client stopped the answer: stop generating
         finally:
             gen.close()
+
+
+def _common_prefix(before: list[int], after: Any) -> int:
+    """Tokens of the new prompt that were already in the model's cache (OpenAI's cached_tokens)."""
+    n = 0
+    for a, b in zip(before, after, strict=False):
+        if a != int(b):
+            break
+        n += 1
+    return n
 
 
 class ChatServer(ThreadingHTTPServer):

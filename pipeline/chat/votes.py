@@ -8,11 +8,14 @@ One vote line::
 
 A side's model and sampling (with the seed sent) are those its answer was generated with
 (``Turn.generated``), not the form's at vote time; top-level "sampling" is side a's (both sides get
-the same). DPO pairs are ``{"prompt", "chosen", "rejected"}`` strings, one a line, plus ``"meta"``:
-the vote's time and turn and, for "chosen" and "rejected", the model and sampling that produced them
-(the dpo stage reads the three strings and ignores the rest). Ties, errors and empty
-answers carry no preference and are skipped; votes on later turns are skipped by default, because
-each side answered after its own history and the pair would not share one prompt.
+the same). ``"messages"`` holds, per side, the request its answer was made from (system, the side's own
+history, the voted user turn). DPO pairs are ``{"prompt", "chosen", "rejected"}``, one a line, plus
+``"meta"``: the vote's time and turn and, for "chosen" and "rejected", the model and sampling that
+produced them (the dpo stage reads the three and ignores the rest). A first-turn vote's prompt is the
+user's text; a later turn's is the conversation so far as chat messages (the loader takes both): the
+winner's, since each side answered after its own history; ``meta.shared_history`` says whether the
+loser saw the same one. Ties, errors and empty answers carry no preference and are skipped, as are
+later-turn votes from before ``"messages"`` was recorded.
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ from pipeline.chat.session import SIDES, BlindOrder, SideSpec, Turn
 
 
 def vote_record(turn: Turn, turn_index: int, system: str, vote: str, order: BlindOrder,
-                specs: dict[str, SideSpec], sampling: dict[str, Any] | None = None) -> dict[str, Any]:
+                specs: dict[str, SideSpec], sampling: dict[str, Any] | None = None,
+                messages: dict[str, list[dict[str, str]]] | None = None) -> dict[str, Any]:
     """One vote line. ``specs`` and ``sampling`` only fill in for a side the turn has no
-    ``generated`` record of (a side that was not asked)."""
+    ``generated`` record of (a side that was not asked); ``messages`` is each side's request
+    (``Conversation.messages(side)``), the prompt a later-turn pair is exported with."""
     vote = vote.upper() if vote.lower() != "tie" else "tie"
     if vote not in ("A", "B", "tie"):
         raise ValueError(f"vote {vote!r}: expected A, B or tie")
@@ -52,6 +57,7 @@ def vote_record(turn: Turn, turn_index: int, system: str, vote: str, order: Blin
         "blind": order.blind, "vote": vote, "winner": winner, "sides": sides,
         "shown": {"A": order.shown("A"), "B": order.shown("B")},
         "sampling": asked.sampling.to_request() if asked is not None else dict(sampling or {}),
+        **({"messages": messages} if messages else {}),
     }
 
 
@@ -93,11 +99,12 @@ class DpoExport:
         return f"{self.written} DPO pairs → {self.path}" + (f" (skipped: {skipped})" if skipped else "")
 
 
-def dpo_pairs(votes: Iterable[dict[str, Any]], include_later_turns: bool = False,
+def dpo_pairs(votes: Iterable[dict[str, Any]], include_later_turns: bool = True,
               skipped: dict[str, int] | None = None) -> list[dict[str, Any]]:
     skipped = skipped if skipped is not None else {}
     pairs: list[dict[str, Any]] = []
     seen: set[tuple[str, str, str]] = set()
+    shared: bool | None = None
 
     def skip(reason: str) -> None:
         skipped[reason] = skipped.get(reason, 0) + 1
@@ -117,21 +124,31 @@ def dpo_pairs(votes: Iterable[dict[str, Any]], include_later_turns: bool = False
         loser = "b" if winner == "a" else "a"
         chosen = (sides.get(winner) or {}).get("answer") or ""
         rejected = (sides.get(loser) or {}).get("answer") or ""
-        prompt = v.get("prompt") or ""
-        if (sides.get(winner) or {}).get("error") or not chosen.strip() or not prompt.strip():
+        prompt: str | list[dict[str, str]] = v.get("prompt") or ""
+        if (sides.get(winner) or {}).get("error") or not chosen.strip() or not str(prompt).strip():
             skip("empty or failed answer")
             continue
         if chosen == rejected:
             skip("identical answers")
             continue
-        key = (prompt, chosen, rejected)
+        shared = None
+        if v.get("turn", 0):
+            msgs = v.get("messages") if isinstance(v.get("messages"), dict) else {}
+            conv = msgs.get(winner) if msgs else None
+            if not isinstance(conv, list) or not conv or conv[-1].get("role") != "user":
+                skip("later turn without its conversation")
+                continue
+            prompt, shared = conv, conv == msgs.get(loser)
+        key = (json.dumps(prompt, ensure_ascii=False), chosen, rejected)
         if key in seen:
             skip("duplicate")
             continue
         seen.add(key)
-        pairs.append({"prompt": prompt, "chosen": chosen, "rejected": rejected,
-                      "meta": {"ts": v.get("ts"), "turn": v.get("turn", 0), "blind": v.get("blind", False),
-                               "chosen": _made_with(v, winner), "rejected": _made_with(v, loser)}})
+        meta = {"ts": v.get("ts"), "turn": v.get("turn", 0), "blind": v.get("blind", False),
+                "chosen": _made_with(v, winner), "rejected": _made_with(v, loser)}
+        if shared is not None:
+            meta["shared_history"] = shared
+        pairs.append({"prompt": prompt, "chosen": chosen, "rejected": rejected, "meta": meta})
     return pairs
 
 
@@ -144,7 +161,7 @@ def _made_with(vote: dict[str, Any], side: str) -> dict[str, Any]:
     return out
 
 
-def export_dpo(vote_files: Iterable[Path], out: Path, include_later_turns: bool = False) -> DpoExport:
+def export_dpo(vote_files: Iterable[Path], out: Path, include_later_turns: bool = True) -> DpoExport:
     """Write the pairs (atomically) to ``out``; a JSONL the dpo stage takes as dpo.data."""
     result = DpoExport(out)
     votes = [v for f in vote_files for v in read_votes(Path(f))]
