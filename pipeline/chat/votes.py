@@ -133,8 +133,9 @@ def dpo_pairs(votes: Iterable[dict[str, Any]], include_later_turns: bool = True,
             continue
         shared = None
         if v.get("turn", 0):
-            msgs = v.get("messages") if isinstance(v.get("messages"), dict) else {}
-            conv = msgs.get(winner) if msgs else None
+            raw = v.get("messages")
+            msgs: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            conv = msgs.get(winner)
             if not isinstance(conv, list) or not conv or conv[-1].get("role") != "user":
                 skip("later turn without its conversation")
                 continue
