@@ -18,7 +18,7 @@ from typing import Any
 from pipeline.atomic import atomic_write_text
 from pipeline.config.paths import user_config_path
 from pipeline.config.run import coerce
-from pipeline.config.schema import opt
+from pipeline.config.schema import field_type, opt
 from pipeline.errors import ConfigError
 from pipeline.monitor.alerts import Thresholds
 from pipeline.runs.notify import NotifyConfig, parse_section
@@ -144,7 +144,7 @@ def _section(path: Path, name: str, data: dict[str, Any]) -> Any:
         if key not in fmap:
             raise ConfigError(f"{path}: unknown key {name}.{key} (known keys of [{name}]: {', '.join(fmap)})")
         f = fmap[key]
-        values[key] = coerce(value, str(f.type), dict(f.metadata), f"{path}: {name}.{key}")
+        values[key] = coerce(value, field_type(f, cls), f.metadata, f"{path}: {name}.{key}")
     return cls(**values)
 
 

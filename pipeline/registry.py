@@ -16,11 +16,12 @@ import importlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pipeline.config.schema import (
     DPOSection,
     ExportSection,
+    FieldInfo,
     GRPOSection,
     ModelSection,
     SelftestSection,
@@ -31,6 +32,9 @@ from pipeline.config.schema import section_fields as schema_fields
 from pipeline.errors import ConfigError
 
 PLUGINS_ENV = "ABA_STAGE_PLUGINS"
+# The built-in stages' names (a plugin stage's name is any str). tests/test_types.py keeps this equal
+# to BUILTIN's names: a new built-in stage adds its name here too.
+BuiltinStage = Literal["sft", "dpo", "grpo", "datagen", "export", "merge", "eval", "selftest"]
 TRAIN_CHECKS = ("pipeline.train.preflight:check_model",)
 JUDGE = "pipeline.judge.config:JudgeSection"  # shared by datagen, grpo and eval
 SLURM = "pipeline.cluster.schema:SlurmSection"  # every stage can run as a Slurm job
@@ -170,6 +174,6 @@ def resolve(ref: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
-def section_fields(name: str) -> list[dict[str, Any]]:
+def section_fields(name: str) -> list[FieldInfo]:
     """The schema of one section (any stage's) as data, for forms and docs."""
     return schema_fields(sections()[name])

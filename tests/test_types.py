@@ -31,3 +31,21 @@ def test_type_ignores_stay_few() -> None:
     assert len(found) <= MAX_IGNORES, (
         f"{len(found)} '# type: ignore' comments (at most {MAX_IGNORES}): fix the types instead of silencing them\n"
         + "\n".join(found))
+
+
+def test_typed_vocabularies_match_what_the_code_uses() -> None:
+    """The Literal types the checker relies on stay equal to the tables they describe."""
+    from typing import get_args
+
+    from aba_tui.settings import SECTIONS
+    from pipeline import registry
+    from pipeline.config.schema import section_fields
+    from pipeline.runs.status import ACTIVE, STATES, TERMINAL
+
+    assert {s.name for s in registry.BUILTIN} == set(get_args(registry.BuiltinStage)), \
+        "a built-in stage was added or renamed: update pipeline.registry.BuiltinStage"
+    assert TERMINAL | ACTIVE <= set(STATES) and not TERMINAL & ACTIVE
+    # Every config field (run sections and the app's settings) has a type the coercion knows;
+    # section_fields raises TypeError naming the field otherwise.
+    for cls in [*registry.sections().values(), *SECTIONS.values()]:
+        assert section_fields(cls)

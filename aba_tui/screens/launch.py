@@ -28,6 +28,7 @@ from pipeline.config.run import (
     read_toml,
     validate_paths,
 )
+from pipeline.config.schema import FieldInfo
 from pipeline.errors import AbaError, ConfigError
 from pipeline.registry import section_fields
 
@@ -108,9 +109,10 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
             for f in section_fields(section):
                 value = getattr(obj, f["name"])
                 wid = f"f-{section}-{f['name']}"
-                if f.get("choices"):
-                    w: Any = Select([(c, c) for c in f["choices"]], value=value, allow_blank=False, id=wid)
-                elif str(f["type"]) == "bool":
+                choices = f["choices"]
+                if choices:
+                    w: Any = Select([(c, c) for c in choices], value=value, allow_blank=False, id=wid)
+                elif f["type"] == "bool":
                     w = Switch(value=bool(value), id=wid)
                 else:
                     w = Input(show_value(value), id=wid)
@@ -123,7 +125,7 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
         self.query_one("#launch-error", Static).update(text)
         self.query_one("#launch-error").set_class(bool(text), "-error")
 
-    def _field_meta(self, section: str, key: str) -> dict[str, Any]:
+    def _field_meta(self, section: str, key: str) -> FieldInfo:
         return next(f for f in section_fields(section) if f["name"] == key)
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -134,7 +136,7 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
         meta = self._field_meta(section, key)
         was_invalid = wid in self._invalid
         try:
-            coerce(event.value, str(meta["type"]), meta, f"{section}.{key}")
+            coerce(event.value, meta["type"], meta, f"{section}.{key}")
             event.input.remove_class("-invalid")
             self._invalid.pop(wid, None)
         except ConfigError as exc:
@@ -161,9 +163,9 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
                     raw = w.value
                 else:
                     raw = w.value  # type: ignore[attr-defined]
-                    if str(f["type"]) == "str":
+                    if f["type"] == "str":
                         raw = str(raw)
-                value = coerce(raw, str(f["type"]), f, f"launch form: {section}.{f['name']}")
+                value = coerce(raw, f["type"], f, f"launch form: {section}.{f['name']}")
                 setattr(obj, f["name"], value)
         validate_paths(cfg)
         return cfg

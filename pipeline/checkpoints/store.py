@@ -12,17 +12,21 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pipeline.atomic import atomic_write_json
 from pipeline.runs.layout import CHECKPOINTS_DIR, METADATA
+
+# complete: metadata.json (or an HF trainer_state.json) read; incomplete: a save that never finished;
+# corrupt: its metadata cannot be read.
+CheckpointState = Literal["complete", "incomplete", "corrupt"]
 
 
 @dataclass
 class Checkpoint:
     name: str
     path: Path
-    state: str  # complete | incomplete | corrupt
+    state: CheckpointState
     meta: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     mtime: float = 0.0

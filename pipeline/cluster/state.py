@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 from pipeline.cluster.slurm import PENDING, Job, SlurmError, lookup
-from pipeline.runs.status import ACTIVE, Status, read_status_raw, write_status
+from pipeline.runs.status import ACTIVE, RunState, Status, read_status_raw, write_status
 
 DEPENDENCY_FAILED = "DependencyNeverSatisfied"
 
 
-def classify_job(job: Job, after: list[str] | None = None) -> tuple[str, str]:
+def classify_job(job: Job, after: list[str] | None = None) -> tuple[RunState, str]:
     """(state, reason) for a job that ended while status.json still said queued/running."""
     jid, nodes = job.job_id, f" on {job.nodes}" if job.nodes else ""
     resume = "; aba resume continues from the last complete checkpoint"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import tomli_w
 
 from pipeline import registry
+from pipeline.config.schema import FieldType, field_type
 from pipeline.errors import ConfigError
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
@@ -78,7 +80,7 @@ class RunConfig:
         return Path(model.source.rstrip("/")).name.removesuffix(".gguf") or "model"
 
 
-def _expected(ftype: str, meta: dict[str, Any]) -> str:
+def _expected(ftype: FieldType, meta: Mapping[str, Any]) -> str:
     if meta.get("choices"):
         return "one of " + ", ".join(meta["choices"])
     return {
@@ -90,7 +92,7 @@ def _expected(ftype: str, meta: dict[str, Any]) -> str:
     }.get(ftype, ftype)
 
 
-def coerce(value: Any, ftype: str, meta: dict[str, Any], where: str) -> Any:
+def coerce(value: Any, ftype: FieldType, meta: Mapping[str, Any], where: str) -> Any:
     """Check and convert ``value`` to the field type; ``where`` names the file/flag and key."""
     bad = ConfigError(f"{where}={value!r}: expected {_expected(ftype, meta)}")
     if ftype == "bool":
@@ -156,13 +158,14 @@ def _apply(values: dict[str, Any], section: str, data: Any, source: str) -> None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: [{section}] must be a table of key = value")
     fmap = _field_map(section)
+    owner = registry.sections()[section]
     for key, value in data.items():
         if key not in fmap:
             raise ConfigError(
                 f"{source}: unknown key {section}.{key} (known keys of [{section}]: {', '.join(fmap)})"
             )
         f = fmap[key]
-        values[key] = coerce(value, str(f.type), dict(f.metadata), f"{source}: {section}.{key}")
+        values[key] = coerce(value, field_type(f, owner), f.metadata, f"{source}: {section}.{key}")
 
 
 def check_stage(stage: str, where: str = "stage") -> str:

@@ -6,8 +6,33 @@ these same fields. Defaults follow the seeds (000: SFT/GRPO, 003: DPO, 004: post
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
-from typing import Any
+from dataclasses import MISSING, Field, dataclass, field, fields
+from typing import Any, Literal, TypedDict, get_args
+
+# The field types a section may use (the loader, the CLI's --set and the launch form coerce these).
+FieldType = Literal["bool", "int", "float", "str", "list[str]"]
+FIELD_TYPES: tuple[FieldType, ...] = get_args(FieldType)
+
+
+class FieldInfo(TypedDict):
+    """One field of a section as data (for forms, docs and coercion)."""
+
+    name: str
+    type: FieldType
+    default: Any
+    help: str
+    choices: tuple[str, ...] | None
+    min: float | None
+    max: float | None
+
+
+def field_type(f: Field[Any], owner: type) -> FieldType:
+    """A dataclass field's type as one of FIELD_TYPES (annotations are strings here: postponed evaluation)."""
+    name = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    for known in FIELD_TYPES:
+        if name == known:
+            return known
+    raise TypeError(f"{owner.__name__}.{f.name}: type {name!r} is not a config field type (one of {FIELD_TYPES})")
 
 
 def opt(default: Any, help: str, *, choices: tuple[str, ...] | None = None,
@@ -141,10 +166,12 @@ class SelftestSection:
     oom_above_batch: int = opt(0, "with behaviour=oom: only OOM while batch_size is above this", min=0)
 
 
-def section_fields(cls: type) -> list[dict[str, Any]]:
+def section_fields(cls: type) -> list[FieldInfo]:
     """The schema of one section class as data (for forms and docs)."""
-    out = []
+    out: list[FieldInfo] = []
     for f in fields(cls):
         default = f.default if f.default_factory is MISSING else f.default_factory()
-        out.append({"name": f.name, "type": f.type, "default": default, **f.metadata})
+        meta = f.metadata
+        out.append(FieldInfo(name=f.name, type=field_type(f, cls), default=default, help=str(meta.get("help", "")),
+                             choices=meta.get("choices"), min=meta.get("min"), max=meta.get("max")))
     return out

@@ -13,8 +13,11 @@ import statistics
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-ERROR, WARNING = "error", "warning"
+AlertLevel = Literal["error", "warning"]
+ERROR: AlertLevel = "error"
+WARNING: AlertLevel = "warning"
 BAD_END_STATES = ("failed", "oom", "lost")
 
 
@@ -22,7 +25,7 @@ BAD_END_STATES = ("failed", "oom", "lost")
 class Alert:
     # nonfinite | loss_collapse | stalled | gpu_starved | vram_high | disk_low | disk_readonly | run_failed | …
     code: str
-    level: str  # error | warning
+    level: AlertLevel
     message: str
     run_id: str | None = None
     key: str = ""  # identity for de-duplication; defaults to code + run
@@ -193,6 +196,6 @@ class AlertBook:
     def for_run(self, run_id: str) -> list[Alert]:
         return [a for a in self.active.values() if a.run_id == run_id]
 
-    def worst_level(self, run_id: str) -> str | None:
+    def worst_level(self, run_id: str) -> AlertLevel | None:
         levels = {a.level for a in self.for_run(run_id)}
         return ERROR if ERROR in levels else WARNING if levels else None

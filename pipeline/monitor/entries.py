@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from pipeline.monitor.alerts import Alert
+from pipeline.monitor.alerts import Alert, AlertLevel
 from pipeline.monitor.series import RunSeries, is_number
 from pipeline.runs.events import Tail, parse_line, read_last_lines
 from pipeline.runs.status import ACTIVE, Status
@@ -18,11 +18,14 @@ if TYPE_CHECKING:
     from pipeline.monitor.foreign import ForeignReader
 
 
+EntryKind = Literal["run", "foreign"]  # a run folder, or a log opened with `aba open`
+
+
 @dataclass
 class RunEntry:
     run_id: str
     path: Path
-    kind: str = "run"  # run | foreign
+    kind: EntryKind = "run"
     label: str = ""
     status: Status | None = None
     error: str | None = None
@@ -55,7 +58,7 @@ class RunRow:
     """One line of the runs list: plain values, safe to hand to the UI thread."""
 
     run_id: str
-    kind: str
+    kind: EntryKind
     label: str
     stage: str
     state: str
@@ -66,7 +69,7 @@ class RunRow:
     started_at: float | None
     ended_at: float | None
     reason: str | None
-    alert_level: str | None
+    alert_level: AlertLevel | None
     malformed: int
     attempt: int
     parent: str | None

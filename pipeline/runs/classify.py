@@ -7,6 +7,8 @@ import signal as _signal
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.runs.status import RunState
+
 OOM_PATTERNS = (
     re.compile(r"torch\.(cuda\.)?OutOfMemoryError"),
     re.compile(r"CUDA out of memory", re.I),
@@ -26,7 +28,7 @@ _ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Interrupt)|Runti
 
 @dataclass
 class Outcome:
-    state: str
+    state: RunState
     exit_code: int | None
     signal: int | None
     reason: str | None

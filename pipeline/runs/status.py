@@ -8,15 +8,19 @@ import socket
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pipeline.atomic import atomic_write_json
 from pipeline.runs.procinfo import alive
 from pipeline.runs.layout import STATUS_FILE
 
-STATES = ("queued", "running", "succeeded", "failed", "oom", "stopped", "lost")
-TERMINAL = frozenset({"succeeded", "failed", "oom", "stopped"})
-ACTIVE = frozenset({"queued", "running"})
+# The states a run's status.json can hold (the supervisor writes them; docs/run-folder.md).
+RunState = Literal["queued", "running", "succeeded", "failed", "oom", "stopped", "lost"]
+# How a worker may end (result.json, StageFailed): a subset the supervisor can also classify itself.
+EndState = Literal["succeeded", "failed", "oom", "stopped"]
+STATES: tuple[RunState, ...] = get_args(RunState)
+TERMINAL: frozenset[RunState] = frozenset(get_args(EndState))
+ACTIVE: frozenset[RunState] = frozenset({"queued", "running"})
 
 
 # launcher → "module:function" reconciling an active run's status with what its scheduler says
@@ -26,7 +30,7 @@ RECONCILERS = {"slurm": "pipeline.cluster.state:reconcile"}
 class Status:
     run_id: str
     stage: str
-    state: str = "queued"
+    state: RunState = "queued"
     pid: int | None = None
     supervisor_pid: int | None = None
     supervisor_start: int | None = None  # kernel start ticks: tells a reused pid from ours

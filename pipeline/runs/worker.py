@@ -18,7 +18,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pipeline import registry
 from pipeline.atomic import atomic_write_json
@@ -28,6 +28,8 @@ from pipeline.config.run import RunConfig
 from pipeline.runs.store import load_run_config
 from pipeline.runs.events import EventWriter
 from pipeline.runs.layout import CHECKPOINTS_DIR, EVENTS_FILE, RESULT_FILE
+from pipeline.runs.status import EndState
+from pipeline.monitor.alerts import AlertLevel
 
 DUPLICATE_SIGNAL_S = 2.0
 
@@ -35,7 +37,7 @@ DUPLICATE_SIGNAL_S = 2.0
 class StageFailed(Exception):
     """Raised by a stage through ``ctx.fail``: the run ends with this state and reason."""
 
-    def __init__(self, reason: str, state: str = "failed") -> None:
+    def __init__(self, reason: str, state: EndState = "failed") -> None:
         super().__init__(reason)
         self.reason, self.state = reason, state
 
@@ -57,17 +59,17 @@ class StageContext:
     def emit(self, type: str = "metrics", step: int | None = None, **values: Any) -> dict[str, Any]:
         return self.events.emit(type, step, **values)
 
-    def alert(self, code: str, message: str, step: int | None = None, level: str = "error") -> None:
+    def alert(self, code: str, message: str, step: int | None = None, level: AlertLevel = "error") -> None:
         self.emit("alert", step, code=code, level=level, message=message)
 
-    def fail(self, reason: str, state: str = "failed") -> None:
+    def fail(self, reason: str, state: EndState = "failed") -> NoReturn:
         raise StageFailed(reason, state)
 
     def log(self, message: str) -> None:
         print(message, flush=True)
 
 
-def write_result(run_dir: Path, state: str, reason: str | None) -> None:
+def write_result(run_dir: Path, state: EndState, reason: str | None) -> None:
     atomic_write_json(run_dir / RESULT_FILE, {"state": state, "reason": reason, "pid": os.getpid()})
 
 
