@@ -44,7 +44,7 @@ def test_typed_vocabularies_match_what_the_code_uses() -> None:
 
     assert {s.name for s in registry.BUILTIN} == set(get_args(registry.BuiltinStage)), \
         "a built-in stage was added or renamed: update pipeline.registry.BuiltinStage"
-    assert TERMINAL | ACTIVE <= set(STATES) and not TERMINAL & ACTIVE
+    assert set(STATES) >= TERMINAL | ACTIVE and not TERMINAL & ACTIVE
     # Every config field (run sections and the app's settings) has a type the coercion knows;
     # section_fields raises TypeError naming the field otherwise.
     for cls in [*registry.sections().values(), *SECTIONS.values()]:
