@@ -132,16 +132,28 @@ def disk_full_reason(run_dir: Path, detail: str | None, path: str | None = None,
                      free: Space | None = None) -> str:
     """The one-line reason: what failed, where, and the free space at that moment."""
     free = free or space(run_dir)
-    where = path
-    if where is None:
-        partial = [p for p in partial_writes(run_dir) if p.is_dir()]
-        where = str(partial[0]) if partial else str(run_dir)
+    where = path or _newest_partial(run_dir) or str(run_dir)
     msg = f"disk full while writing {where}"
     if free is not None:
         msg += f" ({free.describe()})"
     if detail:
         msg += f": {detail.strip()[:200]}"
     return msg
+
+
+def _newest_partial(run_dir: Path) -> str | None:
+    """The file written last inside the half-written folders: where the disk said no."""
+    best: tuple[float, str] | None = None
+    for top in partial_writes(run_dir):
+        for root, _dirs, files in os.walk(top) if top.is_dir() else [(str(top.parent), [], [top.name])]:
+            for name in files:
+                try:
+                    mtime = os.stat(os.path.join(root, name)).st_mtime
+                except OSError:
+                    continue
+                if best is None or mtime >= best[0]:
+                    best = (mtime, os.path.join(root, name))
+    return best[1] if best else None
 
 
 def looks_full(run_dir: Path) -> bool:

@@ -123,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:
         if isinstance(exc, SystemExit) and exc.code in (0, None):
             raise
-        traceback.print_exc()
+        try:
+            traceback.print_exc()
+        except OSError:
+            pass  # stderr.log sits on the same disk: a full disk must not cut the handling short
         if rank == 0 and is_disk_full(exc):
             # Say where and how much was free, then give the space back: a half-written checkpoint is none.
             line = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else ''}"
