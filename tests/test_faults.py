@@ -208,7 +208,7 @@ def test_dpo_on_a_full_tmpfs_fails_disk_full_then_resumes_after_growing(small_fs
     with pytest.raises(ConfigError, match="will write about"):
         launch(store, cfg)
     rid, path = launch(store, cfg, force=True)
-    assert wait_for(store, rid, ENDED, timeout=300) == "failed", (path / "stderr.log").read_text()[-2000:]
+    assert wait_for(store, rid, ENDED, timeout=900) == "failed", (path / "stderr.log").read_text()[-2000:]
     st = read_status(path)
     assert st.reason.startswith("disk full while writing"), st.reason
     assert "free of" in st.reason and str(mnt) in st.reason
@@ -219,7 +219,7 @@ def test_dpo_on_a_full_tmpfs_fails_disk_full_then_resumes_after_growing(small_fs
 
     subprocess.run(["mount", "-o", "remount,size=64m", str(mnt)], check=True)
     resume(store, rid)
-    assert wait_for(store, rid, ENDED, timeout=300) == "succeeded", (path / "stderr.log").read_text()[-2000:]
+    assert wait_for(store, rid, ENDED, timeout=900) == "succeeded", (path / "stderr.log").read_text()[-2000:]
     final = path / "checkpoints" / "final"
     assert (final / "metadata.json").exists()
     est = estimate(cfg, rows=2)
