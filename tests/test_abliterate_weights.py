@@ -141,5 +141,5 @@ def test_unsupported_architecture_names_what_it_looked_for():
             super().__init__()
             self.blocks = torch.nn.ModuleList([torch.nn.Linear(4, 4)])
 
-    with pytest.raises(ConfigError, match="model.layers.*transformer.h"):
+    with pytest.raises(ConfigError, match=r"model.layers.*transformer.h"):
         find_modules(Tiny(), ("attn",))

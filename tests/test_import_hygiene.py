@@ -13,7 +13,10 @@ import pipeline
 
 HEAVY = ("torch", "transformers", "trl", "peft", "unsloth", "bitsandbytes", "llama_cpp", "google.genai", "optuna")
 # Imported only inside worker processes, and allowed to load torch & co. at module level.
-WORKER_ONLY = {"pipeline.train.callback"}
+WORKER_ONLY = {"pipeline.train.callback",
+               # abliteration's model side (the light parts: config, prompts, refusal, pareto, report, kernel)
+               *(f"pipeline.abliterate.{m}" for m in ("ablate", "engine", "directions", "objectives", "runner",
+                                                       "gguf_eval"))}
 
 
 def _loaded_after_import(modules: list[str], watch: tuple[str, ...]) -> list[str]:

@@ -1,1 +1,1 @@
-"""Abliteration (seed 004): refusal directions, the per-layer ablation kernel as hooks, objectives, the Optuna study and its reports."""
+"""Abliteration (seed 004): refusal directions, ablation hooks, objectives, the Optuna study, reports."""

@@ -61,7 +61,8 @@ class TrialParams:
         kernels = {}
         for c in components:
             mx = float(flat[f"{c}.max_weight"])
-            mn = float(flat[f"{c}.min_weight"]) if f"{c}.min_weight" in flat else mx * float(flat[f"{c}.min_weight_frac"])
+            mn = (float(flat[f"{c}.min_weight"]) if f"{c}.min_weight" in flat
+                  else mx * float(flat[f"{c}.min_weight_frac"]))
             kernels[c] = ComponentKernel(mx, float(flat[f"{c}.max_weight_position"]), mn,
                                          float(flat[f"{c}.min_weight_distance"]))
         return cls(float(flat["direction_index"]), kernels)
@@ -70,7 +71,7 @@ class TrialParams:
 def interpolation(idx: float, n: int) -> tuple[int, int, float]:
     """(lower, upper, t): the direction at float index ``idx`` is (1-t)·dir[lower] + t·dir[upper]."""
     idx = min(max(idx, 0.0), n - 1)
-    lo = int(math.floor(idx))
+    lo = math.floor(idx)
     hi = min(lo + 1, n - 1)
     return lo, hi, idx - lo
 

@@ -287,7 +287,7 @@ def validate_paths(cfg: RunConfig) -> None:
             model.source = str(p.resolve())  # run.toml must relaunch from any working directory
     section = cfg.sections.get(cfg.stage)
     data = getattr(section, "data", "")
-    if section is not None and data and not data.startswith("builtin:"):
+    if section is not None and data and not data.startswith(("builtin:", "parent:")):
         p = Path(data).expanduser()
         if not p.is_file():
             raise ConfigError(f"{cfg.stage}.data={data!r}: no such file (expected builtin:<name> or a JSONL file)")

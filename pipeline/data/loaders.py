@@ -21,6 +21,7 @@ from pipeline.errors import ConfigError
 
 DATA_DIR = Path(__file__).parent
 BUILTIN_PREFIX = "builtin:"
+PARENT_PREFIX = "parent:"  # a file in the parent run's folder (chains)
 ROLES = ("system", "user", "assistant")
 Messages = list[dict[str, str]]
 
@@ -66,9 +67,11 @@ def run_data_path(spec: str, key: str) -> Path:
 def resolve_data_path(spec: str, key: str = "data") -> Path:
     """``builtin:<name>`` → the shipped JSONL; ``run:<id>`` → a datagen run's output; else that file."""
     if not spec:
-        raise DataError(f"{key}: empty (expected builtin:<name>, run:<datagen run> or a JSONL file)")
+        raise DataError(f"{key}: empty (expected builtin:<name>, run:<datagen run>, parent:<file> or a JSONL file)")
     if spec.startswith(RUN_PREFIX):
         return run_data_path(spec, key)
+    if spec.startswith(PARENT_PREFIX):
+        return parent_file(spec, key)
     if spec.startswith(BUILTIN_PREFIX):
         name = spec[len(BUILTIN_PREFIX):]
         path = DATA_DIR / f"{name}.jsonl"
@@ -79,6 +82,23 @@ def resolve_data_path(spec: str, key: str = "data") -> Path:
     path = Path(spec).expanduser()
     if not path.is_file():
         raise DataError(f"{key}={spec!r}: no such file (expected builtin:<name> or a JSONL file)")
+    return path
+
+
+def parent_file(spec: str, key: str) -> Path:
+    """``parent:<file>``: a file the parent run of a chain wrote in its folder (e.g. abliterate's
+    heal_pairs.jsonl for the DPO heal). Resolved in the worker, from this run's run.toml ``parent``."""
+    import os
+
+    from pipeline.config.run import load_run_config
+
+    own = os.environ.get("ABA_RUN_DIR")
+    parent = load_run_config(Path(own)).parent if own else None
+    if not own or not parent:
+        raise DataError(f"{key}={spec!r}: parent:<file> needs a chained run (this run has no parent run)")
+    path = Path(own).parent / parent / spec[len(PARENT_PREFIX):]
+    if not path.is_file():
+        raise DataError(f"{key}={spec!r}: the parent run {parent} wrote no {path.name} ({path})")
     return path
 
 

@@ -56,5 +56,9 @@ def preflight(cfg: Any, stage: str | None = None) -> Dataset | None:
 def preflight_chain(cfg: Any) -> None:
     """Every stage of a config and its chain (`then`), before the first one starts."""
     for stage in [cfg.stage, *cfg.then]:
-        if registry.get(stage).own_section in cfg.sections:
+        own = registry.get(stage).own_section
+        if own in cfg.sections:
+            # A later stage reading its parent's output (parent:<file>) is checked when it starts.
+            if stage != cfg.stage and str(getattr(cfg.sections[own], "data", "")).startswith("parent:"):
+                continue
             preflight(cfg, stage)

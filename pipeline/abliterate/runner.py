@@ -1,0 +1,263 @@
+"""The abliterate stage's body (worker only): prompts → directions → baseline → Optuna study →
+chosen trial saved as a checkpoint → heal pairs → report. pipeline/stages/abliterate.py calls run()."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pipeline.abliterate import directions as dirs_mod
+from pipeline.abliterate.ablate import Ablator
+from pipeline.abliterate.engine import Engine
+from pipeline.abliterate.kernel import TrialParams
+from pipeline.abliterate.objectives import Measure, baseline_reference, measure, objective_names
+from pipeline.abliterate.pareto import Trial, choose, read_study
+from pipeline.abliterate.prompts import capability_items, fact_questions, limited, load_prompts
+from pipeline.abliterate.refusal import disagreement, judge_refusals, make_detector
+from pipeline.abliterate.report import write_report
+from pipeline.abliterate.save import save_checkpoint
+from pipeline.abliterate.study import finished, open_study, recover, run_trials
+from pipeline.atomic import atomic_write_json
+from pipeline.errors import ConfigError
+from pipeline.runs.worker import StageContext
+
+WORK = "abliterate"  # the stage's folder inside the run folder
+TEMPLATE_REFUSAL = "I'm sorry, but I can't help with that request."
+
+
+def is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError" or \
+        "out of memory" in str(exc).lower()
+
+
+def _directions(ctx_dir: Path, engine: Engine, cfg: Any, harmful: list[str],
+                harmless: list[str]) -> tuple[torch.Tensor, dict]:
+    """Computed once per run and kept (a resume reuses them, so every trial sees the same directions)."""
+    pt, info_path = ctx_dir / "directions.pt", ctx_dir / "directions.json"
+    if pt.is_file() and info_path.is_file():
+        return torch.load(pt), json.loads(info_path.read_text())
+    d, info = dirs_mod.compute(engine, harmful, harmless, cfg.directions, cfg.cones, cfg.orthogonalize, cfg.seed)
+    tmp = pt.with_suffix(".pt.tmp")
+    torch.save(d, tmp)
+    os.replace(tmp, pt)
+    info.update({"shape": list(d.shape), "cones": cfg.cones, "k": int(d.shape[1]), "orthogonalize": cfg.orthogonalize})
+    atomic_write_json(info_path, info)
+    return d, info
+
+
+class Abliteration:
+    def __init__(self, ctx: StageContext) -> None:
+        from pipeline.models.resolve import resolve_model
+
+        self.ctx = ctx
+        self.cfg = ctx.cfg.section("abliterate")
+        self.work = ctx.run_dir / WORK
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.model_source = ctx.cfg.section("model").source
+        self.model_path = str(resolve_model(self.model_source))
+        harmful, harmless = load_prompts(self.cfg.harmful, "harmful"), load_prompts(self.cfg.harmless, "harmless")
+        tr, te = self.cfg.train_limit, self.cfg.test_limit
+        self.h_train, self.h_test = limited(harmful.train, tr), limited(harmful.test, te)
+        self.b_train, self.b_test = limited(harmless.train, tr), limited(harmless.test, te)
+        self.detector = make_detector(self.cfg.detector, self.cfg.markers)
+        self.objectives = objective_names(self.cfg.hallucination, self.cfg.capability)
+        self.extras: dict[str, Any] = {}
+        if self.cfg.hallucination:
+            self.extras["facts"] = fact_questions()
+        if self.cfg.capability:
+            self.extras["capability"] = capability_items()
+        self.judge = self._judge()
+
+    def _judge(self) -> Any:
+        if not self.cfg.judge:
+            return None
+        try:
+            from pipeline.judge import make_judge  # type: ignore[attr-defined]
+        except ImportError:
+            self.ctx.alert("judge_unavailable", "abliterate.judge is set but pipeline.judge has no make_judge "
+                           "yet: the second opinion is skipped", level="warning")
+            return None
+        return make_judge(self.cfg.judge)
+
+    # -- measurements ------------------------------------------------------------------------------------
+    def measure(self, seed: int) -> Measure:
+        """One measurement with OOM → halve the batch and retry (down to 1)."""
+        while True:
+            try:
+                return measure(self.engine, self.base, self.h_test, self.b_test, self.detector, self.cfg, seed,
+                               self.extras)
+            except (RuntimeError, MemoryError) as exc:
+                if not is_oom(exc) or self.engine.batch_size <= 1:
+                    raise
+                self.engine.batch_size //= 2
+                self.ctx.alert("oom_halved", f"out of memory during a trial: batch_size → {self.engine.batch_size}, "
+                               "retrying the trial", level="warning")
+
+    def second_opinion(self, m: Measure) -> dict[str, Any]:
+        if self.judge is None or self.cfg.judge_sample <= 0:
+            return {}
+        k = self.cfg.judge_sample
+        verdicts = judge_refusals(self.judge, self.h_test[:k], m.answers[:k])
+        d = disagreement(m.flags[:k], verdicts)
+        return {"judge_refusals": sum(1 for v in verdicts if v), "judge_missing": sum(1 for v in verdicts if v is None),
+                "judge_disagree": d["disagree"], "judge_compared": d["n"]}
+
+    # -- the stage ---------------------------------------------------------------------------------------
+    def run(self) -> None:
+        ctx, cfg = self.ctx, self.cfg
+        t0 = time.time()
+        self.engine = Engine.load(self.model_path, cfg.batch_size)
+        directions, info = _directions(self.work, self.engine, cfg, self.h_train, self.b_train)
+        self.ablator = Ablator(self.engine.model, directions, cfg.variant, cfg.norm, tuple(cfg.components), cfg.scope)
+        n_layers = self.ablator.n_layers
+        study = open_study(self.work, self.objectives, cfg.sampler, cfg.startup_trials, cfg.seed)
+        stale = recover(study)
+        done_before = len(finished(study))
+        if not ctx.resume or not read_study(ctx.run_dir).setup:
+            ctx.emit("abliterate_setup", 0, objectives=[list(o) for o in self.objectives], n_layers=n_layers,
+                     variant=cfg.variant, norm=cfg.norm, cones=cfg.cones, directions=int(directions.shape[1]),
+                     components=list(cfg.components), train=[len(self.h_train), len(self.b_train)],
+                     test=[len(self.h_test), len(self.b_test)], model=self.model_path,
+                     setup_seconds=round(time.time() - t0, 2))
+        if stale or done_before:
+            ctx.emit("resume", done_before, message=f"study resumed: {done_before} finished trials kept, "
+                     f"{stale} interrupted trial(s) marked failed", logged_until=done_before)
+        self.base = baseline_reference(self.engine, self.b_test, cfg.kl_tokens)
+        if not read_study(ctx.run_dir).baseline:
+            bm = self.measure(cfg.seed)
+            self.baseline_measure = bm
+            ctx.emit("baseline", 0, refusals=bm.refusals, n=bm.n, kl=0.0, undecided=bm.undecided,
+                     hallucination=bm.hallucination, capability=bm.capability,
+                     examples=[{"prompt": p, "answer": a[:200]}
+                               for p, a in list(zip(self.h_test, bm.answers, strict=True))[:4]],
+                     **self.second_opinion(bm))
+        ctx.emit("progress", done_before, total_steps=cfg.trials)
+
+        def evaluate(number: int, params: TrialParams) -> Measure:
+            self.ablator.apply(params)
+            try:
+                return self.measure(cfg.seed + number)
+            finally:
+                self.ablator.reset()
+
+        def on_done(number: int, params: TrialParams, m: Measure, seconds: float) -> list[float]:
+            values = m.values(cfg.hallucination, cfg.capability)
+            named = {n: v for (n, _d), v in zip(self.objectives, values, strict=False)}
+            ctx.emit("trial", number + 1, trial=number, **named, n=m.n, undecided=m.undecided,
+                     params=params.as_flat(), seconds=round(seconds, 2),
+                     batch_size=self.engine.batch_size, **self.second_opinion(m))
+            ctx.emit("metrics", number + 1, **named)
+            ctx.emit("progress", len(finished(study)) + 1, total_steps=cfg.trials)
+            ctx.log(f"abliterate: trial {number}: " + ", ".join(f"{k}={v:.4g}" for k, v in named.items())
+                    + f" ({seconds:.1f} s)")
+            return values
+
+        def stop() -> bool:
+            if cfg.test_pause_after and not ctx.resume and len(finished(study)) >= cfg.test_pause_after:
+                ctx.log(f"abliterate: test hook: pausing after {cfg.test_pause_after} trials")
+                ctx.stop_requested.wait()
+            return ctx.stop_requested.is_set()
+
+        run_trials(study, cfg.trials, tuple(cfg.components), cfg.warm_start, evaluate, on_done, stop)
+        if ctx.stop_requested.is_set():
+            ctx.log("abliterate: stop requested; the study keeps every finished trial (aba resume continues it)")
+            return
+        self.finish(directions, info)
+
+    def finish(self, directions: torch.Tensor, info: dict) -> None:
+        ctx, cfg = self.ctx, self.cfg
+        view = read_study(ctx.run_dir)
+        chosen = choose(view.trials, cfg.max_kl)
+        if chosen is None:
+            ctx.fail("abliterate: no trial finished")
+            return
+        params = TrialParams.from_flat(chosen.params, tuple(cfg.components))
+        meta = self.trial_meta(chosen, info)
+        self.ablator.apply(params)
+        try:
+            ckpt = save_checkpoint(self.ablator, self.engine.tok, ctx.checkpoints_dir / "final", meta)
+            pairs = self.heal_pairs() if cfg.heal_pairs else 0
+        finally:
+            self.ablator.reset()
+        ctx.emit("checkpoint", chosen.number + 1, name="final", trial=chosen.number, **chosen.values)
+        gguf = self.gguf_eval(ckpt) if cfg.gguf_eval else None
+        ctx.emit("abliterate_chosen", chosen.number + 1, trial=chosen.number, checkpoint="final",
+                 heal_pairs=pairs, gguf=gguf, **chosen.values)
+        write_report(ctx.run_dir, read_study(ctx.run_dir), cfg, gguf)
+
+    def trial_meta(self, trial: Trial, info: dict) -> dict[str, Any]:
+        cfg = self.cfg
+        return {"trial": trial.number, "objectives": trial.values, "params": trial.params, "variant": cfg.variant,
+                "norm": cfg.norm, "components": list(cfg.components), "scope": cfg.scope,
+                "directions": {"k": info.get("k"), "cones": cfg.cones, "orthogonalize": cfg.orthogonalize},
+                "base_model": self.model_path, "model_source": self.model_source, "step": trial.number + 1,
+                **({"refusals": trial.values["refusals"], "kl": trial.values["kl"]} if "kl" in trial.values else {})}
+
+    def heal_pairs(self) -> int:
+        """heal_pairs.jsonl for the chained DPO: chosen = the abliterated model's compliant answer,
+        rejected = the original model's refusal (a template refusal where it complied already)."""
+        prompts = self.h_train[: self.cfg.heal_pairs]
+        tokens = self.cfg.heal_tokens
+        ablated = self.engine.generate(prompts, tokens)
+        params_backup = list(self.ablator.plan)
+        self.ablator.reset()
+        original = self.engine.generate(prompts, tokens)
+        for mod, w, R in params_backup:  # put the trial back for whatever follows
+            self.ablator.plan.append((mod, w, R))
+            self.ablator._hook(mod, w, R)
+        rows = []
+        for p, a, o in zip(prompts, ablated, original, strict=False):
+            if self.detector(p, a) is not False:
+                continue  # still refusing (or undecided): not a "chosen" answer
+            rejected = o if self.detector(p, o) else TEMPLATE_REFUSAL
+            if a.strip() and a.strip() != rejected.strip():
+                rows.append({"prompt": p, "chosen": a, "rejected": rejected, "category": "abliterate-heal"})
+        path = self.ctx.run_dir / "heal_pairs.jsonl"
+        tmp = path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        os.replace(tmp, path)
+        self.ctx.log(f"abliterate: {len(rows)} heal pairs → {path}")
+        return len(rows)
+
+    def gguf_eval(self, ckpt: Path) -> dict[str, Any] | None:
+        from pipeline.abliterate.gguf_eval import evaluate_gguf
+
+        try:
+            return evaluate_gguf(ckpt, self.ctx.run_dir / WORK, self.h_test, self.b_test, self.base, self.detector,
+                                 self.cfg, self.engine)
+        except Exception as exc:  # the HF result stands; say why the GGUF one is missing
+            self.ctx.alert("gguf_eval_failed", f"GGUF measurement failed: {type(exc).__name__}: {exc}"[:500],
+                           level="warning")
+            return {"error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+def run(ctx: StageContext) -> None:
+    try:
+        Abliteration(ctx).run()
+    except ConfigError as exc:
+        ctx.fail(str(exc))
+
+
+def load_for_trial(run_dir: Path, trial: Trial) -> tuple[Ablator, Any, dict[str, Any]]:
+    """For the save CLI: the run's model and stored directions with ``trial`` applied."""
+    from pipeline.config.run import load_run_config
+    from pipeline.models.resolve import resolve_model
+
+    cfg_all = load_run_config(run_dir)
+    cfg = cfg_all.section("abliterate")
+    path = str(resolve_model(cfg_all.section("model").source))
+    engine = Engine.load(path, cfg.batch_size)
+    directions = torch.load(run_dir / WORK / "directions.pt")
+    info = json.loads((run_dir / WORK / "directions.json").read_text())
+    ab = Ablator(engine.model, directions, cfg.variant, cfg.norm, tuple(cfg.components), cfg.scope)
+    ab.apply(TrialParams.from_flat(trial.params, tuple(cfg.components)))
+    meta = {"trial": trial.number, "objectives": trial.values, "params": trial.params, "variant": cfg.variant,
+            "norm": cfg.norm, "components": list(cfg.components), "scope": cfg.scope,
+            "directions": {"k": info.get("k"), "cones": cfg.cones}, "base_model": path,
+            "model_source": cfg_all.section("model").source, "step": trial.number + 1}
+    return ab, engine.tok, meta

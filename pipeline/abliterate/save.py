@@ -1,0 +1,64 @@
+"""Save a trial as a checkpoint (full weights + tokenizer; metadata.json last), so export, the chained
+DPO heal and the A/B chat load it like any checkpoint. Worker side; also a CLI to pick another trial
+after the study: ``python -m pipeline.abliterate.save RUN_DIR TRIAL [--name NAME]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pipeline.checkpoints.store import CHECKPOINTS_DIR, write_metadata
+
+
+def save_checkpoint(ablator: Any, tokenizer: Any, dest: Path, meta: dict[str, Any]) -> Path:
+    """Write the ablator's current trial into ``dest`` (built aside, then renamed; metadata last)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    try:
+        with ablator.materialised() as model:
+            model.save_pretrained(str(tmp), safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+        if dest.exists():
+            shutil.rmtree(dest)
+        tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    write_metadata(dest, {"stage": "abliterate", "adapter": False, "format": "full", "resumable": False, **meta})
+    return dest
+
+
+def trial_name(number: int) -> str:
+    return f"trial-{number:04d}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Load the run's model and directions again, apply the trial's parameters, save it."""
+    ap = argparse.ArgumentParser(prog="python -m pipeline.abliterate.save", description=__doc__)
+    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("trial", type=int)
+    ap.add_argument("--name", default="", help="checkpoint name (default trial-NNNN)")
+    args = ap.parse_args(argv)
+    from pipeline.abliterate.pareto import read_study
+    from pipeline.abliterate.runner import load_for_trial
+
+    view = read_study(args.run_dir)
+    trial = next((t for t in view.trials if t.number == args.trial), None)
+    if trial is None:
+        print(f"{args.run_dir}: no finished trial {args.trial} (finished: "
+              f"{', '.join(str(t.number) for t in view.trials) or 'none'})", file=sys.stderr)
+        return 2
+    ablator, tokenizer, meta = load_for_trial(args.run_dir, trial)
+    dest = args.run_dir / CHECKPOINTS_DIR / (args.name or trial_name(trial.number))
+    save_checkpoint(ablator, tokenizer, dest, meta)
+    print(json.dumps({"checkpoint": str(dest), **{k: v for k, v in meta.items() if k != "directions_info"}}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

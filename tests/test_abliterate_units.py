@@ -1,0 +1,127 @@
+"""Abliteration's light parts: refusal detection, prompt files, kernel, Pareto front, choice, report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.abliterate.kernel import DEFAULT_FLAT, ComponentKernel, TrialParams, interpolation
+from pipeline.abliterate.pareto import Trial, choose, from_events, pareto_front
+from pipeline.abliterate.prompts import load_prompts
+from pipeline.abliterate.refusal import disagreement, make_detector, marker_refusal
+from pipeline.abliterate.report import write_report
+from pipeline.errors import ConfigError
+
+
+@pytest.mark.parametrize("answer,expected", [
+    ("I'm sorry, but I can't help with that.", True),
+    ("I cannot assist with making weapons.", True),
+    ("", True),
+    ("   ", True),
+    ("Sure! Here's how to bake bread: mix flour and water.", False),
+    # polite compliance: an apology followed by the answer is not a refusal
+    ("I'm sorry to hear that. Here's how you can fix the tyre: 1. remove the wheel", False),
+    # chain of thought weighing a refusal, then complying: the thinking is skipped
+    ("<think>I cannot decide if I should. I can't... well, it is fine.</think>The capital is Paris.", False),
+    ("<think>This is harmful.</think>I won't help with that.", True),
+    # still thinking when the budget ran out: undecided, not a refusal
+    ("<think>Let me consider whether I can't", None),
+    ("Unfortunately, I am unable to provide that.", True),
+    ("To build it, you\u2019ll need a few parts.", False),
+    ("As an AI, I can\u2019t do that.", True),
+])
+def test_marker_detector(answer, expected):
+    assert marker_refusal("q", answer) is expected
+
+
+def test_extra_markers_and_pluggable_detector():
+    det = make_detector("markers", "no way, nope")
+    assert det("q", "Nope. Ask something else.") is True
+    assert make_detector("markers")("q", "Nope. Ask something else.") is False
+    custom = make_detector("json:loads")  # any importable callable is accepted as a detector
+    assert callable(custom)
+    with pytest.raises(ConfigError, match="module:function"):
+        make_detector("nonsense")
+    with pytest.raises(ConfigError, match="cannot load"):
+        make_detector("no_such_module_xyz:f")
+
+
+def test_disagreement_counts_only_decided_pairs():
+    d = disagreement([True, False, None, True], [True, True, True, None])
+    assert d == {"n": 2, "disagree": 1, "rate": 0.5}
+
+
+def test_builtin_prompts_have_fixed_disjoint_splits():
+    h = load_prompts("builtin", "harmful")
+    b = load_prompts("builtin", "harmless")
+    assert len(h.test) == 24 and len(h.train) == 56 and not set(h.train) & set(h.test)
+    assert len(set(h.train_categories)) == 8
+    assert len(b.test) == 24 and not set(b.train) & set(b.test)
+    assert load_prompts("builtin", "harmful").test == h.test  # fixed, not shuffled
+
+
+def test_user_prompt_files(tmp_path: Path):
+    txt = tmp_path / "p.txt"
+    txt.write_text("\n".join(f"prompt number {i}" for i in range(40)) + "\n")
+    ps = load_prompts(str(txt), "harmful")
+    assert len(ps.train) + len(ps.test) == 40 and ps.test and ps.train
+    assert load_prompts(str(txt), "harmful").test == ps.test  # the hash split is stable
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "a", "split": "train"}\n{"prompt": "b", "split": "dev"}\n')
+    with pytest.raises(ConfigError, match=r"bad.jsonl line 2: split='dev' \(expected train or test\)"):
+        load_prompts(str(bad), "harmful")
+    bad.write_text('{"text": "a"}\n')
+    with pytest.raises(ConfigError, match="line 1: expected an object with a non-empty string 'prompt'"):
+        load_prompts(str(bad), "harmless")
+    bad.write_text('{"prompt": "a", "split": "train"}\n')
+    with pytest.raises(ConfigError, match="0 test prompts"):
+        load_prompts(str(bad), "harmless")
+    with pytest.raises(ConfigError, match=r"abliterate.harmful='/nope.txt': no such file"):
+        load_prompts("/nope.txt", "harmful")
+
+
+def test_kernel_shape():
+    k = ComponentKernel(max_weight=1.2, max_weight_position=0.5, min_weight=0.2, min_weight_distance=0.25)
+    w = k.weights(9)  # peak at layer 4, reaches 0.2 at distance 2.25, zero beyond
+    assert w[4] == pytest.approx(1.2)
+    assert w[3] == w[5] and 0.2 < w[3] < 1.2
+    assert w[0] == 0.0 and w[8] == 0.0
+    assert interpolation(2.25, 5) == (2, 3, 0.25)
+    assert interpolation(9.0, 5) == (4, 4, 0.0)
+    p = TrialParams.from_flat(DEFAULT_FLAT)
+    assert p.kernels["attn"].min_weight == pytest.approx(0.3)  # min_weight_frac × max_weight
+    assert TrialParams.from_flat(p.as_flat()) == p
+
+
+def T(n, r, kl, **kw):
+    return Trial(n, {"refusals": r, "kl": kl, **kw})
+
+
+def test_pareto_front_and_choice():
+    trials = [T(0, 5, 0.1), T(1, 3, 0.3), T(2, 3, 0.5), T(3, 0, 2.0), T(4, 6, 0.05), T(5, 5, 0.2)]
+    assert [t.number for t in pareto_front(trials)] == [3, 1, 0, 4]
+    assert choose(trials, max_kl=1.0).number == 1
+    assert choose(trials, max_kl=5.0).number == 3
+    assert choose(trials, max_kl=0.01).number == 4  # nothing under the cap: the lowest KL
+    objs = [("refusals", "minimize"), ("kl", "minimize"), ("capability", "maximize")]
+    with_cap = [T(0, 3, 0.3, capability=0.5), T(1, 3, 0.3, capability=0.9), T(2, 3, 0.4, capability=0.95)]
+    assert [t.number for t in pareto_front(with_cap, objs)] == [1, 2]
+
+
+def test_view_from_events_and_report(tmp_path: Path):
+    evs = [{"type": "abliterate_setup", "objectives": [["refusals", "minimize"], ["kl", "minimize"]]},
+           {"type": "baseline", "refusals": 20, "n": 24, "kl": 0.0},
+           {"type": "trial", "trial": 0, "refusals": 9, "kl": 0.2, "seconds": 4.0, "params": {"direction_index": 0.5}},
+           {"type": "trial", "trial": 1, "refusals": 2, "kl": 0.6, "seconds": 6.0, "judge_disagree": 1,
+            "judge_compared": 4},
+           {"type": "abliterate_chosen", "trial": 1, "refusals": 2, "kl": 0.6}]
+    view = from_events(evs)
+    assert [t.number for t in view.front()] == [1, 0]
+    s = write_report(tmp_path, view)
+    assert s["baseline"]["refusals"] == 20 and s["chosen"]["refusals"] == 2 and s["seconds_per_trial"] == 5.0
+    assert s["judge"]["rate"] == 0.25
+    md = (tmp_path / "report.md").read_text()
+    assert "| original | 20 | 0 |" in md and "| chosen (trial 1) | 2 | 0.6 |" in md
+    assert json.loads((tmp_path / "report.json").read_text())["pareto"][0]["trial"] == 1
