@@ -61,7 +61,8 @@ def test_study_killed_and_resumed_keeps_finished_trials(tmp_path: Path, tiny_mod
     store = RunStore(tmp_path / "runs")
     sets = [f"model.source={tiny_model}", "abliterate.trials=5", "abliterate.startup_trials=2",
             "abliterate.train_limit=8", "abliterate.test_limit=6", "abliterate.max_new_tokens=4",
-            "abliterate.heal_pairs=3", "abliterate.heal_tokens=6", "abliterate.test_pause_after=2", "abliterate.capability=true"]
+            "abliterate.heal_pairs=3", "abliterate.heal_tokens=6", "abliterate.test_pause_after=2",
+            "abliterate.capability=true"]
     run_id, run_dir = launch(store, build_config("abliterate", [], sets))
     # The test hook holds the first attempt after 2 finished trials: kill the worker there, hard.
     wait_until(lambda: len(trials(run_dir)) >= 2 or read_status(run_dir).state in ENDED)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.abliterate.kernel import COMPONENTS, DEFAULT_FLAT, TrialParams
-from pipeline.abliterate.objectives import Measure
+
+if TYPE_CHECKING:
+    from pipeline.abliterate.objectives import Measure
 
 STUDY_NAME = "abliterate"
 JOURNAL = "study.journal"
