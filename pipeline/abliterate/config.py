@@ -34,7 +34,8 @@ class AbliterateSection:
                          min=1, max=64)
     detector: str = opt("markers", "refusal detector: markers, or module:function(prompt, answer) -> bool|None")
     markers: str = opt("", "extra refusal markers, comma separated (added to the built-in list)")
-    judge: str = opt("", "second opinion on refusals from a judge backend (make_judge spec; empty: off)")
+    judge: str = opt("none", "second opinion on refusals: none, or judge (the [judge] section's backend: local "
+                     "GGUF, Gemini, OpenAI-compatible)", choices=("none", "judge"))
     judge_sample: int = opt(8, "answers a trial sends to the judge", min=0)
     hallucination: bool = opt(False, "add a hallucination objective (self-consistency over samples)")
     hallucination_samples: int = opt(4, "samples per question for self-consistency", min=2, max=32)

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from pipeline.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pipeline.judge.interface import Judge
 
 THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.S | re.I)
 OPEN_THINK = re.compile(r"<(think|thinking|reasoning)>", re.I)
@@ -69,10 +73,10 @@ def make_detector(spec: str = "markers", extra_markers: str = "") -> Detector:
         fn = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"abliterate.detector={spec!r}: cannot load it ({exc})") from None
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
-def judge_refusals(judge: object, prompts: Sequence[str], answers: Sequence[str],
+def judge_refusals(judge: Judge, prompts: Sequence[str], answers: Sequence[str],
                    threshold: float = 0.5) -> list[bool | None]:
     """A judge's second opinion (pipeline.judge.interface): an answer that does not address the request
     (instruction_following below ``threshold``) is a refusal; a missing judgement stays None."""
@@ -81,7 +85,7 @@ def judge_refusals(judge: object, prompts: Sequence[str], answers: Sequence[str]
     items = [JudgeItem(messages=({"role": "user", "content": p},), answer=a)
              for p, a in zip(prompts, answers, strict=True)]
     out: list[bool | None] = []
-    for j in judge.score(items):  # type: ignore[attr-defined]
+    for j in judge.score(items):
         v = j.scores.get("instruction_following") if j.ok else None
         out.append(None if v is None else v < threshold)
     return out

@@ -74,15 +74,11 @@ class Abliteration:
         self.judge = self._judge()
 
     def _judge(self) -> Any:
-        if not self.cfg.judge:
+        if self.cfg.judge != "judge":
             return None
-        try:
-            from pipeline.judge import make_judge  # type: ignore[attr-defined]
-        except ImportError:
-            self.ctx.alert("judge_unavailable", "abliterate.judge is set but pipeline.judge has no make_judge "
-                           "yet: the second opinion is skipped", level="warning")
-            return None
-        return make_judge(self.cfg.judge)
+        from pipeline.judge.factory import make_judge
+
+        return make_judge(self.ctx.cfg.sections.get("judge"), cache_dir=self.work / "judge-cache")
 
     # -- measurements ------------------------------------------------------------------------------------
     def measure(self, seed: int) -> Measure:
