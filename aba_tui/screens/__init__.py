@@ -34,6 +34,9 @@ SCREENS: dict[str, ScreenEntry] = {
                               "before/after stance reports, targets, tournament ratings, worst examples", "v"),
     "datagen": ScreenEntry("aba_tui.screens.datagen:DatagenScreen", "Datagen items",
                            "a datagen run's traces: prompt, trace, finish reason and the 9 judge scores", "g"),
+    "abliteration": ScreenEntry("aba_tui.screens.abliteration:AbliterationScreen", "Abliteration",
+                                "Optuna studies live: trial table, Pareto plot of refusals vs KL, save or chat a trial",
+                                "b"),
 }
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.checkpoints.store import CHECKPOINTS_DIR, write_metadata
+from pipeline.errors import AbaError
 
 
 def save_checkpoint(ablator: Any, tokenizer: Any, dest: Path, meta: dict[str, Any]) -> Path:
@@ -43,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("run_dir", type=Path)
     ap.add_argument("trial", type=int)
     ap.add_argument("--name", default="", help="checkpoint name (default trial-NNNN)")
+    ap.add_argument("--gguf", action="store_true",
+                    help="also convert the trial and the original model to GGUF f16 (for the A/B chat)")
     args = ap.parse_args(argv)
     from pipeline.abliterate.pareto import read_study
     from pipeline.abliterate.runner import load_for_trial
@@ -53,11 +56,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.run_dir}: no finished trial {args.trial} (finished: "
               f"{', '.join(str(t.number) for t in view.trials) or 'none'})", file=sys.stderr)
         return 2
-    ablator, tokenizer, meta = load_for_trial(args.run_dir, trial)
-    dest = args.run_dir / CHECKPOINTS_DIR / (args.name or trial_name(trial.number))
-    save_checkpoint(ablator, tokenizer, dest, meta)
-    print(json.dumps({"checkpoint": str(dest), **{k: v for k, v in meta.items() if k != "directions_info"}}))
+    try:
+        ablator, tokenizer, meta = load_for_trial(args.run_dir, trial)
+        dest = args.run_dir / CHECKPOINTS_DIR / (args.name or trial_name(trial.number))
+        save_checkpoint(ablator, tokenizer, dest, meta)
+        out: dict[str, Any] = {"checkpoint": str(dest), "trial": trial.number, **trial.values}
+        if args.gguf:
+            out.update(to_gguf(args.run_dir, dest, str(meta["base_model"])))
+    except AbaError as exc:
+        print(json.dumps({"error": str(exc)}))
+        return 2
+    print(json.dumps(out))
     return 0
+
+
+def to_gguf(run_dir: Path, ckpt: Path, base_model: str) -> dict[str, str]:
+    """The trial and the original model as f16 GGUFs in the run's abliterate/ folder (the original once)."""
+    from pipeline.export.convert import convert_hf
+
+    work = run_dir / "abliterate"
+    trial_gguf = work / f"{ckpt.name}-f16.gguf"
+    original = work / "original-f16.gguf"
+    if not original.is_file():
+        convert_hf(Path(base_model), original, "f16", log_path=work / "convert.log")
+    convert_hf(ckpt, trial_gguf, "f16", log_path=work / "convert.log")
+    return {"gguf": str(trial_gguf), "original_gguf": str(original)}
 
 
 if __name__ == "__main__":
