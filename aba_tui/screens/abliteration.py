@@ -136,7 +136,7 @@ class AbliterationScreen(Screen[None]):
     def _draw(self) -> None:
         view = self.view
         names = [n for n, _ in view.objectives]
-        front = {t.number for t in view.front()}
+        front = {t.label for t in view.front()}
         chosen = view.chosen.get("trial") if view.chosen else None
         table = self.query_one("#ab-trials", DataTable)
         cursor = table.cursor_row
@@ -144,16 +144,18 @@ class AbliterationScreen(Screen[None]):
         for col in ("trial", *names, "front", "s"):
             table.add_column(col, key=col)
         for t in view.trials:
-            mark = "★" if t.number == chosen else "●" if t.number in front else ""
-            table.add_row(str(t.number), *(_fmt(t.values.get(n)) for n in names), mark, _fmt(t.seconds),
-                          key=str(t.number))
+            mark = "★" if (t.number == chosen and not t.arm) else "●" if t.label in front else ""
+            table.add_row(t.label, *(_fmt(t.values.get(n)) for n in names), mark, _fmt(t.seconds), key=t.label)
         if view.trials:
             table.move_cursor(row=min(max(cursor, 0), len(view.trials) - 1))
-        pts = [(t.number, t.values.get("kl", 0.0), t.values.get("refusals", 0.0)) for t in view.trials]
+        # Scatter by position in the table (labels may repeat numbers across the cones comparison's arms).
+        pts = [(i, t.values.get("kl", 0.0), t.values.get("refusals", 0.0)) for i, t in enumerate(view.trials)]
+        front_idx = {i for i, t in enumerate(view.trials) if t.label in front}
+        chosen_idx = next((i for i, t in enumerate(view.trials) if t.number == chosen and not t.arm), None)
         plot = self.query_one("#ab-plot", Static)
         width = max(20, (plot.size.width or 50) - 12)
         height = max(6, (plot.size.height or 14) - 5)
-        plot.update(render(scatter(pts, front, chosen, width, height)))
+        plot.update(render(scatter(pts, front_idx, chosen_idx, width, height)))
         base = view.baseline or {}
         status = (f"{self.run_id}: {len(view.trials)} trials · original refusals {_fmt(base.get('refusals'))}"
                   f"/{_fmt(base.get('n'))} · front {len(front)}")
@@ -170,7 +172,11 @@ class AbliterationScreen(Screen[None]):
         table = self.query_one("#ab-trials", DataTable)
         if not self.view.trials or table.cursor_row < 0:
             return None
-        return self.view.trials[min(table.cursor_row, len(self.view.trials) - 1)].number
+        t = self.view.trials[min(table.cursor_row, len(self.view.trials) - 1)]
+        if t.arm:
+            self.notify("a cones-comparison trial: save it from a single study (abliterate.cones)", severity="warning")
+            return None
+        return t.number
 
     def action_save_trial(self) -> None:
         self._save(False)

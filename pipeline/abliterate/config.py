@@ -17,6 +17,8 @@ class AbliterateSection:
                           min=1, max=16)
     cones: int = opt(0, "concept cones: cluster harmful prompts into N categories, a direction each (0: off)",
                      min=0, max=16)
+    compare_cones: int = opt(0, "concept cones on/off comparison: run the same trial budget with no cones, "
+                             "then with N cones, and write comparison.json/.md (0: one study)", min=0, max=16)
     orthogonalize: bool = opt(False, "make each direction orthogonal to the harmless mean")
     scope: str = opt("global", "global: one direction (interpolated at the trial's direction index) for all "
                      "layers; per_layer: each layer its own", choices=("global", "per_layer"))

@@ -25,6 +25,11 @@ class Trial:
     seconds: float | None = None
     n: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    arm: str = ""  # the cones on/off comparison's arm ("" in a single study)
+
+    @property
+    def label(self) -> str:
+        return f"{self.arm}:{self.number}" if self.arm else str(self.number)
 
 
 @dataclass
@@ -36,7 +41,11 @@ class StudyView:
     setup: dict[str, Any] | None = None
 
     def front(self) -> list[Trial]:
-        return pareto_front(self.trials, self.objectives)
+        """The Pareto front of each arm (one study: its front)."""
+        out: list[Trial] = []
+        for arm in dict.fromkeys(t.arm for t in self.trials):
+            out += pareto_front([t for t in self.trials if t.arm == arm], self.objectives)
+        return out
 
 
 def _dominates(a: Trial, b: Trial, objectives: Sequence[tuple[str, str]]) -> bool:
@@ -62,7 +71,7 @@ def pareto_front(trials: Sequence[Trial], objectives: Sequence[tuple[str, str]] 
 
 def from_events(events: Iterable[dict[str, Any]]) -> StudyView:
     view = StudyView(list(DEFAULT_OBJECTIVES), [])
-    by_number: dict[int, Trial] = {}
+    by_number: dict[tuple[str, int], Trial] = {}
     for ev in events:
         kind = ev.get("type")
         if kind == "abliterate_setup":
@@ -77,9 +86,11 @@ def from_events(events: Iterable[dict[str, Any]]) -> StudyView:
         elif kind == "trial" and isinstance(ev.get("trial"), int):
             names = [n for n, _ in view.objectives]
             values = {n: float(ev[n]) for n in names if isinstance(ev.get(n), int | float)}
-            by_number[ev["trial"]] = Trial(ev["trial"], values, dict(ev.get("params") or {}), ev.get("seconds"),
-                                           ev.get("n"), {k: ev[k] for k in EXTRA if k in ev})
-    view.trials = [by_number[k] for k in sorted(by_number)]
+            arm = str(ev.get("arm", ""))
+            by_number[(arm, ev["trial"])] = Trial(ev["trial"], values, dict(ev.get("params") or {}), ev.get("seconds"),
+                                                  ev.get("n"), {k: ev[k] for k in EXTRA if k in ev}, arm)
+    order = {arm: i for i, arm in enumerate(dict.fromkeys(a for a, _ in by_number))}
+    view.trials = [by_number[k] for k in sorted(by_number, key=lambda k: (order[k[0]], k[1]))]
     return view
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -106,33 +105,57 @@ class Abliteration:
     # -- the stage ---------------------------------------------------------------------------------------
     def run(self) -> None:
         ctx, cfg = self.ctx, self.cfg
-        t0 = time.time()
         self.engine = Engine.load(self.model_path, cfg.batch_size)
-        directions, info = _directions(self.work, self.engine, cfg, self.h_train, self.b_train)
-        self.ablator = Ablator(self.engine.model, directions, cfg.variant, cfg.norm, tuple(cfg.components), cfg.scope)
-        n_layers = self.ablator.n_layers
-        study = open_study(self.work, self.objectives, cfg.sampler, cfg.startup_trials, cfg.seed)
-        stale = recover(study)
-        done_before = len(finished(study))
-        if not ctx.resume or not read_study(ctx.run_dir).setup:
-            ctx.emit("abliterate_setup", 0, objectives=[list(o) for o in self.objectives], n_layers=n_layers,
-                     variant=cfg.variant, norm=cfg.norm, cones=cfg.cones, directions=int(directions.shape[1]),
-                     components=list(cfg.components), train=[len(self.h_train), len(self.b_train)],
-                     test=[len(self.h_test), len(self.b_test)], model=self.model_path,
-                     setup_seconds=round(time.time() - t0, 2))
-        if stale or done_before:
-            ctx.emit("resume", done_before, message=f"study resumed: {done_before} finished trials kept, "
-                     f"{stale} interrupted trial(s) marked failed", logged_until=done_before)
         self.base = baseline_reference(self.engine, self.b_test, cfg.kl_tokens)
         if not read_study(ctx.run_dir).baseline:
             bm = self.measure(cfg.seed)
-            self.baseline_measure = bm
             ctx.emit("baseline", 0, refusals=bm.refusals, n=bm.n, kl=0.0, undecided=bm.undecided,
                      hallucination=bm.hallucination, capability=bm.capability,
                      examples=[{"prompt": p, "answer": a[:200]}
                                for p, a in list(zip(self.h_test, bm.answers, strict=True))[:4]],
                      **self.second_opinion(bm))
-        ctx.emit("progress", done_before, total_steps=cfg.trials)
+        if cfg.compare_cones:
+            from pipeline.abliterate.compare import run_arms
+
+            run_arms(self)
+            return
+        directions, info = self.prepare(self.work, cfg.cones)
+        self.study_loop(self.work, "", 0, cfg.cones, directions)
+        if ctx.stop_requested.is_set():
+            ctx.log("abliterate: stop requested; the study keeps every finished trial (aba resume continues it)")
+            return
+        self.finish(directions, info)
+
+    def prepare(self, work: Path, cones: int) -> tuple[torch.Tensor, dict]:
+        """Directions for ``work`` (computed once, kept) and the ablator over them."""
+        cfg = self.cfg
+        work.mkdir(parents=True, exist_ok=True)
+        saved = cfg.cones
+        cfg.cones = cones
+        try:
+            directions, info = _directions(work, self.engine, cfg, self.h_train, self.b_train)
+        finally:
+            cfg.cones = saved
+        self.ablator = Ablator(self.engine.model, directions, cfg.variant, cfg.norm, tuple(cfg.components), cfg.scope)
+        return directions, info
+
+    def study_loop(self, work: Path, arm: str, offset: int, cones: int, directions: torch.Tensor) -> Any:
+        """Open (or resume) the study in ``work`` and run it to ``trials``; events carry ``arm`` when set."""
+        ctx, cfg = self.ctx, self.cfg
+        tag = {"arm": arm} if arm else {}
+        study = open_study(work, self.objectives, cfg.sampler, cfg.startup_trials, cfg.seed)
+        stale = recover(study)
+        done_before = len(finished(study))
+        if not done_before:
+            ctx.emit("abliterate_setup", offset, objectives=[list(o) for o in self.objectives],
+                     n_layers=self.ablator.n_layers, variant=cfg.variant, norm=cfg.norm, cones=cones,
+                     directions=int(directions.shape[1]), components=list(cfg.components),
+                     train=[len(self.h_train), len(self.b_train)], test=[len(self.h_test), len(self.b_test)],
+                     model=self.model_path, **tag)
+        if stale or done_before:
+            ctx.emit("resume", offset + done_before, message=f"study {arm or ''} resumed: {done_before} finished "
+                     f"trials kept, {stale} interrupted trial(s) marked failed", logged_until=done_before, **tag)
+        ctx.emit("progress", offset + done_before, total_steps=offset + cfg.trials)
 
         def evaluate(number: int, params: TrialParams) -> Measure:
             self.ablator.apply(params)
@@ -143,27 +166,25 @@ class Abliteration:
 
         def on_done(number: int, params: TrialParams, m: Measure, seconds: float) -> list[float]:
             values = m.values(cfg.hallucination, cfg.capability)
-            named = {n: v for (n, _d), v in zip(self.objectives, values, strict=False)}
-            ctx.emit("trial", number + 1, trial=number, **named, n=m.n, undecided=m.undecided,
+            named = {n: v for (n, _d), v in zip(self.objectives, values, strict=True)}
+            step = offset + number + 1
+            ctx.emit("trial", step, trial=number, **named, n=m.n, undecided=m.undecided,
                      params=params.as_flat(), seconds=round(seconds, 2),
-                     batch_size=self.engine.batch_size, **self.second_opinion(m))
-            ctx.emit("metrics", number + 1, **named)
-            ctx.emit("progress", len(finished(study)) + 1, total_steps=cfg.trials)
-            ctx.log(f"abliterate: trial {number}: " + ", ".join(f"{k}={v:.4g}" for k, v in named.items())
-                    + f" ({seconds:.1f} s)")
+                     batch_size=self.engine.batch_size, **tag, **self.second_opinion(m))
+            ctx.emit("metrics", step, **named)
+            ctx.emit("progress", offset + len(finished(study)) + 1, total_steps=offset + cfg.trials)
+            ctx.log(f"abliterate: {arm + ' ' if arm else ''}trial {number}: "
+                    + ", ".join(f"{k}={v:.4g}" for k, v in named.items()) + f" ({seconds:.1f} s)")
             return values
 
         def stop() -> bool:
             if cfg.test_pause_after and not ctx.resume and len(finished(study)) >= cfg.test_pause_after:
                 ctx.log(f"abliterate: test hook: pausing after {cfg.test_pause_after} trials")
-                ctx.stop_requested.wait()
+                ctx.stop_requested.wait(timeout=300)  # bounded: an abandoned test leaves no eternal worker
             return ctx.stop_requested.is_set()
 
         run_trials(study, cfg.trials, tuple(cfg.components), cfg.warm_start, evaluate, on_done, stop)
-        if ctx.stop_requested.is_set():
-            ctx.log("abliterate: stop requested; the study keeps every finished trial (aba resume continues it)")
-            return
-        self.finish(directions, info)
+        return study
 
     def finish(self, directions: torch.Tensor, info: dict) -> None:
         ctx, cfg = self.ctx, self.cfg
