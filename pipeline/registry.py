@@ -112,7 +112,7 @@ BUILTIN: tuple[Stage, ...] = (
           {"model": ModelSection, "abliterate": "pipeline.abliterate.config:AbliterateSection", "judge": JUDGE,
            "supervisor": SupervisorSection, "slurm": SLURM},
           oom_halve=("batch_size",), checks=("pipeline.abliterate.checks:check",),
-          presets=("abliterate-demo", "abliterate-heal")),
+          presets=("abliterate-demo", "abliterate-cones", "abliterate-heal")),
     Stage("selftest", "a worker with no ML library (supervisor checks, fault injection)",
           {"selftest": SelftestSection, "supervisor": SupervisorSection, "slurm": SLURM},
           oom_halve=("batch_size",)),

@@ -125,3 +125,24 @@ def test_view_from_events_and_report(tmp_path: Path):
     md = (tmp_path / "report.md").read_text()
     assert "| original | 20 | 0 |" in md and "| chosen (trial 1) | 2 | 0.6 |" in md
     assert json.loads((tmp_path / "report.json").read_text())["pareto"][0]["trial"] == 1
+
+
+def test_parent_file_data_in_a_chained_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from pipeline.config.run import build_config
+    from pipeline.data.loaders import DataError, load_pairs
+    from pipeline.runs.store import RunStore
+
+    store = RunStore(tmp_path)
+    parent_id, parent_dir = store.create_run(build_config("abliterate"))
+    (parent_dir / "heal_pairs.jsonl").write_text(json.dumps({"prompt": "p", "chosen": "Sure: a.",
+                                                              "rejected": "I can't."}) + "\n")
+    cfg = build_config("dpo", [], ["dpo.data=parent:heal_pairs.jsonl"])
+    cfg.parent = parent_id
+    _child_id, child_dir = store.create_run(cfg)
+    monkeypatch.setenv("ABA_RUN_DIR", str(child_dir))
+    assert len(load_pairs("parent:heal_pairs.jsonl")) == 1
+    with pytest.raises(DataError, match=f"the parent run {parent_id} wrote no nope.jsonl"):
+        load_pairs("parent:nope.jsonl")
+    monkeypatch.setenv("ABA_RUN_DIR", str(parent_dir))
+    with pytest.raises(DataError, match="needs a chained run"):
+        load_pairs("parent:heal_pairs.jsonl")

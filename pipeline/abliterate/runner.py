@@ -262,7 +262,7 @@ def run(ctx: StageContext) -> None:
 
 def load_for_trial(run_dir: Path, trial: Trial) -> tuple[Ablator, Any, dict[str, Any]]:
     """For the save CLI: the run's model and stored directions with ``trial`` applied."""
-    from pipeline.config.run import load_run_config
+    from pipeline.runs.store import load_run_config
     from pipeline.models.resolve import resolve_model
 
     cfg_all = load_run_config(run_dir)

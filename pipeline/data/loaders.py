@@ -90,7 +90,7 @@ def parent_file(spec: str, key: str) -> Path:
     heal_pairs.jsonl for the DPO heal). Resolved in the worker, from this run's run.toml ``parent``."""
     import os
 
-    from pipeline.config.run import load_run_config
+    from pipeline.runs.store import load_run_config
 
     own = os.environ.get("ABA_RUN_DIR")
     parent = load_run_config(Path(own)).parent if own else None
