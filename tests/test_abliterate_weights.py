@@ -143,3 +143,32 @@ def test_unsupported_architecture_names_what_it_looked_for():
 
     with pytest.raises(ConfigError, match=r"model.layers.*transformer.h"):
         find_modules(Tiny(), ("attn",))
+
+
+def test_directions_from_residuals():
+    from pipeline.abliterate.directions import cone_directions, kmeans, mean_difference, with_components
+
+    g = torch.Generator().manual_seed(0)
+    L, d = 3, 16
+    shift = torch.zeros(d)
+    shift[0] = 5.0
+    harmless = torch.randn(20, L, d, generator=g)
+    harmful = torch.randn(20, L, d, generator=g) + shift
+    r = mean_difference(harmful, harmless)
+    assert r.shape == (L, d) and torch.allclose(r.norm(dim=-1), torch.ones(L))
+    assert (r[:, 0] > 0.8).all()  # the planted direction is found
+    ro = mean_difference(harmful, harmless, orthogonalize=True)
+    hm = harmless.mean(0) / harmless.mean(0).norm(dim=-1, keepdim=True)
+    assert torch.allclose((ro * hm).sum(-1), torch.zeros(L), atol=1e-5)
+    k3 = with_components(harmful, harmless, 3)
+    assert k3.shape == (L, 3, d) and torch.allclose(k3[:, 0], r)
+    assert torch.allclose((k3[:, 1] * r).sum(-1), torch.zeros(L), atol=1e-5)
+    # two obvious clusters of harmful prompts → two cones, each with its own direction
+    a, b = torch.zeros(d), torch.zeros(d)
+    a[1], b[2] = 6.0, 6.0
+    two = torch.cat([torch.randn(10, L, d, generator=g) * 0.3 + a, torch.randn(10, L, d, generator=g) * 0.3 + b])
+    labels = kmeans(two[:, 1, :], 2, seed=1)
+    assert len(set(labels[:10].tolist())) == 1 and len(set(labels[10:].tolist())) == 1 and labels[0] != labels[10]
+    cones, lab = cone_directions(two, harmless * 0.3, 2, seed=1)
+    assert cones.shape == (L, 2, d) and sorted(lab.count(j) for j in (0, 1)) == [10, 10]
+    assert {int(cones[1, j].abs().argmax()) for j in (0, 1)} == {1, 2}
