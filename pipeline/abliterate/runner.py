@@ -262,8 +262,8 @@ def run(ctx: StageContext) -> None:
 
 def load_for_trial(run_dir: Path, trial: Trial) -> tuple[Ablator, Any, dict[str, Any]]:
     """For the save CLI: the run's model and stored directions with ``trial`` applied."""
-    from pipeline.runs.store import load_run_config
     from pipeline.models.resolve import resolve_model
+    from pipeline.runs.store import load_run_config
 
     cfg_all = load_run_config(run_dir)
     cfg = cfg_all.section("abliterate")
