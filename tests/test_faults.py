@@ -267,13 +267,24 @@ def test_status_of_another_user_reads_as_unreadable_not_a_crash(tmp_path: Path) 
             code = 1
             try:
                 os.close(rfd)
+                # The interpreter's own files are root's (0700 home): load every module `ps` needs first.
+                import pipeline.runs.dirfaults  # noqa: F401
+                from aba_tui.cli import main
+
+                with open(os.devnull, "w") as sink:
+                    sys.stdout = sink
+                    main(["ps", "--json", "--runs-dir", str(root / "runs")])
                 os.setgid(65534)
                 os.setuid(65534)
-                from aba_tui.cli import main
 
                 with os.fdopen(wfd, "w") as out:
                     sys.stdout = out
-                    code = main(["ps", "--json", "--runs-dir", str(root / "runs")])
+                    try:
+                        code = main(["ps", "--json", "--runs-dir", str(root / "runs")])
+                    except BaseException:
+                        import traceback
+
+                        traceback.print_exc(file=out)
             finally:
                 os._exit(code)
         os.close(wfd)
