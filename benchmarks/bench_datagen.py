@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_datagen.py [--prompts 32] [--latency 0.5] [--rpm 0]
 
 The real datagen worker code (pipeline.datagen.runner, the real google-genai client) runs in this
-process against tests/gemini_stub.py with a fixed simulated latency per request. Each trace is two
+process against tests/gemini_stub.py (in its own process) with a fixed simulated latency per request. Each trace is two
 requests (generate, then judge). Scenarios, measured in the same run:
 - c1          concurrency 1 (the baseline)
 - c16         concurrency 16 (judge concurrency 16)            goal: ≥ 12× c1 until the rate limit binds
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.config.run import build_config
 from pipeline.datagen.runner import Datagen
 from pipeline.runs.worker import StageContext
-from tests.gemini_stub import GeminiStub
 
 
 def prompts_file(folder: Path, n: int) -> Path:
@@ -39,7 +39,23 @@ def prompts_file(folder: Path, n: int) -> Path:
     return path
 
 
-def run_once(stub: GeminiStub, run_dir: Path, prompts: Path, concurrency: int, rpm: int = 0,
+class StubProcess:
+    """The stub in its own process (an in-process stub would compete with the client for the GIL)."""
+
+    def __init__(self, latency: float) -> None:
+        stub = Path(__file__).resolve().parents[1] / "tests" / "gemini_stub.py"
+        self.proc = subprocess.Popen([sys.executable, str(stub), "--latency", str(latency)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+def run_once(stub: StubProcess, run_dir: Path, prompts: Path, concurrency: int, rpm: int = 0,
              resume: bool = False) -> tuple[float, Datagen]:
     sets = [f"datagen.prompts={json.dumps(str(prompts))}", "datagen.backend=\"gemini\"",
             f"datagen.base_url=\"{stub.url}\"", "datagen.traces=3", f"datagen.concurrency={concurrency}",
@@ -63,7 +79,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-datagen-"))
     prompts = prompts_file(tmp, args.prompts)
     items = args.prompts * 3
-    with GeminiStub(latency=args.latency) as stub:
+    stub = StubProcess(args.latency)
+    try:
         s1, _ = run_once(stub, tmp / "c1", prompts, 1)
         s16, _ = run_once(stub, tmp / "c16", prompts, 16)
         rate1, rate16 = items / s1, items / s16
@@ -75,12 +92,14 @@ def main() -> None:
             print(f"c16-rpm{args.rpm} {sr:7.2f} s  {items / sr:7.2f} items/s   "
                   f"(the limit allows ≤ {args.rpm / 60:.2f} generator requests/s)")
         (tmp / "c16" / "data" / "items.jsonl").unlink()
-        n0 = len(stub.requests)
+        before = json.loads((tmp / "c16" / "data" / "ledger.json").read_text())["judge"]["requests"]
         sres, dgr = run_once(stub, tmp / "c16", prompts, 16, resume=True)
         cache = dgr.judge.cache
-        judge_calls = len(stub.requests) - n0 - items
+        judge_calls = dgr.judge.ledger.snapshot()["requests"] - before
         print(f"resume {sres:7.2f} s  judge cache hits {cache.hits}/{cache.hits + cache.misses} "
               f"= {cache.hit_rate:.0%} (goal 100 %), judge requests sent {judge_calls}")
+    finally:
+        stub.close()
 
 
 if __name__ == "__main__":

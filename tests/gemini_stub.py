@@ -148,3 +148,21 @@ class GeminiStub:
             data = b"".join(b"data: " + json.dumps(r).encode() + b"\r\n\r\n" for r in resps)
             return self._send(h, 200, data, "text/event-stream")
         self._send(h, 200, json.dumps(resps[0]).encode())
+
+
+def main() -> None:
+    """``python tests/gemini_stub.py --latency 0.5``: serve until killed, printing the URL first (the
+    benchmark runs the stub in its own process, so it does not share the client's GIL)."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--latency", type=float, default=0.0)
+    args = ap.parse_args()
+    with GeminiStub(latency=args.latency) as stub:
+        print(stub.url, flush=True)
+        sys.stdin.read()  # until the parent closes our stdin
+
+
+if __name__ == "__main__":
+    main()

@@ -40,6 +40,7 @@ class DatagenSection:
     backoff: float = opt(1.0, "first retry delay in seconds", min=0.0, max=600.0)
     timeout: float = opt(300.0, "seconds one request may take", min=0.1, max=3600.0)
     n_ctx: int = opt(2048, "local: context window", min=256, max=131072)
+    threads: int = opt(0, "local: llama.cpp threads (0: half the cores, at most 4)", min=0, max=256)
     seed: int = opt(0, "sampling seed (local) and part of every item's content key")
     price_input: float = opt(1.25, "USD per million input tokens (generator)", min=0.0)
     price_output: float = opt(10.0, "USD per million output and thinking tokens (generator)", min=0.0)

@@ -222,6 +222,9 @@ class LocalClient:
         self.path = path
         self.model = path.name
         self.n_ctx = int(getattr(cfg, "n_ctx", 2048))
+        # Half the cores, at most 4: llama.cpp's threads spin at barriers, and on a busy 2-core box two
+        # threads were measured 6× slower than one (benchmarks/ and docs/judge.md).
+        self.threads = int(getattr(cfg, "threads", 0)) or max(1, min(4, (os.cpu_count() or 2) // 2))
         self.seed = seed
         self._llm: Any = None
         self._lock = threading.Lock()
@@ -231,7 +234,7 @@ class LocalClient:
             from llama_cpp import Llama
 
             self._llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx, seed=self.seed,
-                              n_threads=max(1, min(4, os.cpu_count() or 1)), verbose=False)
+                              n_threads=self.threads, verbose=False)
         return self._llm
 
     def _run(self, msgs: list[dict[str, str]], grammar: str, schema: dict[str, Any] | None, temperature: float,

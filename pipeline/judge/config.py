@@ -31,6 +31,7 @@ class JudgeSection:
     timeout: float = opt(120.0, "seconds one request may take", min=0.1, max=3600.0)
     cache: bool = opt(True, "cache judgements by content key: the same answer is never paid for twice")
     n_ctx: int = opt(2048, "local: context window", min=256, max=131072)
+    threads: int = opt(0, "local: llama.cpp threads (0: half the cores, at most 4)", min=0, max=256)
     max_answer_chars: int = opt(6000, "answers longer than this are cut before judging", min=100)
     price_input: float = opt(0.30, "USD per million input tokens (for the cost estimate)", min=0.0)
     price_output: float = opt(2.50, "USD per million output (and thinking) tokens", min=0.0)
