@@ -183,7 +183,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from pipeline.doctor import main as doctor_main
 
-    return doctor_main(smoke=args.smoke, as_json=args.json, runs_dir=_store(args).root)
+    return doctor_main(smoke=args.smoke, as_json=args.json, runs_dir=_store(args).root, keep=args.keep)
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
@@ -299,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("doctor", parents=[common], help="check python, torch/CUDA, VRAM, libraries, disk, model")
     s.add_argument("--smoke", action="store_true", help="also run a few training steps on the embedded model")
+    s.add_argument("--keep", action="store_true", help="with --smoke: keep its run in the runs dir (else removed)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_doctor)
 

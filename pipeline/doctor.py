@@ -12,6 +12,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from pipeline.models.embedded import converter_dir, embedded_gguf_path
 
@@ -43,7 +44,7 @@ def _lib(name: str, module: str, fix: str, required: bool) -> Check:
     return Check(name, "fail" if required else "warn", out or "not installed", fix)
 
 
-def run_checks(smoke: bool = False, runs_dir: Path | None = None) -> list[Check]:
+def run_checks(smoke: bool = False, runs_dir: Path | None = None, keep: bool = False) -> list[Check]:
     checks = [Check("python", "ok" if sys.version_info >= (3, 11) else "fail", sys.version.split()[0],
                     "use Python 3.11 or newer")]
     rc, out = _probe(
@@ -86,7 +87,7 @@ def run_checks(smoke: bool = False, runs_dir: Path | None = None) -> list[Check]
     checks.append(Check("disk", "ok" if free_gib > 10 else "warn", f"{free_gib:.1f} GiB free at {target}",
                         "" if free_gib > 10 else "checkpoints need space: prune (checkpoint browser) or move runs"))
     if smoke:
-        checks.append(_smoke(runs_dir))
+        checks.append(_smoke(runs_dir, keep))
     return checks
 
 
@@ -106,21 +107,41 @@ def _nvml() -> Check:
                      "install the NVIDIA driver on GPU machines")
 
 
-def _smoke(runs_dir: Path | None) -> Check:
+def _smoke(runs_dir: Path | None, keep: bool = False, cfg: Any = None) -> Check:
+    """Three DPO steps on the embedded model, as a real detached run. The run goes in a temporary
+    runs dir that is removed afterwards (its error, if any, is quoted first), unless ``keep``."""
+    import tempfile
+
     from pipeline.config.run import build_config
-    from pipeline.runs.launcher import launch, wait_for
+    from pipeline.runs.classify import last_error, read_tail
+    from pipeline.runs.launcher import launch, stop, wait_for
+    from pipeline.runs.status import read_status_raw
     from pipeline.runs.store import RunStore
 
-    store = RunStore(runs_dir)
-    cfg = build_config("dpo", sets=["dpo.max_steps=3", "dpo.epochs=1", "dpo.checkpoint_every=0", "model.label=smoke"])
-    run_id, _ = launch(store, cfg)
-    state = wait_for(store, run_id, {"succeeded", "failed", "oom", "stopped", "lost"}, timeout=900)
-    return Check("smoke (3 dpo steps)", "ok" if state == "succeeded" else "fail", f"{run_id}: {state}",
-                 "" if state == "succeeded" else f"see runs/{run_id}/stderr.log")
+    tmp = None if keep else Path(tempfile.mkdtemp(prefix="aba-smoke-"))
+    store = RunStore(runs_dir if tmp is None else tmp)
+    cfg = cfg or build_config("dpo", sets=["dpo.max_steps=3", "dpo.epochs=1", "dpo.checkpoint_every=0",
+                                           "model.label=smoke"])
+    ends = {"succeeded", "failed", "oom", "stopped", "lost"}
+    run_id = ""
+    try:
+        run_id, path = launch(store, cfg)
+        state = wait_for(store, run_id, ends, timeout=900)
+        if state not in ends:  # still going after the timeout: stop it before its folder goes
+            stop(store, run_id, grace=0)
+            state = wait_for(store, run_id, ends, timeout=60)
+        if state == "succeeded":
+            return Check("smoke (3 dpo steps)", "ok", f"{run_id}: succeeded" + (" (kept)" if keep else ""))
+        reason = read_status_raw(path).reason or last_error(read_tail(path / "stderr.log")) or ""
+        where = f"see {path}/stderr.log" if keep else "run `aba doctor --smoke --keep` to keep the run and its logs"
+        return Check("smoke (3 dpo steps)", "fail", f"{run_id}: {state}" + (f": {reason}" if reason else ""), where)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
-def main(smoke: bool = False, as_json: bool = False, runs_dir: Path | None = None) -> int:
-    checks = run_checks(smoke, runs_dir)
+def main(smoke: bool = False, as_json: bool = False, runs_dir: Path | None = None, keep: bool = False) -> int:
+    checks = run_checks(smoke, runs_dir, keep)
     if as_json:
         print(json.dumps([asdict(c) for c in checks], indent=2))
     else:

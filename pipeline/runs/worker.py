@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 from pipeline import registry
 from pipeline.atomic import atomic_write_json
 from pipeline.runs.classify import OOM_PATTERNS
+from pipeline.runs.cpu import apply_threads, pick_threads
 from pipeline.runs.diskspace import cleanup_partial, disk_full_reason, exc_path, is_disk_full
 from pipeline.config.run import RunConfig
 from pipeline.runs.store import load_run_config
@@ -111,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         (args.run_dir / RESULT_FILE).unlink()
     except FileNotFoundError:
         pass
+    sup = cfg.sections.get("supervisor")
+    threads, why = pick_threads(getattr(sup, "threads", 0))
+    apply_threads(threads)  # before the stage imports torch
+    print(f"worker: {threads} CPU thread{'s' if threads > 1 else ''} ({why})", flush=True)
     try:
         stage = importlib.import_module(registry.get(cfg.stage).worker_module)
         stage.run(ctx)
