@@ -130,3 +130,18 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(store, stub: G
     # The resume asked only for what was missing: ≤ 2 traces + 2 judgements were in flight at the kill.
     asked = len(stub.requests) - judged_before
     assert asked <= 2 * (24 - len(before)) + 4
+
+
+def test_a_datagen_chain_feeds_every_later_stage_its_data() -> None:
+    from pipeline.config.run import chain_child, preset_path
+
+    cfg = build_config(files=[preset_path("datagen-sft-grpo-local")])
+    assert cfg.stage == "datagen" and cfg.then == ["sft", "grpo"]
+    sft = chain_child(cfg, "20260101-0000-datagen-x")
+    assert sft is not None and sft.stage == "sft" and sft.sections["model"].source == "embedded"
+    assert sft.sections["sft"].data == sft.sections["grpo"].data == "run:20260101-0000-datagen-x"
+    grpo = chain_child(sft, "20260101-0001-sft-x")
+    assert grpo is not None and grpo.sections["model"].source == "run:20260101-0001-sft-x"
+    assert grpo.sections["grpo"].data == "run:20260101-0000-datagen-x" and grpo.sections["grpo"].scorer == "judge"
+    with pytest.raises(DataError, match="no such run"):
+        load_sft("run:20990101-nope")
