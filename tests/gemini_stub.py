@@ -86,6 +86,8 @@ class GeminiStub:
                 return '{"entropy_reduction": 1.7, "helpfulness": "great"'  # out of range and truncated
             if '"winner"' in text:
                 return json.dumps({"winner": "a"})
+            if '{"turns"' in text:  # datagen's prompt expansion
+                return json.dumps({"turns": [f"Generated question {hashlib.sha256(text.encode()).hexdigest()[:6]}?"]})
             seed = hashlib.sha256(text.encode()).digest()
             return json.dumps({d: round(seed[i] / 255, 2) for i, d in enumerate(DIMS)})
         digest = hashlib.sha256(text.encode()).hexdigest()[:8]

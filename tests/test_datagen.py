@@ -145,3 +145,23 @@ def test_a_datagen_chain_feeds_every_later_stage_its_data() -> None:
     assert grpo.sections["grpo"].data == "run:20260101-0000-datagen-x" and grpo.sections["grpo"].scorer == "judge"
     with pytest.raises(DataError, match="no such run"):
         load_sft("run:20990101-nope")
+
+
+def test_expansion_tops_up_a_category_once(stub: GeminiStub, tmp_path: Path) -> None:
+    from pipeline.datagen.runner import Datagen
+    from pipeline.runs.worker import StageContext
+
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"id": "c1", "category": "calibration", "turns": ["How many moons?"]}) + "\n")
+    sets = [f"datagen.prompts={json.dumps(str(prompts))}", "datagen.backend=\"gemini\"",
+            f"datagen.base_url=\"{stub.url}\"", "datagen.per_category=3", "datagen.traces=3", "datagen.judge=false"]
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    Datagen(StageContext(run_dir, build_config("datagen", sets=sets))).run()
+    used = [json.loads(line) for line in (run_dir / "data" / "prompts.jsonl").read_text().splitlines()]
+    assert len(used) == 3 and all(p["category"] == "calibration" for p in used)
+    assert len({p["messages"][0]["content"] for p in used}) == 3  # deduplicated
+    assert len(read_items(run_dir)) == 9
+    n = len(stub.requests)
+    Datagen(StageContext(run_dir, build_config("datagen", sets=sets), resume=True)).run()
+    assert len(stub.requests) == n  # the expanded prompts and every trace were reused
