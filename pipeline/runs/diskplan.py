@@ -166,5 +166,5 @@ def _rows(cfg: Any) -> int | None:
         return None
     try:
         return len(registry.resolve(info.loader)(sec.data, f"{info.name}.data").rows)
-    except ConfigError:
+    except Exception:  # the preflight reports bad data; the estimate only loses its row count
         return None
