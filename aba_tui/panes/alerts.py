@@ -4,7 +4,7 @@ runs that ended failed/oom/lost, and the alerts workers wrote to their events.""
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -27,8 +27,8 @@ What went wrong, newest first. Thresholds live in the [alerts] table of the conf
             super().__init__()
             self.run_id = run_id
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", **kwargs)
         self._alerts: list[tuple[float, Alert]] = []
 
     def on_mount(self) -> None:

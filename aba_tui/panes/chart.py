@@ -9,7 +9,7 @@ only when the data, size, theme or scale changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.segment import Segment
 from rich.style import Style
@@ -20,10 +20,11 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from aba_tui.panes.braille import AXIS, TITLE, Line, layout
-from pipeline.monitor.series import PlotData, plot_points
+from pipeline.monitor.series import PlotData
 
 if TYPE_CHECKING:
     from aba_tui.panes.charts import ChartsPane
+    from pipeline.monitor.views import RunsViews
 
 
 @dataclass
@@ -53,8 +54,8 @@ Crosses are eval points (eval_<metric>)."""
     metric: reactive[str] = reactive("loss")
     log_y: reactive[bool] = reactive(False)
 
-    def __init__(self, metric: str, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, metric: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.set_reactive(MetricChart.metric, metric)
         self._traces: list[Trace] = []
         self._prepared = False
@@ -78,28 +79,16 @@ Crosses are eval points (eval_<metric>)."""
         if self.is_mounted:
             self.pane.redraw()
 
-    def traces(self, model, runs: list[tuple[str, str]], smoothing: float, window: float | None,  # type: ignore[no-untyped-def]
+    def traces(self, model: RunsViews, runs: list[tuple[str, str]], smoothing: float, window: float | None,
                eval_points: bool) -> list[Trace]:
-        """What this chart draws, from the model (called from the charts pane's worker thread)."""
+        """What this chart draws, from the model's copies (called from the charts pane's worker thread)."""
         # One bucket a column: its min and max are the column's two braille dots.
         buckets = max(16, self.size.width - 8)
         out: list[Trace] = []
         for run_id, color in runs:
-            with model.lock:
-                entry = model.entries.get(run_id)
-                if entry is None:
-                    continue
-                series = entry.series.series.get(self.metric)
-                ev = entry.series.series.get(f"eval_{self.metric}") if eval_points else None
-                if series is None and ev is None:
-                    continue
-                data = (plot_points(series, buckets, smoothing, window) if series is not None
-                        else PlotData([], [], [], [], 0))
-                ex, ey = ([], [])
-                if ev is not None and len(ev):
-                    epd = plot_points(ev, buckets, 0.0, window)
-                    ex, ey = epd.raw_x, epd.raw_y
-            out.append(Trace(run_id, color, data, ex, ey))
+            got = model.chart_data(run_id, self.metric, buckets, smoothing, window, eval_points)
+            if got is not None:
+                out.append(Trace(run_id, color, got.data, got.eval_x, got.eval_y))
         return out
 
     def _show(self, traces: list[Trace]) -> None:

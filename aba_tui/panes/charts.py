@@ -8,15 +8,18 @@ start and the first frame comes sooner.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.markup import escape
 from textual import work
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Static
 from textual.worker import get_current_worker
+
+from aba_tui.appref import aba_app
 
 if TYPE_CHECKING:
     from aba_tui.panes.chart import MetricChart
@@ -46,8 +49,8 @@ Pin runs with space in the runs list to overlay them."""
     eval_points: reactive[bool] = reactive(True, init=False)
 
     def __init__(self, metrics: list[str], smoothing: float, eval_points: bool, max_overlay: int,
-                 **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.metrics = metrics
         self.set_reactive(ChartsPane.smoothing, smoothing)
         self.set_reactive(ChartsPane.eval_points, eval_points)
@@ -57,7 +60,7 @@ Pin runs with space in the runs list to overlay them."""
         self._last_live_draw = 0.0
         self._live_pending = False
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         with Horizontal(id="chart-row"):
             yield Static("loading charts…", id="charts-placeholder")
         yield Static(id="legend")
@@ -80,7 +83,7 @@ Pin runs with space in the runs list to overlay them."""
 
     def displayed(self) -> list[tuple[str, str]]:
         """(run id, colour) of the runs drawn, at most ``max_overlay``."""
-        colors = self.app.chart_colors()  # type: ignore[attr-defined]
+        colors = aba_app(self).chart_colors()
         return [(rid, colors[i % len(colors)]) for i, rid in enumerate(self._runs[: self.max_overlay])]
 
     def set_runs(self, run_ids: list[str]) -> None:
@@ -89,14 +92,7 @@ Pin runs with space in the runs list to overlay them."""
             self.redraw()
 
     def metric_names(self) -> list[str]:
-        model = self.app.model  # type: ignore[attr-defined]
-        names: set[str] = set()
-        with model.lock:
-            for rid, _c in self.displayed():
-                e = model.entries.get(rid)
-                if e is not None:
-                    names.update(e.series.series)
-        return sorted(names)
+        return aba_app(self).model.metric_names(rid for rid, _c in self.displayed())
 
     # Live appends redraw at once when the charts have been quiet (append → drawn stays fast), and a
     # burst of appends (several drawn runs logging, a backlog read in slices) coalesces into one
@@ -132,7 +128,7 @@ Pin runs with space in the runs list to overlay them."""
     def _prepare(self, charts: list[MetricChart], runs: list[tuple[str, str]], smoothing: float,
                  window: float | None, eval_points: bool) -> None:
         # Every chart in one pass and one hand-over, so one repaint shows them all.
-        model = self.app.model  # type: ignore[attr-defined]
+        model = aba_app(self).model
         done = [(c, c.traces(model, runs, smoothing, window, eval_points)) for c in charts]
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._apply, done)
@@ -147,17 +143,17 @@ Pin runs with space in the runs list to overlay them."""
 
     def _legend(self) -> None:
         parts = []
-        model = self.app.model  # type: ignore[attr-defined]
+        model = aba_app(self).model
         for rid, color in self.displayed():
             note = ""
-            entry = model.entry(rid)
-            if entry is not None:
-                bad = entry.tail.malformed if entry.tail else (entry.reader.malformed if entry.reader else 0)
+            legend = model.legend(rid)
+            if legend is not None:
+                bad = legend.malformed
                 if bad:
                     note += f" [dim]({bad} malformed line{'s' if bad > 1 else ''} skipped)[/]"
-                if entry.series.tail_only:
+                if legend.tail_only:
                     note += " [dim](end of a big file)[/]"
-            parts.append(f"[{color}]━━[/] {escape(entry.label if entry else rid)}{note}")
+            parts.append(f"[{color}]━━[/] {escape(legend.label if legend else rid)}{note}")
         win = "all steps" if self.window is None else f"last {int(self.window):,} steps"
         extra = f"  [dim]EMA {self.smoothing:g} · {win} · eval {'on' if self.eval_points else 'off'}[/]"
         text = ("   ".join(parts) or "no run selected") + extra

@@ -9,14 +9,14 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import work
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.reactive import Reactive
 from textual.widgets import Log
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from pipeline.monitor.series import tail_window
 from pipeline.runs.events import Follower
@@ -60,8 +60,8 @@ supervisor.log; `end` jumps to the newest line (and keeps following)."""
         if self.is_mounted:
             self._scroll_update(size)
 
-    def __init__(self, poll_s: float = 0.25, **kwargs: object) -> None:
-        super().__init__(max_lines=5000, highlight=False, auto_scroll=True, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, poll_s: float = 0.25, **kwargs: Any) -> None:
+        super().__init__(max_lines=5000, highlight=False, auto_scroll=True, **kwargs)
         self.poll_s = poll_s
         self.run_dir: Path | None = None
         self.file_path: Path | None = None
@@ -152,7 +152,7 @@ supervisor.log; `end` jumps to the newest line (and keeps following)."""
                 continue  # more backlog: read on without sleeping
             self._sleep(worker)
 
-    def _sleep(self, worker) -> None:  # type: ignore[no-untyped-def]
+    def _sleep(self, worker: Worker[Any]) -> None:
         end = time.monotonic() + self.poll_s
         while not worker.is_cancelled and time.monotonic() < end:
             time.sleep(min(0.05, self.poll_s))

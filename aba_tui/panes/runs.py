@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -47,8 +47,8 @@ Actions apply to the highlighted run and ask before anything destructive."""
             super().__init__()
             self.run_id = run_id
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.pinned: set[str] = set()
         self._rows: dict[str, tuple] = {}
         self._order: list[str] = []

@@ -5,9 +5,9 @@ there is no NVIDIA driver. The app samples in a worker thread; this pane only dr
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from rich.console import RenderableType
+from rich.console import JustifyMethod, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -30,8 +30,8 @@ A field NVML cannot read shows n/a. `h` switches the sparklines between utilisat
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("h", "toggle_history", "History", id="telemetry.history")]
 
-    def __init__(self, telemetry: Telemetry, history_s: float, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, telemetry: Telemetry, history_s: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._content: RenderableType = "sampling…"
         self.telemetry = telemetry
         self.history_s = history_s
@@ -129,8 +129,10 @@ A field NVML cannot read shows n/a. `h` switches the sparklines between utilisat
             grid.add_row(self._disk_line(snap, warn, err))
         if snap.procs:
             procs = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
-            for name, justify in (("run", "left"), ("pid", "right"), ("cpu%", "right"), ("rss", "right")):
-                procs.add_column(name, justify=justify, no_wrap=True, header_style=dim)  # type: ignore[arg-type]
+            columns: tuple[tuple[str, JustifyMethod], ...] = (("run", "left"), ("pid", "right"), ("cpu%", "right"),
+                                                               ("rss", "right"))
+            for name, justify in columns:
+                procs.add_column(name, justify=justify, no_wrap=True, header_style=dim)
             for ps in snap.procs:
                 label = ps.run_id + ("" if ps.role == "worker" else " (supervisor)")
                 if ps.children:

@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header
 
+from aba_tui.appref import aba_app
 from aba_tui.panes.alerts import AlertsTable
 from aba_tui.panes.charts import ChartsPane
 from aba_tui.panes.logs import LogView
@@ -39,14 +40,14 @@ class DashboardScreen(Screen[None]):
     ]
 
     def compose(self) -> ComposeResult:
-        app = self.app
-        s = app.settings  # type: ignore[attr-defined]
+        app = aba_app(self)
+        s = app.settings
         yield Header()
         with Vertical(id="dash"):
             with Horizontal(id="top-row"):
                 with Vertical(id="runs-pane", classes="pane"):
                     yield RunsTable(id="runs")
-                yield TelemetryPane(app.telemetry, s.telemetry.history_minutes * 60,  # type: ignore[attr-defined]
+                yield TelemetryPane(app.telemetry, s.telemetry.history_minutes * 60,
                                     id="telemetry", classes="pane")
             yield ChartsPane(list(s.charts.metrics), s.charts.smoothing, s.charts.eval_points, s.charts.max_overlay,
                              id="charts", classes="pane")
@@ -58,7 +59,7 @@ class DashboardScreen(Screen[None]):
     def on_mount(self) -> None:
         for i, name in enumerate(PANES):
             self.pane(name).border_title = f"{i + 1} {PANE_TITLES[name]}"
-        for name in self.app.settings.panes.hidden:  # type: ignore[attr-defined]
+        for name in aba_app(self).settings.panes.hidden:
             self.pane(name).display = False
         self._sync_rows()
         self.query_one(RunsTable).focus()
@@ -113,7 +114,7 @@ class DashboardScreen(Screen[None]):
         if changes.dirty:
             self.query_one(ChartsPane).redraw(changes.dirty)
         if changes.alerts:
-            self.query_one(AlertsTable).add_alerts(changes.alerts, self.app.clock())  # type: ignore[attr-defined]
+            self.query_one(AlertsTable).add_alerts(changes.alerts, aba_app(self).clock())
 
     def telemetry_sampled(self, snap: Snapshot) -> None:
         self._snapshot = snap
@@ -129,30 +130,30 @@ class DashboardScreen(Screen[None]):
 
     def _sync_rows(self) -> None:
         self._rows_pending = False
-        app = self.app
+        app = aba_app(self)
         table = self.query_one(RunsTable)
-        table.pinned = set(app.pinned)  # type: ignore[attr-defined]
-        table.show_rows(app.model.rows(), app.clock())  # type: ignore[attr-defined]
-        pending = app.pending_select  # type: ignore[attr-defined]
+        table.pinned = set(app.pinned)
+        table.show_rows(app.model.rows(), app.clock())
+        pending = app.pending_select
         if pending and table.select_run(pending):
-            app.pending_select = None  # type: ignore[attr-defined]
+            app.pending_select = None
         self._selection_changed()
 
     def _selection_changed(self) -> None:
-        app = self.app
+        app = aba_app(self)
         rid = self.query_one(RunsTable).current_run
-        if rid != app.selected_run:  # type: ignore[attr-defined]
-            app.selected_run = rid  # type: ignore[attr-defined]
+        if rid != app.selected_run:
+            app.selected_run = rid
         self.show_run(rid)
 
     def show_run(self, rid: str | None) -> None:
-        app = self.app
-        runs = [r for r in app.pinned if r in app.model.entries]  # type: ignore[attr-defined]
+        app = aba_app(self)
+        runs = [r for r in app.pinned if app.model.has_run(r)]
         if rid is not None and rid not in runs:
             runs.append(rid)  # pinned runs first: their colours stay put as the cursor moves
-        app.model.want(set(runs))  # type: ignore[attr-defined]
+        app.model.want(set(runs))
         self.query_one(ChartsPane).set_runs(runs)
-        entry = app.model.entry(rid) if rid else None  # type: ignore[attr-defined]
+        entry = app.model.entry(rid) if rid else None
         logs = self.query_one(LogView)
         if entry is None:
             logs.show(None)
@@ -167,11 +168,11 @@ class DashboardScreen(Screen[None]):
             self._selection_changed()
 
     def on_runs_table_pinned(self, event: RunsTable.Pinned) -> None:
-        app = self.app
-        if event.run_id in app.pinned:  # type: ignore[attr-defined]
-            app.pinned.remove(event.run_id)  # type: ignore[attr-defined]
+        app = aba_app(self)
+        if event.run_id in app.pinned:
+            app.pinned.remove(event.run_id)
         else:
-            app.pinned.append(event.run_id)  # type: ignore[attr-defined]
+            app.pinned.append(event.run_id)
         self._sync_rows()
         self.show_run(self.query_one(RunsTable).current_run)
 

@@ -157,14 +157,11 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
         for section, obj in cfg.sections.items():
             for f in section_fields(section):
                 w = self.query_one(f"#f-{section}-{f['name']}")
-                if isinstance(w, Switch):
-                    raw: Any = w.value
-                elif isinstance(w, Select):
+                raw: Any
+                if isinstance(w, Switch | Select | Input):
                     raw = w.value
-                else:
-                    raw = w.value  # type: ignore[attr-defined]
-                    if f["type"] == "str":
-                        raw = str(raw)
+                else:  # _build_fields makes only these three
+                    raise TypeError(f"launch form: {section}.{f['name']}: unexpected widget {type(w).__name__}")
                 value = coerce(raw, f["type"], f, f"launch form: {section}.{f['name']}")
                 setattr(obj, f["name"], value)
         validate_paths(cfg)

@@ -190,7 +190,8 @@ class BlindOrder:
 
     def start(self, rng: random.Random | None = None) -> None:
         self.blind = True
-        self.order = tuple((rng or random.SystemRandom()).sample(SIDES, 2))  # type: ignore[assignment]
+        first, second = (rng or random.SystemRandom()).sample(SIDES, 2)
+        self.order = (first, second)
 
     def stop(self) -> None:
         self.blind = False

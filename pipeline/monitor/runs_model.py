@@ -28,6 +28,7 @@ from pipeline.monitor.entries import file_sig as _sig
 from pipeline.monitor.entries import mtime as _mtime
 from pipeline.monitor.series import RunSeries, is_number, open_events
 from pipeline.monitor.telemetry import RunPids, Snapshot, Telemetry
+from pipeline.monitor.views import RunsViews
 from pipeline.runs.dirfaults import read_error
 from pipeline.runs.layout import EVENTS_FILE, STATUS_FILE, STDERR_LOG, STDOUT_LOG
 from pipeline.runs.notify import announce_lost
@@ -49,7 +50,7 @@ def _collapse_alert(stage: str | None) -> bool:
     st = registry.stages().get(stage or "")
     return bool(st and st.collapse_alert)
 
-class RunsModel:
+class RunsModel(RunsViews):
     def __init__(self, store: RunStore, thresholds: Thresholds | None = None, tail_lines: int = 20000,
                  full_history_bytes: int = 16 << 20, scan_s: float = 2.0,
                  clock: Callable[[], float] = time.time) -> None:
@@ -225,10 +226,13 @@ class RunsModel:
 
     def _poll_events(self, e: RunEntry) -> None:
         if e.kind == "foreign":
-            events, reset = e.reader.poll()  # type: ignore[union-attr]
+            reader = e.reader
+            if reader is None:  # add_foreign always sets it
+                return
+            events, reset = reader.poll()
             e.loaded = True
             self._ingest(e, events, reset)
-            e.last_activity = _mtime(e.reader.path)  # type: ignore[union-attr]
+            e.last_activity = _mtime(reader.path)
             return
         path = e.path / EVENTS_FILE
         first: list[dict[str, Any]] = []
@@ -275,8 +279,8 @@ class RunsModel:
                 self._dirty.add(e.run_id)
 
     def _latch(self, alert: Alert | None) -> None:
-        if self.book.latch(alert):
-            self._new_alerts.append(alert)  # type: ignore[arg-type]
+        if alert is not None and self.book.latch(alert):
+            self._new_alerts.append(alert)
 
     def _check_conditions(self, entries: list[RunEntry], now: float) -> None:
         th = self.thresholds

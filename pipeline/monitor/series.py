@@ -199,7 +199,8 @@ class RunSeries:
     tail_only: bool = False  # True when only the end of a big file was read
 
     def reset(self) -> None:
-        self.__init__(monotonic=self.monotonic)  # type: ignore[misc]
+        # Every field back to its default (a fresh instance's), keeping the x-axis mode.
+        vars(self).update(vars(RunSeries(monotonic=self.monotonic)))
 
     def metric_names(self) -> list[str]:
         return sorted(self.series)
@@ -258,11 +259,13 @@ class RunSeries:
         """Seconds left: the trainer's own eta_s when logged, else from the step rate so far."""
         if self.eta_s is not None:
             return self.eta_s
-        if None in (self.total_steps, self.step, self.first_ts, self.last_ts, self.first_step):
+        total, step, first_step, first_ts, last_ts = (self.total_steps, self.step, self.first_step, self.first_ts,
+                                                      self.last_ts)
+        if total is None or step is None or first_step is None or first_ts is None or last_ts is None:
             return None
-        done = self.step - self.first_step  # type: ignore[operator]
-        left = self.total_steps - self.step  # type: ignore[operator]
-        elapsed = self.last_ts - self.first_ts  # type: ignore[operator]
+        done = step - first_step
+        left = total - step
+        elapsed = last_ts - first_ts
         if done <= 0 or elapsed <= 0 or left < 0:
             return None
         return left * elapsed / done

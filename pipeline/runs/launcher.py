@@ -65,10 +65,10 @@ def stop(store: RunStore, ref: str, grace: float | None = None) -> str:
         except OSError as exc:
             raise AbaError(f"run {info.run_id}: cannot write {STOP_FILE} ({exc.strerror}); stop it as the "
                            "user who owns it, or without --grace") from None
-    if not alive(st.supervisor_pid, st.supervisor_start):
+    if st.supervisor_pid is None or not alive(st.supervisor_pid, st.supervisor_start):
         raise AbaError(f"run {info.run_id}: its supervisor is gone (state lost); nothing to stop")
     try:
-        os.kill(st.supervisor_pid, signal.SIGTERM)  # type: ignore[arg-type]
+        os.kill(st.supervisor_pid, signal.SIGTERM)
     except PermissionError:
         raise AbaError(f"run {info.run_id}: its supervisor (pid {st.supervisor_pid}) belongs to another user; "
                        "stop it as that user") from None
