@@ -34,7 +34,7 @@ from pipeline.errors import ConfigError
 PLUGINS_ENV = "ABA_STAGE_PLUGINS"
 # The built-in stages' names (a plugin stage's name is any str). tests/test_types.py keeps this equal
 # to BUILTIN's names: a new built-in stage adds its name here too.
-BuiltinStage = Literal["sft", "dpo", "grpo", "datagen", "export", "merge", "eval", "selftest"]
+BuiltinStage = Literal["sft", "dpo", "grpo", "datagen", "export", "merge", "eval", "abliterate", "selftest"]
 TRAIN_CHECKS = ("pipeline.train.preflight:check_model",)
 JUDGE = "pipeline.judge.config:JudgeSection"  # shared by datagen, grpo and eval
 SLURM = "pipeline.cluster.schema:SlurmSection"  # every stage can run as a Slurm job
