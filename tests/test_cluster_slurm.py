@@ -18,7 +18,7 @@ import pytest
 
 from pipeline.checkpoints.store import list_checkpoints
 from pipeline.config.run import build_config
-from pipeline.runs.launcher import launch, stop, wait_for
+from pipeline.runs.launcher import launch, resume, stop, wait_for
 from pipeline.runs.status import TERMINAL, read_status_raw
 from pipeline.runs.store import RunStore
 from tests.conftest import aba
@@ -121,6 +121,15 @@ def test_slurm_queue_run_stop_cancel_and_lost_supervisor(cluster: LocalSlurm, st
     assert f"Slurm job {job(p4)} ended" in reason and "without the supervisor recording an end" in reason
     assert read_status_raw(p4).state == "failed"  # recorded: Slurm forgets jobs, the run folder does not
 
+    # aba resume submits a new job that continues the cancelled run; aba stop then stops that job.
+    old = job(p3)
+    resume(store, r3)
+    assert job(p3) != old and read_status_raw(p3).attempt == 2
+    assert wait_for(store, r3, {"running"}, timeout=120) == "running"
+    stop(store, r3)
+    assert wait_for(store, r3, ENDED, timeout=60) == "stopped"
+    assert "slurm-job.sh" in os.listdir(p3) and "--resume" in (p3 / "slurm-job.sh").read_text()
+
 
 def test_slurm_after_uses_afterok_and_a_failed_dependency_fails(cluster: LocalSlurm, store: RunStore) -> None:
     base = ["supervisor.launcher=slurm", "selftest.steps=3"]
@@ -137,3 +146,26 @@ def test_slurm_after_uses_afterok_and_a_failed_dependency_fails(cluster: LocalSl
     assert read_status_raw(store.get(ok).path).ended_at <= read_status_raw(p_ok).started_at
     assert wait_for(store, after_bad, ENDED, timeout=120) == "failed"
     assert bad in (ps(store)[after_bad]["reason"] or "")
+
+
+def test_slurm_time_limit_signal_checkpoints_and_requeues(cluster: LocalSlurm, store: RunStore) -> None:
+    rid, p = launch(store, build_config("selftest", [], ["supervisor.launcher=slurm", "slurm.requeue=true",
+                                                         "selftest.steps=40", "selftest.step_seconds=0.1"]))
+    wait_metric(p, 3)
+    jid = job(p)
+    # What `sbatch --signal=B:TERM@N` does before the time limit: SIGTERM to the batch shell (the
+    # supervisor) alone, the job still RUNNING, no stop.json from aba.
+    subprocess.run(["scancel", "--signal=TERM", "--batch", jid], check=True, capture_output=True)
+    deadline = time.time() + 120
+    while "pending: BeginTime" not in (ps(store)[rid]["reason"] or ""):
+        assert time.time() < deadline, ps(store)[rid]
+        time.sleep(0.3)
+    assert ps(store)[rid]["state"] == "queued" and read_status_raw(p).attempt == 2
+    # Slurm holds a requeued job back for a while (BeginTime); let it start now.
+    subprocess.run(["scontrol", "update", f"JobId={jid}", "StartTime=now"], check=True, capture_output=True)
+    assert wait_for(store, rid, ENDED, timeout=120) == "succeeded", (p / "stderr.log").read_text()[-2000:]
+    st = read_status_raw(p)
+    assert st.job_id == jid and st.attempt == 2
+    steps = [json.loads(ln)["step"] for ln in (p / "events.jsonl").read_text().splitlines()
+             if json.loads(ln).get("type") == "metrics"]
+    assert steps == list(range(1, 41))  # the requeued job resumed after the checkpoint: no step twice
