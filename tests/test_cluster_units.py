@@ -15,7 +15,7 @@ from pipeline.cluster.state import classify_job, waiting_for, where
 from pipeline.config.run import build_config
 from pipeline.errors import ConfigError, RunNotFound
 from pipeline.runs.launcher import launch, wait_for
-from pipeline.runs.status import TERMINAL, Status, read_status, read_status_raw
+from pipeline.runs.status import TERMINAL, Status, read_status, read_status_raw, write_status
 from pipeline.runs.store import RunStore
 from tests.conftest import aba
 
@@ -113,3 +113,20 @@ def test_local_after_waits_queued_then_runs_and_a_failed_dependency_fails(store:
     assert wait_for(store, third, ENDED, timeout=60) == "failed"
     assert read_status(p3).reason.startswith(f"dependency {crash} ended failed")
     assert not (p3 / "stdout.log").exists()  # no worker ever started
+
+
+def test_a_reader_that_cannot_reach_slurm_keeps_what_status_json_says(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "slurm.conf").write_text("")  # a Slurm client that cannot be used: squeue fails at once
+    monkeypatch.setenv("SLURM_CONF", str(tmp_path / "slurm.conf"))
+    slurm.forget_cache()
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    write_status(run, Status(run_id="r1", stage="dpo", state="running", job_id="5", nodes="n1", launcher="slurm",
+                             host="elsewhere"))
+    assert read_status(run).state == "running"  # not "lost": nobody could ask Slurm
+    with pytest.raises(slurm.SlurmError):
+        slurm.lookup("5")  # the failure is remembered, so readers do not wait on Slurm again and again
+    out = aba("ps", runs_dir=tmp_path / "runs")
+    assert out.returncode == 0 and "slurm:5@n1" in out.stdout and "running" in out.stdout
+    slurm.forget_cache()

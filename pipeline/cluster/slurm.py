@@ -23,6 +23,8 @@ from pipeline.errors import AbaError
 JOB_SCRIPT = "slurm-job.sh"
 JOB_OUTPUT = "slurm-%j.out"  # the batch step's own output (the supervisor's stdout), one file a job
 CACHE_SECONDS = 2.0
+FAILURE_SECONDS = 60.0  # how long a failed squeue is believed before Slurm is asked again
+QUERY_TIMEOUT = 10.0
 PENDING = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"})
 ACTIVE = PENDING | {"RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "STOPPED", "SIGNALING", "RESIZING",
                     "STAGE_OUT"}
@@ -113,15 +115,27 @@ def submit(run_dir: Path, sec: Any, resume: bool = False, after_jobs: list[str] 
 # -- state -----------------------------------------------------------------------------------------
 _lock = threading.Lock()
 _squeue: tuple[float, dict[str, Job]] | None = None
+_failed: tuple[float, SlurmError] | None = None
 _sacct_final: dict[str, Job] = {}
+_sacct_miss: dict[str, float] = {}  # job id → when sacct last could not tell
 
 
 def _squeue_all(fresh: bool = False) -> dict[str, Job]:
-    global _squeue
+    global _squeue, _failed
     with _lock:
         if not fresh and _squeue is not None and time.monotonic() - _squeue[0] < CACHE_SECONDS:
             return _squeue[1]
-    out = run_cli(["squeue", "--me", "--states=all", "--noheader", "--format=%i|%T|%r|%N"])
+        # Slurm unreachable a moment ago: say so at once rather than make every reader wait on it again.
+        if _failed is not None and time.monotonic() - _failed[0] < FAILURE_SECONDS:
+            raise _failed[1]
+    try:
+        out = run_cli(["squeue", "--me", "--states=all", "--noheader", "--format=%i|%T|%r|%N"],
+                      timeout=QUERY_TIMEOUT)
+    except SlurmError as exc:
+        with _lock:
+            _failed = (time.monotonic(), exc)
+        raise
+    _failed = None
     jobs = {}
     for line in out.splitlines():
         parts = line.strip().split("|")
@@ -136,9 +150,12 @@ def _squeue_all(fresh: bool = False) -> dict[str, Job]:
 def _sacct(job_id: str) -> Job | None:
     if job_id in _sacct_final:
         return _sacct_final[job_id]
+    if time.monotonic() - _sacct_miss.get(job_id, -FAILURE_SECONDS) < FAILURE_SECONDS:
+        return None
+    _sacct_miss[job_id] = time.monotonic()  # cleared by an answer below
     try:
         out = run_cli(["sacct", "--noheader", "--parsable2", "--allocations", "--jobs", job_id,
-                       "--format=JobID,State,Reason,NodeList,ExitCode"])
+                       "--format=JobID,State,Reason,NodeList,ExitCode"], timeout=QUERY_TIMEOUT)
     except SlurmError:
         return None  # accounting off (no slurmdbd), or not reachable: nothing more to learn
     for line in out.splitlines():
@@ -148,6 +165,7 @@ def _sacct(job_id: str) -> Job | None:
             job = Job(job_id, parts[1].split()[0], "" if parts[2] == "None" else parts[2], parts[3], parts[4])
             if not job.active:
                 _sacct_final[job_id] = job
+            _sacct_miss.pop(job_id, None)
             return job
     return None
 
@@ -162,9 +180,10 @@ def lookup(job_id: str) -> Job | None:
 
 def forget_cache() -> None:
     """After we changed a job (submit, cancel): the next lookup asks Slurm again."""
-    global _squeue
+    global _squeue, _failed
     with _lock:
-        _squeue = None
+        _squeue = _failed = None
+        _sacct_miss.clear()
 
 
 # -- control ---------------------------------------------------------------------------------------
