@@ -33,6 +33,20 @@ def metric_steps(path: Path) -> list[int]:
     return [r["step"] for r in rows if r.get("type") == "metrics"]
 
 
+def leftovers(path: Path) -> list[int]:
+    """Processes still running with this run folder on their command line (a rank left behind)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if str(path) in cmd and "pipeline.runs.worker" in cmd:
+                pids.append(int(entry.name))
+    return pids
+
+
 def logs(path: Path) -> str:
     err = path / "stderr.log"
     return err.read_text()[-3000:] if err.exists() else ""
@@ -62,6 +76,10 @@ def test_two_rank_ddp_stop_ends_every_rank_after_the_same_step(store: RunStore, 
     assert ckpts[0].step == step and ckpts[0].meta["kind"] == "stop"
     steps = metric_steps(path)
     assert steps == sorted(set(steps)) and max(steps) == step  # rank 0 alone logs, each step once
+    gone_by = time.time() + 30
+    while leftovers(path) and time.time() < gone_by:  # an exiting rank may linger a moment
+        time.sleep(0.2)
+    assert leftovers(path) == []  # no rank outlived the run
     # The two ranks trained as one world: each step took a sample from each of them.
     events = [json.loads(ln) for ln in (path / "events.jsonl").read_text().splitlines() if ln.strip()]
     assert [e["samples_per_step"] for e in events if e["type"] == "progress"] == [2]

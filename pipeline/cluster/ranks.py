@@ -48,3 +48,21 @@ def may_stop_early(stop_requested: bool) -> bool:
     """Before the process group exists, only a single process may return early: a rank that leaves
     then would leave the others waiting for it in the group's rendezvous."""
     return stop_requested and world_size() <= 1
+
+
+# torch's elastic agent (under `accelerate launch`) forwards a SIGTERM to the ranks and SIGKILLs them 30 s
+# later: too soon for a large checkpoint. The supervisor's grace period (at most an hour) governs instead.
+LAUNCHER_ENV = {"TORCH_ELASTIC_SHUTDOWN_TIMEOUT": "3700"}
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_launcher() -> None:
+    """A rank runs in a session of its own (the elastic agent starts it so): ask the kernel to SIGKILL it
+    when the agent dies, so a supervisor that kills the agent after the grace period leaves no rank behind."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: nothing to ask
+        pass

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.atomic import atomic_write_text
-from pipeline.cluster import deps, jobside
+from pipeline.cluster import deps, jobside, ranks
 from pipeline.runs.classify import classify, oom_kill_count, read_tail
 from pipeline.runs.durable import DurableStatus, RunFolderGone, note
 from pipeline.config.run import RunConfig, chain_child
@@ -130,7 +130,7 @@ class Supervisor:
         err_start = err_path.stat().st_size if err_path.exists() else 0
         oom_before = oom_kill_count()
         cmd = worker_command(self.cfg, self.run_dir, resume, st.attempt)
-        env = {**os.environ, "ABA_RUN_DIR": str(self.run_dir), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **ranks.LAUNCHER_ENV, "ABA_RUN_DIR": str(self.run_dir), "PYTHONUNBUFFERED": "1"}
         with open(self.run_dir / STDOUT_LOG, "ab") as out, open(err_path, "ab") as err:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
                                          start_new_session=True)

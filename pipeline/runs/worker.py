@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 from pipeline import registry
 from pipeline.atomic import atomic_write_json
+from pipeline.cluster.ranks import die_with_launcher
 from pipeline.runs.classify import OOM_PATTERNS
 from pipeline.runs.cpu import apply_threads, pick_threads
 from pipeline.runs.diskspace import cleanup_partial, disk_full_reason, exc_path, is_disk_full
@@ -108,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
+    if "LOCAL_RANK" in os.environ:  # a rank under accelerate/torchrun: go when the launcher goes
+        die_with_launcher()
     try:
         (args.run_dir / RESULT_FILE).unlink()
     except FileNotFoundError:
