@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.widgets._data_table import ColumnKey
 
 from aba_tui.panes.table import MeasuredTable
 from pipeline.monitor import fmt
@@ -106,7 +107,12 @@ Actions apply to the highlighted run and ask before anything destructive."""
                     continue
                 for (key, _label), value, before in zip(COLUMNS, new, old or (None,) * len(new), strict=True):
                     if value != before:
-                        self.update_cell(rid, key, value, update_width=True)  # "-" → "15/50" must widen
+                        # "-" → "15/50" must widen the column; a value that fits needs no re-measure of
+                        # every row on the next idle (the 1 Hz tick would otherwise pay it each second).
+                        col = self.columns[ColumnKey(key)]
+                        width = value.cell_len if isinstance(value, Text) else len(str(value))
+                        fits = width <= (col.content_width if col.auto_width else col.width)
+                        self.update_cell(rid, key, value, update_width=not fits)
         self._rows = cells
 
     def select_run(self, run_id: str) -> bool:
