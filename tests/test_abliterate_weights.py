@@ -73,6 +73,9 @@ def test_reset_restores_bit_for_bit_and_fast(model):
     assert not torch.equal(logits0, logits1)
     with ab.materialised():
         assert any(not torch.equal(before[n], p) for n, p in model.state_dict().items())
+    with ab.suspended():
+        assert torch.equal(capture(model, IDS)[0], logits0)  # the original model, for a moment
+    assert torch.equal(capture(model, IDS)[0], logits1)  # and the trial is back
     t0 = time.perf_counter()
     ab.reset()
     assert time.perf_counter() - t0 < 0.5

@@ -192,6 +192,18 @@ class Ablator:
         return Wn
 
     @contextmanager
+    def suspended(self) -> Iterator[nn.Module]:
+        """The original model for a moment (hooks off), the current trial back afterwards."""
+        plan = list(self.plan)
+        self.reset()
+        try:
+            yield self.model
+        finally:
+            for mod, w, R in plan:
+                self._hook(mod, w, R)
+            self.plan = plan
+
+    @contextmanager
     def materialised(self) -> Iterator[nn.Module]:
         """The current trial written into the weights (hooks off); the original parameters come back after."""
         plan = list(self.plan)

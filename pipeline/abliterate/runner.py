@@ -221,12 +221,8 @@ class Abliteration:
         prompts = self.h_train[: self.cfg.heal_pairs]
         tokens = self.cfg.heal_tokens
         ablated = self.engine.generate(prompts, tokens)
-        params_backup = list(self.ablator.plan)
-        self.ablator.reset()
-        original = self.engine.generate(prompts, tokens)
-        for mod, w, R in params_backup:  # put the trial back for whatever follows
-            self.ablator.plan.append((mod, w, R))
-            self.ablator._hook(mod, w, R)
+        with self.ablator.suspended():
+            original = self.engine.generate(prompts, tokens)
         rows = []
         for p, a, o in zip(prompts, ablated, original, strict=False):
             if self.detector(p, a) is not False:
