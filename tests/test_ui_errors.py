@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.app import App
+from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import Input
+from textual.widgets import Button, Input
 from tui_support import make_app, settle, wait_until
 
+from aba_tui.errors import guarded
 from aba_tui.screens.checkpoints import CheckpointsScreen
 from aba_tui.screens.error import ErrorScreen
 from aba_tui.screens.launch import LaunchScreen
@@ -117,3 +118,36 @@ async def test_checkpoint_browser_keys_on_runs_without_checkpoints(tmp_path: Pat
                 while app.screen is not screen:  # a dialog opened: cancel it
                     await pilot.press("escape")
                 assert app.is_running, key
+
+
+class _Broken(App[None]):
+    """A handler that fails on I/O, and one that is async and has a bug: both guarded."""
+
+    def compose(self) -> ComposeResult:
+        yield Button("io", id="io")
+        yield Input(id="field")
+
+    @guarded("saving")
+    def on_button_pressed(self, _event: Button.Pressed) -> None:
+        raise PermissionError(13, "Permission denied", "/root/x.json")
+
+    @guarded()
+    async def on_input_submitted(self, _event: Input.Submitted) -> None:
+        raise ZeroDivisionError("bug")
+
+
+async def test_guarded_message_handlers_report_instead_of_exiting() -> None:
+    app = _Broken()
+    async with app.run_test() as pilot:
+        await pilot.click("#io")
+        await wait_until(pilot, lambda: any(m == "saving: /root/x.json: Permission denied" for m in _messages(app)),
+                         what="the notification")
+        app.query_one("#field", Input).focus()
+        await pilot.press("x", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen), what="the error modal")
+        modal = app.screen
+        assert isinstance(modal, ErrorScreen) and "input submitted: ZeroDivisionError: bug" in modal.title_text
+        await pilot.press("escape")
+        await pilot.click("#io")  # the handler still runs: its message loop did not die
+        await wait_until(pilot, lambda: len([m for m in _messages(app) if m.startswith("saving")]) == 2,
+                         what="a second notification")

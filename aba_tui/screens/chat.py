@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label
 
+from aba_tui.errors import guarded
 from aba_tui.screens import app_runs_dir
 from aba_tui.screens.chat_panel import SidePanel, stats_line
 from pipeline.chat.baseline_client import Baseline, BaselineError, prepare_baseline
@@ -140,6 +141,7 @@ class ChatScreen(Screen[None]):
         except BaselineError as exc:
             self.post_message(BaselineReady(None, str(exc)))
 
+    @guarded()
     def on_baseline_ready(self, message: BaselineReady) -> None:
         if message.baseline is None:
             self.panel_of("a").set_status(message.error or "baseline failed", error=True)
@@ -206,6 +208,7 @@ class ChatScreen(Screen[None]):
             p.set_status("ready · " + ("" if self.order.blind else f"{chat.label} · ") + where)
         self._retitle()
 
+    @guarded()
     def on_input_submitted(self, event: Input.Submitted) -> None:
         wid = event.input.id or ""
         if wid.startswith("model-"):

@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
+from aba_tui.errors import guarded
 from aba_tui.screens import app_runs_dir
 from pipeline.checkpoints.browser import (
     CkptRow,
@@ -319,15 +320,18 @@ class CheckpointsScreen(Screen[None]):
             return
         self.post_message(ProbeFinished(result))
 
+    @guarded()
     def on_probe_progressed(self, message: ProbeProgressed) -> None:
         p = message.progress
         self._status(f"{message.mode}: {p.done}/{p.total} done ({p.name})")
 
+    @guarded()
     def on_probe_failed(self, message: ProbeFailed) -> None:
         self._status(message.error)
         if not message.error.endswith("stopped"):
             self.notify(message.error[:300], severity="error")
 
+    @guarded()
     async def on_probe_finished(self, message: ProbeFinished) -> None:
         result = message.result
         mode, n = result.mode, len(result.prompts)

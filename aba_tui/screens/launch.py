@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
+from aba_tui.errors import guarded
 from pipeline import registry
 from pipeline.config.run import (
     RunConfig,
@@ -87,6 +88,7 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
     async def on_mount(self) -> None:
         await self._build_fields()
 
+    @guarded()
     async def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "what" and event.value != self.what:
             self.what = str(event.value)
@@ -128,6 +130,7 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
     def _field_meta(self, section: str, key: str) -> FieldInfo:
         return next(f for f in section_fields(section) if f["name"] == key)
 
+    @guarded()
     def on_input_changed(self, event: Input.Changed) -> None:
         wid = event.input.id or ""
         if not wid.startswith("f-"):
@@ -201,6 +204,7 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
                 w.add_class("-invalid")
                 w.focus()
 
+    @guarded()
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "launch":
             self.action_submit()

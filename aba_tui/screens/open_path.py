@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from aba_tui.errors import guarded
 from pipeline.monitor.foreign import LINE, ForeignError, detect
 from pipeline.runs.layout import STATUS_FILE
 
@@ -74,9 +75,11 @@ class OpenPathScreen(ModalScreen[tuple[Path, str | None] | None]):
             sel.display = False
         return True
 
+    @guarded()
     def on_input_submitted(self) -> None:
         self._submit()
 
+    @guarded()
     def on_input_changed(self) -> None:
         self._inspect()
 
@@ -88,6 +91,7 @@ class OpenPathScreen(ModalScreen[tuple[Path, str | None] | None]):
         x = str(sel.value) if sel.display and sel.value is not Select.BLANK else None
         self.dismiss((path, x))
 
+    @guarded()
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "open":
             self._submit()
