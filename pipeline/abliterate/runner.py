@@ -23,9 +23,10 @@ from pipeline.abliterate.save import save_checkpoint
 from pipeline.abliterate.study import finished, open_study, recover, run_trials
 from pipeline.atomic import atomic_write_json
 from pipeline.errors import ConfigError
+from pipeline.runs.layout import ABLITERATE_DIR
 from pipeline.runs.worker import StageContext
 
-WORK = "abliterate"  # the stage's folder inside the run folder
+WORK = ABLITERATE_DIR  # the stage's folder inside the run folder
 TEMPLATE_REFUSAL = "I'm sorry, but I can't help with that request."
 
 
@@ -254,23 +255,3 @@ def run(ctx: StageContext) -> None:
         Abliteration(ctx).run()
     except ConfigError as exc:
         ctx.fail(str(exc))
-
-
-def load_for_trial(run_dir: Path, trial: Trial) -> tuple[Ablator, Any, dict[str, Any]]:
-    """For the save CLI: the run's model and stored directions with ``trial`` applied."""
-    from pipeline.models.resolve import resolve_model
-    from pipeline.runs.store import load_run_config
-
-    cfg_all = load_run_config(run_dir)
-    cfg = cfg_all.section("abliterate")
-    path = str(resolve_model(cfg_all.section("model").source))
-    engine = Engine.load(path, cfg.batch_size)
-    directions = torch.load(run_dir / WORK / "directions.pt")
-    info = json.loads((run_dir / WORK / "directions.json").read_text())
-    ab = Ablator(engine.model, directions, cfg.variant, cfg.norm, tuple(cfg.components), cfg.scope)
-    ab.apply(TrialParams.from_flat(trial.params, tuple(cfg.components)))
-    meta = {"trial": trial.number, "objectives": trial.values, "params": trial.params, "variant": cfg.variant,
-            "norm": cfg.norm, "components": list(cfg.components), "scope": cfg.scope,
-            "directions": {"k": info.get("k"), "cones": cfg.cones}, "base_model": path,
-            "model_source": cfg_all.section("model").source, "step": trial.number + 1}
-    return ab, engine.tok, meta

@@ -10,10 +10,14 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.checkpoints.store import CHECKPOINTS_DIR, write_metadata
 from pipeline.errors import AbaError
+from pipeline.runs.layout import ABLITERATE_DIR
+
+if TYPE_CHECKING:
+    from pipeline.abliterate.pareto import Trial
 
 
 def save_checkpoint(ablator: Any, tokenizer: Any, dest: Path, meta: dict[str, Any]) -> Path:
@@ -38,6 +42,31 @@ def trial_name(number: int) -> str:
     return f"trial-{number:04d}"
 
 
+def load_for_trial(run_dir: Path, trial: Trial) -> tuple[Any, Any, dict[str, Any]]:
+    """For the save CLI: the run's model and stored directions with ``trial`` applied."""
+    import torch
+
+    from pipeline.abliterate.ablate import Ablator
+    from pipeline.abliterate.engine import Engine
+    from pipeline.abliterate.kernel import TrialParams
+    from pipeline.models.resolve import resolve_model
+    from pipeline.runs.store import load_run_config
+
+    cfg_all = load_run_config(run_dir)
+    cfg = cfg_all.section("abliterate")
+    path = str(resolve_model(cfg_all.section("model").source))
+    engine = Engine.load(path, cfg.batch_size)
+    directions = torch.load(run_dir / ABLITERATE_DIR / "directions.pt")
+    info = json.loads((run_dir / ABLITERATE_DIR / "directions.json").read_text())
+    ab = Ablator(engine.model, directions, cfg.variant, cfg.norm, tuple(cfg.components), cfg.scope)
+    ab.apply(TrialParams.from_flat(trial.params, tuple(cfg.components)))
+    meta = {"trial": trial.number, "objectives": trial.values, "params": trial.params, "variant": cfg.variant,
+            "norm": cfg.norm, "components": list(cfg.components), "scope": cfg.scope,
+            "directions": {"k": info.get("k"), "cones": cfg.cones}, "base_model": path,
+            "model_source": cfg_all.section("model").source, "step": trial.number + 1}
+    return ab, engine.tok, meta
+
+
 def main(argv: list[str] | None = None) -> int:
     """Load the run's model and directions again, apply the trial's parameters, save it."""
     ap = argparse.ArgumentParser(prog="python -m pipeline.abliterate.save", description=__doc__)
@@ -48,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
                     help="also convert the trial and the original model to GGUF f16 (for the A/B chat)")
     args = ap.parse_args(argv)
     from pipeline.abliterate.pareto import read_study
-    from pipeline.abliterate.runner import load_for_trial
 
     view = read_study(args.run_dir)
     trial = next((t for t in view.trials if t.number == args.trial), None)

@@ -18,6 +18,7 @@ METADATA = "metadata.json"  # written last in a checkpoint: without it the check
 STAGING = ".trainer"  # HF's output_dir inside the run folder (hidden: not a checkpoint)
 EXPORTS_DIR = "exports"
 VOTES_FILE = "votes.jsonl"
+ABLITERATE_DIR = "abliterate"  # an abliterate run's directions, study journal and report
 DATA = "data"  # a datagen run's items, ledger and the training files it feeds (run:<id> as <stage>.data)
 DATAGEN_OUTPUTS = {"sft": "sft.jsonl", "dpo": "dpo.jsonl", "grpo": "grpo.jsonl"}  # under DATA/
 NOTIFY_LOG = "notify.log"  # what the supervisor's notifications did (never a URL token)

@@ -18,7 +18,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pipeline import registry
 from pipeline.atomic import atomic_write_json
@@ -31,7 +31,9 @@ from pipeline.runs.store import load_run_config
 from pipeline.runs.events import EventWriter
 from pipeline.runs.layout import CHECKPOINTS_DIR, EVENTS_FILE, RESULT_FILE
 from pipeline.runs.status import EndState
-from pipeline.monitor.alerts import AlertLevel
+
+if TYPE_CHECKING:
+    from pipeline.monitor.alerts import AlertLevel
 
 DUPLICATE_SIGNAL_S = 2.0
 
