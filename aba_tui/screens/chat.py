@@ -194,6 +194,7 @@ class ChatScreen(Screen[None]):
             return
         self.app.call_from_thread(self._loaded, side, chat, None)
 
+    @guarded()
     def _loaded(self, side: str, chat: ChatSide | None, error: str | None) -> None:
         if not self.is_mounted:
             if chat:
@@ -275,6 +276,7 @@ class ChatScreen(Screen[None]):
             error = chat.explain(exc)
         self.app.call_from_thread(self._finished, side, turn, stream.text, stream.stats.to_dict(), error)
 
+    @guarded()
     def _finished(self, side: str, turn: Turn, text: str, stats: dict[str, Any], error: str | None) -> None:
         turn.answers[side], turn.stats[side], turn.errors[side] = text, stats, error
         self.streaming.discard(side)
@@ -288,6 +290,7 @@ class ChatScreen(Screen[None]):
         if error:
             p.set_status(error, error=True)
 
+    @guarded()
     def _flush(self) -> None:
         for side in SIDES:
             p = self.panel_of(side)

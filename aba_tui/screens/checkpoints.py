@@ -145,10 +145,12 @@ class CheckpointsScreen(Screen[None]):
         usage = disk_usage(r.ckpt.path for r in rows)
         self.app.call_from_thread(self._sized, usage)
 
+    @guarded()
     def _sized(self, usage: int) -> None:
         self.disk = usage
         self._fill()
 
+    @guarded()
     def _set_rows(self, rows: list[CkptRow]) -> None:
         self.rows = rows
         keys = {r.key for r in rows}

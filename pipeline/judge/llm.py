@@ -22,7 +22,9 @@ class LLMJudge:
         self.section = section
         self.cache = cache
         self.ledger = ledger or Ledger(section.price_input, section.price_output)
-        self.id = f"{client.backend}:{client.model}:{prompts.PROMPT_VERSION}:t{section.temperature:g}"
+        self.local = client.backend == "local"
+        scale = f":s{prompts.LOCAL_SCALE:g}" if self.local else ""
+        self.id = f"{client.backend}:{client.model}:{prompts.PROMPT_VERSION}{scale}:t{section.temperature:g}"
         self.policy = RetryPolicy(section.retries, section.backoff)
         self._loop: BackgroundLoop | None = None
         self._sem: asyncio.Semaphore | None = None
@@ -53,11 +55,13 @@ class LLMJudge:
             if hit is not None:
                 return Judgement(dict(hit["scores"]), cached=True)
         user = prompts.score_user(item.messages, item.answer, self.section.max_answer_chars)
+        system, grammar, scale = ((prompts.SCORE_SYSTEM_LOCAL, prompts.SCORE_GBNF_LOCAL, prompts.LOCAL_SCALE)
+                                  if self.local else (prompts.SCORE_SYSTEM, "", 1.0))
         try:
-            reply = await self._call(prompts.SCORE_SYSTEM, user, prompts.SCORE_SCHEMA, prompts.SCORE_GBNF)
+            reply = await self._call(system, user, prompts.SCORE_SCHEMA, grammar)
         except CallError as err:
             return Judgement({}, missing_reason=f"{err.kind}: {err}", usage=err.usage)
-        j = prompts.parse_scores(reply.text, reply.usage)
+        j = prompts.parse_scores(reply.text, reply.usage, scale)
         if not j.ok:
             self.ledger.error("bad_judgement")
         elif self.cache is not None:

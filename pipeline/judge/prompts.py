@@ -52,15 +52,19 @@ COMPARE_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-# llama.cpp grammar for the local judge: keys in order, each value a number in 0..1 by construction,
-# so a small model cannot produce an out-of-range or unparsable judgement.
-_SCORE = 'score ::= ("0" ("." [0-9] [0-9]?)?) | ("1" (".0" "0"?)?)'
-SCORE_GBNF = (
-    'root ::= "{" ws '
-    + ' "," ws '.join(f'"\\"{d}\\":" ws score' for d in DIMENSIONS)
-    + ' ws "}"\nws ::= [ \\n]{0,2}\n' + _SCORE + "\n"
+# The local judge writes 0..10 integers (then /10) through a llama.cpp grammar: keys in order, every
+# value in range by construction, no optional whitespace (each allowed token costs a CPU decode step).
+# A 135M model writing 0..1 decimals put 0.0 on every dimension of every answer; on integers it
+# separated a right answer from a wrong one, in fewer tokens.
+LOCAL_SCALE = 10.0
+SCORE_SYSTEM_LOCAL = (SCORE_SYSTEM.replace("from 0.0 (worst) to 1.0 (best)", "from 0 (worst) to 10 (best)")
+                      .replace("each a number between 0.0 and 1.0", "each an integer from 0 to 10"))
+SCORE_GBNF_LOCAL = (
+    'root ::= "{" '
+    + ' "," '.join(f'"\\"{d}\\":" score' for d in DIMENSIONS)
+    + ' "}"\nscore ::= [0-9] | "10"\n'
 )
-COMPARE_GBNF = 'root ::= "{" ws "\\"winner\\":" ws ("\\"a\\"" | "\\"b\\"" | "\\"tie\\"") ws "}"\nws ::= [ \\n]{0,2}\n'
+COMPARE_GBNF = 'root ::= "{\\"winner\\":" ("\\"a\\"" | "\\"b\\"" | "\\"tie\\"") "}"\n'
 
 
 def transcript(messages: Sequence[Mapping[str, str]]) -> str:
@@ -93,8 +97,9 @@ def _load_object(text: str) -> tuple[dict[str, Any] | None, str]:
     return obj, ""
 
 
-def parse_scores(text: str, usage: Mapping[str, int] | None = None) -> Judgement:
-    """A reply → Judgement. Out-of-range or non-numeric values are left out (missing), never clipped to 0."""
+def parse_scores(text: str, usage: Mapping[str, int] | None = None, scale: float = 1.0) -> Judgement:
+    """A reply → Judgement (values on 0..``scale``, divided by it). Out-of-range or non-numeric values are
+    left out (missing), never clipped to 0."""
     obj, why = _load_object(text)
     if obj is None:
         return Judgement({}, missing_reason=why, usage=dict(usage or {}))
@@ -102,11 +107,11 @@ def parse_scores(text: str, usage: Mapping[str, int] | None = None) -> Judgement
     bad: list[str] = []
     for d in DIMENSIONS:
         v = obj.get(d)
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or not 0.0 <= v <= 1.0:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or not 0.0 <= v <= scale:
             if d in obj:
                 bad.append(f"{d}={v!r}")
             continue
-        scores[d] = float(v)
+        scores[d] = float(v) / scale
     if not scores:
         reason = "out of range: " + ", ".join(bad) if bad else "no dimension scored"
         return Judgement({}, missing_reason=reason, usage=dict(usage or {}))
