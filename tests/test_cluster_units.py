@@ -14,6 +14,7 @@ from pipeline.cluster import jobside, ranks, slurm
 from pipeline.cluster.state import classify_job, waiting_for, where
 from pipeline.config.run import build_config
 from pipeline.errors import ConfigError, RunNotFound
+from pipeline.monitor.runs_model import RunsModel
 from pipeline.runs.launcher import launch, wait_for
 from pipeline.runs.status import TERMINAL, Status, read_status, read_status_raw, write_status
 from pipeline.runs.store import RunStore
@@ -129,4 +130,8 @@ def test_a_reader_that_cannot_reach_slurm_keeps_what_status_json_says(tmp_path: 
         slurm.lookup("5")  # the failure is remembered, so readers do not wait on Slurm again and again
     out = aba("ps", runs_dir=tmp_path / "runs")
     assert out.returncode == 0 and "slurm:5@n1" in out.stdout and "running" in out.stdout
+    model = RunsModel(RunStore(tmp_path / "runs"))  # what the runs pane shows
+    model.poll_once()
+    row = next(r for r in model.rows() if r.run_id == "r1")
+    assert (row.state, row.where) == ("running", "slurm:5@n1")
     slurm.forget_cache()
