@@ -80,7 +80,7 @@ def test_slurm_queue_run_stop_cancel_and_lost_supervisor(cluster: LocalSlurm, st
     data.write_text("".join(json.dumps(p) + "\n" for p in PAIRS))
     dpo = [*FAST, f"dpo.data={data}", "dpo.max_length=48", "dpo.warmup_steps=0"]
     # 1: held by Slurm at first, so `aba ps` must show it queued with Slurm's pending reason.
-    r1, p1 = launch(store, build_config("dpo", [], [*dpo, "dpo.max_steps=2", 'slurm.extra=["--hold"]']))
+    r1, p1 = launch(store, build_config("dpo", [], [*dpo, "dpo.max_steps=1", 'slurm.extra=["--hold"]']))
     # 2: long enough to be stopped mid-training.
     r2, p2 = launch(store, build_config("dpo", [], [*dpo, "dpo.max_steps=400", "dpo.checkpoint_every=0",
                                                    "supervisor.grace_seconds=900"]))  # a step can be slow here
