@@ -289,3 +289,32 @@ async def test_eval_end_to_end_on_the_embedded_model_and_the_eval_screen_shows_i
         md = screen.query_one(Markdown)
         text = md.source
         assert f"## {gguf.stem} vs base" in text and "Targets (seed 003)" in text and "| model | rating |" in text
+
+
+@pytest.mark.asyncio
+async def test_eval_screen_lists_reports_and_shows_the_highlighted_one(tmp_path: Path) -> None:
+    from textual.app import App
+    from textual.widgets import DataTable, Label, Markdown
+
+    from aba_tui.screens.evaluation import EvalScreen
+
+    ctx, refs = _ctx(tmp_path)
+    EvalRun(ctx).report(refs, load_all(ctx.cfg.section("eval"))[0], None)
+    (tmp_path / "20250101-0000-dpo-y").mkdir()  # a run without a report is not listed
+
+    class Host(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(EvalScreen(runs_dir=tmp_path))
+
+    app = Host()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = app.screen
+        for _ in range(200):
+            if screen.shown:
+                break
+            await pilot.pause(0.05)
+        table = screen.query_one(DataTable)
+        assert table.row_count == 1 and list(table.get_row_at(0))[:4] == [ctx.run_id, "base, tuned", "tuned: yes", "0"]
+        text = screen.query_one(Markdown).source
+        assert "## tuned vs base" in text and "PASS" in text and "| model | rating |" in text
+        assert "1 eval report(s)" in str(screen.query_one("#ev-status", Label).render())
