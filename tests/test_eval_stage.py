@@ -203,6 +203,10 @@ def test_eval_of_every_checkpoint_ranks_them_and_repoints_best(tmp_path: Path) -
     assert best.meta["source"] == "checkpoint-001" and best.meta["chosen_by"] == "eval"
     assert (parent / "checkpoints" / "best" / "adapter_model.safetensors").read_text() == "checkpoint-001"
     assert "Best checkpoint by behaviour" in (run_dir / REPORT_MD).read_text()
+    from pipeline.evaluate.best import repoint_best
+
+    tie = {"checkpoint-001": 0.5, "checkpoint-002": 0.5}  # a tie keeps the current best
+    assert repoint_best(parent, "eval_self_pragmatism", tie)["best"] == "checkpoint-001"
     # The browser ranks by the recorded eval metrics (lower is better for performative ones).
     rows_ = [r for r in collect(tmp_path) if r.name.startswith("checkpoint-")]
     assert [r.name for r in rank(rows_, "eval_self_pragmatism")] == ["checkpoint-001", "checkpoint-002"]

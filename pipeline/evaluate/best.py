@@ -44,11 +44,16 @@ def repoint_best(run_dir: Path, metric: str, values: Mapping[str, float | None])
     known = {k: v for k, v in values.items() if v is not None}
     if not known:
         return None
-    lower = lower_is_better(metric)
-    name = min(known, key=lambda k: known[k]) if lower else max(known, key=lambda k: known[k])
-    ckpt_dir = run_dir / CHECKPOINTS_DIR
-    src = ckpt_dir / name
     from pipeline.checkpoints.store import read_checkpoint
+
+    lower = lower_is_better(metric)
+    top = min(known.values()) if lower else max(known.values())
+    tied = [k for k, v in known.items() if v == top]  # values in step order
+    ckpt_dir = run_dir / CHECKPOINTS_DIR
+    current = read_checkpoint(ckpt_dir / "best").meta.get("source")
+    # A tie keeps the checkpoint training already chose (by loss); otherwise the latest of the tied.
+    name = current if current in tied else tied[-1]
+    src = ckpt_dir / name
 
     meta = dict(read_checkpoint(src).meta)
     tmp = ckpt_dir / ".best.tmp"
