@@ -63,6 +63,19 @@ def job(path: Path) -> str:
     return jid
 
 
+def cancel_waiters(job_id: str) -> list[int]:
+    """Processes still waiting to scancel this job."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmd = (entry / "cmdline").read_bytes().decode(errors="replace") if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if cmd.startswith("bash") and f"scancel {job_id}" in cmd:
+            found.append(int(entry.name))
+    return found
+
+
 def wait_metric(path: Path, step: int, timeout: float = 900) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -106,6 +119,10 @@ def test_slurm_queue_run_stop_cancel_and_lost_supervisor(cluster: LocalSlurm, st
     ckpts = [c for c in list_checkpoints(p2) if c.name.startswith("checkpoint-s")]
     assert len(ckpts) == 1 and ckpts[0].complete and ckpts[0].meta["resumable"] is True
     assert ckpts[0].meta["kind"] == "stop"
+    deadline = time.time() + 60
+    while cancel_waiters(job(p2)) and time.time() < deadline:  # `aba stop`'s cancel-after-grace watcher
+        time.sleep(0.5)
+    assert cancel_waiters(job(p2)) == []  # it leaves once the job is gone, long before the grace ends
 
     # 3: cancelled with scancel behind aba's back; 4: its supervisor killed, so only Slurm can tell.
     sleepy = ["supervisor.launcher=slurm", "selftest.steps=2000", "selftest.step_seconds=0.1"]

@@ -199,11 +199,14 @@ def cancel(job_id: str) -> None:
 
 
 def cancel_later(job_id: str, seconds: float) -> None:
-    """Cancel the job after ``seconds`` unless it ended (a supervisor stuck past its grace period).
+    """Cancel the job if it still runs ``seconds`` from now (a supervisor stuck past its grace period).
 
-    A detached shell, so nothing in the CLI or the UI waits for it."""
-    script = (f"sleep {max(0.0, seconds):g}; "
-              f"squeue --noheader --jobs={job_id} --format=%T 2>/dev/null | grep -q . && scancel {job_id}")
+    A detached shell, so nothing in the CLI or the UI waits for it; it leaves as soon as Slurm no longer
+    lists the job (or cannot be asked)."""
+    script = (f"end=$((SECONDS + {max(0, int(seconds))})); "
+              f"while [ $SECONDS -lt $end ]; do "
+              f"timeout 10 squeue --noheader --jobs={job_id} --format=%T 2>/dev/null | grep -q . || exit 0; "
+              f"sleep 2; done; scancel {job_id}")
     subprocess.Popen(["bash", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                      stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
 
