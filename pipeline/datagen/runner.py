@@ -37,7 +37,8 @@ class Datagen:
         self.judge_sec = ctx.cfg.sections.get("judge")
         self.data = ctx.run_dir / store.DATA
         self.data.mkdir(parents=True, exist_ok=True)
-        self.gen_ledger = Ledger(self.sec.price_input, self.sec.price_output)
+        free = self.sec.backend == "local"  # a local model costs no API money
+        self.gen_ledger = Ledger(0.0 if free else self.sec.price_input, 0.0 if free else self.sec.price_output)
         self.judge: Any = None
         self.done = 0
         self.total = 0

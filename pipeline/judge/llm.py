@@ -21,7 +21,8 @@ class LLMJudge:
         self.client = client
         self.section = section
         self.cache = cache
-        self.ledger = ledger or Ledger(section.price_input, section.price_output)
+        free = client.backend == "local"  # a local model costs no API money
+        self.ledger = ledger or Ledger(0.0 if free else section.price_input, 0.0 if free else section.price_output)
         self.local = client.backend == "local"
         scale = f":s{prompts.LOCAL_SCALE:g}" if self.local else ""
         self.id = f"{client.backend}:{client.model}:{prompts.PROMPT_VERSION}{scale}:t{section.temperature:g}"
