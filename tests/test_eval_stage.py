@@ -322,3 +322,15 @@ async def test_eval_screen_lists_reports_and_shows_the_highlighted_one(tmp_path:
         text = screen.query_one(Markdown).source
         assert "## tuned vs base" in text and "PASS" in text and "| model | rating |" in text
         assert "1 eval report(s)" in str(screen.query_one("#ev-status", Label).render())
+
+
+def test_rebuild_rereads_stored_answers_without_a_model(tmp_path: Path) -> None:
+    from pipeline.evaluate.rebuild import main as rebuild_main
+
+    ctx, _refs = _ctx(tmp_path, "model.source=org/tuned", "eval.judge=none")
+    (ctx.run_dir / "run.toml").write_text(ctx.cfg.to_toml())
+    assert rebuild_main([str(ctx.run_dir)]) == 0
+    rep = json.loads((ctx.run_dir / REPORT_JSON).read_text())
+    assert [m["label"] for m in rep["models"]] == ["base", "tuned"] and rep["patterns"].startswith("aba-stance-")
+    assert rep["comparisons"]["tuned"]["moved_as_intended"]
+    assert rebuild_main([str(tmp_path / "nope")]) == 1

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-PATTERN_VERSION = "aba-stance-1"
+PATTERN_VERSION = "aba-stance-2"
 
 PRAGMATISM = ("acknowledges_boundary", "makes_observations", "honest_speculation", "engages_ambiguity",
               "specific_clarification")
@@ -89,10 +89,13 @@ _RAW: dict[str, list[str]] = {
         r"\bas an? (?:AI|artificial intelligence|language model|large language model|AI language model|"
         r"AI assistant|virtual assistant|chatbot)\b",
         r"\bI(?:'m| am) (?:an? )?(?:AI|artificial intelligence)(?: language model| assistant| model)?\b",
+        r"\bI(?:'m| am) an? (?:[\w-]+,? ){1,3}AI\b",  # v2: "I'm a helpful AI", "a no-frills AI"
     ],
     "designed_purpose": [
         r"\b(?:designed|programmed|trained|built|created) to (?:help|assist|provide|answer|be)\b",
-        r"\bmy (?:purpose|role|function|job) is to\b",
+        # v2: the trained model's phrasing ("My primary goal is to help users"), missed by v1
+        r"\bmy (?:primary |main |sole |only )?(?:purpose|role|function|job|goal|objective|focus|aim) is (?:to|on)\b",
+        r"\bI(?:'m| am) (?:just |only |always )?here to (?:help|assist|serve)\b",
     ],
     "vague_deflection": [
         r"\bcould you (?:please )?(?:clarify|provide more (?:details|context|information)|be more specific|"
