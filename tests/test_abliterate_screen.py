@@ -34,22 +34,29 @@ async def _wait(pilot, cond, tries: int = 200) -> None:
 
 @pytest.mark.asyncio
 async def test_screen_follows_a_recorded_study_live(tmp_path: Path):
+    """RECORDED is a real study (the refusal-trained embedded model, 6 trials, 12 held-out prompts):
+    the original refused 12/12; trial 0 (the warm start) 8/12 at KL 0.41; trial 4 12/12 at KL 0.022."""
     from textual.app import App
     from textual.widgets import DataTable, Static
 
     from aba_tui.screens.abliteration import AbliterationScreen
 
-    run_id = "20261204-0600-abliterate-smollm2"
+    run_id = "20261204-0625-abliterate-smollm2"
     run_dir = tmp_path / "runs" / run_id
     run_dir.mkdir(parents=True)
     write_status(run_dir, Status(run_id=run_id, stage="abliterate", state="running"))
     lines = RECORDED.read_text().splitlines(keepends=True)
+    cut1 = next(i for i, x in enumerate(lines) if json.loads(x).get("trial") == 2) + 1
+    cut2 = next(i for i, x in enumerate(lines) if json.loads(x)["type"] == "checkpoint")
     events = run_dir / "events.jsonl"
-    events.write_text("".join(lines[:10]))  # setup, baseline and the first 3 trials
+    events.write_text("".join(lines[:cut1]))  # baseline, setup and the first 3 trials
 
     class Host(App[None]):
         def on_mount(self) -> None:
             self.push_screen(AbliterationScreen(runs_dir=tmp_path / "runs", poll_s=0.05))
+
+    def plot_area() -> str:  # the cells, without the axis labels and the legend
+        return "\n".join(str(app.screen.query_one("#ab-plot", Static).render()).splitlines()[:-3])
 
     app = Host()
     async with app.run_test(size=(150, 40)) as pilot:
@@ -57,19 +64,16 @@ async def test_screen_follows_a_recorded_study_live(tmp_path: Path):
         trials = screen.query_one("#ab-trials", DataTable)
         await _wait(pilot, lambda: trials.row_count == 3)
         assert screen.query_one("#ab-runs", DataTable).get_row_at(0)[0] == run_id
+        assert [trials.get_row_at(i)[3] for i in range(3)] == [FRONT, "", FRONT]  # 2 is on the front so far
         with events.open("a") as fh:
-            fh.write("".join(lines[10:]))
-        await _wait(pilot, lambda: trials.row_count == 8)
-        marks = {trials.get_row_at(i)[0]: trials.get_row_at(i)[3] for i in range(8)}
-        assert marks["4"] == "" and marks["5"] == FRONT and marks["3"] == FRONT  # 4 is dominated by 7
-        def plot_area() -> str:  # the cells, without the legend
-            return "\n".join(str(screen.query_one("#ab-plot", Static).render()).splitlines()[:-3])
-
-        plot = plot_area()
-        assert FRONT in plot and TRIAL in plot and CHOSEN not in plot
+            fh.write("".join(lines[cut1:cut2]))
+        await _wait(pilot, lambda: trials.row_count == 6)
+        marks = [trials.get_row_at(i)[3] for i in range(6)]
+        assert marks == [FRONT, "", "", "", FRONT, ""]  # trial 4 (KL 0.022) now dominates trial 2 (KL 0.053)
+        assert FRONT in plot_area() and TRIAL in plot_area() and CHOSEN not in plot_area()
         with events.open("a") as fh:
-            fh.write(json.dumps({"type": "abliterate_chosen", "trial": 7, "refusals": 5.0, "kl": 0.30}) + "\n")
-        await _wait(pilot, lambda: trials.get_row_at(7)[3] == CHOSEN)
+            fh.write("".join(lines[cut2:]))
+        await _wait(pilot, lambda: trials.get_row_at(0)[3] == CHOSEN)
         assert CHOSEN in plot_area()
         status = str(screen.query_one("#ab-status").render())
-        assert "8 trials" in status and "21/24" in status and "chosen trial 7" in status
+        assert "6 trials" in status and "12/12" in status and "chosen trial 0" in status
