@@ -28,6 +28,9 @@ def main() -> None:
     ap.add_argument("--test", type=int, default=12)
     ap.add_argument("--train", type=int, default=16)
     ap.add_argument("--tokens", type=int, default=12)
+    ap.add_argument("--layer", type=int, default=-1,
+                    help="the plain ablation's direction layer (default: the largest raw separation, which "
+                         "favours deep layers whose residual norms are large)")
     ap.add_argument("--run", type=Path, default=None, help="a finished abliterate run to compare against")
     args = ap.parse_args()
 
@@ -53,7 +56,7 @@ def main() -> None:
     base = baseline_reference(engine, b_test, 1)
     original = measure(engine, base, h_test, b_test, detector, cfg, 0)
 
-    best = max(range(len(info["separation"])), key=lambda i: info["separation"][i])
+    best = args.layer if args.layer >= 0 else max(range(len(info["separation"])), key=lambda i: info["separation"][i])
     n = d.shape[0]
     full = ComponentKernel(1.0, 0.5, 1.0, 1.0)
     plain = TrialParams(direction_index=best / max(n - 1, 1), kernels={"attn": full, "mlp": full})
