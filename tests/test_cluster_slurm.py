@@ -166,6 +166,14 @@ def test_slurm_after_uses_afterok_and_a_failed_dependency_fails(cluster: LocalSl
     assert bad in (ps(store)[after_bad]["reason"] or "")
 
 
+def _why(run_dir: Path) -> str:
+    """Everything that says why a run ended: its status reason and the tails of its logs."""
+    parts = [f"reason: {read_status_raw(run_dir).reason}"]
+    for f in sorted(run_dir.glob("*.log")) + sorted(run_dir.glob("*.out")):
+        parts.append(f"--- {f.name}\n{f.read_text(errors='replace')[-1500:]}")
+    return "\n".join(parts)
+
+
 def test_slurm_time_limit_signal_checkpoints_and_requeues(cluster: LocalSlurm, store: RunStore) -> None:
     rid, p = launch(store, build_config("selftest", [], ["supervisor.launcher=slurm", "slurm.requeue=true",
                                                          "selftest.steps=40", "selftest.step_seconds=0.1"]))
@@ -181,7 +189,7 @@ def test_slurm_time_limit_signal_checkpoints_and_requeues(cluster: LocalSlurm, s
     assert ps(store)[rid]["state"] == "queued" and read_status_raw(p).attempt == 2
     # Slurm holds a requeued job back for a while (BeginTime); let it start now.
     subprocess.run(["scontrol", "update", f"JobId={jid}", "StartTime=now"], check=True, capture_output=True)
-    assert wait_for(store, rid, ENDED, timeout=120) == "succeeded", (p / "stderr.log").read_text()[-2000:]
+    assert wait_for(store, rid, ENDED, timeout=120) == "succeeded", _why(p)
     st = read_status_raw(p)
     assert st.job_id == jid and st.attempt == 2
     steps = [json.loads(ln)["step"] for ln in (p / "events.jsonl").read_text().splitlines()
