@@ -46,8 +46,10 @@ class AttemptWatch:
         if not self.run_dir.exists():
             if not self.gone:  # deleted under us: nothing can be recorded; free the GPU at least
                 self.gone = True
-                self.signal_worker(signal.SIGTERM)
-                self.kill_at = now + self.sup.grace_seconds
+                # SIGKILL, not SIGTERM: a stopped stage saves a checkpoint, and saving would create the
+                # deleted folder again (a run the operator removed would come back as "stopped").
+                self.signal_worker(signal.SIGKILL)
+                self.kill_at = None
         if self.kill_at is not None and now >= self.kill_at:
             self.signal_worker(signal.SIGKILL)
             self.kill_at = None
