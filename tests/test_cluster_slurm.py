@@ -166,6 +166,19 @@ def test_slurm_after_uses_afterok_and_a_failed_dependency_fails(cluster: LocalSl
     assert bad in (ps(store)[after_bad]["reason"] or "")
 
 
+def _processes_of(run_dir: Path) -> list[str]:
+    """Command lines of the supervisor and worker processes of this run still alive."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if entry.name.isdigit() and str(run_dir) in cmd and "pipeline." in cmd:
+            found.append(cmd.strip())
+    return found
+
+
 def _why(run_dir: Path) -> str:
     """Everything that says why a run ended: its status reason and the tails of its logs."""
     parts = [f"reason: {read_status_raw(run_dir).reason}"]
@@ -187,7 +200,12 @@ def test_slurm_time_limit_signal_checkpoints_and_requeues(cluster: LocalSlurm, s
         assert time.time() < deadline, ps(store)[rid]
         time.sleep(0.3)
     assert ps(store)[rid]["state"] == "queued" and read_status_raw(p).attempt == 2
-    # Slurm holds a requeued job back for a while (BeginTime); let it start now.
+    # Slurm holds a requeued job back for a while (BeginTime), time enough for the first instance to leave;
+    # wait for that here (its supervisor gone), then let the job start now.
+    deadline = time.time() + 120
+    while _processes_of(p):
+        assert time.time() < deadline, f"the first instance of job {jid} never left: {_processes_of(p)}"
+        time.sleep(0.3)
     subprocess.run(["scontrol", "update", f"JobId={jid}", "StartTime=now"], check=True, capture_output=True)
     assert wait_for(store, rid, ENDED, timeout=120) == "succeeded", _why(p)
     st = read_status_raw(p)
