@@ -206,6 +206,9 @@ def test_slurm_time_limit_signal_checkpoints_and_requeues(cluster: LocalSlurm, s
     while _processes_of(p):
         assert time.time() < deadline, f"the first instance of job {jid} never left: {_processes_of(p)}"
         time.sleep(0.3)
+    # slurmd refuses a credential created in the same second it revoked the first instance's ("Job credential
+    # revoked": whole-second times), which Slurm's own BeginTime hold always outlasts.
+    time.sleep(2)
     subprocess.run(["scontrol", "update", f"JobId={jid}", "StartTime=now"], check=True, capture_output=True)
     assert wait_for(store, rid, ENDED, timeout=120) == "succeeded", _why(p)
     st = read_status_raw(p)
