@@ -202,15 +202,22 @@ async def test_export_then_chat_next_to_the_baseline(tmp_path: Path) -> None:
         set_knob(screen, "temperature", "0")
         set_knob(screen, "max_tokens", "48")
         prompt = screen.query_one("#prompt", Input)
-        prompt.value = "What is the capital of France? Answer in one sentence."
-        await pilot.press("enter")
+        # Long enough an answer that it streams over several UI ticks on a quiet machine too.
+        prompt.value = "What is the capital of France? Answer, then tell me three facts about that city."
         seen_live = {"a": False, "b": False}
+        for side in ("a", "b"):  # record every frame a side draws with partial text while it streams
+            panel = screen.panel_of(side)
+
+            def spy(*args: object, _side: str = side, _panel: object = panel,
+                    _draw: object = panel.render_conversation, **kw: object) -> None:
+                if kw.get("live") and getattr(_panel, "streaming", False):
+                    seen_live[_side] = True
+                _draw(*args, **kw)  # type: ignore[operator]
+
+            panel.render_conversation = spy  # type: ignore[method-assign]
+        await pilot.press("enter")
 
         def progress() -> bool:
-            for side in ("a", "b"):
-                p = screen.panel_of(side)
-                if p.streaming and p.partial:
-                    seen_live[side] = True
             return not screen.streaming
 
         await wait_until(pilot, progress, what="both answers")
