@@ -20,7 +20,7 @@ from pipeline.checkpoints.browser import human_bytes
 from pipeline.checkpoints.store import write_metadata
 from pipeline.config.run import build_config
 from pipeline.runs.status import read_status_raw, write_status
-from pipeline.runs.store import RunStore
+from pipeline.runs.store import RunStore, load_run_config
 
 pytestmark = pytest.mark.asyncio
 
@@ -140,6 +140,43 @@ async def test_lists_ranks_diffs_and_prunes(runs: Path) -> None:
         assert [r.name for r in screen.rows] == ["checkpoint-0030"]
         left = sorted(p.name for p in (runs.iterdir().__next__() / "checkpoints").iterdir())
         assert left == ["checkpoint-0030"]
+
+
+
+async def test_E_evaluates_the_selected_checkpoints_in_one_eval_run_with_the_baseline(runs: Path) -> None:
+    from pipeline.runs.launcher import stop
+    from pipeline.runs.status import ACTIVE, read_status
+
+    store = RunStore(runs)
+    (trained,) = [i.run_id for i in store.list_runs()]
+    app = Host(runs)
+    async with app.run_test(size=(200, 50)) as pilot:
+        screen = app.screen
+        table = screen.query_one(DataTable)
+        await wait_until(pilot, lambda: table.row_count == 5, what="five rows")
+        table.move_cursor(row=0)
+        await pilot.press("space")  # checkpoint-0010
+        table.move_cursor(row=2)
+        await pilot.press("space")  # checkpoint-0030
+        await pilot.press("E")
+        await wait_until(pilot, lambda: len(store.list_runs()) == 2, what="the eval run")
+        (info,) = [i for i in store.list_runs() if i.run_id != trained]
+        try:
+            cfg = load_run_config(info.path)
+            ev = cfg.sections["eval"]
+            assert cfg.stage == "eval" and ev.baseline == "embedded"
+            assert {cfg.sections["model"].source, *ev.models} == {f"run:{trained}@checkpoint-0010",
+                                                                   f"run:{trained}@checkpoint-0030"}
+            await wait_until(pilot, lambda: any("eval started" in str(n.message) for n in app._notifications),
+                             what="the toast")
+        finally:
+            if read_status(info.path).state in ACTIVE:
+                try:
+                    stop(store, info.run_id)
+                except Exception:
+                    pass  # it ended on its own (the fixture's adapters are not real weights)
+            await wait_until(pilot, lambda: read_status(info.path).state not in ACTIVE, timeout=60,
+                             what="the eval run to end")
 
 
 @pytest.mark.slow

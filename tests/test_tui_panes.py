@@ -230,5 +230,49 @@ async def test_runs_list_widens_a_column_when_a_cell_outgrows_it(tmp_path: Path)
         table.show_rows(grown, FROZEN)
         await pilot.pause(0.3)
         assert table.columns["step"].get_render_width(table) > narrow
-        rendered = _text(table.render_line(table._order.index(SELFTEST) + 1), width=200)
+        rendered = table.render_line(table._order.index(SELFTEST) + 1).text
         assert "15000/50000" in rendered
+
+
+async def test_runs_list_repaints_only_the_row_whose_cell_changed(tmp_path: Path):
+    # A step that still fits its column is drawn again on its own row, without the table-wide
+    # invalidation of DataTable.update_cell (which re-rendered every cell once a second).
+    from dataclasses import replace
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot, app)
+        table = app.screen.query_one(RunsTable)
+        rows = [replace(r, step=1000, total=5000) if r.run_id in (SELFTEST, GRPO) else r for r in app.model.rows()]
+        table.show_rows(rows, FROZEN)
+        await pilot.pause(0.3)
+        line = {rid: table._order.index(rid) + 1 for rid in (SELFTEST, GRPO)}
+        before = {rid: table.render_line(y).text for rid, y in line.items()}
+        count = table._update_count
+        table.show_rows([replace(r, step=1001) if r.run_id == SELFTEST else r for r in rows], FROZEN)
+        await pilot.pause(0.2)
+        after = {rid: table.render_line(y).text for rid, y in line.items()}
+        assert "1001/5000" in after[SELFTEST] and "1000/5000" in before[SELFTEST]
+        assert after[GRPO] == before[GRPO] and _row(table, SELFTEST)[4] == "1001/5000"
+        assert table._update_count == count  # no table-wide invalidation
+        table.move_cursor(row=line[SELFTEST] - 1)  # the cursor row draws from the same data
+        await pilot.pause(0.1)
+        assert "1001/5000" in table.render_line(line[SELFTEST] - table.scroll_offset.y).text
+
+
+async def test_logs_pane_hides_its_scrollbar_only_while_following_the_end(tmp_path: Path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot, app)
+        logs = app.screen.query_one(LogView)
+        bar = logs.styles.scrollbar_size_vertical
+        with open(logs.run_dir / "stdout.log", "a") as fh:
+            fh.write("".join(f"line {i}\n" for i in range(100)))
+        await wait_until(pilot, lambda: "line 99" in logs.lines, what="the appended lines")
+        await wait_until(pilot, lambda: logs.is_vertical_scroll_end and logs.scroll_y > 0, what="following")
+        assert logs.styles.scrollbar_size_vertical == 0
+        logs.focus()
+        await pilot.press("pageup")
+        await wait_until(pilot, lambda: logs.styles.scrollbar_size_vertical == bar, what="the scrollbar back")
+        await pilot.press("end")
+        await wait_until(pilot, lambda: logs.styles.scrollbar_size_vertical == 0, what="hidden again")

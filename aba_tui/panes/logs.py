@@ -60,6 +60,17 @@ supervisor.log; `end` jumps to the newest line (and keeps following)."""
         if self.is_mounted:
             self._scroll_update(size)
 
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        # Following the newest line, the scrollbar repaints on every line written (a tenth of the
+        # dashboard's idle CPU) and says nothing new: hidden then, back as soon as one scrolls up.
+        following = self.auto_scroll and self.is_vertical_scroll_end
+        if following and self.styles.scrollbar_size_vertical:
+            self._bar_size = self.styles.scrollbar_size_vertical
+            self.styles.scrollbar_size_vertical = 0
+        elif not following and not self.styles.scrollbar_size_vertical:
+            self.styles.scrollbar_size_vertical = self._bar_size
+
     def __init__(self, poll_s: float = 0.25, **kwargs: Any) -> None:
         super().__init__(max_lines=5000, highlight=False, auto_scroll=True, **kwargs)
         self.poll_s = poll_s
@@ -72,6 +83,7 @@ supervisor.log; `end` jumps to the newest line (and keeps following)."""
         self.batched = False
         self._pending: list[str] = []
         self._pending_reset = False
+        self._bar_size = 1
 
     def show(self, run_dir: Path | None, label: str = "", file_path: Path | None = None) -> None:
         """Follow ``run_dir``/<current file>, or a single file (a foreign log)."""

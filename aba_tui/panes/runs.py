@@ -111,8 +111,10 @@ Actions apply to the highlighted run and ask before anything destructive."""
                         # every row on the next idle (the 1 Hz tick would otherwise pay it each second).
                         col = self.columns[ColumnKey(key)]
                         width = value.cell_len if isinstance(value, Text) else len(str(value))
-                        fits = width <= (col.content_width if col.auto_width else col.width)
-                        self.update_cell(rid, key, value, update_width=not fits)
+                        if width <= (col.content_width if col.auto_width else col.width):
+                            self.set_cell(rid, key, value)
+                        else:
+                            self.update_cell(rid, key, value, update_width=True)
         self._rows = cells
 
     def select_run(self, run_id: str) -> bool:

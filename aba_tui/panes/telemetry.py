@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from rich.console import JustifyMethod, RenderableType
-from rich.table import Table
+from rich.console import RenderableType
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widget import Widget
@@ -80,66 +79,73 @@ A field NVML cannot read shows n/a. `h` switches the sparklines between utilisat
                hi: float | None = 100.0) -> str:
         return fmt.sparkline(spark_values(history, which, width, now, self.history_s), 0.0, hi)
 
-    def _render_snapshot(self, snap: Snapshot) -> Table:
+    def _render_snapshot(self, snap: Snapshot) -> Text:
+        # One Text of lines, not a rich Table: the pane repaints every second and a table measures
+        # every cell each time (a third of the dashboard's idle render cost).
         theme = self.app.current_theme
         warn, err, dim = theme.warning or "yellow", theme.error or "red", "dim"
         width = max(10, self.size.width - 24)
         span = fmt.duration(self.history_s).replace("m00s", "m")
-        grid = Table.grid(padding=(0, 1), expand=True)
-        grid.add_column(no_wrap=True)
+        rows: list[Text] = []
         if snap.gpu_error:
-            grid.add_row(Text(f"No NVIDIA GPU: {snap.gpu_error}", style=warn))
+            rows.append(Text(f"No NVIDIA GPU: {snap.gpu_error}", style=warn))
         # Several GPUs in a short pane: one line each (utilisation sparkline, VRAM, temperature, power).
         per_gpu = 4 + (1 if any(g.processes for g in snap.gpus) else 0)
         compact = len(snap.gpus) > 1 and len(snap.gpus) * per_gpu + 6 > self.size.height
         for g in snap.gpus:
             if compact:
-                grid.add_row(self._gpu_line(g, snap, width - 28))
+                rows.append(self._gpu_line(g, snap, width - 28))
                 continue
             head = Text(f"GPU{g.index} ", style="bold")
             head.append(g.name or "n/a")
             if snap.driver:
                 head.append(f"  driver {snap.driver}", style=dim)
-            grid.add_row(head)
+            rows.append(head)
             hist = self.telemetry.gpu_history(g.index)
             util = Text(f" util {fmt.na(g.util_pct, '{:>3.0f}', '%')} ")
             util.append(self._spark(hist, 1, width, snap.ts), style=theme.primary or "")
             util.append(f" {span}", style=dim)
-            grid.add_row(util)
+            rows.append(util)
             mem_pct = g.mem_pct
             mem_style = err if mem_pct is not None and mem_pct > 95 else ""
             mem = Text(f" vram {fmt.gib(g.mem_used)}/{fmt.gib(g.mem_total)} GiB {fmt.na(mem_pct, '{:.0f}', '%')} ",
                        style=mem_style)
             if self.show_vram:
                 mem.append(self._spark(hist, 2, width, snap.ts), style=theme.accent or "")
-            grid.add_row(mem)
+            rows.append(mem)
             power = (f"{fmt.na(g.power_w)}/{fmt.na(g.power_limit_w)} W" if g.power_limit_w is not None
                      else f"{fmt.na(g.power_w)} W")
-            grid.add_row(Text(f" {fmt.na(g.temp_c, '{:.0f}', '°C')}  {power}  SM {fmt.na(g.sm_clock_mhz)} MHz  "
-                              f"mem {fmt.na(g.mem_clock_mhz)} MHz  fan {fmt.na(g.fan_pct, '{:.0f}', '%')}"))
+            rows.append(Text(f" {fmt.na(g.temp_c, '{:.0f}', '°C')}  {power}  SM {fmt.na(g.sm_clock_mhz)} MHz  "
+                             f"mem {fmt.na(g.mem_clock_mhz)} MHz  fan {fmt.na(g.fan_pct, '{:.0f}', '%')}"))
             for p in g.processes:
                 who = p.run_id or "(not a run)"
-                grid.add_row(Text(f"  pid {p.pid:<7} {fmt.gib(p.used_bytes):>5} GiB  {who}",
-                                  style="" if p.run_id else dim))
+                rows.append(Text(f"  pid {p.pid:<7} {fmt.gib(p.used_bytes):>5} GiB  {who}",
+                                 style="" if p.run_id else dim))
         cpu = Text(f"CPU {fmt.na(snap.cpu_pct, '{:>3.0f}', '%')} of {snap.cpu_count} ", style="bold")
         cpu.append(self._spark(self.telemetry.cpu_history(), 1, width, snap.ts), style=theme.primary or "")
-        grid.add_row(cpu)
-        grid.add_row(Text(f"RAM {fmt.gib(snap.ram_used)}/{fmt.gib(snap.ram_total)} GiB", style="bold"))
+        rows.append(cpu)
+        rows.append(Text(f"RAM {fmt.gib(snap.ram_used)}/{fmt.gib(snap.ram_total)} GiB", style="bold"))
         if snap.disk_free is not None:
-            grid.add_row(self._disk_line(snap, warn, err))
+            rows.append(self._disk_line(snap, warn, err))
         if snap.procs:
-            procs = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
-            columns: tuple[tuple[str, JustifyMethod], ...] = (("run", "left"), ("pid", "right"), ("cpu%", "right"),
-                                                               ("rss", "right"))
-            for name, justify in columns:
-                procs.add_column(name, justify=justify, no_wrap=True, header_style=dim)
-            for ps in snap.procs:
-                label = ps.run_id + ("" if ps.role == "worker" else " (supervisor)")
-                if ps.children:
-                    label += f" +{ps.children}"
-                procs.add_row(Text(label, overflow="ellipsis"), str(ps.pid), fmt.na(ps.cpu_pct),
-                              fmt.size(ps.rss_bytes))
-            grid.add_row(procs)
+            rows.extend(self._proc_lines(snap, dim))
         elif not snap.gpus:
-            grid.add_row(Text("no run process is alive", style=dim))
-        return grid
+            rows.append(Text("no run process is alive", style=dim))
+        out = Text("\n", no_wrap=True, overflow="ellipsis").join(rows)
+        out.no_wrap, out.overflow = True, "ellipsis"
+        return out
+
+    def _proc_lines(self, snap: Snapshot, dim: str) -> list[Text]:
+        """The run processes as aligned columns: run (ellipsised to fit), pid, cpu%, rss."""
+        cells = [(ps.run_id + ("" if ps.role == "worker" else " (supervisor)") + (f" +{ps.children}" if ps.children
+                  else ""), str(ps.pid), fmt.na(ps.cpu_pct), fmt.size(ps.rss_bytes)) for ps in snap.procs]
+        head = ("run", "pid", "cpu%", "rss")
+        widths = [max(len(r[i]) for r in [head, *cells]) for i in range(1, 4)]
+        room = max(8, self.size.width - sum(widths) - 5)
+        run_w = min(room, max(len(r[0]) for r in [head, *cells]))
+
+        def line(r: tuple[str, str, str, str]) -> str:
+            run = r[0] if len(r[0]) <= run_w else r[0][:run_w - 1] + "…"
+            return f"{run:<{run_w}} " + " ".join(f"{v:>{w}}" for v, w in zip(r[1:], widths, strict=True))
+
+        return [Text(line(head), style=dim), *(Text(line(c)) for c in cells)]

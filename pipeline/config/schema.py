@@ -125,6 +125,8 @@ class DPOSection(TrainSection):
     data: str = opt("builtin:epistemic-stance-25", "dataset: builtin:<name> or a JSONL of prompt/chosen/"
                     "rejected")
     beta: float = opt(0.1, "DPO temperature β", min=0.0, max=10.0)
+    sft_weight: float = opt(0.0, "weight of an added NLL loss on the chosen answers (RPO: DPO alone can lower "
+                            "both answers' likelihood on a tiny corpus; 0: plain DPO)", min=0.0, max=100.0)
     learning_rate: float = opt(1e-5, "peak learning rate (seed 003: 1e-5)", min=0.0, max=1.0)
     epochs: float = opt(200.0, "training epochs (seed 003: 200)", min=0.0, max=100000.0)
     warmup_steps: int = opt(10, "linear warm-up steps", min=0)

@@ -14,7 +14,9 @@ def make_trainer(env: TrainEnv) -> Any:
     from trl import DPOConfig, DPOTrainer
 
     sec = env.section
-    args = DPOConfig(**env.args, beta=sec.beta, max_length=sec.max_length)
+    # sft_weight > 0 adds TRL's "sft" loss (NLL on the chosen answer) to the sigmoid DPO loss: RPO.
+    loss = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, sec.sft_weight]} if sec.sft_weight > 0 else {}
+    args = DPOConfig(**env.args, beta=sec.beta, max_length=sec.max_length, **loss)
     return DPOTrainer(model=env.model, args=args, train_dataset=env.dataset, processing_class=env.tokenizer,
                       callbacks=env.callbacks)
 
