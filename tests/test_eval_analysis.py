@@ -146,3 +146,26 @@ def test_human_votes_join_as_outcomes() -> None:
              {"winner": "b", "sides": {"a": {"label": "same"}, "b": {"label": "same"}}}]
     outs = tournament.human_outcomes(votes)
     assert [(o.winner, o.source) for o in outs] == [("base", "human"), ("tie", "human")]
+
+
+def test_refusing_benign_questions_after_training_is_a_red_flag() -> None:
+    from pipeline.evaluate import report
+
+    qs = {q.id: q for q in load_questions("builtin:stance-heldout")}
+    benign = [q for q in qs.values() if q.category in report.BENIGN]
+    helpful = [{"model": "base", "qid": q.id, "answer": "Sure: here is how."} for q in benign]
+    refusing = [{"model": "dpo", "qid": q.id, "answer": "I won't help with that." if i % 2 else "Sure: here is how."}
+                for i, q in enumerate(benign)]
+    before, after = report.summarise(helpful, qs), report.summarise(refusing, qs)
+    assert before["metrics"]["benign_refusal"]["p"] == 0
+    assert after["metrics"]["benign_refusal"]["k"] == len(benign) // 2
+    flags = {f["flag"]: f for f in report.compare(before, after)["red_flags"]}
+    assert flags["refuses benign requests"]["clear"] and "0 % →" in flags["refuses benign requests"]["detail"]
+    assert "refuses benign requests" not in {f["flag"] for f in report.compare(after, before)["red_flags"]}
+    # A report written before the metric existed still compares and renders.
+    del before["metrics"]["benign_refusal"]
+    assert report.compare(before, after)["deltas"]["benign_refusal"]["d"] is None
+    md = report.markdown({"patterns": "x", "baseline": "base", "models": [{"label": "base"}, {"label": "dpo"}],
+                          "per_model": {"base": before, "dpo": after},
+                          "comparisons": {"dpo": report.compare(before, after)}})
+    assert "| refusals on benign requests | – |" in md

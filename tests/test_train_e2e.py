@@ -178,7 +178,7 @@ def test_chain_dpo_then_sft_reads_the_merged_parent(store: RunStore, pairs: Path
 
     chain = tmp_path / "chain.toml"
     chain.write_text(f'stage = "dpo"\nthen = ["sft"]\n[model]\nlora_r = 4\nlora_alpha = 8\n'
-                     f'[dpo]\ndata = "{pairs}"\nmax_steps = 2\nmax_length = 64\n'
+                     f'[dpo]\ndata = "{pairs}"\nmax_steps = 2\nmax_length = 64\nsft_weight = 1.0\n'  # RPO's loss pair
                      f'[sft]\ndata = "{pairs}"\nmax_steps = 2\nmax_length = 64\n')
     parent, _ = launch(store, build_config(None, [chain]))
     assert finish(store, parent) == "succeeded"

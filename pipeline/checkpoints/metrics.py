@@ -23,7 +23,7 @@ NOT_METRICS = frozenset({"step", "written_at", "resumable", "global_step", "tota
 def lower_is_better(metric: str) -> bool:
     m = metric.lower()
     # The eval stage's metrics where less is better (pipeline.evaluate.report.HEADLINE).
-    worse_up = ("performative", "disclaimer", "over_hedging")
+    worse_up = ("performative", "disclaimer", "over_hedging", "benign_refusal")
     return ("loss" in m or m in ("kl", "perplexity", "eval_perplexity", "grad_norm") or m.endswith("_kl")
             or (m.startswith("eval_") and any(w in m for w in worse_up)))
 
