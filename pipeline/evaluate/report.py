@@ -116,9 +116,9 @@ def worst(rows: Iterable[Mapping[str, Any]], questions: Mapping[str, Question], 
 
 
 def compare(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
-    """after − before per headline metric with intervals, and seed 003's red flags."""
-    mb, ma = before["metrics"], after["metrics"]
-    mb, ma = ({k: m.get(k, _prop([])) for k in HEADLINE} for m in (mb, ma))  # reports from before a metric existed
+    """after − before per headline metric with intervals, seed 003's red flags and over-refusal. A metric
+    missing from an older report counts as unmeasured."""
+    mb, ma = ({k: m["metrics"].get(k, _prop([])) for k in HEADLINE} for m in (before, after))
     deltas = {k: diff(ma[k], mb[k]) for k in HEADLINE}
     flags = []
     if deltas["factual"]["d"] is not None and deltas["factual"]["hi"] is not None and deltas["factual"]["d"] < 0:
