@@ -9,6 +9,7 @@ runs are detached supervisors, so quitting the app leaves every run going.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -85,6 +86,7 @@ class AbaApp(RunActions):
         self.model = RunsModel(self.store, s.alerts.thresholds(), tail_lines=s.runs.tail_lines,
                                full_history_bytes=int(s.runs.full_history_mb * 2**20), scan_s=s.runs.scan_s,
                                clock=clock)
+        self._quitting = threading.Event()  # ends the telemetry sampler's wait between samples
         self.telemetry = telemetry or Telemetry(history_s=s.telemetry.history_minutes * 60,
                                                 interval_s=s.telemetry.interval_s, disk_path=self.store.root)
         self.pinned: list[str] = []
@@ -182,8 +184,10 @@ class AbaApp(RunActions):
             snap = self.telemetry.sample(self.model.run_pids())
             self.model.check_gpu(snap, self.telemetry)
             self.post_message(TelemetrySampled(snap))
-            while not worker.is_cancelled and time.monotonic() - started < interval:
-                time.sleep(min(0.1, interval))
+            # Wait out the interval in ≤ 0.5 s steps: an app that exits without action_quit (a test's
+            # run_test, a crash) only cancels the worker, and its executor waits for this thread.
+            while not worker.is_cancelled and (left := interval - (time.monotonic() - started)) > 0:
+                self._quitting.wait(min(0.5, left))
 
     @guarded("runs watcher")
     def on_model_changed(self, _message: ModelChanged) -> None:
@@ -251,6 +255,7 @@ class AbaApp(RunActions):
         # Runs are detached supervisors: leaving stops only our threads.
         self.workers.cancel_all()
         self.model.wake.set()
+        self._quitting.set()
         self.exit()
 
     # -- navigation --------------------------------------------------------------------------------

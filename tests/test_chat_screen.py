@@ -145,7 +145,11 @@ async def test_blind_votes_export_dpo_pairs_the_dpo_stage_loads(tmp_path: Path) 
             if vote != "f8":
                 winner = screen.order.shown(rec["vote"])
                 assert rec["winner"] == winner
-                wanted[rec["prompt"]] = screen.conv.turns[-1].answers[winner]
+                answers = screen.conv.turns[-1].answers
+                # Both sides are the same model (f16 vs Q4): two equal answers are no preference, and the
+                # export skips them (it failed here once in four runs when that happened by chance).
+                if answers[winner] != answers["b" if winner == "a" else "a"]:
+                    wanted[rec["prompt"]] = answers[winner]
             await pilot.press("ctrl+n")
         await wait_until(pilot, screen.io_idle, what="the votes written (off the event loop)")
         votes = [json.loads(x) for x in (chat_dir / "votes.jsonl").read_text().splitlines()]
@@ -156,7 +160,7 @@ async def test_blind_votes_export_dpo_pairs_the_dpo_stage_loads(tmp_path: Path) 
     pairs = [json.loads(x) for x in pairs_path.read_text().splitlines()]
     assert {p["prompt"]: p["chosen"] for p in pairs} == wanted
     data = loaders.load_pairs(str(pairs_path))
-    assert len(data) == len(pairs) == 2
+    assert len(data) == len(pairs) == len(wanted)
 
 
 async def test_battery_runs_through_both_sides_and_saves(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ or replacement restarts from the top), so a 1 GB log costs the UI nothing.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -84,6 +85,7 @@ supervisor.log; `end` jumps to the newest line (and keeps following)."""
         self._pending: list[str] = []
         self._pending_reset = False
         self._bar_size = 1
+        self._wake = threading.Event()  # set to end the current follower's wait at once
 
     def show(self, run_dir: Path | None, label: str = "", file_path: Path | None = None) -> None:
         """Follow ``run_dir``/<current file>, or a single file (a foreign log)."""
@@ -102,6 +104,8 @@ supervisor.log; `end` jumps to the newest line (and keeps following)."""
         name = path.name if path else "-"
         self.border_title = f"{self.label} · {name}" if self.label else name
         self._pending, self._pending_reset = [], False
+        self._wake.set()
+        self._wake = threading.Event()
         self.clear()
         if path is None:
             self.write_line("(no run selected)" if self.run_dir is None and self.file_path is None else "(no log file)")
@@ -165,6 +169,8 @@ supervisor.log; `end` jumps to the newest line (and keeps following)."""
             self._sleep(worker)
 
     def _sleep(self, worker: Worker[Any]) -> None:
-        end = time.monotonic() + self.poll_s
-        while not worker.is_cancelled and time.monotonic() < end:
-            time.sleep(min(0.05, self.poll_s))
+        # Cut short when the view follows something else; ≤ 0.5 s a wait so a cancelled worker (the app
+        # exiting) is seen soon even with a long poll (not 20 wake-ups a second as before).
+        wake, end = self._wake, time.monotonic() + self.poll_s
+        while not worker.is_cancelled and not wake.is_set() and (left := end - time.monotonic()) > 0:
+            wake.wait(min(0.5, left))
