@@ -39,6 +39,7 @@ class RunEntry:
     summary_sig: tuple[int, int] | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     last_activity: float | None = None
+    activity_checked: float = float("-inf")  # time.monotonic() of the last look at the files' mtimes
     alerts_seen: int = 0
     first_state: str | None = None
 

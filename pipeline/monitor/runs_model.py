@@ -11,7 +11,6 @@ and read whole only when the user selects or pins them.
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
 
 HOST = socket.gethostname()
 CHUNK_BYTES = 8 << 20  # read a backlog in slices so one pass never parses a whole GB
+ACTIVITY_S = 2.0  # how often a run without new events has its files' mtimes looked at
 RECENT_END_S = 24 * 3600  # bad ends this recent are announced when the app opens
 
 
@@ -248,16 +248,17 @@ class RunsModel(RunsViews):
                         e.series.total_steps = int(summary["total"])  # the ETA needs it too
         resets = e.tail.resets
         events = e.tail.poll(max_bytes=CHUNK_BYTES)
-        try:
-            if os.stat(path).st_size > e.tail.offset:
-                self._backlog = True
-        except OSError:
-            pass
+        if e.tail.size > e.tail.offset:
+            self._backlog = True
         self._ingest(e, first + events, e.tail.resets != resets)
-        act = [t for t in (_mtime(path), _mtime(e.path / STDOUT_LOG), _mtime(e.path / STDERR_LOG)) if t]
-        if e.status and e.status.started_at:
-            act.append(e.status.started_at)
-        e.last_activity = max(act) if act else None
+        # Activity feeds the stall alert (minutes): on new events, else every ACTIVITY_S, not 3 stats a poll.
+        mono = time.monotonic()
+        if events or first or mono - e.activity_checked >= ACTIVITY_S:
+            e.activity_checked = mono
+            act = [t for t in (_mtime(path), _mtime(e.path / STDOUT_LOG), _mtime(e.path / STDERR_LOG)) if t]
+            if e.status and e.status.started_at:
+                act.append(e.status.started_at)
+            e.last_activity = max(act) if act else None
 
     def _ingest(self, e: RunEntry, events: list[dict[str, Any]], reset: bool) -> None:
         if not events and not reset:

@@ -89,6 +89,7 @@ class Follower:
     offset: int = 0
     inode: int | None = None
     resets: int = 0
+    size: int = 0  # the file's size at the last read (no new stat needed to know it was behind)
     _partial: bytes = field(default=b"", repr=False)
 
     def read_lines(self, max_bytes: int | None = None) -> tuple[list[bytes], bool]:
@@ -100,7 +101,7 @@ class Follower:
         reset = self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset)
         if reset:  # replaced (new inode) or truncated: start again from the top
             self.offset, self._partial, self.resets = 0, b"", self.resets + 1
-        self.inode = st.st_ino
+        self.inode, self.size = st.st_ino, st.st_size
         if st.st_size <= self.offset:
             return [], reset
         with open(self.path, "rb") as fh:
