@@ -81,7 +81,7 @@ A field NVML cannot read shows n/a. `h` switches the sparklines between utilisat
 
     def _render_snapshot(self, snap: Snapshot) -> Text:
         # One Text of lines, not a rich Table: the pane repaints every second and a table measures
-        # every cell each time (a third of the dashboard's idle render cost).
+        # every cell each time (a fifth of the dashboard's idle render cost).
         theme = self.app.current_theme
         warn, err, dim = theme.warning or "yellow", theme.error or "red", "dim"
         width = max(10, self.size.width - 24)
@@ -131,9 +131,7 @@ A field NVML cannot read shows n/a. `h` switches the sparklines between utilisat
             rows.extend(self._proc_lines(snap, dim))
         elif not snap.gpus:
             rows.append(Text("no run process is alive", style=dim))
-        out = Text("\n", no_wrap=True, overflow="ellipsis").join(rows)
-        out.no_wrap, out.overflow = True, "ellipsis"
-        return out
+        return Text("\n", no_wrap=True, overflow="ellipsis").join(rows)  # join keeps the separator's settings
 
     def _proc_lines(self, snap: Snapshot, dim: str) -> list[Text]:
         """The run processes as aligned columns: run (ellipsised to fit), pid, cpu%, rss."""
