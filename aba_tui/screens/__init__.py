@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -38,14 +37,6 @@ SCREENS: dict[str, ScreenEntry] = {
                                 "Optuna studies live: trial table, Pareto plot of refusals vs KL, save or chat a trial",
                                 "b"),
 }
-
-
-def app_runs_dir(app: object, override: Path | None = None) -> Path:
-    """The runs dir a screen works on: its own override, else the app's run store, else ./runs."""
-    if override is not None:
-        return override
-    store = getattr(app, "store", None)
-    return store.root if store is not None else Path("runs")
 
 
 def load_screen_class(name: str) -> type:

@@ -19,11 +19,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from aba_tui.panes.pareto import render, scatter
-from aba_tui.screens import app_runs_dir
+from aba_tui.screens.base import RunsDirScreen
 from pipeline.abliterate.pareto import StudyView, from_events
 from pipeline.runs.events import Tail
 from pipeline.runs.store import RunStore
@@ -35,7 +34,7 @@ def _fmt(v: Any) -> str:
     return "-" if v is None else str(v)
 
 
-class AbliterationScreen(Screen[None]):
+class AbliterationScreen(RunsDirScreen):
     DEFAULT_CSS = """
     AbliterationScreen #ab-runs { height: auto; max-height: 8; }
     AbliterationScreen #ab-status { height: 2; padding: 0 1; background: $boost; }
@@ -49,18 +48,13 @@ class AbliterationScreen(Screen[None]):
     ]
 
     def __init__(self, runs_dir: Path | str | None = None, poll_s: float = 0.5) -> None:
-        super().__init__()
-        self._runs_dir = Path(runs_dir) if runs_dir is not None else None
+        super().__init__(runs_dir)
         self.poll_s = poll_s
         self.run_id: str | None = None
         self.tail: Tail | None = None
         self.events: list[dict[str, Any]] = []
         self.view = StudyView([("refusals", "minimize"), ("kl", "minimize")], [])
         self.shown_trials = -1
-
-    @property
-    def runs_dir(self) -> Path:
-        return app_runs_dir(self.app, self._runs_dir)
 
     def compose(self) -> ComposeResult:
         yield Header()

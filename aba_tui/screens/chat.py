@@ -17,11 +17,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label
 
 from aba_tui.errors import guarded
-from aba_tui.screens import app_runs_dir
+from aba_tui.screens.base import RunsDirScreen
 from aba_tui.screens.chat_panel import SidePanel, stats_line
 from pipeline.chat.baseline_client import Baseline, BaselineError, prepare_baseline
 from pipeline.chat.battery import default_battery, load_battery
@@ -45,7 +44,7 @@ class BaselineReady(Message):
         self.baseline, self.error = baseline, error
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(RunsDirScreen):
     DEFAULT_CSS = """
     ChatScreen #chat-sides { height: 1fr; }
     ChatScreen #chat-controls { height: 3; }
@@ -68,8 +67,7 @@ class ChatScreen(Screen[None]):
 
     def __init__(self, runs_dir: Path | str | None = None, side_a: str | None = None, side_b: str | None = None,
                  threads: int | None = None, save_dir: Path | None = None, autoload: bool = True) -> None:
-        super().__init__()
-        self._runs_dir = Path(runs_dir) if runs_dir is not None else None
+        super().__init__(runs_dir)
         self.initial = {"a": side_a, "b": side_b}
         self.threads = threads
         self._save_dir = save_dir
@@ -84,10 +82,6 @@ class ChatScreen(Screen[None]):
         self._io_pending: list[Future[None]] = []
 
     # -- layout ------------------------------------------------------------------------------------
-    @property
-    def runs_dir(self) -> Path:
-        return app_runs_dir(self.app, self._runs_dir)
-
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="chat-sides"):

@@ -18,11 +18,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from aba_tui.errors import guarded
-from aba_tui.screens import app_runs_dir
+from aba_tui.screens.base import RunsDirScreen
 from pipeline.checkpoints.browser import (
     CkptRow,
     available_metrics,
@@ -71,7 +70,7 @@ class ProbeFinished(Message):
         self.result = result
 
 
-class CheckpointsScreen(Screen[None]):
+class CheckpointsScreen(RunsDirScreen):
     DEFAULT_CSS = """
     CheckpointsScreen #ck-table { height: 2fr; }
     CheckpointsScreen #ck-status { height: 1; padding: 0 1; background: $boost; }
@@ -94,8 +93,7 @@ class CheckpointsScreen(Screen[None]):
     ]
 
     def __init__(self, runs_dir: Path | str | None = None, probe_tokens: int = 64) -> None:
-        super().__init__()
-        self._runs_dir = Path(runs_dir) if runs_dir is not None else None
+        super().__init__(runs_dir)
         self.rows: list[CkptRow] = []
         self.metric = "loss"
         self.ranked = False
@@ -106,10 +104,6 @@ class CheckpointsScreen(Screen[None]):
         self.probe_result: ProbeResult | None = None
         self.disk: int | None = None  # bytes on disk, hard links counted once
         self._client: ProbeClient | None = None
-
-    @property
-    def runs_dir(self) -> Path:
-        return app_runs_dir(self.app, self._runs_dir)
 
     def compose(self) -> ComposeResult:
         yield Header()

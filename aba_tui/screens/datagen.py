@@ -14,17 +14,16 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from aba_tui.screens import app_runs_dir
+from aba_tui.screens.base import RunsDirScreen
 from pipeline.datagen.browse import ItemRow, datagen_runs, detail, item_rows, summary
 
 LEVEL_FILTERS = ("", "chosen", "adequate", "rejected")
 COLUMNS = ("#", "prompt", "category", "level", "finish", "mean", "missing")
 
 
-class DatagenScreen(Screen[None]):
+class DatagenScreen(RunsDirScreen):
     DEFAULT_CSS = """
     DatagenScreen #dg-table { height: 1fr; }
     DatagenScreen #dg-status { height: 1; padding: 0 1; background: $boost; }
@@ -38,16 +37,11 @@ class DatagenScreen(Screen[None]):
     ]
 
     def __init__(self, runs_dir: Path | str | None = None) -> None:
-        super().__init__()
-        self._runs_dir = Path(runs_dir) if runs_dir is not None else None
+        super().__init__(runs_dir)
         self.runs: list[Path] = []
         self.run_index = 0
         self.level = ""
         self.rows: list[ItemRow] = []
-
-    @property
-    def runs_dir(self) -> Path:
-        return app_runs_dir(self.app, self._runs_dir)
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -14,10 +14,9 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Markdown
 
-from aba_tui.screens import app_runs_dir
+from aba_tui.screens.base import RunsDirScreen
 from pipeline.evaluate.report import list_reports, markdown
 
 
@@ -29,7 +28,7 @@ def _summary(report: dict[str, Any]) -> tuple[str, str, str, str]:
     return models, moved, str(flags), report.get("patterns", "?")
 
 
-class EvalScreen(Screen[None]):
+class EvalScreen(RunsDirScreen):
     DEFAULT_CSS = """
     EvalScreen #ev-runs { height: auto; max-height: 10; }
     EvalScreen #ev-status { height: 1; padding: 0 1; background: $boost; }
@@ -40,14 +39,9 @@ class EvalScreen(Screen[None]):
     ]
 
     def __init__(self, runs_dir: Path | str | None = None) -> None:
-        super().__init__()
-        self._runs_dir = Path(runs_dir) if runs_dir is not None else None
+        super().__init__(runs_dir)
         self.reports: list[tuple[str, dict[str, Any]]] = []
         self.shown: str | None = None
-
-    @property
-    def runs_dir(self) -> Path:
-        return app_runs_dir(self.app, self._runs_dir)
 
     def compose(self) -> ComposeResult:
         yield Header()
