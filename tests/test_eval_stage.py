@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from tui_support import wait_until
 
 from pipeline.config.run import build_config
 from pipeline.errors import ConfigError
@@ -284,10 +285,7 @@ async def test_eval_end_to_end_on_the_embedded_model_and_the_eval_screen_shows_i
     app = Host()
     async with app.run_test(size=(160, 50)) as pilot:
         screen = app.screen
-        for _ in range(200):
-            if screen.shown == run_id:
-                break
-            await pilot.pause(0.05)
+        await wait_until(pilot, lambda: screen.shown == run_id, timeout=10, what="the report shown")
         table = screen.query_one(DataTable)
         assert table.row_count == 1 and table.get_row_at(0)[0] == run_id
         md = screen.query_one(Markdown)
@@ -313,10 +311,7 @@ async def test_eval_screen_lists_reports_and_shows_the_highlighted_one(tmp_path:
     app = Host()
     async with app.run_test(size=(160, 50)) as pilot:
         screen = app.screen
-        for _ in range(200):
-            if screen.shown:
-                break
-            await pilot.pause(0.05)
+        await wait_until(pilot, lambda: bool(screen.shown), timeout=10, what="a report shown")
         table = screen.query_one(DataTable)
         assert table.row_count == 1 and list(table.get_row_at(0))[:4] == [ctx.run_id, "base, tuned", "tuned: yes", "0"]
         text = screen.query_one(Markdown).source
