@@ -1,4 +1,5 @@
-"""Atomic file writes: temp file in the same folder, fsync, rename. Readers never see a partial file."""
+"""Atomic file writes: temp file in the same folder, fsync, rename. Readers never see a partial file;
+`read_json_object` is the tolerant reader of such a JSON file."""
 
 from __future__ import annotations
 
@@ -33,6 +34,15 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``; None when it is missing, unreadable, not JSON or not an object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _fsync_dir(folder: Path) -> None:

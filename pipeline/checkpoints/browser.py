@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.atomic import read_json_object
 from pipeline.checkpoints.metrics import ALIASES, NOT_METRICS, metric_value, rank_by
 from pipeline.checkpoints.store import Checkpoint, list_checkpoints
 from pipeline.runs.layout import CHECKPOINTS_DIR, RUN_TOML
@@ -188,16 +189,6 @@ def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: obj} if prefix else {}
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    import json
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _read_run_toml(run_dir: Path) -> dict[str, Any] | None:
     try:
         return tomllib.loads((run_dir / RUN_TOML).read_text(encoding="utf-8"))
@@ -232,7 +223,7 @@ def sources(row: CkptRow) -> dict[str, dict[str, Any]]:
     if run_cfg is not None:
         out[RUN_TOML] = run_cfg
     for name in CONFIG_FILES:
-        data = _read_json(row.ckpt.path / name)
+        data = read_json_object(row.ckpt.path / name)
         if data is not None:
             out[name] = data
     return out

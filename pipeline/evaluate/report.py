@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pipeline.atomic import read_json_object
 from pipeline.evaluate import stance
 from pipeline.evaluate.questions import QUESTION_CATEGORIES, Question
 from pipeline.evaluate.stats import diff, pct, proportion
@@ -247,15 +248,10 @@ def _extra_md(kind: str, data: Mapping[str, Any]) -> list[str]:
 
 def read_report(run_dir: Any) -> dict[str, Any] | None:
     """A run's eval_report.json, or None when it has none (or it does not parse)."""
-    import json
     from pathlib import Path
 
-    p = Path(run_dir) / REPORT_JSON
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and "per_model" in data else None
+    data = read_json_object(Path(run_dir) / REPORT_JSON)
+    return data if data is not None and "per_model" in data else None
 
 
 def list_reports(runs_dir: Any) -> list[tuple[str, dict[str, Any]]]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import registry
+from pipeline.atomic import read_json_object
 from pipeline.errors import ConfigError
 from pipeline.runs.diskspace import fmt_bytes, space
 
@@ -63,20 +64,12 @@ def model_config(source: str) -> dict[str, Any] | None:
         from pipeline.models.embedded import cache_dir
 
         for cfg in sorted((cache_dir() / "models").glob("smollm2-135m-instruct-*/config.json")):
-            return _read_json(cfg)
+            return read_json_object(cfg)
         return dict(EMBEDDED_SHAPE)
     if source.startswith("run:"):
         return None  # a parent's output: checked when the parent itself was launched
     p = Path(source).expanduser()
-    return _read_json(p / "config.json") if p.is_dir() else None
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return read_json_object(p / "config.json") if p.is_dir() else None
 
 
 def _saves(sec: Any, rows: int | None) -> int:
