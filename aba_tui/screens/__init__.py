@@ -9,7 +9,6 @@ it needs from the app: ``app.store`` (RunStore), ``app.model`` (RunsModel), ``ap
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 
@@ -41,6 +40,7 @@ SCREENS: dict[str, ScreenEntry] = {
 
 def load_screen_class(name: str) -> type:
     """The screen class of registry entry ``name`` (imports its module now)."""
-    entry = SCREENS[name]
-    module, _, cls = entry.target.partition(":")
-    return getattr(importlib.import_module(module), cls)
+    from pipeline.registry import resolve
+
+    cls: type = resolve(SCREENS[name].target)
+    return cls

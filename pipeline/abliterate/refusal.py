@@ -64,13 +64,12 @@ def make_detector(spec: str = "markers", extra_markers: str = "") -> Detector:
     extra = tuple(m.strip() for m in extra_markers.split(",") if m.strip())
     if spec in ("", "markers"):
         return lambda p, a: marker_refusal(p, a, extra)
-    module, sep, attr = spec.partition(":")
-    if not sep:
+    if ":" not in spec:
         raise ConfigError(f"abliterate.detector={spec!r}: expected markers or module:function")
-    import importlib
+    from pipeline.registry import resolve
 
     try:
-        fn = getattr(importlib.import_module(module), attr)
+        fn = resolve(spec)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"abliterate.detector={spec!r}: cannot load it ({exc})") from None
     return fn

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pipeline.atomic import atomic_write_json
-from pipeline.runs.procinfo import alive
+from pipeline.registry import resolve
 from pipeline.runs.layout import STATUS_FILE
+from pipeline.runs.procinfo import alive
 
 # The states a run's status.json can hold (the supervisor writes them; docs/run-folder.md).
 RunState = Literal["queued", "running", "succeeded", "failed", "oom", "stopped", "lost"]
@@ -85,8 +86,7 @@ def read_status(run_dir: Path) -> Status:
     if status.job_id and status.state in ACTIVE and status.launcher in RECONCILERS:
         # The launcher's own truth (Slurm, cached): queued/pending reason, ended, lost. Named, not imported,
         # so this module stays below the launchers in the package table.
-        module, _, func = RECONCILERS[status.launcher].partition(":")
-        reconciled: Status = getattr(importlib.import_module(module), func)(status, Path(run_dir))
+        reconciled: Status = resolve(RECONCILERS[status.launcher])(status, Path(run_dir))
         return reconciled
     local = status.state in ACTIVE and status.host == socket.gethostname()
     # A queued run whose supervisor has not written its pid yet gets a moment before it counts as lost.
