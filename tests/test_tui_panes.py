@@ -274,5 +274,7 @@ async def test_logs_pane_hides_its_scrollbar_only_while_following_the_end(tmp_pa
         logs.focus()
         await pilot.press("pageup")
         await wait_until(pilot, lambda: logs.styles.scrollbar_size_vertical == bar, what="the scrollbar back")
+        assert "end follows" in logs.border_subtitle
         await pilot.press("end")
         await wait_until(pilot, lambda: logs.styles.scrollbar_size_vertical == 0, what="hidden again")
+        assert logs.border_subtitle == ""

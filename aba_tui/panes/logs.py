@@ -69,8 +69,10 @@ supervisor.log; `end` jumps to the newest line (and keeps following)."""
         if following and self.styles.scrollbar_size_vertical:
             self._bar_size = self.styles.scrollbar_size_vertical
             self.styles.scrollbar_size_vertical = 0
+            self.border_subtitle = ""
         elif not following and not self.styles.scrollbar_size_vertical:
             self.styles.scrollbar_size_vertical = self._bar_size
+            self.border_subtitle = "scrolled up · end follows"  # new lines no longer scroll into view
 
     def __init__(self, poll_s: float = 0.25, **kwargs: Any) -> None:
         super().__init__(max_lines=5000, highlight=False, auto_scroll=True, **kwargs)
