@@ -1,9 +1,11 @@
 """The stage registry: everything the light side (config, schema, supervisor, preflight, UI) knows of a stage.
 
 A stage is one entry here plus one worker module exposing ``run(ctx)``. The entry is plain data: the
-config sections the stage reads (name → dataclass), its OOM knobs and floors, its data loader and
+config sections the stage reads (name → ``"module:Class"``), its OOM knobs and floors, its data loader and
 preflight checks (``"module:function"`` strings, imported only when called), the metric semantics the
-UI needs, and its presets. Nothing here imports a heavy library, so the UI and the CLI can read it.
+UI needs, and its presets. Nothing here imports a heavy library, so the UI and the CLI can read it, and
+nothing here imports the config package: ``pipeline.config.run`` reads this table, so the registry sits
+below it (docs/architecture.md, "Packages").
 
 Stages from outside the package (a plugin, a test's toy stage) are added with the environment variable
 ``ABA_STAGE_PLUGINS``: a comma list of modules that each define ``STAGE`` (or ``STAGES``, a list). The
@@ -18,17 +20,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pipeline.config.schema import (
-    DPOSection,
-    ExportSection,
-    FieldInfo,
-    GRPOSection,
-    ModelSection,
-    SelftestSection,
-    SFTSection,
-    SupervisorSection,
-)
-from pipeline.config.schema import section_fields as schema_fields
 from pipeline.errors import ConfigError
 
 PLUGINS_ENV = "ABA_STAGE_PLUGINS"
@@ -36,15 +27,17 @@ PLUGINS_ENV = "ABA_STAGE_PLUGINS"
 # to BUILTIN's names: a new built-in stage adds its name here too.
 BuiltinStage = Literal["sft", "dpo", "grpo", "datagen", "export", "merge", "eval", "abliterate", "selftest"]
 TRAIN_CHECKS = ("pipeline.train.preflight:check_model",)
+_SCHEMA = "pipeline.config.schema"  # the sections every stage shares
+MODEL, SUPERVISOR = f"{_SCHEMA}:ModelSection", f"{_SCHEMA}:SupervisorSection"
 JUDGE = "pipeline.judge.config:JudgeSection"  # shared by datagen, grpo and eval
 SLURM = "pipeline.cluster.schema:SlurmSection"  # every stage can run as a Slurm job
 
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage. ``sections`` lists every config section it reads, in run.toml order: name → dataclass, or
-    ``"module:Class"`` for a stage's own section defined in its sub-package (imported when first needed, so
-    the registry imports no subsystem and sits below them all in docs/architecture.md's layers)."""
+    """One stage. ``sections`` lists every config section it reads, in run.toml order: name → ``"module:Class"``
+    (imported when first needed, so the registry imports neither the config package nor any subsystem and
+    sits below them all in docs/architecture.md's layers), or the dataclass itself (a plugin's own)."""
 
     name: str
     help: str
@@ -75,46 +68,46 @@ class Stage:
         return self.name if self.name in self.sections else None
 
 
-def _train(name: str, help: str, section: type, extra: Mapping[str, type | str] | None = None, **kw: Any) -> Stage:
-    return Stage(name, help, {"model": ModelSection, name: section, **(extra or {}), "supervisor": SupervisorSection,
+def _train(name: str, help: str, section: str, extra: Mapping[str, type | str] | None = None, **kw: Any) -> Stage:
+    return Stage(name, help, {"model": MODEL, name: f"{_SCHEMA}:{section}", **(extra or {}), "supervisor": SUPERVISOR,
                               "slurm": SLURM},
                  checks=(*TRAIN_CHECKS, *kw.pop("checks", ())), **kw)
 
 
 BUILTIN: tuple[Stage, ...] = (
-    _train("sft", "supervised fine-tuning (TRL SFTTrainer + LoRA)", SFTSection,
+    _train("sft", "supervised fine-tuning (TRL SFTTrainer + LoRA)", "SFTSection",
            oom_halve=("batch_size",), oom_double="grad_accum", loader="pipeline.data.loaders:load_sft",
            collapse_alert=True),
-    _train("dpo", "direct preference optimisation (TRL DPOTrainer)", DPOSection,
+    _train("dpo", "direct preference optimisation (TRL DPOTrainer)", "DPOSection",
            oom_halve=("batch_size",), oom_double="grad_accum", loader="pipeline.data.loaders:load_pairs",
            collapse_alert=True, presets=("demo", "seed003-dpo", "seed004-dpo-heal", "stance-cpu", "eval-demo")),
     _train("grpo", "group relative policy optimisation with the 9-dimension reward (TRL GRPOTrainer)",
-           GRPOSection, extra={"judge": JUDGE}, oom_halve=("num_generations",),
+           "GRPOSection", extra={"judge": JUDGE}, oom_halve=("num_generations",),
            floors={"num_generations": 2}, loader="pipeline.data.loaders:load_prompts",
            checks=("pipeline.train.preflight:check_grpo", "pipeline.judge.config:check_grpo_judge"),
            presets=("seed000-sft-grpo", "seed000-smoke")),
     Stage("datagen", "seed 000's data: prompts → traces at three quality levels → 9-dimension judgements",
-          {"datagen": "pipeline.datagen.config:DatagenSection", "judge": JUDGE, "supervisor": SupervisorSection,
+          {"datagen": "pipeline.datagen.config:DatagenSection", "judge": JUDGE, "supervisor": SUPERVISOR,
            "slurm": SLURM},
           presets=("datagen-local", "datagen-sft-grpo-local")),
     Stage("export", "merge LoRA, convert to GGUF with llama.cpp, quantise and verify",
-          {"model": ModelSection, "export": ExportSection, "supervisor": SupervisorSection,
+          {"model": MODEL, "export": f"{_SCHEMA}:ExportSection", "supervisor": SUPERVISOR,
            "slurm": SLURM}),
     Stage("merge", "merge LoRA adapters with PEFT (TIES, DARE, linear …); Strategy B: train, merge, compare",
-          {"model": ModelSection, "merge": "pipeline.merge.schema:MergeSection", "grpo": GRPOSection, "judge": JUDGE,
-           "eval": "pipeline.evaluate.config:EvalSection", "supervisor": SupervisorSection, "slurm": SLURM},
+          {"model": MODEL, "merge": "pipeline.merge.schema:MergeSection", "grpo": f"{_SCHEMA}:GRPOSection",
+           "judge": JUDGE, "eval": "pipeline.evaluate.config:EvalSection", "supervisor": SUPERVISOR, "slurm": SLURM},
           checks=("pipeline.merge.sources:check_merge",), presets=("strategy-b",)),
     Stage("eval", "probes, stance analysis, battery, judge and pairwise tournament → before/after report",
-          {"model": ModelSection, "eval": "pipeline.evaluate.config:EvalSection", "judge": JUDGE,
-           "supervisor": SupervisorSection, "slurm": SLURM},
+          {"model": MODEL, "eval": "pipeline.evaluate.config:EvalSection", "judge": JUDGE,
+           "supervisor": SUPERVISOR, "slurm": SLURM},
           checks=("pipeline.evaluate.runner:preflight_check",)),
     Stage("abliterate", "refusal-direction removal tuned by an Optuna study (seed 004)",
-          {"model": ModelSection, "abliterate": "pipeline.abliterate.config:AbliterateSection", "judge": JUDGE,
-           "supervisor": SupervisorSection, "slurm": SLURM},
+          {"model": MODEL, "abliterate": "pipeline.abliterate.config:AbliterateSection", "judge": JUDGE,
+           "supervisor": SUPERVISOR, "slurm": SLURM},
           oom_halve=("batch_size",), checks=("pipeline.abliterate.checks:check",),
           presets=("abliterate-demo", "abliterate-cones", "abliterate-heal")),
     Stage("selftest", "a worker with no ML library (supervisor checks, fault injection)",
-          {"selftest": SelftestSection, "supervisor": SupervisorSection, "slurm": SLURM},
+          {"selftest": f"{_SCHEMA}:SelftestSection", "supervisor": SUPERVISOR, "slurm": SLURM},
           oom_halve=("batch_size",)),
 )
 
@@ -177,8 +170,3 @@ def resolve(ref: str) -> Any:
     """``"module:function"`` → the function (imported now, so only when a check or loader is used)."""
     module, _, attr = ref.partition(":")
     return getattr(importlib.import_module(module), attr)
-
-
-def section_fields(name: str) -> list[FieldInfo]:
-    """The schema of one section (any stage's) as data, for forms and docs."""
-    return schema_fields(sections()[name])

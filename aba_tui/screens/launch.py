@@ -1,6 +1,6 @@
 """Launch a stage or preset from a form built from the config schema.
 
-Each field comes from ``pipeline.registry.section_fields`` (type, default, help, choices, bounds);
+Each field comes from ``pipeline.config.run.section_fields`` (type, default, help, choices, bounds);
 values are checked with the same ``coerce`` the CLI uses as they are typed, and the whole config
 with ``validate_paths`` before anything starts, so the errors read exactly like ``aba run``'s.
 The screen returns a validated RunConfig; the app launches it from a worker thread.
@@ -27,11 +27,11 @@ from pipeline.config.run import (
     list_presets,
     preset_path,
     read_toml,
+    section_fields,
     validate_paths,
 )
 from pipeline.config.schema import FieldInfo
 from pipeline.errors import AbaError, ConfigError
-from pipeline.registry import section_fields
 
 
 def stage_helps() -> dict[str, str]:

@@ -18,7 +18,8 @@ from typing import Any
 import tomli_w
 
 from pipeline import registry
-from pipeline.config.schema import FieldType, field_type
+from pipeline.config.schema import FieldInfo, FieldType, field_type
+from pipeline.config.schema import section_fields as class_fields
 from pipeline.errors import ConfigError
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
@@ -148,6 +149,11 @@ def coerce(value: Any, ftype: FieldType, meta: Mapping[str, Any], where: str) ->
         if hi is not None and out > hi:
             raise ConfigError(f"{where}={value!r}: expected a value ≤ {hi}")
     return out
+
+
+def section_fields(section: str) -> list[FieldInfo]:
+    """The schema of one section (any stage's) as data, for forms and docs."""
+    return class_fields(registry.sections()[section])
 
 
 def _field_map(section: str) -> dict[str, dataclasses.Field]:
