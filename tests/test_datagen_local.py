@@ -14,9 +14,9 @@ from pipeline.datagen.config import DatagenSection
 from pipeline.datagen.levels import SYSTEM
 from pipeline.judge.clients import make_client
 from pipeline.judge.config import JudgeSection
+from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.judge.factory import make_judge
 from pipeline.judge.interface import JudgeItem
-from pipeline.rewards.dimensions import DIMENSIONS
 
 
 @pytest.mark.slow

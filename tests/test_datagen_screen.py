@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Static
 from tui_support import make_app, wait_until
 
 from aba_tui.screens.datagen import DatagenScreen
-from pipeline.rewards.dimensions import DIMENSIONS
+from pipeline.judge.dimensions import DIMENSIONS
 
 pytestmark = pytest.mark.asyncio
 

@@ -8,10 +8,10 @@ import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.judge.config import JudgeSection
+from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.judge.factory import make_judge
 from pipeline.judge.interface import JudgeItem, dimension_means
 from pipeline.judge.prompts import parse_scores
-from pipeline.rewards.dimensions import DIMENSIONS
 from tests.gemini_stub import GeminiStub
 
 FAKE_KEY = "AIzaFAKE-judge-test-key-0123456789"

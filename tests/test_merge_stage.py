@@ -13,10 +13,11 @@ from pipeline.checkpoints.browser import CkptRow, merge_note
 from pipeline.checkpoints.store import read_checkpoint, write_metadata
 from pipeline.config.run import RunConfig, build_config
 from pipeline.errors import ConfigError
+from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.merge.plan import branch_weights, plan_branches
 from pipeline.merge.report import markdown, summarise
 from pipeline.merge.schema import MergeSection
-from pipeline.rewards.dimensions import DIMENSIONS, parse_weights
+from pipeline.rewards.weights import parse_weights
 from pipeline.runs.store import RunStore
 
 

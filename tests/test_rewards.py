@@ -8,7 +8,8 @@ import pytest
 
 from pipeline.data.loaders import load_pairs
 from pipeline.errors import ConfigError
-from pipeline.rewards import DIMENSIONS, get_scorer, parse_weights, weighted_sum
+from pipeline.judge.dimensions import DIMENSIONS
+from pipeline.rewards import get_scorer, parse_weights, weighted_sum
 from pipeline.rewards.rubric import RubricScorer, degeneracy
 from pipeline.rewards.trl_funcs import RewardBank, as_text
 

@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.checkpoints.store import list_checkpoints, read_checkpoint
 from pipeline.config.run import build_config
-from pipeline.rewards import DIMENSIONS
+from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.runs.launcher import launch, resume, stop, wait_for
 from pipeline.runs.status import TERMINAL, read_status, read_status_raw
 from pipeline.runs.store import RunStore

@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.checkpoints.store import read_checkpoint
 from pipeline.config.run import build_config, preset_path
-from pipeline.rewards import DIMENSIONS
+from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.runs.launcher import launch, wait_for
 from pipeline.runs.status import TERMINAL
 from pipeline.runs.store import RunStore

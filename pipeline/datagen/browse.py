@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.datagen.store import DATA, ITEMS, mean_score, read_items
-from pipeline.rewards.dimensions import DIMENSIONS
+from pipeline.judge.dimensions import DIMENSIONS
 
 
 @dataclass(frozen=True)

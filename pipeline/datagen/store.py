@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.atomic import atomic_write_json, atomic_write_text
-from pipeline.rewards.dimensions import DIMENSIONS
+from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.runs.layout import DATA
 from pipeline.runs.layout import DATAGEN_OUTPUTS as OUTPUT_FILES
 

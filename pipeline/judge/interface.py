@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from pipeline.rewards.dimensions import DIMENSIONS
+from pipeline.judge.dimensions import DIMENSIONS
 
 Verdict = Literal["a", "b", "tie"]
 

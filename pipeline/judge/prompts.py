@@ -8,8 +8,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.judge.interface import Judgement, PairVerdict
-from pipeline.rewards.dimensions import DIMENSIONS
 
 PROMPT_VERSION = "j1"  # part of the judge id, hence of cache keys: bump when the prompts change
 

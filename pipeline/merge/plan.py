@@ -20,7 +20,8 @@ from typing import Any
 from pipeline.atomic import atomic_write_json
 from pipeline.config.run import RunConfig
 from pipeline.errors import AbaError, ConfigError
-from pipeline.rewards.dimensions import DIMENSIONS, parse_weights
+from pipeline.judge.dimensions import DIMENSIONS
+from pipeline.rewards.weights import parse_weights
 
 BRANCHES_FILE = "branches.json"
 ENDED = ("succeeded", "failed", "oom", "stopped", "lost")

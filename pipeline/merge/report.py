@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.atomic import atomic_write_json, atomic_write_text
-from pipeline.rewards.dimensions import DIMENSIONS
+from pipeline.judge.dimensions import DIMENSIONS
 
 REPORT_DIR = "report"
 REPORT_JSON = "comparison.json"

@@ -1,10 +1,6 @@
-"""GRPO rewards: the 9 dimensions of seed 000, their weights, and pluggable scorers.
+"""GRPO rewards: weights over the judge's 9 dimensions and pluggable scorers (rubric heuristics or the judge)."""
 
-A scorer is anything with ``score(prompt, completion) -> dict[dim, float in 0..1]``. The rubric scorer
-(local, transparent heuristics) ships now; an LLM judge plugs in through ``get_scorer``.
-"""
-
-from pipeline.rewards.dimensions import DIMENSIONS, parse_weights, weighted_sum
 from pipeline.rewards.scorer import Scorer, get_scorer
+from pipeline.rewards.weights import parse_weights, weighted_sum
 
-__all__ = ["DIMENSIONS", "Scorer", "get_scorer", "parse_weights", "weighted_sum"]
+__all__ = ["Scorer", "get_scorer", "parse_weights", "weighted_sum"]

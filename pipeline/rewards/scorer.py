@@ -21,7 +21,8 @@ class Scorer(Protocol):
     def score(self, prompt: str, completion: str) -> dict[str, float]: ...
 
 
-# name → "module:factory"; the judge module is written later (it needs network and an API key).
+# name → "module:factory", imported when picked: the judge scorer pulls in its backend (google-genai or
+# llama.cpp), which a rubric run never needs.
 SCORERS = {
     "rubric": "pipeline.rewards.rubric:RubricScorer",
     "judge": "pipeline.rewards.judge:JudgeScorer",

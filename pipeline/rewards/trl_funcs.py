@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.rewards.dimensions import DIMENSIONS
+from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.rewards.scorer import Scorer
 
 Problem = Callable[[str, str], None]  # (code, message)

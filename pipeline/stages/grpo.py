@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.errors import ConfigError
-from pipeline.rewards.dimensions import DIMENSIONS, parse_weights
+from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.rewards.scorer import get_scorer
 from pipeline.rewards.trl_funcs import RewardBank
+from pipeline.rewards.weights import parse_weights
 from pipeline.train.common import StageSpec, TrainEnv, is_main, run_stage
 
 

@@ -14,8 +14,8 @@ from typing import Any
 from pipeline import registry
 from pipeline.data.loaders import Dataset
 from pipeline.errors import ConfigError
-from pipeline.rewards.dimensions import parse_weights
 from pipeline.rewards.scorer import SCORERS
+from pipeline.rewards.weights import parse_weights
 
 
 def check_grpo(cfg: Any, sec: Any) -> None:

@@ -1,4 +1,4 @@
-"""The 9 judge dimensions of seed 000 and the weighted sum that makes one GRPO reward."""
+"""The weights over the judge's 9 dimensions (seed 000) and the weighted sum that makes one GRPO reward."""
 
 from __future__ import annotations
 
@@ -6,18 +6,7 @@ import math
 from collections.abc import Mapping
 
 from pipeline.errors import ConfigError
-
-DIMENSIONS: tuple[str, ...] = (
-    "entropy_reduction",       # did it simplify the problem space?
-    "calibrated_uncertainty",  # does it know what it doesn't know?
-    "conflict_resolution",     # does it handle contradictions explicitly?
-    "context_faithfulness",    # does it track all the information given?
-    "process_transparency",    # is the reasoning visible and followable?
-    "honest_engagement",       # does it engage truthfully?
-    "helpfulness",             # is the response useful?
-    "harm_avoidance",          # does it avoid harm without caging?
-    "instruction_following",   # does it address what was asked?
-)
+from pipeline.judge.dimensions import DIMENSIONS
 
 
 def default_weights() -> dict[str, float]:
