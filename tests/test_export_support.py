@@ -82,7 +82,7 @@ def shared_dpo_run() -> str:
 
 
 def shared_baseline() -> Path:
-    """The f16 baseline GGUF (cached under pipeline.models.embedded.cache_dir() like the app does)."""
+    """The f16 baseline GGUF (cached under pipeline.config.paths.cache_dir() like the app does)."""
     if "baseline" not in _memo:
         from pipeline.export.baseline import ensure_baseline
 

@@ -19,7 +19,7 @@ import pytest
 
 from pipeline.config.run import build_config
 from pipeline.errors import ConfigError
-from pipeline.runs.diskplan import check_disk, estimate
+from pipeline.runs.diskplan import EMBEDDED_SHAPE, check_disk, estimate, model_config
 from pipeline.runs.durable import RESERVE_FILE
 from pipeline.runs.launcher import launch, resume, stop, wait_for
 from pipeline.runs.procinfo import alive
@@ -170,6 +170,16 @@ def test_estimate_counts_checkpoints_rotation_and_export() -> None:
     chain = build_config(None, [Path("pipeline/presets/demo.toml")])
     est = estimate(chain)
     assert est is not None and any("q8_0 GGUF" in p for p in est.parts)
+
+
+def test_the_disk_plan_knows_the_embedded_models_shape_as_the_built_folder_states_it() -> None:
+    """diskplan keeps the embedded model's config.json as data (it sits below pipeline.models): it must be
+    the config of the HF folder that model resolution builds."""
+    from pipeline.models.resolve import resolve_model
+
+    built = json.loads((Path(resolve_model("embedded")) / "config.json").read_text())
+    assert {k: built.get(k) for k in EMBEDDED_SHAPE} == EMBEDDED_SHAPE
+    assert model_config("embedded") == EMBEDDED_SHAPE
 
 
 def test_sigstopped_worker_ends_failed_stalled_and_is_killed(store: RunStore) -> None:

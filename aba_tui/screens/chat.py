@@ -27,9 +27,9 @@ from pipeline.chat.battery import default_battery, load_battery
 from pipeline.chat.client import ChatError, Sampling, parse_sampling
 from pipeline.chat.session import SIDES, BlindOrder, ChatSide, Conversation, Generation, SideSpec, Turn, concrete_seed
 from pipeline.chat.votes import append_vote, export_dpo, vote_record
+from pipeline.config.paths import cache_dir
 from pipeline.errors import AbaError
 from pipeline.export import baseline_gguf_path, newest_export
-from pipeline.models.embedded import cache_dir
 from pipeline.runs.layout import EXPORTS_DIR, STATUS_FILE, VOTES_FILE
 
 SAMPLING_FIELDS = (("temperature", "0.7", "temp"), ("top_p", "0.95", "top-p"), ("max_tokens", "256", "max"),

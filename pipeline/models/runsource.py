@@ -17,8 +17,8 @@ from pathlib import Path
 
 from pipeline.checkpoints.select import pick_checkpoint
 from pipeline.checkpoints.store import Checkpoint, read_checkpoint
+from pipeline.config.paths import models_cache_dir
 from pipeline.errors import ConfigError, RunNotFound
-from pipeline.models.embedded import cache_dir
 from pipeline.runs.layout import CHECKPOINTS_DIR, METADATA
 from pipeline.runs.store import RunStore, default_runs_dir
 
@@ -70,7 +70,7 @@ def _digest(folder: Path) -> str:
 
 
 def merged_dir(run_id: str, ck: Checkpoint) -> Path:
-    return cache_dir() / "models" / f"run-{run_id}-{ck.name}-{_digest(ck.path)}"
+    return models_cache_dir() / f"run-{run_id}-{ck.name}-{_digest(ck.path)}"
 
 
 def merge(ck: Checkpoint, dest: Path, resolve_base: Callable[[str], Path | str]) -> Path:
