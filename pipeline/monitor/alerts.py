@@ -13,9 +13,9 @@ import statistics
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-AlertLevel = Literal["error", "warning"]
+from pipeline.runs.vocabulary import AlertLevel
+
 ERROR: AlertLevel = "error"
 WARNING: AlertLevel = "warning"
 BAD_END_STATES = ("failed", "oom", "lost")

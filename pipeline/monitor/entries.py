@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pipeline.monitor.alerts import Alert, AlertLevel
+from pipeline.monitor.alerts import Alert
 from pipeline.monitor.series import RunSeries, is_number
 from pipeline.runs.events import Tail, parse_line, read_last_lines
 from pipeline.runs.status import ACTIVE, Status
+from pipeline.runs.vocabulary import AlertLevel
 
 if TYPE_CHECKING:
     from pipeline.monitor.foreign import ForeignReader

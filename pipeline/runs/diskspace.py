@@ -13,9 +13,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.checkpoints.store import CHECKPOINTS_DIR as CHECKPOINTS
 from pipeline.runs.classify import disk_full_line
 from pipeline.runs.layout import CHECKPOINTS_DIR, METADATA, STAGING
+
 # Below this a failed worker is taken for a disk-full death even when stderr could not say so
 # (stderr.log is on the same full disk, so the traceback is often lost).
 FULL_FLOOR = 1 << 20
@@ -94,7 +94,7 @@ def partial_writes(run_dir: Path) -> list[Path]:
     without metadata.json, alias and deletion temporaries, atomic-write temp files."""
     run_dir = Path(run_dir)
     found = [run_dir / STAGING] if (run_dir / STAGING).exists() else []
-    ckpts = run_dir / CHECKPOINTS
+    ckpts = run_dir / CHECKPOINTS_DIR
     try:
         children = list(ckpts.iterdir())
     except OSError:

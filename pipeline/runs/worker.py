@@ -18,22 +18,20 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from pipeline import registry
 from pipeline.atomic import atomic_write_json
 from pipeline.cluster.ranks import die_with_launcher
+from pipeline.config.run import RunConfig
 from pipeline.runs.classify import OOM_PATTERNS
 from pipeline.runs.cpu import apply_threads, pick_threads
 from pipeline.runs.diskspace import cleanup_partial, disk_full_reason, exc_path, is_disk_full
-from pipeline.config.run import RunConfig
-from pipeline.runs.store import load_run_config
 from pipeline.runs.events import EventWriter
 from pipeline.runs.layout import CHECKPOINTS_DIR, EVENTS_FILE, RESULT_FILE
 from pipeline.runs.status import EndState
-
-if TYPE_CHECKING:
-    from pipeline.monitor.alerts import AlertLevel
+from pipeline.runs.store import load_run_config
+from pipeline.runs.vocabulary import AlertLevel
 
 DUPLICATE_SIGNAL_S = 2.0
 
