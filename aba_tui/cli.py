@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline import registry
-from pipeline.cluster.state import where as cluster_where
 from pipeline.config.paths import resolve_runs_dir
 from pipeline.config.run import build_config, list_presets, preset_path, read_toml
 from pipeline.errors import AbaError
 from pipeline.monitor import fmt as fmt_
 from pipeline.runs import launcher
+from pipeline.runs.cluster.state import where as cluster_where
 from pipeline.runs.events import Follower, parse_line, read_last_lines
 from pipeline.runs.layout import EVENTS_FILE, RUN_TOML, STDERR_LOG, STDOUT_LOG
 from pipeline.runs.status import ACTIVE, TERMINAL, Status

@@ -30,7 +30,7 @@ TRAIN_CHECKS = ("pipeline.train.preflight:check_model",)
 _SCHEMA = "pipeline.config.schema"  # the sections every stage shares
 MODEL, SUPERVISOR = f"{_SCHEMA}:ModelSection", f"{_SCHEMA}:SupervisorSection"
 JUDGE = "pipeline.judge.config:JudgeSection"  # shared by datagen, grpo and eval
-SLURM = "pipeline.cluster.schema:SlurmSection"  # every stage can run as a Slurm job
+SLURM = "pipeline.runs.cluster.schema:SlurmSection"  # every stage can run as a Slurm job
 
 
 @dataclass(frozen=True)

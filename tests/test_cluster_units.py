@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cluster import jobside, ranks, slurm
-from pipeline.cluster.state import classify_job, waiting_for, where
 from pipeline.config.run import build_config
 from pipeline.errors import ConfigError, RunNotFound
 from pipeline.monitor.runs_model import RunsModel
+from pipeline.runs.cluster import jobside, ranks, slurm
+from pipeline.runs.cluster.state import classify_job, waiting_for, where
 from pipeline.runs.launcher import launch, wait_for
 from pipeline.runs.status import TERMINAL, Status, read_status, read_status_raw, write_status
 from pipeline.runs.store import RunStore

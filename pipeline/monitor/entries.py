@@ -75,7 +75,7 @@ class RunRow:
     malformed: int
     attempt: int
     parent: str | None
-    where: str = "local"  # or slurm:<job>@<nodes> (pipeline.cluster.state.where)
+    where: str = "local"  # or slurm:<job>@<nodes> (pipeline.runs.cluster.state.where)
     waiting: str | None = None  # why a queued run waits (Slurm's pending reason, or `after RUN`)
 
 

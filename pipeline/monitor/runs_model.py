@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline import registry
-from pipeline.cluster.state import waiting_for, where
 from pipeline.monitor import alerts as rules
 from pipeline.monitor.alerts import Alert, AlertBook, Thresholds
 from pipeline.monitor.entries import Changes, RunEntry, RunRow, summarize_tail
@@ -28,6 +27,7 @@ from pipeline.monitor.entries import mtime as _mtime
 from pipeline.monitor.series import RunSeries, is_number, open_events
 from pipeline.monitor.telemetry import RunPids, Snapshot, Telemetry
 from pipeline.monitor.views import RunsViews
+from pipeline.runs.cluster.state import waiting_for, where
 from pipeline.runs.dirfaults import read_error
 from pipeline.runs.layout import EVENTS_FILE, STATUS_FILE, STDERR_LOG, STDOUT_LOG
 from pipeline.runs.notify import announce_lost

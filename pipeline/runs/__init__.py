@@ -1,1 +1,1 @@
-"""Run folders and their processes: file names, ids, store, status, events, launcher, supervisor, worker, end classification."""
+"""Run folders and their processes: layout, ids, store, status, events, launcher, supervisor, worker, faults, Slurm."""

@@ -10,7 +10,6 @@ checked (the message says so only when asked).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path

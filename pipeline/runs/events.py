@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 
-
 def _clean(value: Any) -> Any:
     # Tensors and numpy scalars arrive from trainers; keep plain JSON types.
     if hasattr(value, "item") and callable(value.item):

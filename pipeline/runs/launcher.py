@@ -10,14 +10,13 @@ import time
 from pathlib import Path
 
 from pipeline.atomic import atomic_write_json
-from pipeline.cluster import control, deps
 from pipeline.config.run import RunConfig
-from pipeline.runs.store import load_run_config
 from pipeline.errors import AbaError
-from pipeline.runs.procinfo import alive
-from pipeline.runs.store import RunStore
-from pipeline.runs.status import ACTIVE, read_status, read_status_raw, write_status
+from pipeline.runs.cluster import control, deps
 from pipeline.runs.layout import STOP_FILE, SUPERVISOR_LOG
+from pipeline.runs.procinfo import alive
+from pipeline.runs.status import ACTIVE, read_status, read_status_raw, write_status
+from pipeline.runs.store import RunStore, load_run_config
 
 
 def start_supervisor(run_dir: Path, resume: bool = False) -> None:

@@ -27,8 +27,7 @@ from typing import Any
 
 from pipeline.config.paths import user_config_path
 from pipeline.errors import ConfigError
-from pipeline.runs.layout import LOST_MARK, NOTIFY_LOG
-from pipeline.runs.layout import RUN_TOML
+from pipeline.runs.layout import LOST_MARK, NOTIFY_LOG, RUN_TOML
 
 ENDS = ("succeeded", "failed", "oom", "stopped", "lost")
 WHEN = (*ENDS, "alert")
@@ -94,8 +93,9 @@ def parse_section(where: str, data: Any) -> NotifyConfig:
             ok = isinstance(value, typ) or (typ is float and isinstance(value, int))
             if isinstance(value, bool) and typ is not bool:
                 ok = False
-            if not ok or (key == "desktop" and value not in DESKTOP) or (key == "retries" and value < 1) or (key == "backoff_s" and value < 0) or (
-                    key == "timeout_s" and value <= 0):
+            out_of_range = ((key == "desktop" and value not in DESKTOP) or (key == "retries" and value < 1)
+                            or (key == "backoff_s" and value < 0) or (key == "timeout_s" and value <= 0))
+            if not ok or out_of_range:
                 raise ConfigError(f"{at}={value!r}: expected {expected}")
             setattr(cfg, key, typ(value))
         else:

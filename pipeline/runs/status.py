@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import importlib
 import socket
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -25,7 +24,7 @@ ACTIVE: frozenset[RunState] = frozenset({"queued", "running"})
 
 
 # launcher → "module:function" reconciling an active run's status with what its scheduler says
-RECONCILERS = {"slurm": "pipeline.cluster.state:reconcile"}
+RECONCILERS = {"slurm": "pipeline.runs.cluster.state:reconcile"}
 
 @dataclass
 class Status:

@@ -15,9 +15,10 @@ from pathlib import Path
 from pipeline.config.paths import resolve_runs_dir
 from pipeline.config.run import RunConfig, build_config
 from pipeline.errors import RunDirError, RunNotFound
+from pipeline.runs.layout import EVENTS_FILE, RUN_TOML, STATUS_FILE
 from pipeline.runs.runid import claim_run_dir, new_run_id
 from pipeline.runs.status import Status, read_status, write_status
-from pipeline.runs.layout import EVENTS_FILE, RUN_TOML, STATUS_FILE
+
 
 def default_runs_dir() -> Path:
     """The runs dir when no flag names one: $ABA_RUNS_DIR, the config file's runs_dir, or ./runs."""

@@ -18,19 +18,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.atomic import atomic_write_text
-from pipeline.cluster import deps, jobside, ranks
-from pipeline.runs.classify import classify, oom_kill_count, read_tail
-from pipeline.runs.durable import DurableStatus, RunFolderGone, note
-from pipeline.config.run import RunConfig, chain_child
-from pipeline.runs.events import EventWriter, Tail
-from pipeline.runs.notify import Notice, Notifier
-from pipeline.runs.store import load_run_config
-from pipeline.runs.procinfo import start_ticks
 from pipeline import registry
-from pipeline.runs.status import Status, read_status_raw
-from pipeline.runs.watch import AttemptWatch
+from pipeline.atomic import atomic_write_text
+from pipeline.config.run import RunConfig, chain_child
+from pipeline.runs.classify import classify, oom_kill_count, read_tail
+from pipeline.runs.cluster import deps, jobside, ranks
+from pipeline.runs.durable import DurableStatus, RunFolderGone, note
+from pipeline.runs.events import EventWriter, Tail
 from pipeline.runs.layout import EVENTS_FILE, RESULT_FILE, RUN_TOML, STDERR_LOG, STDOUT_LOG, STOP_FILE
+from pipeline.runs.notify import Notice, Notifier
+from pipeline.runs.procinfo import start_ticks
+from pipeline.runs.status import Status, read_status_raw
+from pipeline.runs.store import load_run_config
+from pipeline.runs.watch import AttemptWatch
 
 END_RETRY_S = 600.0  # how long the final status write is retried on a disk that refuses it
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from pipeline.runs.classify import Outcome
 from pipeline.runs.diskspace import cleanup_partial, disk_full_reason, fmt_bytes, looks_full, space
-from pipeline.runs.stall import StallWatch, fmt_minutes
 from pipeline.runs.layout import EVENTS_FILE
+from pipeline.runs.stall import StallWatch, fmt_minutes
 
 DISK_POLL_S = 5.0
 
@@ -43,13 +43,13 @@ class AttemptWatch:
 
     def tick(self, pgid: int, now: float | None = None) -> None:
         now = time.time() if now is None else now
-        if not self.run_dir.exists():
-            if not self.gone:  # deleted under us: nothing can be recorded; free the GPU at least
-                self.gone = True
-                # SIGKILL, not SIGTERM: a stopped stage saves a checkpoint, and saving would create the
-                # deleted folder again (a run the operator removed would come back as "stopped").
-                self.signal_worker(signal.SIGKILL)
-                self.kill_at = None
+        if not self.run_dir.exists() and not self.gone:
+            # Deleted under us: nothing can be recorded; free the GPU at least. SIGKILL, not SIGTERM: a
+            # stopped stage saves a checkpoint, and saving would create the deleted folder again (a run
+            # the operator removed would come back as "stopped").
+            self.gone = True
+            self.signal_worker(signal.SIGKILL)
+            self.kill_at = None
         if self.kill_at is not None and now >= self.kill_at:
             self.signal_worker(signal.SIGKILL)
             self.kill_at = None

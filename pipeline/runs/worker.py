@@ -22,9 +22,9 @@ from typing import Any, NoReturn
 
 from pipeline import registry
 from pipeline.atomic import atomic_write_json
-from pipeline.cluster.ranks import die_with_launcher
 from pipeline.config.run import RunConfig
 from pipeline.runs.classify import OOM_PATTERNS
+from pipeline.runs.cluster.ranks import die_with_launcher
 from pipeline.runs.cpu import apply_threads, pick_threads
 from pipeline.runs.diskspace import cleanup_partial, disk_full_reason, exc_path, is_disk_full
 from pipeline.runs.events import EventWriter

@@ -16,7 +16,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from pipeline.cluster.ranks import agree, rank
+from pipeline.runs.cluster.ranks import agree, rank
 from pipeline.train.checkpointing import CheckpointManager, SavePlan, step_name
 from pipeline.train.guards import Guard
 from pipeline.train.metrics import Throughput, is_summary, map_logs

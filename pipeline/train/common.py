@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.checkpoints.store import last_complete
-from pipeline.cluster.ranks import agree, may_stop_early
 from pipeline.data.loaders import content_hash
 from pipeline.errors import ConfigError
+from pipeline.runs.cluster.ranks import agree, may_stop_early
 from pipeline.runs.events import iter_events, parse_line, read_last_lines
 from pipeline.runs.layout import STAGING
 from pipeline.train.checkpointing import CheckpointManager

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.atomic import atomic_write_json
-from pipeline.cluster import deps, slurm
-from pipeline.cluster.schema import slurm_section
+from pipeline.runs.cluster import deps, slurm
+from pipeline.runs.cluster.schema import slurm_section
 from pipeline.runs.status import Status, read_status_raw, write_status
 
 STOP_MARGIN = 15.0  # seconds past the grace period before a stuck job is cancelled outright

@@ -9,8 +9,8 @@ import socket
 import sys
 from typing import Any
 
-from pipeline.cluster import slurm
-from pipeline.cluster.schema import slurm_section
+from pipeline.runs.cluster import slurm
+from pipeline.runs.cluster.schema import slurm_section
 from pipeline.runs.status import Status
 
 PORT_BASE = 29500

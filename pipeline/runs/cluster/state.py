@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pipeline.cluster.slurm import PENDING, Job, SlurmError, lookup
+from pipeline.runs.cluster.slurm import PENDING, Job, SlurmError, lookup
 from pipeline.runs.status import ACTIVE, RunState, Status, read_status_raw, write_status
 
 DEPENDENCY_FAILED = "DependencyNeverSatisfied"
