@@ -1,9 +1,9 @@
 """Old ``python -m pipeline.ckpt_probe`` entry point, kept so processes started before an upgrade
-still find it; the code is in ``pipeline.checkpoints.probe``."""
+still find it; the code is in ``pipeline.probe.worker``."""
 
 import sys
 
-from pipeline.checkpoints.probe import main
+from pipeline.probe.worker import main
 
 if __name__ == "__main__":
     sys.exit(main())

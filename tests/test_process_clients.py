@@ -1,4 +1,4 @@
-"""The UI's process clients (pipeline/chat/baseline_client.py, pipeline/checkpoints/probe_client.py):
+"""The UI's process clients (pipeline/chat/baseline_client.py, pipeline/probe/client.py):
 real subprocesses, typed results, and one clear ProbeError/BaselineError for each way they fail."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.chat.baseline_client import BaselineError, prepare_baseline
-from pipeline.checkpoints.probe_client import ProbeClient, ProbeError, _progress, read_result
+from pipeline.probe.client import ProbeClient, ProbeError, _progress, read_result
 
 
 def test_a_baseline_converter_that_cannot_start_is_one_error() -> None:
@@ -32,7 +32,7 @@ def test_probe_argv_progress_and_result_file(tmp_path: Path) -> None:
     ckpt = run / "checkpoints" / "checkpoint-0010"
     client = ProbeClient([ckpt], run, "collapse", max_new_tokens=8)
     argv = client.argv()
-    assert argv[1:3] == ["-m", "pipeline.checkpoints.probe"] and argv[-1] == str(ckpt)
+    assert argv[1:3] == ["-m", "pipeline.probe.worker"] and argv[-1] == str(ckpt)
     assert argv.count("--prompt") == 3 and client.out.parent == run / "probes"
     assert _progress('{"done": 1, "total": 2, "name": "checkpoint-0010"}\n').done == 1  # type: ignore[union-attr]
     assert _progress("Loading checkpoint shards: 100%\n") is None  # a library's chatter is not progress

@@ -1,7 +1,7 @@
 """Checkpoint browser: every checkpoint of every run, ranked by any metric, diffed, probed, pruned.
 
 The logic lives in pipeline.checkpoints.browser / pipeline.checkpoints.collapse (no Textual); the answers come from
-``python -m pipeline.checkpoints.probe`` in a worker process, so the UI never loads a model.
+``python -m pipeline.probe.worker`` in a worker process, so the UI never loads a model.
 Keys: space select · s rank by metric · n natural order · r reverse · d diff two · p probe ·
 c collapse scan of the run · x prune the run · e export the checkpoint · E evaluate the selected
 checkpoints (one eval run, baseline included) · f5 rescan.
@@ -39,7 +39,7 @@ from pipeline.checkpoints.browser import (
     same_as,
 )
 from pipeline.checkpoints.metrics import lower_is_better
-from pipeline.checkpoints.probe_client import ProbeClient, ProbeError, ProbeMode, ProbeProgress, ProbeResult
+from pipeline.probe.client import ProbeClient, ProbeError, ProbeMode, ProbeProgress, ProbeResult
 
 MAX_PROBE = 4
 COLUMNS = ("", "#", "run", "checkpoint", "state", "step", "epoch", "loss", "acc", "margins", "eval", "metric",

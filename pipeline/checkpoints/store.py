@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipeline.atomic import atomic_write_json
+from pipeline.errors import AbaError
 from pipeline.runs.layout import CHECKPOINTS_DIR, METADATA
 
 # complete: metadata.json (or an HF trainer_state.json) read; incomplete: a save that never finished;
@@ -127,3 +128,25 @@ def last_complete(run_dir: Path, resumable_only: bool = True) -> Checkpoint | No
         if best is None or ck.step > (best.step or -1):
             best = ck
     return best
+
+
+class CheckpointError(AbaError):
+    """A checkpoint folder that holds neither a LoRA adapter nor a full model."""
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
+
+
+def checkpoint_kind(ckpt: Path | None) -> str:
+    """adapter | full | base (no checkpoint: the base model itself)."""
+    if ckpt is None:
+        return "base"
+    if (ckpt / "adapter_config.json").is_file():
+        return "adapter"
+    if (ckpt / "config.json").is_file():
+        return "full"
+    raise CheckpointError(f"{ckpt}: neither a LoRA adapter (adapter_config.json) nor a full model (config.json)")
+
+
+def has_tokenizer(folder: Path) -> bool:
+    return any((folder / f).is_file() for f in TOKENIZER_FILES)

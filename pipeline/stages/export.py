@@ -84,7 +84,7 @@ class Exporter:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._export(src, todo, names)
-        except AbaError as exc:  # ExportError, or a ConfigError from resolving the base
+        except AbaError as exc:  # ExportError, CheckpointError, or a ConfigError from resolving the base
             if self.ctx.stop_requested.is_set():
                 self.ctx.log(f"export: stopped ({exc}); a resume redoes what is missing")
                 return
@@ -97,7 +97,8 @@ class Exporter:
         return bool(info and info.verified and info.gguf.stat().st_size == info.meta.get("size_bytes"))
 
     def _export(self, src: ExportSource, quants: list[str], names: dict[str, str]) -> None:
-        from pipeline.export.merge import checkpoint_kind, merge_to_folder
+        from pipeline.checkpoints.store import checkpoint_kind
+        from pipeline.export.merge_lora import merge_to_folder
         from pipeline.models.resolve import resolve_model
 
         t0 = time.time()

@@ -1,5 +1,6 @@
-"""Load a checkpoint as one plain HF model: a LoRA adapter merged into its base (merge_and_unload),
-a full checkpoint as is. Worker-only: imports torch, transformers and peft inside the functions."""
+"""A LoRA checkpoint merged into its base (PEFT's merge_and_unload) as one plain HF model, a full checkpoint
+as is: what export converts to GGUF. (Combining adapters, TIES and kin, is pipeline.merge.) Worker-only:
+imports torch, transformers and peft inside the functions."""
 
 from __future__ import annotations
 
@@ -7,24 +8,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from pipeline.checkpoints.store import checkpoint_kind, has_tokenizer
 from pipeline.export.convert import ExportError
-
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
-
-
-def checkpoint_kind(ckpt: Path | None) -> str:
-    """adapter | full | base (no checkpoint: the base model itself)."""
-    if ckpt is None:
-        return "base"
-    if (ckpt / "adapter_config.json").is_file():
-        return "adapter"
-    if (ckpt / "config.json").is_file():
-        return "full"
-    raise ExportError(f"{ckpt}: neither a LoRA adapter (adapter_config.json) nor a full model (config.json)")
-
-
-def has_tokenizer(folder: Path) -> bool:
-    return any((folder / f).is_file() for f in TOKENIZER_FILES)
 
 
 def load_merged(base: Path | str, ckpt: Path | None) -> tuple[Any, Any, str]:

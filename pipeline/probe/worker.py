@@ -1,6 +1,6 @@
 """Quick probe of checkpoints (the seeds' compare_checkpoints), run as a worker process:
 
-    python -m pipeline.checkpoints.probe --out probe.json [--prompt P]... [--max-new-tokens N] CKPT_DIR...
+    python -m pipeline.probe.worker --out probe.json [--prompt P]... [--max-new-tokens N] CKPT_DIR...
 
 Each checkpoint answers the same fixed prompts greedily with its own chat template; every answer
 goes through the collapse scan. A LoRA checkpoint is applied to its base without merging and taken
@@ -20,7 +20,7 @@ from typing import Any
 
 from pipeline.atomic import atomic_write_json
 from pipeline.checkpoints.collapse import scan
-from pipeline.checkpoints.store import read_checkpoint
+from pipeline.checkpoints.store import checkpoint_kind, has_tokenizer, read_checkpoint
 from pipeline.runs.layout import CHECKPOINTS_DIR
 
 PROMPTS = (
@@ -76,15 +76,12 @@ class Prober:
         """The checkpoint's own tokenizer (its chat template is the trained one), else its base's."""
         from transformers import AutoTokenizer
 
-        from pipeline.export.merge import has_tokenizer
         from pipeline.models.resolve import resolve_model
 
         return AutoTokenizer.from_pretrained(str(ckpt if has_tokenizer(ckpt) else resolve_model(base_source(ckpt))))
 
     def answers(self, ckpt: Path, prompts: list[str]) -> list[str]:
         import torch
-
-        from pipeline.export.merge import checkpoint_kind
 
         kind = checkpoint_kind(ckpt)
         source = base_source(ckpt) if kind == "adapter" else str(ckpt)
@@ -145,7 +142,7 @@ def probe(ckpts: list[Path], prompts: list[str], max_new_tokens: int = 64) -> di
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.checkpoints.probe")
+    parser = argparse.ArgumentParser(prog="python -m pipeline.probe.worker")
     parser.add_argument("checkpoints", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--prompt", action="append", default=None)

@@ -1,4 +1,4 @@
-"""The client side of ``python -m pipeline.checkpoints.probe``: builds its argv, reads its JSON-lines
+"""The client side of ``python -m pipeline.probe.worker``: builds its argv, reads its JSON-lines
 progress, waits for it, and returns the result file as typed data (or a ProbeError saying why not).
 
 Light (no torch): the UI calls ``ProbeClient.run`` from a worker thread and ``stop`` from anywhere.
@@ -109,7 +109,7 @@ class ProbeClient:
         self._stopped = False
 
     def argv(self) -> list[str]:
-        cmd = [sys.executable, "-m", "pipeline.checkpoints.probe", "--out", str(self.out),
+        cmd = [sys.executable, "-m", "pipeline.probe.worker", "--out", str(self.out),
                "--max-new-tokens", str(self.max_new_tokens)]
         for p in self.prompts:
             cmd += ["--prompt", p]
