@@ -1,18 +1,16 @@
-"""Concept cones on/off (seed 004 priority 3): the same trial budget twice in one worker — one
-direction, then ``compare_cones`` cone directions — each arm with its own directions and study under
-``abliterate/<arm>/``, trial events tagged ``arm``. Writes comparison.json and comparison.md: best KL
-at the lowest refusals, mean KL, seconds per trial and memory per arm. No checkpoint is saved."""
+"""Concept cones on/off (seed 004 priority 3): the two arms and their comparison. The runner
+(``Abliteration.run_arms``) gives each arm the same trial budget in one worker — one direction, then
+``compare_cones`` cone directions — with its own directions and study under ``abliterate/<arm>/``, trial
+events tagged ``arm``; this module (light, no torch) names the arms and writes comparison.json and
+comparison.md: best KL at the lowest refusals, mean KL, seconds per trial and memory per arm."""
 
 from __future__ import annotations
 
 import resource
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipeline.abliterate.pareto import Trial, read_study
 from pipeline.atomic import atomic_write_json, atomic_write_text
-
-if TYPE_CHECKING:
-    from pipeline.abliterate.runner import Abliteration
 
 ARM_STEP = 10_000  # arm i's trial events use steps i·10000 + trial + 1 (unique, increasing)
 
@@ -33,23 +31,9 @@ def arm_summary(trials: list[Trial]) -> dict[str, Any]:
             "seconds_per_trial": sum(secs) / len(secs) if secs else None}
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
+    """This process's peak resident memory so far, in MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-def run_arms(ab: Abliteration) -> None:
-    ctx, cfg = ab.ctx, ab.cfg
-    memory: dict[str, dict[str, float]] = {}
-    for i, (arm, cones) in enumerate(arms(cfg.compare_cones)):
-        before = _rss_mb()
-        directions, _info = ab.prepare(ab.work / arm, cones)
-        ab.study_loop(ab.work / arm, arm, i * ARM_STEP, cones, directions)
-        memory[arm] = {"peak_rss_mb": round(_rss_mb(), 1), "peak_rss_growth_mb": round(_rss_mb() - before, 1),
-                       "directions_mb": round(directions.numel() * 4 / 2**20, 3)}
-        if ctx.stop_requested.is_set():
-            ctx.log("abliterate: stop requested; both studies keep their finished trials (aba resume continues)")
-            return
-    write_comparison(ctx.run_dir, memory)
 
 
 def write_comparison(run_dir: Any, memory: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import torch
 
 from pipeline.abliterate import directions as dirs_mod
 from pipeline.abliterate.ablate import Ablator
+from pipeline.abliterate.compare import ARM_STEP, arms, rss_mb, write_comparison
 from pipeline.abliterate.engine import Engine
 from pipeline.abliterate.kernel import TrialParams
 from pipeline.abliterate.objectives import Measure, baseline_reference, measure, objective_names
@@ -116,9 +117,7 @@ class Abliteration:
                                for p, a in list(zip(self.h_test, bm.answers, strict=True))[:4]],
                      **self.second_opinion(bm))
         if cfg.compare_cones:
-            from pipeline.abliterate.compare import run_arms
-
-            run_arms(self)
+            self.run_arms()
             return
         directions, info = self.prepare(self.work, cfg.cones)
         self.study_loop(self.work, "", 0, cfg.cones, directions)
@@ -126,6 +125,21 @@ class Abliteration:
             ctx.log("abliterate: stop requested; the study keeps every finished trial (aba resume continues it)")
             return
         self.finish(directions, info)
+
+    def run_arms(self) -> None:
+        """Concept cones on/off: the same trial budget for each arm (pipeline/abliterate/compare.py)."""
+        ctx = self.ctx
+        memory: dict[str, dict[str, float]] = {}
+        for i, (arm, cones) in enumerate(arms(self.cfg.compare_cones)):
+            before = rss_mb()
+            directions, _info = self.prepare(self.work / arm, cones)
+            self.study_loop(self.work / arm, arm, i * ARM_STEP, cones, directions)
+            memory[arm] = {"peak_rss_mb": round(rss_mb(), 1), "peak_rss_growth_mb": round(rss_mb() - before, 1),
+                           "directions_mb": round(directions.numel() * 4 / 2**20, 3)}
+            if ctx.stop_requested.is_set():
+                ctx.log("abliterate: stop requested; both studies keep their finished trials (aba resume continues)")
+                return
+        write_comparison(ctx.run_dir, memory)
 
     def prepare(self, work: Path, cones: int) -> tuple[torch.Tensor, dict]:
         """Directions for ``work`` (computed once, kept) and the ablator over them."""
