@@ -54,7 +54,7 @@ class RunActions(GuardedApp[None]):
             if cfg is not None:
                 self._launch(cfg)
 
-        self.push_screen(LaunchScreen(what), chosen)
+        self.push_screen(LaunchScreen(what, runs_dir=self.store.root), chosen)
 
     @work(thread=True, exit_on_error=False, group="control")
     def _launch(self, cfg: RunConfig) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -73,10 +72,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg.after += args.after or []
     from pipeline.train.preflight import preflight_chain  # light: data rows and stage settings
 
-    if args.runs_dir is not None:  # checks that read other runs (run:<id> sources) look in this runs dir
-        os.environ["ABA_RUNS_DIR"] = str(args.runs_dir)
-    preflight_chain(cfg)  # a bad dataset is refused before any run folder exists
     store = _store(args)
+    # A bad dataset is refused before any run folder exists; run:<id> sources are looked up in this runs dir.
+    preflight_chain(cfg, store.root)
     run_id, _path = launcher.launch(store, cfg, force=args.force)
     print(run_id)
     if args.wait:
@@ -197,7 +195,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
 def cmd_ui(args: argparse.Namespace) -> int:
     try:
         from aba_tui.app import run_app
-    except ImportError as exc:  # the app lands with the control-centre issue
+    except ImportError as exc:  # a broken install (Textual missing): the subcommands still work
         raise AbaError(f"the TUI is not available in this build ({exc}); use the subcommands (aba --help)") from None
     # None when not given: run_app then tries $ABA_RUNS_DIR, the config's runs_dir, then ./runs.
     return run_app(runs_dir=args.runs_dir, open_path=getattr(args, "path", None),
@@ -227,7 +225,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         cfg = build_config(None, [preset_path("demo")])
         from pipeline.train.preflight import preflight_chain
 
-        preflight_chain(cfg)
+        preflight_chain(cfg, store.root)
         run_id, _path = launcher.launch(store, cfg)
         print(f"started demo run {run_id} in {store.root}", file=sys.stderr)
     else:

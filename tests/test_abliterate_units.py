@@ -12,6 +12,7 @@ from pipeline.abliterate.pareto import Trial, choose, from_events, pareto_front
 from pipeline.abliterate.prompts import load_prompts
 from pipeline.abliterate.refusal import disagreement, make_detector, marker_refusal
 from pipeline.abliterate.report import write_report
+from pipeline.config.paths import RUN_DIR_ENV
 from pipeline.errors import ConfigError
 
 
@@ -139,10 +140,10 @@ def test_parent_file_data_in_a_chained_run(tmp_path: Path, monkeypatch: pytest.M
     cfg = build_config("dpo", [], ["dpo.data=parent:heal_pairs.jsonl"])
     cfg.parent = parent_id
     _child_id, child_dir = store.create_run(cfg)
-    monkeypatch.setenv("ABA_RUN_DIR", str(child_dir))
+    monkeypatch.setenv(RUN_DIR_ENV, str(child_dir))
     assert len(load_pairs("parent:heal_pairs.jsonl")) == 1
     with pytest.raises(DataError, match=f"the parent run {parent_id} wrote no nope.jsonl"):
         load_pairs("parent:nope.jsonl")
-    monkeypatch.setenv("ABA_RUN_DIR", str(parent_dir))
+    monkeypatch.setenv(RUN_DIR_ENV, str(parent_dir))
     with pytest.raises(DataError, match="needs a chained run"):
         load_pairs("parent:heal_pairs.jsonl")

@@ -94,8 +94,9 @@ def test_datagen_against_stub_faults_outputs_and_no_key_leak(store, stub: Gemini
     assert ledger["generator"]["tokens"]["thinking"] > 0 and ledger["generator"]["cost_usd"] > 0
     assert any("streamGenerateContent" in r["path"] for r in stub.requests)
     # Outputs feed the training stages through run:<id>.
-    sft, dpo, grpo = (load_sft(f"run:{run_id}"), load_pairs(f"run:{run_id}", "dpo.data"),
-                      load_prompts(f"run:{run_id}", "grpo.data"))
+    sft, dpo, grpo = (load_sft(f"run:{run_id}", runs_dir=store.root),
+                      load_pairs(f"run:{run_id}", "dpo.data", store.root),
+                      load_prompts(f"run:{run_id}", "grpo.data", store.root))
     assert len(sft) == 4 and len(grpo) == 6 and len(dpo) >= 4
     metrics = [json.loads(line) for line in (path / "events.jsonl").read_text().splitlines()]
     last = [e for e in metrics if e["type"] == "metrics"][-1]

@@ -34,12 +34,10 @@ def _cfg(*sets: str):
     ("not a model", "unknown model reference"),
     ("ftp://x", "unknown model reference"),
 ])
-def test_bad_model_reference_is_one_message_before_anything_starts(ref: str, says: str, tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ABA_RUNS_DIR", str(tmp_path))
+def test_bad_model_reference_is_one_message_before_anything_starts(ref: str, says: str, tmp_path: Path) -> None:
     cfg = _cfg(f"eval.models=[{json.dumps(ref)}]")
     with pytest.raises(ConfigError) as exc:
-        preflight(cfg)
+        preflight(cfg, runs_dir=tmp_path)
     assert says in str(exc.value) and "\n" not in str(exc.value)
 
 

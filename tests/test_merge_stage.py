@@ -65,16 +65,15 @@ def test_bad_input_gets_one_line_and_no_run_folder(store: RunStore) -> None:
     assert "merge.train: 'entropy'" in refused(store, 'merge.train=["entropy", "calibrated_uncertainty"]')
 
 
-def test_a_mismatched_rank_is_fine_for_svd_methods(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_mismatched_rank_is_fine_for_svd_methods(store: RunStore) -> None:
     from pipeline.merge.sources import check_merge
 
-    monkeypatch.setenv("ABA_RUNS_DIR", str(store.root))
     a, r8 = fake_source(store, r=4), fake_source(store, r=8)
     cfg = build_config("merge", sets=[f'merge.sources=["run:{a}", "run:{r8}"]', "merge.method=ties_svd"])
-    check_merge(cfg, cfg.sections["merge"])  # no error: SVD re-factorises to one rank
+    check_merge(cfg, cfg.sections["merge"], store.root)  # no error: SVD re-factorises to one rank
     cfg.sections["merge"].method = "ties"
     with pytest.raises(ConfigError, match="needs equal ranks"):
-        check_merge(cfg, cfg.sections["merge"])
+        check_merge(cfg, cfg.sections["merge"], store.root)
 
 
 def test_branch_weights_put_all_weight_on_one_dimension() -> None:
@@ -153,19 +152,18 @@ def adapter_runs(store: RunStore) -> tuple[str, str]:
 
 
 @pytest.mark.slow
-def test_merge_stage_writes_a_checkpoint_that_chains_and_exports_accept(store: RunStore, monkeypatch) -> None:
+def test_merge_stage_writes_a_checkpoint_that_chains_and_exports_accept(store: RunStore) -> None:
     from safetensors.torch import load_file
 
     from pipeline.export.select import resolve_export_source
     from pipeline.runs.launcher import launch, wait_for
 
-    monkeypatch.setenv("ABA_RUNS_DIR", str(store.root))
     a, b = adapter_runs(store)
     cfg: RunConfig = build_config("merge", sets=[f'merge.sources=["run:{a}@best", "run:{b}"]', "merge.method=ties",
                                                  "merge.density=0.5", "merge.compare=false"])
     from pipeline.train.preflight import preflight_chain
 
-    preflight_chain(cfg)
+    preflight_chain(cfg, store.root)
     rid, path = launch(store, cfg)
     state = wait_for(store, rid, {"succeeded", "failed", "oom", "stopped", "lost"}, timeout=300)
     assert state == "succeeded", (path / "stderr.log").read_text()[-3000:]

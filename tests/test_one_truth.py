@@ -92,3 +92,111 @@ def test_aba_ps_and_the_runs_pane_agree_on_step_and_total_far_from_the_progress_
     entry = model.entry(run_id)
     assert entry is not None and entry.loaded and entry.series.tail_only
     assert (row.step, row.total) == (ps["step"], ps["total_steps"])
+
+
+# -- run:<id>[@checkpoint]: one parser, and the runs dir handed to every lookup ----------------------------
+def test_run_references_parse_and_print_in_one_place() -> None:
+    from pipeline.config.runref import RunRef, is_run_ref, parse_run_ref, run_ref
+    from pipeline.errors import ConfigError
+
+    assert parse_run_ref("run:20261121-1530-dpo-smollm2") == RunRef("20261121-1530-dpo-smollm2", None)
+    assert parse_run_ref("run:abc@checkpoint-010") == RunRef("abc", "checkpoint-010")
+    assert str(parse_run_ref("run: abc @best")) == "run:abc@best" == run_ref("abc", "best")
+    assert run_ref("abc") == "run:abc" and not is_run_ref("runs/abc") and is_run_ref("run:x")
+    for bad in ("run:", "run:@best", "run:abc@", "embedded"):
+        with pytest.raises(ConfigError, match=r"eval\.models\[0\]=.*expected run:<id>\[@checkpoint\]"):
+            parse_run_ref(bad, "eval.models[0]")
+
+
+def test_no_module_parses_run_references_itself() -> None:
+    """``startswith("run:")`` and ``ref[4:]`` were spelled in 7 modules; pipeline/config/runref.py is the one."""
+    import ast
+
+    found = []
+    for path in sorted([*(REPO / "pipeline").rglob("*.py"), *(REPO / "aba_tui").rglob("*.py")]):
+        if path.relative_to(REPO).as_posix() == "pipeline/config/runref.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            head = node.values[0] if isinstance(node, ast.JoinedStr) and node.values else node
+            text = head.value if isinstance(head, ast.Constant) and isinstance(head.value, str) else ""
+            if text.startswith("run:") or "=run:" in text:
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}: {text[:40]!r}")
+    assert found == [], "use pipeline.config.runref (parse_run_ref, is_run_ref, run_ref):\n" + "\n".join(found)
+
+
+def _datagen_run(root: Path, run_id: str = "20260101-0000-datagen-x") -> str:
+    """A finished datagen run whose DPO output a later stage reads as ``dpo.data = run:<id>``."""
+    from pipeline.data.loaders import DATA_DIR
+    from pipeline.runs.layout import DATA, DATAGEN_OUTPUTS
+    from pipeline.runs.status import Status, write_status
+
+    folder = root / run_id / DATA
+    folder.mkdir(parents=True)
+    (folder / DATAGEN_OUTPUTS["dpo"]).write_text((DATA_DIR / "epistemic-stance-25.jsonl").read_text())
+    write_status(root / run_id, Status(run_id=run_id, stage="datagen", state="succeeded"))
+    return run_id
+
+
+def test_aba_run_looks_run_sources_up_in_its_runs_dir_flag_not_the_default(store: RunStore, tmp_path: Path) -> None:
+    from pipeline.runs.launcher import stop, wait_for
+    from pipeline.runs.status import TERMINAL
+
+    rid = _datagen_run(store.root)
+    other = tmp_path / "other-runs"  # the default runs dir ($ABA_RUNS_DIR) holds no such run
+    other.mkdir()
+    env = {**{k: v for k, v in os.environ.items() if k != "ABA_RUNS_DIR"}, "ABA_CONFIG": str(tmp_path / "none.toml")}
+
+    def aba(runs_dir: Path, default: Path, *sets: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "aba_tui", "run", "dpo", "--runs-dir", str(runs_dir),
+                               *(a for s in sets for a in ("--set", s))], cwd=REPO, capture_output=True, text=True,
+                              env={**env, "ABA_RUNS_DIR": str(default)}, timeout=120)
+
+    missed = aba(other, store.root, f"dpo.data=run:{rid}")
+    assert missed.returncode == 2 and f"dpo.data='run:{rid}': no such run in {other}" in missed.stderr
+    assert list(other.iterdir()) == []  # refused before any run folder exists
+
+    ok = aba(store.root, other, f"dpo.data=run:{rid}", "dpo.max_steps=1")
+    assert ok.returncode == 0, ok.stderr
+    new = ok.stdout.split()[0]
+    assert (store.root / new / "run.toml").is_file() and list(other.iterdir()) == []
+    # The preflight was the point: stop it once its supervisor is up (no need to train).
+    if wait_for(store, new, {"running", "lost", *TERMINAL}, timeout=60) == "running":
+        stop(store, new, grace=0)
+    assert wait_for(store, new, {"lost", *TERMINAL}, timeout=60) in TERMINAL
+
+
+@pytest.mark.asyncio
+async def test_aba_ui_launch_form_looks_run_sources_up_in_the_apps_runs_dir(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`aba ui --runs-dir X` builds AbaApp(runs_dir=X); its launch form's preflight must read X, not the
+    default runs dir (it used to: only `aba run` pointed the lookup at its flag, through the environment)."""
+    from tui_support import copy_fixture, make_app, settle, wait_until
+
+    from aba_tui.screens.launch import LaunchScreen
+    from pipeline.config.run import RunConfig
+
+    runs = copy_fixture(tmp_path)
+    rid = _datagen_run(runs)
+    other = tmp_path / "default-runs"
+    other.mkdir()
+    monkeypatch.setenv("ABA_RUNS_DIR", str(other))
+    app = make_app(tmp_path, runs_dir=runs)
+    launched: list[RunConfig] = []
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot, app)
+        app._launch = launched.append  # type: ignore[method-assign]  # the form is under test, not a training run
+        await pilot.press("n")
+        form = app.screen
+        assert isinstance(form, LaunchScreen)
+        form.query_one("#what").value = "stage:dpo"
+        await wait_until(pilot, lambda: bool(form.query("#f-dpo-data")), what="the dpo fields")
+        err = form.query_one("#launch-error")
+        form.query_one("#f-dpo-data").value = "run:20990101-nope"
+        await pilot.pause(0.1)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: f"no such run in {runs}" in str(err.render()), what="the lookup in X")
+        form.query_one("#f-dpo-data").value = f"run:{rid}"
+        await pilot.pause(0.1)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: bool(launched), what="the form's preflight to pass")
+        assert not isinstance(app.screen, LaunchScreen) and launched[0].sections["dpo"].data == f"run:{rid}"

@@ -15,12 +15,12 @@ from pipeline.train.preflight import preflight, preflight_chain
 from tests.conftest import aba
 
 
-def test_every_preset_builds_and_passes_preflight() -> None:
+def test_every_preset_builds_and_passes_preflight(tmp_path: Path) -> None:
     names = set(list_presets())
     assert {"demo", "seed000-sft-grpo", "seed000-smoke", "seed003-dpo", "seed004-dpo-heal"} <= names
     for name, path in list_presets().items():
         cfg = build_config(None, [path])
-        preflight_chain(cfg)
+        preflight_chain(cfg, tmp_path)
         assert cfg.stage in registry.stages(), name
     demo = build_config(None, [list_presets()["demo"]])
     assert demo.stage == "dpo" and demo.then == ["export"] and demo.sections["model"].source == "embedded"

@@ -39,6 +39,7 @@ from pipeline.checkpoints.browser import (
     same_as,
 )
 from pipeline.checkpoints.metrics import lower_is_better
+from pipeline.config.runref import run_ref
 from pipeline.probe.client import ProbeClient, ProbeError, ProbeMode, ProbeProgress, ProbeResult
 
 MAX_PROBE = 4
@@ -429,7 +430,7 @@ class CheckpointsScreen(RunsDirScreen):
         from pipeline.runs.store import RunStore
 
         try:
-            cfg = build_config("export", sets=[f"model.source=run:{row.run_id}", f"export.checkpoint={row.name}"])
+            cfg = build_config("export", sets=[f"model.source={run_ref(row.run_id)}", f"export.checkpoint={row.name}"])
             run_id, _ = launch(RunStore(self.runs_dir), cfg)
         except AbaError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error")

@@ -3,11 +3,13 @@
 Each field comes from ``pipeline.config.run.section_fields`` (type, default, help, choices, bounds);
 values are checked with the same ``coerce`` the CLI uses as they are typed, and the whole config
 with ``validate_paths`` before anything starts, so the errors read exactly like ``aba run``'s.
-The screen returns a validated RunConfig; the app launches it from a worker thread.
+The screen is handed the runs dir the run will be created in (its preflight looks ``run:<id>`` sources up
+there) and returns a validated RunConfig; the app launches it from a worker thread.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import work
@@ -68,8 +70,9 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
         Binding("ctrl+s", "submit", "Launch", id="launch.submit"),
     ]
 
-    def __init__(self, what: str | None = None) -> None:
+    def __init__(self, what: str | None = None, *, runs_dir: Path) -> None:
         super().__init__()
+        self.runs_dir = runs_dir  # where the run will be created: its run:<id> sources are looked up there
         self.options = choices()
         self.what = what or self.options[0][1]
         self.base: RunConfig | None = None
@@ -187,7 +190,7 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
         from pipeline.train.preflight import preflight_chain
 
         try:
-            preflight_chain(cfg)
+            preflight_chain(cfg, self.runs_dir)
         except (AbaError, OSError) as exc:
             self.app.call_from_thread(self._refused, str(exc))
             return

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pipeline.abliterate.prompts import load_prompts
 from pipeline.errors import ConfigError
 
 
-def check(cfg: Any, section: Any = None) -> None:
+def check(cfg: Any, section: Any = None, runs_dir: Path | None = None) -> None:
     a = cfg.section("abliterate") if hasattr(cfg, "section") else section
     load_prompts(a.harmful, "harmful")
     load_prompts(a.harmless, "harmless")

@@ -12,6 +12,8 @@ from pipeline.errors import ConfigError
 
 RUNS_DIR_ENV = "ABA_RUNS_DIR"
 DEFAULT_RUNS_DIR = "runs"
+# Set by the supervisor for the processes it starts for a run (the worker, notification hooks): that run's folder.
+RUN_DIR_ENV = "ABA_RUN_DIR"
 CACHE_DIR_ENV = "ABA_CACHE_DIR"
 
 
@@ -68,3 +70,16 @@ def resolve_runs_dir(flag: str | Path | None = None, configured: str | None = No
         return Path(env).expanduser()
     value = configured if configured is not None else configured_runs_dir()
     return Path(value or DEFAULT_RUNS_DIR).expanduser()
+
+
+def own_run_dir() -> Path | None:
+    """The run folder this process works for ($ABA_RUN_DIR: a worker or a hook); None elsewhere."""
+    own = os.environ.get(RUN_DIR_ENV)
+    return Path(own) if own else None
+
+
+def lookup_runs_dir() -> Path:
+    """Where ``run:<id>`` references are looked up when the caller hands no runs dir: a worker's own runs
+    dir (its run folder's parent), else the default runs dir. The CLI and the UI hand theirs instead."""
+    own = own_run_dir()
+    return own.parent if own else resolve_runs_dir()

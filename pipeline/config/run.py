@@ -18,6 +18,7 @@ from typing import Any
 import tomli_w
 
 from pipeline import registry
+from pipeline.config.runref import is_run_ref, parse_run_ref, run_ref
 from pipeline.config.schema import FieldInfo, FieldType, field_type
 from pipeline.config.schema import section_fields as class_fields
 from pipeline.errors import ConfigError
@@ -76,8 +77,8 @@ class RunConfig:
             return model.label
         if model.source == "embedded":
             return "smollm2"
-        if model.source.startswith("run:"):
-            return model.source[4:].split("-")[-1] or "run"
+        if is_run_ref(model.source):
+            return parse_run_ref(model.source).run.split("-")[-1] or "run"
         return Path(model.source.rstrip("/")).name.removesuffix(".gguf") or "model"
 
 
@@ -281,7 +282,9 @@ def validate_paths(cfg: RunConfig) -> None:
     if model is not None:
         src = model.source
         looks_like_path = src.startswith(("/", ".", "~")) or src.endswith(".gguf") or src.count("/") > 1
-        if src not in ("embedded",) and not src.startswith("run:") and looks_like_path:
+        if is_run_ref(src):
+            parse_run_ref(src, "model.source")  # its form now; the run itself is looked up by the preflight
+        elif src != "embedded" and looks_like_path:
             p = Path(src).expanduser()
             if not p.exists():
                 raise ConfigError(
@@ -293,7 +296,9 @@ def validate_paths(cfg: RunConfig) -> None:
             model.source = str(p.resolve())  # run.toml must relaunch from any working directory
     section = cfg.sections.get(cfg.stage)
     data = getattr(section, "data", "")
-    if section is not None and data and not data.startswith(("builtin:", "parent:")):
+    if section is not None and is_run_ref(data):
+        parse_run_ref(data, f"{cfg.stage}.data")  # a datagen run, looked up by the preflight
+    elif section is not None and data and not data.startswith(("builtin:", "parent:")):
         p = Path(data).expanduser()
         if not p.is_file():
             raise ConfigError(f"{cfg.stage}.data={data!r}: no such file (expected builtin:<name> or a JSONL file)")
@@ -309,10 +314,10 @@ def chain_child(cfg: RunConfig, parent_id: str) -> RunConfig | None:
     known = registry.sections()
     sections = {s: dataclasses.replace(cfg.sections[s]) if s in cfg.sections else known[s]() for s in needed}
     if "model" in sections and "model" in cfg.sections and cfg.stage not in DATA_STAGES:
-        sections["model"].source = f"run:{parent_id}"
+        sections["model"].source = run_ref(parent_id)
     if cfg.stage in DATA_STAGES:  # a data run feeds every later stage's data, not its model
         for st in cfg.then:
             if hasattr(sections.get(st), "data"):
-                sections[st].data = f"run:{parent_id}"
+                sections[st].data = run_ref(parent_id)
     return RunConfig(stage=nxt, sections=sections, name=cfg.name, then=rest, parent=parent_id,
                      description=cfg.description)

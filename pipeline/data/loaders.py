@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.config.paths import lookup_runs_dir, own_run_dir
+from pipeline.config.runref import is_run_ref, parse_run_ref
 from pipeline.errors import ConfigError
 
 DATA_DIR = Path(__file__).parent
@@ -40,22 +42,22 @@ def builtin_names() -> list[str]:
     return sorted(p.name.removesuffix(".jsonl") for p in DATA_DIR.glob("*.jsonl"))
 
 
-RUN_PREFIX = "run:"
-
-
-def run_data_path(spec: str, key: str) -> Path:
-    """``run:<datagen run>`` → that run's output for the reading stage (data/sft.jsonl, dpo.jsonl, grpo.jsonl)."""
+def run_data_path(spec: str, key: str, runs_dir: Path | None = None) -> Path:
+    """``run:<datagen run>`` in ``runs_dir`` (default: config.paths.lookup_runs_dir) → that run's output
+    for the reading stage (data/sft.jsonl, dpo.jsonl, grpo.jsonl)."""
     from pipeline.errors import RunNotFound
-    from pipeline.models.runsource import runs_root
     from pipeline.runs.layout import DATA
     from pipeline.runs.layout import DATAGEN_OUTPUTS as OUTPUT_FILES
     from pipeline.runs.store import RunStore
 
     stage = key.split(".", 1)[0]
     name = OUTPUT_FILES.get(stage, f"{stage}.jsonl")
-    root = runs_root()
+    ref = parse_run_ref(spec, key)
+    if ref.checkpoint is not None:
+        raise DataError(f"{key}={spec!r}: a dataset is a whole datagen run (expected run:<datagen run>, no @)")
+    root = runs_dir or lookup_runs_dir()
     try:
-        run_dir = RunStore(root).resolve(spec[len(RUN_PREFIX):])
+        run_dir = RunStore(root).resolve(ref.run)
     except RunNotFound:
         raise DataError(f"{key}={spec!r}: no such run in {root}") from None
     path = run_dir / DATA / name
@@ -64,12 +66,13 @@ def run_data_path(spec: str, key: str) -> Path:
     return path
 
 
-def resolve_data_path(spec: str, key: str = "data") -> Path:
-    """``builtin:<name>`` → the shipped JSONL; ``run:<id>`` → a datagen run's output; else that file."""
+def resolve_data_path(spec: str, key: str = "data", runs_dir: Path | None = None) -> Path:
+    """``builtin:<name>`` → the shipped JSONL; ``run:<id>`` → a datagen run's output (in ``runs_dir``); else
+    that file."""
     if not spec:
         raise DataError(f"{key}: empty (expected builtin:<name>, run:<datagen run>, parent:<file> or a JSONL file)")
-    if spec.startswith(RUN_PREFIX):
-        return run_data_path(spec, key)
+    if is_run_ref(spec):
+        return run_data_path(spec, key, runs_dir)
     if spec.startswith(PARENT_PREFIX):
         return parent_file(spec, key)
     if spec.startswith(BUILTIN_PREFIX):
@@ -88,15 +91,13 @@ def resolve_data_path(spec: str, key: str = "data") -> Path:
 def parent_file(spec: str, key: str) -> Path:
     """``parent:<file>``: a file the parent run of a chain wrote in its folder (e.g. abliterate's
     heal_pairs.jsonl for the DPO heal). Resolved in the worker, from this run's run.toml ``parent``."""
-    import os
-
     from pipeline.runs.store import load_run_config
 
-    own = os.environ.get("ABA_RUN_DIR")
-    parent = load_run_config(Path(own)).parent if own else None
+    own = own_run_dir()
+    parent = load_run_config(own).parent if own else None
     if not own or not parent:
         raise DataError(f"{key}={spec!r}: parent:<file> needs a chained run (this run has no parent run)")
-    path = Path(own).parent / parent / spec[len(PARENT_PREFIX):]
+    path = own.parent / parent / spec[len(PARENT_PREFIX):]
     if not path.is_file():
         raise DataError(f"{key}={spec!r}: the parent run {parent} wrote no {path.name} ({path})")
     return path
@@ -218,9 +219,9 @@ def _dedupe(source: str, keyed: list[tuple[int, dict[str, Any]]], key_fields: tu
 PAIRS_FORM = "prompt, chosen, rejected as strings or chat messages"
 
 
-def load_pairs(spec: str, key: str = "dpo.data") -> Dataset:
+def load_pairs(spec: str, key: str = "dpo.data", runs_dir: Path | None = None) -> Dataset:
     """Preference pairs: {prompt, chosen, rejected} (+ optional system, category, id)."""
-    path = resolve_data_path(spec, key)
+    path = resolve_data_path(spec, key, runs_dir)
     keyed = []
     for lineno, obj in read_jsonl(path):
         _require(obj, ("prompt", "chosen", "rejected"), path, lineno, PAIRS_FORM)
@@ -237,13 +238,13 @@ def load_pairs(spec: str, key: str = "dpo.data") -> Dataset:
 SFT_FORM = "messages (a chat ending with an assistant turn), or prompt and completion (or chosen)"
 
 
-def load_sft(spec: str, key: str = "sft.data") -> Dataset:
+def load_sft(spec: str, key: str = "sft.data", runs_dir: Path | None = None) -> Dataset:
     """SFT rows as prompt/completion messages; the loss is taken on the completion only.
 
     Accepts ``messages`` (the last assistant turn is the completion, everything before it the
     prompt), ``prompt`` + ``completion``, or a preference pair (``chosen`` is the completion).
     """
-    path = resolve_data_path(spec, key)
+    path = resolve_data_path(spec, key, runs_dir)
     keyed = []
     for lineno, obj in read_jsonl(path):
         if "messages" in obj:
@@ -263,9 +264,9 @@ def load_sft(spec: str, key: str = "sft.data") -> Dataset:
 PROMPTS_FORM = "prompt as a string or chat messages (or messages ending with a user turn)"
 
 
-def load_prompts(spec: str, key: str = "grpo.data") -> Dataset:
+def load_prompts(spec: str, key: str = "grpo.data", runs_dir: Path | None = None) -> Dataset:
     """GRPO prompts: ``prompt`` (any extra keys such as chosen are ignored) or ``messages``."""
-    path = resolve_data_path(spec, key)
+    path = resolve_data_path(spec, key, runs_dir)
     keyed = []
     for lineno, obj in read_jsonl(path):
         if "prompt" not in obj and "messages" in obj:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 
 from pipeline.config.run import RunConfig, build_config
+from pipeline.config.runref import run_ref
 
 # Cheap settings: a browser-started eval should take minutes on a CPU, not an hour.
 QUICK = ("eval.questions=[\"builtin:stance-heldout\"]", "eval.samples=2", "eval.max_tokens=96",
@@ -17,7 +18,7 @@ def checkpoints_config(picks: Sequence[tuple[str, str, str]], sets: Sequence[str
     first pick's base model (the baseline) with every picked checkpoint."""
     if not picks:
         raise ValueError("pick at least one checkpoint to evaluate")
-    refs = [f"run:{run}@{name}" for run, name, _ in picks]
+    refs = [run_ref(run, name) for run, name, _ in picks]
     base = picks[0][2] or "embedded"
     return build_config("eval", sets=[f"model.source={refs[0]}", f"eval.baseline={json.dumps(base)}",
                                       f"eval.models={json.dumps(refs[1:])}", *sets])

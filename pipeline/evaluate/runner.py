@@ -17,6 +17,8 @@ from typing import Any
 
 from pipeline.atomic import atomic_write_json, atomic_write_text
 from pipeline.chat.battery import load_battery
+from pipeline.config.paths import lookup_runs_dir
+from pipeline.config.runref import RunRef, is_run_ref, parse_run_ref, run_ref
 from pipeline.errors import AbaError, ConfigError
 from pipeline.evaluate import report as rep
 from pipeline.evaluate.models import ModelRef, parse_ref, unique_labels
@@ -56,27 +58,36 @@ def model_refs(model_source: str, cfg: Any, runs_root: Path | None = None) -> li
     return unique_labels(refs)
 
 
-def _parent_dir(model_source: str, runs_root: Path | None) -> Path:
-    from pipeline.models.runsource import runs_root as default_root
+def whole_run(model_source: str) -> RunRef | None:
+    """``model.source`` as a ``run:<id>`` naming no checkpoint (the one eval.checkpoints expands), else None."""
+    if not is_run_ref(model_source):
+        return None
+    ref = parse_run_ref(model_source)
+    return ref if ref.checkpoint is None else None
+
+
+def _parent_dir(ref: RunRef, runs_root: Path | None) -> Path:
     from pipeline.runs.store import RunStore
 
+    root = runs_root or lookup_runs_dir()
     try:
-        return RunStore(runs_root or default_root()).resolve(model_source[4:])
+        return RunStore(root).resolve(ref.run)
     except AbaError:
-        raise ConfigError(f"model.source={model_source!r}: no such run in {runs_root or default_root()}") from None
+        raise ConfigError(f"model.source='{ref}': no such run in {root}") from None
 
 
 def expand_checkpoints(model_source: str, names: list[str], runs_root: Path | None) -> list[str]:
     """``run:<id>`` with eval.checkpoints → one ``run:<id>@<name>`` per checkpoint (else the source)."""
-    if not names or not model_source.startswith("run:") or "@" in model_source:
+    ref = whole_run(model_source)
+    if not names or ref is None:
         return [model_source]
     from pipeline.evaluate.best import periodic_checkpoints
 
-    run_dir = _parent_dir(model_source, runs_root)
+    run_dir = _parent_dir(ref, runs_root)
     picked = periodic_checkpoints(run_dir) if names == ["all"] else names
     if not picked:
         raise ConfigError(f"eval.checkpoints={names!r}: run {run_dir.name} has no complete periodic checkpoint")
-    return [f"{model_source}@{n}" for n in picked]
+    return [run_ref(ref.run, n) for n in picked]
 
 
 def load_all(cfg: Any) -> tuple[dict[str, Question], Any]:
@@ -210,15 +221,18 @@ class EvalRun:
         """Re-point the parent run's ``best`` when its best_metric is an eval metric (pipeline.evaluate.best)."""
         from pipeline.evaluate.best import parent_best_metric, repoint_best
 
-        src = self.ctx.cfg.section("model").source
-        if not self.cfg.checkpoints or not src.startswith("run:") or "@" in src:
+        parent = whole_run(self.ctx.cfg.section("model").source)
+        if not self.cfg.checkpoints or parent is None:
             return None
-        run_dir = _parent_dir(src, self.ctx.run_dir.parent)
+        run_dir = _parent_dir(parent, self.ctx.run_dir.parent)
         metric = parent_best_metric(run_dir)
         if not metric.startswith("eval_") or metric[5:] not in rep.HEADLINE:
             return None
-        values = {r.ref.rsplit("@", 1)[1]: report["per_model"][r.label]["metrics"][metric[5:]]["p"]
-                  for r in refs if r.ref.startswith(src + "@")}
+        values: dict[str, Any] = {}
+        for r in refs:  # the parent's checkpoints that expand_checkpoints named
+            ref = parse_run_ref(r.ref) if is_run_ref(r.ref) else None
+            if ref is not None and ref.run == parent.run and ref.checkpoint:
+                values[ref.checkpoint] = report["per_model"][r.label]["metrics"][metric[5:]]["p"]
         chosen = repoint_best(run_dir, metric, values)
         if chosen:
             self.ctx.log(f"eval: {run_dir.name}: best is now {chosen['best']} by {metric} = {chosen['value']:.3f}")
@@ -293,10 +307,10 @@ def record_in_checkpoints(refs: list[ModelRef], report: dict[str, Any], runs_roo
     from pipeline.models.runsource import run_checkpoint
 
     for r in refs:
-        if not r.ref.startswith("run:"):
+        if not is_run_ref(r.ref):
             continue
         try:
-            _run_dir, ck = run_checkpoint(runs_root, r.ref[4:])
+            _run_dir, ck = run_checkpoint(runs_root, r.ref)
         except ConfigError:
             continue
         m = report["per_model"][r.label]["metrics"]
@@ -308,6 +322,6 @@ def record_in_checkpoints(refs: list[ModelRef], report: dict[str, Any], runs_roo
         atomic_write_json(ck.path / METADATA, meta)
 
 
-def preflight_check(cfg_all: Any, _sec: Any) -> None:
-    """The registry's check for the eval stage (``module:function`` with (cfg, section))."""
-    check(cfg_all)
+def preflight_check(cfg_all: Any, _sec: Any, runs_dir: Path | None = None) -> None:
+    """The registry's check for the eval stage (``module:function`` with (cfg, section, runs_dir))."""
+    check(cfg_all, runs_dir)

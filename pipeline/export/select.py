@@ -14,6 +14,7 @@ from typing import Any
 
 from pipeline.checkpoints.select import pick_checkpoint
 from pipeline.checkpoints.store import Checkpoint, read_checkpoint
+from pipeline.config.runref import is_run_ref, parse_run_ref
 from pipeline.errors import ConfigError
 from pipeline.runs.layout import RUN_TOML
 from pipeline.runs.store import load_run_config
@@ -42,11 +43,10 @@ class ExportSource:
 
 
 def resolve_export_source(model_source: str, which: str, runs_dir: Path) -> ExportSource:
-    if model_source.startswith("run:"):
-        from pipeline.models.runsource import split_ref
-
-        run_id, at = split_ref(model_source[4:])
-        which = at or which  # run:<id>@<checkpoint> names the checkpoint itself
+    if is_run_ref(model_source):
+        ref = parse_run_ref(model_source)
+        run_id = ref.run
+        which = ref.checkpoint or which  # run:<id>@<checkpoint> names the checkpoint itself
         run_dir = runs_dir / run_id
         if not (run_dir / RUN_TOML).is_file():
             raise ConfigError(f"model.source={model_source!r}: no run {run_id} in {runs_dir}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from pipeline.config.schema import opt
 
@@ -57,7 +58,7 @@ def check_section(sec: JudgeSection, prefix: str = "judge") -> None:
                           "empty uses the embedded model)")
 
 
-def check_grpo_judge(cfg: object, sec: object) -> None:
+def check_grpo_judge(cfg: object, sec: object, runs_dir: Path | None = None) -> None:
     """Registry check for grpo: the [judge] section must be usable when grpo.scorer = "judge"."""
     judge = getattr(cfg, "sections", {}).get("judge")
     if getattr(sec, "scorer", "") == "judge" and judge is not None:

@@ -15,12 +15,19 @@ from typing import Any
 
 from pipeline.checkpoints.store import read_checkpoint
 from pipeline.config.run import RunConfig
+from pipeline.config.runref import run_ref
 from pipeline.errors import AbaError
+from pipeline.evaluate.models import model_label
 from pipeline.merge.plan import Branch, BranchRunner, plan_branches, shared_sections
 from pipeline.merge.report import REPORT_DIR, REPORT_JSON, summarise, write_report
 from pipeline.merge.sources import AdapterSource, check_compatible, check_settings, resolve_source
+from pipeline.runs.layout import BEST, FINAL
 
-FINAL = "final"
+
+def _run_id(branch: Branch) -> str:
+    if branch.run_id is None:  # branches are launched (and recorded) before anything reads them
+        raise AbaError(f"merge: branch {branch.label} has no run yet")
+    return branch.run_id
 
 
 class MergeJob:
@@ -52,7 +59,7 @@ class MergeJob:
 
     def _source_refs(self) -> list[tuple[str, str]]:
         """(label, ref) of every adapter merged: the trained branches' best, then merge.sources."""
-        out = [(b.label, f"run:{b.run_id}@best") for b in self.branches if b.role == "source"]
+        out = [(b.label, run_ref(_run_id(b), BEST)) for b in self.branches if b.role == "source"]
         return out + [("", ref) for ref in self.sec.sources]
 
     def _sources(self) -> list[AdapterSource]:
@@ -82,21 +89,19 @@ class MergeJob:
     def _compared(self, sources: list[AdapterSource]) -> tuple[list[str], dict[str, str]]:
         """The eval run's models after the merge itself: (refs, {eval label: role})."""
         refs: list[str] = []
-        base = sources[0].base_source  # the eval labels a model as its ref without "run:", embedded as "base"
-        base_label = "base" if base == "embedded" else base[4:] if base.startswith("run:") else Path(base).name
-        roles = {base_label: "base", f"{self.ctx.run_id}@{FINAL}": "merged"}
+        roles = {model_label(sources[0].base_source): "base", model_label(run_ref(self.ctx.run_id, FINAL)): "merged"}
         labels = [label for label, _ref in self._source_refs()]
         for label, s in zip(labels, sources, strict=True):
-            ref = f"run:{s.run_id}@{s.checkpoint}" if s.run_id else str(s.path)
+            ref = run_ref(s.run_id, s.checkpoint) if s.run_id else str(s.path)
             refs.append(ref)
-            roles[ref[4:] if s.run_id else s.path.name] = f"source: {label}" if label else "source"
+            roles[model_label(ref)] = f"source: {label}" if label else "source"
         for b in self.branches:
             if b.role == "joint":
-                refs.append(f"run:{b.run_id}@best")
-                roles[f"{b.run_id}@best"] = "joint (Strategy A)"
+                refs.append(run_ref(_run_id(b), BEST))
+                roles[model_label(refs[-1])] = "joint (Strategy A)"
         for ref in self.sec.compare_with:
             refs.append(ref)
-            roles.setdefault(ref[4:], "other")
+            roles.setdefault(model_label(ref), "other")
         return refs, roles
 
     def _compare(self, sources: list[AdapterSource]) -> None:
@@ -108,7 +113,7 @@ class MergeJob:
         base_source = sources[0].base_source
 
         def eval_config(cfg: RunConfig, _b: Branch, parent: str) -> RunConfig:
-            model = dataclasses.replace(cfg.sections["model"], source=f"run:{parent}@{FINAL}",
+            model = dataclasses.replace(cfg.sections["model"], source=run_ref(parent, FINAL),
                                         label=f"{cfg.model_label()}-merge")
             ev = dataclasses.replace(cfg.sections["eval"], baseline=base_source, models=refs, checkpoints=[])
             return RunConfig(stage="eval", sections={"model": model, "eval": ev, **shared_sections(cfg)},

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.checkpoints.store import Checkpoint, read_checkpoint
+from pipeline.config.paths import lookup_runs_dir
+from pipeline.config.runref import is_run_ref, parse_run_ref
 from pipeline.errors import ConfigError
 from pipeline.merge.schema import METHODS, SUMMING
 from pipeline.runs.store import load_run_config
@@ -72,10 +74,10 @@ def _adapter_config(path: Path, where: str) -> dict[str, Any]:
 def resolve_source(ref: str, runs_dir: Path, where: str = "merge.sources") -> AdapterSource:
     """One source reference → the adapter folder and what it was trained on."""
     where = f"{where}: {ref!r}"
-    if ref.startswith("run:"):
+    if is_run_ref(ref):
         from pipeline.models.runsource import run_checkpoint
 
-        run_dir, ck = run_checkpoint(runs_dir, ref[4:], key=where.split(":")[0])
+        run_dir, ck = run_checkpoint(runs_dir, ref, key=where.split(":")[0])
         try:
             parent = load_run_config(run_dir)
             base = parent.sections["model"].source if "model" in parent.sections else ""
@@ -152,10 +154,10 @@ def check_settings(sec: Any, n: int) -> list[float]:
     return parse_weights(list(sec.weights), n, sec.method)
 
 
-def check_merge(cfg: Any, sec: Any) -> None:
-    """Preflight of the merge stage: everything checkable before a run folder exists."""
+def check_merge(cfg: Any, sec: Any, runs_dir: Path | None = None) -> None:
+    """Preflight of the merge stage: everything checkable before a run folder exists; ``run:`` sources are
+    looked up in ``runs_dir`` (default: config.paths.lookup_runs_dir)."""
     from pipeline.merge.plan import branch_weights
-    from pipeline.models.runsource import runs_root
 
     for item in sec.train:
         branch_weights(item)
@@ -171,11 +173,10 @@ def check_merge(cfg: Any, sec: Any) -> None:
             from pipeline.judge.config import check_section
 
             check_section(cfg.sections["judge"])
-    root = runs_root()
+    root = runs_dir or lookup_runs_dir()
     found = [resolve_source(ref, root) for ref in sec.sources]
     for ref in sec.compare_with:
-        if not ref.startswith("run:"):
-            raise ConfigError(f"merge.compare_with: {ref!r} (expected run:<id>[@checkpoint])")
+        parse_run_ref(ref, "merge.compare_with")
         resolve_source(ref, root, "merge.compare_with")
     model = cfg.sections.get("model")
     if sec.train or sec.joint != "off":

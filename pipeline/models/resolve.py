@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from pipeline.config.paths import models_cache_dir
+from pipeline.config.runref import is_run_ref
 from pipeline.errors import ConfigError
 from pipeline.models.embedded import embedded_gguf_path
 from pipeline.models.runsource import resolve_run_source
@@ -66,12 +67,13 @@ def embedded_hf_dir() -> Path:
     return gguf_to_hf(gguf, models_cache_dir() / f"smollm2-135m-instruct-{_file_digest(gguf)}")
 
 
-def resolve_model(source: str) -> Path | str:
-    """An HF folder (Path) for local sources; a hub id (str) is passed through."""
+def resolve_model(source: str, runs_dir: Path | None = None) -> Path | str:
+    """An HF folder (Path) for local sources; a hub id (str) is passed through. A ``run:`` source is looked
+    up in ``runs_dir`` (default: config.paths.lookup_runs_dir, a worker's own runs dir)."""
     if source == "embedded":
         return embedded_hf_dir()
-    if source.startswith("run:"):
-        return resolve_run_source(source[4:], resolve_model)
+    if is_run_ref(source):
+        return resolve_run_source(source, resolve_model, runs_dir)
     p = Path(source).expanduser()
     if p.is_file() and p.suffix == ".gguf":
         return gguf_to_hf(p, models_cache_dir() / f"{p.stem.lower()}-{_file_digest(p)}")

@@ -1,7 +1,7 @@
 """``model.source = "run:<run_id>[@checkpoint]"``: a parent run's output as the next stage's model (chains).
 
 The parent's chosen checkpoint is ``best``, else ``final``; ``@<name>`` picks another (``@latest``,
-``@checkpoint-010``; pipeline.export.select.pick_checkpoint). A LoRA adapter is merged into its base
+``@checkpoint-010``; pipeline.checkpoints.select.pick_checkpoint). A LoRA adapter is merged into its base
 model once, into a cache folder (built aside, then renamed); a full-weights checkpoint is used as is.
 Light at import (the CLI may import this module); torch/transformers/peft load inside ``merge``.
 """
@@ -17,45 +17,35 @@ from pathlib import Path
 
 from pipeline.checkpoints.select import pick_checkpoint
 from pipeline.checkpoints.store import Checkpoint, read_checkpoint
-from pipeline.config.paths import models_cache_dir
+from pipeline.config.paths import lookup_runs_dir, models_cache_dir
+from pipeline.config.runref import RunRef, parse_run_ref
 from pipeline.errors import ConfigError, RunNotFound
 from pipeline.runs.layout import CHECKPOINTS_DIR, METADATA
-from pipeline.runs.store import RunStore, default_runs_dir
+from pipeline.runs.store import RunStore
 
 PREFERRED = ("best", "final")
 
 
-def split_ref(ref: str) -> tuple[str, str | None]:
-    """``<run>@<checkpoint>`` → (run, checkpoint); without ``@`` the checkpoint is None (best, else final)."""
-    run, sep, ck = ref.partition("@")
-    return run, (ck or None) if sep else None
-
-
-def run_checkpoint(root: Path, ref: str, key: str = "model.source") -> tuple[Path, Checkpoint]:
-    """``<run>[@checkpoint]`` (no ``run:`` prefix) → the run folder and the complete checkpoint it names."""
-    run, which = split_ref(ref)
+def run_checkpoint(root: Path, ref: str | RunRef, key: str = "model.source") -> tuple[Path, Checkpoint]:
+    """``run:<run>[@checkpoint]``, looked up in the runs dir ``root`` → the run folder and the complete
+    checkpoint it names."""
+    parsed = ref if isinstance(ref, RunRef) else parse_run_ref(ref, key)
     try:
-        run_dir = RunStore(root).resolve(run)
+        run_dir = RunStore(root).resolve(parsed.run)
     except RunNotFound:
-        raise ConfigError(f"{key}='run:{ref}': no such run in {root}") from None
-    if which is None:
-        return run_dir, chosen_checkpoint(run_dir, ref)
-    return run_dir, pick_checkpoint(run_dir, which, where=f"{key}='run:{ref}'")
+        raise ConfigError(f"{key}='{parsed}': no such run in {root}") from None
+    if parsed.checkpoint is None:
+        return run_dir, chosen_checkpoint(run_dir, parsed, key)
+    return run_dir, pick_checkpoint(run_dir, parsed.checkpoint, where=f"{key}='{parsed}'")
 
 
-def runs_root() -> Path:
-    """The runs dir the chain lives in: the worker's own run folder's parent, else the default."""
-    own = os.environ.get("ABA_RUN_DIR")
-    return Path(own).parent if own else default_runs_dir()
-
-
-def chosen_checkpoint(run_dir: Path, ref: str) -> Checkpoint:
+def chosen_checkpoint(run_dir: Path, ref: RunRef, key: str = "model.source") -> Checkpoint:
     for name in PREFERRED:
         ck = read_checkpoint(run_dir / CHECKPOINTS_DIR / name)
         if ck.complete:
             return ck
-    raise ConfigError(f"model.source='run:{ref}': the run has no complete best or final checkpoint "
-                      f"in {run_dir / 'checkpoints'} (did it succeed?)")
+    raise ConfigError(f"{key}='{ref}': the run has no complete best or final checkpoint "
+                      f"in {run_dir / CHECKPOINTS_DIR} (did it succeed?)")
 
 
 def _digest(folder: Path) -> str:
@@ -105,10 +95,13 @@ def merge(ck: Checkpoint, dest: Path, resolve_base: Callable[[str], Path | str])
     return dest
 
 
-def resolve_run_source(ref: str, resolve_base: Callable[[str], Path | str]) -> Path:
-    """``run:<ref>`` → an HF model folder (merged once when the checkpoint is an adapter)."""
-    run_dir, ck = run_checkpoint(runs_root(), ref)
+def resolve_run_source(ref: str, resolve_base: Callable[[str, Path], Path | str],
+                       runs_dir: Path | None = None) -> Path:
+    """``run:<id>[@checkpoint]`` in ``runs_dir`` (default: config.paths.lookup_runs_dir) → an HF model folder
+    (merged once when the checkpoint is an adapter; its base is resolved in the same runs dir)."""
+    root = runs_dir or lookup_runs_dir()
+    run_dir, ck = run_checkpoint(root, ref)
     is_adapter = ck.meta.get("adapter", (ck.path / "adapter_config.json").is_file())
     if not is_adapter:
         return ck.path
-    return merge(ck, merged_dir(run_dir.name, ck), resolve_base)
+    return merge(ck, merged_dir(run_dir.name, ck), lambda source: resolve_base(source, root))

@@ -17,6 +17,7 @@ from typing import Any
 
 from pipeline import registry
 from pipeline.atomic import read_json_object
+from pipeline.config.runref import is_run_ref
 from pipeline.errors import ConfigError
 from pipeline.runs.diskspace import fmt_bytes, space
 
@@ -62,7 +63,7 @@ def model_config(source: str) -> dict[str, Any] | None:
     """config.json of ``model.source`` when it can be found without loading anything."""
     if source == "embedded":
         return dict(EMBEDDED_SHAPE)
-    if source.startswith("run:"):
+    if is_run_ref(source):
         return None  # a parent's output: checked when the parent itself was launched
     p = Path(source).expanduser()
     return read_json_object(p / "config.json") if p.is_dir() else None

@@ -15,6 +15,7 @@ RESULT_FILE = "worker_result.json"  # a stage's deliberate end (failed/oom/stopp
 STOP_FILE = "stop.json"  # optional {"grace_seconds": N} written by `aba stop --grace`
 CHECKPOINTS_DIR = "checkpoints"
 METADATA = "metadata.json"  # written last in a checkpoint: without it the checkpoint is incomplete
+BEST, FINAL = "best", "final"  # the checkpoints a run names by role (`run:<id>` takes best, else final)
 STAGING = ".trainer"  # HF's output_dir inside the run folder (hidden: not a checkpoint)
 EXPORTS_DIR = "exports"
 VOTES_FILE = "votes.jsonl"

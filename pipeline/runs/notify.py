@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.config.paths import user_config_path
+from pipeline.config.paths import RUN_DIR_ENV, user_config_path
 from pipeline.errors import ConfigError
 from pipeline.runs.layout import LOST_MARK, NOTIFY_LOG, RUN_TOML
 
@@ -236,7 +236,7 @@ def run_command(command: str, notice: Notice, timeout_s: float, run_dir: Path | 
            "ABA_STAGE": notice.stage, "ABA_ALERT": notice.code, "ABA_MESSAGE": notice.text(),
            "ABA_NOTICE_JSON": json.dumps(notice.as_dict())}
     if run_dir is not None:
-        env["ABA_RUN_DIR"] = str(run_dir)
+        env[RUN_DIR_ENV] = str(run_dir)
     proc = subprocess.run(command, shell=True, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL, timeout=timeout_s, start_new_session=True, check=False)
     return proc.returncode

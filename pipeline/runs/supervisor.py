@@ -20,6 +20,7 @@ from typing import Any
 
 from pipeline import registry
 from pipeline.atomic import atomic_write_text
+from pipeline.config.paths import RUN_DIR_ENV
 from pipeline.config.run import RunConfig, chain_child
 from pipeline.runs.classify import classify, oom_kill_count, read_tail
 from pipeline.runs.cluster import deps, jobside, ranks
@@ -130,7 +131,7 @@ class Supervisor:
         err_start = err_path.stat().st_size if err_path.exists() else 0
         oom_before = oom_kill_count()
         cmd = worker_command(self.cfg, self.run_dir, resume, st.attempt)
-        env = {**os.environ, **ranks.LAUNCHER_ENV, "ABA_RUN_DIR": str(self.run_dir), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **ranks.LAUNCHER_ENV, RUN_DIR_ENV: str(self.run_dir), "PYTHONUNBUFFERED": "1"}
         with open(self.run_dir / STDOUT_LOG, "ab") as out, open(err_path, "ab") as err:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
                                          start_new_session=True)

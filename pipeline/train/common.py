@@ -128,7 +128,8 @@ def run_stage(ctx: Any, spec: StageSpec) -> None:
     section = ctx.cfg.stage_section
     model_sec = ctx.cfg.sections["model"]
     try:
-        data = preflight(ctx.cfg)  # the same checks `aba run` made, on the data as it is now
+        # The same checks `aba run` made, on the data as it is now; run:<id> data is looked up beside this run.
+        data = preflight(ctx.cfg, runs_dir=ctx.run_dir.parent)
     except ConfigError as exc:
         ctx.fail(str(exc))
     assert data is not None

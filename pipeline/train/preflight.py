@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import registry
+from pipeline.config.paths import lookup_runs_dir
 from pipeline.data.loaders import Dataset
 from pipeline.errors import ConfigError
 from pipeline.rewards.scorer import SCORERS
 from pipeline.rewards.weights import parse_weights
 
 
-def check_grpo(cfg: Any, sec: Any) -> None:
+def check_grpo(cfg: Any, sec: Any, runs_dir: Path | None = None) -> None:
     parse_weights(sec.reward_weights)
     if sec.scorer not in SCORERS:
         raise ConfigError(f"grpo.scorer={sec.scorer!r}: unknown scorer (expected one of {', '.join(SCORERS)})")
@@ -32,7 +33,7 @@ def check_grpo(cfg: Any, sec: Any) -> None:
                           "full group)")
 
 
-def check_model(cfg: Any, _sec: Any) -> None:
+def check_model(cfg: Any, _sec: Any, runs_dir: Path | None = None) -> None:
     model_sec = cfg.sections.get("model")
     if model_sec is None:
         return
@@ -41,24 +42,28 @@ def check_model(cfg: Any, _sec: Any) -> None:
         raise ConfigError(f"model.chat_template={tpl!r}: no such file (expected auto or a Jinja template file)")
 
 
-def preflight(cfg: Any, stage: str | None = None) -> Dataset | None:
+def preflight(cfg: Any, stage: str | None = None, runs_dir: Path | None = None) -> Dataset | None:
     """Run ``stage``'s registered checks (default: the config's stage) and return the dataset its loader
-    reads; None for a stage without a loader."""
+    reads; None for a stage without a loader. ``run:<id>`` references (a model source, a datagen run's
+    data) are looked up in ``runs_dir``: the CLI's and the UI's runs dir, a worker's own (its run folder's
+    parent), else config.paths.lookup_runs_dir."""
     info = registry.get(stage or cfg.stage)
+    root = runs_dir or lookup_runs_dir()
     sec = cfg.sections.get(info.own_section) if info.own_section else None
     for ref in info.checks:
-        registry.resolve(ref)(cfg, sec)
+        registry.resolve(ref)(cfg, sec, root)
     if not info.loader or sec is None:
         return None
-    return registry.resolve(info.loader)(sec.data, f"{info.name}.data")
+    return registry.resolve(info.loader)(sec.data, f"{info.name}.data", root)
 
 
-def preflight_chain(cfg: Any) -> None:
-    """Every stage of a config and its chain (`then`), before the first one starts."""
+def preflight_chain(cfg: Any, runs_dir: Path) -> None:
+    """Every stage of a config and its chain (`then`), before the first one starts, against the runs dir
+    the run will be created in."""
     for stage in [cfg.stage, *cfg.then]:
         own = registry.get(stage).own_section
         if own in cfg.sections:
             # A later stage reading its parent's output (parent:<file>) is checked when it starts.
             if stage != cfg.stage and str(getattr(cfg.sections[own], "data", "")).startswith("parent:"):
                 continue
-            preflight(cfg, stage)
+            preflight(cfg, stage, runs_dir)
