@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.models.embedded import converter_dir, embedded_gguf_path
+from pipeline.runs.layout import STDERR_LOG
 
 
 @dataclass
@@ -132,8 +133,8 @@ def _smoke(runs_dir: Path | None, keep: bool = False, cfg: Any = None) -> Check:
             state = wait_for(store, run_id, ends, timeout=60)
         if state == "succeeded":
             return Check("smoke (3 dpo steps)", "ok", f"{run_id}: succeeded" + (" (kept)" if keep else ""))
-        reason = read_status_raw(path).reason or last_error(read_tail(path / "stderr.log")) or ""
-        where = f"see {path}/stderr.log" if keep else "run `aba doctor --smoke --keep` to keep the run and its logs"
+        reason = read_status_raw(path).reason or last_error(read_tail(path / STDERR_LOG)) or ""
+        where = f"see {path / STDERR_LOG}" if keep else "run `aba doctor --smoke --keep` to keep the run and its logs"
         return Check("smoke (3 dpo steps)", "fail", f"{run_id}: {state}" + (f": {reason}" if reason else ""), where)
     finally:
         if tmp is not None:

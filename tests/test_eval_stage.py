@@ -17,9 +17,9 @@ from pipeline.config.run import build_config
 from pipeline.errors import ConfigError
 from pipeline.evaluate import judges
 from pipeline.evaluate.models import parse_ref
-from pipeline.evaluate.report import REPORT_JSON, REPORT_MD
 from pipeline.evaluate.runner import EVAL_DIR, EvalRun, load_all, model_refs
 from pipeline.judge.interface import Judgement
+from pipeline.runs.layout import EVAL_REPORT_JSON, EVAL_REPORT_MD
 from pipeline.runs.worker import StageContext, StageFailed
 from pipeline.train.preflight import preflight
 
@@ -165,9 +165,9 @@ def test_report_from_probe_rows_has_before_after_targets_and_ratings(tmp_path: P
     assert cmp["deltas"]["self_pragmatism"]["d"] == 1.0 and cmp["moved_as_intended"]
     assert rep["per_model"]["tuned"]["targets"][0]["pass"] and not rep["per_model"]["base"]["targets"][0]["pass"]
     assert rep["tournament"]["order"] == ["tuned", "base"] and rep["judge"]["dimensions"]["base"]
-    md = (ctx.run_dir / REPORT_MD).read_text()
+    md = (ctx.run_dir / EVAL_REPORT_MD).read_text()
     assert "## tuned vs base" in md and "FAIL" in md and "PASS" in md and "| tuned |" in md
-    assert json.loads((ctx.run_dir / REPORT_JSON).read_text())["baseline"] == "base"
+    assert json.loads((ctx.run_dir / EVAL_REPORT_JSON).read_text())["baseline"] == "base"
 
 
 def test_eval_of_every_checkpoint_ranks_them_and_repoints_best(tmp_path: Path) -> None:
@@ -201,7 +201,7 @@ def test_eval_of_every_checkpoint_ranks_them_and_repoints_best(tmp_path: Path) -
     best = read_checkpoint(parent / "checkpoints" / "best")
     assert best.meta["source"] == "checkpoint-001" and best.meta["chosen_by"] == "eval"
     assert (parent / "checkpoints" / "best" / "adapter_model.safetensors").read_text() == "checkpoint-001"
-    assert "Best checkpoint by behaviour" in (run_dir / REPORT_MD).read_text()
+    assert "Best checkpoint by behaviour" in (run_dir / EVAL_REPORT_MD).read_text()
     from pipeline.evaluate.best import repoint_best
 
     tie = {"checkpoint-001": 0.5, "checkpoint-002": 0.5}  # a tie keeps the current best
@@ -234,7 +234,7 @@ def test_judge_returning_garbage_fails_the_run_without_a_report(tmp_path: Path,
     with pytest.raises(StageFailed) as exc:
         EvalRun(ctx).report(refs, load_all(ctx.cfg.section("eval"))[0], None)
     assert "the judge returned 1 judgements for" in exc.value.reason
-    assert not (ctx.run_dir / REPORT_JSON).exists() and not (ctx.run_dir / REPORT_MD).exists()
+    assert not (ctx.run_dir / EVAL_REPORT_JSON).exists() and not (ctx.run_dir / EVAL_REPORT_MD).exists()
 
 
 @pytest.mark.slow
@@ -264,7 +264,7 @@ async def test_eval_end_to_end_on_the_embedded_model_and_the_eval_screen_shows_i
     run_id, run_dir = launch(store, cfg)
     state = wait_for(store, run_id, {"succeeded", "failed", "oom", "stopped", "lost"}, timeout=900)
     assert state == "succeeded", (run_dir / "stderr.log").read_text()[-2000:]
-    rep = json.loads((run_dir / REPORT_JSON).read_text())
+    rep = json.loads((run_dir / EVAL_REPORT_JSON).read_text())
     labels = [m["label"] for m in rep["models"]]
     assert labels == ["base", gguf.stem] and [m["kind"] for m in rep["models"]] == ["hf", "gguf"]
     assert rep["per_model"][gguf.stem]["n"] == 8 and rep["per_model"]["base"]["n"] == 8
@@ -323,7 +323,7 @@ def test_rebuild_rereads_stored_answers_without_a_model(tmp_path: Path) -> None:
     ctx, _refs = _ctx(tmp_path, "model.source=org/tuned", "eval.judge=none")
     (ctx.run_dir / "run.toml").write_text(ctx.cfg.to_toml())
     assert rebuild_main([str(ctx.run_dir)]) == 0
-    rep = json.loads((ctx.run_dir / REPORT_JSON).read_text())
+    rep = json.loads((ctx.run_dir / EVAL_REPORT_JSON).read_text())
     assert [m["label"] for m in rep["models"]] == ["base", "tuned"] and rep["patterns"].startswith("aba-stance-")
     assert rep["comparisons"]["tuned"]["moved_as_intended"]
     assert rebuild_main([str(tmp_path / "nope")]) == 1

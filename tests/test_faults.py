@@ -20,8 +20,8 @@ import pytest
 from pipeline.config.run import build_config
 from pipeline.errors import ConfigError
 from pipeline.runs.diskplan import EMBEDDED_SHAPE, check_disk, estimate, model_config
-from pipeline.runs.durable import RESERVE_FILE
 from pipeline.runs.launcher import launch, resume, stop, wait_for
+from pipeline.runs.layout import RESERVE_FILE
 from pipeline.runs.procinfo import alive
 from pipeline.runs.status import TERMINAL, read_status, read_status_raw
 from pipeline.runs.store import RunStore

@@ -12,8 +12,9 @@ import pytest
 
 from pipeline.config.run import RunConfig, build_config
 from pipeline.config.schema import SelftestSection, SupervisorSection
-from pipeline.merge.plan import BRANCHES_FILE, Branch, BranchRunner, plan_branches
+from pipeline.merge.plan import Branch, BranchRunner, plan_branches
 from pipeline.runs.launcher import wait_for
+from pipeline.runs.layout import BRANCHES_FILE
 from pipeline.runs.status import read_status
 from pipeline.runs.store import RunStore, load_run_config
 from pipeline.runs.worker import StageContext, StageFailed

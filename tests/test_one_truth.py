@@ -3,6 +3,7 @@ a run's step/total computed once (the runs model) for `aba ps` and the runs pane
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -200,3 +201,91 @@ async def test_aba_ui_launch_form_looks_run_sources_up_in_the_apps_runs_dir(tmp_
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: bool(launched), what="the form's preflight to pass")
         assert not isinstance(app.screen, LaunchScreen) and launched[0].sections["dpo"].data == f"run:{rid}"
+
+
+# -- run-folder names: pipeline/runs/layout.py spells them, no other module -------------------------------
+def _layout_names() -> set[str]:
+    from pipeline.runs import layout
+
+    names: set[str] = set()
+    for value in vars(layout).values():
+        if isinstance(value, str):
+            names.add(value)
+        elif isinstance(value, dict):
+            names.update(v for v in value.values() if isinstance(v, str))
+    return names
+
+
+def _run_dir_depth(node: ast.expr) -> int:
+    """How many ``/`` joins below a run folder ``node`` is (``run_dir``, ``ctx.run_dir``, ``Path(run_dir)``
+    are 0; ``run_dir / DATA`` is 1 …); -1 when it is not rooted at one."""
+    depth = 0
+    while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        node, depth = node.left, depth + 1
+    if isinstance(node, ast.Call) and node.args:
+        node = node.args[0]
+    name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+    return depth if name.endswith("run_dir") else -1
+
+
+def _run_folder_literals(path: Path, names: set[str]) -> list[str]:
+    """String literals in ``path`` that spell a run-folder name: a layout name (a file name, with a dot or a
+    dash) anywhere but a docstring; a literal joined with ``/`` onto a run folder or a folder in it; an
+    f-string joined onto the run folder itself (one inside a named folder is data: ``checkpoint-{step}``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                  if isinstance(n, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+                  and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    found = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                and node.value in names and any(c in node.value for c in ".-")):
+            found.append(f"{node.lineno}: {node.value!r}")
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            depth = _run_dir_depth(node.left)
+            if (depth >= 0 and isinstance(node.right, ast.Constant)) or \
+                    (depth == 0 and isinstance(node.right, ast.JoinedStr)):
+                found.append(f"{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_no_module_spells_a_run_folder_name_but_the_layout() -> None:
+    names = _layout_names()
+    assert {"status.json", "judge-cache", "eval_report.json", "comparison.md", "heal_pairs.jsonl"} <= names
+    found = []
+    for path in sorted([*(REPO / "pipeline").rglob("*.py"), *(REPO / "aba_tui").rglob("*.py")]):
+        if path.relative_to(REPO).as_posix() != "pipeline/runs/layout.py":
+            found += [f"{path.relative_to(REPO)}:{hit}" for hit in _run_folder_literals(path, names)]
+    assert found == [], "import the name from pipeline/runs/layout.py (add it there if it is new):\n" + "\n".join(found)
+
+
+def test_the_run_folder_check_catches_a_known_name_and_a_new_one(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text('"""A module that mentions status.json in its docstring (fine)."""\n'
+                   'from pathlib import Path\n\n\n'
+                   'def f(run_dir: Path, ctx: object) -> None:\n'
+                   '    (run_dir / "status.json").read_text()  # a known name, spelled again\n'
+                   '    (Path(run_dir) / "new-notes.txt").write_text("")  # a new name, not in the layout\n'
+                   '    print(ctx.run_dir / f"trial-{1}.json", "judge-cache")\n'
+                   '    print(run_dir / DATA / "more.jsonl", run_dir / DATA / f"{1}.jsonl")  # the f-string is data\n')
+    hits = sorted(_run_folder_literals(bad, _layout_names()))
+    assert [h.split(":")[0] for h in hits] == ["6", "6", "7", "8", "8", "9"], hits
+
+
+def test_every_name_of_the_documented_run_folder_is_a_layout_name() -> None:
+    """docs/run-folder.md's tree and the layout agree: a name documented there is a constant here."""
+    import re
+
+    doc = (REPO / "docs" / "run-folder.md").read_text(encoding="utf-8")
+    tree = doc.split("```", 2)[1].splitlines()[2:]  # below runs/<run_id>/
+    files = r"(?<![/\w.<-])[\w.][\w.<>-]*\.(?:toml|jsonl?|log|lost|sh|out|md|journal|pt|gguf)\b"
+    documented = {n for line in tree for n in re.findall(files, line)}
+    # Folders: the first column's names ("checkpoints/<name>/" is checkpoints) and dot-files there.
+    heads = [re.split(r"\s{2,}", line.strip(), maxsplit=1)[0] for line in tree if line.startswith("  ") and
+             not line.startswith("   ")]
+    documented |= {h.split("/")[0] for h in heads if "/" in h or h.startswith(".")}
+    documented = {n.replace("<job>", "%j") for n in documented}
+    assert {"status.json", "slurm-%j.out", "checkpoints", ".trainer", "items.jsonl", "chosen-f16.gguf"} <= documented
+    names = _layout_names()
+    missing = sorted(n for n in documented if n not in names and not n.startswith("<"))
+    assert missing == [], f"documented in docs/run-folder.md but not a constant of pipeline/runs/layout.py: {missing}"

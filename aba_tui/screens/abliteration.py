@@ -25,6 +25,7 @@ from aba_tui.panes.pareto import render, scatter
 from aba_tui.screens.base import RunsDirScreen
 from pipeline.abliterate.pareto import StudyView, from_events
 from pipeline.runs.events import Tail
+from pipeline.runs.layout import EVENTS_FILE
 from pipeline.runs.store import RunStore
 
 
@@ -108,7 +109,7 @@ class AbliterationScreen(RunsDirScreen):
         if run_id == self.run_id:
             return
         self.run_id = run_id
-        self.tail = Tail(self.runs_dir / run_id / "events.jsonl")
+        self.tail = Tail(self.runs_dir / run_id / EVENTS_FILE)
         self.events = []
         self.shown_trials = -1
         self._poll()

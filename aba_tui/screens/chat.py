@@ -30,7 +30,7 @@ from pipeline.chat.votes import append_vote, export_dpo, vote_record
 from pipeline.config.paths import cache_dir
 from pipeline.errors import AbaError
 from pipeline.export import baseline_gguf_path, newest_export
-from pipeline.runs.layout import EXPORTS_DIR, STATUS_FILE, VOTES_FILE
+from pipeline.runs.layout import CHAT_DIR, DPO_PAIRS_FILE, EXPORTS_DIR, STATUS_FILE, VOTES_FILE
 
 SAMPLING_FIELDS = (("temperature", "0.7", "temp"), ("top_p", "0.95", "top-p"), ("max_tokens", "256", "max"),
                    ("seed", "", "seed"))
@@ -165,7 +165,7 @@ class ChatScreen(RunsDirScreen):
             if chat and chat.spec.kind == "gguf":
                 p = Path(chat.spec.target).resolve()
                 if p.parent.name == EXPORTS_DIR and (p.parent.parent / STATUS_FILE).is_file():
-                    return p.parent.parent / "chat"
+                    return p.parent.parent / CHAT_DIR
         return cache_dir() / "chat"
 
     # -- loading sides -------------------------------------------------------------------------------
@@ -370,7 +370,7 @@ class ChatScreen(RunsDirScreen):
                  f"{path}: cannot save the vote", undo=lambda: setattr(turn, "voted", None))
 
     def action_export_pairs(self) -> None:
-        votes, out = self.save_dir() / VOTES_FILE, self.save_dir() / "dpo-pairs.jsonl"
+        votes, out = self.save_dir() / VOTES_FILE, self.save_dir() / DPO_PAIRS_FILE
 
         def export() -> str:
             if not votes.is_file():

@@ -11,6 +11,7 @@ from typing import Any
 
 from pipeline.abliterate.pareto import Trial, read_study
 from pipeline.atomic import atomic_write_json, atomic_write_text
+from pipeline.runs.layout import COMPARISON_JSON, COMPARISON_MD
 
 ARM_STEP = 10_000  # arm i's trial events use steps i·10000 + trial + 1 (unique, increasing)
 
@@ -44,7 +45,7 @@ def write_comparison(run_dir: Any, memory: dict[str, dict[str, float]] | None = 
     out = {arm: {**arm_summary(ts), **((memory or {}).get(arm, {}))} for arm, ts in by_arm.items()}
     base = view.baseline or {}
     result = {"baseline": {"refusals": base.get("refusals"), "n": base.get("n")}, "arms": out}
-    atomic_write_json(run_dir / "comparison.json", result)
+    atomic_write_json(run_dir / COMPARISON_JSON, result)
     cols = ("trials", "lowest_refusals", "best_kl_at_lowest", "kl_mean", "seconds_per_trial", "peak_rss_mb",
             "peak_rss_growth_mb", "directions_mb")
     lines = ["# Concept cones on/off", "", f"Original model: {base.get('refusals')}/{base.get('n')} refusals.", "",
@@ -53,7 +54,7 @@ def write_comparison(run_dir: Any, memory: dict[str, dict[str, float]] | None = 
         lines.append(f"| {arm} | " + " | ".join(_fmt(row.get(c)) for c in cols) + " |")
     lines += ["", "peak_rss_mb is the process's peak so far (the second arm includes the first);",
               "peak_rss_growth_mb is how much the arm raised it."]
-    atomic_write_text(run_dir / "comparison.md", "\n".join(lines) + "\n")
+    atomic_write_text(run_dir / COMPARISON_MD, "\n".join(lines) + "\n")
     return result
 
 

@@ -16,6 +16,7 @@ import torch
 from pipeline.abliterate.engine import Engine
 from pipeline.abliterate.objectives import Baseline
 from pipeline.abliterate.refusal import Detector
+from pipeline.runs.layout import CHOSEN_GGUF, CONVERT_LOG
 
 
 def evaluate_gguf(ckpt: Path, work: Path, harmful: list[str], harmless: list[str], base: Baseline,
@@ -24,8 +25,8 @@ def evaluate_gguf(ckpt: Path, work: Path, harmful: list[str], harmless: list[str
 
     from pipeline.export.convert import convert_hf
 
-    gguf = work / "chosen-f16.gguf"
-    convert_hf(ckpt, gguf, "f16", log_path=work / "convert.log")
+    gguf = work / CHOSEN_GGUF
+    convert_hf(ckpt, gguf, "f16", log_path=work / CONVERT_LOG)
     llm = Llama(model_path=str(gguf), n_ctx=1024, n_threads=max(1, (torch.get_num_threads() or 2)),
                 logits_all=True, verbose=False, seed=cfg.seed)
     refusals = undecided = 0

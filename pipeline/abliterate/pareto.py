@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.runs.events import iter_events
+from pipeline.runs.layout import EVENTS_FILE
 
 DEFAULT_OBJECTIVES = (("refusals", "minimize"), ("kl", "minimize"))
 EXTRA = ("judge_disagree", "judge_compared", "judge_refusals", "undecided", "batch_size")
@@ -95,7 +96,7 @@ def from_events(events: Iterable[dict[str, Any]]) -> StudyView:
 
 
 def read_study(run_dir: Path) -> StudyView:
-    path = Path(run_dir) / "events.jsonl"
+    path = Path(run_dir) / EVENTS_FILE
     if not path.is_file():
         return StudyView(list(DEFAULT_OBJECTIVES), [])
     return from_events(ev for _off, ev in iter_events(path))

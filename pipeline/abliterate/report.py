@@ -8,6 +8,7 @@ from typing import Any
 
 from pipeline.abliterate.pareto import StudyView
 from pipeline.atomic import atomic_write_json, atomic_write_text
+from pipeline.runs.layout import ABLITERATE_REPORT_JSON, ABLITERATE_REPORT_MD
 
 
 def summary(view: StudyView, gguf: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def _fmt(v: Any) -> str:
 
 def write_report(run_dir: Path, view: StudyView, cfg: Any = None, gguf: dict[str, Any] | None = None) -> dict[str, Any]:
     s = summary(view, gguf)
-    atomic_write_json(Path(run_dir) / "report.json", s)
+    atomic_write_json(Path(run_dir) / ABLITERATE_REPORT_JSON, s)
     names = [n for n, _ in view.objectives]
     n = s["baseline"].get("n")
     lines = ["# Abliteration report", "",
@@ -60,5 +61,5 @@ def write_report(run_dir: Path, view: StudyView, cfg: Any = None, gguf: dict[str
     if j["compared"]:
         lines += ["", f"Judge second opinion: {j['disagree']} disagreements in {j['compared']} answers "
                   f"({_fmt(j['rate'])})."]
-    atomic_write_text(Path(run_dir) / "report.md", "\n".join(lines) + "\n")
+    atomic_write_text(Path(run_dir) / ABLITERATE_REPORT_MD, "\n".join(lines) + "\n")
     return s

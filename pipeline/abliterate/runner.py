@@ -24,10 +24,9 @@ from pipeline.abliterate.save import save_checkpoint
 from pipeline.abliterate.study import finished, open_study, recover, run_trials
 from pipeline.atomic import atomic_write_json
 from pipeline.errors import ConfigError
-from pipeline.runs.layout import ABLITERATE_DIR
+from pipeline.runs.layout import ABLITERATE_DIR, DIRECTIONS_JSON, DIRECTIONS_PT, FINAL, HEAL_PAIRS, JUDGE_CACHE
 from pipeline.runs.worker import StageContext
 
-WORK = ABLITERATE_DIR  # the stage's folder inside the run folder
 TEMPLATE_REFUSAL = "I'm sorry, but I can't help with that request."
 
 
@@ -39,7 +38,7 @@ def is_oom(exc: BaseException) -> bool:
 def _directions(ctx_dir: Path, engine: Engine, cfg: Any, harmful: list[str],
                 harmless: list[str]) -> tuple[torch.Tensor, dict]:
     """Computed once per run and kept (a resume reuses them, so every trial sees the same directions)."""
-    pt, info_path = ctx_dir / "directions.pt", ctx_dir / "directions.json"
+    pt, info_path = ctx_dir / DIRECTIONS_PT, ctx_dir / DIRECTIONS_JSON
     if pt.is_file() and info_path.is_file():
         return torch.load(pt), json.loads(info_path.read_text())
     d, info = dirs_mod.compute(engine, harmful, harmless, cfg.directions, cfg.cones, cfg.orthogonalize, cfg.seed)
@@ -57,7 +56,7 @@ class Abliteration:
 
         self.ctx = ctx
         self.cfg = ctx.cfg.section("abliterate")
-        self.work = ctx.run_dir / WORK
+        self.work = ctx.run_dir / ABLITERATE_DIR
         self.work.mkdir(parents=True, exist_ok=True)
         self.model_source = ctx.cfg.section("model").source
         self.model_path = str(resolve_model(self.model_source))
@@ -79,7 +78,7 @@ class Abliteration:
             return None
         from pipeline.judge.factory import make_judge
 
-        return make_judge(self.ctx.cfg.sections.get("judge"), cache_dir=self.work / "judge-cache")
+        return make_judge(self.ctx.cfg.sections.get("judge"), cache_dir=self.work / JUDGE_CACHE)
 
     # -- measurements ------------------------------------------------------------------------------------
     def measure(self, seed: int) -> Measure:
@@ -212,7 +211,7 @@ class Abliteration:
         meta = self.trial_meta(chosen, info)
         self.ablator.apply(params)
         try:
-            ckpt = save_checkpoint(self.ablator, self.engine.tok, ctx.checkpoints_dir / "final", meta)
+            ckpt = save_checkpoint(self.ablator, self.engine.tok, ctx.checkpoints_dir / FINAL, meta)
             pairs = self.heal_pairs() if cfg.heal_pairs else 0
         finally:
             self.ablator.reset()
@@ -245,7 +244,7 @@ class Abliteration:
             rejected = o if self.detector(p, o) else TEMPLATE_REFUSAL
             if a.strip() and a.strip() != rejected.strip():
                 rows.append({"prompt": p, "chosen": a, "rejected": rejected, "category": "abliterate-heal"})
-        path = self.ctx.run_dir / "heal_pairs.jsonl"
+        path = self.ctx.run_dir / HEAL_PAIRS
         tmp = path.with_suffix(".jsonl.tmp")
         tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         os.replace(tmp, path)
@@ -256,8 +255,8 @@ class Abliteration:
         from pipeline.abliterate.gguf_eval import evaluate_gguf
 
         try:
-            return evaluate_gguf(ckpt, self.ctx.run_dir / WORK, self.h_test, self.b_test, self.base, self.detector,
-                                 self.cfg, self.engine)
+            return evaluate_gguf(ckpt, self.work, self.h_test, self.b_test, self.base, self.detector, self.cfg,
+                                 self.engine)
         except Exception as exc:  # the HF result stands; say why the GGUF one is missing
             self.ctx.alert("gguf_eval_failed", f"GGUF measurement failed: {type(exc).__name__}: {exc}"[:500],
                            level="warning")

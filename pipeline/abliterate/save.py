@@ -12,9 +12,16 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.checkpoints.store import CHECKPOINTS_DIR, write_metadata
+from pipeline.checkpoints.store import write_metadata
 from pipeline.errors import AbaError
-from pipeline.runs.layout import ABLITERATE_DIR
+from pipeline.runs.layout import (
+    ABLITERATE_DIR,
+    CHECKPOINTS_DIR,
+    CONVERT_LOG,
+    DIRECTIONS_JSON,
+    DIRECTIONS_PT,
+    ORIGINAL_GGUF,
+)
 
 if TYPE_CHECKING:
     from pipeline.abliterate.pareto import Trial
@@ -56,8 +63,8 @@ def load_for_trial(run_dir: Path, trial: Trial) -> tuple[Any, Any, dict[str, Any
     cfg = cfg_all.section("abliterate")
     path = str(resolve_model(cfg_all.section("model").source))
     engine = Engine.load(path, cfg.batch_size)
-    directions = torch.load(run_dir / ABLITERATE_DIR / "directions.pt")
-    info = json.loads((run_dir / ABLITERATE_DIR / "directions.json").read_text())
+    directions = torch.load(run_dir / ABLITERATE_DIR / DIRECTIONS_PT)
+    info = json.loads((run_dir / ABLITERATE_DIR / DIRECTIONS_JSON).read_text())
     ab = Ablator(engine.model, directions, cfg.variant, cfg.norm, tuple(cfg.components), cfg.scope)
     ab.apply(TrialParams.from_flat(trial.params, tuple(cfg.components)))
     meta = {"trial": trial.number, "objectives": trial.values, "params": trial.params, "variant": cfg.variant,
@@ -102,12 +109,12 @@ def to_gguf(run_dir: Path, ckpt: Path, base_model: str) -> dict[str, str]:
     """The trial and the original model as f16 GGUFs in the run's abliterate/ folder (the original once)."""
     from pipeline.export.convert import convert_hf
 
-    work = run_dir / "abliterate"
+    work = run_dir / ABLITERATE_DIR
     trial_gguf = work / f"{ckpt.name}-f16.gguf"
-    original = work / "original-f16.gguf"
+    original = work / ORIGINAL_GGUF
     if not original.is_file():
-        convert_hf(Path(base_model), original, "f16", log_path=work / "convert.log")
-    convert_hf(ckpt, trial_gguf, "f16", log_path=work / "convert.log")
+        convert_hf(Path(base_model), original, "f16", log_path=work / CONVERT_LOG)
+    convert_hf(ckpt, trial_gguf, "f16", log_path=work / CONVERT_LOG)
     return {"gguf": str(trial_gguf), "original_gguf": str(original)}
 
 

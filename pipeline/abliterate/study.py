@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.abliterate.kernel import COMPONENTS, DEFAULT_FLAT, TrialParams
+from pipeline.runs.layout import STUDY_JOURNAL
 
 if TYPE_CHECKING:
     from pipeline.abliterate.objectives import Measure
 
 STUDY_NAME = "abliterate"
-JOURNAL = "study.journal"
 
 
 def distributions(components: tuple[str, ...]) -> dict[str, Any]:
@@ -40,7 +40,7 @@ def open_study(folder: Path, objectives: list[tuple[str, str]], sampler: str, st
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     folder.mkdir(parents=True, exist_ok=True)
-    storage = JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
+    storage = JournalStorage(JournalFileBackend(str(folder / STUDY_JOURNAL)))
     if sampler == "nsga2":
         smp: Any = optuna.samplers.NSGAIISampler(seed=seed)
     elif sampler == "random":
@@ -56,7 +56,7 @@ def open_study(folder: Path, objectives: list[tuple[str, str]], sampler: str, st
     elif stored != names:
         from pipeline.errors import ConfigError
 
-        raise ConfigError(f"{folder / JOURNAL}: the study has objectives {stored}, the config asks for {names} "
+        raise ConfigError(f"{folder / STUDY_JOURNAL}: the study has objectives {stored}, the config asks for {names} "
                           "(hallucination/capability changed since it started: start a new run)")
     return study
 

@@ -21,12 +21,12 @@ from typing import Any
 from pipeline.atomic import read_json_object
 from pipeline.checkpoints.metrics import ALIASES, NOT_METRICS, metric_value, rank_by
 from pipeline.checkpoints.store import Checkpoint, list_checkpoints
-from pipeline.runs.layout import CHECKPOINTS_DIR, RUN_TOML
+from pipeline.runs.layout import BEST, CHECKPOINTS_DIR, DELETING_PREFIX, FINAL, RUN_TOML
 from pipeline.runs.status import ACTIVE
 from pipeline.runs.store import RunStore
 
 # Names the project keeps as aliases of the run's outcome; a prune never removes them.
-PROTECTED = frozenset({"best", "final"})
+PROTECTED = frozenset({BEST, FINAL})
 
 
 @dataclass
@@ -67,7 +67,7 @@ class CkptRow:
     @property
     def order_key(self) -> tuple[int, float, str]:
         """Periodic checkpoints by step (read from the name when metadata is missing), then aliases."""
-        special = {"best": 1, "final": 2}.get(self.name, 0)
+        special = {BEST: 1, FINAL: 2}.get(self.name, 0)
         if self.step is not None:
             return (special, float(self.step), self.name)
         m = _NAME_NUMBER.search(self.name)
@@ -338,7 +338,7 @@ def execute_prune(plan: PrunePlan) -> int:
             path.unlink()
             continue
         size = freed_bytes([path])
-        doomed = path.with_name(f".deleting-{path.name}")
+        doomed = path.with_name(f"{DELETING_PREFIX}{path.name}")
         os.replace(path, doomed)
         shutil.rmtree(doomed)
         freed += size

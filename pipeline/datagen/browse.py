@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.datagen.store import DATA, ITEMS, mean_score, read_items
+from pipeline.datagen.store import mean_score, read_items
 from pipeline.judge.dimensions import DIMENSIONS
+from pipeline.runs.layout import DATA, DATAGEN_ITEMS
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ def datagen_runs(runs_dir: Path) -> list[Path]:
     """Run folders holding datagen items, newest first (run ids start with a timestamp)."""
     if not runs_dir.is_dir():
         return []
-    return sorted((p for p in runs_dir.iterdir() if (p / DATA / ITEMS).is_file()), key=lambda p: p.name,
+    return sorted((p for p in runs_dir.iterdir() if (p / DATA / DATAGEN_ITEMS).is_file()), key=lambda p: p.name,
                   reverse=True)
 
 

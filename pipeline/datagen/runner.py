@@ -27,6 +27,15 @@ from pipeline.datagen.prompts import (
 from pipeline.judge.calls import CallError, Ledger, RateLimiter, RetryPolicy, with_retries
 from pipeline.judge.clients import Client, make_client
 from pipeline.judge.interface import JudgeItem
+from pipeline.runs.layout import (
+    DATA,
+    DATAGEN_ERRORS,
+    DATAGEN_EXPANDED,
+    DATAGEN_ITEMS,
+    DATAGEN_LEDGER,
+    DATAGEN_PROMPTS,
+    JUDGE_CACHE,
+)
 from pipeline.runs.worker import StageContext
 
 
@@ -35,7 +44,7 @@ class Datagen:
         self.ctx = ctx
         self.sec = ctx.cfg.section("datagen")
         self.judge_sec = ctx.cfg.sections.get("judge")
-        self.data = ctx.run_dir / store.DATA
+        self.data = ctx.run_dir / DATA
         self.data.mkdir(parents=True, exist_ok=True)
         free = self.sec.backend == "local"  # a local model costs no API money
         self.gen_ledger = Ledger(0.0 if free else self.sec.price_input, 0.0 if free else self.sec.price_output)
@@ -56,7 +65,7 @@ class Datagen:
 
     async def _expand(self, client: Client, prompts: list[Prompt]) -> list[Prompt]:
         """Top each category up to per_category with generated prompts (kept across resumes)."""
-        path = self.data / store.EXPANDED
+        path = self.data / DATAGEN_EXPANDED
         known = {p.digest for p in prompts}
         for row in store.iter_rows(path):
             try:
@@ -107,7 +116,7 @@ class Datagen:
                 RetryPolicy(self.sec.retries, self.sec.backoff), self.gen_ledger, limiter)
         except CallError as err:
             if err.transient:  # retries ran out: logged, and a resume tries again
-                store.append_line(self.data / store.ERRORS, {**row, "error": {"kind": err.kind, "message": str(err)},
+                store.append_line(self.data / DATAGEN_ERRORS, {**row, "error": {"kind": err.kind, "message": str(err)},
                                                              "ts": round(time.time(), 3)})
                 self._progress()
                 return
@@ -117,7 +126,7 @@ class Datagen:
             row.update(text=reply.text, finish=reply.finish, error=None, usage=reply.usage)
         row["judge"] = await self._judge(messages, row.get("text"))
         row["ts"] = round(time.time(), 3)
-        store.append_line(self.data / store.ITEMS, row)
+        store.append_line(self.data / DATAGEN_ITEMS, row)
         self.done += 1
         self.session_done += 1
         self._progress()
@@ -163,7 +172,7 @@ class Datagen:
         now = time.monotonic()
         if final or now - self._ledger_saved >= 1.0:  # an fsync'd write a second, not one an item
             self._ledger_saved = now
-            atomic_write_text(self.data / store.LEDGER, _json(led))
+            atomic_write_text(self.data / DATAGEN_LEDGER, _json(led))
 
     # -- the run ----------------------------------------------------------------------------------
     async def _main(self) -> dict[str, Any] | None:
@@ -172,8 +181,8 @@ class Datagen:
         if self.sec.max_prompts:
             prompts = _round_robin(prompts)[: self.sec.max_prompts]
         listed = [{"id": p.id, "category": p.category, "messages": p.chat()} for p in prompts]
-        atomic_write_text(self.data / store.PROMPTS, "".join(_json(r) + "\n" for r in listed))
-        store.repair_tail(self.data / store.ITEMS)
+        atomic_write_text(self.data / DATAGEN_PROMPTS, "".join(_json(r) + "\n" for r in listed))
+        store.repair_tail(self.data / DATAGEN_ITEMS)
         done_keys = {r["key"] for r in store.read_items(self.ctx.run_dir)}
         work = []
         for p in prompts:
@@ -208,8 +217,8 @@ class Datagen:
         if self.sec.judge and self.judge_sec is not None:
             from pipeline.judge.factory import make_judge
 
-            self.judge = make_judge(self.judge_sec, cache_dir=self.ctx.run_dir / "judge-cache")
-        saved = self.data / store.LEDGER
+            self.judge = make_judge(self.judge_sec, cache_dir=self.ctx.run_dir / JUDGE_CACHE)
+        saved = self.data / DATAGEN_LEDGER
         if self.ctx.resume and saved.is_file():  # a resumed run keeps counting from where it was
             old = json.loads(saved.read_text(encoding="utf-8"))
             self.gen_ledger.load(old.get("generator", {}))

@@ -18,11 +18,7 @@ from typing import Any
 
 from pipeline.atomic import atomic_write_json, atomic_write_text
 from pipeline.judge.dimensions import DIMENSIONS
-from pipeline.runs.layout import DATA
-from pipeline.runs.layout import DATAGEN_OUTPUTS as OUTPUT_FILES
-
-ITEMS, ERRORS, EXPANDED, PROMPTS, LEDGER, MANIFEST = (
-    "items.jsonl", "errors.jsonl", "expanded.jsonl", "prompts.jsonl", "ledger.json", "outputs.json")
+from pipeline.runs.layout import DATA, DATAGEN_ITEMS, DATAGEN_MANIFEST, DATAGEN_OUTPUTS
 
 
 def append_line(path: Path, obj: dict[str, Any]) -> None:
@@ -76,7 +72,7 @@ def read_items(run_dir: Path) -> list[dict[str, Any]]:
     """Finished items, first row per key (a key is never written twice; this guards anyway)."""
     seen: set[str] = set()
     out = []
-    for row in iter_rows(Path(run_dir) / DATA / ITEMS):
+    for row in iter_rows(Path(run_dir) / DATA / DATAGEN_ITEMS):
         key = row.get("key")
         if isinstance(key, str) and key not in seen:
             seen.add(key)
@@ -121,14 +117,14 @@ def build_outputs(run_dir: Path, prompts: list[dict[str, Any]], margin: float) -
     grpo = [{"prompt": p["messages"], "category": p["category"], "id": p["id"]} for p in prompts]
     counts = {}
     for name, rows in (("sft", sft), ("dpo", dpo), ("grpo", grpo)):
-        atomic_write_text(data / OUTPUT_FILES[name], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        atomic_write_text(data / DATAGEN_OUTPUTS[name], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         counts[name] = len(rows)
     levels: dict[str, int] = {}
     for r in items:
         levels[r["level"]] = levels.get(r["level"], 0) + 1
-    manifest = {"files": {k: f"{DATA}/{v}" for k, v in OUTPUT_FILES.items()}, "rows": counts,
+    manifest = {"files": {k: f"{DATA}/{v}" for k, v in DATAGEN_OUTPUTS.items()}, "rows": counts,
                 "items": len(items), "levels": levels,
                 "judged": sum(1 for r in items if mean_score(r) is not None)}
-    atomic_write_json(data / MANIFEST, manifest)
+    atomic_write_json(data / DATAGEN_MANIFEST, manifest)
     return manifest
 

@@ -9,19 +9,18 @@ checkpoint that is best by that eval metric.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pipeline.checkpoints.metrics import lower_is_better
-from pipeline.checkpoints.store import CHECKPOINTS_DIR, list_checkpoints, write_metadata
+from pipeline.checkpoints.store import list_checkpoints
+from pipeline.runs.layout import BEST, CHECKPOINTS_DIR, FINAL, RUN_TOML
 
 
 def periodic_checkpoints(run_dir: Path) -> list[str]:
     """Complete checkpoints of a run other than the best/final aliases, in step order."""
-    cks = [c for c in list_checkpoints(run_dir) if c.complete and c.name not in ("best", "final")]
+    cks = [c for c in list_checkpoints(run_dir) if c.complete and c.name not in (BEST, FINAL)]
     return [c.name for c in sorted(cks, key=lambda c: (c.step or 0, c.name))]
 
 
@@ -30,7 +29,7 @@ def parent_best_metric(run_dir: Path) -> str:
     import tomllib
 
     try:
-        data = tomllib.loads((run_dir / "run.toml").read_text(encoding="utf-8"))
+        data = tomllib.loads((run_dir / RUN_TOML).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return ""
     sec = data.get(str(data.get("stage", "")), {})
@@ -39,7 +38,7 @@ def parent_best_metric(run_dir: Path) -> str:
 
 def repoint_best(run_dir: Path, metric: str, values: Mapping[str, float | None]) -> dict[str, Any] | None:
     """Point ``best`` at the checkpoint with the best ``metric`` among ``values`` (name → value)."""
-    from pipeline.train.checkpointing import _remove, link_tree
+    from pipeline.train.checkpointing import point_alias
 
     known = {k: v for k, v in values.items() if v is not None}
     if not known:
@@ -50,17 +49,11 @@ def repoint_best(run_dir: Path, metric: str, values: Mapping[str, float | None])
     top = min(known.values()) if lower else max(known.values())
     tied = [k for k, v in known.items() if v == top]  # values in step order
     ckpt_dir = run_dir / CHECKPOINTS_DIR
-    current = read_checkpoint(ckpt_dir / "best").meta.get("source")
+    current = read_checkpoint(ckpt_dir / BEST).meta.get("source")
     # A tie keeps the checkpoint training already chose (by loss); otherwise the latest of the tied.
     name = current if current in tied else tied[-1]
     src = ckpt_dir / name
 
     meta = dict(read_checkpoint(src).meta)
-    tmp = ckpt_dir / ".best.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    link_tree(src, tmp)
-    write_metadata(tmp, {**meta, "name": "best", "kind": "best", "source": name, "metric": metric,
-                         "metric_value": known[name], "chosen_by": "eval"})
-    _remove(ckpt_dir / "best")
-    os.replace(tmp, ckpt_dir / "best")
+    point_alias(ckpt_dir, BEST, src, {**meta, "metric": metric, "metric_value": known[name], "chosen_by": "eval"})
     return {"run": run_dir.name, "metric": metric, "best": name, "value": known[name], "values": known}

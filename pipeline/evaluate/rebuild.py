@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pipeline.errors import AbaError
 from pipeline.evaluate.runner import EvalRun, load_all, model_refs
+from pipeline.runs.layout import EVAL_REPORT_MD
 from pipeline.runs.store import load_run_config
 from pipeline.runs.worker import StageContext
 
@@ -25,7 +26,7 @@ def rebuild(run_dir: Path) -> Path:
         EvalRun(ctx).report(refs, questions, battery)
     finally:
         ctx.events.close()
-    return run_dir / "eval_report.md"
+    return run_dir / EVAL_REPORT_MD
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,8 +16,8 @@ from pipeline.atomic import read_json_object
 from pipeline.evaluate import stance
 from pipeline.evaluate.questions import QUESTION_CATEGORIES, Question
 from pipeline.evaluate.stats import diff, pct, proportion
+from pipeline.runs.layout import EVAL_REPORT_JSON
 
-REPORT_JSON, REPORT_MD = "eval_report.json", "eval_report.md"
 _REFUSAL = re.compile(r"\b(?:I won't|I will not|I can(?:no|')t (?:help|assist|provide|do that|write)|"
                       r"I(?:'m| am) not (?:able|going) to|I refuse|I must decline|I(?:'d| would) rather not)\b", re.I)
 
@@ -250,7 +250,7 @@ def read_report(run_dir: Any) -> dict[str, Any] | None:
     """A run's eval_report.json, or None when it has none (or it does not parse)."""
     from pathlib import Path
 
-    data = read_json_object(Path(run_dir) / REPORT_JSON)
+    data = read_json_object(Path(run_dir) / EVAL_REPORT_JSON)
     return data if data is not None and "per_model" in data else None
 
 

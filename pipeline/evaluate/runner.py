@@ -24,8 +24,16 @@ from pipeline.evaluate import report as rep
 from pipeline.evaluate.models import ModelRef, parse_ref, unique_labels
 from pipeline.evaluate.probe import Setting, Task, answered, collect
 from pipeline.evaluate.questions import Question, load_questions
-
-EVAL_DIR = "eval"
+from pipeline.runs.layout import (
+    EVAL_BATTERY,
+    EVAL_DIR,
+    EVAL_PROBES,
+    EVAL_REPORT_JSON,
+    EVAL_REPORT_MD,
+    EVAL_TOURNAMENT,
+    JUDGE_CACHE,
+    METADATA,
+)
 
 
 def settings(cfg: Any) -> list[Setting]:
@@ -160,9 +168,9 @@ class EvalRun:
 
                 gen = open_generator(ref, threads) if self._missing(ref, tasks, btasks) else None
                 try:
-                    collect(ref, tasks, self.out / "probes.jsonl", batch_size=cfg.batch_size, seed=cfg.seed,
+                    collect(ref, tasks, self.out / EVAL_PROBES, batch_size=cfg.batch_size, seed=cfg.seed,
                             stop=ctx.stop_requested.is_set, on_batch=progress, generator=gen)
-                    collect(ref, btasks, self.out / "battery.jsonl", batch_size=cfg.batch_size, seed=cfg.seed,
+                    collect(ref, btasks, self.out / EVAL_BATTERY, batch_size=cfg.batch_size, seed=cfg.seed,
                             stop=ctx.stop_requested.is_set, generator=gen)
                 finally:
                     if gen is not None:
@@ -179,8 +187,8 @@ class EvalRun:
     def _missing(self, ref: ModelRef, tasks: list[Task], btasks: list[Task]) -> bool:
         from pipeline.evaluate.probe import row_key
 
-        have = {r["key"] for r in answered(self.out / "probes.jsonl") if not r.get("error")} | \
-            {r["key"] for r in answered(self.out / "battery.jsonl") if not r.get("error")}
+        have = {r["key"] for r in answered(self.out / EVAL_PROBES) if not r.get("error")} | \
+            {r["key"] for r in answered(self.out / EVAL_BATTERY) if not r.get("error")}
         return any(row_key(ref.label, t.setting.name, t.qid, t.sample) not in have for t in [*tasks, *btasks])
 
     def report(self, refs: list[ModelRef], questions: dict[str, Question], battery: Any) -> dict[str, Any]:
@@ -188,14 +196,14 @@ class EvalRun:
 
         cfg, ctx = self.cfg, self.ctx
         labels = [r.label for r in refs]
-        rows = [r for r in answered(self.out / "probes.jsonl") if r.get("model") in labels]
+        rows = [r for r in answered(self.out / EVAL_PROBES) if r.get("model") in labels]
         extra: dict[str, Any] = {"settings": [s.to_dict() for s in settings(cfg)], "samples": cfg.samples,
                                  "questions": list(cfg.questions), "created_at": time.time(), "run_id": ctx.run_id}
         if battery is not None:
-            extra["battery"] = battery_summary(battery, answered(self.out / "battery.jsonl"), labels)
+            extra["battery"] = battery_summary(battery, answered(self.out / EVAL_BATTERY), labels)
         judge = None
         try:
-            judge = make_eval_judge(cfg.judge, ctx.cfg.sections.get("judge"), self.out / "judge-cache")
+            judge = make_eval_judge(cfg.judge, ctx.cfg.sections.get("judge"), self.out / JUDGE_CACHE)
             if judge is not None:
                 extra["judge"] = judge_dimensions(judge, rows, questions, labels, cfg.judge_answers)
                 if cfg.tournament and len(labels) > 1:
@@ -209,12 +217,12 @@ class EvalRun:
         if cfg.record_in_checkpoints:
             record_in_checkpoints(refs, report, ctx.run_dir.parent, ctx.run_id)
         report["best"] = self.choose_best(refs, report)
-        atomic_write_text(ctx.run_dir / rep.REPORT_MD, rep.markdown(report))
-        atomic_write_json(ctx.run_dir / rep.REPORT_JSON, report)  # last: the report is complete
+        atomic_write_text(ctx.run_dir / EVAL_REPORT_MD, rep.markdown(report))
+        atomic_write_json(ctx.run_dir / EVAL_REPORT_JSON, report)  # last: the report is complete
         for r in refs:
             m = report["per_model"][r.label]["metrics"]
             ctx.emit("eval", None, model=r.label, **{k: m[k]["p"] for k in rep.HEADLINE})
-        ctx.log(f"eval: report written: {ctx.run_dir / rep.REPORT_MD}")
+        ctx.log(f"eval: report written: {ctx.run_dir / EVAL_REPORT_MD}")
         return report
 
     def choose_best(self, refs: list[ModelRef], report: dict[str, Any]) -> dict[str, Any] | None:
@@ -248,7 +256,7 @@ class EvalRun:
         answers = {m: {r["qid"]: r["answer"] for r in rows if r["model"] == m and r["sample"] == 0
                        and r["setting"] in first and r["qid"] in qids} for m in labels}
         prompts = {q: _messages(self.cfg.system_prompt, questions[q].prompt) for q in qids}
-        path = self.out / "tournament.jsonl"
+        path = self.out / EVAL_TOURNAMENT
         with open(path, "w", encoding="utf-8") as fh:
             def log(o: tn.Outcome) -> None:
                 fh.write(json.dumps(o.__dict__, ensure_ascii=False) + "\n")
@@ -303,7 +311,6 @@ def judge_dimensions(judge: Any, rows: list[dict[str, Any]], questions: dict[str
 
 def record_in_checkpoints(refs: list[ModelRef], report: dict[str, Any], runs_root: Path, run_id: str) -> None:
     """eval_* metrics into each evaluated run checkpoint's metadata (the browser ranks by them)."""
-    from pipeline.checkpoints.store import METADATA
     from pipeline.models.runsource import run_checkpoint
 
     for r in refs:

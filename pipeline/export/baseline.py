@@ -17,6 +17,7 @@ from pipeline.atomic import atomic_write_json
 from pipeline.errors import AbaError
 from pipeline.export import baseline_gguf_path
 from pipeline.export.convert import convert_hf, converter_version
+from pipeline.runs.layout import CONVERT_LOG
 
 
 def ensure_baseline(verify: bool = True) -> tuple[Path, bool]:
@@ -30,7 +31,7 @@ def ensure_baseline(verify: bool = True) -> tuple[Path, bool]:
     hf_dir = resolve_model("embedded")
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".baseline-") as tmp:
-        convert_hf(Path(hf_dir), path, "f16", log_path=Path(tmp) / "convert.log")
+        convert_hf(Path(hf_dir), path, "f16", log_path=Path(tmp) / CONVERT_LOG)
     meta: dict = {"name": path.stem, "file": path.name, "quant": "f16", "model_source": "embedded",
                   "size_bytes": path.stat().st_size, "created_at": time.time(), "base": str(hf_dir),
                   "converter": {"llama_cpp_python": converter_version()}, "verify": None}

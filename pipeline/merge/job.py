@@ -19,9 +19,9 @@ from pipeline.config.runref import run_ref
 from pipeline.errors import AbaError
 from pipeline.evaluate.models import model_label
 from pipeline.merge.plan import Branch, BranchRunner, plan_branches, shared_sections
-from pipeline.merge.report import REPORT_DIR, REPORT_JSON, summarise, write_report
+from pipeline.merge.report import summarise, write_report
 from pipeline.merge.sources import AdapterSource, check_compatible, check_settings, resolve_source
-from pipeline.runs.layout import BEST, FINAL
+from pipeline.runs.layout import BEST, COMPARISON_JSON, COMPARISON_MD, EVAL_REPORT_MD, FINAL, REPORT_DIR
 
 
 def _run_id(branch: Branch) -> str:
@@ -107,7 +107,7 @@ class MergeJob:
     def _compare(self, sources: list[AdapterSource]) -> None:
         from pipeline.evaluate.report import read_report
 
-        if self.ctx.resume and (self.ctx.run_dir / REPORT_DIR / REPORT_JSON).is_file():
+        if self.ctx.resume and (self.ctx.run_dir / REPORT_DIR / COMPARISON_JSON).is_file():
             return
         refs, roles = self._compared(sources)
         base_source = sources[0].base_source
@@ -132,9 +132,9 @@ class MergeJob:
         meta = read_checkpoint(self.dest).meta.get("merge", {})
         summary = summarise(report, roles, run_id=self.ctx.run_id, method=self.sec.method, density=self.sec.density,
                             weights=meta.get("weights"), sources=[s.label for s in sources], eval_run=branch.run_id,
-                            eval_report_md=str(eval_dir / "eval_report.md"))
+                            eval_report_md=str(eval_dir / EVAL_REPORT_MD))
         path = write_report(self.ctx.run_dir, summary)
         for label, m in summary["models"].items():
             self.ctx.emit("comparison", None, model=label, role=m["role"], dimensions_mean=m["dimensions_mean"],
                           elo=m["elo"], win_rate=m["win_rate"])
-        self.ctx.log(f"merge: comparison report {path.parent / 'comparison.md'}")
+        self.ctx.log(f"merge: comparison report {path.parent / COMPARISON_MD}")

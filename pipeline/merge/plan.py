@@ -22,8 +22,8 @@ from pipeline.config.run import RunConfig
 from pipeline.errors import AbaError, ConfigError
 from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.rewards.weights import parse_weights
+from pipeline.runs.layout import BRANCHES_FILE
 
-BRANCHES_FILE = "branches.json"
 ENDED = ("succeeded", "failed", "oom", "stopped", "lost")
 
 

@@ -13,10 +13,8 @@ from typing import Any
 
 from pipeline.atomic import atomic_write_json, atomic_write_text
 from pipeline.judge.dimensions import DIMENSIONS
+from pipeline.runs.layout import COMPARISON_JSON, COMPARISON_MD, REPORT_DIR
 
-REPORT_DIR = "report"
-REPORT_JSON = "comparison.json"
-REPORT_MD = "comparison.md"
 HEADLINE = ("self_pragmatism", "performative", "ai_disclaimer", "factual", "harmful_refusal")
 
 
@@ -87,6 +85,6 @@ def markdown(summary: Mapping[str, Any]) -> str:
 def write_report(run_dir: Path, summary: dict[str, Any]) -> Path:
     out = Path(run_dir) / REPORT_DIR
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / REPORT_MD, markdown(summary))
-    atomic_write_json(out / REPORT_JSON, summary)  # last: the report is complete
-    return out / REPORT_JSON
+    atomic_write_text(out / COMPARISON_MD, markdown(summary))
+    atomic_write_json(out / COMPARISON_JSON, summary)  # last: the report is complete
+    return out / COMPARISON_JSON

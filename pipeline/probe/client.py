@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipeline.errors import AbaError
+from pipeline.runs.layout import PROBES_DIR
 
 ProbeMode = Literal["probe", "collapse"]
 # A collapse scan asks every checkpoint of a run these few short prompts.
@@ -103,7 +104,7 @@ class ProbeClient:
         self.prompts = list(prompts) if prompts is not None else (list(COLLAPSE_PROMPTS) if mode == "collapse"
                                                                     else [])
         self.max_new_tokens = max_new_tokens
-        self.out = run_dir / "probes" / f"{mode}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        self.out = run_dir / PROBES_DIR / f"{mode}-{time.strftime('%Y%m%d-%H%M%S')}.json"
         self._proc: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
         self._stopped = False

@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 
 from pipeline.runs.diskspace import WRITE_ERRNOS
-from pipeline.runs.layout import STATUS_FILE
+from pipeline.runs.layout import RESERVE_FILE, STATUS_FILE
 from pipeline.runs.status import Status, write_status
 
-RESERVE_FILE = ".reserve"
 RESERVE_BYTES = 1 << 20
 RETRY_S = 2.0
 

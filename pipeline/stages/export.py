@@ -25,7 +25,7 @@ from pipeline.errors import AbaError
 from pipeline.export import normalize_quants, read_export
 from pipeline.export.convert import convert_hf, converter_version
 from pipeline.export.select import ExportSource, resolve_export_source
-from pipeline.runs.layout import EXPORTS_DIR
+from pipeline.runs.layout import CONVERT_LOG, EXPORT_WORK_DIR, EXPORTS_DIR
 from pipeline.runs.worker import StageContext
 
 
@@ -48,7 +48,7 @@ class Exporter:
         self.cfg = ctx.cfg.section("export")
         self.model_source = ctx.cfg.section("model").source
         self.out_dir = ctx.run_dir / EXPORTS_DIR
-        self.work = ctx.run_dir / "work"
+        self.work = ctx.run_dir / EXPORT_WORK_DIR
         self.step = 0
         self.total = 0
 
@@ -116,7 +116,7 @@ class Exporter:
 
         t0 = time.time()
         f16 = self.out_dir / f"{names['f16']}.gguf" if "f16" in quants else self.work / "model-f16.gguf"
-        convert_hf(hf_dir, f16, "f16", log_path=self.out_dir / "convert.log", stop=self.ctx.stop_requested)
+        convert_hf(hf_dir, f16, "f16", log_path=self.out_dir / CONVERT_LOG, stop=self.ctx.stop_requested)
         self.phase("convert", t0, file=f16.name, size_bytes=f16.stat().st_size)
 
         results = []

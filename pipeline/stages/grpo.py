@@ -13,13 +13,14 @@ from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.rewards.scorer import get_scorer
 from pipeline.rewards.trl_funcs import RewardBank
 from pipeline.rewards.weights import parse_weights
+from pipeline.runs.layout import JUDGE_CACHE
 from pipeline.train.common import StageSpec, TrainEnv, is_main, run_stage
 
 
 def prepare(ctx: Any, sec: Any) -> dict[str, Any]:
     options = None
     if sec.scorer == "judge":  # cached beside the run's checkpoints: a resumed run pays nothing twice
-        options = {"section": ctx.cfg.sections.get("judge"), "cache_dir": ctx.run_dir / "judge-cache"}
+        options = {"section": ctx.cfg.sections.get("judge"), "cache_dir": ctx.run_dir / JUDGE_CACHE}
     try:
         scorer = get_scorer(sec.scorer, options)
     except ConfigError as exc:

@@ -21,9 +21,9 @@ from typing import Any
 
 from pipeline.checkpoints.metrics import lower_is_better
 from pipeline.checkpoints.store import read_checkpoint, write_metadata
-from pipeline.runs.layout import METADATA
+from pipeline.runs.layout import BEST, DELETING_PREFIX, FINAL, METADATA
 
-ALIASES = ("best", "final")
+ALIASES = (BEST, FINAL)
 # Metrics averaged over the steps since the previous checkpoint (seed 003 ranked by epoch-average loss).
 WINDOW_KEYS = ("loss", "accuracy", "margins", "reward", "kl", "completion_length")
 LAST_KEYS = ("lr", "grad_norm", "epoch")
@@ -72,13 +72,24 @@ def link_tree(src: Path, dst: Path, skip: tuple[str, ...] = (METADATA,)) -> None
                 shutil.copy2(s, d)
 
 
-def _remove(path: Path) -> None:
+def remove_checkpoint(path: Path) -> None:
     """Rename to a dot-name first: a reader never sees a half-deleted folder as a checkpoint."""
     if not path.exists():
         return
-    doomed = path.with_name(f".deleting-{path.name}-{os.getpid()}")
+    doomed = path.with_name(f"{DELETING_PREFIX}{path.name}-{os.getpid()}")
     os.replace(path, doomed)
     shutil.rmtree(doomed, ignore_errors=True)
+
+
+def point_alias(ckpt_dir: Path, alias: str, src: Path, meta: dict[str, Any]) -> None:
+    """``ckpt_dir/<alias>`` (best, final) becomes a hard-linked copy of ``src`` whose metadata names it,
+    built aside and renamed into place (metadata last), so a reader sees the old alias or the new one."""
+    tmp = ckpt_dir / f".{alias}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    link_tree(src, tmp)
+    write_metadata(tmp, {**meta, "name": alias, "kind": alias, "source": src.name})
+    remove_checkpoint(ckpt_dir / alias)
+    os.replace(tmp, ckpt_dir / alias)
 
 
 def _finite(value: Any) -> bool:
@@ -100,7 +111,7 @@ class CheckpointManager:
 
     def __post_init__(self) -> None:
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-        best = read_checkpoint(self.ckpt_dir / "best")
+        best = read_checkpoint(self.ckpt_dir / BEST)
         if best.complete and _finite(best.meta.get("metric_value")) and best.meta.get("metric") == self.best_metric:
             self.best_value = float(best.meta["metric_value"])  # a resumed run keeps its best so far
 
@@ -141,32 +152,24 @@ class CheckpointManager:
         lower = lower_is_better(metric)
         return value < self.best_value if lower else value > self.best_value
 
-    def _alias(self, src: Path, alias: str, meta: dict[str, Any]) -> None:
-        tmp = self.ckpt_dir / f".{alias}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        link_tree(src, tmp)
-        write_metadata(tmp, {**meta, "name": alias, "kind": alias, "source": src.name})
-        _remove(self.ckpt_dir / alias)
-        os.replace(tmp, self.ckpt_dir / alias)
-
     def finalize(self, hf_folder: Path, name: str, kind: str, step: int, epoch: float | None,
                  final: bool) -> tuple[list[str], dict[str, Any]]:
         """Move HF's folder to checkpoints/<name>, write metadata, update final/best, rotate."""
         dst = self.ckpt_dir / name
-        _remove(dst)  # a leftover of an interrupted save, or a re-run after resume
+        remove_checkpoint(dst)  # a leftover of an interrupted save, or a re-run after resume
         os.replace(hf_folder, dst)
         meta = self.metadata(name, kind, step, epoch)
         meta["resumable"] = (dst / "trainer_state.json").is_file()
         write_metadata(dst, meta)
         written = [name]
-        if final and name != "final":
-            self._alias(dst, "final", meta)
-            written.append("final")
+        if final and name != FINAL:
+            point_alias(self.ckpt_dir, FINAL, dst, meta)
+            written.append(FINAL)
         value, metric = meta.get("metric_value"), meta["metric"]
         if value is not None and _finite(value) and self._better(float(value), metric):
-            self._alias(dst, "best", meta)
+            point_alias(self.ckpt_dir, BEST, dst, meta)
             self.best_value = float(value)
-            written.append("best")
+            written.append(BEST)
         self.last_saved_step = step
         self.window.clear()
         self.rotate()
@@ -185,5 +188,5 @@ class CheckpointManager:
         periodic.sort(key=lambda c: c.step or 0)
         doomed = periodic[: max(0, len(periodic) - self.keep)]
         for ck in doomed:
-            _remove(ck.path)
+            remove_checkpoint(ck.path)
         return [c.name for c in doomed]

@@ -19,9 +19,8 @@ from typing import Any
 
 from pipeline.atomic import atomic_write_text
 from pipeline.errors import AbaError
+from pipeline.runs.layout import SLURM_JOB_OUTPUT, SLURM_JOB_SCRIPT
 
-JOB_SCRIPT = "slurm-job.sh"
-JOB_OUTPUT = "slurm-%j.out"  # the batch step's own output (the supervisor's stdout), one file a job
 CACHE_SECONDS = 2.0
 FAILURE_SECONDS = 60.0  # how long a failed squeue is believed before Slurm is asked again
 QUERY_TIMEOUT = 10.0
@@ -66,7 +65,7 @@ def run_cli(cmd: list[str], timeout: float = 30.0) -> str:
 # -- submit ----------------------------------------------------------------------------------------
 def sbatch_options(sec: Any, run_id: str, run_dir: Path) -> list[str]:
     """The job's ``#SBATCH`` options from a [slurm] section."""
-    opts = [f"--job-name=aba-{run_id}"[:120], f"--output={run_dir / JOB_OUTPUT}", f"--chdir={os.getcwd()}",
+    opts = [f"--job-name=aba-{run_id}"[:120], f"--output={run_dir / SLURM_JOB_OUTPUT}", f"--chdir={os.getcwd()}",
             f"--nodes={sec.nodes}", "--ntasks-per-node=1", f"--cpus-per-task={sec.cpus_per_task}"]
     if sec.gpus_per_node:
         opts.append(f"--gpus-per-node={sec.gpus_per_node}")
@@ -98,7 +97,7 @@ def job_script(sec: Any, run_id: str, run_dir: Path, resume: bool) -> str:
 def submit(run_dir: Path, sec: Any, resume: bool = False, after_jobs: list[str] | None = None) -> str:
     """Write the job script into the run folder and sbatch it; returns the job id."""
     run_dir = Path(run_dir).resolve()
-    script = run_dir / JOB_SCRIPT
+    script = run_dir / SLURM_JOB_SCRIPT
     atomic_write_text(script, job_script(sec, run_dir.name, run_dir, resume))
     cmd = ["sbatch", "--parsable"]
     if after_jobs:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from pipeline.runs.cluster.slurm import PENDING, Job, SlurmError, lookup
+from pipeline.runs.layout import SLURM_JOB_OUTPUT
 from pipeline.runs.status import ACTIVE, RunState, Status, read_status_raw, write_status
 
 DEPENDENCY_FAILED = "DependencyNeverSatisfied"
@@ -39,7 +40,7 @@ def classify_job(job: Job, after: list[str] | None = None) -> tuple[RunState, st
         return "failed", f"Slurm job {jid} passed its deadline (DEADLINE)"
     code = f" (exit {job.exit_code})" if job.exit_code else ""
     return "failed", (f"Slurm job {jid} ended {job.state}{code} without the supervisor recording an end; "
-                      f"see slurm-{jid}.out in the run folder")
+                      f"see {SLURM_JOB_OUTPUT.replace('%j', jid)} in the run folder")
 
 
 def _after(run_dir: Path | None) -> list[str]:
