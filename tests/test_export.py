@@ -22,7 +22,7 @@ from pipeline.checkpoints.store import write_metadata
 from pipeline.errors import ConfigError
 from pipeline.export import list_exports, newest_export, normalize_quants, read_export
 from pipeline.export.convert import explain_failure
-from pipeline.export.select import resolve_export_source
+from pipeline.export.source import resolve_export_source
 from pipeline.runs.status import read_status
 from pipeline.runs.store import RunStore
 

@@ -155,7 +155,7 @@ def adapter_runs(store: RunStore) -> tuple[str, str]:
 def test_merge_stage_writes_a_checkpoint_that_chains_and_exports_accept(store: RunStore) -> None:
     from safetensors.torch import load_file
 
-    from pipeline.export.select import resolve_export_source
+    from pipeline.export.source import resolve_export_source
     from pipeline.runs.launcher import launch, wait_for
 
     a, b = adapter_runs(store)

@@ -24,7 +24,7 @@ from pipeline.atomic import atomic_write_json
 from pipeline.errors import AbaError
 from pipeline.export import normalize_quants, read_export
 from pipeline.export.convert import convert_hf, converter_version
-from pipeline.export.select import ExportSource, resolve_export_source
+from pipeline.export.source import ExportSource, resolve_export_source
 from pipeline.runs.layout import CONVERT_LOG, EXPORT_WORK_DIR, EXPORTS_DIR
 from pipeline.runs.worker import StageContext
 
