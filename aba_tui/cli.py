@@ -85,7 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
-    from pipeline.runs.dirfaults import runs_dir_warning
+    from pipeline.runs.faults.runs_dir import runs_dir_warning
 
     warning = runs_dir_warning(_store(args).root)
     if warning:

@@ -19,7 +19,7 @@ import pytest
 
 from pipeline.config.run import build_config
 from pipeline.errors import ConfigError
-from pipeline.runs.diskplan import EMBEDDED_SHAPE, check_disk, estimate, model_config
+from pipeline.runs.faults.diskplan import EMBEDDED_SHAPE, check_disk, estimate, model_config
 from pipeline.runs.launcher import launch, resume, stop, wait_for
 from pipeline.runs.layout import RESERVE_FILE
 from pipeline.runs.procinfo import alive
@@ -278,7 +278,7 @@ def test_status_of_another_user_reads_as_unreadable_not_a_crash(tmp_path: Path) 
             try:
                 os.close(rfd)
                 # The interpreter's own files are root's (0700 home): load every module `ps` needs first.
-                import pipeline.runs.dirfaults  # noqa: F401
+                import pipeline.runs.faults.runs_dir  # noqa: F401
                 from aba_tui.cli import main
 
                 with open(os.devnull, "w") as sink:
@@ -381,7 +381,7 @@ def test_the_ui_model_shows_a_deleted_live_run_folder_as_an_alert(tmp_path: Path
 
 
 def test_status_rewritten_in_place_on_a_full_disk_then_atomically_once_space_returns(small_fs) -> None:  # type: ignore[no-untyped-def]
-    from pipeline.runs.durable import DurableStatus
+    from pipeline.runs.faults.durable import DurableStatus
 
     mnt, store = small_fs
     _rid, path = store.create_run(build_config("selftest", [], []))

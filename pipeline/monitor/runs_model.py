@@ -28,7 +28,7 @@ from pipeline.monitor.series import RunSeries, is_number, open_events
 from pipeline.monitor.telemetry import RunPids, Snapshot, Telemetry
 from pipeline.monitor.views import RunsViews
 from pipeline.runs.cluster.state import waiting_for, where
-from pipeline.runs.dirfaults import read_error
+from pipeline.runs.faults.runs_dir import read_error
 from pipeline.runs.layout import EVENTS_FILE, STATUS_FILE, STDERR_LOG, STDOUT_LOG
 from pipeline.runs.notify import announce_lost
 from pipeline.runs.procinfo import alive

@@ -402,7 +402,7 @@ class Telemetry:
 
 def read_disk(path: Path) -> tuple[str, int, int, bool] | None:
     """(mount point, free, total, read-only) of the filesystem holding ``path``."""
-    from pipeline.runs.diskspace import mount_point, space
+    from pipeline.runs.faults.disk import mount_point, space
 
     s = space(path)
     if s is None:

@@ -35,7 +35,7 @@ def launch(store: RunStore, cfg: RunConfig, force: bool = False) -> tuple[str, P
     """Create the run folder and start its supervisor. Refused (ConfigError) when the runs dir's disk is
     too small for what the run will write, unless ``force`` or ``supervisor.disk_check = false``."""
     if not force:
-        from pipeline.runs.diskplan import check_disk
+        from pipeline.runs.faults.diskplan import check_disk
 
         check_disk(cfg, store.root)
     if cfg.after:

@@ -106,7 +106,7 @@ class RunStore:
         try:
             return RunInfo(path.name, path, read_status(path))
         except (OSError, ValueError) as exc:
-            from pipeline.runs.dirfaults import read_error
+            from pipeline.runs.faults.runs_dir import read_error
 
             fault, reason = read_error(path / STATUS_FILE, exc)
             return RunInfo(path.name, path, None, reason, fault)

@@ -24,8 +24,8 @@ from pipeline.config.paths import RUN_DIR_ENV
 from pipeline.config.run import RunConfig, chain_child
 from pipeline.runs.classify import classify, oom_kill_count, read_tail
 from pipeline.runs.cluster import deps, jobside, ranks
-from pipeline.runs.durable import DurableStatus, RunFolderGone, note
 from pipeline.runs.events import EventWriter, Tail
+from pipeline.runs.faults.durable import DurableStatus, RunFolderGone, note
 from pipeline.runs.layout import EVENTS_FILE, RESULT_FILE, RUN_TOML, STDERR_LOG, STDOUT_LOG, STOP_FILE
 from pipeline.runs.notify import Notice, Notifier
 from pipeline.runs.procinfo import start_ticks

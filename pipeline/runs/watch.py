@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.runs.classify import Outcome
-from pipeline.runs.diskspace import cleanup_partial, disk_full_reason, fmt_bytes, looks_full, space
+from pipeline.runs.faults.disk import cleanup_partial, disk_full_reason, fmt_bytes, looks_full, space
+from pipeline.runs.faults.stall import StallWatch, fmt_minutes
 from pipeline.runs.layout import EVENTS_FILE
-from pipeline.runs.stall import StallWatch, fmt_minutes
 
 DISK_POLL_S = 5.0
 

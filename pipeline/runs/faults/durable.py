@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.runs.diskspace import WRITE_ERRNOS
+from pipeline.runs.faults.disk import WRITE_ERRNOS
 from pipeline.runs.layout import RESERVE_FILE, STATUS_FILE
 from pipeline.runs.status import Status, write_status
 

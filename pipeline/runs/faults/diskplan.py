@@ -19,7 +19,7 @@ from pipeline import registry
 from pipeline.atomic import read_json_object
 from pipeline.config.runref import is_run_ref
 from pipeline.errors import ConfigError
-from pipeline.runs.diskspace import fmt_bytes, space
+from pipeline.runs.faults.disk import fmt_bytes, space
 
 MARGIN = 1.10
 TOKENIZER_BYTES = 4 << 20  # tokenizer.json and friends, copied into each checkpoint

@@ -8,7 +8,7 @@ import pwd
 import stat
 from pathlib import Path
 
-from pipeline.runs.diskspace import FULL_FLOOR, mount_point, space
+from pipeline.runs.faults.disk import FULL_FLOOR, mount_point, space
 
 
 def _owner(uid: int) -> str:
