@@ -28,8 +28,6 @@ from pipeline.runs.store import RunInfo, RunStore
 if TYPE_CHECKING:
     from pipeline.monitor.entries import RunRow
 
-SUBCOMMANDS = ("run", "ps", "status", "tail", "stop", "resume", "doctor", "presets", "open", "ui", "demo")
-
 
 def _store(args: argparse.Namespace) -> RunStore:
     return RunStore(resolve_runs_dir(args.runs_dir))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.checkpoints.collapse import scan, summarize
+from pipeline.checkpoints.collapse import scan
 
 
 @pytest.mark.parametrize("text", [
@@ -59,12 +59,3 @@ def test_garbled_bytes() -> None:
 def test_long_digit_runs_are_flagged_short_ones_not() -> None:
     assert not scan("id 100000000").collapsed
     assert "repeated_char" in scan("0" * 40).codes
-
-
-def test_summary_counts_by_code() -> None:
-    s = summarize(["Paris.", "", "!!!!!!!!!!!!", "fine answer here"])
-    assert (s.total, s.collapsed) == (4, 2)
-    assert s.by_code["empty"] == 1 and s.by_code["repeated_char"] == 1
-    assert s.rate == 0.5
-    assert s.line().startswith("2/4 collapsed")
-    assert summarize([]).line() == "0/0 collapsed"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 # A run of one repeated character this long is degenerate ("!!!!!!!!", "aaaaaaaa").
@@ -94,32 +93,3 @@ def scan(text: str | None) -> CollapseReport:
         elif len(set(words)) / len(words) < 0.15:
             add(Finding("low_diversity", f"only {len(set(words))} distinct words of {len(words)}"))
     return report
-
-
-@dataclass
-class CollapseSummary:
-    total: int
-    collapsed: int
-    by_code: dict[str, int]
-
-    @property
-    def rate(self) -> float:
-        return self.collapsed / self.total if self.total else 0.0
-
-    def line(self) -> str:
-        if not self.collapsed:
-            return f"0/{self.total} collapsed"
-        codes = ", ".join(f"{k} {v}" for k, v in sorted(self.by_code.items()))
-        return f"{self.collapsed}/{self.total} collapsed ({codes})"
-
-
-def summarize(texts: Iterable[str | None]) -> CollapseSummary:
-    total = collapsed = 0
-    by_code: Counter[str] = Counter()
-    for t in texts:
-        total += 1
-        rep = scan(t)
-        if rep.collapsed:
-            collapsed += 1
-            by_code.update(set(rep.codes))
-    return CollapseSummary(total, collapsed, dict(by_code))

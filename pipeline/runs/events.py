@@ -8,7 +8,6 @@ Readers keep a byte offset and read only new bytes (toolong's habit, not LLaMA-F
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Iterator
@@ -172,7 +171,3 @@ def read_last_lines(path: Path, n: int, block: int = 1 << 20) -> list[bytes]:
     if pos > 0:
         lines = lines[1:]  # first piece may be cut mid-line
     return lines[-n:] if n else []
-
-
-def is_bad_number(value: Any) -> bool:
-    return isinstance(value, float) and not math.isfinite(value)
