@@ -202,3 +202,13 @@ def test_every_module_has_a_place_in_the_layers() -> None:
             if not any(".".join(parts[:i]) in placed for i in range(1, len(parts) + 1)):
                 unplaced.append(mod.name)
     assert unplaced == [], f"modules in no layer of pyproject's [tool.importlinter] contract: {unplaced}"
+
+
+@pytest.mark.parametrize(("old", "new"), [("pipeline.supervisor", "pipeline.runs.supervisor"),
+                                          ("pipeline.worker", "pipeline.runs.worker"),
+                                          ("pipeline.ckpt_probe", "pipeline.probe.worker")])
+def test_the_old_entry_points_still_start_the_moved_code(old: str, new: str) -> None:
+    """A supervisor or a UI started before an upgrade spawns ``python -m <old>``: it must still run."""
+    res = subprocess.run([sys.executable, "-m", old, "--help"], cwd=REPO, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert res.returncode == 0 and f"usage: python -m {new}" in res.stdout, res.stdout + res.stderr
