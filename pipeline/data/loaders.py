@@ -46,12 +46,11 @@ def run_data_path(spec: str, key: str, runs_dir: Path | None = None) -> Path:
     """``run:<datagen run>`` in ``runs_dir`` (default: config.paths.lookup_runs_dir) → that run's output
     for the reading stage (data/sft.jsonl, dpo.jsonl, grpo.jsonl)."""
     from pipeline.errors import RunNotFound
-    from pipeline.runs.layout import DATA
-    from pipeline.runs.layout import DATAGEN_OUTPUTS as OUTPUT_FILES
+    from pipeline.runs.layout import DATA, DATAGEN_OUTPUTS
     from pipeline.runs.store import RunStore
 
     stage = key.split(".", 1)[0]
-    name = OUTPUT_FILES.get(stage, f"{stage}.jsonl")
+    name = DATAGEN_OUTPUTS.get(stage, f"{stage}.jsonl")
     ref = parse_run_ref(spec, key)
     if ref.checkpoint is not None:
         raise DataError(f"{key}={spec!r}: a dataset is a whole datagen run (expected run:<datagen run>, no @)")

@@ -20,10 +20,10 @@ from pipeline.checkpoints.store import Checkpoint, read_checkpoint
 from pipeline.config.paths import lookup_runs_dir, models_cache_dir
 from pipeline.config.runref import RunRef, parse_run_ref
 from pipeline.errors import ConfigError, RunNotFound
-from pipeline.runs.layout import CHECKPOINTS_DIR, METADATA
+from pipeline.runs.layout import BEST, CHECKPOINTS_DIR, FINAL, METADATA
 from pipeline.runs.store import RunStore
 
-PREFERRED = ("best", "final")
+PREFERRED = (BEST, FINAL)
 
 
 def run_checkpoint(root: Path, ref: str | RunRef, key: str = "model.source") -> tuple[Path, Checkpoint]:
