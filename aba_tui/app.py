@@ -23,8 +23,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from aba_tui.actions import RunActions
 from aba_tui.errors import guarded
+from aba_tui.run_actions import RunActions
 from aba_tui.screens import SCREENS, load_screen_class
 from aba_tui.settings import DEFAULT_THEME, PANES, Settings, check_keymap, load_settings, save_theme
 from aba_tui.themes import FALLBACK_CHART, ThemeSpec, load_themes
@@ -116,9 +116,9 @@ class AbaApp(RunActions):
     def binding_ids(cls) -> dict[str, str]:
         """Every binding id the user may re-map, with its default keys."""
         from aba_tui.panes.alerts import AlertsTable
-        from aba_tui.panes.chart import MetricChart
-        from aba_tui.panes.charts import ChartsPane
+        from aba_tui.panes.charts_pane import ChartsPane
         from aba_tui.panes.logs import LogView
+        from aba_tui.panes.metric_chart import MetricChart
         from aba_tui.panes.runs import RunsTable
         from aba_tui.panes.telemetry import TelemetryPane
         from aba_tui.screens.dashboard import DashboardScreen
@@ -289,7 +289,7 @@ class AbaApp(RunActions):
     def action_chart(self, action: str) -> None:
         dash = self.dashboard()
         if dash is not None:
-            from aba_tui.panes.charts import ChartsPane
+            from aba_tui.panes.charts_pane import ChartsPane
 
             pane = dash.query_one(ChartsPane)
             {"more": lambda: pane.action_smooth(1), "less": lambda: pane.action_smooth(-1),

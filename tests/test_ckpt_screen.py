@@ -13,8 +13,8 @@ from test_export_support import make_collapsed_checkpoint, make_lora_run
 from textual.app import App
 from textual.widgets import DataTable, Static
 
+from aba_tui.screens.checkpoint_dialogs import DiffScreen, PruneScreen
 from aba_tui.screens.checkpoints import CheckpointsScreen
-from aba_tui.screens.ckpt_dialogs import DiffScreen, PruneScreen
 from aba_tui.screens.pick import PickScreen
 from pipeline.checkpoints.browser import human_bytes
 from pipeline.checkpoints.store import write_metadata

@@ -13,8 +13,8 @@ from tui_support import GRPO, SELFTEST, copy_fixture, make_app, settle, wait_unt
 from aba_tui import screens as screen_registry
 from aba_tui.app import AbaApp
 from aba_tui.panes.alerts import AlertsTable
-from aba_tui.panes.chart import MetricChart
 from aba_tui.panes.logs import LogView
+from aba_tui.panes.metric_chart import MetricChart
 from aba_tui.panes.runs import RunsTable
 from aba_tui.panes.telemetry import TelemetryPane
 from aba_tui.screens.confirm import ConfirmScreen

@@ -23,9 +23,9 @@ from tui_support import (
 )
 
 from aba_tui.panes.alerts import AlertsTable
-from aba_tui.panes.chart import MetricChart
-from aba_tui.panes.charts import ChartsPane
+from aba_tui.panes.charts_pane import ChartsPane
 from aba_tui.panes.logs import LogView
+from aba_tui.panes.metric_chart import MetricChart
 from aba_tui.panes.runs import RunsTable
 from aba_tui.panes.telemetry import TelemetryPane
 from aba_tui.screens.pick import PickScreen

@@ -71,8 +71,8 @@ async def wait_until(pilot, cond: Callable[[], bool], timeout: float = 15.0, wha
 
 
 def charts_idle(app: AbaApp) -> bool:
-    from aba_tui.panes.chart import MetricChart
-    from aba_tui.panes.charts import ChartsPane
+    from aba_tui.panes.charts_pane import ChartsPane
+    from aba_tui.panes.metric_chart import MetricChart
 
     busy = [w for w in app.workers if w.group == "charts" and w.is_running]
     charts = list(app.screen.query(MetricChart))

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from aba_tui.panes.table import MeasuredTable
+from aba_tui.panes.measured_table import MeasuredTable
 from pipeline.monitor.alerts import Alert
 
 

@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets._data_table import ColumnKey
 
-from aba_tui.panes.table import MeasuredTable
+from aba_tui.panes.measured_table import MeasuredTable
 from pipeline.monitor import fmt
 from pipeline.monitor.entries import RunRow
 

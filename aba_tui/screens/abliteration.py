@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from aba_tui.panes.pareto import render, scatter
-from aba_tui.screens.base import RunsDirScreen
+from aba_tui.screens.runs_dir import RunsDirScreen
 from pipeline.abliterate.pareto import StudyView, from_events
 from pipeline.runs.events import Tail
 from pipeline.runs.layout import EVENTS_FILE

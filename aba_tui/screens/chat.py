@@ -20,8 +20,8 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Input, Label
 
 from aba_tui.errors import guarded
-from aba_tui.screens.base import RunsDirScreen
 from aba_tui.screens.chat_panel import SidePanel, stats_line
+from aba_tui.screens.runs_dir import RunsDirScreen
 from pipeline.chat.baseline_client import Baseline, BaselineError, prepare_baseline
 from pipeline.chat.battery import default_battery, load_battery
 from pipeline.chat.client import ChatError, Sampling, parse_sampling

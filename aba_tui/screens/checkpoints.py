@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from aba_tui.errors import guarded
-from aba_tui.screens.base import RunsDirScreen
+from aba_tui.screens.runs_dir import RunsDirScreen
 from pipeline.checkpoints.browser import (
     CkptRow,
     available_metrics,
@@ -273,7 +273,7 @@ class CheckpointsScreen(RunsDirScreen):
         self.app.call_from_thread(self._show_diff, f"A = {a.key}   B = {b.key}", changes, everything)
 
     def _show_diff(self, title: str, changes: list, everything: list) -> None:
-        from aba_tui.screens.ckpt_dialogs import DiffScreen
+        from aba_tui.screens.checkpoint_dialogs import DiffScreen
 
         self.app.push_screen(DiffScreen(title, changes, everything))
 
@@ -365,7 +365,7 @@ class CheckpointsScreen(RunsDirScreen):
         if any(r.size is None for r in rows):
             self.notify("still measuring sizes; try again in a moment", severity="warning")
             return
-        from aba_tui.screens.ckpt_dialogs import PruneScreen
+        from aba_tui.screens.checkpoint_dialogs import PruneScreen
 
         dialog = PruneScreen(rows, self.metric, keep_best=2)
 

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header
 
 from aba_tui.appref import aba_app
 from aba_tui.panes.alerts import AlertsTable
-from aba_tui.panes.charts import ChartsPane
+from aba_tui.panes.charts_pane import ChartsPane
 from aba_tui.panes.logs import LogView
 from aba_tui.panes.runs import RunsTable
 from aba_tui.panes.telemetry import TelemetryPane

@@ -16,7 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
-from aba_tui.screens.base import RunsDirScreen
+from aba_tui.screens.runs_dir import RunsDirScreen
 from pipeline.datagen.browse import ItemRow, datagen_runs, detail, item_rows, summary
 
 LEVEL_FILTERS = ("", "chosen", "adequate", "rejected")

@@ -16,7 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, Markdown
 
-from aba_tui.screens.base import RunsDirScreen
+from aba_tui.screens.runs_dir import RunsDirScreen
 from pipeline.evaluate.report import list_reports, markdown
 
 

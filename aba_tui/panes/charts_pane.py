@@ -1,4 +1,4 @@
-"""Live metric charts: one chart per metric (aba_tui.panes.chart), several runs overlaid, EMA
+"""Live metric charts: one chart per metric (aba_tui.panes.metric_chart), several runs overlaid, EMA
 smoothing, a step window, eval points, and a legend naming each overlaid run in its colour.
 
 The charts are mounted just after the first frame, so the pane shows a placeholder for a moment at
@@ -22,7 +22,7 @@ from textual.worker import get_current_worker
 from aba_tui.appref import aba_app
 
 if TYPE_CHECKING:
-    from aba_tui.panes.chart import MetricChart
+    from aba_tui.panes.metric_chart import MetricChart
 
 SMOOTHING_LEVELS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
 WINDOWS: tuple[float | None, ...] = (None, 10000, 1000, 100)  # last N steps; None: all
@@ -69,7 +69,7 @@ Pin runs with space in the runs list to overlay them."""
         self.call_after_refresh(self._mount_charts)
 
     async def _mount_charts(self) -> None:
-        from aba_tui.panes.chart import MetricChart
+        from aba_tui.panes.metric_chart import MetricChart
 
         row = self.query_one("#chart-row", Horizontal)
         await row.remove_children()
@@ -77,7 +77,7 @@ Pin runs with space in the runs list to overlay them."""
         self.redraw()
 
     def charts(self) -> list[MetricChart]:
-        from aba_tui.panes.chart import MetricChart
+        from aba_tui.panes.metric_chart import MetricChart
 
         return list(self.query(MetricChart))
 

@@ -23,7 +23,7 @@ from aba_tui.panes.braille import AXIS, TITLE, Line, layout
 from pipeline.monitor.series import PlotData
 
 if TYPE_CHECKING:
-    from aba_tui.panes.charts import ChartsPane
+    from aba_tui.panes.charts_pane import ChartsPane
     from pipeline.monitor.views import RunsViews
 
 
