@@ -1,5 +1,9 @@
 """The ABA control centre app: wiring only (screens, panes, model and telemetry live in their modules).
 
+The app owns the runs model, the telemetry and the settings, and hands them to the screens it builds;
+screens hand them on to their panes, and both talk back with messages (``DashboardScreen.RunSelected``),
+so nothing below imports this module.
+
 Two long-lived worker threads feed the UI: the run watcher (``RunsModel.poll_once``) and the
 telemetry sampler. They post small "something changed" messages that coalesce (``can_replace``),
 and the handlers pull the accumulated changes, so a burst of events is one repaint and the event
@@ -13,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import SystemCommand
@@ -27,13 +31,16 @@ from aba_tui.errors import guarded
 from aba_tui.run_actions import RunActions
 from aba_tui.screens import SCREENS, load_screen_class
 from aba_tui.settings import DEFAULT_THEME, PANES, Settings, check_keymap, load_settings, save_theme
-from aba_tui.themes import FALLBACK_CHART, ThemeSpec, load_themes
+from aba_tui.themes import load_themes
 from pipeline.config.paths import resolve_runs_dir
 from pipeline.errors import AbaError, ConfigError
 from pipeline.monitor.runs_model import RunsModel
 from pipeline.monitor.telemetry import Snapshot, Telemetry
 from pipeline.runs.layout import STATUS_FILE
 from pipeline.runs.store import RunStore
+
+if TYPE_CHECKING:
+    from aba_tui.screens.dashboard import DashboardScreen
 
 
 class ModelChanged(Message):
@@ -60,7 +67,9 @@ class AbaApp(RunActions):
     TITLE = "ABA Control Centre"
     CSS_PATH = Path(__file__).parent / "app.tcss"
     DEFAULT_MODE = "dashboard"
-    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {name: _mode_factory(name) for name in SCREENS}
+    # The dashboard is built with the app's data, so it is added per app (in __init__).
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        name: _mode_factory(name) for name in SCREENS if name != "dashboard"}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Keys", id="app.help", key_display="?"),
@@ -89,8 +98,7 @@ class AbaApp(RunActions):
         self._quitting = threading.Event()  # ends the telemetry sampler's wait between samples
         self.telemetry = telemetry or Telemetry(history_s=s.telemetry.history_minutes * 60,
                                                 interval_s=s.telemetry.interval_s, disk_path=self.store.root)
-        self.pinned: list[str] = []
-        self.pending_select: str | None = select_run
+        self._select_at_start = select_run  # for the dashboard, once it is built
         self._open_at_start = (open_path, x_field)
         self._startup_errors = theme_errors
         for spec in self.theme_specs.values():
@@ -107,6 +115,7 @@ class AbaApp(RunActions):
                               "or a Textual theme)")
         self.theme = wanted
         self._theme_ready = False
+        self.add_mode("dashboard", self._new_dashboard)
         if s.keymap:  # checking ids imports every pane: only when there is something to check
             check_keymap(s, self.binding_ids())
             self.set_keymap(s.keymap)
@@ -145,9 +154,12 @@ class AbaApp(RunActions):
         self._watch_runs()
         self._sample_telemetry()
 
-    def chart_colors(self) -> list[str]:
-        spec: ThemeSpec | None = self.theme_specs.get(self.theme)
-        return spec.chart_colors if spec else FALLBACK_CHART
+    def _new_dashboard(self) -> DashboardScreen:
+        from aba_tui.screens.dashboard import DashboardScreen
+
+        select, self._select_at_start = self._select_at_start, None
+        palettes = {name: spec.chart_colors for name, spec in self.theme_specs.items()}
+        return DashboardScreen(self.model, self.telemetry, self.settings, palettes, clock=self.clock, select=select)
 
     def _remember_theme(self, theme: Any) -> None:
         if self._theme_ready and self.settings.path is not None and theme.name != self.settings.theme:
@@ -230,16 +242,27 @@ class AbaApp(RunActions):
         for screen in self._dashboards():
             screen.telemetry_sampled(message.snapshot)
 
-    def _dashboards(self) -> Iterable[Any]:
+    def _dashboards(self, mounted: bool = True) -> Iterable[DashboardScreen]:
         from aba_tui.screens.dashboard import DashboardScreen
 
         for stack in self._screen_stacks.values():
             for screen in stack:
-                if isinstance(screen, DashboardScreen) and screen.is_mounted:
+                if isinstance(screen, DashboardScreen) and (screen.is_mounted or not mounted):
                     yield screen
 
-    def dashboard(self) -> Any | None:  # a DashboardScreen (imported lazily)
+    def dashboard(self) -> DashboardScreen | None:
         return next(iter(self._dashboards()), None)
+
+    def on_dashboard_screen_run_selected(self, message: DashboardScreen.RunSelected) -> None:
+        self.selected_run = message.run_id
+
+    def select_when_listed(self, run_id: str) -> None:
+        """Highlight ``run_id`` on the dashboard as soon as the watcher lists it."""
+        dashboards = list(self._dashboards(mounted=False))  # one built but not yet mounted takes it on mount
+        for dash in dashboards:
+            dash.select_when_listed(run_id)
+        if not dashboards:
+            self._select_at_start = run_id
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one error handler of every worker: say what failed; keep the long-lived loops alive."""
@@ -309,7 +332,7 @@ class AbaApp(RunActions):
             except ForeignError as exc:
                 self.notify(str(exc), severity="error", timeout=10)
                 return None
-        self.pending_select = rid
+        self.select_when_listed(rid)
         self.model.wake.set()
         return rid
 

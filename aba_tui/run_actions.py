@@ -30,11 +30,13 @@ class RunActions(GuardedApp[None]):
     model: RunsModel
     store: RunStore
     selected_run: str | None
-    pending_select: str | None
 
     def dashboard(self) -> Screen[Any] | None:
         """The mounted dashboard screen, if any (AbaApp knows how to find it)."""
         return None
+
+    def select_when_listed(self, run_id: str) -> None:
+        """Highlight ``run_id`` on the dashboard once the watcher lists it (AbaApp tells the dashboard)."""
 
     def _selected_entry(self, need: str = "run") -> RunEntry | None:
         entry = self.model.entry(self.selected_run or "")
@@ -68,7 +70,7 @@ class RunActions(GuardedApp[None]):
         except (AbaError, OSError) as exc:
             self.call_from_thread(self.notify, f"launch failed: {exc}", severity="error")
             return
-        self.pending_select = run_id
+        self.call_from_thread(self.select_when_listed, run_id)
         self.model.wake.set()
         self.call_from_thread(self.notify, f"launched {run_id}", title="run started")
 

@@ -71,7 +71,7 @@ async def test_charts_overlay_pinned_runs_smoothing_window_eval_and_metric_pick(
         table.select_run(DPO_NAN)
         await pilot.pause(0.2)
         await settle(pilot, app)
-        assert pane._runs == [DPO_OK, DPO_NAN] and app.pinned == [DPO_OK]
+        assert pane._runs == [DPO_OK, DPO_NAN] and app.screen.pinned == [DPO_OK]
         loss = app.screen.query_one("#chart-0", MetricChart)
         assert [t.run_id for t in loss._traces] == [DPO_OK, DPO_NAN]
         ok = loss._traces[0]
@@ -278,3 +278,70 @@ async def test_logs_pane_hides_its_scrollbar_only_while_following_the_end(tmp_pa
         await pilot.press("end")
         await wait_until(pilot, lambda: logs.styles.scrollbar_size_vertical == 0, what="hidden again")
         assert logs.border_subtitle == ""
+
+
+async def test_charts_pane_draws_what_its_screen_hands_it_in_a_bare_app(tmp_path: Path):
+    # No AbaApp: the pane is handed the model and the colours, and asks for a metric picker with a
+    # message that reaches whatever composed it.
+    from textual.app import App, ComposeResult
+    from tui_support import copy_fixture
+
+    from aba_tui.panes.metric_chart import MetricChart as Chart
+    from pipeline.monitor.runs_model import RunsModel
+    from pipeline.runs.store import RunStore
+
+    model = RunsModel(RunStore(copy_fixture(tmp_path)), clock=lambda: FROZEN)
+    model.poll_once()
+    model.want({DPO_OK})
+    for _ in range(3):  # lists the runs, then reads the wanted run's events
+        model.poll_once()
+    asked: list[Chart] = []
+
+    class Bare(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ChartsPane(model, ["#123456", "#654321"], ["loss", "margins"], 0.6, True, 4, id="charts")
+
+        def on_metric_chart_pick_metric(self, event: Chart.PickMetric) -> None:
+            asked.append(event.chart)
+
+    app = Bare()
+    async with app.run_test(size=(120, 30)) as pilot:
+        pane = app.query_one(ChartsPane)
+        pane.set_runs([DPO_OK])
+        await wait_until(pilot, lambda: len(pane.charts()) == 2 and all(c._traces for c in pane.charts()),
+                         what="both charts drawn")
+        loss = pane.charts()[0]
+        assert [(t.run_id, t.color) for t in loss._traces] == [(DPO_OK, "#123456")]
+        assert loss._traces[0].data.total_points == 200
+        loss.focus()
+        await pilot.press("m")
+        await wait_until(pilot, lambda: asked == [loss], what="the pick request")
+        loss.metric = "grad_norm"  # the chart asks its pane for data again (DataWanted)
+        await wait_until(pilot, lambda: loss._traces and loss._title().startswith("grad_norm"), what="redrawn")
+        pane.run_colors = ("#ABCDEF",)
+        await wait_until(pilot, lambda: loss._traces[0].color == "#ABCDEF", what="the new colour")
+
+
+async def test_a_theme_switch_recolours_the_overlaid_runs(tmp_path: Path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot, app)
+        loss = app.screen.query_one("#chart-0", MetricChart)
+        before = loss._traces[0].color
+        assert before == app.theme_specs["aba-dark"].chart_colors[0]
+        app.theme = "aba-light"
+        light = app.theme_specs["aba-light"].chart_colors[0]
+        await wait_until(pilot, lambda: loss._traces[0].color == light, what="the light theme's colour")
+        assert f"[{light}]" in app.screen.query_one(ChartsPane)._legend_text
+
+
+async def test_dashboard_tells_the_app_which_run_is_highlighted(tmp_path: Path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot, app)
+        assert app.selected_run == GRPO  # the newest, highlighted at start
+        app.screen.query_one(RunsTable).select_run(SFT_FAILED)
+        await wait_until(pilot, lambda: app.selected_run == SFT_FAILED, what="the app told")
+        app.screen.query_one(RunsTable).focus()
+        await pilot.press("m")  # not a runs-table key: nothing happens
+        assert app.screen.query_one(RunsTable).current_run == SFT_FAILED

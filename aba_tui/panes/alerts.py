@@ -15,6 +15,13 @@ from pipeline.monitor.alerts import Alert
 
 
 class AlertsTable(MeasuredTable):
+    DEFAULT_CSS = """
+    AlertsTable {
+        height: 1fr;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
     HELP = """\
 ## Alerts
 What went wrong, newest first. Thresholds live in the [alerts] table of the config file

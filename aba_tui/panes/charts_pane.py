@@ -1,28 +1,31 @@
 """Live metric charts: one chart per metric (aba_tui.panes.metric_chart), several runs overlaid, EMA
 smoothing, a step window, eval points, and a legend naming each overlaid run in its colour.
 
-The charts are mounted just after the first frame, so the pane shows a placeholder for a moment at
-start and the first frame comes sooner.
+The screen that composes the pane hands it the runs model it reads and the theme's chart colours,
+and tells it which runs to draw (``set_runs``) and which have new points (``redraw``). The pane posts
+``Drawn`` after each repaint of its charts. The charts are mounted just after the first frame, so the
+pane shows a placeholder for a moment at start and the first frame comes sooner.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from aba_tui.appref import aba_app
-
-if TYPE_CHECKING:
-    from aba_tui.panes.metric_chart import MetricChart
+from aba_tui.panes.metric_chart import MetricChart, Trace
+from aba_tui.themes import FALLBACK_CHART
+from pipeline.monitor.views import RunsViews
 
 SMOOTHING_LEVELS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
 WINDOWS: tuple[float | None, ...] = (None, 10000, 1000, 100)  # last N steps; None: all
@@ -30,6 +33,17 @@ WINDOWS: tuple[float | None, ...] = (None, 10000, 1000, 100)  # last N steps; No
 
 class ChartsPane(Vertical):
     """The charts side by side, and a legend naming each overlaid run in its colour."""
+
+    DEFAULT_CSS = """
+    ChartsPane #chart-row {
+        height: 1fr;
+    }
+    ChartsPane #legend {
+        height: 1;
+        padding: 0 1;
+        color: $text;
+    }
+    """
 
     HELP = """\
 ## Charts
@@ -44,14 +58,24 @@ Pin runs with space in the runs list to overlay them."""
         Binding("e", "toggle_eval", "Eval pts", id="charts.eval"),
     ]
 
+    class Drawn(Message):
+        """The charts just repainted: the screen may put its own updates in the same frame. Live
+        redraws come at most one a ``LIVE_MIN_INTERVAL_S``, and pending ones coalesce."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, ChartsPane.Drawn)
+
     smoothing: reactive[float] = reactive(0.6, init=False)
     window: reactive[float | None] = reactive(None, init=False)
     eval_points: reactive[bool] = reactive(True, init=False)
+    run_colors: reactive[tuple[str, ...]] = reactive(tuple(FALLBACK_CHART), init=False)  # of the overlaid runs, in turn
 
-    def __init__(self, metrics: list[str], smoothing: float, eval_points: bool, max_overlay: int,
-                 **kwargs: Any) -> None:
+    def __init__(self, model: RunsViews, run_colors: Sequence[str], metrics: list[str], smoothing: float,
+                 eval_points: bool, max_overlay: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.model = model
         self.metrics = metrics
+        self.set_reactive(ChartsPane.run_colors, tuple(run_colors))
         self.set_reactive(ChartsPane.smoothing, smoothing)
         self.set_reactive(ChartsPane.eval_points, eval_points)
         self.max_overlay = max_overlay
@@ -69,21 +93,17 @@ Pin runs with space in the runs list to overlay them."""
         self.call_after_refresh(self._mount_charts)
 
     async def _mount_charts(self) -> None:
-        from aba_tui.panes.metric_chart import MetricChart
-
         row = self.query_one("#chart-row", Horizontal)
         await row.remove_children()
         await row.mount_all(MetricChart(m, id=f"chart-{i}", classes="chart") for i, m in enumerate(self.metrics))
         self.redraw()
 
     def charts(self) -> list[MetricChart]:
-        from aba_tui.panes.metric_chart import MetricChart
-
         return list(self.query(MetricChart))
 
     def displayed(self) -> list[tuple[str, str]]:
         """(run id, colour) of the runs drawn, at most ``max_overlay``."""
-        colors = aba_app(self).chart_colors()
+        colors = self.run_colors or FALLBACK_CHART
         return [(rid, colors[i % len(colors)]) for i, rid in enumerate(self._runs[: self.max_overlay])]
 
     def set_runs(self, run_ids: list[str]) -> None:
@@ -92,7 +112,8 @@ Pin runs with space in the runs list to overlay them."""
             self.redraw()
 
     def metric_names(self) -> list[str]:
-        return aba_app(self).model.metric_names(rid for rid, _c in self.displayed())
+        """Every metric the drawn runs logged (what a chart may show)."""
+        return self.model.metric_names(rid for rid, _c in self.displayed())
 
     # Live appends redraw at once when the charts have been quiet (append → drawn stays fast), and a
     # burst of appends (several drawn runs logging, a backlog read in slices) coalesces into one
@@ -128,25 +149,23 @@ Pin runs with space in the runs list to overlay them."""
     def _prepare(self, charts: list[MetricChart], runs: list[tuple[str, str]], smoothing: float,
                  window: float | None, eval_points: bool) -> None:
         # Every chart in one pass and one hand-over, so one repaint shows them all.
-        model = aba_app(self).model
-        done = [(c, c.traces(model, runs, smoothing, window, eval_points)) for c in charts]
+        done = [(c, c.traces(self.model, runs, smoothing, window, eval_points)) for c in charts]
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._apply, done)
+            self.app.call_from_thread(self._apply, done, smoothing)
 
-    def _apply(self, done: list[tuple[MetricChart, list]]) -> None:
+    def _apply(self, done: list[tuple[MetricChart, list[Trace]]], smoothing: float) -> None:
         with self.app.batch_update():
             for chart, traces in done:
-                chart._show(traces)
-            join = getattr(self.screen, "join_frame", None)
-            if join is not None:
-                join()  # the dashboard's 1 Hz updates share this frame
+                chart.show(traces, smoothing)
+            # Posted inside the batch: the screen handles it before the frame is painted, so its own
+            # updates (the dashboard's 1 Hz tick) share this frame.
+            self.post_message(self.Drawn())
 
     def _legend(self) -> None:
         parts = []
-        model = aba_app(self).model
         for rid, color in self.displayed():
             note = ""
-            legend = model.legend(rid)
+            legend = self.model.legend(rid)
             if legend is not None:
                 bad = legend.malformed
                 if bad:
@@ -160,6 +179,13 @@ Pin runs with space in the runs list to overlay them."""
         if text != self._legend_text:  # Static.update re-lays out the screen: only on change
             self._legend_text = text
             self.query_one("#legend", Static).update(text)
+
+    def on_metric_chart_data_wanted(self, event: MetricChart.DataWanted) -> None:
+        event.stop()
+        self.redraw()
+
+    def watch_run_colors(self) -> None:
+        self.redraw()
 
     def watch_smoothing(self) -> None:
         self.redraw()

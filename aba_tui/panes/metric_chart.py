@@ -3,18 +3,20 @@
 The points are prepared in the charts pane's worker thread (window, EMA, downsampling under the
 model's lock); the event loop only lays the few hundred that remain into braille cells
 (aba_tui.panes.braille, ~1-2 ms a chart) and hands Textual one Strip a row (the Line API), rebuilt
-only when the data, size, theme or scale changed.
+only when the data, size, theme or scale changed. The chart knows nothing of the pane around it: it
+draws what it is handed (``show``) and asks with messages (``DataWanted``, ``PickMetric``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding, BindingType
 from textual.color import Color
+from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
@@ -23,7 +25,6 @@ from aba_tui.panes.braille import AXIS, TITLE, Line, layout
 from pipeline.monitor.series import PlotData
 
 if TYPE_CHECKING:
-    from aba_tui.panes.charts_pane import ChartsPane
     from pipeline.monitor.views import RunsViews
 
 
@@ -39,6 +40,18 @@ class Trace:
 class MetricChart(Widget):
     """One metric against step for the selected and pinned runs."""
 
+    DEFAULT_CSS = """
+    MetricChart {
+        width: 1fr;
+        height: 1fr;
+        border: blank;
+        border-title-align: center;
+    }
+    MetricChart:focus {
+        border: round $accent;
+    }
+    """
+
     can_focus = True
     HELP = """\
 ## Chart
@@ -51,6 +64,20 @@ Crosses are eval points (eval_<metric>)."""
         Binding("L", "toggle_log", "Log y", id="chart.log"),
     ]
 
+    class DataWanted(Message):
+        """The chart's metric or width changed: its traces must be prepared again. Resizing posts one
+        per chart per step, so they coalesce."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, MetricChart.DataWanted)
+
+    class PickMetric(Message):
+        """The user asked to choose this chart's metric (the screen owns the picker)."""
+
+        def __init__(self, chart: MetricChart) -> None:
+            super().__init__()
+            self.chart = chart
+
     metric: reactive[str] = reactive("loss")
     log_y: reactive[bool] = reactive(False)
 
@@ -58,16 +85,12 @@ Crosses are eval points (eval_<metric>)."""
         super().__init__(**kwargs)
         self.set_reactive(MetricChart.metric, metric)
         self._traces: list[Trace] = []
+        self._smoothing = 0.0  # of the traces shown: the EMA line is drawn only when smoothing
         self._prepared = False
         self._sig: tuple = ()
         self._frame_key: tuple = ()
         self._strips: list[Strip] = []
         self.builds = 0  # frames laid out (tests and benchmarks read it)
-
-    @property
-    def pane(self) -> ChartsPane:
-        # By CSS type name: charts.py imports this module, so importing it back would make a circle.
-        return cast("ChartsPane", self.query_ancestor("ChartsPane"))
 
     def watch_metric(self) -> None:
         self.update_data()
@@ -77,7 +100,7 @@ Crosses are eval points (eval_<metric>)."""
 
     def update_data(self) -> None:
         if self.is_mounted:
-            self.pane.redraw()
+            self.post_message(self.DataWanted())
 
     def traces(self, model: RunsViews, runs: list[tuple[str, str]], smoothing: float, window: float | None,
                eval_points: bool) -> list[Trace]:
@@ -91,17 +114,18 @@ Crosses are eval points (eval_<metric>)."""
                 out.append(Trace(run_id, color, got.data, got.eval_x, got.eval_y))
         return out
 
-    def _show(self, traces: list[Trace]) -> None:
+    def show(self, traces: list[Trace], smoothing: float) -> None:
+        """Draw ``traces`` (prepared by ``traces()`` with this ``smoothing``)."""
         # Skip the repaint when nothing this chart shows changed (an event with only other metrics,
         # a run without this metric).
-        sig = self._signature(traces)
+        sig = self._signature(traces, smoothing)
         if self._prepared and sig == self._sig:
             return
-        self._traces, self._sig, self._prepared = traces, sig, True
+        self._traces, self._smoothing, self._sig, self._prepared = traces, smoothing, sig, True
         self.refresh()
 
-    def _signature(self, traces: list[Trace]) -> tuple:
-        return (self.pane.smoothing, self.log_y, self.size, self.app.theme,
+    def _signature(self, traces: list[Trace], smoothing: float) -> tuple:
+        return (smoothing, self.log_y, self.size, self.app.theme,
                 tuple((t.run_id, t.color, t.data.total_points, t.data.raw_x[-1:], t.data.raw_y[-1:],
                        len(t.eval_x), t.data.raw_x[:1]) for t in traces))
 
@@ -127,7 +151,7 @@ Crosses are eval points (eval_<metric>)."""
         width, height = self.size
         base = self.rich_style
         bg = self.app.current_theme.background or "#000000"
-        smoothing = self.pane.smoothing
+        smoothing = self._smoothing
         lines: list[Line] = []
         for t in self._traces:
             d = t.data
@@ -156,18 +180,7 @@ Crosses are eval points (eval_<metric>)."""
         self.update_data()
 
     def action_pick_metric(self) -> None:
-        names = self.pane.metric_names()
-        if not names:
-            self.notify("no metrics logged yet", severity="warning")
-            return
-
-        def chosen(name: str | None) -> None:
-            if name:
-                self.metric = name
-
-        from aba_tui.screens.pick import PickScreen
-
-        self.app.push_screen(PickScreen(f"Metric for this chart (now {self.metric})", names, self.metric), chosen)
+        self.post_message(self.PickMetric(self))
 
     def action_toggle_log(self) -> None:
         self.log_y = not self.log_y

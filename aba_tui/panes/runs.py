@@ -25,6 +25,13 @@ STATE_STYLE = {  # theme colour names (resolved against the current theme when d
 class RunsTable(MeasuredTable):
     """Runs, newest first. The cursor row is the run the other panes show."""
 
+    DEFAULT_CSS = """
+    RunsTable {
+        height: 1fr;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
     HELP = """\
 ## Runs
 Every run in the runs dir, with the state its supervisor recorded (`lost` when the supervisor is gone),

@@ -1,6 +1,7 @@
 """GPU/VRAM telemetry: per GPU utilisation, memory, temperature, power, clocks, fan, the processes
 on it (mapped to runs), and history sparklines; CPU and RAM per run process always, and alone when
-there is no NVIDIA driver. The app samples in a worker thread; this pane only draws snapshots."""
+there is no NVIDIA driver. The app samples in a worker thread; this pane only draws the snapshots
+the screen hands it, with the ``Telemetry`` history and the low-disk mark it was built with."""
 
 from __future__ import annotations
 
@@ -17,6 +18,14 @@ from pipeline.monitor.telemetry import GpuSample, HistoryPoint, Snapshot, Teleme
 
 
 class TelemetryPane(Widget):
+    DEFAULT_CSS = """
+    TelemetryPane {
+        height: 1fr;
+        padding: 0 1;
+        overflow-y: auto;
+    }
+    """
+
     can_focus = True
     HELP = """\
 ## Telemetry
@@ -29,11 +38,13 @@ A field NVML cannot read shows n/a. `h` switches the sparklines between utilisat
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("h", "toggle_history", "History", id="telemetry.history")]
 
-    def __init__(self, telemetry: Telemetry, history_s: float, **kwargs: Any) -> None:
+    def __init__(self, telemetry: Telemetry, history_s: float, disk_low_bytes: float = 2.0**30,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._content: RenderableType = "sampling…"
         self.telemetry = telemetry
         self.history_s = history_s
+        self.disk_low_bytes = disk_low_bytes  # free space under this shows in the warning colour
         self.show_vram = False
 
     def action_toggle_history(self) -> None:
@@ -65,10 +76,8 @@ A field NVML cannot read shows n/a. `h` switches the sparklines between utilisat
         return line
 
     def _disk_line(self, snap: Snapshot, warn: str, err: str) -> Text:
-        settings = getattr(self.app, "settings", None)  # AbaApp's; a bare test app has none
-        low = (settings.alerts.disk_low_mb if settings is not None else 1024.0) * 2**20
         free = snap.disk_free or 0
-        style = err if snap.disk_readonly or free < 2**20 else warn if free < low else ""
+        style = err if snap.disk_readonly or free < 2**20 else warn if free < self.disk_low_bytes else ""
         line = Text(f"Disk {fmt.size(free)} free of {fmt.size(snap.disk_total)} on {snap.disk_path} (runs dir)",
                     style=style or "bold")
         if snap.disk_readonly:

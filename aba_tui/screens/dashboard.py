@@ -1,26 +1,37 @@
-"""The main screen: runs list, live charts, logs, telemetry and alerts. Digit keys toggle panes."""
+"""The main screen: runs list, live charts, logs, telemetry and alerts. Digit keys toggle panes.
+
+The app builds it with what it shows (the runs model, telemetry, settings, the themes' chart colours,
+the clock) and calls ``model_changed`` / ``telemetry_sampled`` as its threads report. The screen hands
+each pane its data, keeps the pinned runs and the run to select once listed, and tells the app which
+run is highlighted with a ``RunSelected`` message.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header
 
-from aba_tui.appref import aba_app
+from aba_tui.errors import guarded
 from aba_tui.panes.alerts import AlertsTable
 from aba_tui.panes.charts_pane import ChartsPane
 from aba_tui.panes.logs import LogView
+from aba_tui.panes.metric_chart import MetricChart
 from aba_tui.panes.runs import RunsTable
 from aba_tui.panes.telemetry import TelemetryPane
-from aba_tui.settings import PANES
+from aba_tui.settings import PANES, Settings
+from aba_tui.themes import FALLBACK_CHART
 from pipeline.monitor.entries import Changes
-from pipeline.monitor.telemetry import Snapshot
+from pipeline.monitor.runs_model import RunsModel
+from pipeline.monitor.telemetry import Snapshot, Telemetry
 
 PANE_IDS = {"runs": "#runs-pane", "charts": "#charts", "logs": "#logs", "telemetry": "#telemetry",
             "alerts": "#alerts"}
@@ -28,6 +39,48 @@ PANE_TITLES = {"runs": "Runs", "charts": "Charts", "logs": "Logs", "telemetry": 
 
 
 class DashboardScreen(Screen[None]):
+    # The layout: which pane goes where and how much room it takes; each pane's own look is beside it.
+    DEFAULT_CSS = """
+    #dash {
+        height: 1fr;
+    }
+    #top-row {
+        height: 2fr;
+        min-height: 7;
+    }
+    #runs-pane {
+        width: 3fr;
+    }
+    #telemetry {
+        width: 2fr;
+    }
+    #charts {
+        height: 3fr;
+        min-height: 10;
+    }
+    #bottom-row {
+        height: 2fr;
+        min-height: 6;
+    }
+    #logs {
+        width: 3fr;
+        overflow-x: auto;  /* Log's default "scroll" keeps a horizontal bar that repaints on every line */
+    }
+    #alerts {
+        width: 2fr;
+    }
+    .pane {
+        border: round $secondary 60%;
+        border-title-color: $text-muted;
+        border-title-style: bold;
+        background: $surface;
+    }
+    .pane:focus-within {
+        border: round $primary;
+        border-title-color: $primary;
+    }
+    """
+
     _rows_pending = False
     _last_tick = 0.0
     _snapshot: Snapshot | None = None
@@ -39,32 +92,59 @@ class DashboardScreen(Screen[None]):
         for i, name in enumerate(PANES)
     ]
 
+    class RunSelected(Message):
+        """The highlighted run changed (None: no run listed)."""
+
+        def __init__(self, run_id: str | None) -> None:
+            super().__init__()
+            self.run_id = run_id
+
+    def __init__(self, model: RunsModel, telemetry: Telemetry, settings: Settings,
+                 chart_palettes: Mapping[str, Sequence[str]], clock: Callable[[], float] = time.time,
+                 select: str | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.telemetry = telemetry
+        self.settings = settings
+        self.chart_palettes = chart_palettes  # theme name → colours of the overlaid runs
+        self.clock = clock
+        self.pinned: list[str] = []  # overlaid on the charts, in pinning order
+        self.pending_select = select  # highlighted as soon as the runs list shows it
+        self.selected_run: str | None = None
+
     def compose(self) -> ComposeResult:
-        app = aba_app(self)
-        s = app.settings
+        s = self.settings
         yield Header()
         with Vertical(id="dash"):
             with Horizontal(id="top-row"):
                 with Vertical(id="runs-pane", classes="pane"):
                     yield RunsTable(id="runs")
-                yield TelemetryPane(app.telemetry, s.telemetry.history_minutes * 60,
-                                    id="telemetry", classes="pane")
-            yield ChartsPane(list(s.charts.metrics), s.charts.smoothing, s.charts.eval_points, s.charts.max_overlay,
-                             id="charts", classes="pane")
+                yield TelemetryPane(self.telemetry, s.telemetry.history_minutes * 60,
+                                    disk_low_bytes=s.alerts.disk_low_mb * 2**20, id="telemetry", classes="pane")
+            yield ChartsPane(self.model, self.chart_colors(), list(s.charts.metrics), s.charts.smoothing,
+                             s.charts.eval_points, s.charts.max_overlay, id="charts", classes="pane")
             with Horizontal(id="bottom-row"):
                 yield LogView(poll_s=max(0.1, s.runs.poll_s), id="logs", classes="pane")
                 yield AlertsTable(id="alerts", classes="pane")
         yield Footer()
 
+    def chart_colors(self) -> Sequence[str]:
+        """The current theme's colours for overlaid runs."""
+        return self.chart_palettes.get(self.app.theme, FALLBACK_CHART)
+
     def on_mount(self) -> None:
         for i, name in enumerate(PANES):
             self.pane(name).border_title = f"{i + 1} {PANE_TITLES[name]}"
-        for name in aba_app(self).settings.panes.hidden:
+        for name in self.settings.panes.hidden:
             self.pane(name).display = False
         self._sync_rows()
         self.query_one(RunsTable).focus()
         self.query_one(LogView).batched = True  # flushed by the tick
         self.set_interval(self.TICK_S, self._on_tick_timer)
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: Any) -> None:
+        self.query_one(ChartsPane).run_colors = tuple(self.chart_colors())
 
     # -- panes -------------------------------------------------------------------------------------
     def pane(self, name: str) -> Widget:
@@ -93,9 +173,10 @@ class DashboardScreen(Screen[None]):
         if time.monotonic() - self._last_tick >= self.TICK_S / 2:  # else it rode along a chart frame
             self._tick()
 
-    def join_frame(self) -> None:
-        """Called by the charts as they repaint: the tick's updates join that frame when due soon, so
-        live logging costs one frame a second rather than a chart frame plus a tick frame."""
+    def on_charts_pane_drawn(self, event: ChartsPane.Drawn) -> None:
+        """The charts repainted: the tick's updates join that frame when due soon, so live logging
+        costs one frame a second rather than a chart frame plus a tick frame."""
+        event.stop()
         if time.monotonic() - self._last_tick >= self.TICK_S / 2:
             self._tick()
 
@@ -114,7 +195,7 @@ class DashboardScreen(Screen[None]):
         if changes.dirty:
             self.query_one(ChartsPane).redraw(changes.dirty)
         if changes.alerts:
-            self.query_one(AlertsTable).add_alerts(changes.alerts, aba_app(self).clock())
+            self.query_one(AlertsTable).add_alerts(changes.alerts, self.clock())
 
     def telemetry_sampled(self, snap: Snapshot) -> None:
         self._snapshot = snap
@@ -128,32 +209,34 @@ class DashboardScreen(Screen[None]):
             pane.show_snapshot(self._snapshot)
         self._snapshot = None
 
+    def select_when_listed(self, run_id: str) -> None:
+        """Highlight ``run_id`` once the runs list shows it (a run just launched or opened)."""
+        self.pending_select = run_id
+
     def _sync_rows(self) -> None:
         self._rows_pending = False
-        app = aba_app(self)
         table = self.query_one(RunsTable)
-        table.pinned = set(app.pinned)
-        table.show_rows(app.model.rows(), app.clock())
-        pending = app.pending_select
+        table.pinned = set(self.pinned)
+        table.show_rows(self.model.rows(), self.clock())
+        pending = self.pending_select
         if pending and table.select_run(pending):
-            app.pending_select = None
+            self.pending_select = None
         self._selection_changed()
 
     def _selection_changed(self) -> None:
-        app = aba_app(self)
         rid = self.query_one(RunsTable).current_run
-        if rid != app.selected_run:
-            app.selected_run = rid
+        if rid != self.selected_run:
+            self.selected_run = rid
+            self.post_message(self.RunSelected(rid))
         self.show_run(rid)
 
     def show_run(self, rid: str | None) -> None:
-        app = aba_app(self)
-        runs = [r for r in app.pinned if app.model.has_run(r)]
+        runs = [r for r in self.pinned if self.model.has_run(r)]
         if rid is not None and rid not in runs:
             runs.append(rid)  # pinned runs first: their colours stay put as the cursor moves
-        app.model.want(set(runs))
+        self.model.want(set(runs))
         self.query_one(ChartsPane).set_runs(runs)
-        entry = app.model.entry(rid) if rid else None
+        entry = self.model.entry(rid) if rid else None
         logs = self.query_one(LogView)
         if entry is None:
             logs.show(None)
@@ -168,11 +251,10 @@ class DashboardScreen(Screen[None]):
             self._selection_changed()
 
     def on_runs_table_pinned(self, event: RunsTable.Pinned) -> None:
-        app = aba_app(self)
-        if event.run_id in app.pinned:
-            app.pinned.remove(event.run_id)
+        if event.run_id in self.pinned:
+            self.pinned.remove(event.run_id)
         else:
-            app.pinned.append(event.run_id)
+            self.pinned.append(event.run_id)
         self._sync_rows()
         self.show_run(self.query_one(RunsTable).current_run)
 
@@ -180,3 +262,20 @@ class DashboardScreen(Screen[None]):
         table = self.query_one(RunsTable)
         if table.select_run(event.run_id):
             table.focus()
+
+    @guarded("metric picker")
+    def on_metric_chart_pick_metric(self, event: MetricChart.PickMetric) -> None:
+        event.stop()
+        chart = event.chart
+        names = self.query_one(ChartsPane).metric_names()
+        if not names:
+            self.notify("no metrics logged yet", severity="warning")
+            return
+
+        def chosen(name: str | None) -> None:
+            if name:
+                chart.metric = name
+
+        from aba_tui.screens.pick import PickScreen
+
+        self.app.push_screen(PickScreen(f"Metric for this chart (now {chart.metric})", names, chart.metric), chosen)

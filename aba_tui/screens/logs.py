@@ -14,6 +14,12 @@ from aba_tui.panes.logs import LogView
 
 
 class LogScreen(Screen[None]):
+    DEFAULT_CSS = """
+    LogScreen #log-full {
+        height: 1fr;
+    }
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "app.pop_screen", "Back", id="logscreen.back")]
 
     def __init__(self, run_dir: Path | None, label: str, file_path: Path | None = None) -> None:
