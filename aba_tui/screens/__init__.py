@@ -2,9 +2,10 @@
 goes there (so a screen's imports cost nothing at start, and a broken one cannot stop the app).
 
 To add a screen, add an entry; the command palette offers "Go to <title>" for each, and ``key``
-(when set) switches to it from anywhere. A screen is constructed with no arguments and reads what
-it needs from the app: ``app.store`` (RunStore), ``app.model`` (RunsModel), ``app.selected_run``
-(the run id highlighted on the dashboard, or None) and ``app.run_path(run_id)``.
+(when set) switches to it from anywhere. The dashboard is built by the app with its data
+(``AbaApp._new_dashboard``); the others are built with no arguments and use the app's runs dir
+(``RunsDirScreen``) and, for the datagen browser, ``app.selected_run`` (the run highlighted on the
+dashboard, or None).
 """
 
 from __future__ import annotations
