@@ -345,3 +345,18 @@ async def test_dashboard_tells_the_app_which_run_is_highlighted(tmp_path: Path):
         app.screen.query_one(RunsTable).focus()
         await pilot.press("m")  # not a runs-table key: nothing happens
         assert app.screen.query_one(RunsTable).current_run == SFT_FAILED
+
+
+async def test_the_dashboards_tick_joins_the_charts_repaint_in_the_same_batch(tmp_path: Path):
+    # The runs list, telemetry and logs repaint with the charts when their 1 Hz tick is due: called
+    # inside the charts' batched update, not posted (a message lands after the frame is painted).
+    app = make_app(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot, app)
+        screen, pane = app.screen, app.screen.query_one(ChartsPane)
+        screen._last_tick = 0.0  # the tick is due
+        pane._apply([(c, c._traces) for c in pane.charts()], pane.smoothing)
+        assert screen._last_tick > 0.0
+        due = screen._last_tick
+        pane._apply([(c, c._traces) for c in pane.charts()], pane.smoothing)
+        assert screen._last_tick == due  # just ticked: not again

@@ -122,7 +122,8 @@ class DashboardScreen(Screen[None]):
                 yield TelemetryPane(self.telemetry, s.telemetry.history_minutes * 60,
                                     disk_low_bytes=s.alerts.disk_low_mb * 2**20, id="telemetry", classes="pane")
             yield ChartsPane(self.model, self.chart_colors(), list(s.charts.metrics), s.charts.smoothing,
-                             s.charts.eval_points, s.charts.max_overlay, id="charts", classes="pane")
+                             s.charts.eval_points, s.charts.max_overlay, on_drawn=self._charts_drawn,
+                             id="charts", classes="pane")
             with Horizontal(id="bottom-row"):
                 yield LogView(poll_s=max(0.1, s.runs.poll_s), id="logs", classes="pane")
                 yield AlertsTable(id="alerts", classes="pane")
@@ -173,10 +174,9 @@ class DashboardScreen(Screen[None]):
         if time.monotonic() - self._last_tick >= self.TICK_S / 2:  # else it rode along a chart frame
             self._tick()
 
-    def on_charts_pane_drawn(self, event: ChartsPane.Drawn) -> None:
-        """The charts repainted: the tick's updates join that frame when due soon, so live logging
+    def _charts_drawn(self) -> None:
+        """The charts are repainting: the tick's updates join that frame when due soon, so live logging
         costs one frame a second rather than a chart frame plus a tick frame."""
-        event.stop()
         if time.monotonic() - self._last_tick >= self.TICK_S / 2:
             self._tick()
 
