@@ -38,6 +38,7 @@ def run_pipeline(steps: int, runs_dir: Path) -> float:
     from pipeline.config.run import build_config
     from pipeline.runs.launcher import launch, wait_for
     from pipeline.runs.store import RunStore
+    from pipeline.runs.vocabulary import EventType
 
     store = RunStore(runs_dir)
     run_id, path = launch(store, build_config("dpo", [], settings(steps)))
@@ -47,7 +48,7 @@ def run_pipeline(steps: int, runs_dir: Path) -> float:
     ts = {}
     for line in (path / "events.jsonl").read_text().splitlines():
         ev = json.loads(line)
-        if ev.get("type") == "metrics":
+        if ev.get("type") == EventType.METRICS:
             ts[ev["step"]] = ev["ts"]
     return (steps - 1) / (ts[steps] - ts[1])
 

@@ -6,14 +6,15 @@ import json
 import os
 
 from pipeline.runs.events import EventWriter, Tail, iter_events, read_last_lines
+from pipeline.runs.vocabulary import EventType
 
 
 def test_writer_appends_lines_with_ts_type_step(tmp_path):
     path = tmp_path / "events.jsonl"
     with EventWriter(path) as w:
-        w.emit("metrics", 1, loss=0.5, accuracy=1.0)
-        w.emit("progress", 0, total_steps=10)
-        w.emit("metrics", 2, loss=float("nan"))
+        w.emit(EventType.METRICS, 1, loss=0.5, accuracy=1.0)
+        w.emit(EventType.PROGRESS, 0, total_steps=10)
+        w.emit(EventType.METRICS, 2, loss=float("nan"))
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     assert [e["type"] for e in lines] == ["metrics", "progress", "metrics"]
     assert lines[0]["step"] == 1 and lines[0]["loss"] == 0.5 and lines[0]["ts"] > 0

@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from aba_tui.panes.pareto import render, scatter
 from aba_tui.screens.runs_dir import RunsDirScreen
-from pipeline.abliterate.pareto import StudyView, from_events
+from pipeline.abliterate.pareto import STUDY_EVENTS, StudyView, from_events
 from pipeline.runs.events import Tail
 from pipeline.runs.layout import EVENTS_FILE
 from pipeline.runs.store import RunStore
@@ -121,7 +121,7 @@ class AbliterationScreen(RunsDirScreen):
         new = self.tail.poll()
         if self.tail.resets:  # replaced or truncated: the tail starts again from the top
             self.events, self.tail.resets = [], 0
-        relevant = [e for e in new if e.get("type") in ("abliterate_setup", "baseline", "trial", "abliterate_chosen")]
+        relevant = [e for e in new if e.get("type") in STUDY_EVENTS]
         if not relevant and self.shown_trials >= 0:
             return
         self.events += relevant

@@ -13,8 +13,11 @@ from typing import Any
 
 from pipeline.runs.events import iter_events
 from pipeline.runs.layout import EVENTS_FILE
+from pipeline.runs.vocabulary import EventType
 
 DEFAULT_OBJECTIVES = (("refusals", "minimize"), ("kl", "minimize"))
+# The events a study writes (from_events reads them; the abliteration screen follows them).
+STUDY_EVENTS = frozenset({EventType.ABLITERATE_SETUP, EventType.BASELINE, EventType.TRIAL, EventType.ABLITERATE_CHOSEN})
 EXTRA = ("judge_disagree", "judge_compared", "judge_refusals", "undecided", "batch_size")
 
 
@@ -75,16 +78,16 @@ def from_events(events: Iterable[dict[str, Any]]) -> StudyView:
     by_number: dict[tuple[str, int], Trial] = {}
     for ev in events:
         kind = ev.get("type")
-        if kind == "abliterate_setup":
+        if kind == EventType.ABLITERATE_SETUP:
             view.setup = ev
             objs = ev.get("objectives")
             if isinstance(objs, list):
                 view.objectives = [(str(o[0]), str(o[1])) for o in objs if isinstance(o, list | tuple) and len(o) == 2]
-        elif kind == "baseline":
+        elif kind == EventType.BASELINE:
             view.baseline = ev
-        elif kind == "abliterate_chosen":
+        elif kind == EventType.ABLITERATE_CHOSEN:
             view.chosen = ev
-        elif kind == "trial" and isinstance(ev.get("trial"), int):
+        elif kind == EventType.TRIAL and isinstance(ev.get("trial"), int):
             names = [n for n, _ in view.objectives]
             values = {n: float(ev[n]) for n in names if isinstance(ev.get(n), int | float)}
             arm = str(ev.get("arm", ""))

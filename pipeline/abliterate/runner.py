@@ -25,6 +25,7 @@ from pipeline.abliterate.study import finished, open_study, recover, run_trials
 from pipeline.atomic import atomic_write_json
 from pipeline.errors import ConfigError
 from pipeline.runs.layout import ABLITERATE_DIR, DIRECTIONS_JSON, DIRECTIONS_PT, FINAL, HEAL_PAIRS, JUDGE_CACHE
+from pipeline.runs.vocabulary import EventType, SecondOpinion, objective_fields
 from pipeline.runs.worker import StageContext
 
 TEMPLATE_REFUSAL = "I'm sorry, but I can't help with that request."
@@ -94,14 +95,14 @@ class Abliteration:
                 self.ctx.alert("oom_halved", f"out of memory during a trial: batch_size → {self.engine.batch_size}, "
                                "retrying the trial", level="warning")
 
-    def second_opinion(self, m: Measure) -> dict[str, Any]:
+    def second_opinion(self, m: Measure) -> SecondOpinion:
         if self.judge is None or self.cfg.judge_sample <= 0:
             return {}
         k = self.cfg.judge_sample
         verdicts = judge_refusals(self.judge, self.h_test[:k], m.answers[:k])
         d = disagreement(m.flags[:k], verdicts)
         return {"judge_refusals": sum(1 for v in verdicts if v), "judge_missing": sum(1 for v in verdicts if v is None),
-                "judge_disagree": d["disagree"], "judge_compared": d["n"]}
+                "judge_disagree": int(d["disagree"] or 0), "judge_compared": int(d["n"] or 0)}
 
     # -- the stage ---------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -110,7 +111,7 @@ class Abliteration:
         self.base = baseline_reference(self.engine, self.b_test, cfg.kl_tokens)
         if not read_study(ctx.run_dir).baseline:
             bm = self.measure(cfg.seed)
-            ctx.emit("baseline", 0, refusals=bm.refusals, n=bm.n, kl=0.0, undecided=bm.undecided,
+            ctx.emit(EventType.BASELINE, 0, refusals=bm.refusals, n=bm.n, kl=0.0, undecided=bm.undecided,
                      hallucination=bm.hallucination, capability=bm.capability,
                      examples=[{"prompt": p, "answer": a[:200]}
                                for p, a in list(zip(self.h_test, bm.answers, strict=True))[:4]],
@@ -156,20 +157,20 @@ class Abliteration:
     def study_loop(self, work: Path, arm: str, offset: int, cones: int, directions: torch.Tensor) -> Any:
         """Open (or resume) the study in ``work`` and run it to ``trials``; events carry ``arm`` when set."""
         ctx, cfg = self.ctx, self.cfg
-        tag = {"arm": arm} if arm else {}
         study = open_study(work, self.objectives, cfg.sampler, cfg.startup_trials, cfg.seed)
         stale = recover(study)
         done_before = len(finished(study))
         if not done_before:
-            ctx.emit("abliterate_setup", offset, objectives=[list(o) for o in self.objectives],
+            ctx.emit(EventType.ABLITERATE_SETUP, offset, objectives=[list(o) for o in self.objectives],
                      n_layers=self.ablator.n_layers, variant=cfg.variant, norm=cfg.norm, cones=cones,
                      directions=int(directions.shape[1]), components=list(cfg.components),
                      train=[len(self.h_train), len(self.b_train)], test=[len(self.h_test), len(self.b_test)],
-                     model=self.model_path, **tag)
+                     model=self.model_path, arm=arm or None)
         if stale or done_before:
-            ctx.emit("resume", offset + done_before, message=f"study {arm or ''} resumed: {done_before} finished "
-                     f"trials kept, {stale} interrupted trial(s) marked failed", logged_until=done_before, **tag)
-        ctx.emit("progress", offset + done_before, total_steps=offset + cfg.trials)
+            ctx.emit(EventType.RESUME, offset + done_before, message=f"study {arm or ''} resumed: {done_before} "
+                     f"finished trials kept, {stale} interrupted trial(s) marked failed", logged_until=done_before,
+                     arm=arm or None)
+        ctx.emit(EventType.PROGRESS, offset + done_before, total_steps=offset + cfg.trials)
 
         def evaluate(number: int, params: TrialParams) -> Measure:
             self.ablator.apply(params)
@@ -182,11 +183,11 @@ class Abliteration:
             values = m.values(cfg.hallucination, cfg.capability)
             named = {n: v for (n, _d), v in zip(self.objectives, values, strict=True)}
             step = offset + number + 1
-            ctx.emit("trial", step, trial=number, **named, n=m.n, undecided=m.undecided,
+            ctx.emit(EventType.TRIAL, step, trial=number, **objective_fields(named), n=m.n, undecided=m.undecided,
                      params=params.as_flat(), seconds=round(seconds, 2),
-                     batch_size=self.engine.batch_size, **tag, **self.second_opinion(m))
-            ctx.emit("metrics", step, **named)
-            ctx.emit("progress", offset + len(finished(study)) + 1, total_steps=offset + cfg.trials)
+                     batch_size=self.engine.batch_size, arm=arm or None, **self.second_opinion(m))
+            ctx.emit(EventType.METRICS, step, **objective_fields(named))
+            ctx.emit(EventType.PROGRESS, offset + len(finished(study)) + 1, total_steps=offset + cfg.trials)
             ctx.log(f"abliterate: {arm + ' ' if arm else ''}trial {number}: "
                     + ", ".join(f"{k}={v:.4g}" for k, v in named.items()) + f" ({seconds:.1f} s)")
             return values
@@ -215,10 +216,11 @@ class Abliteration:
             pairs = self.heal_pairs() if cfg.heal_pairs else 0
         finally:
             self.ablator.reset()
-        ctx.emit("checkpoint", chosen.number + 1, name="final", trial=chosen.number, **chosen.values)
+        objectives = objective_fields(chosen.values)
+        ctx.emit(EventType.CHECKPOINT, chosen.number + 1, name="final", trial=chosen.number, **objectives)
         gguf = self.gguf_eval(ckpt) if cfg.gguf_eval else None
-        ctx.emit("abliterate_chosen", chosen.number + 1, trial=chosen.number, checkpoint="final",
-                 heal_pairs=pairs, gguf=gguf, **chosen.values)
+        ctx.emit(EventType.ABLITERATE_CHOSEN, chosen.number + 1, trial=chosen.number, checkpoint="final",
+                 heal_pairs=pairs, gguf=gguf, **objectives)
         write_report(ctx.run_dir, read_study(ctx.run_dir), cfg, gguf)
 
     def trial_meta(self, trial: Trial, info: dict) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from pipeline.runs.layout import (
     DATAGEN_PROMPTS,
     JUDGE_CACHE,
 )
+from pipeline.runs.vocabulary import EventType
 from pipeline.runs.worker import StageContext
 
 
@@ -168,7 +169,7 @@ class Datagen:
             "tokens_input": tokens["input"], "tokens_output": tokens["output"], "tokens_thinking": tokens["thinking"],
             "cost_usd": round(gen["cost_usd"] + jud.get("cost_usd", 0.0), 6), "judge_missing": self.judge_missing,
         }
-        self.ctx.emit("metrics", self.done, **{k: v for k, v in metrics.items() if v is not None})
+        self.ctx.emit(EventType.METRICS, self.done, **{k: v for k, v in metrics.items() if v is not None})
         now = time.monotonic()
         if final or now - self._ledger_saved >= 1.0:  # an fsync'd write a second, not one an item
             self._ledger_saved = now
@@ -193,7 +194,7 @@ class Datagen:
                     work.append((p, i, key))
         self.total = len(prompts) * self.sec.traces
         self.done = self.total - len(work)
-        self.ctx.emit("progress", self.done, total_steps=self.total, prompts=len(prompts),
+        self.ctx.emit(EventType.PROGRESS, self.done, total_steps=self.total, prompts=len(prompts),
                       traces_per_prompt=self.sec.traces, skipped_done=self.done)
         self.ctx.log(f"datagen: {len(prompts)} prompts × {self.sec.traces} traces; {self.done} done, "
                      f"{len(work)} to go ({client.backend}:{client.model})")
@@ -232,7 +233,8 @@ class Datagen:
         if manifest is None:
             self.ctx.log("datagen: stopped; items so far are kept, `aba resume` continues")
             return
-        self.ctx.emit("datagen", self.done, **manifest["rows"], items=manifest["items"], judged=manifest["judged"])
+        self.ctx.emit(EventType.DATAGEN, self.done, **manifest["rows"], items=manifest["items"],
+                      judged=manifest["judged"])
         self.ctx.log(f"datagen: wrote {manifest['rows']} from {manifest['items']} items")
 
 

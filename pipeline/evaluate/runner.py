@@ -34,6 +34,7 @@ from pipeline.runs.layout import (
     JUDGE_CACHE,
     METADATA,
 )
+from pipeline.runs.vocabulary import EventType
 
 
 def settings(cfg: Any) -> list[Setting]:
@@ -153,7 +154,7 @@ class EvalRun:
         btasks = [Task(it.id, _messages(it.system or cfg.system_prompt, it.prompt), sets[0], 0, {"battery": True})
                   for it in (battery.items if battery else [])]
         total = len(refs) * (len(tasks) + len(btasks))
-        ctx.emit("progress", 0, total_steps=total, models=[r.label for r in refs])
+        ctx.emit(EventType.PROGRESS, 0, total_steps=total, models=[r.label for r in refs])
         done = 0
         threads = cfg.threads or None
         for ref in refs:
@@ -161,7 +162,7 @@ class EvalRun:
             base = done
 
             def progress(n: int, _of: int, base: int = base) -> None:
-                self.ctx.emit("progress", base + n, total_steps=total)
+                self.ctx.emit(EventType.PROGRESS, base + n, total_steps=total)
 
             try:
                 from pipeline.evaluate.probe import open_generator
@@ -181,7 +182,7 @@ class EvalRun:
                 ctx.log("eval: stop requested; a resume answers what is missing")
                 return
             done += len(tasks) + len(btasks)
-            ctx.emit("progress", done, total_steps=total)
+            ctx.emit(EventType.PROGRESS, done, total_steps=total)
         self.report(refs, questions, battery)
 
     def _missing(self, ref: ModelRef, tasks: list[Task], btasks: list[Task]) -> bool:
@@ -221,7 +222,7 @@ class EvalRun:
         atomic_write_json(ctx.run_dir / EVAL_REPORT_JSON, report)  # last: the report is complete
         for r in refs:
             m = report["per_model"][r.label]["metrics"]
-            ctx.emit("eval", None, model=r.label, **{k: m[k]["p"] for k in rep.HEADLINE})
+            ctx.emit(EventType.EVAL, None, model=r.label, **{k: m[k]["p"] for k in rep.HEADLINE})
         ctx.log(f"eval: report written: {ctx.run_dir / EVAL_REPORT_MD}")
         return report
 

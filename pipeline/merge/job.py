@@ -22,6 +22,7 @@ from pipeline.merge.plan import Branch, BranchRunner, plan_branches, shared_sect
 from pipeline.merge.report import summarise, write_report
 from pipeline.merge.sources import AdapterSource, check_compatible, check_settings, resolve_source
 from pipeline.runs.layout import BEST, COMPARISON_JSON, COMPARISON_MD, EVAL_REPORT_MD, FINAL, REPORT_DIR
+from pipeline.runs.vocabulary import EventType
 
 
 def _run_id(branch: Branch) -> str:
@@ -69,7 +70,7 @@ class MergeJob:
         from pipeline.merge.combine import merge_to_checkpoint
         from pipeline.models.resolve import resolve_model
 
-        self.ctx.emit("progress", 0, total_steps=1, phase="merge")
+        self.ctx.emit(EventType.PROGRESS, 0, total_steps=1, phase="merge")
         t0 = time.time()
         base_source = sources[0].base_source
         base = resolve_model(base_source)
@@ -80,10 +81,10 @@ class MergeJob:
                 "merged_from": [s.describe() for s in sources]}
         written = merge_to_checkpoint(base, [s.path for s in sources], weights, self.sec.method, self.sec.density,
                                       self.sec.majority_sign, self.sec.svd_rank, self.sec.seed, self.dest, meta)
-        self.ctx.emit("checkpoint", 1, name=FINAL)
-        self.ctx.emit("merge", 1, method=self.sec.method, sources=[s.label for s in sources], weights=weights,
+        self.ctx.emit(EventType.CHECKPOINT, 1, name=FINAL)
+        self.ctx.emit(EventType.MERGE, 1, method=self.sec.method, sources=[s.label for s in sources], weights=weights,
                       density=self.sec.density, r=written.get("r"), seconds=round(time.time() - t0, 2))
-        self.ctx.emit("progress", 1, total_steps=1, phase="merge")
+        self.ctx.emit(EventType.PROGRESS, 1, total_steps=1, phase="merge")
         self.ctx.log(f"merge: {self.sec.method} of {', '.join(s.label for s in sources)} → {self.dest}")
 
     def _compared(self, sources: list[AdapterSource]) -> tuple[list[str], dict[str, str]]:
@@ -135,6 +136,6 @@ class MergeJob:
                             eval_report_md=str(eval_dir / EVAL_REPORT_MD))
         path = write_report(self.ctx.run_dir, summary)
         for label, m in summary["models"].items():
-            self.ctx.emit("comparison", None, model=label, role=m["role"], dimensions_mean=m["dimensions_mean"],
+            self.ctx.emit(EventType.COMPARISON, None, model=label, role=m["role"], dimensions_mean=m["dimensions_mean"],
                           elo=m["elo"], win_rate=m["win_rate"])
         self.ctx.log(f"merge: comparison report {path.parent / COMPARISON_MD}")

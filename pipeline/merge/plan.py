@@ -23,6 +23,7 @@ from pipeline.errors import AbaError, ConfigError
 from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.rewards.weights import parse_weights
 from pipeline.runs.layout import BRANCHES_FILE
+from pipeline.runs.vocabulary import EventType
 
 ENDED = ("succeeded", "failed", "oom", "stopped", "lost")
 
@@ -139,10 +140,10 @@ class BranchRunner:
         if b.run_id is None:
             b.run_id, _ = launcher.launch(self.store, self.make_config(self.ctx.cfg, b, self.ctx.run_id))
             self._save()
-            self.ctx.emit("branch", None, branch=b.label, run=b.run_id, action="started", weights=b.weights)
+            self.ctx.emit(EventType.BRANCH, None, branch=b.label, run=b.run_id, action="started", weights=b.weights)
         elif st in ("stopped", "failed", "oom", "lost") and self.ctx.resume:
             launcher.resume(self.store, b.run_id)
-            self.ctx.emit("branch", None, branch=b.label, run=b.run_id, action="resumed", after=st)
+            self.ctx.emit(EventType.BRANCH, None, branch=b.label, run=b.run_id, action="resumed", after=st)
         self.ctx.log(f"merge: branch {b.label} → run {b.run_id} ({b.weights or 'equal weights'})")
 
     def _stop_active(self) -> None:
@@ -161,7 +162,7 @@ class BranchRunner:
         todo = list(self.branches)
         started: set[str] = set()
         done = 0
-        self.ctx.emit("progress", 0, total_steps=len(todo), phase=self.phase)
+        self.ctx.emit(EventType.PROGRESS, 0, total_steps=len(todo), phase=self.phase)
         while True:
             if self.ctx.stop_requested.is_set():
                 self._stop_active()
@@ -193,7 +194,7 @@ class BranchRunner:
             ok = sum(1 for b in todo if states[b.label] == "succeeded")
             if ok != done:
                 done = ok
-                self.ctx.emit("progress", done, total_steps=len(todo), phase=self.phase)
+                self.ctx.emit(EventType.PROGRESS, done, total_steps=len(todo), phase=self.phase)
             if done == len(todo):
                 return True
             time.sleep(self.poll)

@@ -13,7 +13,7 @@ from pipeline.monitor.alerts import Alert
 from pipeline.monitor.series import RunSeries, is_number
 from pipeline.runs.events import Tail, parse_line, read_last_lines
 from pipeline.runs.status import ACTIVE, Status
-from pipeline.runs.vocabulary import AlertLevel
+from pipeline.runs.vocabulary import AlertLevel, EventType
 
 if TYPE_CHECKING:
     from pipeline.monitor.foreign import ForeignReader
@@ -118,15 +118,15 @@ def summarize_tail(path: Path, lines: int = 200, head_bytes: int = 64 << 10) -> 
         return out
     for raw in head:
         ev = parse_line(raw)
-        if ev and ev.get("type") == "progress" and is_number(ev.get("total_steps")):
+        if ev and ev.get("type") == EventType.PROGRESS and is_number(ev.get("total_steps")):
             out["total"] = int(ev["total_steps"])
     for raw in reversed(raws):
         ev = parse_line(raw)
         if not ev:
             continue
-        if ev.get("type") == "progress" and is_number(ev.get("total_steps")) and "total_tail" not in out:
+        if ev.get("type") == EventType.PROGRESS and is_number(ev.get("total_steps")) and "total_tail" not in out:
             out["total_tail"] = out["total"] = int(ev["total_steps"])  # a resume may announce a new total
-        if ev.get("type") != "metrics":
+        if ev.get("type") != EventType.METRICS:
             continue
         if "step" not in out and is_number(ev.get("step")):
             out["step"] = ev["step"]

@@ -29,6 +29,7 @@ from pipeline.errors import ForeignError
 from pipeline.monitor.tensorboard import MISSING_EXTRA, TensorBoardLog, available, event_files
 from pipeline.runs.events import Tail, parse_line
 from pipeline.runs.layout import CHECKPOINTS_DIR, EVENTS_FILE, STATUS_FILE
+from pipeline.runs.vocabulary import EventType
 
 # HF Trainer / TRL log keys → the names our charts use.
 HF_RENAMES = {
@@ -91,7 +92,7 @@ def from_log_history(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for i, rec in enumerate(entries):
         if not isinstance(rec, dict):
             continue
-        ev: dict[str, Any] = {"type": "metrics", "step": rec.get("step", i + 1)}
+        ev: dict[str, Any] = {"type": EventType.METRICS, "step": rec.get("step", i + 1)}
         for k, v in rec.items():
             if k == "step" or not _is_num(v):
                 continue
@@ -149,7 +150,7 @@ class ForeignReader:
             return obj
         flat = flatten(obj)
         if self.kind == "seed-jsonl":
-            ev: dict[str, Any] = {"type": "metrics"}
+            ev: dict[str, Any] = {"type": EventType.METRICS}
             for k, v in flat.items():
                 if _is_num(v):
                     ev[SEED_RENAMES.get(k, k)] = v
@@ -161,7 +162,7 @@ class ForeignReader:
         x = self._line if self.x_field in (None, LINE) else flat.get(self.x_field)
         if not _is_num(x) or (isinstance(x, float) and not math.isfinite(x)):
             return None
-        ev = {"type": "metrics", "step": x}
+        ev = {"type": EventType.METRICS, "step": x}
         for k, v in flat.items():
             if _is_num(v) and k != self.x_field:
                 ev[HF_RENAMES.get(k, k)] = v  # a TRL-style log: its names → ours, as for trainer_state.json
@@ -194,7 +195,7 @@ class ForeignReader:
                 raise ForeignError(f"{src}: not a readable trainer_state.json ({exc})") from None
             events = from_log_history(state.get("log_history", []) if isinstance(state, dict) else [])
             if isinstance(state, dict) and _is_num(state.get("max_steps")):
-                events.insert(0, {"type": "progress", "total_steps": int(state["max_steps"])})
+                events.insert(0, {"type": EventType.PROGRESS, "total_steps": int(state["max_steps"])})
             return events
         if self.kind == "checkpoints":
             events = []
@@ -205,7 +206,7 @@ class ForeignReader:
                 x = meta.get("step", meta.get("epoch"))
                 if not _is_num(x):
                     continue
-                ev = {"type": "metrics", "step": x}
+                ev = {"type": EventType.METRICS, "step": x}
                 ev.update({SEED_RENAMES.get(k, k): v for k, v in meta.items()
                            if _is_num(v) and k not in ("step", "written_at")})
                 events.append(ev)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from pipeline.runs.events import Tail, parse_lines, read_back
+from pipeline.runs.vocabulary import EventType
 
 # Event keys that are bookkeeping, not metrics a user would chart.
 NOT_METRICS = frozenset({"ts", "type", "step", "pid", "attempt", "exit_code", "signal", "total_steps",
@@ -216,21 +217,21 @@ class RunSeries:
         changed: set[str] = set()
         for ev in events:
             self.events += 1
-            kind = ev.get("type", "metrics")
+            kind = ev.get("type", EventType.METRICS)
             ts = ev.get("ts")
             if is_number(ts):
                 self.last_ts = ts
-            if kind == "progress":
+            if kind == EventType.PROGRESS:
                 if is_number(ev.get("total_steps")):
                     self.total_steps = int(ev["total_steps"])
                 continue
-            if kind == "alert":
+            if kind == EventType.ALERT:
                 self.alerts.append(ev)
                 continue
-            if kind == "checkpoint":
+            if kind == EventType.CHECKPOINT:
                 self.checkpoints.append(str(ev.get("name", "?")))
                 continue
-            if kind != "metrics":
+            if kind != EventType.METRICS:
                 continue
             raw_step = ev.get("step")
             step = int(raw_step) if is_number(raw_step) else (self.step or 0) + 1

@@ -15,6 +15,8 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+from pipeline.runs.vocabulary import EventType
+
 EVENTS_GLOB = "events.out.tfevents.*"
 MISSING_EXTRA = "reading TensorBoard logs needs the extra `tb` (pip install 'aba-control-centre[tb]')"
 
@@ -64,7 +66,7 @@ class TensorBoardLog:
                     y = _scalar(v, tensor_util)
                     if y is None:
                         continue
-                    ev = by_step.setdefault(int(event.step), {"type": "metrics", "step": int(event.step)})
+                    ev = by_step.setdefault(int(event.step), {"type": EventType.METRICS, "step": int(event.step)})
                     ev["ts"] = event.wall_time
                     ev[tag_name(v.tag, self.renames)] = y
         return [by_step[s] for s in sorted(by_step)]

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from pipeline.runs.vocabulary import Emitter, EventType
+
 
 def _clean(value: Any) -> Any:
     # Tensors and numpy scalars arrive from trainers; keep plain JSON types.
@@ -26,21 +28,20 @@ def _clean(value: Any) -> Any:
     return value
 
 
-class EventWriter:
+class EventWriter(Emitter):
     """Appends events. Safe to share across threads of one process (one write per line)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
-    def emit(self, type: str = "metrics", step: int | None = None, **values: Any) -> dict[str, Any]:
-        event: dict[str, Any] = {"ts": round(time.time(), 3), "type": type}
+    def _emit(self, type: EventType, step: int | None, fields: dict[str, Any]) -> None:
+        event: dict[str, Any] = {"ts": round(time.time(), 3), "type": str(type)}
         if step is not None:
             event["step"] = int(step)
-        event.update({k: _clean(v) for k, v in values.items() if v is not None})
+        event.update({k: _clean(v) for k, v in fields.items() if v is not None})
         line = json.dumps(event, allow_nan=True, default=str) + "\n"
         os.write(self._fd, line.encode("utf-8"))
-        return event
 
     def close(self) -> None:
         if self._fd >= 0:

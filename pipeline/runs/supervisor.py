@@ -31,6 +31,7 @@ from pipeline.runs.notify import Notice, Notifier
 from pipeline.runs.procinfo import start_ticks
 from pipeline.runs.status import Status, read_status_raw
 from pipeline.runs.store import load_run_config
+from pipeline.runs.vocabulary import Emitter, EventType
 from pipeline.runs.watch import AttemptWatch
 
 END_RETRY_S = 600.0  # how long the final status write is retried on a disk that refuses it
@@ -72,7 +73,7 @@ def halve_for_retry(cfg: RunConfig) -> str | None:
     return ", ".join(changed) or None
 
 
-class Supervisor:
+class Supervisor(Emitter):
     def __init__(self, run_dir: Path, resume: bool) -> None:
         self.run_dir = run_dir
         self.resume = resume
@@ -87,14 +88,14 @@ class Supervisor:
         # Error alerts the stage writes are announced as they come (the UI may be closed).
         self.alerts = Tail(run_dir / EVENTS_FILE, offset=(run_dir / EVENTS_FILE).stat().st_size)
         self.durable = DurableStatus(run_dir)  # status writes that survive a full or read-only disk
-        self.watch = AttemptWatch(run_dir, self.cfg.sections["supervisor"], self.emit, self._signal_worker)
+        self.watch = AttemptWatch(run_dir, self.cfg.sections["supervisor"], self, self._signal_worker)
 
     def write(self, st: Status) -> None:
         self.durable.write(st)
 
-    def emit(self, type: str, **values: Any) -> None:
+    def _emit(self, type: EventType, step: int | None, fields: dict[str, Any]) -> None:
         try:
-            self.events.emit(type, **values)
+            self.events._emit(type, step, fields)
         except OSError as exc:  # a full disk loses the event, not the supervisor
             note(f"event {type} not written ({exc.strerror})")
 
@@ -179,7 +180,7 @@ class Supervisor:
         st.state = "running"
         self.durable.reserve.hold()
         self.write(st)
-        self.emit("status", state="running", attempt=st.attempt)
+        self.emit(EventType.STATUS, state="running", attempt=st.attempt)
         resume = self.resume
         sup = self.cfg.sections["supervisor"]
         while True:
@@ -190,7 +191,7 @@ class Supervisor:
                 change = halve_for_retry(self.cfg)
                 if change:
                     atomic_write_text(self.run_dir / RUN_TOML, self.cfg.to_toml())
-                    self.emit("attempt", attempt=st.attempt + 1, reason=out.reason, change=change)
+                    self.emit(EventType.ATTEMPT, attempt=st.attempt + 1, reason=out.reason, change=change)
                     st.attempt += 1
                     # Never publish the attempt's "oom": readers would take the run for ended.
                     st.state, st.pid = "running", None
@@ -202,7 +203,7 @@ class Supervisor:
         if self.slurm_signal and st.state == "stopped" and jobside.after_slurm_signal(self.cfg, st):
             st.pid = None
             self.write(st)
-            self.emit("status", state=st.state, reason=st.reason)
+            self.emit(EventType.STATUS, state=st.state, reason=st.reason)
             jobside.requeue(st)  # Slurm ends this job now and runs the script again, with --resume
             return 0
         if st.state == "succeeded":
@@ -211,7 +212,7 @@ class Supervisor:
         self.durable.reserve.release()
         if not self.durable.write(st):
             self.durable.flush(END_RETRY_S)  # a read-only or failing disk: wait for it rather than die
-        self.emit("status", state=st.state, reason=st.reason, exit_code=st.exit_code, signal=st.signal)
+        self.emit(EventType.STATUS, state=st.state, reason=st.reason, exit_code=st.exit_code, signal=st.signal)
         self.announce_end()
         return self.exit_code()
 
@@ -222,7 +223,7 @@ class Supervisor:
     def announce_alerts(self) -> None:
         for ev in self.alerts.poll():
             # stage_failed restates the run's end, which is announced once the end is classified.
-            if ev.get("type") == "alert" and ev.get("level") == "error" and ev.get("code") != "stage_failed":
+            if ev.get("type") == EventType.ALERT and ev.get("level") == "error" and ev.get("code") != "stage_failed":
                 self.notifier.send(Notice(self.status.run_id, "alert", str(ev.get("message") or ""),
                                           stage=self.status.stage, code=str(ev.get("code") or "alert"),
                                           host=self.status.host))
@@ -249,7 +250,7 @@ class Supervisor:
         st.reason = failure or "stopped on request while waiting for " + ", ".join(self.cfg.after)
         st.ended_at = time.time()
         self.write(st)
-        self.emit("status", state=st.state, reason=st.reason)
+        self.emit(EventType.STATUS, state=st.state, reason=st.reason)
         self.announce_end()
         return False
 
@@ -262,9 +263,9 @@ class Supervisor:
 
         try:
             run_id, _path = launch(RunStore(self.run_dir.parent), child)
-            self.emit("chain", next_run=run_id, next_stage=child.stage)
+            self.emit(EventType.CHAIN, next_run=run_id, next_stage=child.stage)
         except Exception as exc:  # the parent succeeded; record why the chain did not go on
-            self.emit("alert", code="chain_failed", level="error", message=str(exc))
+            self.emit(EventType.ALERT, code="chain_failed", level="error", message=str(exc))
 
 
 def daemonize() -> None:

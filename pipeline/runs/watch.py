@@ -17,16 +17,16 @@ from pipeline.runs.classify import Outcome
 from pipeline.runs.faults.disk import cleanup_partial, disk_full_reason, fmt_bytes, looks_full, space
 from pipeline.runs.faults.stall import StallWatch, fmt_minutes
 from pipeline.runs.layout import EVENTS_FILE
+from pipeline.runs.vocabulary import Emitter, EventType
 
 DISK_POLL_S = 5.0
 
 
 class AttemptWatch:
-    def __init__(self, run_dir: Path, sup: Any, emit: Callable[..., Any],
-                 signal_worker: Callable[[int], None]) -> None:
+    def __init__(self, run_dir: Path, sup: Any, events: Emitter, signal_worker: Callable[[int], None]) -> None:
         self.run_dir = Path(run_dir)
         self.sup = sup  # the [supervisor] section
-        self.emit = emit
+        self.events = events
         self.signal_worker = signal_worker
         self.stall = StallWatch(float(getattr(sup, "stall_timeout", 0.0)), self.run_dir / EVENTS_FILE)
         self.low_mb = float(getattr(sup, "disk_low_mb", 0.0))
@@ -63,14 +63,14 @@ class AttemptWatch:
             return
         what = self.stall.poll(pgid, now)
         if what == "warn":
-            self.emit("alert", code="stall_timeout", level="warning",
-                      message=self.stall.warning(self.sup.grace_seconds, now))
+            self.events.emit(EventType.ALERT, code="stall_timeout", level="warning",
+                             message=self.stall.warning(self.sup.grace_seconds, now))
             self.stall.own_write()
         elif what == "stall":
             self.stalled_for = self.stall.idle(now)
-            self.emit("alert", code="stalled", level="error",
-                      message=f"stalled for {fmt_minutes(self.stalled_for)} (no event, no CPU): sending SIGTERM, "
-                      f"SIGKILL in {self.sup.grace_seconds:g} s")
+            self.events.emit(EventType.ALERT, code="stalled", level="error",
+                             message=f"stalled for {fmt_minutes(self.stalled_for)} (no event, no CPU): sending "
+                             f"SIGTERM, SIGKILL in {self.sup.grace_seconds:g} s")
             self.signal_worker(signal.SIGTERM)
             self.signal_worker(signal.SIGCONT)  # a stopped worker cannot take SIGTERM until it runs
             self.kill_at = now + self.sup.grace_seconds
@@ -83,9 +83,9 @@ class AttemptWatch:
             return
         low = s.free < self.low_mb * (1 << 20)
         if low and not self._disk_low:
-            self.emit("alert", code="disk_low", level="warning",
-                      message=f"runs dir low on space: {s.describe()} (below supervisor.disk_low_mb = "
-                      f"{self.low_mb:g} MiB); a checkpoint that does not fit fails the run")
+            self.events.emit(EventType.ALERT, code="disk_low", level="warning",
+                             message=f"runs dir low on space: {s.describe()} (below supervisor.disk_low_mb = "
+                             f"{self.low_mb:g} MiB); a checkpoint that does not fit fails the run")
             self.stall.own_write()
         # Re-arm only once clearly above the line, so a disk hovering at it does not flood events.
         if low or s.free > self.low_mb * (1 << 20) * 1.1:

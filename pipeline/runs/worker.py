@@ -31,7 +31,7 @@ from pipeline.runs.faults.disk import cleanup_partial, disk_full_reason, exc_pat
 from pipeline.runs.layout import CHECKPOINTS_DIR, EVENTS_FILE, RESULT_FILE
 from pipeline.runs.status import EndState
 from pipeline.runs.store import load_run_config
-from pipeline.runs.vocabulary import AlertLevel
+from pipeline.runs.vocabulary import AlertLevel, Emitter, EventType
 
 DUPLICATE_SIGNAL_S = 2.0
 
@@ -44,7 +44,9 @@ class StageFailed(Exception):
         self.reason, self.state = reason, state
 
 
-class StageContext:
+class StageContext(Emitter):
+    """What a stage gets: its run folder and config, the resume flag, the stop request, events and alerts."""
+
     def __init__(self, run_dir: Path, cfg: RunConfig, resume: bool = False, attempt: int = 1) -> None:
         self.run_dir = Path(run_dir)
         self.cfg = cfg
@@ -58,11 +60,11 @@ class StageContext:
     def run_id(self) -> str:
         return self.run_dir.name
 
-    def emit(self, type: str = "metrics", step: int | None = None, **values: Any) -> dict[str, Any]:
-        return self.events.emit(type, step, **values)
+    def _emit(self, type: EventType, step: int | None, fields: dict[str, Any]) -> None:
+        self.events._emit(type, step, fields)
 
     def alert(self, code: str, message: str, step: int | None = None, level: AlertLevel = "error") -> None:
-        self.emit("alert", step, code=code, level=level, message=message)
+        self.emit(EventType.ALERT, step, code=code, level=level, message=message)
 
     def fail(self, reason: str, state: EndState = "failed") -> NoReturn:
         raise StageFailed(reason, state)

@@ -26,6 +26,7 @@ from pipeline.export import normalize_quants, read_export
 from pipeline.export.convert import convert_hf, converter_version
 from pipeline.export.source import ExportSource, resolve_export_source
 from pipeline.runs.layout import CONVERT_LOG, EXPORT_WORK_DIR, EXPORTS_DIR
+from pipeline.runs.vocabulary import EventType
 from pipeline.runs.worker import StageContext
 
 
@@ -54,8 +55,8 @@ class Exporter:
 
     def phase(self, phase: str, t0: float, **info: Any) -> None:
         self.step += 1
-        self.ctx.emit("export", self.step, phase=phase, seconds=round(time.time() - t0, 2), **info)
-        self.ctx.emit("progress", self.step, total_steps=self.total)
+        self.ctx.emit(EventType.EXPORT, self.step, phase=phase, seconds=round(time.time() - t0, 2), **info)
+        self.ctx.emit(EventType.PROGRESS, self.step, total_steps=self.total)
         self.ctx.log(f"export: {phase} done in {time.time() - t0:.1f} s {info or ''}")
 
     def stopped(self) -> bool:
@@ -75,7 +76,7 @@ class Exporter:
         names = {q: f"{label}-{_slug(src.checkpoint_name)}-{q}" for q in quants}
         todo = [q for q in quants if not self._done(names[q])]
         self.total = 2 + 2 * len(todo)
-        self.ctx.emit("progress", 0, total_steps=self.total, quants=quants, checkpoint=src.checkpoint_name)
+        self.ctx.emit(EventType.PROGRESS, 0, total_steps=self.total, quants=quants, checkpoint=src.checkpoint_name)
         for note in src.notes:
             self.ctx.log(f"export: {note}")
         if not todo:

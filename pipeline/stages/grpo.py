@@ -14,6 +14,7 @@ from pipeline.rewards.scorer import get_scorer
 from pipeline.rewards.trl_funcs import RewardBank
 from pipeline.rewards.weights import parse_weights
 from pipeline.runs.layout import JUDGE_CACHE
+from pipeline.runs.vocabulary import EventType
 from pipeline.train.common import StageSpec, TrainEnv, is_main, run_stage
 
 
@@ -43,8 +44,8 @@ def _log_judge_stats(ctx: Any, scorer: Any) -> None:
     def logged(pairs: Any) -> Any:
         out = batch(pairs)
         if is_main():
-            ctx.emit("judge", None, batch=len(pairs), batch_missing=sum(1 for s in out if len(s) < len(DIMENSIONS)),
-                     **scorer.stats())
+            missing = sum(1 for s in out if len(s) < len(DIMENSIONS))
+            ctx.emit(EventType.JUDGE, None, batch=len(pairs), batch_missing=missing, **scorer.stats())
         return out
 
     scorer.score_batch = logged

@@ -8,6 +8,7 @@ import time
 from pipeline.checkpoints.store import write_metadata
 from pipeline.runs.events import iter_events
 from pipeline.runs.layout import STAGING
+from pipeline.runs.vocabulary import EventType
 from pipeline.runs.worker import StageContext
 
 
@@ -16,7 +17,7 @@ def _last_step(ctx: StageContext) -> int:
     last = 0
     if path.exists():
         for _off, ev in iter_events(path):
-            if ev.get("type") == "metrics" and isinstance(ev.get("step"), int):
+            if ev.get("type") == EventType.METRICS and isinstance(ev.get("step"), int):
                 last = max(last, ev["step"])
     return last
 
@@ -26,7 +27,7 @@ def _checkpoint(ctx: StageContext, step: int, loss: float) -> None:
     path.mkdir(parents=True, exist_ok=True)
     (path / "state.txt").write_text(f"{step}\n")
     write_metadata(path, {"step": step, "loss": loss, "resumable": True, "stage": "selftest"})
-    ctx.emit("checkpoint", step, name=path.name)
+    ctx.emit(EventType.CHECKPOINT, step, name=path.name)
 
 
 def _fill_disk(ctx: StageContext, step: int) -> None:
@@ -46,7 +47,7 @@ def run(ctx: StageContext) -> None:
     if b == "oom" and cfg.batch_size > cfg.oom_above_batch:
         raise MemoryError(f"simulated host OOM at batch_size={cfg.batch_size}")
     start = _last_step(ctx) if ctx.resume else 0
-    ctx.emit("progress", start, total_steps=cfg.steps, batch_size=cfg.batch_size)
+    ctx.emit(EventType.PROGRESS, start, total_steps=cfg.steps, batch_size=cfg.batch_size)
     for step in range(start + 1, cfg.steps + 1):
         if b == "cuda_oom" and step == 2:
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
@@ -57,7 +58,7 @@ def run(ctx: StageContext) -> None:
         if b == "fill_disk" and step == 2:
             _fill_disk(ctx, step)
         loss = float("nan") if (b == "nan" and step >= 2) else 1.0 / step
-        ctx.emit("metrics", step, loss=loss, accuracy=min(1.0, step / max(cfg.steps, 1)), pid=os.getpid())
+        ctx.emit(EventType.METRICS, step, loss=loss, accuracy=min(1.0, step / max(cfg.steps, 1)), pid=os.getpid())
         if loss != loss:  # as the training guard does: an error alert, then the run fails
             ctx.alert("nan_loss", f"NaN loss at step {step}", step)
             ctx.fail(f"NaN loss at step {step}")

@@ -17,6 +17,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from pipeline.runs.cluster.ranks import agree, rank
+from pipeline.runs.vocabulary import EventType
 from pipeline.train.checkpointing import CheckpointManager, SavePlan, step_name
 from pipeline.train.guards import Guard
 from pipeline.train.metrics import Throughput, is_summary, map_logs
@@ -48,7 +49,7 @@ class StageCallback(TrainerCallback):
         self.throughput = Throughput(self.samples_per_step, state.max_steps, start_step=state.global_step)
         if self._main(state):
             epochs = getattr(state, "num_train_epochs", None) or args.num_train_epochs
-            self.ctx.emit("progress", state.global_step, total_steps=state.max_steps, epochs=epochs,
+            self.ctx.emit(EventType.PROGRESS, state.global_step, total_steps=state.max_steps, epochs=epochs,
                           batch_size=args.per_device_train_batch_size, grad_accum=args.gradient_accumulation_steps,
                           samples_per_step=self.samples_per_step)
 
@@ -84,7 +85,7 @@ class StageCallback(TrainerCallback):
         self.manager.observe(metrics)
         main = self._main(state)
         if main and step > self.logged_until:
-            self.ctx.emit("metrics", step, **metrics)
+            self.ctx.emit(EventType.METRICS, step, **metrics)
         level = "error" if self.guard.policy == "stop" else "warning"
         for finding in self.guard.check(step, metrics, self.key):
             if main:
@@ -114,6 +115,6 @@ class StageCallback(TrainerCallback):
             self.ctx.alert("best_metric", note, step, level="warning")
         self.manager.notes.clear()
         keep = ("loss", "accuracy", "margins", "reward", "metric", "metric_value", "epoch")
-        self.ctx.emit("checkpoint", step, name=name, kind=kind, also=written[1:] or None,
+        self.ctx.emit(EventType.CHECKPOINT, step, name=name, kind=kind, also=written[1:] or None,
                       **{k: meta[k] for k in keep if meta.get(k) is not None})
         return control

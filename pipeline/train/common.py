@@ -18,6 +18,7 @@ from pipeline.errors import ConfigError
 from pipeline.runs.cluster.ranks import agree, may_stop_early
 from pipeline.runs.events import iter_events, parse_line, read_last_lines
 from pipeline.runs.layout import STAGING
+from pipeline.runs.vocabulary import EventType
 from pipeline.train.checkpointing import CheckpointManager
 from pipeline.train.guards import Guard
 from pipeline.train.preflight import preflight
@@ -61,11 +62,11 @@ def last_logged_step(path: Any) -> int:
         return 0
     for raw in reversed(read_last_lines(path, 500)):
         ev = parse_line(raw)
-        if ev and ev.get("type") == "metrics" and isinstance(ev.get("step"), int):
+        if ev and ev.get("type") == EventType.METRICS and isinstance(ev.get("step"), int):
             return ev["step"]
     last = 0
     for _off, ev in iter_events(path):
-        if ev.get("type") == "metrics" and isinstance(ev.get("step"), int):
+        if ev.get("type") == EventType.METRICS and isinstance(ev.get("step"), int):
             last = max(last, ev["step"])
     return last
 
@@ -119,7 +120,8 @@ def resume_point(ctx: Any) -> tuple[str | None, int]:
     if logged_until > from_step:
         msg += f"; steps up to {logged_until} are already in events.jsonl and are not logged again"
     if is_main():
-        ctx.emit("resume", from_step, checkpoint=ck.name if ck else None, logged_until=logged_until, message=msg)
+        ctx.emit(EventType.RESUME, from_step, checkpoint=ck.name if ck else None, logged_until=logged_until,
+                 message=msg)
         ctx.log(msg)
     return (str(ck.path) if ck else None), logged_until
 

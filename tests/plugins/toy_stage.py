@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from pipeline.config.schema import SupervisorSection, opt
 from pipeline.registry import Stage
+from pipeline.runs.vocabulary import EventType
 from pipeline.runs.worker import StageContext
 
 
@@ -21,6 +22,6 @@ STAGE = Stage("toy", "counts steps (a test of the registry)", {"toy": ToySection
 
 def run(ctx: StageContext) -> None:
     sec = ctx.cfg.section("toy")
-    ctx.emit("progress", 0, total_steps=sec.steps)
+    ctx.emit(EventType.PROGRESS, 0, total_steps=sec.steps)
     for step in range(1, sec.steps + 1):
-        ctx.emit("metrics", step, loss=1.0 / step, word=sec.word)
+        ctx.emit(EventType.METRICS, step, loss=1.0 / step, word=sec.word)
