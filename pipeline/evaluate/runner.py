@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.atomic import atomic_write_json, atomic_write_text
 from pipeline.chat.battery import load_battery
@@ -35,6 +35,9 @@ from pipeline.runs.layout import (
     METADATA,
 )
 from pipeline.runs.vocabulary import EventType
+
+if TYPE_CHECKING:
+    from pipeline.runs.worker import StageContext
 
 
 def settings(cfg: Any) -> list[Setting]:
@@ -134,7 +137,7 @@ def check(cfg_all: Any, runs_root: Path | None = None) -> None:
 
 
 class EvalRun:
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx
         self.cfg = ctx.cfg.section("eval")
         self.out = ctx.run_dir / EVAL_DIR

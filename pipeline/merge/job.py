@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pipeline.checkpoints.store import read_checkpoint
 from pipeline.config.run import RunConfig
@@ -24,6 +24,9 @@ from pipeline.merge.sources import AdapterSource, check_compatible, check_settin
 from pipeline.runs.layout import BEST, COMPARISON_JSON, COMPARISON_MD, EVAL_REPORT_MD, FINAL, REPORT_DIR
 from pipeline.runs.vocabulary import EventType
 
+if TYPE_CHECKING:
+    from pipeline.runs.worker import StageContext
+
 
 def _run_id(branch: Branch) -> str:
     if branch.run_id is None:  # branches are launched (and recorded) before anything reads them
@@ -32,7 +35,7 @@ def _run_id(branch: Branch) -> str:
 
 
 class MergeJob:
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx
         self.sec = ctx.cfg.section("merge")
         self.root: Path = ctx.run_dir.parent

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.atomic import atomic_write_json
 from pipeline.config.run import RunConfig
@@ -24,6 +24,9 @@ from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.rewards.weights import parse_weights
 from pipeline.runs.layout import BRANCHES_FILE
 from pipeline.runs.vocabulary import EventType
+
+if TYPE_CHECKING:
+    from pipeline.runs.worker import StageContext
 
 ENDED = ("succeeded", "failed", "oom", "stopped", "lost")
 
@@ -89,7 +92,7 @@ def branch_config(cfg: RunConfig, branch: Branch, parent_id: str) -> RunConfig:
 class BranchRunner:
     """Launch the branches (at most ``parallel`` at once), wait for them, resume them after a stop."""
 
-    def __init__(self, ctx: Any, branches: list[Branch], parallel: int = 1, poll: float = 1.0,
+    def __init__(self, ctx: StageContext, branches: list[Branch], parallel: int = 1, poll: float = 1.0,
                  make_config: Callable[[RunConfig, Branch, str], RunConfig] = branch_config,
                  phase: str = "branches") -> None:
         from pipeline.runs.store import RunStore

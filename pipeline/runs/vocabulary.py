@@ -134,7 +134,7 @@ class CheckpointFields(Objectives, total=False):
 
     name: Required[str]
     kind: str
-    also: list[str]
+    also: list[str] | None
     trial: int
     loss: float
     accuracy: float

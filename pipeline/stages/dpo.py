@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.runs.worker import StageContext
 from pipeline.train.common import StageSpec, TrainEnv, run_stage
 
 
@@ -24,5 +25,5 @@ def make_trainer(env: TrainEnv) -> Any:
 SPEC = StageSpec("dpo", make_trainer)
 
 
-def run(ctx: Any) -> None:
+def run(ctx: StageContext) -> None:
     run_stage(ctx, SPEC)

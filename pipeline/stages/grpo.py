@@ -15,10 +15,11 @@ from pipeline.rewards.trl_funcs import RewardBank
 from pipeline.rewards.weights import parse_weights
 from pipeline.runs.layout import JUDGE_CACHE
 from pipeline.runs.vocabulary import EventType
+from pipeline.runs.worker import StageContext
 from pipeline.train.common import StageSpec, TrainEnv, is_main, run_stage
 
 
-def prepare(ctx: Any, sec: Any) -> dict[str, Any]:
+def prepare(ctx: StageContext, sec: Any) -> dict[str, Any]:
     options = None
     if sec.scorer == "judge":  # cached beside the run's checkpoints: a resumed run pays nothing twice
         options = {"section": ctx.cfg.sections.get("judge"), "cache_dir": ctx.run_dir / JUDGE_CACHE}
@@ -37,7 +38,7 @@ def prepare(ctx: Any, sec: Any) -> dict[str, Any]:
     return {"bank": RewardBank(scorer, DIMENSIONS, problem), "weights": parse_weights(sec.reward_weights)}
 
 
-def _log_judge_stats(ctx: Any, scorer: Any) -> None:
+def _log_judge_stats(ctx: StageContext, scorer: Any) -> None:
     """After each batch the judge scored, a ``judge`` event: judged, missing (never zeros), requests, cost."""
     batch = scorer.score_batch
 
@@ -65,5 +66,5 @@ def make_trainer(env: TrainEnv) -> Any:
 SPEC = StageSpec("grpo", make_trainer, reward_dims=DIMENSIONS, prepare=prepare)
 
 
-def run(ctx: Any) -> None:
+def run(ctx: StageContext) -> None:
     run_stage(ctx, SPEC)

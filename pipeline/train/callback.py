@@ -17,14 +17,15 @@ from typing import Any
 from transformers import TrainerCallback
 
 from pipeline.runs.cluster.ranks import agree, rank
-from pipeline.runs.vocabulary import EventType
+from pipeline.runs.vocabulary import AlertLevel, EventType
+from pipeline.runs.worker import StageContext
 from pipeline.train.checkpointing import CheckpointManager, SavePlan, step_name
 from pipeline.train.guards import Guard
 from pipeline.train.metrics import Throughput, is_summary, map_logs
 
 
 class StageCallback(TrainerCallback):
-    def __init__(self, ctx: Any, section: Any, manager: CheckpointManager, guard: Guard,
+    def __init__(self, ctx: StageContext, section: Any, manager: CheckpointManager, guard: Guard,
                  samples_per_step: int, reward_dims: tuple[str, ...] = (), logged_until: int = 0) -> None:
         self.ctx = ctx
         self.section = section
@@ -86,7 +87,7 @@ class StageCallback(TrainerCallback):
         main = self._main(state)
         if main and step > self.logged_until:
             self.ctx.emit(EventType.METRICS, step, **metrics)
-        level = "error" if self.guard.policy == "stop" else "warning"
+        level: AlertLevel = "error" if self.guard.policy == "stop" else "warning"
         for finding in self.guard.check(step, metrics, self.key):
             if main:
                 self.ctx.alert(finding.code, finding.message, step, level=level)

@@ -19,6 +19,7 @@ from pipeline.runs.cluster.ranks import agree, may_stop_early
 from pipeline.runs.events import iter_events, parse_line, read_last_lines
 from pipeline.runs.layout import STAGING
 from pipeline.runs.vocabulary import EventType
+from pipeline.runs.worker import StageContext
 from pipeline.train.checkpointing import CheckpointManager
 from pipeline.train.guards import Guard
 from pipeline.train.preflight import preflight
@@ -28,7 +29,7 @@ from pipeline.train.preflight import preflight
 class TrainEnv:
     """What a stage's ``make_trainer`` gets."""
 
-    ctx: Any
+    ctx: StageContext
     section: Any
     model: Any
     tokenizer: Any
@@ -44,7 +45,7 @@ class StageSpec:
     make_trainer: Callable[[TrainEnv], Any]
     samples_per_step: Callable[[Any], int] | None = None
     reward_dims: tuple[str, ...] = ()
-    prepare: Callable[[Any, Any], dict[str, Any]] | None = None  # (ctx, section) → env.extra
+    prepare: Callable[[StageContext, Any], dict[str, Any]] | None = None  # (ctx, section) → env.extra
 
 
 def is_main() -> bool:
@@ -110,7 +111,7 @@ def training_kwargs(section: Any, staging: str, cuda: bool, bf16: bool,
     return kwargs
 
 
-def resume_point(ctx: Any) -> tuple[str | None, int]:
+def resume_point(ctx: StageContext) -> tuple[str | None, int]:
     """The checkpoint to continue from, and the last step already logged (not to be logged again)."""
     ck = last_complete(ctx.run_dir, resumable_only=True)
     logged_until = last_logged_step(ctx.events.path)
@@ -126,7 +127,7 @@ def resume_point(ctx: Any) -> tuple[str | None, int]:
     return (str(ck.path) if ck else None), logged_until
 
 
-def run_stage(ctx: Any, spec: StageSpec) -> None:
+def run_stage(ctx: StageContext, spec: StageSpec) -> None:
     section = ctx.cfg.stage_section
     model_sec = ctx.cfg.sections["model"]
     try:
