@@ -76,16 +76,19 @@ def test_datagen_against_stub_faults_outputs_and_no_key_leak(store, stub: Gemini
     run_id, path = _launch(store, tmp_path, stub, prompts, "datagen.concurrency=4", "datagen.stream=true")
     assert launcher.wait_for(store, run_id, END, timeout=120) == "succeeded", (path / "worker.log").read_text()
     items = read_items(path)
-    keys = [r["key"] for r in items]
+    keys = [r.key for r in items]
     assert len(keys) == len(set(keys)) == 6 * 3
-    assert {r["level"] for r in items} == {"chosen", "rejected", "adequate"}
-    blocked = [r for r in items if r["prompt_id"] == "x0"]
-    assert all(r["text"] is None and r["finish"] == "blocked" and "SAFETY" in r["error"]["message"] for r in blocked)
-    assert all(r["finish"] == "empty" for r in items if r["prompt_id"] == "x1")
-    bad = [r for r in items if r["prompt_id"] == "x2"]
-    assert bad and all(r["judge"]["scores"] == {} and "unparsable" in r["judge"]["missing_reason"] for r in bad)
-    good = [r for r in items if r["prompt_id"].startswith("p")]
-    assert all(r["text"] and len(r["judge"]["scores"]) == 9 for r in good)
+    assert {r.level for r in items} == {"chosen", "rejected", "adequate"}
+    blocked = [r for r in items if r.prompt_id == "x0"]
+    assert all(r.text is None and r.finish == "blocked" and "SAFETY" in (r.error or {})["message"] and
+               r.judgement is None for r in blocked)  # nothing to judge: no judgement, not an empty one
+    assert all(r.finish == "empty" for r in items if r.prompt_id == "x1")
+    bad = [r for r in items if r.prompt_id == "x2"]
+    assert bad and all(r.judgement and not r.judgement.scores and r.mean is None
+                       and "unparsable" in (r.judgement.missing_reason or "") for r in bad)
+    good = [r for r in items if r.prompt_id.startswith("p")]
+    assert all(r.text and r.judgement and r.judgement.ok and not r.judgement.missing_dimensions()
+               and r.judgement.judge.startswith("gemini:") and r.mean is not None for r in good)
     ledger = json.loads((path / "data" / "ledger.json").read_text())
     retries = {**ledger["generator"]["retries"]}
     for k, v in ledger["judge"]["retries"].items():
@@ -120,7 +123,7 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(store, stub: G
     assert pid
     os.killpg(pid, signal.SIGKILL)
     assert launcher.wait_for(store, run_id, END, timeout=30) == "failed"
-    before = {r["key"] for r in read_items(path)}
+    before = {r.key for r in read_items(path)}
     assert 4 <= len(before) < 24
     judged_before = len(stub.requests)
     launcher.resume(store, run_id)

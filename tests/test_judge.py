@@ -10,7 +10,7 @@ from pipeline.errors import ConfigError
 from pipeline.judge.config import JudgeSection
 from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.judge.factory import make_judge
-from pipeline.judge.interface import JudgeItem, dimension_means
+from pipeline.judge.interface import JudgeItem, Judgement, dimension_means
 from pipeline.judge.prompts import parse_scores
 from tests.gemini_stub import GeminiStub
 
@@ -142,3 +142,45 @@ def test_grpo_preflight_checks_the_judge_section(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ConfigError, match="GEMINI_API_KEY"):
         preflight(cfg)
     assert preflight(build_config("grpo", [], ["grpo.scorer=judge"])) is not None  # local: the embedded GGUF
+
+
+def test_judgement_keeps_its_type_through_the_file_form() -> None:
+    """JSON only at the file: a stored judgement reads back equal; a damaged one reads as missing, saying so."""
+    j = Judgement({d: 0.5 for d in DIMENSIONS[:8]}, judge="gemini:m:v3:t0", cached=True)
+    back = Judgement.from_json(j.to_json())
+    assert back == j and back is not None and back.missing_dimensions() == DIMENSIONS[8:]
+    assert back.mean() == 0.5
+    failed = Judgement({}, missing_reason="timeout: no reply", judge="x")
+    assert Judgement.from_json(failed.to_json()) == failed and failed.mean() is None
+    assert Judgement.from_json(None) is None  # no judge ran: no judgement, not an empty one
+    odd = Judgement.from_json({"scores": {DIMENSIONS[0]: 1.5, DIMENSIONS[1]: "high", DIMENSIONS[2]: True,
+                                          DIMENSIONS[3]: float("nan"), DIMENSIONS[4]: 0.25, "bogus": 0.5}})
+    assert odd is not None and dict(odd.scores) == {DIMENSIONS[4]: 0.25}  # out-of-range or not a number: missing
+    broken = Judgement.from_json(["not", "a", "judgement"])
+    assert broken is not None and not broken.ok and "unreadable stored judgement" in (broken.missing_reason or "")
+
+
+def test_grpo_reward_keeps_the_judgement_and_logs_a_judge_event(stub: GeminiStub, tmp_path: Path) -> None:
+    """grpo.scorer = "judge": the judge's Judgement reaches the reward functions (a failed one is None to TRL,
+    with its reason kept), and each scored batch writes a `judge` event."""
+    import json
+
+    from pipeline.config.run import RunConfig
+    from pipeline.config.schema import GRPOSection
+    from pipeline.runs.vocabulary import EventType
+    from pipeline.runs.worker import StageContext
+    from pipeline.stages.grpo import prepare
+
+    cfg = RunConfig("grpo", {"grpo": GRPOSection(scorer="judge"), "judge": _section(stub, retries=1)})
+    ctx = StageContext(tmp_path, cfg)
+    bank = prepare(ctx, cfg.sections["grpo"])["bank"]
+    rewards = bank.funcs()[DIMENSIONS.index("helpfulness")](prompts=["Q1?", "Q2?"],
+                                                             completions=["Fine answer.", "[[BADJUDGE]]"])
+    assert isinstance(rewards[0], float) and rewards[1] is None  # missing, never 0
+    failed = bank.judgement("Q2?", "[[BADJUDGE]]")
+    assert "unparsable" in (failed.missing_reason or "") and failed.judge.startswith("gemini:")
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    (ev,) = [e for e in events if e["type"] == EventType.JUDGE]
+    assert (ev["batch"], ev["batch_missing"], ev["judged"], ev["judge_missing"]) == (2, 1, 2, 1)
+    assert ev["judge_requests"] >= 2 and "judge_cache_hit_rate" in ev
+    bank.scorer.judge.close()

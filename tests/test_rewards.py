@@ -9,6 +9,7 @@ import pytest
 from pipeline.data.loaders import load_pairs
 from pipeline.errors import ConfigError
 from pipeline.judge.dimensions import DIMENSIONS
+from pipeline.judge.interface import Judgement
 from pipeline.rewards import get_scorer, parse_weights, weighted_sum
 from pipeline.rewards.rubric import RubricScorer, degeneracy
 from pipeline.rewards.trl_funcs import RewardBank, as_text
@@ -17,15 +18,15 @@ RUBRIC = RubricScorer()
 
 
 def total(prompt: str, completion: str, dim: str | None = None) -> float:
-    scores = RUBRIC.score(prompt, completion)
+    scores = RUBRIC.score(prompt, completion).scores
     return scores[dim] if dim else weighted_sum(scores, parse_weights(""))
 
 
 def test_seed_000_dimensions() -> None:
     assert len(DIMENSIONS) == 9 and DIMENSIONS[0] == "entropy_reduction"
-    scores = RUBRIC.score("What is the capital of France?", "Paris is the capital of France.")
-    assert set(scores) == set(DIMENSIONS)
-    assert all(0.0 <= v <= 1.0 for v in scores.values())
+    judgement = RUBRIC.score("What is the capital of France?", "Paris is the capital of France.")
+    assert judgement.ok and judgement.judge == "rubric" and not judgement.missing_dimensions()
+    assert all(0.0 <= v <= 1.0 for v in judgement.scores.values())
     explained = RUBRIC.explain("Is it safe?", "Safe for what?")
     assert all(j.why for j in explained.values())  # every score says why
 
@@ -66,7 +67,7 @@ def test_degenerate_output_scores_low_everywhere() -> None:
     assert degeneracy("!!!!!!!!!!!!!!!!")[0] == 0.0
     assert degeneracy("the the the the the the the the the the")[0] < 0.2
     for text in ("", "!!!!!!!!!!!!", "yes yes yes yes yes yes yes yes yes yes yes"):
-        assert max(RUBRIC.score("Is it safe?", text).values()) <= 0.2
+        assert max(RUBRIC.score("Is it safe?", text).scores.values()) <= 0.2
 
 
 def test_weights() -> None:
@@ -94,11 +95,11 @@ class CountingScorer:
     def __init__(self, result: dict | Exception) -> None:
         self.result, self.calls = result, 0
 
-    def score(self, prompt: str, completion: str) -> dict[str, float]:
+    def score(self, prompt: str, completion: str) -> Judgement:
         self.calls += 1
         if isinstance(self.result, Exception):
             raise self.result
-        return dict(self.result)
+        return Judgement(dict(self.result), judge=self.name)
 
 
 def test_reward_bank_scores_once_per_completion_for_nine_functions() -> None:
@@ -119,11 +120,15 @@ def test_reward_bank_leaves_out_what_the_scorer_could_not_judge() -> None:
     assert bank.funcs()[0](prompts=["p", "q"], completions=["a", "b"]) == [None, None]  # NaN to TRL, not 0
     assert [c for c, _ in problems] == ["scorer_error"]  # one alert, not one per completion
     assert "judge timeout" in problems[0][1]
+    failed = bank.judgement("p", "a")  # the failure stays a judgement with its reason, not an empty dict
+    assert not failed.ok and "judge timeout" in (failed.missing_reason or "")
 
     problems.clear()
     bad = {**{d: 0.0 for d in DIMENSIONS}, "helpfulness": 7.0}
     bank = RewardBank(CountingScorer(bad), on_problem=lambda c, m: problems.append((c, m)))
-    assert bank.scores("p", "a").get("helpfulness") is None
+    kept = bank.judgement("p", "a")
+    assert "helpfulness" not in kept.scores and kept.missing_dimensions() == ("helpfulness",)
+    assert kept.judge == "counting"  # who judged travels with the scores
     assert {c for c, _ in problems} == {"scorer_bad_value", "scorer_all_zero"}
 
 

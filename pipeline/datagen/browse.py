@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from pipeline.datagen.store import mean_score, read_items
+from pipeline.datagen.store import Item, read_items
 from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.runs.layout import DATA, DATAGEN_ITEMS
 
@@ -20,7 +19,7 @@ class ItemRow:
     finish: str
     mean: float | None
     missing: int  # dimensions not scored (9 when the judgement failed or was not made)
-    raw: dict[str, Any]
+    item: Item
 
 
 def datagen_runs(runs_dir: Path) -> list[Path]:
@@ -34,11 +33,10 @@ def datagen_runs(runs_dir: Path) -> list[Path]:
 def item_rows(run_dir: Path, level: str = "") -> list[ItemRow]:
     out = []
     for i, r in enumerate(read_items(run_dir), 1):
-        if level and r.get("level") != level:
+        if level and r.level != level:
             continue
-        scores = (r.get("judge") or {}).get("scores") or {}
-        out.append(ItemRow(i, str(r.get("prompt_id", "?")), str(r.get("category", "?")), str(r.get("level", "?")),
-                           str(r.get("finish", "?")), mean_score(r), sum(1 for d in DIMENSIONS if d not in scores), r))
+        missing = len(r.judgement.missing_dimensions()) if r.judgement is not None else len(DIMENSIONS)
+        out.append(ItemRow(i, r.prompt_id, r.category, r.level, r.finish, r.mean, missing, r))
     return out
 
 
@@ -54,20 +52,21 @@ def summary(rows: list[ItemRow]) -> str:
 
 
 def detail(row: ItemRow) -> str:
-    r = row.raw
-    lines = [f"{row.prompt_id} · {row.category} · {row.level} · finish {row.finish} · key {str(r.get('key'))[:12]}"]
-    for m in r.get("messages") or []:
+    r = row.item
+    lines = [f"{r.prompt_id} · {r.category} · {r.level} · finish {r.finish} · key {r.key[:12]}"]
+    for m in r.messages:
         lines.append(f"» {m.get('role')}: {m.get('content')}")
-    if r.get("error"):
-        lines.append(f"error: {r['error'].get('kind')}: {r['error'].get('message')}")
+    if r.error:
+        lines.append(f"error: {r.error.get('kind')}: {r.error.get('message')}")
     lines.append("")
-    lines.append(r.get("text") or "(no text)")
+    lines.append(r.text or "(no text)")
     lines.append("")
-    judge = r.get("judge") or {}
-    scores = judge.get("scores") or {}
-    if judge.get("missing_reason"):
-        lines.append(f"judgement missing: {judge['missing_reason']}")
+    j = r.judgement
+    if j is not None and j.missing_reason:
+        lines.append(f"judgement missing: {j.missing_reason}")
+    if j is not None and j.judge:
+        lines.append(f"judge {j.judge}{' (cached)' if j.cached else ''}")
     for d in DIMENSIONS:
-        v = scores.get(d)
+        v = j.scores.get(d) if j is not None else None
         lines.append(f"  {d:<24} {'missing' if v is None else f'{v:.2f}'}")
     return "\n".join(lines)

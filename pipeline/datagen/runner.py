@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.atomic import atomic_write_text
 from pipeline.datagen import store
@@ -26,7 +26,7 @@ from pipeline.datagen.prompts import (
 )
 from pipeline.judge.calls import CallError, Ledger, RateLimiter, RetryPolicy, with_retries
 from pipeline.judge.clients import Client, make_client
-from pipeline.judge.interface import JudgeItem
+from pipeline.judge.interface import JudgeItem, Judgement
 from pipeline.runs.layout import (
     DATA,
     DATAGEN_ERRORS,
@@ -39,6 +39,9 @@ from pipeline.runs.layout import (
 from pipeline.runs.vocabulary import EventType
 from pipeline.runs.worker import StageContext
 
+if TYPE_CHECKING:
+    from pipeline.judge.llm import LLMJudge
+
 
 class Datagen:
     def __init__(self, ctx: StageContext) -> None:
@@ -49,7 +52,7 @@ class Datagen:
         self.data.mkdir(parents=True, exist_ok=True)
         free = self.sec.backend == "local"  # a local model costs no API money
         self.gen_ledger = Ledger(0.0 if free else self.sec.price_input, 0.0 if free else self.sec.price_output)
-        self.judge: Any = None
+        self.judge: LLMJudge | None = None
         self.done = 0
         self.total = 0
         self.session_done = 0
@@ -125,21 +128,21 @@ class Datagen:
             row.update(text=None, finish=err.kind, error={"kind": err.kind, "message": str(err)}, usage=err.usage)
         else:
             row.update(text=reply.text, finish=reply.finish, error=None, usage=reply.usage)
-        row["judge"] = await self._judge(messages, row.get("text"))
+        judgement = await self._judge(messages, row.get("text"))
+        row["judge"] = judgement.to_json() if judgement is not None else None  # the file's form
         row["ts"] = round(time.time(), 3)
         store.append_line(self.data / DATAGEN_ITEMS, row)
         self.done += 1
         self.session_done += 1
         self._progress()
 
-    async def _judge(self, messages: list[dict[str, str]], text: str | None) -> dict[str, Any] | None:
+    async def _judge(self, messages: list[dict[str, str]], text: str | None) -> Judgement | None:
         if self.judge is None or not text:
             return None
         (j,) = await self.judge.ascore([JudgeItem(tuple(messages), text)])
         if not j.ok or j.missing_dimensions():
             self.judge_missing += 1
-        return {"judge": self.judge.id, "scores": dict(j.scores), "missing_reason": j.missing_reason,
-                "cached": j.cached}
+        return j
 
     # -- progress ---------------------------------------------------------------------------------
     def ledger(self) -> dict[str, Any]:
@@ -184,7 +187,7 @@ class Datagen:
         listed = [{"id": p.id, "category": p.category, "messages": p.chat()} for p in prompts]
         atomic_write_text(self.data / DATAGEN_PROMPTS, "".join(_json(r) + "\n" for r in listed))
         store.repair_tail(self.data / DATAGEN_ITEMS)
-        done_keys = {r["key"] for r in store.read_items(self.ctx.run_dir)}
+        done_keys = {r.key for r in store.read_items(self.ctx.run_dir)}
         work = []
         for p in prompts:
             for i in range(self.sec.traces):

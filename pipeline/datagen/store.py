@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline.atomic import atomic_write_json, atomic_write_text
-from pipeline.judge.dimensions import DIMENSIONS
+from pipeline.judge.interface import Judgement
 from pipeline.runs.layout import DATA, DATAGEN_ITEMS, DATAGEN_MANIFEST, DATAGEN_OUTPUTS
 
 
@@ -68,7 +69,41 @@ def iter_rows(path: Path) -> Iterator[dict[str, Any]]:
                 yield obj
 
 
-def read_items(run_dir: Path) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Item:
+    """One finished trace of data/items.jsonl, its judgement a :class:`Judgement` (JSON only in the file)."""
+
+    key: str
+    prompt_id: str
+    category: str
+    level: str
+    index: int
+    messages: list[dict[str, str]]
+    text: str | None  # None when the generator gave nothing (blocked, empty): ``finish`` and ``error`` say why
+    finish: str
+    error: dict[str, str] | None
+    judgement: Judgement | None  # None when no judge ran (datagen.judge off, or no text to judge)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Item:
+        """An items.jsonl row (its ``key`` checked by the caller); odd fields read as absent, never raise."""
+        msgs = row.get("messages")
+        error = row.get("error")
+        index = row.get("index")
+        return cls(str(row["key"]), str(row.get("prompt_id", "?")), str(row.get("category", "?")),
+                   str(row.get("level", "?")), index if isinstance(index, int) else 0,
+                   [m for m in msgs if isinstance(m, dict)] if isinstance(msgs, list) else [],
+                   row["text"] if isinstance(row.get("text"), str) else None, str(row.get("finish", "?")),
+                   {str(k): str(v) for k, v in error.items()} if isinstance(error, dict) else None,
+                   Judgement.from_json(row.get("judge")))
+
+    @property
+    def mean(self) -> float | None:
+        """The judgement's mean over the dimensions it scored; None when unjudged or all missing."""
+        return self.judgement.mean() if self.judgement is not None else None
+
+
+def read_items(run_dir: Path) -> list[Item]:
     """Finished items, first row per key (a key is never written twice; this guards anyway)."""
     seen: set[str] = set()
     out = []
@@ -76,55 +111,48 @@ def read_items(run_dir: Path) -> list[dict[str, Any]]:
         key = row.get("key")
         if isinstance(key, str) and key not in seen:
             seen.add(key)
-            out.append(row)
+            out.append(Item.from_row(row))
     return out
-
-
-def mean_score(row: dict[str, Any]) -> float | None:
-    scores = ((row.get("judge") or {}).get("scores") or {})
-    vals = [float(scores[d]) for d in DIMENSIONS if isinstance(scores.get(d), int | float)]
-    return sum(vals) / len(vals) if vals else None
 
 
 def build_outputs(run_dir: Path, prompts: list[dict[str, Any]], margin: float) -> dict[str, Any]:
     """SFT (CHOSEN traces), DPO (CHOSEN vs REJECTED, then judge-ranked pairs ≥ margin), GRPO prompts."""
     data = Path(run_dir) / DATA
-    items = [r for r in read_items(run_dir) if r.get("text")]
-    by_prompt: dict[str, list[dict[str, Any]]] = {}
+    items = [r for r in read_items(run_dir) if r.text]
+    by_prompt: dict[str, list[Item]] = {}
     for r in items:
-        by_prompt.setdefault(str(r["prompt_id"]), []).append(r)
+        by_prompt.setdefault(r.prompt_id, []).append(r)
     sft: list[dict[str, Any]] = []
     dpo: list[dict[str, Any]] = []
     for p in prompts:
-        rows = sorted(by_prompt.get(p["id"], []), key=lambda r: int(r.get("index", 0)))
-        msgs = rows[0]["messages"] if rows else None
-        if msgs is None:
+        rows = sorted(by_prompt.get(p["id"], []), key=lambda r: r.index)
+        if not rows:
             continue
-        base = {"prompt": msgs, "category": p["category"], "id": p["id"]}
-        chosen = [r for r in rows if r["level"] == "chosen"]
-        rejected = [r for r in rows if r["level"] == "rejected"]
-        sft.extend({**base, "completion": [{"role": "assistant", "content": r["text"]}], "key": r["key"]}
+        base = {"prompt": rows[0].messages, "category": p["category"], "id": p["id"]}
+        chosen = [r for r in rows if r.level == "chosen"]
+        rejected = [r for r in rows if r.level == "rejected"]
+        sft.extend({**base, "completion": [{"role": "assistant", "content": r.text}], "key": r.key}
                    for r in chosen)
-        pairs = {(c["text"], r["text"]) for c, r in zip(chosen, rejected, strict=False) if c["text"] != r["text"]}
+        pairs = {(c.text or "", r.text or "") for c, r in zip(chosen, rejected, strict=False) if c.text != r.text}
         dpo.extend({**base, "chosen": c, "rejected": r, "source": "level"} for c, r in sorted(pairs))
-        scored = sorted((r for r in rows if mean_score(r) is not None), key=lambda r: -(mean_score(r) or 0.0))
+        scored = sorted((r for r in rows if r.mean is not None), key=lambda r: -(r.mean or 0.0))
         if len(scored) >= 2:
             best, worst = scored[0], scored[-1]
-            gap = (mean_score(best) or 0.0) - (mean_score(worst) or 0.0)
-            if gap >= margin and best["text"] != worst["text"] and (best["text"], worst["text"]) not in pairs:
-                dpo.append({**base, "chosen": best["text"], "rejected": worst["text"], "source": "judge",
+            gap = (best.mean or 0.0) - (worst.mean or 0.0)
+            if gap >= margin and best.text != worst.text and (best.text, worst.text) not in pairs:
+                dpo.append({**base, "chosen": best.text, "rejected": worst.text, "source": "judge",
                             "margin": round(gap, 4)})
     grpo = [{"prompt": p["messages"], "category": p["category"], "id": p["id"]} for p in prompts]
     counts = {}
-    for name, rows in (("sft", sft), ("dpo", dpo), ("grpo", grpo)):
-        atomic_write_text(data / DATAGEN_OUTPUTS[name], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-        counts[name] = len(rows)
+    for name, lines in (("sft", sft), ("dpo", dpo), ("grpo", grpo)):
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines)
+        atomic_write_text(data / DATAGEN_OUTPUTS[name], text)
+        counts[name] = len(lines)
     levels: dict[str, int] = {}
     for r in items:
-        levels[r["level"]] = levels.get(r["level"], 0) + 1
+        levels[r.level] = levels.get(r.level, 0) + 1
     manifest = {"files": {k: f"{DATA}/{v}" for k, v in DATAGEN_OUTPUTS.items()}, "rows": counts,
-                "items": len(items), "levels": levels,
-                "judged": sum(1 for r in items if mean_score(r) is not None)}
+                "items": len(items), "levels": levels, "judged": sum(1 for r in items if r.mean is not None)}
     atomic_write_json(data / DATAGEN_MANIFEST, manifest)
     return manifest
 

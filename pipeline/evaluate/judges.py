@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,12 @@ class RubricJudge:
         self.scorer = RubricScorer()
 
     def score(self, items: Sequence[JudgeItem]) -> list[Judgement]:
-        return [Judgement(self.scorer.score(_last_user(it.messages), it.answer)) for it in items]
+        return [replace(self.scorer.score(_last_user(it.messages), it.answer), judge=self.id) for it in items]
 
     def compare(self, messages: Sequence[Mapping[str, str]], a: str, b: str) -> PairVerdict:
         p = _last_user(messages)
         sa, sb = (self.scorer.score(p, x) for x in (a, b))
-        ma, mb = sum(sa.values()) / max(len(sa), 1), sum(sb.values()) / max(len(sb), 1)
+        ma, mb = sa.mean() or 0.0, sb.mean() or 0.0
         return PairVerdict("tie" if abs(ma - mb) < 0.02 else "a" if ma > mb else "b")
 
 
@@ -101,6 +102,6 @@ def make_eval_judge(spec: str, section: Any = None, cache_dir: Path | None = Non
     return LLMPairJudge(spec)
 
 
-def close(judge: Any) -> None:
+def close(judge: Judge | None) -> None:
     if judge is not None and hasattr(judge, "close"):
         judge.close()

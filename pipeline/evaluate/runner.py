@@ -37,6 +37,7 @@ from pipeline.runs.layout import (
 from pipeline.runs.vocabulary import EventType
 
 if TYPE_CHECKING:
+    from pipeline.judge.interface import Judge
     from pipeline.runs.worker import StageContext
 
 
@@ -250,7 +251,7 @@ class EvalRun:
             self.ctx.log(f"eval: {run_dir.name}: best is now {chosen['best']} by {metric} = {chosen['value']:.3f}")
         return chosen
 
-    def tournament(self, judge: Any, rows: list[dict[str, Any]], questions: dict[str, Question],
+    def tournament(self, judge: Judge, rows: list[dict[str, Any]], questions: dict[str, Question],
                    labels: list[str]) -> dict[str, Any]:
         from pipeline.chat.votes import read_votes
         from pipeline.evaluate import tournament as tn
@@ -295,7 +296,7 @@ def battery_summary(battery: Any, rows: list[dict[str, Any]], labels: list[str])
     return out
 
 
-def judge_dimensions(judge: Any, rows: list[dict[str, Any]], questions: dict[str, Question], labels: list[str],
+def judge_dimensions(judge: Judge, rows: list[dict[str, Any]], questions: dict[str, Question], labels: list[str],
                      limit: int) -> dict[str, Any]:
     from pipeline.judge.interface import JudgeItem, dimension_means
 

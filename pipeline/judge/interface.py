@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pipeline.judge.dimensions import DIMENSIONS
 
@@ -35,12 +35,15 @@ class JudgeItem:
 
 @dataclass(frozen=True)
 class Judgement:
-    """Scores in 0..1 for the dimensions that were judged; a dimension left out is missing."""
+    """One judge's scores of one answer, in 0..1 for the dimensions it judged; a dimension left out is
+    missing. It stays this object from the judge to its readers (datagen items, the items browser, eval,
+    GRPO's reward); JSON only at a file (:meth:`to_json`, :meth:`from_json`)."""
 
     scores: Mapping[str, float]
     missing_reason: str | None = None  # set when the whole judgement failed (then scores is empty)
     cached: bool = False
     usage: Mapping[str, int] = field(default_factory=dict)  # input/output/thinking tokens of the call
+    judge: str = ""  # the id of the judge that made it (backend, model, prompt version)
 
     @property
     def ok(self) -> bool:
@@ -48,6 +51,31 @@ class Judgement:
 
     def missing_dimensions(self) -> tuple[str, ...]:
         return tuple(d for d in DIMENSIONS if d not in self.scores)
+
+    def mean(self) -> float | None:
+        """The mean over the dimensions scored; None when none was."""
+        vals = [self.scores[d] for d in DIMENSIONS if d in self.scores]
+        return sum(vals) / len(vals) if vals else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form (a datagen item's ``judge``): the judge's id, scores, why missing, cached."""
+        return {"judge": self.judge, "scores": dict(self.scores), "missing_reason": self.missing_reason,
+                "cached": self.cached}
+
+    @classmethod
+    def from_json(cls, obj: object) -> Judgement | None:
+        """The stored form back (None: no judgement was made). A malformed one is a missing judgement
+        saying so, and a score that is not a number in 0..1 for a known dimension is left out (missing)."""
+        if obj is None:
+            return None
+        if not isinstance(obj, dict) or not isinstance(obj.get("scores", {}), dict):
+            return cls({}, missing_reason=f"unreadable stored judgement: {str(obj)[:80]!r}")
+        raw = obj.get("scores") or {}
+        scores = {d: float(v) for d, v in raw.items() if d in DIMENSIONS and isinstance(v, int | float)
+                  and not isinstance(v, bool) and 0.0 <= v <= 1.0}
+        reason = obj.get("missing_reason")
+        return cls(scores, str(reason) if reason is not None else None, bool(obj.get("cached")),
+                   judge=str(obj.get("judge") or ""))
 
 
 @dataclass(frozen=True)

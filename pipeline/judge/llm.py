@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from pipeline.judge import prompts
@@ -70,7 +71,7 @@ class LLMJudge:
         return j
 
     async def _score_all(self, items: Sequence[JudgeItem]) -> list[Judgement]:
-        return list(await asyncio.gather(*(self._score_one(i) for i in items)))
+        return [replace(j, judge=self.id) for j in await asyncio.gather(*(self._score_one(i) for i in items))]
 
     async def ascore(self, items: Sequence[JudgeItem]) -> list[Judgement]:
         """For async callers (datagen): runs on the judge's own loop."""

@@ -6,12 +6,13 @@ completion's reward is the weighted sum of the dimensions that were scored, neve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pipeline.judge.config import JudgeSection
 from pipeline.judge.factory import make_judge
-from pipeline.judge.interface import JudgeItem
+from pipeline.judge.interface import JudgeItem, Judgement
+from pipeline.runs.vocabulary import JudgeStats
 
 
 class JudgeScorer:
@@ -22,23 +23,25 @@ class JudgeScorer:
         self.scored = 0
         self.missing = 0  # completions with at least one dimension missing
         self.last_reason = ""
+        self.on_batch: Callable[[list[Judgement]], None] | None = None  # GRPO logs a judge event
 
-    def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, float]]:
+    def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[Judgement]:
         """All completions of a GRPO step in one go: the judge runs them concurrently."""
         items = [JudgeItem(({"role": "user", "content": p},), c) for p, c in pairs]
-        out = []
-        for j in self.judge.score(items):
+        out = self.judge.score(items)
+        for j in out:
             self.scored += 1
             if not j.ok or j.missing_dimensions():
                 self.missing += 1
                 self.last_reason = j.missing_reason or f"missing {', '.join(j.missing_dimensions())}"
-            out.append(dict(j.scores))
+        if self.on_batch is not None:
+            self.on_batch(out)
         return out
 
-    def score(self, prompt: str, completion: str) -> dict[str, float]:
+    def score(self, prompt: str, completion: str) -> Judgement:
         return self.score_batch([(prompt, completion)])[0]
 
-    def stats(self) -> dict[str, object]:
+    def stats(self) -> JudgeStats:
         led = self.judge.ledger.snapshot()
         cache = self.judge.cache
         return {"judged": self.scored, "judge_missing": self.missing, "judge_requests": led["requests"],

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pipeline.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pipeline.judge.interface import Judgement
 
 
 @runtime_checkable
 class Scorer(Protocol):
-    """Scores one completion on the dimensions it knows: each value in 0..1.
+    """Judges one completion on the dimensions it knows: a :class:`Judgement`, each score in 0..1.
 
     A dimension the scorer could not judge (a judge call failed) is left out, never scored 0: seed
     000's judge errors returned all-zero scores that silently dragged the means down.
@@ -18,7 +21,7 @@ class Scorer(Protocol):
 
     name: str
 
-    def score(self, prompt: str, completion: str) -> dict[str, float]: ...
+    def score(self, prompt: str, completion: str) -> Judgement: ...
 
 
 # name → "module:factory", imported when picked: the judge scorer pulls in its backend (google-genai or

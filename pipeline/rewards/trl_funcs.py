@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from pipeline.judge.dimensions import DIMENSIONS
+from pipeline.judge.interface import Judgement
 from pipeline.rewards.scorer import Scorer
 
 Problem = Callable[[str, str], None]  # (code, message)
@@ -38,7 +40,7 @@ class RewardBank:
         self.scorer = scorer
         self.dims = dims
         self.on_problem = on_problem or (lambda code, msg: None)
-        self._cache: OrderedDict[tuple[str, str], dict[str, float]] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], Judgement] = OrderedDict()
         self._cache_size = cache_size
         self._reported: set[str] = set()
         self.calls = 0
@@ -49,7 +51,8 @@ class RewardBank:
             self._reported.add(code)
             self.on_problem(code, message)
 
-    def scores(self, prompt: Any, completion: Any) -> dict[str, float]:
+    def judgement(self, prompt: Any, completion: Any) -> Judgement:
+        """The scorer's judgement of one completion (cached), its out-of-range scores left out."""
         key = (as_text(prompt), as_text(completion))
         hit = self._cache.get(key)
         if hit is not None:
@@ -57,15 +60,16 @@ class RewardBank:
         try:
             raw = self.scorer.score(*key)
         except Exception as exc:  # a judge error must not end the run; it must be seen
-            self._report("scorer_error", f"{self.scorer.name} scorer failed: {type(exc).__name__}: {exc}"[:300])
-            raw = {}
+            why = f"{self.scorer.name} scorer failed: {type(exc).__name__}: {exc}"[:300]
+            self._report("scorer_error", why)
+            raw = Judgement({}, missing_reason=why)
         return self._store(key, raw)
 
-    def _store(self, key: tuple[str, str], raw: dict[str, float]) -> dict[str, float]:
+    def _store(self, key: tuple[str, str], raw: Judgement) -> Judgement:
         self.calls += 1
         out: dict[str, float] = {}
         for dim in self.dims:
-            value = raw.get(dim)
+            value = raw.scores.get(dim)
             if value is None:
                 continue
             if not isinstance(value, int | float) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
@@ -73,13 +77,14 @@ class RewardBank:
                              "(expected a number in 0..1); left out")
                 continue
             out[dim] = float(value)
-        if raw and out and not any(out.values()):
+        if raw.scores and out and not any(out.values()):
             self._report("scorer_all_zero", f"{self.scorer.name} scorer gave 0 on every dimension "
                          "(a judge failure?): check its output")
-        self._cache[key] = out
+        kept = replace(raw, scores=out)
+        self._cache[key] = kept
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return out
+        return kept
 
     def prefetch(self, prompts: list[Any], completions: list[Any]) -> None:
         """Score a whole batch at once when the scorer can (the judge: concurrent calls)."""
@@ -105,7 +110,7 @@ class RewardBank:
         for dim in self.dims:
             def reward(prompts: list[Any], completions: list[Any], _dim: str = dim, **_kw: Any) -> list[float | None]:
                 self.prefetch(prompts, completions)
-                return [self.scores(p, c).get(_dim) for p, c in zip(prompts, completions, strict=True)]
+                return [self.judgement(p, c).scores.get(_dim) for p, c in zip(prompts, completions, strict=True)]
 
             reward.__name__ = reward.__qualname__ = dim
             out.append(reward)

@@ -6,10 +6,13 @@ dimension's mean (rewards/<dim>) beside the summed reward; the scorer runs once 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from pipeline.errors import ConfigError
 from pipeline.judge.dimensions import DIMENSIONS
+from pipeline.judge.interface import Judgement
+from pipeline.rewards.judge import JudgeScorer
 from pipeline.rewards.scorer import get_scorer
 from pipeline.rewards.trl_funcs import RewardBank
 from pipeline.rewards.weights import parse_weights
@@ -32,24 +35,17 @@ def prepare(ctx: StageContext, sec: Any) -> dict[str, Any]:
         if is_main():
             ctx.alert(code, message, level="warning")
 
-    if sec.scorer == "judge" and hasattr(scorer, "stats"):
-        _log_judge_stats(ctx, scorer)
+    if isinstance(scorer, JudgeScorer):
+        scorer.on_batch = partial(_log_judge_stats, ctx, scorer)
 
     return {"bank": RewardBank(scorer, DIMENSIONS, problem), "weights": parse_weights(sec.reward_weights)}
 
 
-def _log_judge_stats(ctx: StageContext, scorer: Any) -> None:
+def _log_judge_stats(ctx: StageContext, scorer: JudgeScorer, batch: list[Judgement]) -> None:
     """After each batch the judge scored, a ``judge`` event: judged, missing (never zeros), requests, cost."""
-    batch = scorer.score_batch
-
-    def logged(pairs: Any) -> Any:
-        out = batch(pairs)
-        if is_main():
-            missing = sum(1 for s in out if len(s) < len(DIMENSIONS))
-            ctx.emit(EventType.JUDGE, None, batch=len(pairs), batch_missing=missing, **scorer.stats())
-        return out
-
-    scorer.score_batch = logged
+    if is_main():
+        missing = sum(1 for j in batch if not j.ok or j.missing_dimensions())
+        ctx.emit(EventType.JUDGE, None, batch=len(batch), batch_missing=missing, **scorer.stats())
 
 
 def make_trainer(env: TrainEnv) -> Any:
