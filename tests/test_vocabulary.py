@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.config.schema import FIELD_TYPES
+from pipeline.runs.emitter import Emitter
 from pipeline.runs.events import EventWriter, iter_events
-from pipeline.runs.vocabulary import FIELDS, Emitter, EventType, markdown_table, objective_fields, with_table
+from pipeline.runs.vocabulary import FIELDS, EventType, markdown_table, objective_fields, with_table
 
 ROOT = Path(__file__).resolve().parent.parent
 # Benchmarks fabricate events.jsonl files as any writer could (their dict literals are the file format);

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pipeline.runs.vocabulary import Emitter, EventType
+from pipeline.runs.emitter import Emitter
+from pipeline.runs.vocabulary import EventType
 
 
 def _clean(value: Any) -> Any:

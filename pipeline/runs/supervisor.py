@@ -24,6 +24,7 @@ from pipeline.config.paths import RUN_DIR_ENV
 from pipeline.config.run import RunConfig, chain_child
 from pipeline.runs.classify import classify, oom_kill_count, read_tail
 from pipeline.runs.cluster import deps, jobside, ranks
+from pipeline.runs.emitter import Emitter
 from pipeline.runs.events import EventWriter, Tail
 from pipeline.runs.faults.durable import DurableStatus, RunFolderGone, note
 from pipeline.runs.layout import EVENTS_FILE, RESULT_FILE, RUN_TOML, STDERR_LOG, STDOUT_LOG, STOP_FILE
@@ -31,7 +32,7 @@ from pipeline.runs.notify import Notice, Notifier
 from pipeline.runs.procinfo import start_ticks
 from pipeline.runs.status import Status, read_status_raw
 from pipeline.runs.store import load_run_config
-from pipeline.runs.vocabulary import Emitter, EventType
+from pipeline.runs.vocabulary import EventType
 from pipeline.runs.watch import AttemptWatch
 
 END_RETRY_S = 600.0  # how long the final status write is retried on a disk that refuses it

@@ -2,16 +2,17 @@
 type of events.jsonl, the fields each one carries, an alert's level.
 
 Writers name a type with :class:`EventType` (never a bare string) and the checker holds the fields:
-:class:`Emitter` gives ``emit`` one overload per type over that type's TypedDict. Readers compare
-``ev.get("type")`` with the same members (a StrEnum equals its string). docs/events.md's table is
-:func:`markdown_table` (a test keeps the two equal; ``python -m pipeline.runs.vocabulary`` prints it).
+``pipeline.runs.emitter.Emitter`` gives ``emit`` one overload per type over that type's TypedDict.
+Readers compare ``ev.get("type")`` with the same members (a StrEnum equals its string). docs/events.md's
+table is :func:`markdown_table` (a test keeps the two equal; ``python -m pipeline.runs.vocabulary``
+prints it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Literal, Required, TypedDict, Unpack, overload
+from typing import Any, Literal, Required, TypedDict
 
 # An `alert` event's level; the UI's alert rules (pipeline.monitor.alerts) raise the same two.
 AlertLevel = Literal["error", "warning"]
@@ -317,78 +318,6 @@ FIELDS: dict[EventType, type] = {
     EventType.ABLITERATE_SETUP: AbliterateSetupFields, EventType.BASELINE: BaselineFields,
     EventType.TRIAL: TrialFields, EventType.ABLITERATE_CHOSEN: AbliterateChosenFields,
 }
-
-
-class Emitter:
-    """``emit(type, step, **fields)`` checked per type; a subclass writes the event in :meth:`_emit`.
-
-    ``step`` is the optimizer step (None: an event outside the step count); fields that are None are
-    left out of the line.
-    """
-
-    @overload
-    def emit(self, type: Literal[EventType.METRICS], step: int | None = None,
-             **fields: Unpack[MetricsFields]) -> None: ...
-    @overload
-    def emit(self, type: Literal[EventType.PROGRESS], step: int | None = None,
-             **fields: Unpack[ProgressFields]) -> None: ...
-    @overload
-    def emit(self, type: Literal[EventType.ALERT], step: int | None = None,
-             **fields: Unpack[AlertFields]) -> None: ...
-    @overload
-    def emit(self, type: Literal[EventType.CHECKPOINT], step: int | None = None,
-             **fields: Unpack[CheckpointFields]) -> None: ...
-    @overload
-    def emit(self, type: Literal[EventType.STATUS], step: int | None = None,
-             **fields: Unpack[StatusFields]) -> None: ...
-    @overload
-    def emit(self, type: Literal[EventType.ATTEMPT], step: int | None = None,
-             **fields: Unpack[AttemptFields]) -> None: ...
-    @overload
-    def emit(self, type: Literal[EventType.CHAIN], step: int | None = None,
-             **fields: Unpack[ChainFields]) -> None: ...
-    @overload
-    def emit(self, type: Literal[EventType.RESUME], step: int | None = None,
-             **fields: Unpack[ResumeFields]) -> None: ...
-    @overload
-    def emit(self, type: Literal[EventType.BRANCH], step: int | None = None,
-             **fields: Unpack[BranchFields]) -> None: ...
-    @overload
-    def emit(self, type: Literal[EventType.MERGE], step: int | None = None,
-             **fields: Unpack[MergeFields]) -> None: ...
-    @overload
-    def emit(self, type: Literal[EventType.COMPARISON], step: int | None = None,
-             **fields: Unpack[ComparisonFields]) -> None: ...
-    @overload
-    def emit(self, type: Literal[EventType.EXPORT], step: int | None = None,
-             **fields: Unpack[ExportFields]) -> None: ...
-    @overload
-    def emit(self, type: Literal[EventType.DATAGEN], step: int | None = None,
-             **fields: Unpack[DatagenFields]) -> None: ...
-    @overload
-    def emit(self, type: Literal[EventType.JUDGE], step: int | None = None,
-             **fields: Unpack[JudgeFields]) -> None: ...
-    @overload
-    def emit(self, type: Literal[EventType.EVAL], step: int | None = None,
-             **fields: Unpack[EvalFields]) -> None: ...
-    @overload
-    def emit(self, type: Literal[EventType.ABLITERATE_SETUP], step: int | None = None,
-             **fields: Unpack[AbliterateSetupFields]) -> None: ...
-    @overload
-    def emit(self, type: Literal[EventType.BASELINE], step: int | None = None,
-             **fields: Unpack[BaselineFields]) -> None: ...
-    @overload
-    def emit(self, type: Literal[EventType.TRIAL], step: int | None = None,
-             **fields: Unpack[TrialFields]) -> None: ...
-    @overload
-    def emit(self, type: Literal[EventType.ABLITERATE_CHOSEN], step: int | None = None,
-             **fields: Unpack[AbliterateChosenFields]) -> None: ...
-
-    def emit(self, type: EventType, step: int | None = None, **fields: Any) -> None:
-        self._emit(type, step, fields)
-
-    def _emit(self, type: EventType, step: int | None, fields: dict[str, Any]) -> None:
-        raise NotImplementedError
 
 
 _GROUPS = (Objectives, SecondOpinion, JudgeStats)

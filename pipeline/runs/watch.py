@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.runs.classify import Outcome
+from pipeline.runs.emitter import Emitter
 from pipeline.runs.faults.disk import cleanup_partial, disk_full_reason, fmt_bytes, looks_full, space
 from pipeline.runs.faults.stall import StallWatch, fmt_minutes
 from pipeline.runs.layout import EVENTS_FILE
-from pipeline.runs.vocabulary import Emitter, EventType
+from pipeline.runs.vocabulary import EventType
 
 DISK_POLL_S = 5.0
 

@@ -26,12 +26,13 @@ from pipeline.config.run import RunConfig
 from pipeline.runs.classify import OOM_PATTERNS
 from pipeline.runs.cluster.ranks import die_with_launcher
 from pipeline.runs.cpu import apply_threads, pick_threads
+from pipeline.runs.emitter import Emitter
 from pipeline.runs.events import EventWriter
 from pipeline.runs.faults.disk import cleanup_partial, disk_full_reason, exc_path, is_disk_full
 from pipeline.runs.layout import CHECKPOINTS_DIR, EVENTS_FILE, RESULT_FILE
 from pipeline.runs.status import EndState
 from pipeline.runs.store import load_run_config
-from pipeline.runs.vocabulary import AlertLevel, Emitter, EventType
+from pipeline.runs.vocabulary import AlertLevel, EventType
 
 DUPLICATE_SIGNAL_S = 2.0
 
