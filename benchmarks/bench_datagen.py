@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_datagen.py [--prompts 32] [--latency 0.5] [--rpm 0]
 
 The real datagen worker code (pipeline.datagen.runner, the real google-genai client) runs in this
-process against tests/gemini_stub.py (in its own process) with a fixed simulated latency per request. Each trace is two
+process against tests/support/gemini_stub.py (its own process) with a fixed latency per request. Each trace is two
 requests (generate, then judge). Scenarios, measured in the same run:
 - c1          concurrency 1 (the baseline)
 - c16         concurrency 16 (judge concurrency 16)            goal: ≥ 12× c1 until the rate limit binds
@@ -43,7 +43,7 @@ class StubProcess:
     """The stub in its own process (an in-process stub would compete with the client for the GIL)."""
 
     def __init__(self, latency: float) -> None:
-        stub = Path(__file__).resolve().parents[1] / "tests" / "gemini_stub.py"
+        stub = Path(__file__).resolve().parents[1] / "tests" / "support" / "gemini_stub.py"
         self.proc = subprocess.Popen([sys.executable, str(stub), "--latency", str(latency)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None

@@ -24,7 +24,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 
 def line(step: int) -> str:
@@ -60,9 +59,8 @@ def baseline(events: Path, n: int, poll_s: float) -> list[float]:
 
 
 async def ours(runs: Path, run_id: str, n: int, tmp: Path) -> list[float]:
-    from tui_support import fake_telemetry, make_app
-
     from aba_tui.settings import Settings
+    from tests.support.tui import fake_telemetry, make_app
 
     s = Settings()
     s.alerts.notify = False
@@ -71,7 +69,7 @@ async def ours(runs: Path, run_id: str, n: int, tmp: Path) -> list[float]:
     events = runs / run_id / "events.jsonl"
     out = []
     async with app.run_test(size=(160, 48)) as pilot:
-        from tui_support import settle
+        from tests.support.tui import settle
 
         await settle(pilot, app)
         chart = app.screen.query_one("#chart-0")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,9 +11,6 @@ import pytest
 
 from pipeline.runs.status import read_status_raw
 from pipeline.runs.store import RunStore
-
-REPO = Path(__file__).resolve().parent.parent
-ABA = [sys.executable, "-m", "aba_tui"]
 
 
 @pytest.fixture
@@ -36,8 +31,3 @@ def store(tmp_path: Path) -> Iterator[RunStore]:
                     pass
 
 
-def aba(*args: str, runs_dir: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the real `aba` command line in a child process."""
-    extra = ["--runs-dir", str(runs_dir)] if runs_dir is not None else []
-    cmd = [*ABA, *args[:1], *extra, *args[1:]] if args else [*ABA, *extra]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)

@@ -1,0 +1,18 @@
+"""The real `aba` command line, run in a child process from the repository root."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.paths import REPO
+
+ABA = [sys.executable, "-m", "aba_tui"]
+
+
+def aba(*args: str, runs_dir: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``aba ARGS`` (``--runs-dir`` right after the subcommand when given)."""
+    extra = ["--runs-dir", str(runs_dir)] if runs_dir is not None else []
+    cmd = [*ABA, *args[:1], *extra, *args[1:]] if args else [*ABA, *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
