@@ -354,8 +354,7 @@ async def test_enter_opens_the_runs_logs_full_screen_and_mouse_selects_rows(tmp_
 
 
 async def test_gpu_starved_vram_and_stalled_runs_raise_alerts(tmp_path: Path):
-    from fake_nvml import FakeGpu, FakeNvml
-
+    from tests.support.fake_nvml import FakeGpu, FakeNvml
     from tests.support.tui import FROZEN, fake_telemetry
 
     nv = FakeNvml([FakeGpu(util=5, used=79 * 2**30, total=80 * 2**30, procs=[(9999991, 70 * 2**30)])])
