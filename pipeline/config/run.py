@@ -137,6 +137,8 @@ def coerce(value: Any, ftype: FieldType, meta: Mapping[str, Any], where: str) ->
     else:
         if isinstance(value, datetime.date | datetime.time):
             value = value.isoformat()  # TOML reads 12:00:00 (e.g. slurm.time) as a time of day
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # a setting that is a number or a word (datagen.thinking_chosen = 4096)
         if not isinstance(value, str):
             raise bad
         out = value

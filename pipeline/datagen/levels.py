@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.data.loaders import content_hash
+from pipeline.judge.families import DEFAULT_GEMINI_MODEL
+from pipeline.judge.shaping import Shape, shape_request
 
 LEVELS = ("chosen", "rejected", "adequate")  # the order traces cycle through: 3 traces give one of each
 
@@ -26,15 +28,32 @@ def level_of(index: int) -> str:
     return LEVELS[index % len(LEVELS)]
 
 
-def thinking_budget(sec: Any, level: str) -> int | None:
-    value = int(getattr(sec, f"thinking_{level}"))
-    return None if value < 0 else value
+def generator_model(sec: Any) -> str:
+    """The model id the generator asks (gemini's default when empty; the others name theirs)."""
+    return sec.model or (DEFAULT_GEMINI_MODEL if sec.backend == "gemini" else "")
 
 
-def gen_params(sec: Any, level: str) -> dict[str, Any]:
+def trace_shape(sec: Any, level: str) -> Shape:
+    """The request a trace of ``level`` sends (pipeline.judge.shaping; raises ConfigError)."""
+    return shape_request(sec.backend, generator_model(sec), thinking=getattr(sec, f"thinking_{level}"),
+                         answer_tokens=sec.max_tokens, temperature=sec.temperature, use=level,
+                         key=f"datagen.thinking_{level}", family=sec.family, include_thoughts=sec.include_thoughts,
+                         safety=sec.safety, safety_key="datagen.safety")
+
+
+EXPAND_TOKENS = 1024  # one generated prompt as JSON: a few hundred tokens, with room
+
+
+def expand_shape(sec: Any) -> Shape:
+    """The request prompt expansion sends: JSON, the least thinking (auto), temperature 1 for variety."""
+    return shape_request(sec.backend, generator_model(sec), thinking=sec.thinking_expand, answer_tokens=EXPAND_TOKENS,
+                         temperature=1.0, use="expand", key="datagen.thinking_expand", family=sec.family,
+                         safety=sec.safety, safety_key="datagen.safety")
+
+
+def gen_params(sec: Any, level: str, shape: Shape) -> dict[str, Any]:
     """Everything that shapes a trace: part of its key, so a changed setting is a new item."""
-    return {"temperature": sec.temperature, "max_tokens": sec.max_tokens, "thinking": thinking_budget(sec, level),
-            "seed": sec.seed, "system": SYSTEM[level]}
+    return {**shape.params(), "seed": sec.seed, "system": SYSTEM[level]}
 
 
 def item_key(messages: list[dict[str, str]], level: str, index: int, backend: str, model: str,

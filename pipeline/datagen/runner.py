@@ -1,8 +1,10 @@
 """The datagen worker: prompts → N traces at three levels → a judgement each, appended as they finish.
 
-Bounded concurrency (``concurrency`` workers on one event loop), an rpm limit, retries with backoff
+Every request is shaped for its model (pipeline.judge.shaping) and sent through one pacer: the
+shared pause a rate limit asks for, adaptive concurrency, an rpm cap, retries bounded by time
 (pipeline.judge.calls). A stop request lets the traces in flight finish and starts no new one; a kill
-loses only those. A resume skips every content key already in data/items.jsonl.
+loses only those. A resume skips every finished key of data/items.jsonl, and asks again for what is
+missing: lost traces, empty ones, missing judgements. The run ends failed when too much is missing.
 """
 
 from __future__ import annotations
@@ -10,23 +12,23 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pipeline.atomic import atomic_write_text
 from pipeline.datagen import store
-from pipeline.datagen.levels import SYSTEM, gen_params, item_key, level_of, thinking_budget
-from pipeline.datagen.prompts import (
-    EXPAND_SCHEMA,
-    Prompt,
-    expansion_request,
-    load_prompt_set,
-    parse_expansion,
-    row_to_prompt,
-)
-from pipeline.judge.calls import CallError, Ledger, RateLimiter, RetryPolicy, with_retries
+from pipeline.datagen.expand import Expansion
+from pipeline.datagen.levels import LEVELS, SYSTEM, gen_params, generator_model, item_key, level_of, trace_shape
+from pipeline.datagen.outputs import build_outputs
+from pipeline.datagen.prompts import Prompt, load_prompt_set
+from pipeline.datagen.tally import REDO, Tally, needs_judgement
+from pipeline.judge.calls import RetryPolicy, call_model
 from pipeline.judge.clients import Client, make_client
-from pipeline.judge.interface import JudgeItem, Judgement
+from pipeline.judge.failures import CallError
+from pipeline.judge.families import family_of
+from pipeline.judge.interface import JudgeItem
+from pipeline.judge.ledger import Ledger
+from pipeline.judge.pacing import Pacer
+from pipeline.judge.prices import price_for
 from pipeline.runs.layout import (
     DATA,
     DATAGEN_ERRORS,
@@ -42,6 +44,8 @@ from pipeline.runs.worker import StageContext
 if TYPE_CHECKING:
     from pipeline.judge.llm import LLMJudge
 
+Job = tuple[Prompt, int, str, dict[str, Any] | None]  # prompt, trace index, key, the row to re-judge (or None)
+
 
 class Datagen:
     def __init__(self, ctx: StageContext) -> None:
@@ -50,13 +54,21 @@ class Datagen:
         self.judge_sec = ctx.cfg.sections.get("judge")
         self.data = ctx.run_dir / DATA
         self.data.mkdir(parents=True, exist_ok=True)
-        free = self.sec.backend == "local"  # a local model costs no API money
-        self.gen_ledger = Ledger(0.0 if free else self.sec.price_input, 0.0 if free else self.sec.price_output)
+        self.shapes = {level: trace_shape(self.sec, level) for level in LEVELS}
+        self.model = generator_model(self.sec)
+        fam = family_of(self.model, self.sec.family) if self.sec.backend == "gemini" else None
+        # A local model costs no API money; an unknown model's price is unknown unless configured.
+        price = None if self.sec.backend == "local" else price_for(fam.name if fam else None, self.sec.price_input,
+                                                                     self.sec.price_output)
+        self.gen_ledger = Ledger(price)
+        self.policy = RetryPolicy(self.sec.retries, self.sec.backoff, self.sec.retry_time, self.sec.cap_retries)
         self.judge: LLMJudge | None = None
+        self.live = Tally()  # this run's counts: what the folder held, plus what this attempt adds
         self.done = 0
         self.total = 0
         self.session_done = 0
-        self.judge_missing = 0
+        self.lost_now = 0
+        self.fatal: CallError | None = None
         self.t0 = time.monotonic()
         self._ledger_saved = 0.0
 
@@ -67,82 +79,48 @@ class Datagen:
             prompts = [p for p in prompts if p.category in self.sec.categories]
         return prompts
 
-    async def _expand(self, client: Client, prompts: list[Prompt]) -> list[Prompt]:
-        """Top each category up to per_category with generated prompts (kept across resumes)."""
-        path = self.data / DATAGEN_EXPANDED
-        known = {p.digest for p in prompts}
-        for row in store.iter_rows(path):
-            try:
-                p = row_to_prompt(row, str(path))
-            except Exception:
-                continue
-            if p.digest not in known:
-                known.add(p.digest)
-                prompts.append(p)
-        if not self.sec.per_category:
-            return prompts
-        cats = self.sec.categories or sorted({p.category for p in prompts})
-        policy = RetryPolicy(self.sec.retries, self.sec.backoff)
-        for cat in cats:
-            have = [p for p in prompts if p.category == cat]
-            attempts = 0
-            while len(have) < self.sec.per_category and attempts < 3 * self.sec.per_category:
-                if self.ctx.stop_requested.is_set():
-                    return prompts
-                attempts += 1
-                ask = [{"role": "user", "content": expansion_request(cat, have[-5:])}]
-                try:
-                    reply = await with_retries(partial(client.complete, "", ask, schema=EXPAND_SCHEMA,
-                                                       temperature=1.0, max_tokens=300), policy, self.gen_ledger)
-                except CallError:
-                    continue
-                new = parse_expansion(reply.text, cat, f"{cat}-gen-{len(have) + 1:04d}-{attempts}")
-                if new is None or new.digest in known:
-                    continue  # a duplicate or an unusable row: dedupe keeps the set clean
-                known.add(new.digest)
-                store.append_line(path, new.to_row())
-                prompts.append(new)
-                have.append(new)
-        return prompts
-
     # -- one trace --------------------------------------------------------------------------------
-    async def _one(self, client: Client, limiter: RateLimiter, prompt: Prompt, index: int, key: str) -> None:
+    async def _one(self, client: Client, pacer: Pacer, prompt: Prompt, index: int, key: str) -> None:
         level = level_of(index)
-        params = gen_params(self.sec, level)
+        shape = self.shapes[level]
         messages = prompt.chat()
+        params = gen_params(self.sec, level, shape)
         row: dict[str, Any] = {"key": key, "prompt_id": prompt.id, "category": prompt.category, "level": level,
                                "index": index, "messages": messages, "backend": client.backend,
                                "model": client.model, "params": {k: v for k, v in params.items() if k != "system"}}
         try:
-            reply = await with_retries(lambda: client.complete(
-                SYSTEM[level], messages, temperature=self.sec.temperature, max_tokens=self.sec.max_tokens,
-                thinking_budget=thinking_budget(self.sec, level), stream=self.sec.stream),
-                RetryPolicy(self.sec.retries, self.sec.backoff), self.gen_ledger, limiter)
+            reply = await call_model(lambda s: client.complete(SYSTEM[level], messages, s, stream=self.sec.stream),
+                                     shape, self.policy, self.gen_ledger, pacer)
         except CallError as err:
-            if err.transient:  # retries ran out: logged, and a resume tries again
+            if err.transient or err.fatal:  # retries ran out, or the quota is spent: a resume tries again
+                self.fatal = self.fatal or (err if err.fatal else None)
                 store.append_line(self.data / DATAGEN_ERRORS, {**row, "error": {"kind": err.kind, "message": str(err)},
                                                              "ts": round(time.time(), 3)})
+                self.lost_now += 1
                 self._progress()
                 return
-            # blocked / empty / refused: recorded with its reason, never retried forever
-            row.update(text=None, finish=err.kind, error={"kind": err.kind, "message": str(err)}, usage=err.usage)
+            # blocked / empty / refused: recorded with its reason (a resume asks an empty one again)
+            error = {"kind": err.kind, "message": str(err), **({"category": err.category} if err.category else {})}
+            row.update(text=None, finish=err.kind, truncated=False, thoughts=None, error=error, usage=err.usage)
         else:
-            row.update(text=reply.text, finish=reply.finish, error=None, usage=reply.usage)
-        judgement = await self._judge(messages, row.get("text"))
-        row["judge"] = judgement.to_json() if judgement is not None else None  # the file's form
+            row.update(text=reply.text, finish=reply.finish, truncated=reply.truncated,
+                       thoughts=reply.thoughts or None, error=None, usage=reply.usage, cap=reply.cap)
+        await self._finish(row)
+
+    async def _finish(self, row: dict[str, Any], rejudge: bool = False) -> None:
+        """Judge a complete trace (never a cut or empty one), append the row, count it."""
+        item = store.Item.from_row(row)
+        if item.complete and self.judge is not None:
+            (j,) = await self.judge.ascore([JudgeItem(tuple(item.messages), item.text or "")])
+            row["judge"] = j.to_json()  # the file's form
+        elif not rejudge:
+            row["judge"] = None  # no judgement was made: nothing complete to judge, or judging is off
         row["ts"] = round(time.time(), 3)
         store.append_line(self.data / DATAGEN_ITEMS, row)
+        self.live.add(store.Item.from_row(row))
         self.done += 1
         self.session_done += 1
         self._progress()
-
-    async def _judge(self, messages: list[dict[str, str]], text: str | None) -> Judgement | None:
-        if self.judge is None or not text:
-            return None
-        (j,) = await self.judge.ascore([JudgeItem(tuple(messages), text)])
-        if not j.ok or j.missing_dimensions():
-            self.judge_missing += 1
-        return j
 
     # -- progress ---------------------------------------------------------------------------------
     def ledger(self) -> dict[str, Any]:
@@ -163,14 +141,19 @@ class Datagen:
             for k, v in (part.get("errors") or {}).items():
                 errors[k] = errors.get(k, 0) + v
         tokens = {k: gen["tokens"][k] + (jud.get("tokens") or {}).get(k, 0) for k in gen["tokens"]}
+        t = self.live
         metrics: dict[str, Any] = {
             "done": self.done, "total": self.total, "items_per_s": round(rate, 4),
             "eta_s": round((self.total - self.done) / rate, 1) if rate > 0 else None,
             "requests": gen["requests"] + jud.get("requests", 0),
             "retries": sum(gen["retries"].values()) + sum((jud.get("retries") or {}).values()),
             "errors": sum(errors.values()), **{f"errors_{k}": v for k, v in errors.items()},
+            "waits": gen["waits"] + jud.get("waits", 0), "waited_s": round(gen["waited_s"] + jud.get("waited_s", 0), 3),
             "tokens_input": tokens["input"], "tokens_output": tokens["output"], "tokens_thinking": tokens["thinking"],
-            "cost_usd": round(gen["cost_usd"] + jud.get("cost_usd", 0.0), 6), "judge_missing": self.judge_missing,
+            "cost_usd": round(gen["cost_usd"] + jud.get("cost_usd", 0.0), 6),
+            "complete": t.complete, "truncated": t.truncated, "empty": t.empty, "lost": self.lost_now,
+            "blocked": sum(t.blocked.values()), **{f"blocked_{k}": v for k, v in t.blocked.items()},
+            "judged": t.judged, "judge_missing": t.judge_missing, "judge_partial": t.judge_partial,
         }
         self.ctx.emit(EventType.METRICS, self.done, **{k: v for k, v in metrics.items() if v is not None})
         now = time.monotonic()
@@ -179,43 +162,83 @@ class Datagen:
             atomic_write_text(self.data / DATAGEN_LEDGER, _json(led))
 
     # -- the run ----------------------------------------------------------------------------------
-    async def _main(self) -> dict[str, Any] | None:
+    def _plan(self, client: Client, prompts: list[Prompt]) -> tuple[set[str], list[Job]]:
+        """Every planned key, and the work left: new or redone traces, judgements asked again."""
+        store.repair_tail(self.data / DATAGEN_ITEMS)
+        rows = {r["key"]: r for r in store.iter_rows(self.data / DATAGEN_ITEMS) if isinstance(r.get("key"), str)}
+        planned: set[str] = set()
+        work: list[Job] = []
+        judging = self.judge is not None
+        for p in prompts:
+            for i in range(self.sec.traces):
+                level = level_of(i)
+                key = item_key(p.chat(), level, i, client.backend, client.model,
+                               gen_params(self.sec, level, self.shapes[level]))
+                planned.add(key)
+                row = rows.get(key)
+                item = store.Item.from_row(row) if row is not None else None
+                if item is None or item.outcome in REDO:
+                    work.append((p, i, key, None))
+                elif judging and needs_judgement(item):
+                    work.append((p, i, key, row))
+                else:
+                    self.live.add(item)
+        self.live.judging = judging
+        return planned, work
+
+    async def _main(self) -> tuple[dict[str, Any] | None, str | None]:
         client = make_client(self.sec, "datagen", seed=self.sec.seed)
-        prompts = await self._expand(client, self._base_prompts())
+        pacer = Pacer(client.gate, self.sec.concurrency, self.sec.rpm)
+        for level, shape in self.shapes.items():
+            self.ctx.log(f"datagen: {level}: {shape.describe()}")
+        for note in sorted({n for s in self.shapes.values() for n in s.notes}):
+            self.ctx.log(f"datagen: {note}")
+        prompts = self._base_prompts()
+        if self.sec.per_category:
+            exp = Expansion(self.sec, self.data / DATAGEN_EXPANDED, self.ctx.log)
+            prompts = await exp.run(client, exp.reuse(prompts), self.policy, self.gen_ledger, pacer,
+                                    self.ctx.stop_requested.is_set)
+            if exp.verdict():
+                return None, exp.verdict()
+            if exp.asked > exp.written:
+                self.ctx.alert("expansion_short", f"prompt expansion wrote {exp.written} of {exp.asked} prompts "
+                               f"asked ({exp.failures})", level="warning")
+        else:
+            prompts = Expansion(self.sec, self.data / DATAGEN_EXPANDED, self.ctx.log).reuse(prompts)
         if self.sec.max_prompts:
             prompts = _round_robin(prompts)[: self.sec.max_prompts]
         listed = [{"id": p.id, "category": p.category, "messages": p.chat()} for p in prompts]
         atomic_write_text(self.data / DATAGEN_PROMPTS, "".join(_json(r) + "\n" for r in listed))
-        store.repair_tail(self.data / DATAGEN_ITEMS)
-        done_keys = {r.key for r in store.read_items(self.ctx.run_dir)}
-        work = []
-        for p in prompts:
-            for i in range(self.sec.traces):
-                params = gen_params(self.sec, level_of(i))
-                key = item_key(p.chat(), level_of(i), i, client.backend, client.model, params)
-                if key not in done_keys:
-                    work.append((p, i, key))
-        self.total = len(prompts) * self.sec.traces
+        planned, work = self._plan(client, prompts)
+        self.total = len(planned)
         self.done = self.total - len(work)
         self.ctx.emit(EventType.PROGRESS, self.done, total_steps=self.total, prompts=len(prompts),
                       traces_per_prompt=self.sec.traces, skipped_done=self.done)
+        rejudge = sum(1 for w in work if w[3] is not None)
         self.ctx.log(f"datagen: {len(prompts)} prompts × {self.sec.traces} traces; {self.done} done, "
-                     f"{len(work)} to go ({client.backend}:{client.model})")
-        queue: asyncio.Queue[tuple[Prompt, int, str]] = asyncio.Queue()
+                     f"{len(work) - rejudge} to generate, {rejudge} to judge again ({client.backend}:{client.model})")
+        queue: asyncio.Queue[Job] = asyncio.Queue()
         for w in work:
             queue.put_nowait(w)
-        limiter = RateLimiter(self.sec.rpm)
 
         async def worker() -> None:
-            while not queue.empty() and not self.ctx.stop_requested.is_set():
-                p, i, key = queue.get_nowait()
-                await self._one(client, limiter, p, i, key)
+            while not queue.empty() and not self.ctx.stop_requested.is_set() and self.fatal is None:
+                p, i, key, row = queue.get_nowait()
+                if row is None:
+                    await self._one(client, pacer, p, i, key)
+                else:
+                    await self._finish(dict(row), rejudge=True)
 
         await asyncio.gather(*(worker() for _ in range(min(self.sec.concurrency, max(1, len(work))))))
         self._progress(final=True)
         if self.ctx.stop_requested.is_set():
-            return None
-        return store.build_outputs(self.ctx.run_dir, listed, self.sec.pair_margin)
+            return None, None
+        tally = Tally.of(store.read_items(self.ctx.run_dir), planned, self.judge is not None)
+        manifest = build_outputs(self.ctx.run_dir, listed, self.sec.pair_margin, self.sec.sft_thoughts, tally)
+        if self.fatal is not None:
+            return manifest, (f"datagen: {self.fatal}; {tally.complete} of {tally.planned} traces complete, "
+                              "`aba resume` continues once the quota is back")
+        return manifest, tally.verdict(self.sec.max_lost)
 
     def run(self) -> None:
         if self.sec.judge and self.judge_sec is not None:
@@ -229,16 +252,22 @@ class Datagen:
             if self.judge is not None:
                 self.judge.ledger.load(old.get("judge", {}))
         try:
-            manifest = asyncio.run(self._main())
+            manifest, failure = asyncio.run(self._main())
         finally:
             if self.judge is not None:
                 self.judge.close()
+        if manifest is not None:
+            t = manifest.get("tally") or {}
+            self.ctx.emit(EventType.DATAGEN, self.done, **manifest["rows"], items=manifest["items"],
+                          judged=manifest["judged"], planned=t.get("planned", 0), complete=t.get("complete", 0),
+                          truncated=t.get("truncated", 0), empty=t.get("empty", 0), lost=t.get("lost", 0),
+                          blocked=dict(t.get("blocked") or {}), judge_missing=t.get("judge_missing", 0))
+            self.ctx.log(f"datagen: wrote {manifest['rows']} from {manifest['items']} complete items; "
+                         f"tally {t}")
+        if failure:
+            self.ctx.fail(failure)
         if manifest is None:
             self.ctx.log("datagen: stopped; items so far are kept, `aba resume` continues")
-            return
-        self.ctx.emit(EventType.DATAGEN, self.done, **manifest["rows"], items=manifest["items"],
-                      judged=manifest["judged"])
-        self.ctx.log(f"datagen: wrote {manifest['rows']} from {manifest['items']} items")
 
 
 def _round_robin(prompts: list[Prompt]) -> list[Prompt]:

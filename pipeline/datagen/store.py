@@ -1,11 +1,11 @@
 """The run folder's data/: items appended at once with content keys, and the outputs other stages read.
 
-    data/items.jsonl     one finished trace a line (with its judgement), unique content keys
+    data/items.jsonl     one finished trace a line (with its judgement); a key's last row wins
     data/errors.jsonl    traces whose retries ran out (retried by a resume, so not in items)
     data/expanded.jsonl  prompts the generator wrote (a resume reuses them)
     data/prompts.jsonl   the prompt set this run used
     data/ledger.json     requests, tokens, retries and errors by kind, cost (generator and judge)
-    data/sft.jsonl, dpo.jsonl, grpo.jsonl, outputs.json   written (atomically) at the end
+    data/sft.jsonl, dpo.jsonl, grpo.jsonl, outputs.json   written (atomically) at the end (datagen.outputs)
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.atomic import atomic_write_json, atomic_write_text
 from pipeline.judge.interface import Judgement
-from pipeline.runs.layout import DATA, DATAGEN_ITEMS, DATAGEN_MANIFEST, DATAGEN_OUTPUTS
+from pipeline.runs.layout import DATA, DATAGEN_ITEMS
 
 
 def append_line(path: Path, obj: dict[str, Any]) -> None:
@@ -82,7 +81,9 @@ class Item:
     text: str | None  # None when the generator gave nothing (blocked, empty): ``finish`` and ``error`` say why
     finish: str
     error: dict[str, str] | None
-    judgement: Judgement | None  # None when no judge ran (datagen.judge off, or no text to judge)
+    judgement: Judgement | None  # None when no judge ran (datagen.judge off, no complete text to judge)
+    truncated: bool = False  # the output cap cut the text: kept for the record, never training data
+    thoughts: str | None = None  # Gemini's thought summaries (include_thoughts), apart from the answer
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Item:
@@ -95,7 +96,22 @@ class Item:
                    [m for m in msgs if isinstance(m, dict)] if isinstance(msgs, list) else [],
                    row["text"] if isinstance(row.get("text"), str) else None, str(row.get("finish", "?")),
                    {str(k): str(v) for k, v in error.items()} if isinstance(error, dict) else None,
-                   Judgement.from_json(row.get("judge")))
+                   Judgement.from_json(row.get("judge")), row.get("truncated") is True,
+                   row["thoughts"] if isinstance(row.get("thoughts"), str) else None)
+
+    @property
+    def complete(self) -> bool:
+        """Text the model finished: the only kind that is judged and becomes training data."""
+        return bool(self.text and self.text.strip()) and not self.truncated
+
+    @property
+    def outcome(self) -> str:
+        """complete, truncated, or why there is no text (blocked, empty, empty_thinking, client_error …)."""
+        if self.complete:
+            return "complete"
+        if self.truncated and self.text:
+            return "truncated"
+        return (self.error or {}).get("kind") or self.finish or "empty"
 
     @property
     def mean(self) -> float | None:
@@ -104,55 +120,12 @@ class Item:
 
 
 def read_items(run_dir: Path) -> list[Item]:
-    """Finished items, first row per key (a key is never written twice; this guards anyway)."""
-    seen: set[str] = set()
-    out = []
+    """Finished items, one per key. A resume appends a newer row for a key it redid (an empty trace
+    generated again, a missing judgement asked again): the last row of a key wins, in the place of its
+    first."""
+    out: dict[str, Item] = {}
     for row in iter_rows(Path(run_dir) / DATA / DATAGEN_ITEMS):
         key = row.get("key")
-        if isinstance(key, str) and key not in seen:
-            seen.add(key)
-            out.append(Item.from_row(row))
-    return out
-
-
-def build_outputs(run_dir: Path, prompts: list[dict[str, Any]], margin: float) -> dict[str, Any]:
-    """SFT (CHOSEN traces), DPO (CHOSEN vs REJECTED, then judge-ranked pairs ≥ margin), GRPO prompts."""
-    data = Path(run_dir) / DATA
-    items = [r for r in read_items(run_dir) if r.text]
-    by_prompt: dict[str, list[Item]] = {}
-    for r in items:
-        by_prompt.setdefault(r.prompt_id, []).append(r)
-    sft: list[dict[str, Any]] = []
-    dpo: list[dict[str, Any]] = []
-    for p in prompts:
-        rows = sorted(by_prompt.get(p["id"], []), key=lambda r: r.index)
-        if not rows:
-            continue
-        base = {"prompt": rows[0].messages, "category": p["category"], "id": p["id"]}
-        chosen = [r for r in rows if r.level == "chosen"]
-        rejected = [r for r in rows if r.level == "rejected"]
-        sft.extend({**base, "completion": [{"role": "assistant", "content": r.text}], "key": r.key}
-                   for r in chosen)
-        pairs = {(c.text or "", r.text or "") for c, r in zip(chosen, rejected, strict=False) if c.text != r.text}
-        dpo.extend({**base, "chosen": c, "rejected": r, "source": "level"} for c, r in sorted(pairs))
-        scored = sorted((r for r in rows if r.mean is not None), key=lambda r: -(r.mean or 0.0))
-        if len(scored) >= 2:
-            best, worst = scored[0], scored[-1]
-            gap = (best.mean or 0.0) - (worst.mean or 0.0)
-            if gap >= margin and best.text != worst.text and (best.text, worst.text) not in pairs:
-                dpo.append({**base, "chosen": best.text, "rejected": worst.text, "source": "judge",
-                            "margin": round(gap, 4)})
-    grpo = [{"prompt": p["messages"], "category": p["category"], "id": p["id"]} for p in prompts]
-    counts = {}
-    for name, lines in (("sft", sft), ("dpo", dpo), ("grpo", grpo)):
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines)
-        atomic_write_text(data / DATAGEN_OUTPUTS[name], text)
-        counts[name] = len(lines)
-    levels: dict[str, int] = {}
-    for r in items:
-        levels[r.level] = levels.get(r.level, 0) + 1
-    manifest = {"files": {k: f"{DATA}/{v}" for k, v in DATAGEN_OUTPUTS.items()}, "rows": counts,
-                "items": len(items), "levels": levels, "judged": sum(1 for r in items if r.mean is not None)}
-    atomic_write_json(data / DATAGEN_MANIFEST, manifest)
-    return manifest
-
+        if isinstance(key, str):
+            out[key] = Item.from_row(row)
+    return list(out.values())

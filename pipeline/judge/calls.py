@@ -1,173 +1,106 @@
-"""What every model call shares: replies, error kinds, retries with backoff, an rpm limit, a ledger.
+"""One model call as every user makes it: paced, retried within a time budget, widened when the cap cut it.
 
-Retries are ours, not the SDK's: the issue asks for Retry-After to be honoured and every retry to be
-counted in the ledger, which google-genai's tenacity-based HttpRetryOptions does neither of.
+Retries are ours, not the SDK's: google-genai's tenacity retries read neither RetryInfo nor
+Retry-After and the ledger could not count them (``HttpRetryOptions(attempts=1)`` in the client).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-T = TypeVar("T")
+from pipeline.judge.failures import CallError
+from pipeline.judge.ledger import Ledger
+from pipeline.judge.pacing import Pacer
+from pipeline.judge.shaping import Shape
 
-CREDENTIAL_ENVS = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_API_KEY")
+T = TypeVar("T")
 
 
 @dataclass
 class Reply:
-    """One model reply. ``finish`` is the provider's finish reason (STOP, SAFETY, MAX_TOKENS, …)."""
+    """One model reply. ``finish`` is the provider's finish reason (STOP, MAX_TOKENS, stop, length …);
+    ``truncated``: the output cap cut the text, so it is not a complete answer; ``thoughts``: the
+    thought summaries Gemini returned (``include_thoughts``), apart from the answer."""
 
     text: str
     finish: str = "STOP"
     usage: dict[str, int] = field(default_factory=dict)  # input, output, thinking
-
-
-class CallError(Exception):
-    """A failed call. ``kind`` groups errors for the ledger (rate_limited, server_error, timeout,
-    network, blocked, empty, client_error, bad_output); ``transient`` ones are retried."""
-
-    def __init__(self, kind: str, message: str, *, transient: bool = False, retry_after: float | None = None,
-                 usage: Mapping[str, int] | None = None):
-        super().__init__(redact(message))
-        self.kind = kind
-        self.transient = transient
-        self.retry_after = retry_after
-        self.usage = dict(usage or {})  # a blocked or empty reply is still billed
-
-
-def redact(text: str, extra: tuple[str, ...] = ()) -> str:
-    """Replace any credential value found in the environment (or given) by ***."""
-    for name in (*CREDENTIAL_ENVS, *extra):
-        val = os.environ.get(name, "")
-        if len(val) >= 6:
-            text = text.replace(val, "***")
-    return text
-
-
-def http_error(status: int, message: str, retry_after: str | None = None) -> CallError:
-    """An HTTP status → a CallError of the right kind (408/429/5xx transient)."""
-    after: float | None = None
-    if retry_after:
-        try:
-            after = max(0.0, float(retry_after))
-        except ValueError:
-            after = None  # an HTTP date: fall back to our backoff
-    if status == 429:
-        return CallError("rate_limited", f"HTTP 429: {message}", transient=True, retry_after=after)
-    if status == 408:
-        return CallError("timeout", f"HTTP 408: {message}", transient=True, retry_after=after)
-    if status >= 500:
-        return CallError("server_error", f"HTTP {status}: {message}", transient=True, retry_after=after)
-    return CallError("client_error", f"HTTP {status}: {message}")
-
-
-class Ledger:
-    """Requests, retries and errors by kind, tokens and estimated cost; thread-safe, JSON-able."""
-
-    def __init__(self, price_input: float = 0.0, price_output: float = 0.0) -> None:
-        self.price_input = price_input
-        self.price_output = price_output
-        self._lock = threading.Lock()
-        self.requests = 0
-        self.tokens = {"input": 0, "output": 0, "thinking": 0}
-        self.retries: dict[str, int] = {}
-        self.errors: dict[str, int] = {}
-
-    def load(self, data: Mapping[str, Any]) -> None:
-        """Continue counting from a saved snapshot (a resumed run)."""
-        with self._lock:
-            self.requests = int(data.get("requests", 0))
-            self.tokens.update({k: int(v) for k, v in dict(data.get("tokens", {})).items() if k in self.tokens})
-            self.retries = {str(k): int(v) for k, v in dict(data.get("retries", {})).items()}
-            self.errors = {str(k): int(v) for k, v in dict(data.get("errors", {})).items()}
-
-    def request(self, usage: Mapping[str, int] | None = None) -> None:
-        with self._lock:
-            self.requests += 1
-            for k, v in (usage or {}).items():
-                if k in self.tokens:
-                    self.tokens[k] += int(v or 0)
-
-    def retry(self, kind: str) -> None:
-        with self._lock:
-            self.retries[kind] = self.retries.get(kind, 0) + 1
-
-    def error(self, kind: str) -> None:
-        with self._lock:
-            self.errors[kind] = self.errors.get(kind, 0) + 1
-
-    @property
-    def cost(self) -> float:
-        out = self.tokens["output"] + self.tokens["thinking"]
-        return (self.tokens["input"] * self.price_input + out * self.price_output) / 1e6
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            return {"requests": self.requests, "tokens": dict(self.tokens), "retries": dict(self.retries),
-                    "errors": dict(self.errors), "cost_usd": round(self.cost, 6)}
-
-
-class RateLimiter:
-    """At most ``rpm`` request starts a minute, spaced evenly (0: no limit). Use from one event loop."""
-
-    def __init__(self, rpm: int) -> None:
-        self.interval = 60.0 / rpm if rpm > 0 else 0.0
-        self._next = 0.0
-        self._lock: asyncio.Lock | None = None
-
-    async def wait(self) -> None:
-        if not self.interval:
-            return
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            now = time.monotonic()
-            delay = self._next - now
-            self._next = max(now, self._next) + self.interval
-        if delay > 0:
-            await asyncio.sleep(delay)
+    thoughts: str = ""
+    truncated: bool = False
+    cap: int = 0  # the max_output_tokens this reply was asked under
 
 
 @dataclass
 class RetryPolicy:
-    retries: int = 4
-    backoff: float = 1.0
+    retries: int = 6  # tries after the first, for errors other than a rate limit
+    backoff: float = 1.0  # first delay when the server names none (doubles, with jitter)
+    total: float = 600.0  # seconds one call may spend, waits included (rate limits are bounded by this)
+    cap_retries: int = 2  # times a reply cut by the output cap is asked again with twice the cap
     max_delay: float = 60.0
 
     def delay(self, attempt: int, err: CallError) -> float:
         if err.retry_after is not None:
-            return min(err.retry_after, self.max_delay * 5)
+            return err.retry_after  # the server's word: never earlier
         base = min(self.max_delay, self.backoff * (2 ** attempt))
         return base * (0.5 + random.random() / 2)  # jitter: spread retries of concurrent calls
 
 
-async def with_retries(call: Callable[[], Awaitable[T]], policy: RetryPolicy, ledger: Ledger,
-                       limiter: RateLimiter | None = None) -> T:
-    """Run ``call`` until it succeeds, a permanent error, or the retries are spent (then raise)."""
-    attempt = 0
+async def call_model(call: Callable[[Shape], Awaitable[Reply]], shape: Shape, policy: RetryPolicy, ledger: Ledger,
+                     pacer: Pacer, *, widen_truncated: bool = False) -> Reply:
+    """``call(shape)`` until it gives a reply, a permanent error, or the policy's tries or time run out.
+
+    A reply empty because thinking used the whole cap (``empty_thinking``) is asked again with twice
+    the cap, at most ``cap_retries`` times; so is a cut one when ``widen_truncated`` (JSON: a cut
+    object is worthless). A rate limit pauses every caller of the gate for the server's delay."""
+    t0 = time.monotonic()
+    attempt = widened = 0
     while True:
-        if limiter is not None:
-            await limiter.wait()
-        try:
-            reply = await call()
-        except CallError as err:
-            ledger.request(err.usage)
-            if not err.transient or attempt >= policy.retries:
-                ledger.error(err.kind)
-                raise
+        err: CallError | None = None
+        async with pacer.slot(ledger) as started:
+            try:
+                reply = await call(shape)
+            except CallError as exc:
+                err = exc
+        wider = shape.widened() if widened < policy.cap_retries else None
+        if err is None:
+            ledger.request(reply.usage)
+            pacer.limit.succeeded()
+            if reply.truncated and widen_truncated and wider is not None:
+                ledger.retry("truncated")
+                shape, widened = wider, widened + 1
+                continue
+            reply.cap = shape.max_output_tokens
+            return reply
+        ledger.request(err.usage)
+        if err.kind == "empty_thinking" and wider is not None:
             ledger.retry(err.kind)
-            await asyncio.sleep(policy.delay(attempt, err))
-            attempt += 1
+            shape, widened = wider, widened + 1
             continue
-        ledger.request(getattr(reply, "usage", None))
-        return reply
+        if err.fatal:
+            pacer.gate.fail(err)
+        if err.fatal or not err.transient:
+            ledger.error(err.kind, err.category)
+            raise err
+        delay = policy.delay(attempt, err)
+        spent = time.monotonic() - t0
+        if spent + delay > policy.total or (err.kind != "rate_limited" and attempt >= policy.retries):
+            ledger.error(err.kind)
+            raise CallError(err.kind, f"{err} (gave up after {attempt + 1} tries in {spent:.0f} s)",
+                            transient=True, usage=err.usage)
+        ledger.retry(err.kind)
+        if err.kind == "rate_limited":  # everyone waits, in the next slot(): the gate counts the waits
+            pacer.limit.rate_limited(started)
+            pacer.gate.pause(delay)
+        else:
+            ledger.wait(delay)
+            await asyncio.sleep(delay)
+        attempt += 1
 
 
 class BackgroundLoop:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from pipeline.config.paths import judge_cache_dir
 from pipeline.judge.cache import JudgeCache
-from pipeline.judge.calls import Ledger
 from pipeline.judge.clients import make_client
 from pipeline.judge.config import JudgeSection
+from pipeline.judge.ledger import Ledger
 from pipeline.judge.llm import LLMJudge
 
 
@@ -19,6 +19,8 @@ def make_judge(section: JudgeSection | None = None, cache_dir: Path | None = Non
     ~/.cache/aba/judge) when ``section.cache`` is on. Raises ConfigError on a bad section."""
     section = section or JudgeSection()
     judge = LLMJudge(make_client(section, "judge"), section, None, ledger)
+    for note in judge.notes:  # the worker's log: what was not sent as configured, and why
+        print(f"judge: {note}", flush=True)
     if section.cache:
         name = hashlib.sha256(judge.id.encode()).hexdigest()[:16]
         judge.cache = JudgeCache(Path(cache_dir or judge_cache_dir()) / f"{name}.jsonl")

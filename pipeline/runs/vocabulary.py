@@ -122,8 +122,8 @@ class ProgressFields(TypedDict, total=False):
 class AlertFields(TypedDict):
     """`level` `warning`/`error`; `code` from the stage: `stage_failed`, `nan_loss`, `nan_grad_norm`,
     `loss_collapse`, `checkpoint_missing`, `best_metric`, `backend_fallback`, `data_duplicates`, `oom_halved`,
-    `gguf_eval_failed`, `scorer_*`; from the supervisor: `chain_failed`, `disk_low`, `stall_timeout` (the
-    warning, with when it acts), `stalled`"""
+    `gguf_eval_failed`, `scorer_*`, `expansion_short`; from the supervisor: `chain_failed`, `disk_low`,
+    `stall_timeout` (the warning, with when it acts), `stalled`"""
 
     code: str
     level: AlertLevel
@@ -230,14 +230,22 @@ class ExportFields(TypedDict, total=False):
 
 
 class DatagenFields(TypedDict, total=False):
-    """At the end of a datagen run: output row counts, items, judged (docs/datagen.md); its progress is
-    `metrics`"""
+    """At the end of a datagen run: output row counts, complete items, judged, and the tally of the plan
+    (planned, complete, truncated, empty, lost, blocked by harm category, judge_missing; docs/datagen.md);
+    its progress is `metrics`"""
 
     sft: int
     dpo: int
     grpo: int
     items: int
     judged: int
+    planned: int
+    complete: int
+    truncated: int
+    empty: int
+    lost: int
+    blocked: dict[str, int]
+    judge_missing: int
 
 
 class JudgeFields(JudgeStats, total=False):

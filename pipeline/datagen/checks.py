@@ -1,0 +1,24 @@
+"""The datagen preflight: every request the run will send is shaped once, before its folder exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipeline.datagen.levels import LEVELS, expand_shape, trace_shape
+from pipeline.datagen.prompts import load_prompt_set
+from pipeline.judge.config import check_backend, check_section
+
+
+def check(cfg: Any, sec: Any, runs_dir: Path | None = None) -> None:
+    """Registry check for datagen: the prompt set, the generator's key or server, a thinking or safety
+    value the model would refuse (budget 0 on 2.5 Pro …), and the [judge] section when it judges."""
+    load_prompt_set(sec.prompts)
+    check_backend(sec, "datagen")
+    for level in LEVELS:
+        trace_shape(sec, level)
+    if sec.per_category:
+        expand_shape(sec)
+    judge = cfg.sections.get("judge")
+    if sec.judge and judge is not None:
+        check_section(judge)
