@@ -14,11 +14,11 @@ def check(cfg: Any, sec: Any, runs_dir: Path | None = None) -> None:
     """Registry check for datagen: the prompt set, the generator's key or server, a thinking or safety
     value the model would refuse (budget 0 on 2.5 Pro …), and the [judge] section when it judges."""
     load_prompt_set(sec.prompts)
-    check_backend(sec, "datagen")
     for level in LEVELS:
         trace_shape(sec, level)
     if sec.per_category:
         expand_shape(sec)
+    check_backend(sec, "datagen")
     judge = cfg.sections.get("judge")
     if sec.judge and judge is not None:
         check_section(judge)

@@ -97,6 +97,6 @@ class Expansion:
         """Why the run must fail: it asked for prompts and got none."""
         if self.asked and not self.written:
             kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.failures.items())) or "no attempt"
-            return (f"datagen: prompt expansion asked for {self.asked} prompts and got none ({kinds}); "
-                    f"last: {self.last_failure or '-'}")
+            return (f"datagen: prompt expansion asked for {self.asked} prompt{'s' if self.asked != 1 else ''} and got "
+                    f"none ({kinds}); last: {self.last_failure or '-'}")
         return None

@@ -68,16 +68,18 @@ def _details(body: object) -> list[Mapping[str, Any]]:
 
 
 def server_delay(body: object, message: str) -> float | None:
-    """The wait a 429 asks for: RetryInfo in the body, else "Please retry in X s" in its message."""
+    """The wait a 429 asks for: the longer of RetryInfo's ``retryDelay`` and the message's "Please retry
+    in X s" (the body may round the delay down: "58s" beside "Please retry in 58.934310785s")."""
+    found: list[float] = []
     for d in _details(body):
         if str(d.get("@type", "")).endswith("google.rpc.RetryInfo"):
             delay = parse_duration(d.get("retryDelay"))
             if delay is not None:
-                return delay
+                found.append(delay)
     m = _RETRY_IN.search(message or "")
     if m:
-        return float(m.group(1)) / (1000.0 if m.group(2).lower() == "ms" else 1.0)
-    return None
+        found.append(float(m.group(1)) / (1000.0 if m.group(2).lower() == "ms" else 1.0))
+    return max(found) if found else None
 
 
 def day_quota(body: object, message: str) -> str:
@@ -99,12 +101,13 @@ def day_quota(body: object, message: str) -> str:
 def http_error(status: int, message: str, *, body: object = None, retry_after: str | None = None) -> CallError:
     """An HTTP status (and its JSON body, when there is one) → a CallError of the right kind."""
     header = retry_after_header(retry_after)
+    full, message = message, (message if len(message) <= 400 else message[:400] + "…")
     if status == 429:
-        quota = day_quota(body, message)
+        quota = day_quota(body, full)
         if quota:
             return CallError("quota_exhausted", f"HTTP 429: daily quota {quota} is spent (it resets at midnight "
                              f"Pacific time): {message}", quota=quota, fatal=True)
-        delay = server_delay(body, message)
+        delay = server_delay(body, full)
         return CallError("rate_limited", f"HTTP 429: {message}", transient=True,
                          retry_after=delay if delay is not None else header)
     if status == 408:

@@ -111,7 +111,7 @@ class GeminiClient:
         except errors.APIError as exc:
             headers = getattr(getattr(exc, "response", None), "headers", None) or {}
             message = redact(str(exc.message or exc.status or ""), (self._key_env,))
-            raise http_error(int(exc.code or 0), message[:400], body=exc.details,
+            raise http_error(int(exc.code or 0), message, body=exc.details,
                              retry_after=headers.get("retry-after")) from None
         except CallError:
             raise

@@ -33,8 +33,9 @@ THRESHOLDS = ("off", "block_none", "block_only_high", "block_medium_and_above", 
 DEFAULT_SAFETY = [f"{c}=off" for c in ("harassment", "hate_speech", "sexually_explicit", "dangerous_content")]
 SAFETY_FORM = (f"category=threshold, category one of {', '.join(SAFETY_CATEGORIES)}; threshold one of "
                f"{', '.join(THRESHOLDS)}")
-THINKING_HELP = ("auto (the recommended setting for the model, docs/datagen.md), min (the least the model allows), "
-                 "dynamic (-1), off (0, where the model allows it), a budget in tokens (2.5 models) or a level "
+THINKING_HELP = ("auto (the recommended setting for the model, docs/datagen.md), default (none sent: the model's "
+                 "own), min (the least the model allows), dynamic (-1), off (0, where the model allows it), a "
+                 "budget in tokens (2.5 models) or a level "
                  "minimal|low|medium|high (Gemini 3)")
 
 
@@ -82,6 +83,8 @@ class Shape:
         return out
 
     def describe(self) -> str:
+        if self.thinking_tokens == 0 and self.thinking_budget is None and self.thinking_level is None:
+            return f"cap {self.max_output_tokens} (the answer's; no thinking)"
         think = (f"level {self.thinking_level}" if self.thinking_level is not None
                  else "model default" if self.thinking_budget is None
                  else "dynamic" if self.thinking_budget < 0 else f"budget {self.thinking_budget}")
@@ -114,6 +117,8 @@ def _resolve(fam: Family | None, setting: str, use: str) -> str:
     s = setting.strip().lower()
     if s in ("auto", ""):
         s = fam.recommended.get(use, "") if fam else ""
+    if s == "default":  # nothing sent: the model's own default (2.5: dynamic, 3: high)
+        return ""
     if s == "min":
         s = fam.least if fam else ""
     return {"-1": "dynamic", "0": "off"}.get(s, s)
@@ -194,7 +199,7 @@ def shape_request(backend: str, model: str, *, thinking: str, answer_tokens: int
     if fam is not None and temperature < fam.min_temperature:
         temp = None
         notes.append(f"{model}: temperature {temperature:g} not sent (Gemini 3 wants its default "
-                     f"{fam.min_temperature:g}; lower values can loop)")
+                     f"{fam.min_temperature:.1f}; lower values can loop)")
     thinks = think_tokens > 0 and budget != 0
     safe = parse_safety(safety, safety_key or f"{key.split('.')[0]}.safety")
     if any(c == "HARM_CATEGORY_CIVIC_INTEGRITY" for c, _t in safe):

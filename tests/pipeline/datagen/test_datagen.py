@@ -1,5 +1,6 @@
-"""Datagen end to end through the real supervisor and worker, with the real google-genai client
-against the loopback Gemini stub: faults, blocked and empty candidates, a SIGKILL and a resume."""
+"""Datagen end to end through the real supervisor and worker, with the real google-genai client against the
+loopback Gemini stub (it thinks as 2.5 Flash does and bills thinking against the cap) and the DEFAULT
+[datagen] and [judge] settings: faults, blocked and empty candidates, a SIGKILL and a resume."""
 
 from __future__ import annotations
 
@@ -34,9 +35,8 @@ def _prompts(path: Path, n: int, extra: list[str] | None = None) -> Path:
 
 def _launch(store, tmp_path: Path, stub: GeminiStub, prompts: Path, *sets: str):
     common = [f"datagen.prompts={json.dumps(str(prompts))}", "datagen.backend=\"gemini\"",
-              f"datagen.base_url=\"{stub.url}\"", "datagen.model=\"gemini-stub\"", "datagen.backoff=0.01",
-              "datagen.timeout=1.0", "datagen.traces=3", "judge.backend=\"gemini\"", f"judge.base_url=\"{stub.url}\"",
-              "judge.model=\"judge-stub\"", "judge.backoff=0.01", "judge.timeout=1.0"]
+              f"datagen.base_url=\"{stub.url}\"", "datagen.backoff=0.01", "datagen.timeout=1.0", "datagen.traces=3",
+              "judge.backend=\"gemini\"", f"judge.base_url=\"{stub.url}\"", "judge.backoff=0.01", "judge.timeout=1.0"]
     cfg = build_config("datagen", sets=[*common, *sets])
     return launcher.launch(store, cfg)
 
@@ -71,16 +71,17 @@ def test_prompt_sets_and_bad_rows(tmp_path: Path) -> None:
 
 
 def test_datagen_against_stub_faults_outputs_and_no_key_leak(store, stub: GeminiStub, tmp_path: Path) -> None:
-    prompts = _prompts(tmp_path / "p.jsonl", 3, ["Tell me [[SAFETY]] things", "Say [[EMPTY]]", "Rate [[BADJUDGE]]"])
+    prompts = _prompts(tmp_path / "p.jsonl", 3, ["Tell me [[PROHIBITED]] things", "Say [[EMPTY]]", "Rate [[BADJUDGE]]"])
     stub.faults.extend(["429", "500", "503", "timeout", "malformed"])
-    run_id, path = _launch(store, tmp_path, stub, prompts, "datagen.concurrency=4", "datagen.stream=true")
+    run_id, path = _launch(store, tmp_path, stub, prompts, "datagen.concurrency=4", "datagen.stream=true",
+                           "datagen.max_lost=0.5")  # a third of the prompts are made to fail here
     assert launcher.wait_for(store, run_id, END, timeout=120) == "succeeded", (path / "worker.log").read_text()
     items = read_items(path)
     keys = [r.key for r in items]
     assert len(keys) == len(set(keys)) == 6 * 3
     assert {r.level for r in items} == {"chosen", "rejected", "adequate"}
     blocked = [r for r in items if r.prompt_id == "x0"]
-    assert all(r.text is None and r.finish == "blocked" and "SAFETY" in (r.error or {})["message"] and
+    assert all(r.text is None and r.finish == "blocked" and "PROHIBITED_CONTENT" in (r.error or {})["message"] and
                r.judgement is None for r in blocked)  # nothing to judge: no judgement, not an empty one
     assert all(r.finish == "empty" for r in items if r.prompt_id == "x1")
     bad = [r for r in items if r.prompt_id == "x2"]
@@ -104,6 +105,10 @@ def test_datagen_against_stub_faults_outputs_and_no_key_leak(store, stub: Gemini
     metrics = [json.loads(line) for line in (path / "events.jsonl").read_text().splitlines()]
     last = [e for e in metrics if e["type"] == "metrics"][-1]
     assert last["done"] == last["total"] == 18 and last["errors_blocked"] == 3 and last["cost_usd"] > 0
+    assert last["blocked_prohibited_content"] == 3 and ledger["generator"]["blocked"] == {"prohibited_content": 3}
+    (end,) = [e for e in metrics if e["type"] == "datagen"]
+    assert (end["planned"], end["complete"], end["empty"], end["lost"], end["blocked"]) == (
+        18, 12, 3, 0, {"prohibited_content": 3})
     # The key went to the stub in a header, and into no file of the run folder.
     assert stub.requests[0]["headers"]["x-goog-api-key"] == FAKE_KEY
     for f in path.rglob("*"):

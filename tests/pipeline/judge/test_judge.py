@@ -1,4 +1,5 @@
-"""The judge: the real google-genai client against a loopback Gemini stub, the OpenAI client, the cache."""
+"""The judge: the real google-genai client against a loopback Gemini stub that thinks as Flash does and bills it
+against the output cap, with the project's DEFAULT [judge] settings; the OpenAI client; the cache."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.judge.factory import make_judge
 from pipeline.judge.interface import JudgeItem, Judgement, dimension_means
 from pipeline.judge.prompts import parse_scores
+from pipeline.judge.shaping import Shape
 from tests.support.gemini_stub import GeminiStub
 
 FAKE_KEY = "AIzaFAKE-judge-test-key-0123456789"
@@ -30,7 +32,41 @@ def stub(monkeypatch: pytest.MonkeyPatch):
 
 
 def _section(stub: GeminiStub, **kw) -> JudgeSection:
-    return JudgeSection(backend="gemini", model="gemini-stub", base_url=stub.url, backoff=0.01, timeout=1.0, **kw)
+    """The default [judge] section pointed at the stub (backoff and timeout short, for the suite's time)."""
+    return JudgeSection(backend="gemini", base_url=stub.url, backoff=0.01, timeout=1.0, **kw)
+
+
+def test_default_judge_scores_a_flash_like_model_that_thinks(stub: GeminiStub, tmp_path: Path) -> None:
+    """The stub thinks as 2.5 Flash does (hundreds to ~1,500 tokens, billed against the cap): the default
+    settings judge every item, where the old request (no thinking setting, 256 tokens) judged almost none."""
+    items = _items(*(f"Answer number {i}." for i in range(24)))
+    judge = make_judge(_section(stub), cache_dir=tmp_path)
+    assert judge.shape.thinking_budget == 0  # the least 2.5 Flash allows
+    assert all(j.ok and not j.missing_dimensions() for j in judge.score(items))
+    sent = stub.requests[-1]["body"]
+    assert sent["generationConfig"]["thinkingConfig"] == {"thinking_budget": 0}  # google-genai 3.x: snake_case
+    assert {s["threshold"] for s in sent["safetySettings"]} == {"OFF"}
+    judge.close()
+    old = make_judge(_section(stub, cache=False, cap_retries=0), cache_dir=tmp_path)
+    old.shape = Shape(256, 256, temperature=0.0)  # what the judge sent before: no thinking setting, cap 256
+    out = old.score(items)
+    assert sum(j.ok for j in out) <= len(items) // 4
+    assert all((j.missing_reason or "").startswith(("empty_thinking:", "truncated:")) for j in out if not j.ok)
+    assert old.ledger.snapshot()["tokens"]["thinking"] > 0
+    old.close()
+
+
+def test_a_judgement_cut_by_the_cap_is_asked_again_with_a_larger_one(stub: GeminiStub, tmp_path: Path) -> None:
+    judge = make_judge(_section(stub, max_tokens=16, cache=False), cache_dir=tmp_path)
+    (j,) = judge.score(_items("An answer."))
+    assert j.ok and judge.ledger.snapshot()["retries"]["truncated"] >= 1
+    caps = [r["body"]["generationConfig"]["maxOutputTokens"] for r in stub.requests]
+    assert caps == sorted(caps) and caps[-1] == 2 * caps[-2]
+    judge.close()
+    never = make_judge(_section(stub, max_tokens=16, cap_retries=0, cache=False), cache_dir=tmp_path)
+    (cut,) = never.score(_items("An answer."))
+    assert not cut.ok and (cut.missing_reason or "").startswith("truncated: the judgement was cut by the output cap")
+    never.close()
 
 
 def test_gemini_judge_scores_retries_and_caches(stub: GeminiStub, tmp_path: Path) -> None:
@@ -54,18 +90,25 @@ def test_gemini_judge_scores_retries_and_caches(stub: GeminiStub, tmp_path: Path
 
 
 def test_failures_are_missing_never_zero(stub: GeminiStub, tmp_path: Path) -> None:
-    judge = make_judge(_section(stub, retries=1), cache_dir=tmp_path)
-    good, bad, blocked, empty = judge.score(_items("fine", "[[BADJUDGE]]", "[[SAFETY]]", "[[EMPTY]]"))
-    assert good.ok
+    judge = make_judge(_section(stub, retries=1, retry_time=1.0, safety=["dangerous_content=block_only_high"]),
+                       cache_dir=tmp_path)
+    good, bad, blocked, empty, harm, off = judge.score(_items(
+        "fine", "[[BADJUDGE]]", "[[PROHIBITED]]", "[[EMPTY]]", "[[HARM:dangerous_content:HIGH]]",
+        "[[HARM:harassment:HIGH]]"))  # harassment is off by default: answered
+    assert good.ok and off.ok
     assert not bad.ok and bad.scores == {} and "unparsable" in (bad.missing_reason or "")
-    assert (blocked.missing_reason or "").startswith("blocked:") and "SAFETY" in (blocked.missing_reason or "")
+    assert (blocked.missing_reason or "").startswith("blocked:") and "PROHIBITED" in (blocked.missing_reason or "")
     assert empty.missing_reason and empty.missing_reason.startswith("empty:")
+    assert (harm.missing_reason or "").startswith("blocked: candidate blocked (finish_reason=SAFETY)")
+    assert judge.ledger.snapshot()["blocked"] == {"prohibited_content": 1, "dangerous_content": 1}
     means = dimension_means([good, bad, blocked, empty])
     assert all(m["n"] == 1 and m["missing"] == 3 for m in means.values())
     assert means["helpfulness"]["mean"] == good.scores["helpfulness"]
-    stub.faults.extend(["429", "429"])  # retries spent → missing with the kind
+    stub.fault_delay = 5.0  # the server asks for longer than the judgement's retry_time: missing at once
+    stub.faults.extend(["429"])
     (spent,) = judge.score(_items("another"))
     assert spent.missing_reason and spent.missing_reason.startswith("rate_limited:")
+    assert "gave up after 1 tries" in spent.missing_reason
     assert FAKE_KEY not in spent.missing_reason
     # Missing judgements are not cached: the next call asks again.
     n = len(stub.requests)
@@ -98,6 +141,12 @@ def test_openai_compatible_backend(stub: GeminiStub, tmp_path: Path, monkeypatch
     assert last["headers"]["Authorization"] == "Bearer sk-FAKE-openai-test-key"
     assert last["body"]["response_format"]["json_schema"]["schema"]["required"] == list(DIMENSIONS)
     assert judge.ledger.snapshot()["retries"] == {"rate_limited": 1}
+    # llama-server and kin say `length` when max_tokens cut the reply: never a complete judgement
+    never = make_judge(JudgeSection(backend="openai", base_url=stub.url + "/v1", max_tokens=16, cap_retries=0,
+                                    cache=False), cache_dir=tmp_path)
+    (cut,) = never.score(_items("An answer."))
+    assert (cut.missing_reason or "").startswith("truncated:")
+    never.close()
     judge.close()
 
 
@@ -120,7 +169,7 @@ def test_judge_scorer_as_grpo_reward(stub: GeminiStub, tmp_path: Path) -> None:
     scorer = get_scorer("judge", {"section": _section(stub, retries=0), "cache_dir": tmp_path})
     bank = RewardBank(scorer, on_problem=lambda c, m: problems.append((c, m)))
     funcs = bank.funcs()
-    prompts = ["Plan a trip?", "Plan a trip?", "Tell me [[SAFETY]]"]
+    prompts = ["Plan a trip?", "Plan a trip?", "Tell me [[PROHIBITED]]"]
     completions = ["Step 1: budget.", "Go anywhere.", "Sure."]
     n = len(stub.requests)
     first = funcs[0](prompts=prompts, completions=completions)
