@@ -36,8 +36,19 @@ def item_rows(run_dir: Path, level: str = "") -> list[ItemRow]:
         if level and r.level != level:
             continue
         missing = len(r.judgement.missing_dimensions()) if r.judgement is not None else len(DIMENSIONS)
-        out.append(ItemRow(i, r.prompt_id, r.category, r.level, r.finish, r.mean, missing, r))
+        out.append(ItemRow(i, r.prompt_id, r.category, r.level, _finish(r), r.mean, missing, r))
     return out
+
+
+def _finish(r: Item) -> str:
+    """What the finish column says: the provider's reason, or why the item holds no complete text."""
+    outcome = r.outcome
+    if outcome == "complete":
+        return r.finish
+    if outcome == "truncated":
+        return f"cut ({r.finish})"
+    category = (r.error or {}).get("category")
+    return f"{outcome}: {category}" if category else outcome
 
 
 def summary(rows: list[ItemRow]) -> str:
@@ -47,8 +58,10 @@ def summary(rows: list[ItemRow]) -> str:
     judged = [r.mean for r in rows if r.mean is not None]
     mean = f"{sum(judged) / len(judged):.2f}" if judged else "-"
     levels = ", ".join(f"{k} {v}" for k, v in sorted(by_level.items()))
-    return (f"{len(rows)} items ({levels}) · judged {len(judged)}, missing {len(rows) - len(judged)} · "
-            f"mean score {mean}")
+    cut = sum(r.item.truncated for r in rows)
+    complete = sum(r.item.complete for r in rows)
+    return (f"{len(rows)} items ({levels}) · complete {complete}, cut {cut} · judged {len(judged)}, missing "
+            f"{len(rows) - len(judged)} · mean score {mean}")
 
 
 def detail(row: ItemRow) -> str:
@@ -58,6 +71,11 @@ def detail(row: ItemRow) -> str:
         lines.append(f"» {m.get('role')}: {m.get('content')}")
     if r.error:
         lines.append(f"error: {r.error.get('kind')}: {r.error.get('message')}")
+    if r.truncated:
+        lines.append("cut by the output cap: incomplete, never judged, not training data")
+    if r.thoughts:
+        lines.append("")
+        lines.append(f"thoughts (Gemini's summary): {r.thoughts}")
     lines.append("")
     lines.append(r.text or "(no text)")
     lines.append("")

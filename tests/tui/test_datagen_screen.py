@@ -28,7 +28,11 @@ def _run(runs: Path, name: str) -> Path:
          "judge": {"scores": {}, "missing_reason": "unparsable JSON: 'oops'"}},
         {"key": "k3", "prompt_id": "safety-001", "category": "safety", "level": "adequate", "index": 2,
          "messages": msgs, "text": None, "finish": "blocked",
-         "error": {"kind": "blocked", "message": "candidate blocked (finish_reason=SAFETY)"}, "judge": None},
+         "error": {"kind": "blocked", "message": "candidate blocked (finish_reason=SAFETY)",
+                   "category": "dangerous_content"}, "judge": None},
+        {"key": "k4", "prompt_id": "complexity-002", "category": "complexity", "level": "chosen", "index": 3,
+         "messages": msgs, "text": "First, the budget. Then the", "finish": "MAX_TOKENS", "truncated": True,
+         "thoughts": "**Planning**", "error": None, "judge": None},
     ]
     (data / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"torn')
     return runs / name
@@ -44,9 +48,12 @@ async def test_items_browser(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, DatagenScreen), what="the items browser")
         screen = app.screen
         table = screen.query_one(DataTable)
-        await wait_until(pilot, lambda: table.row_count == 3, what="three items")
+        await wait_until(pilot, lambda: table.row_count == 4, what="four items")
         status = str(screen.query_one("#dg-status", Static).render())
-        assert "3 items" in status and "judged 1, missing 2" in status and "mean score 0.80" in status
+        assert "4 items" in status and "complete 2, cut 1 · judged 1, missing 3" in status
+        assert "mean score 0.80" in status
+        assert [str(table.get_row_at(i)[4]) for i in range(4)] == ["STOP", "STOP", "blocked: dangerous_content",
+                                                                    "cut (MAX_TOKENS)"]
         text = str(screen.query_one("#dg-text", Static).render())
         assert "Step 1: list the constraints." in text and "» user: How do I plan" in text
         assert f"{DIMENSIONS[0]:<24} 0.80" in text
@@ -54,6 +61,10 @@ async def test_items_browser(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: "judgement missing: unparsable" in str(
             screen.query_one("#dg-text", Static).render()), what="the missing judgement")
         assert "helpfulness              missing" in str(screen.query_one("#dg-text", Static).render())
+        await pilot.press("down", "down")
+        await wait_until(pilot, lambda: "cut by the output cap" in str(screen.query_one("#dg-text", Static).render()),
+                         what="the cut item")
+        assert "thoughts (Gemini's summary): **Planning**" in str(screen.query_one("#dg-text", Static).render())
         await pilot.press("l")  # chosen only
-        await wait_until(pilot, lambda: table.row_count == 1, what="the level filter")
+        await wait_until(pilot, lambda: table.row_count == 2, what="the level filter")
         await app.action_quit()

@@ -17,6 +17,7 @@ from pipeline.judge.config import JudgeSection
 from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.judge.factory import make_judge
 from pipeline.judge.interface import JudgeItem
+from pipeline.judge.shaping import Shape
 
 
 @pytest.mark.slow
@@ -25,8 +26,10 @@ def test_local_generator_and_judge_on_the_embedded_model(tmp_path: Path, monkeyp
         monkeypatch.delenv(key, raising=False)
     client = make_client(DatagenSection(), "datagen")
     msgs = [{"role": "user", "content": "What is 2 + 2?"}]
-    reply = asyncio.run(client.complete(SYSTEM["chosen"], msgs, temperature=0.0, max_tokens=24))
+    reply = asyncio.run(client.complete(SYSTEM["chosen"], msgs, Shape(24, 24, temperature=0.0)))
     assert reply.text.strip() and 0 < reply.usage["output"] <= 24
+    # The tutor prompt wants more than 24 tokens: llama.cpp says `length`, and a cut reply is never complete.
+    assert reply.finish == "length" and reply.truncated
     judge = make_judge(JudgeSection(max_answer_chars=200), cache_dir=tmp_path)
     (j,) = judge.score([JudgeItem(tuple(msgs), reply.text)])
     # The grammar makes every judgement complete and in range, whatever the small model "thinks".
