@@ -42,10 +42,10 @@ def prompts_file(folder: Path, n: int) -> Path:
 class StubProcess:
     """The stub in its own process (an in-process stub would compete with the client for the GIL)."""
 
-    def __init__(self, latency: float) -> None:
-        stub = Path(__file__).resolve().parents[1] / "tests" / "support" / "gemini_stub.py"
-        self.proc = subprocess.Popen([sys.executable, str(stub), "--latency", str(latency)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
+    def __init__(self, latency: float, *extra: str) -> None:
+        root = Path(__file__).resolve().parents[1]
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.support.gemini_stub", "--latency", str(latency),
+                                      *extra], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root)
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
 

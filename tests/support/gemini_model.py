@@ -97,9 +97,10 @@ class Request:
     include_thoughts: bool
     json_mode: bool
     safety: dict[str, str]
+    salt: str = ""  # the stub's seed: another draw of thinking and answer lengths for the same prompts
 
 
-def read_request(model: str, body: dict[str, Any], vertex: bool, api_version: str) -> Request:
+def read_request(model: str, body: dict[str, Any], vertex: bool, api_version: str, salt: str = "") -> Request:
     """Validate as the service does; raises Refusal with the service's own words."""
     profile = MODELS.get(model)
     if profile is None:
@@ -146,13 +147,13 @@ def read_request(model: str, body: dict[str, Any], vertex: bool, api_version: st
                   f"The max_output_tokens ({cap}) is invalid: the model's limit is {OUTPUT_LIMIT}.")
     safety = {str(s.get("category")): str(s.get("threshold")) for s in body.get("safetySettings") or []}
     return Request(model, profile, vertex, text_of(body), cap, int(budget) if budget is not None else None, level,
-                   include, gen.get("responseMimeType") == "application/json", safety)
+                   include, gen.get("responseMimeType") == "application/json", safety, salt)
 
 
 def thought_tokens(r: Request) -> int:
     """Thinking drawn for this prompt and model, shaped by the request's budget or level."""
     lo, hi = r.profile.think
-    base = lo + _h(r.model, r.text) % (hi - lo + 1)
+    base = lo + _h(r.salt + r.model, r.text) % (hi - lo + 1)
     if r.profile.gemini3:
         level = r.level or r.profile.default_level
         return max(1, int(base * LEVEL_SHARE[level])) if r.budget is None else max(1, int(base * 0.4))
@@ -178,7 +179,7 @@ def answer_text(r: Request) -> str:
         seed = hashlib.sha256(t.encode()).digest()
         return json.dumps({d: round(seed[i] / 255, 2) for i, d in enumerate(DIMS)})
     m = re.search(r"\[\[LONG:(\d+)\]\]", t)
-    n = int(m.group(1)) if m else 150 + _h("answer", t) % 751
+    n = int(m.group(1)) if m else 150 + _h(r.salt + "answer", t) % 751
     digest = hashlib.sha256(t.encode()).hexdigest()[:8]
     head = f"Let me identify the parameters first ({digest}). Step 1: list them. Step 2: group them. "
     filler = "Then I weigh what is known against what is not, and say which is which. "

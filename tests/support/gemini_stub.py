@@ -70,8 +70,10 @@ SERVER_ERRORS = {
 
 
 class GeminiStub:
-    def __init__(self, latency: float = 0.0, quota: Quota | None = None, fault_delay: float = 0.05) -> None:
+    def __init__(self, latency: float = 0.0, quota: Quota | None = None, fault_delay: float = 0.05,
+                 seed: int = 0) -> None:
         self.latency = latency
+        self.salt = f"{seed}:" if seed else ""
         self.quota = quota
         self.fault_delay = fault_delay
         self.faults: deque[str] = deque()
@@ -188,7 +190,7 @@ class GeminiStub:
         if fault == "malformed":
             return self._send(h, rec, 200, b'{"candidates": [{"content": {"parts": [{"text": "tru')
         try:
-            req = read_request(model, body, vertex, version)
+            req = read_request(model, body, vertex, version, self.salt)
         except Refusal as err:
             return self._refuse(h, rec, err)
         refused = self._admit(model)
@@ -235,10 +237,11 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.0)
     ap.add_argument("--quota", type=int, default=0, help="requests accepted per window (0: no quota)")
     ap.add_argument("--window", type=float, default=60.0)
+    ap.add_argument("--seed", type=int, default=0, help="another draw of thinking and answer lengths")
     ap.add_argument("--log", default="", help="write the request log (times, statuses, delays) here as JSON at exit")
     args = ap.parse_args()
     quota = Quota(args.quota, args.window) if args.quota else None
-    with GeminiStub(latency=args.latency, quota=quota) as stub:
+    with GeminiStub(latency=args.latency, quota=quota, seed=args.seed) as stub:
         print(stub.url, flush=True)
         sys.stdin.read()  # until the parent closes our stdin
         if args.log:
