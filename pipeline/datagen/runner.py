@@ -193,6 +193,9 @@ class Datagen:
             self.ctx.log(f"datagen: {level}: {shape.describe()}")
         for note in sorted({n for s in self.shapes.values() for n in s.notes}):
             self.ctx.log(f"datagen: {note}")
+        if self.sec.backend != "local" and self.gen_ledger.price is None:
+            self.ctx.log(f"datagen: no price known for {client.model}: cost_usd counts 0 (set datagen.price_input "
+                         "and datagen.price_output)")
         prompts = self._base_prompts()
         if self.sec.per_category:
             exp = Expansion(self.sec, self.data / DATAGEN_EXPANDED, self.ctx.log)

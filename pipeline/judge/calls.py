@@ -62,11 +62,15 @@ async def call_model(call: Callable[[Shape], Awaitable[Reply]], shape: Shape, po
     attempt = widened = 0
     while True:
         err: CallError | None = None
-        async with pacer.slot(ledger) as started:
-            try:
-                reply = await call(shape)
-            except CallError as exc:
-                err = exc
+        try:
+            async with pacer.slot(ledger) as started:
+                try:
+                    reply = await call(shape)
+                except CallError as exc:
+                    err = exc
+        except CallError as closed:  # the gate is shut for good (a spent daily quota): nothing is sent
+            ledger.error(closed.kind)
+            raise
         wider = shape.widened() if widened < policy.cap_retries else None
         if err is None:
             ledger.request(reply.usage)

@@ -21,6 +21,9 @@ def make_judge(section: JudgeSection | None = None, cache_dir: Path | None = Non
     judge = LLMJudge(make_client(section, "judge"), section, None, ledger)
     for note in judge.notes:  # the worker's log: what was not sent as configured, and why
         print(f"judge: {note}", flush=True)
+    if section.backend != "local" and judge.ledger.price is None:
+        print(f"judge: no price known for {judge.client.model}: cost_usd counts 0 (set judge.price_input and "
+              "judge.price_output)", flush=True)
     if section.cache:
         name = hashlib.sha256(judge.id.encode()).hexdigest()[:16]
         judge.cache = JudgeCache(Path(cache_dir or judge_cache_dir()) / f"{name}.jsonl")

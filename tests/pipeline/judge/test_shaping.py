@@ -125,3 +125,11 @@ def test_reading_a_429_as_the_service_writes_it() -> None:
     fatal = http_error(429, "quota", body=day)
     assert fatal.kind == "quota_exhausted" and fatal.fatal and not fatal.transient and "midnight Pacific" in str(fatal)
     assert http_error(503, "overloaded").transient and not http_error(400, "bad").transient
+
+
+def test_the_docs_recommend_what_the_shaper_does() -> None:
+    from pipeline.judge.settings_table import markdown
+    from tests.support.paths import REPO
+
+    doc = (REPO / "docs" / "datagen.md").read_text(encoding="utf-8")
+    assert markdown() in doc, "docs/datagen.md: paste `python -m pipeline.judge.settings_table`"
