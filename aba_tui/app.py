@@ -30,6 +30,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from aba_tui.errors import guarded
 from aba_tui.run_actions import RunActions
 from aba_tui.screens import SCREENS, load_screen_class
+from aba_tui.screens.sub import SubScreen
 from aba_tui.settings import DEFAULT_THEME, PANES, Settings, check_keymap, load_settings, save_theme
 from aba_tui.themes import load_themes
 from pipeline.config.paths import resolve_runs_dir
@@ -37,6 +38,7 @@ from pipeline.errors import AbaError, ConfigError
 from pipeline.monitor.runs_model import RunsModel
 from pipeline.monitor.telemetry import Snapshot, Telemetry
 from pipeline.runs.layout import STATUS_FILE
+from pipeline.runs.status import ACTIVE
 from pipeline.runs.store import RunStore
 
 if TYPE_CHECKING:
@@ -71,11 +73,13 @@ class AbaApp(RunActions):
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         name: _mode_factory(name) for name in SCREENS if name != "dashboard"}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit", id="app.quit"),
-        Binding("question_mark", "help", "Keys", id="app.help", key_display="?"),
-        Binding("o", "open_path", "Open", id="app.open", show=False),
-        Binding("T", "pick_theme", "Theme", id="app.theme", show=False),
-        *[Binding(e.key, f"goto('{name}')", e.title, id=f"app.goto-{name}", show=False)
+        Binding("q", "request_quit", "Quit", id="app.quit", tooltip="asks first while runs are active"),
+        Binding("question_mark", "help", "Keys", id="app.help", key_display="?",
+                tooltip="this list: the focused pane's keys first"),
+        Binding("o", "open_path", "Open", id="app.open", show=False,
+                tooltip="a run folder or a foreign log (trainer_state.json, TensorBoard, JSONL)"),
+        Binding("T", "pick_theme", "Theme", id="app.theme", show=False, tooltip="pick a colour theme (remembered)"),
+        *[Binding(e.key, f"goto('{name}')", e.title, id=f"app.goto-{name}", show=False, tooltip=e.description)
           for name, e in SCREENS.items() if e.key],
     ]
 
@@ -99,6 +103,7 @@ class AbaApp(RunActions):
         self.telemetry = telemetry or Telemetry(history_s=s.telemetry.history_minutes * 60,
                                                 interval_s=s.telemetry.interval_s, disk_path=self.store.root)
         self._select_at_start = select_run  # for the dashboard, once it is built
+        self._trail: list[str] = []  # the modes `esc` goes back through
         self._open_at_start = (open_path, x_field)
         self._startup_errors = theme_errors
         for spec in self.theme_specs.values():
@@ -274,6 +279,25 @@ class AbaApp(RunActions):
         if restart is not None:
             self.set_timer(2.0, restart)
 
+    def action_request_quit(self) -> None:
+        """`q`: quit, asking first while runs are active (they keep going: detached supervisors)."""
+        active = [r.run_id for r in self.model.rows() if r.state in ACTIVE]
+        if not active:
+            self.run_worker(self.action_quit(), group="nav")
+            return
+        from aba_tui.screens.confirm import ConfirmScreen
+
+        runs = "\n".join(f"  {r}" for r in active[:5]) + (f"\n  and {len(active) - 5} more" if len(active) > 5 else "")
+        them = "They keep" if len(active) > 1 else "It keeps"
+        question = (f"Quit the control centre? Still active:\n{runs}\n"
+                    f"{them} going in the background; aba shows {'them' if len(active) > 1 else 'it'} again.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self.action_quit(), group="nav")
+
+        self.push_screen(ConfirmScreen(question, "Quit"), answered)
+
     async def action_quit(self) -> None:
         # Runs are detached supervisors: leaving stops only our threads.
         self.workers.cancel_all()
@@ -282,11 +306,34 @@ class AbaApp(RunActions):
         self.exit()
 
     # -- navigation --------------------------------------------------------------------------------
-    async def action_goto(self, name: str) -> None:
+    async def action_goto(self, name: str, remember: bool = True) -> None:
+        left = self.current_mode
+        if name == left:
+            return
+        leaving = list(self.screen_stack)
         try:
             await self.switch_mode(name)
         except Exception as exc:  # a screen that fails to import must not take the app down
             self.notify(f"cannot open {name}: {type(exc).__name__}: {exc}", severity="error")
+            return
+        # The trail `esc` walks back: going to a screen already on it cuts it there (no loops).
+        if name in self._trail:
+            del self._trail[self._trail.index(name):]
+        elif remember:
+            self._trail.append(left)
+        if name == "dashboard":
+            self._trail.clear()
+        for screen in leaving:
+            if isinstance(screen, SubScreen):
+                screen.left()
+
+    async def action_back(self) -> None:
+        """`esc` / `q` on a screen: close a screen opened over it, else go where the operator came from."""
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+            return
+        if self.current_mode != "dashboard":
+            await self.action_goto(self._trail.pop() if self._trail else "dashboard", remember=False)
 
     def action_help(self) -> None:
         from aba_tui.screens.help import HelpScreen, help_markdown

@@ -27,7 +27,8 @@ class AlertsTable(MeasuredTable):
 What went wrong, newest first. Thresholds live in the [alerts] table of the config file
 (stall minutes, low GPU utilisation and its window, VRAM share, loss collapse). `enter` shows the alert's run."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "goto_run", "Show run", id="alerts.goto")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "goto_run", "Show run", id="alerts.goto",
+                                                  tooltip="highlight the alert's run")]
 
     class GotoRun(Message):
         def __init__(self, run_id: str) -> None:

@@ -51,10 +51,12 @@ class ChartsPane(Vertical):
 Pin runs with space in the runs list to overlay them."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("left_square_bracket", "smooth(-1)", "Less smooth", id="charts.smooth-less", key_display="["),
-        Binding("right_square_bracket", "smooth(1)", "More smooth", id="charts.smooth-more", key_display="]"),
-        Binding("w", "cycle_window", "Window", id="charts.window"),
-        Binding("e", "toggle_eval", "Eval pts", id="charts.eval"),
+        Binding("left_square_bracket", "smooth(-1)", "Less smooth", id="charts.smooth-less", key_display="[",
+                tooltip="less EMA smoothing"),
+        Binding("right_square_bracket", "smooth(1)", "More smooth", id="charts.smooth-more", key_display="]",
+                tooltip="more EMA smoothing"),
+        Binding("w", "cycle_window", "Window", id="charts.window", tooltip="steps shown: all, last 10k, 1k, 100"),
+        Binding("e", "toggle_eval", "Eval pts", id="charts.eval", tooltip="eval points on or off"),
     ]
 
     smoothing: reactive[float] = reactive(0.6, init=False)

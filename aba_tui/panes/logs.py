@@ -48,8 +48,9 @@ The highlighted run's output, followed live: `f` switches between stdout.log, st
 supervisor.log; `end` jumps to the newest line (and keeps following)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f", "cycle_file", "File", id="logs.file"),
-        Binding("end", "follow_end", "Follow", id="logs.follow", show=False),
+        Binding("f", "cycle_file", "File", id="logs.file", tooltip="next file: stdout, stderr, events, supervisor"),
+        Binding("end", "follow_end", "Follow", id="logs.follow", show=False,
+                tooltip="jump to the newest line and keep following"),
     ]
 
     # Widget.virtual_size re-lays out the whole screen on every change, i.e. on every line written.
@@ -73,6 +74,13 @@ supervisor.log; `end` jumps to the newest line (and keeps following)."""
         elif not following and not self.styles.scrollbar_size_vertical:
             self.styles.scrollbar_size_vertical = self._bar_size
             self.border_subtitle = "scrolled up · end follows"  # new lines no longer scroll into view
+
+    def watch_show_horizontal_scrollbar(self, shown: bool) -> None:
+        # A line wider than the pane brings the horizontal bar, which takes the bottom row after the
+        # write scrolled to the end: the newest line (a failed run's error) would sit under it, and
+        # the view would no longer count as following. Scroll to the end again once laid out.
+        if shown and self.auto_scroll and self.scroll_y >= self.max_scroll_y - self.scrollbar_size_horizontal - 1:
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
 
     def __init__(self, poll_s: float = 0.25, **kwargs: Any) -> None:
         super().__init__(max_lines=5000, highlight=False, auto_scroll=True, **kwargs)

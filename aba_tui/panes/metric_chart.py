@@ -60,8 +60,8 @@ The bright line is the EMA-smoothed value; the faint one the raw values (min/max
 Crosses are eval points (eval_<metric>)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("m", "pick_metric", "Metric", id="chart.metric"),
-        Binding("L", "toggle_log", "Log y", id="chart.log"),
+        Binding("m", "pick_metric", "Metric", id="chart.metric", tooltip="pick this chart's metric"),
+        Binding("L", "toggle_log", "Log y", id="chart.log", tooltip="log scale on or off"),
     ]
 
     class DataWanted(Message):

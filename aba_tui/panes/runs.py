@@ -41,13 +41,15 @@ A **●** marks a run pinned for the charts' overlay; **⚠** / **✗** mark run
 Actions apply to the highlighted run and ask before anything destructive."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle_pin", "Pin", id="runs.pin", tooltip="Overlay this run on the charts"),
-        Binding("n", "app.launch", "New run", id="runs.launch"),
-        Binding("s", "app.stop_run", "Stop", id="runs.stop"),
-        Binding("K", "app.kill_run", "Stop now", id="runs.kill", show=False),
-        Binding("r", "app.resume_run", "Resume", id="runs.resume"),
-        Binding("R", "app.relaunch_run", "Relaunch", id="runs.relaunch", show=False),
-        Binding("enter", "app.open_logs", "Logs", id="runs.logs"),
+        Binding("space", "toggle_pin", "Pin", id="runs.pin", tooltip="overlay this run on the charts"),
+        Binding("n", "app.launch", "New run", id="runs.launch", tooltip="a stage or preset from a form"),
+        Binding("s", "app.stop_run", "Stop", id="runs.stop", tooltip="save a checkpoint and stop (asks first)"),
+        Binding("K", "app.kill_run", "Stop now", id="runs.kill", show=False,
+                tooltip="no grace period, no checkpoint (asks first)"),
+        Binding("r", "app.resume_run", "Resume", id="runs.resume", tooltip="from the last complete checkpoint"),
+        Binding("R", "app.relaunch_run", "Relaunch", id="runs.relaunch", show=False,
+                tooltip="a new run from the same run.toml"),
+        Binding("enter", "app.open_logs", "Logs", id="runs.logs", tooltip="the run's logs full screen"),
     ]
 
     class Pinned(Message):

@@ -36,7 +36,8 @@ Without an NVIDIA driver the pane says so and shows CPU and RAM per run process 
 The runs dir's free space is the last line (yellow below alerts.disk_low_mb, red when full or read-only).
 A field NVML cannot read shows n/a. `h` switches the sparklines between utilisation and VRAM."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("h", "toggle_history", "History", id="telemetry.history")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("h", "toggle_history", "History", id="telemetry.history",
+                                                  tooltip="sparklines: utilisation or VRAM")]
 
     def __init__(self, telemetry: Telemetry, history_s: float, disk_low_bytes: float = 2.0**30,
                  **kwargs: Any) -> None:

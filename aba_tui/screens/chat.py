@@ -80,6 +80,8 @@ class ChatScreen(RunsDirScreen):
         self.last_vote: dict[str, Any] | None = None
         self._io_pool: ThreadPoolExecutor | None = None
         self._io_pending: list[Future[None]] = []
+        self._released: set[str] = set()  # sides whose servers stopped when the operator left
+        self._away = False
 
     # -- layout ------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -190,9 +192,10 @@ class ChatScreen(RunsDirScreen):
 
     @guarded()
     def _loaded(self, side: str, chat: ChatSide | None, error: str | None) -> None:
-        if not self.is_mounted:
+        if not self.is_mounted or self._away:  # closed, or left while it loaded: no server for nobody
             if chat:
-                chat.close()
+                self.run_worker(chat.close, thread=True, group="chat-close", exit_on_error=False)
+                self._released.add(side)
             return
         self.sides[side], self.load_errors[side] = chat, error
         p = self.panel_of(side)
@@ -420,6 +423,25 @@ class ChatScreen(RunsDirScreen):
         from aba_tui.screens.chat_battery import BatteryScreen
 
         self.app.push_screen(BatteryScreen(battery, endpoints, sampling, self.save_dir()))
+
+    def left(self) -> None:
+        """Leaving the chat stops its model servers (a few hundred MB each); coming back loads them again
+        (the conversation and the fields stay)."""
+        self._away = True
+        for side in SIDES:
+            chat, self.sides[side] = self.sides[side], None
+            if chat is None:
+                continue
+            self._released.add(side)
+            self.panel_of(side).set_status("stopped while you were away")
+            self.run_worker(chat.close, thread=True, group="chat-close", exit_on_error=False)
+
+    def on_screen_resume(self) -> None:
+        self._away = False
+        released, self._released = self._released, set()
+        for side in sorted(released):
+            if self.panel_of(side).model_input.value.strip():
+                self.load(side)
 
     def on_unmount(self) -> None:
         if self._io_pool is not None:

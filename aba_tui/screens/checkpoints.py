@@ -79,18 +79,20 @@ class CheckpointsScreen(RunsDirScreen):
     CheckpointsScreen .probe-col { width: 1fr; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle_select", "Select", id="ckpts.select"),
-        Binding("s", "pick_metric", "Rank by", id="ckpts.rank"),
-        Binding("n", "natural", "Natural order", id="ckpts.natural", show=False),
-        Binding("r", "reverse", "Reverse", id="ckpts.reverse", show=False),
-        Binding("d", "diff", "Diff", id="ckpts.diff"),
-        Binding("p", "probe", "Probe", id="ckpts.probe"),
-        Binding("c", "collapse_scan", "Collapse scan", id="ckpts.collapse"),
-        Binding("x", "prune", "Prune", id="ckpts.prune"),
-        Binding("e", "export", "Export", id="ckpts.export"),
-        Binding("E", "evaluate", "Evaluate", id="ckpts.evaluate"),
-        Binding("f5,ctrl+r", "refresh", "Rescan", id="ckpts.refresh", show=False),
-        Binding("escape", "clear_selection", "Clear selection", id="ckpts.clear", show=False),
+        Binding("space", "toggle_select", "Select", id="ckpts.select", tooltip="select or unselect the row"),
+        Binding("s", "pick_metric", "Rank by", id="ckpts.rank", tooltip="rank by a metric"),
+        Binding("n", "natural", "Natural order", id="ckpts.natural", show=False,
+                tooltip="by run and step"),
+        Binding("r", "reverse", "Reverse", id="ckpts.reverse", show=False, tooltip="reverse the order"),
+        Binding("d", "diff", "Diff", id="ckpts.diff", tooltip="compare two checkpoints' metadata and configs"),
+        Binding("p", "probe", "Probe", id="ckpts.probe",
+                tooltip="the same prompts to up to 4 checkpoints, side by side"),
+        Binding("c", "collapse_scan", "Collapse scan", id="ckpts.collapse",
+                tooltip="scan every checkpoint of the run for degenerate output"),
+        Binding("x", "prune", "Prune", id="ckpts.prune", tooltip="delete all but the best k and the last (asks first)"),
+        Binding("e", "export", "Export", id="ckpts.export", tooltip="verified GGUF of this checkpoint (asks first)"),
+        Binding("E", "evaluate", "Evaluate", id="ckpts.evaluate", tooltip="one eval run of the selected checkpoints"),
+        Binding("f5,ctrl+r", "refresh", "Rescan", id="ckpts.refresh", show=False, tooltip="read the runs dir again"),
     ]
 
     def __init__(self, runs_dir: Path | str | None = None, probe_tokens: int = 64) -> None:
@@ -224,9 +226,13 @@ class CheckpointsScreen(RunsDirScreen):
         if table.cursor_row < table.row_count - 1:
             table.move_cursor(row=table.cursor_row + 1)
 
-    def action_clear_selection(self) -> None:
-        self.selected.clear()
-        self._fill()
+    async def action_back(self) -> None:
+        """`esc` clears a selection first, then goes back."""
+        if self.selected:
+            self.selected.clear()
+            self._fill()
+            return
+        await self.app.run_action("back")
 
     def action_pick_metric(self) -> None:
         from aba_tui.screens.pick import PickScreen

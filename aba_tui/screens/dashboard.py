@@ -88,7 +88,7 @@ class DashboardScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(str(i + 1), f"toggle_pane('{name}')", PANE_TITLES[name], id=f"dashboard.pane-{name}",
-                show=False)
+                show=False, tooltip=f"show or hide the {name} pane")
         for i, name in enumerate(PANES)
     ]
 

@@ -1,4 +1,8 @@
-"""`?`: the focused pane's help and the keys that work there, then the keys that work everywhere."""
+"""`?`: the focused pane's keys first, then the screen's, then the keys that work everywhere, in words.
+
+Only the app's own keys are listed (bindings with an id): a table's cursor keys and Textual's built-ins
+are the widgets' business and would bury the ones that matter.
+"""
 
 from __future__ import annotations
 
@@ -11,55 +15,71 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Markdown
 
+EVERYWHERE_EXTRA = (("tab, shift+tab", "move between panes and fields"),
+                    ("ctrl+p", "command palette: every action by name"))
+FOOTNOTE = "Keys can be re-mapped in the `[keymap]` table of the config file (docs/tui.md lists their names)."
+
+
+def _words(b: Binding) -> str:
+    text = b.description or b.action
+    return f"{text}: {b.tooltip}" if b.tooltip and b.tooltip.lower() != text.lower() else text
+
+
+def screen_help(screen: Screen) -> str:
+    """A screen's own HELP, else the title and description of its entry in the screens registry."""
+    doc = getattr(screen, "HELP", None)
+    if isinstance(doc, str) and doc.strip():
+        return doc.strip()
+    from aba_tui.screens import SCREENS
+
+    for entry in SCREENS.values():
+        if entry.target.rsplit(":", 1)[-1] == type(screen).__name__:
+            return f"## {entry.title}\n{entry.description[0].upper()}{entry.description[1:]}."
+    return f"## {screen.title or type(screen).__name__}"
+
 
 def help_markdown(screen: Screen) -> str:
-    """Markdown for the focus chain of ``screen``: each node's HELP with its active keys."""
+    """Markdown for ``screen``: the focused pane (its HELP and keys), the screen, then everywhere."""
     app = screen.app
     chain: list[DOMNode] = []
     node: DOMNode | None = screen.focused or screen
-    while node is not None:
+    while node is not None and node is not screen and node is not app:
         chain.append(node)
         node = node.parent
-    # One row per (node, action): several keys for one action read "q, ^q".
-    grouped: dict[tuple[int, str], tuple[list[str], str]] = {}
+    # One row per (owner, action): several keys for one action read "f5, ^r".
+    rows: dict[int, dict[str, tuple[list[str], str]]] = {}
     for key, active in screen.active_bindings.items():
         b = active.binding
-        if b.system:
+        if b.system or not b.id:
             continue
-        label = (b.description or b.tooltip or b.action) + (f"  `{b.id}`" if b.id else "")
-        slot = grouped.setdefault((id(active.node), b.action), ([], label))
+        slot = rows.setdefault(id(active.node), {}).setdefault(b.action, ([], _words(b)))
         shown = app.get_key_display(b) or key
         if shown not in slot[0]:
             slot[0].append(shown)
-        if b.id:  # prefer the label that names the binding id
-            grouped[(id(active.node), b.action)] = (slot[0], label)
-    keys: dict[int, list[tuple[str, str]]] = {}
-    for (node_id, _action), (shown_keys, label) in grouped.items():
-        keys.setdefault(node_id, []).append((", ".join(shown_keys), label))
+
+    def table(node_id: int, extra: tuple[tuple[str, str], ...] = ()) -> list[tuple[str, str]]:
+        return [(", ".join(keys), words) for keys, words in rows.get(node_id, {}).values()] + list(extra)
+
     parts: list[str] = []
-    everywhere: list[tuple[str, str]] = []
-    for node in chain:
-        rows = keys.get(id(node), [])
+    loose: list[tuple[str, str]] = []  # keys of a widget without HELP go with the next section
+    for node in chain:  # the focused widget and the panes around it, innermost first
         doc = getattr(node, "HELP", None)
-        if isinstance(node, Screen) or node is app:
-            everywhere += rows
-            continue
-        if not doc and not rows:
-            continue
-        parts.append(doc.strip() if doc else f"## {type(node).__name__}")
-        if rows:
-            parts.append(_table(rows))
-    parts.append("## Everywhere")
-    parts.append(_table(everywhere))
-    parts.append("Binding ids (in backticks) can be re-mapped in the `[keymap]` table of the config file.")
-    return "\n\n".join(parts)
+        loose += table(id(node))
+        if doc:
+            parts += [doc.strip(), _table(loose)]
+            loose = []
+    if loose:
+        parts += ["## This pane", _table(loose)]
+    parts += [screen_help(screen), _table(table(id(screen)))]
+    parts += ["## Everywhere", _table(table(id(app), EVERYWHERE_EXTRA)), FOOTNOTE]
+    return "\n\n".join(p for p in parts if p)
 
 
 def _table(rows: list[tuple[str, str]]) -> str:
     if not rows:
-        return "_no keys_"
-    lines = ["| key | action |", "|---|---|"]
-    lines += [f"| {k.replace('|', '¦')} | {d} |" for k, d in rows]
+        return ""
+    lines = ["| key | what it does |", "|---|---|"]
+    lines += [f"| {k.replace('|', '¦')} | {d.replace('|', '¦')} |" for k, d in rows]
     return "\n".join(lines)
 
 

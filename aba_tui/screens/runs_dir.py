@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.screen import Screen
+from aba_tui.screens.sub import SubScreen
 
 
-class RunsDirScreen(Screen[None]):
+class RunsDirScreen(SubScreen):
     """A screen given its own runs dir (tests, a screen opened on another folder) or using the app's."""
 
     def __init__(self, runs_dir: Path | str | None = None) -> None:

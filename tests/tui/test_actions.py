@@ -91,18 +91,19 @@ async def test_question_mark_shows_the_focused_panes_bindings(tmp_path: Path):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         md = app.screen.markdown
-        assert md.startswith("## Runs") and "| s | Stop  `runs.stop` |" in md and "## Everywhere" in md
-        assert "| ^q, q | Quit  `app.quit` |" in md
+        assert md.startswith("## Runs") and "| s | Stop: save a checkpoint and stop (asks first) |" in md
+        assert "## Everywhere" in md and "| q | Quit: asks first while runs are active |" in md
         await pilot.press("escape")
         app.screen.query_one(TelemetryPane).focus()
         await pilot.press("question_mark")
         md = app.screen.markdown
-        assert md.startswith("## Telemetry") and "`telemetry.history`" in md and "Stop" not in md
+        assert md.startswith("## Telemetry") and "| h | History: sparklines" in md and "Stop" not in md
         await pilot.press("escape")
         app.screen.query_one("#chart-0", MetricChart).focus()
         await pilot.press("question_mark")
         md = app.screen.markdown
-        assert md.startswith("## Chart") and "## Charts" in md and "`chart.metric`" in md and "`charts.window`" in md
+        assert md.startswith("## Chart") and "## Charts" in md and "| m | Metric:" in md and "| w | Window:" in md
+        assert md.index("| m | Metric:") < md.index("## Charts") < md.index("| w | Window:")
 
 
 async def test_palette_offers_every_action_and_runs_them(tmp_path: Path):

@@ -2,7 +2,7 @@
 
 A real selftest run (behaviour=sleep) is started through pipeline.runs.launcher while the app is open;
 its worker is killed with SIGKILL and the row must turn to failed while the app keeps running; `q`
-quits and a run started from it keeps going (runs are detached supervisors).
+asks (a run is active), `y` quits, and a run started from it keeps going (runs are detached supervisors).
 """
 
 from __future__ import annotations
@@ -106,8 +106,10 @@ def test_real_terminal_drive_kill_a_worker_and_quit(tmux: Tmux, store: RunStore)
     survivor = _sleeping_selftest(store)
     tmux.wait_for(lambda s: "running" in _row(s, survivor), what="the app still watching")
 
-    # q quits; the run it was watching keeps going.
+    # q asks (a run is active), y quits; the run it was watching keeps going.
     tmux.keys("q")
+    tmux.wait_for(lambda s: "Quit the control centre?" in s and survivor in s, what="the question")
+    tmux.keys("y")
     deadline = time.monotonic() + 15
     while "aba" in tmux("list-sessions") and time.monotonic() < deadline:
         time.sleep(0.2)
