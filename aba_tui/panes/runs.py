@@ -15,11 +15,20 @@ from pipeline.monitor.entries import RunRow
 
 COLUMNS = (("mark", ""), ("run", "RUN"), ("stage", "STAGE"), ("state", "STATE"), ("step", "STEP"),
            ("eta", "ETA"), ("loss", "LOSS"), ("age", "AGE"))
+# When the pane is narrow these columns go first, in this order, then the run's name is cut (down to
+# RUN_MIN, with an ellipsis): step, state, loss and ETA stay (what a glance at a run is for).
+DROP_ORDER = ("age", "stage")
+RUN_MIN = 14
+CELL_PAD = 2  # DataTable's cell padding, both sides
 STATE_STYLE = {  # theme colour names (resolved against the current theme when drawn)
     "running": "primary", "queued": "secondary", "succeeded": "success", "failed": "error", "oom": "error",
     "lost": "error", "stopped": "warning", "corrupt": "error", "unreadable": "error",
     "file": "accent",
 }
+
+
+def _cell_len(value: Any) -> int:
+    return value.cell_len if isinstance(value, Text) else len(str(value))
 
 
 class RunsTable(MeasuredTable):
@@ -62,10 +71,50 @@ Actions apply to the highlighted run and ask before anything destructive."""
         self.pinned: set[str] = set()
         self._rows: dict[str, tuple] = {}
         self._order: list[str] = []
+        self.shown: tuple[str, ...] = tuple(k for k, _ in COLUMNS)  # the columns that fit
+        self._run_width: int | None = None  # None: as wide as the longest name
+        self._latest: tuple[list[str], dict[str, tuple]] = ([], {})  # every column's cells, for a re-layout
 
     def on_mount(self) -> None:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
         for key, label in COLUMNS:
-            self.add_column(label, key=key)
+            if key in self.shown:
+                self.add_column(label, key=key, width=self._run_width if key == "run" else None)
+
+    def fit(self, width: int, cells: dict[str, tuple]) -> tuple[tuple[str, ...], int | None]:
+        """The columns that fit ``width`` cells and the run column's width (None: its natural one)."""
+        keys = [k for k, _ in COLUMNS]
+        natural = {k: max([len(label), *(_cell_len(c[i]) for c in cells.values())])
+                   for i, (k, label) in enumerate(COLUMNS)}
+        shown = list(keys)
+        room = width
+        for drop in (None, *DROP_ORDER):
+            if drop is not None:
+                shown.remove(drop)
+            room = width - sum(natural[k] + CELL_PAD for k in shown if k != "run") - CELL_PAD
+            if room >= natural["run"]:
+                return tuple(shown), None
+        return tuple(shown), max(RUN_MIN, room)
+
+    def on_resize(self) -> None:
+        if self._relayout():
+            self._apply(*self._latest)
+
+    def _relayout(self) -> bool:
+        """Choose the columns for the current width; True when they changed (the rows are cleared)."""
+        width = self.size.width - 1  # the vertical scrollbar
+        if width <= 0:
+            return False
+        shown, run_width = self.fit(width, self._latest[1])
+        if (shown, run_width) == (self.shown, self._run_width):
+            return False
+        self.shown, self._run_width = shown, run_width
+        self.clear(columns=True)
+        self._add_columns()
+        self._order, self._rows = [], {}
+        return True
 
     @property
     def current_run(self) -> str | None:
@@ -97,9 +146,16 @@ Actions apply to the highlighted run and ask before anything destructive."""
         )
 
     def show_rows(self, rows: list[RunRow], now: float) -> None:
-        """Update in place; rebuild only when runs came or went (keeps the cursor on its run)."""
-        order = [r.run_id for r in rows]
-        cells = {r.run_id: self._cells(r, now) for r in rows}
+        """Update in place; rebuild only when runs came or went or the columns that fit changed (keeps
+        the cursor on its run)."""
+        self._latest = ([r.run_id for r in rows], {r.run_id: self._cells(r, now) for r in rows})
+        self._relayout()
+        self._apply(*self._latest)
+
+    def _apply(self, order: list[str], full: dict[str, tuple]) -> None:
+        keep = [i for i, (k, _) in enumerate(COLUMNS) if k in self.shown]
+        cells = {rid: tuple(c[i] for i in keep) for rid, c in full.items()}
+        columns = [COLUMNS[i] for i in keep]
         if order != self._order:
             current = self.current_run
             self.clear()
@@ -114,12 +170,12 @@ Actions apply to the highlighted run and ask before anything destructive."""
                 new = cells[rid]
                 if old == new:
                     continue
-                for (key, _label), value, before in zip(COLUMNS, new, old or (None,) * len(new), strict=True):
+                for (key, _label), value, before in zip(columns, new, old or (None,) * len(new), strict=True):
                     if value != before:
                         # "-" → "15/50" must widen the column; a value that fits needs no re-measure of
                         # every row on the next idle (the 1 Hz tick would otherwise pay it each second).
                         col = self.columns[ColumnKey(key)]
-                        width = value.cell_len if isinstance(value, Text) else len(str(value))
+                        width = _cell_len(value)
                         if width <= (col.content_width if col.auto_width else col.width):
                             self.set_cell(rid, key, value)
                         else:

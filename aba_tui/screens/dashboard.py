@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -111,6 +112,7 @@ class DashboardScreen(Screen[None]):
         self.pinned: list[str] = []  # overlaid on the charts, in pinning order
         self.pending_select = select  # highlighted as soon as the runs list shows it
         self.selected_run: str | None = None
+        self._toggled: set[str] = set()  # panes the operator showed or hid: no longer fitted to the size
 
     def compose(self) -> ComposeResult:
         s = self.settings
@@ -151,15 +153,30 @@ class DashboardScreen(Screen[None]):
     def pane(self, name: str) -> Widget:
         return self.query_one(PANE_IDS[name])
 
+    # Below this many columns the telemetry pane gives way, so the runs list keeps step, state, loss and
+    # ETA and the charts keep their room; `4` brings it back (the operator's choice then stands).
+    NARROW = 120
+
+    def on_resize(self, event: events.Resize) -> None:
+        if "telemetry" in self._toggled:
+            return
+        want = event.size.width >= self.NARROW and "telemetry" not in self.settings.panes.hidden
+        if self.pane("telemetry").display != want:
+            self._show_pane("telemetry", want, focus=False)
+
     def action_toggle_pane(self, name: str) -> None:
+        self._toggled.add(name)
+        self._show_pane(name, not self.pane(name).display)
+
+    def _show_pane(self, name: str, show: bool, focus: bool = True) -> None:
         pane = self.pane(name)
-        pane.display = not pane.display
+        pane.display = show
         # A row with every pane hidden collapses, so the other panes take the room.
         for row, members in (("#top-row", ("runs", "telemetry")), ("#bottom-row", ("logs", "alerts"))):
             self.query_one(row).display = any(self.pane(m).display for m in members)
         if not pane.display and self.focused is not None and (self.focused is pane or pane in self.focused.ancestors):
             self.focus_next()
-        elif pane.display:
+        elif pane.display and focus:
             target = pane if pane.focusable else next((w for w in pane.query("*") if w.focusable), None)
             if target is not None:
                 target.focus()

@@ -37,3 +37,41 @@ def test_main_screen(theme: str, frozen_env: Path, snap_compare):
         await settle(pilot, app)
 
     assert snap_compare(app, terminal_size=(160, 48), run_before=loaded)
+
+
+@pytest.mark.parametrize("size", [(100, 30), (160, 45)])
+def test_main_screen_at_common_terminal_sizes(size: tuple[int, int], frozen_env: Path, snap_compare):
+    settings = Settings(theme="aba-dark")
+    settings.alerts.notify = False
+    app = make_app(frozen_env, runs_dir=Path("runs"), settings=settings)
+
+    async def loaded(pilot) -> None:
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=size, run_before=loaded)
+
+
+@pytest.mark.asyncio
+async def test_at_100x30_the_runs_keep_step_state_loss_and_eta_and_the_charts_their_room(frozen_env: Path):
+    from aba_tui.panes.charts_pane import ChartsPane
+    from aba_tui.panes.runs import RunsTable
+
+    settings = Settings(theme="aba-dark")
+    settings.alerts.notify = False
+    app = make_app(frozen_env, runs_dir=Path("runs"), settings=settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        table = app.screen.query_one(RunsTable)
+        labels = [str(c.label) for c in table.columns.values()]
+        assert {"STEP", "STATE", "LOSS", "ETA"} <= set(labels)
+        assert sum(c.get_render_width(table) for c in table.columns.values()) <= table.size.width
+        assert app.screen.query_one(ChartsPane).size.height >= 10
+        assert not app.screen.query_one("#telemetry").display  # it gave way first
+        await pilot.press("4")  # the operator's choice: back, and the runs list drops age, then stage
+        await pilot.pause(0.3)
+        labels = [str(c.label) for c in table.columns.values()]
+        assert {"STEP", "STATE", "LOSS", "ETA"} <= set(labels) and "AGE" not in labels
+        await pilot.resize_terminal(160, 45)
+        await pilot.pause(0.3)
+        assert app.screen.query_one("#telemetry").display
+        assert "AGE" in [str(c.label) for c in table.columns.values()]
