@@ -115,11 +115,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(row, indent=2, default=str))
     else:
-        for key in ("run_id", "stage", "state", "attempt", "pid", "supervisor_pid", "exit_code", "signal",
-                    "reason", "step", "total_steps", "loss", "eta_s", "parent", "job_id", "nodes"):
-            if row.get(key) is not None:
-                print(f"{key:>15}: {row[key]}")
-        print(f"{'folder':>15}: {info.path}")
+        from aba_tui.cli_show import status_lines
+
+        for key, value in status_lines(row, info.path):
+            print(f"{key:>14}: {value}")
     return 0 if info.status is not None else 1
 
 

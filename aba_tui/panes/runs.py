@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets._data_table import ColumnKey
 
-from aba_tui.panes.measured_table import MeasuredTable
+from aba_tui.panes.measured_table import MeasuredTable, cell_len, fit_columns
 from pipeline.monitor import fmt
 from pipeline.monitor.entries import RunRow
 
@@ -19,16 +19,11 @@ COLUMNS = (("mark", ""), ("run", "RUN"), ("stage", "STAGE"), ("state", "STATE"),
 # RUN_MIN, with an ellipsis): step, state, loss and ETA stay (what a glance at a run is for).
 DROP_ORDER = ("age", "stage")
 RUN_MIN = 14
-CELL_PAD = 2  # DataTable's cell padding, both sides
 STATE_STYLE = {  # theme colour names (resolved against the current theme when drawn)
     "running": "primary", "queued": "secondary", "succeeded": "success", "failed": "error", "oom": "error",
     "lost": "error", "stopped": "warning", "corrupt": "error", "unreadable": "error",
     "file": "accent",
 }
-
-
-def _cell_len(value: Any) -> int:
-    return value.cell_len if isinstance(value, Text) else len(str(value))
 
 
 class RunsTable(MeasuredTable):
@@ -85,18 +80,10 @@ Actions apply to the highlighted run and ask before anything destructive."""
 
     def fit(self, width: int, cells: dict[str, tuple]) -> tuple[tuple[str, ...], int | None]:
         """The columns that fit ``width`` cells and the run column's width (None: its natural one)."""
-        keys = [k for k, _ in COLUMNS]
-        natural = {k: max([len(label), *(_cell_len(c[i]) for c in cells.values())])
+        natural = {k: max([len(label), *(cell_len(c[i]) for c in cells.values())])
                    for i, (k, label) in enumerate(COLUMNS)}
-        shown = list(keys)
-        room = width
-        for drop in (None, *DROP_ORDER):
-            if drop is not None:
-                shown.remove(drop)
-            room = width - sum(natural[k] + CELL_PAD for k in shown if k != "run") - CELL_PAD
-            if room >= natural["run"]:
-                return tuple(shown), None
-        return tuple(shown), max(RUN_MIN, room)
+        shown, run_width = fit_columns(width, natural, DROP_ORDER, "run", RUN_MIN)
+        return tuple(shown), run_width
 
     def on_resize(self) -> None:
         if self._relayout():
@@ -175,7 +162,7 @@ Actions apply to the highlighted run and ask before anything destructive."""
                         # "-" → "15/50" must widen the column; a value that fits needs no re-measure of
                         # every row on the next idle (the 1 Hz tick would otherwise pay it each second).
                         col = self.columns[ColumnKey(key)]
-                        width = _cell_len(value)
+                        width = cell_len(value)
                         if width <= (col.content_width if col.auto_width else col.width):
                             self.set_cell(rid, key, value)
                         else:

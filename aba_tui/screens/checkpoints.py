@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from aba_tui.errors import guarded
+from aba_tui.panes.measured_table import cell_len, fit_columns
 from aba_tui.screens.runs_dir import RunsDirScreen
 from pipeline.checkpoints.browser import (
     CkptRow,
@@ -30,6 +31,7 @@ from pipeline.checkpoints.browser import (
     diff,
     disk_usage,
     execute_prune,
+    fold_aliases,
     human_age,
     human_bytes,
     measure_sizes,
@@ -43,8 +45,16 @@ from pipeline.config.runref import run_ref
 from pipeline.probe.client import ProbeClient, ProbeError, ProbeMode, ProbeProgress, ProbeResult
 
 MAX_PROBE = 4
-COLUMNS = ("", "#", "run", "checkpoint", "state", "step", "epoch", "loss", "acc", "margins", "eval", "metric",
-           "size", "age", "collapse", "note")
+# The loss, accuracy and margins of a checkpoint are means over the steps since the previous one
+# (pipeline.train.checkpointing), hence "mean …"; the runs list shows the last logged value.
+COLUMNS = (("sel", ""), ("rank", "#"), ("run", "run"), ("checkpoint", "checkpoint"), ("state", "state"),
+           ("step", "step"), ("epoch", "epoch"), ("loss", "mean loss"), ("acc", "mean acc"),
+           ("margins", "mean margins"), ("eval", "eval"), ("metric", "metric"), ("size", "size"), ("age", "age"),
+           ("collapse", "collapse"), ("note", "note"))
+DROP_ORDER = ("epoch", "margins", "age", "eval", "acc", "collapse", "state")  # first to go when narrow
+RUN_MIN = 14
+NOTE_ROOM = 36  # what the last column claims when the others are fitted
+SHOWN_METRICS = {"loss", "accuracy", "margins"}  # ranked by another one: a column of its own
 
 
 def _fmt(v: float | None, digits: int = 4) -> str:
@@ -72,6 +82,13 @@ class ProbeFinished(Message):
 
 
 class CheckpointsScreen(RunsDirScreen):
+    HELP = """\
+## Checkpoints
+One row per checkpoint of every run; `best` and `final` are tags on the checkpoint they copy.
+**mean loss**, **mean acc** and **mean margins** are averages over the steps since the previous
+checkpoint (an HF Trainer folder's are its last logged values); the runs list shows the last logged
+loss. **★** marks each run's best by the ranking metric, **#** is the rank. Incomplete and corrupt
+checkpoints are listed and marked, never hidden."""
     DEFAULT_CSS = """
     CheckpointsScreen #ck-table { height: 2fr; }
     CheckpointsScreen #ck-status { height: 1; padding: 0 1; background: $boost; }
@@ -97,7 +114,9 @@ class CheckpointsScreen(RunsDirScreen):
 
     def __init__(self, runs_dir: Path | str | None = None, probe_tokens: int = 64) -> None:
         super().__init__(runs_dir)
-        self.rows: list[CkptRow] = []
+        self.rows: list[CkptRow] = []  # every checkpoint folder, best and final included
+        self.shown: list[CkptRow] = []  # one per checkpoint: best/final that copy one are its tags
+        self.tags: dict[str, list[str]] = {}
         self.metric = "loss"
         self.ranked = False
         self.reverse = False
@@ -121,10 +140,7 @@ class CheckpointsScreen(RunsDirScreen):
 
     def on_mount(self) -> None:
         self.query_one("#ck-detail").border_title = "Details"
-        table = self.query_one(DataTable)
-        for col in COLUMNS:
-            table.add_column(col, key=col)
-        table.focus()
+        self.query_one(DataTable).focus()
         self.action_refresh()
 
     def on_unmount(self) -> None:
@@ -150,7 +166,8 @@ class CheckpointsScreen(RunsDirScreen):
     @guarded()
     def _set_rows(self, rows: list[CkptRow]) -> None:
         self.rows = rows
-        keys = {r.key for r in rows}
+        self.shown, self.tags = fold_aliases(rows)
+        keys = {r.key for r in self.shown}
         self.selected &= keys
         metrics = available_metrics(rows)
         if self.metric not in metrics and metrics:
@@ -158,7 +175,7 @@ class CheckpointsScreen(RunsDirScreen):
         self._fill()
 
     def ordered(self) -> list[CkptRow]:
-        rows = rank(self.rows, self.metric) if self.ranked else natural_order(self.rows)
+        rows = rank(self.shown, self.metric) if self.ranked else natural_order(self.shown)
         return list(reversed(rows)) if self.reverse else rows
 
     def row(self, key: str) -> CkptRow | None:
@@ -174,28 +191,21 @@ class CheckpointsScreen(RunsDirScreen):
     def _fill(self) -> None:
         table = self.query_one(DataTable)
         current = self.cursor_row()
-        table.clear()
-        best = {r.key for r in best_per_run(self.rows, self.metric).values()}
-        ranks = {r.key: i + 1 for i, r in enumerate(rank(self.rows, self.metric))
+        best = {r.key for r in best_per_run(self.shown, self.metric).values()}
+        ranks = {r.key: i + 1 for i, r in enumerate(rank(self.shown, self.metric))
                  if r.metric(self.metric) is not None and r.ckpt.complete}
-        for r in self.ordered():
-            mark = ("✓" if r.key in self.selected else " ") + ("★" if r.key in best else " ")
-            state = Text(r.state, style={"complete": "green", "incomplete": "yellow"}.get(r.state, "bold red"))
-            evals = {k: v for k, v in r.metrics().items() if k.startswith("eval_")}
-            ev = next(iter(sorted(evals.items())), None)
-            note = r.ckpt.error or merge_note(r) or ""
-            source = r.ckpt.meta.get("source")
-            if isinstance(source, str) and not note:
-                note = f"copy of {source}"
-            twins = same_as(r, self.rows)
-            if twins and not note:
-                note = "same step as " + ", ".join(twins)
-            table.add_row(mark, str(ranks.get(r.key, "")), r.run_id, r.name, state,
-                          "-" if r.step is None else str(r.step), _fmt(r.epoch, 3), _fmt(r.metric("loss")),
-                          _fmt(r.metric("accuracy"), 3), _fmt(r.metric("margins"), 3),
-                          f"{ev[0][5:]}={ev[1]:.4g}" if ev else "-", _fmt(r.metric(self.metric)),
-                          human_bytes(r.size), human_age(r.age_s), self.collapse.get(r.key, ""), note,
-                          key=r.key)
+        cells = [(r.key, self._cells(r, best, ranks)) for r in self.ordered()]
+        keys = [k for k, _ in COLUMNS if k != "metric" or self.metric not in SHOWN_METRICS]
+        labels = {**dict(COLUMNS), "metric": self.metric}
+        natural = {k: max([len(labels[k]), *(cell_len(c[k]) for _, c in cells)]) for k in keys}
+        natural["note"] = min(natural["note"], NOTE_ROOM)  # the last column: a long error runs off the edge
+        width = (self.size.width or self.app.size.width) - 1  # the table sizes to its content: the screen's
+        shown, run_width = fit_columns(width, natural, DROP_ORDER, "run", RUN_MIN)
+        table.clear(columns=True)
+        for k in shown:
+            table.add_column(labels[k], key=k, width=run_width if k == "run" else None)
+        for key, c in cells:
+            table.add_row(*(c[k] for k in shown), key=key)
         if current is not None:
             try:
                 table.move_cursor(row=table.get_row_index(current.key))
@@ -203,11 +213,45 @@ class CheckpointsScreen(RunsDirScreen):
                 pass
         self._status()
 
+    def _cells(self, r: CkptRow, best: set[str], ranks: dict[str, int]) -> dict[str, Any]:
+        theme = self.app.current_theme
+        mark = ("✓" if r.key in self.selected else " ") + ("★" if r.key in best else " ")
+        state = Text(r.state, style={"complete": "green", "incomplete": "yellow"}.get(r.state, "bold red"))
+        evals = {k: v for k, v in r.metrics().items() if k.startswith("eval_")}
+        ev = next(iter(sorted(evals.items())), None)
+        tags = self.tags.get(r.key, [])
+        name = Text(r.name, overflow="ellipsis", no_wrap=True)
+        if tags and tags != [r.name]:
+            name.append("  " + " ".join(tags), style=f"bold {theme.accent or 'yellow'}")
+        run = Text(r.run_id, overflow="ellipsis", no_wrap=True)
+        return {"sel": mark, "rank": str(ranks.get(r.key, "")), "run": run, "checkpoint": name, "state": state,
+                "step": "-" if r.step is None else str(r.step),
+                "epoch": _fmt(r.epoch, 3), "loss": _fmt(r.metric("loss")), "acc": _fmt(r.metric("accuracy"), 3),
+                "margins": _fmt(r.metric("margins"), 3), "eval": f"{ev[0][5:]}={ev[1]:.4g}" if ev else "-",
+                "metric": _fmt(r.metric(self.metric)), "size": human_bytes(r.size), "age": human_age(r.age_s),
+                "collapse": self.collapse.get(r.key, ""), "note": self._note(r)}
+
+    def _note(self, r: CkptRow) -> str:
+        note = r.ckpt.error or merge_note(r) or ""
+        source = r.ckpt.meta.get("source")
+        if isinstance(source, str) and not note:
+            gone = "" if self.row(f"{r.run_id}/{source}") else " (no longer on disk)"
+            note = f"copy of {source}{gone}"
+        twins = same_as(r, self.shown)
+        if twins and not note:
+            note = "same step as " + ", ".join(twins)
+        return note
+
+    def on_resize(self) -> None:
+        if self.rows:
+            self._fill()
+
     def _status(self, extra: str = "") -> None:
         runs = len({r.run_id for r in self.rows})
         direction = "lower" if lower_is_better(self.metric) else "higher"
         order = f"ranked by {self.metric} ({direction} is better)" if self.ranked else f"★ best {self.metric}"
-        text = f"{len(self.rows)} checkpoint{'s' * (len(self.rows) != 1)} in {runs} run{'s' * (runs != 1)}"
+        n = len(self.shown)
+        text = f"{n} checkpoint{'s' * (n != 1)} in {runs} run{'s' * (runs != 1)}"
         if self.disk is not None:
             text += f" · {human_bytes(self.disk)} on disk"
         text += f" · {order}"

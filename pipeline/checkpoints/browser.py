@@ -155,6 +155,43 @@ def best_per_run(rows: Iterable[CkptRow], metric: str) -> dict[str, CkptRow]:
     return out
 
 
+def fold_aliases(rows: Iterable[CkptRow]) -> tuple[list[CkptRow], dict[str, list[str]]]:
+    """One row per checkpoint: a ``best`` or ``final`` that is a copy of another checkpoint of its run
+    becomes a tag of that row (key → tags) instead of a row of its own that would take a rank. An alias
+    whose source is gone (rotated, pruned) stays a row, tagged with its own name."""
+    rows = list(rows)
+    by_run: dict[str, dict[str, CkptRow]] = {}
+    for r in rows:
+        by_run.setdefault(r.run_id, {})[r.name] = r
+    shown: list[CkptRow] = []
+    tags: dict[str, list[str]] = {}
+    for r in rows:
+        if r.name not in PROTECTED:
+            shown.append(r)
+            continue
+        target = _alias_target(r, by_run[r.run_id])
+        if target is None:
+            shown.append(r)
+        tags.setdefault((target or r).key, []).append(r.name)
+    for names in tags.values():
+        names.sort(key=(BEST, FINAL).index)
+    return shown, tags
+
+
+def _alias_target(alias: CkptRow, siblings: dict[str, CkptRow]) -> CkptRow | None:
+    """The checkpoint an alias copies: the one its metadata names, else (older runs, which did not
+    name it) the only complete one at its step."""
+    if not alias.ckpt.complete:
+        return None
+    source = alias.ckpt.meta.get("source")
+    if isinstance(source, str):
+        target = siblings.get(source)
+        return target if target is not None and target.name not in PROTECTED and target.ckpt.complete else None
+    same = [s for s in siblings.values() if s.name not in PROTECTED and s.ckpt.complete and s.step is not None
+            and s.step == alias.step]
+    return same[0] if len(same) == 1 else None
+
+
 def same_as(row: CkptRow, others: Iterable[CkptRow]) -> list[str]:
     """Names of other checkpoints of the run at the same step (seed 003: "best" was "final")."""
     if row.step is None:

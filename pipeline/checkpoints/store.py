@@ -52,6 +52,13 @@ class Checkpoint:
         return total
 
 
+def checkpoint_name(step: int) -> str:
+    """The one name of a periodic or stop checkpoint: its step, zero-padded so folders sort
+    (``checkpoint-000050``). Older runs' names (``checkpoint-010`` by epoch, ``checkpoint-s000050``,
+    ``checkpoint-0005``) are still read: the order and the step come from metadata.json."""
+    return f"checkpoint-{step:06d}"
+
+
 def write_metadata(ckpt_dir: Path, meta: dict[str, Any]) -> None:
     """Mark a checkpoint complete: call after every other file of it is written."""
     meta = {"written_at": time.time(), **meta}

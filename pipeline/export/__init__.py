@@ -84,16 +84,20 @@ def read_export(json_path: Path, run_id: str = "") -> ExportInfo | None:
     return ExportInfo(run_id or json_path.parent.parent.name, gguf, meta)
 
 
+def run_exports(run_dir: Path, run_id: str = "") -> list[ExportInfo]:
+    """The complete exports of one run, newest first."""
+    folder = Path(run_dir) / EXPORTS_DIR
+    if not folder.is_dir():
+        return []
+    found = (read_export(js, run_id or Path(run_dir).name) for js in folder.glob("*.json"))
+    return sorted((e for e in found if e is not None), key=lambda e: e.created_at, reverse=True)
+
+
 def list_exports(runs_dir: Path | str) -> list[ExportInfo]:
     """Every complete export of every run, newest first."""
     out: list[ExportInfo] = []
     for info in RunStore(runs_dir).list_runs():
-        folder = info.path / EXPORTS_DIR
-        if folder.is_dir():
-            for js in folder.glob("*.json"):
-                exp = read_export(js, info.run_id)
-                if exp is not None:
-                    out.append(exp)
+        out += run_exports(info.path, info.run_id)
     out.sort(key=lambda e: e.created_at, reverse=True)
     return out
 

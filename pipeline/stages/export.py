@@ -2,8 +2,8 @@
 
 Output in this run's folder (docs/export-and-chat.md)::
 
-    exports/<label>-<checkpoint>-<quant>.gguf
-    exports/<label>-<checkpoint>-<quant>.json   written last: source, sizes, sha256, verification
+    exports/<source run>-<checkpoint>-<quant>.gguf   (<model label>-<quant> for a model itself)
+    exports/<same name>.json                          written last: source, sizes, sha256, verification
     exports/convert.log                          the converter's output
 
 Events: ``progress`` (total_steps = phases), ``export`` per finished phase (phase, name, seconds…).
@@ -43,6 +43,17 @@ def _slug(text: str) -> str:
     return keep.strip("-") or "model"
 
 
+def export_stem(src: ExportSource, model_label: str) -> str:
+    """An export is named after what it holds: the source run and its checkpoint
+    (``20261205-1319-dpo-smollm2-best``), so two runs' exports never share a file name; a model
+    exported as it is, after the model (``smollm2``); a checkpoint folder, after the model and it."""
+    if src.run_id:
+        return f"{_slug(src.run_id)}-{_slug(src.checkpoint_name)}"
+    if src.checkpoint is None:
+        return _slug(model_label)
+    return f"{_slug(model_label)}-{_slug(src.checkpoint_name)}"
+
+
 class Exporter:
     def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx
@@ -72,8 +83,7 @@ class Exporter:
         except AbaError as exc:
             self.ctx.fail(str(exc))
             return
-        label = _slug(self.ctx.cfg.model_label())
-        names = {q: f"{label}-{_slug(src.checkpoint_name)}-{q}" for q in quants}
+        names = {q: f"{export_stem(src, self.ctx.cfg.model_label())}-{q}" for q in quants}
         todo = [q for q in quants if not self._done(names[q])]
         self.total = 2 + 2 * len(todo)
         self.ctx.emit(EventType.PROGRESS, 0, total_steps=self.total, quants=quants, checkpoint=src.checkpoint_name)

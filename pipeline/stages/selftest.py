@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from pipeline.checkpoints.store import write_metadata
+from pipeline.checkpoints.store import checkpoint_name, write_metadata
 from pipeline.runs.events import iter_events
 from pipeline.runs.layout import STAGING
 from pipeline.runs.vocabulary import EventType
@@ -23,7 +23,7 @@ def _last_step(ctx: StageContext) -> int:
 
 
 def _checkpoint(ctx: StageContext, step: int, loss: float) -> None:
-    path = ctx.checkpoints_dir / f"checkpoint-{step:04d}"
+    path = ctx.checkpoints_dir / checkpoint_name(step)
     path.mkdir(parents=True, exist_ok=True)
     (path / "state.txt").write_text(f"{step}\n")
     write_metadata(path, {"step": step, "loss": loss, "resumable": True, "stage": "selftest"})

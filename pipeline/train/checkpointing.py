@@ -6,8 +6,8 @@ rename and then write metadata.json, so a reader never sees a half-written check
 ``best`` and ``final`` are hard-linked copies (no extra disk; seed 000 filled 41 GB) with metadata of
 their own naming their source, so ``best`` survives the rotation of periodic checkpoints.
 
-Names (seed 003): ``checkpoint-010`` at epoch 10, ``checkpoint-002.50`` at a fractional epoch,
-``checkpoint-s000050`` for step-based and stop checkpoints, ``best``, ``final``.
+Names: ``checkpoint-000050`` (the step, zero-padded) for every periodic and stop checkpoint, whether
+saved by steps or by epochs (the epoch is in its metadata), and ``best``, ``final``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.checkpoints.metrics import lower_is_better
-from pipeline.checkpoints.store import read_checkpoint, write_metadata
+from pipeline.checkpoints.store import checkpoint_name, read_checkpoint, write_metadata
 from pipeline.runs.layout import BEST, DELETING_PREFIX, FINAL, METADATA
 
 ALIASES = (BEST, FINAL)
@@ -29,14 +29,8 @@ WINDOW_KEYS = ("loss", "accuracy", "margins", "reward", "kl", "completion_length
 LAST_KEYS = ("lr", "grad_norm", "epoch")
 
 
-def epoch_name(epoch: float) -> str:
-    if abs(epoch - round(epoch)) < 1e-6:
-        return f"checkpoint-{round(epoch):03d}"
-    return f"checkpoint-{epoch:06.2f}"
-
-
 def step_name(step: int) -> str:
-    return f"checkpoint-s{step:06d}"
+    return checkpoint_name(step)
 
 
 @dataclass
@@ -54,7 +48,7 @@ class SavePlan:
         eps = 1e-6
         before = math.floor(prev_epoch / self.every_epochs + eps)
         now = math.floor(epoch / self.every_epochs + eps)
-        return epoch_name(now * self.every_epochs) if now > before else None
+        return step_name(step) if now > before else None
 
 
 def link_tree(src: Path, dst: Path, skip: tuple[str, ...] = (METADATA,)) -> None:

@@ -280,7 +280,7 @@ async def test_launch_form_validates_then_real_runs_are_stopped_resumed_relaunch
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await wait_until(pilot, lambda: str(table.get_row(new)[3]) == "stopped", timeout=30, what="stopped")
-        assert (store.path(new) / "checkpoints" / "checkpoint-0001" / "metadata.json").is_file()
+        assert (store.path(new) / "checkpoints" / "checkpoint-000001" / "metadata.json").is_file()
 
         await pilot.press("r")  # resume: from the checkpoint, the sleeping worker runs again
         await wait_until(pilot, lambda: str(table.get_row(new)[3]) == "running #2", timeout=30, what="resumed")

@@ -77,6 +77,12 @@ def _rows(table: DataTable) -> list[list[str]]:
     return [[_text(c).strip() for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
+def _cols(table: DataTable) -> list[dict[str, str]]:
+    """Each row as column key → text (the browser drops columns on a narrow screen)."""
+    keys = [str(c.key.value) for c in table.ordered_columns]
+    return [dict(zip(keys, row, strict=True)) for row in _rows(table)]
+
+
 async def test_lists_ranks_diffs_and_prunes(runs: Path) -> None:
     app = Host(runs)
     async with app.run_test(size=(200, 50)) as pilot:
@@ -85,17 +91,19 @@ async def test_lists_ranks_diffs_and_prunes(runs: Path) -> None:
         table = screen.query_one(DataTable)
         await wait_until(pilot, lambda: table.row_count == 5 and all(r.size is not None for r in screen.rows),
                          what="five rows with sizes")
-        rows = _rows(table)
-        names = [r[3] for r in rows]
+        rows = _cols(table)
+        names = [r["checkpoint"] for r in rows]
         assert names == ["checkpoint-0010", "checkpoint-0020", "checkpoint-0030", "checkpoint-0040",
                          "checkpoint-0050"]
-        states = {r[3]: r[4] for r in rows}
+        states = {r["checkpoint"]: r["state"] for r in rows}
         assert states["checkpoint-0040"] == "incomplete" and states["checkpoint-0050"] == "corrupt"
-        by_name = {r[3]: r for r in rows}
-        assert "★" in by_name["checkpoint-0020"][0]  # best loss of the run
-        assert by_name["checkpoint-0030"][10] == "loss=0.5"  # eval column
-        assert by_name["checkpoint-0010"][12].endswith("KB")  # size on disk
-        assert "no metadata.json" in by_name["checkpoint-0040"][15]
+        by_name = {r["checkpoint"]: r for r in rows}
+        assert "★" in by_name["checkpoint-0020"]["sel"]  # best loss of the run
+        assert by_name["checkpoint-0030"]["eval"] == "loss=0.5"  # eval column
+        assert by_name["checkpoint-0010"]["size"].endswith("KB")  # size on disk
+        assert "no metadata.json" in by_name["checkpoint-0040"]["note"]
+        labels = [str(c.label) for c in table.ordered_columns]
+        assert "mean loss" in labels and "metric" not in labels  # ranked by loss: no second loss column
 
         # Rank by margins (higher is better) through the metric picker.
         await pilot.press("s")
@@ -104,9 +112,9 @@ async def test_lists_ranks_diffs_and_prunes(runs: Path) -> None:
         picker.dismiss("margins")
         await wait_until(pilot, lambda: screen.ranked and screen.metric == "margins", what="ranking")
         await pilot.pause(0.1)
-        ranked = _rows(table)
-        assert [r[3] for r in ranked[:3]] == ["checkpoint-0030", "checkpoint-0020", "checkpoint-0010"]
-        assert ranked[0][1] == "1" and "★" in ranked[0][0]
+        ranked = _cols(table)
+        assert [r["checkpoint"] for r in ranked[:3]] == ["checkpoint-0030", "checkpoint-0020", "checkpoint-0010"]
+        assert ranked[0]["rank"] == "1" and "★" in ranked[0]["sel"]
         status = str(screen.query_one("#ck-status").render())
         assert "ranked by margins (higher is better)" in status
         assert status.startswith("5 checkpoints in 1 run · ") and "KB on disk" in status
@@ -204,7 +212,7 @@ async def test_probe_side_by_side_and_collapse_scan(tmp_path: Path) -> None:
         screen.probe_result = None
         await pilot.press("c")
         await wait_until(pilot, lambda: screen.probe_result is not None, timeout=240, what="the collapse scan")
-        col = {r[3]: r[14] for r in _rows(table)}
+        col = {r["checkpoint"]: r["collapse"] for r in _cols(table)}
         assert col["checkpoint-0099"] == "⚠ 3/3"
         assert col["checkpoint-0010"] == "ok 0/3"
 
@@ -225,3 +233,29 @@ async def test_c_opens_the_browser_in_the_app_and_the_chat_screen_registers(runs
         await wait_until(pilot, lambda: table.row_count == 5, what="the runs dir's checkpoints")
         assert app.screen.runs_dir == runs
         await app.action_quit()
+
+
+async def test_best_and_final_are_tags_not_rows_and_narrow_keeps_size_and_note(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    _rid, run = store.create_run(build_config("dpo"))
+    _ck(run, "checkpoint-000010", {"step": 10, "loss": 0.6})
+    _ck(run, "checkpoint-000020", {"step": 20, "loss": 0.2})
+    _ck(run, "best", {"step": 20, "loss": 0.2, "source": "checkpoint-000020"})
+    _ck(run, "final", {"step": 20, "loss": 0.2, "source": "checkpoint-000020"})
+    _rid2, old = store.create_run(build_config("sft"))
+    _ck(old, "checkpoint-000300", {"step": 300, "loss": 0.5})
+    _ck(old, "best", {"step": 100, "loss": 0.1, "source": "checkpoint-000100"})  # its source was rotated away
+    app = Host(store.root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        table = screen.query_one(DataTable)
+        await wait_until(pilot, lambda: table.row_count == 4 and all(r.size is not None for r in screen.rows),
+                         what="one row per checkpoint")
+        rows = {r["checkpoint"]: r for r in _cols(table)}
+        assert set(rows) == {"checkpoint-000010", "checkpoint-000020  best final", "checkpoint-000300", "best"}
+        assert rows["checkpoint-000020  best final"]["rank"] == "2" and rows["checkpoint-000010"]["rank"] == "4"
+        assert rows["best"]["rank"] == "1" and "copy of checkpoint-000100 (no longer on disk)" in rows["best"]["note"]
+        assert all(r["size"].endswith("KB") for r in rows.values())  # narrow: size and note stay
+        assert "epoch" not in rows["best"] and "mean loss" in [str(c.label) for c in table.ordered_columns]
+        assert sum(c.get_render_width(table) for c in table.ordered_columns if c.key.value != "note") < 100
+        assert str(screen.query_one("#ck-status").render()).startswith("4 checkpoints in 2 runs")

@@ -14,6 +14,7 @@ from pipeline.checkpoints.browser import (
     collect,
     diff,
     execute_prune,
+    fold_aliases,
     human_bytes,
     measure_sizes,
     plan_prune,
@@ -208,3 +209,28 @@ def test_hard_linked_best_makes_its_source_free_nothing(runs: Path) -> None:
 
 def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.iterdir())
+
+
+def test_best_and_final_fold_into_the_checkpoint_they_copy(runs: Path, tmp_path: Path) -> None:
+    # The fixture's final names no source (an older run): the one complete checkpoint at its step.
+    shown, tags = fold_aliases(collect(runs))
+    names = sorted(r.name for r in shown)
+    assert "final" not in names and len(names) == 7
+    (final_of,) = [k for k, v in tags.items() if v == ["final"]]
+    assert final_of.endswith("/checkpoint-0040")
+    # Aliases that name their source, one whose source was rotated away, and two candidates at a step.
+    store = RunStore(tmp_path / "more")
+    _rid, run = store.create_run(build_config("sft"))
+    _ckpt(run, "checkpoint-000005", {"step": 5, "loss": 0.4})
+    _ckpt(run, "checkpoint-000010", {"step": 10, "loss": 0.3})
+    _ckpt(run, "final", {"step": 10, "loss": 0.3, "source": "checkpoint-000010"})
+    _ckpt(run, "best", {"step": 2, "loss": 0.1, "source": "checkpoint-000002"})  # rotated: stays a row
+    shown, tags = fold_aliases(collect(store.root))
+    by_key = {r.key: r for r in shown}
+    assert sorted(r.name for r in shown) == ["best", "checkpoint-000005", "checkpoint-000010"]
+    assert tags[f"{run.name}/checkpoint-000010"] == ["final"] and tags[f"{run.name}/best"] == ["best"]
+    assert by_key[f"{run.name}/best"].step == 2
+    _ckpt(run, "checkpoint-000010b", {"step": 10, "loss": 0.3})
+    (run / "checkpoints" / "final" / "metadata.json").write_text(json.dumps({"step": 10, "loss": 0.3}))
+    shown, tags = fold_aliases(collect(store.root))
+    assert "final" in {r.name for r in shown}  # two checkpoints at its step: no guess

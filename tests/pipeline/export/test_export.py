@@ -170,7 +170,7 @@ def test_export_run_checkpoint_merges_lora(store: RunStore) -> None:
     (meta,) = export_meta(path)
     assert meta["kind"] == "adapter" and meta["source"]["checkpoint"] == "checkpoint-0020"
     assert meta["source"]["run"] == src_id and meta["verify"] is None
-    assert meta["name"].endswith("-checkpoint-0020-f16")
+    assert meta["name"] == f"{src_id}-checkpoint-0020-f16"  # named after the run it holds
     # The exported v_proj of layer 0 is the base weight plus the adapter's scaled B @ A.
     base = load_file(str(embedded_hf_dir() / "model.safetensors"))["model.layers.0.self_attn.v_proj.weight"]
     ad = load_file(str(src / "checkpoints" / "checkpoint-0020" / "adapter_model.safetensors"))
@@ -248,3 +248,19 @@ def test_stop_mid_conversion_then_resume(store: RunStore) -> None:
     (meta,) = export_meta(path)
     assert meta["kind"] == "base" and meta["size_bytes"] == (path / "exports" / meta["file"]).stat().st_size
     assert read_status(path).attempt == 2
+
+
+def test_exports_are_named_after_what_they_hold(tmp_path: Path) -> None:
+    from pipeline.checkpoints.store import read_checkpoint
+    from pipeline.export.source import ExportSource
+    from pipeline.stages.export import export_stem
+
+    ck = tmp_path / "checkpoints" / "best"
+    ck.mkdir(parents=True)
+    ckpt = read_checkpoint(ck)
+    a = ExportSource("embedded", ckpt, "20261205-1319-dpo-smollm2", tmp_path)
+    b = ExportSource("embedded", ckpt, "20261205-1400-dpo-smollm2", tmp_path)
+    assert export_stem(a, "smollm2") == "20261205-1319-dpo-smollm2-best"
+    assert export_stem(a, "smollm2") != export_stem(b, "smollm2")  # two runs' bests never collide
+    assert export_stem(ExportSource("embedded", None), "smollm2") == "smollm2"
+    assert export_stem(ExportSource("/m/qwen", ckpt), "qwen 7b") == "qwen-7b-best"

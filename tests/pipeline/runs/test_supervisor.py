@@ -90,7 +90,7 @@ def test_stop_saves_checkpoint_and_ends_stopped(store):
     assert launcher.wait_for(store, run_id, END) == "stopped"
     st = read_status(path)
     assert st.exit_code == 0 and st.stop_requested
-    assert (path / "checkpoints" / "checkpoint-0001" / "metadata.json").exists()
+    assert (path / "checkpoints" / "checkpoint-000001" / "metadata.json").exists()
 
 
 def test_stop_escalates_to_sigkill_after_grace(store):

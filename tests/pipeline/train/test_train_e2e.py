@@ -85,7 +85,7 @@ def test_dpo_checkpoints_then_resume_after_sigkill_without_duplicate_steps(store
     assert steps == sorted(set(steps)) == [1, 2, 3, 4, 5, 6]  # no step twice, none missing
     evs = events(path)
     res = [e for e in evs if e["type"] == "resume"]
-    assert len(res) == 1 and res[0]["checkpoint"] == "checkpoint-s000002" and res[0]["logged_until"] >= 3
+    assert len(res) == 1 and res[0]["checkpoint"] == "checkpoint-000002" and res[0]["logged_until"] >= 3
 
     m = [e for e in evs if e["type"] == "metrics"]
     for key in ("loss", "accuracy", "margins", "lr", "grad_norm", "epoch", "samples_per_s", "eta_s"):
@@ -93,14 +93,14 @@ def test_dpo_checkpoints_then_resume_after_sigkill_without_duplicate_steps(store
     assert any(e["type"] == "progress" and e["total_steps"] == 6 for e in evs)
 
     ckpts = {c.name: c for c in list_checkpoints(path)}
-    assert {"checkpoint-s000002", "checkpoint-s000004", "checkpoint-s000006", "best", "final"} <= set(ckpts)
+    assert {"checkpoint-000002", "checkpoint-000004", "checkpoint-000006", "best", "final"} <= set(ckpts)
     for ck in ckpts.values():
         assert ck.complete, ck.name
         for key in ("epoch", "step", "loss", "accuracy", "margins", "lr", "config_hash", "base_model"):
             assert key in ck.meta, (ck.name, key)
         assert ck.meta["resumable"] is True and (ck.path / "adapter_model.safetensors").is_file()
-    assert ckpts["final"].meta["source"] == "checkpoint-s000006" and ckpts["final"].step == 6
-    by_window = {n: ckpts[n].meta["loss"] for n in ("checkpoint-s000002", "checkpoint-s000004", "checkpoint-s000006")}
+    assert ckpts["final"].meta["source"] == "checkpoint-000006" and ckpts["final"].step == 6
+    by_window = {n: ckpts[n].meta["loss"] for n in ("checkpoint-000002", "checkpoint-000004", "checkpoint-000006")}
     assert ckpts["best"].meta["source"] == min(by_window, key=by_window.get)
 
 
@@ -110,7 +110,7 @@ def test_sft_stops_on_request_with_a_resumable_checkpoint(store: RunStore, pairs
     wait_step(path, 2)
     stop(store, rid)
     assert finish(store, rid, timeout=120) == "stopped"
-    ckpts = [c for c in list_checkpoints(path) if c.name.startswith("checkpoint-s")]
+    ckpts = [c for c in list_checkpoints(path) if c.name.startswith("checkpoint-")]
     assert len(ckpts) == 1 and ckpts[0].complete
     meta = ckpts[0].meta
     assert meta["kind"] == "stop" and meta["resumable"] is True and meta["step"] >= 2
@@ -150,7 +150,7 @@ def test_nan_loss_fails_the_run_naming_the_step(store: RunStore, pairs: Path) ->
     assert max(metric_steps(path)) == 2  # stopped there
     alerts = [e for e in events(path) if e["type"] == "alert" and e["code"] == "nan_loss"]
     assert alerts and alerts[0]["step"] == 2 and alerts[0]["level"] == "error"
-    assert not (path / "checkpoints" / "checkpoint-s000002").exists()  # the diverged model is not saved
+    assert not (path / "checkpoints" / "checkpoint-000002").exists()  # the diverged model is not saved
 
 
 def test_broken_chat_template_is_refused_before_any_step(store: RunStore, pairs: Path, tmp_path: Path) -> None:

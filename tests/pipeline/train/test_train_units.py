@@ -15,7 +15,7 @@ import pytest
 from pipeline.checkpoints.store import last_complete, list_checkpoints, read_checkpoint
 from pipeline.errors import ConfigError
 from pipeline.train.backends import choose_backend
-from pipeline.train.checkpointing import CheckpointManager, SavePlan, epoch_name, step_name
+from pipeline.train.checkpointing import CheckpointManager, SavePlan, step_name
 from pipeline.train.guards import Guard, inspect
 from pipeline.train.metrics import Throughput, is_summary, map_logs
 
@@ -75,21 +75,20 @@ def test_throughput_and_eta() -> None:
 
 
 # -- save plan --------------------------------------------------------------------------------------
-def test_checkpoint_names_follow_seed_003() -> None:
-    assert epoch_name(10.0) == "checkpoint-010" and epoch_name(200) == "checkpoint-200"
-    assert epoch_name(2.5) == "checkpoint-002.50"
-    assert step_name(50) == "checkpoint-s000050"
+def test_one_checkpoint_name_scheme_by_step() -> None:
+    assert step_name(50) == "checkpoint-000050" and step_name(1234567) == "checkpoint-1234567"
+    assert sorted(step_name(s) for s in (100, 20, 3)) == [step_name(3), step_name(20), step_name(100)]
 
 
 def test_save_plan_by_epoch_and_step() -> None:
     plan = SavePlan(every_epochs=10)
-    assert plan.due(9.96, 10.0, 250) == "checkpoint-010"
+    assert plan.due(9.96, 10.0, 250) == "checkpoint-000250"  # due by epoch, named by step
     assert plan.due(10.0, 10.04, 251) is None
-    assert plan.due(19.96, 19.9999999, 500) == "checkpoint-020"  # float drift below the boundary
+    assert plan.due(19.96, 19.9999999, 500) == "checkpoint-000500"  # float drift below the boundary
     assert plan.due(19.9999999, 20.04, 501) is None  # … counts once
     half = SavePlan(every_epochs=0.5)
-    assert half.due(0.4, 0.5, 5) == "checkpoint-000.50" and half.due(0.9, 1.0, 10) == "checkpoint-001"
-    assert SavePlan(every_epochs=10, every_steps=3).due(0.0, 0.1, 3) == "checkpoint-s000003"
+    assert half.due(0.4, 0.5, 5) == "checkpoint-000005" and half.due(0.9, 1.0, 10) == "checkpoint-000010"
+    assert SavePlan(every_epochs=10, every_steps=3).due(0.0, 0.1, 3) == "checkpoint-000003"
     assert SavePlan(every_epochs=10, every_steps=3).due(0.0, 0.1, 4) is None
     assert SavePlan(0.0, 0).due(0.0, 5.0, 100) is None
 
@@ -147,7 +146,7 @@ def test_higher_is_better_metrics_and_a_resumed_best(tmp_path: Path) -> None:
         m.observe({"loss": 0.5, "accuracy": acc})
         m.finalize(hf_folder(m.staging, step), step_name(step), "periodic", step, None, False)
     ckpts = tmp_path / "run" / "checkpoints"
-    assert read_checkpoint(ckpts / "best").meta["source"] == "checkpoint-s000002"
+    assert read_checkpoint(ckpts / "best").meta["source"] == "checkpoint-000002"
     again = manager(tmp_path, metric="accuracy")  # a resumed run remembers its best so far
     assert again.best_value == pytest.approx(0.9)
     again.observe({"accuracy": 0.8})

@@ -71,7 +71,7 @@ def test_two_rank_ddp_stop_ends_every_rank_after_the_same_step(store: RunStore, 
     stops = dict(re.findall(r"worker rank (\d+): stopping after optimizer step (\d+)", out))
     assert set(stops) == {"0", "1"} and len(set(stops.values())) == 1, out[-3000:]
     step = int(stops["0"])
-    ckpts = [c for c in list_checkpoints(path) if c.name.startswith("checkpoint-s")]
+    ckpts = [c for c in list_checkpoints(path) if c.name.startswith("checkpoint-")]
     assert len(ckpts) == 1 and ckpts[0].complete and ckpts[0].meta["resumable"] is True
     assert ckpts[0].step == step and ckpts[0].meta["kind"] == "stop"
     steps = metric_steps(path)

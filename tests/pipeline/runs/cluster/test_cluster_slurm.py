@@ -116,7 +116,7 @@ def test_slurm_queue_run_stop_cancel_and_lost_supervisor(cluster: LocalSlurm, st
     wait_metric(p2, 1)
     stop(store, r2)  # scancel --signal=TERM --batch: the supervisor stops the worker after a checkpoint
     assert wait_for(store, r2, ENDED, timeout=600) == "stopped", (p2 / "stderr.log").read_text()[-2000:]
-    ckpts = [c for c in list_checkpoints(p2) if c.name.startswith("checkpoint-s")]
+    ckpts = [c for c in list_checkpoints(p2) if c.name.startswith("checkpoint-")]
     assert len(ckpts) == 1 and ckpts[0].complete and ckpts[0].meta["resumable"] is True
     assert ckpts[0].meta["kind"] == "stop"
     deadline = time.time() + 60
