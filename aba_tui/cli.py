@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aba_tui.cli_serve import add_parser as add_serve_parser
 from pipeline import registry
 from pipeline.config.paths import resolve_runs_dir
 from pipeline.config.run import build_config, list_presets, preset_path, read_toml
@@ -309,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "GGUF export) unless one is active, and open the control centre on it")
     s.add_argument("--no-ui", action="store_true", help="only start (or find) the demo run and print its id")
     s.set_defaults(func=cmd_demo)
+
+    add_serve_parser(sub, common)
 
     s = sub.add_parser("ui", parents=[common], help="open the control centre (the default)")
     s.set_defaults(func=cmd_ui)

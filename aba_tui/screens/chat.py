@@ -2,8 +2,8 @@
 
 Each side is a GGUF served by its own process (pipeline.chat.serve) or any OpenAI-compatible URL;
 this screen only streams HTTP through pipeline.chat.client from worker threads, so a model crash
-ends that side with its error and never the UI. Defaults: A = the f16 baseline of the embedded
-model, B = the newest verified export in the runs dir.
+ends that side with its error and never the UI. Defaults (chat_models.py): B = the newest verified
+export in the runs dir, A = the embedded model's baseline at B's quantisation.
 """
 
 from __future__ import annotations
@@ -13,38 +13,37 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.widgets import Footer, Header, Input, Label
 
 from aba_tui.errors import guarded
+from aba_tui.screens.chat_models import ChatModels
 from aba_tui.screens.chat_panel import SidePanel, stats_line
-from aba_tui.screens.runs_dir import RunsDirScreen
-from pipeline.chat.baseline_client import Baseline, BaselineError, prepare_baseline
 from pipeline.chat.battery import default_battery, load_battery
 from pipeline.chat.client import ChatError, Sampling, parse_sampling
 from pipeline.chat.session import SIDES, BlindOrder, ChatSide, Conversation, Generation, SideSpec, Turn, concrete_seed
 from pipeline.chat.votes import append_vote, export_dpo, vote_record
 from pipeline.config.paths import cache_dir
 from pipeline.errors import AbaError
-from pipeline.export import baseline_gguf_path, newest_export
+from pipeline.export import ExportInfo
 from pipeline.runs.layout import CHAT_DIR, DPO_PAIRS_FILE, EXPORTS_DIR, STATUS_FILE, VOTES_FILE
 
 SAMPLING_FIELDS = (("temperature", "0.7", "temp"), ("top_p", "0.95", "top-p"), ("max_tokens", "256", "max"),
                    ("seed", "", "seed"))
 
 
-class BaselineReady(Message):
-    """The f16 baseline conversion ended: its GGUF, or why not."""
-
-    def __init__(self, baseline: Baseline | None, error: str | None) -> None:
-        super().__init__()
-        self.baseline, self.error = baseline, error
-
-
-class ChatScreen(RunsDirScreen):
+class ChatScreen(ChatModels):
+    HELP = """\
+## A/B chat
+The same question to two models side by side, streamed, with time to first token and tokens/s.
+By default A is the embedded model's baseline and B the newest verified export, **at the same
+quantisation**, so they differ by training alone (the line above the controls warns when they do not).
+`ctrl+o` opens the model library: `a` / `b` load the highlighted model in a column, `s` chats with it
+alone; a checkpoint is exported first. Leaving the screen stops both model servers; coming back
+starts them again. Votes (F6/F7/F8) become DPO pairs (ctrl+e)."""
     DEFAULT_CSS = """
     ChatScreen #chat-sides { height: 1fr; }
     ChatScreen #chat-controls { height: 3; }
@@ -63,10 +62,13 @@ class ChatScreen(RunsDirScreen):
         Binding("f8", "vote('tie')", "Tie", id="chat.vote-tie"),
         Binding("ctrl+t", "battery", "Battery", id="chat.battery", priority=True),
         Binding("ctrl+e", "export_pairs", "DPO pairs", id="chat.export", priority=True),
+        Binding("ctrl+o", "models", "Models", id="chat.models", priority=True,
+                tooltip="pick an export, baseline or checkpoint for a column, or to chat with alone"),
     ]
 
     def __init__(self, runs_dir: Path | str | None = None, side_a: str | None = None, side_b: str | None = None,
-                 threads: int | None = None, save_dir: Path | None = None, autoload: bool = True) -> None:
+                 threads: int | None = None, save_dir: Path | None = None, autoload: bool = True,
+                 single: bool = False) -> None:
         super().__init__(runs_dir)
         self.initial = {"a": side_a, "b": side_b}
         self.threads = threads
@@ -82,6 +84,8 @@ class ChatScreen(RunsDirScreen):
         self._io_pending: list[Future[None]] = []
         self._released: set[str] = set()  # sides whose servers stopped when the operator left
         self._away = False
+        self.single = single  # one model, one column
+        self._export: ExportInfo | None = None  # the newest export, B's default
 
     # -- layout ------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -106,58 +110,38 @@ class ChatScreen(RunsDirScreen):
 
     def on_mount(self) -> None:
         self.set_interval(0.05, self._flush)
+        values = dict(self.initial)
+        if values["b"] is None:
+            values["b"] = "" if self.single else self._default_b()
+        if values["a"] is None:
+            values["a"] = self._default_a()
         for side in SIDES:
-            value = self.initial[side]
-            if value is None:
-                value = self._default(side)
-            if value:
-                self.panel_of(side).model_input.value = value
+            if values[side]:
+                self.panel_of(side).model_input.value = values[side] or ""
                 if self.autoload:
                     self.load(side)
-        self._retitle()
+        self.set_single(self.single)
         self.query_one("#prompt", Input).focus()
-
-    def _default(self, side: str) -> str:
-        if side == "a":
-            base = baseline_gguf_path()
-            if base.is_file() and base.with_suffix(".json").is_file():
-                return str(base)
-            if self.autoload:
-                self.panel_of("a").set_status("preparing the f16 baseline (once)…")
-                self.run_worker(self._prepare_baseline, thread=True, group="chat-baseline", exit_on_error=False)
-            return ""
-        exp = newest_export(self.runs_dir)
-        return str(exp.gguf) if exp else ""
-
-    def _prepare_baseline(self) -> None:
-        # A worker thread: the conversion is a subprocess behind a typed client; the result goes
-        # back as a message and only the handler touches widgets.
-        try:
-            self.post_message(BaselineReady(prepare_baseline(), None))
-        except BaselineError as exc:
-            self.post_message(BaselineReady(None, str(exc)))
-
-    @guarded()
-    def on_baseline_ready(self, message: BaselineReady) -> None:
-        if message.baseline is None:
-            self.panel_of("a").set_status(message.error or "baseline failed", error=True)
-            return
-        if not self.panel_of("a").model_input.value:
-            self.panel_of("a").model_input.value = str(message.baseline.path)
-            self.load("a")
 
     def _retitle(self) -> None:
         for side in SIDES:
             p = self.panel_of(side)
             p.side = side
             chat = self.sides[side]
-            name = chat.label if chat else "(no model)"
+            name = (chat.label + (f" ({chat.quant})" if chat.quant else "")) if chat else "(no model)"
             title = f"Model {p.column}" if self.order.blind else f"{p.column} · {name}"
             p.render_conversation(self.conv, title)
             p.model_input.display = not self.order.blind
-        mode = "BLIND: names hidden, sides shuffled · F6 A · F7 B · F8 tie" if self.order.blind else \
-            "F6/F7/F8 vote A/B/tie · ctrl+b blind · ctrl+t battery · ctrl+e DPO pairs"
-        self.query_one("#chat-mode", Label).update(f"{mode} · saving to {self.save_dir()}")
+        if self.single:
+            mode = "ONE MODEL · ctrl+o picks another or a second one (b) · ctrl+t battery"
+        elif self.order.blind:
+            mode = "BLIND: names hidden, sides shuffled · F6 A · F7 B · F8 tie"
+        else:
+            mode = "F6/F7/F8 vote A/B/tie · ctrl+b blind · ctrl+t battery · ctrl+e DPO pairs · ctrl+o models"
+        warn = self.quant_mismatch()
+        text = Text(f"⚠ {warn} · ", style="bold yellow") if warn else Text()
+        text.append(f"{mode} · saving to {self.save_dir()}")
+        self.query_one("#chat-mode", Label).update(text)
 
     def save_dir(self) -> Path:
         if self._save_dir is not None:
@@ -244,6 +228,9 @@ class ChatScreen(RunsDirScreen):
     def _ask(self, turn: Turn, sampling: Sampling) -> None:
         sampling = concrete_seed(sampling)  # both sides get the same seed, and the turn records it
         for side in SIDES:
+            if self.single and side == "b":
+                turn.errors[side] = "one model only"
+                continue
             chat = self.sides[side]
             if chat is None:
                 turn.errors[side] = self.load_errors[side] or "no model loaded on this side"
@@ -332,6 +319,9 @@ class ChatScreen(RunsDirScreen):
         self._retitle()
 
     def action_blind(self) -> None:
+        if self.single:
+            self.notify("blind mode needs two models: ctrl+o, then b, loads a second one", severity="warning")
+            return
         if self.streaming:
             self.notify("still answering: stop first (ctrl+s)", severity="warning")
             return
@@ -351,6 +341,9 @@ class ChatScreen(RunsDirScreen):
         self._retitle()
 
     def action_vote(self, vote: str) -> None:
+        if self.single:
+            self.notify("a vote needs two models: ctrl+o, then b, loads a second one", severity="warning")
+            return
         if not self.conv.turns or self.streaming:
             self.notify("vote after both sides have answered", severity="warning")
             return
@@ -423,25 +416,6 @@ class ChatScreen(RunsDirScreen):
         from aba_tui.screens.chat_battery import BatteryScreen
 
         self.app.push_screen(BatteryScreen(battery, endpoints, sampling, self.save_dir()))
-
-    def left(self) -> None:
-        """Leaving the chat stops its model servers (a few hundred MB each); coming back loads them again
-        (the conversation and the fields stay)."""
-        self._away = True
-        for side in SIDES:
-            chat, self.sides[side] = self.sides[side], None
-            if chat is None:
-                continue
-            self._released.add(side)
-            self.panel_of(side).set_status("stopped while you were away")
-            self.run_worker(chat.close, thread=True, group="chat-close", exit_on_error=False)
-
-    def on_screen_resume(self) -> None:
-        self._away = False
-        released, self._released = self._released, set()
-        for side in sorted(released):
-            if self.panel_of(side).model_input.value.strip():
-                self.load(side)
 
     def on_unmount(self) -> None:
         if self._io_pool is not None:

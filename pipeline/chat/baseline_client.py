@@ -27,10 +27,10 @@ class Baseline:
     created: bool  # False: it was already there
 
 
-def prepare_baseline(module: str = MODULE, timeout: float | None = None) -> Baseline:
+def prepare_baseline(module: str = MODULE, timeout: float | None = None, quant: str = "f16") -> Baseline:
     """Blocking (call it from a worker thread); BaselineError saying what went wrong."""
     try:
-        proc = subprocess.run([sys.executable, "-m", module], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-m", module, "--quant", quant], capture_output=True, text=True,
                               stdin=subprocess.DEVNULL, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise BaselineError(f"baseline: {exc}") from exc

@@ -56,15 +56,17 @@ class ModelProcess:
     """A GGUF served by pipeline.chat.serve. ``start()`` blocks until it answers or fails."""
 
     def __init__(self, gguf: Path | str, threads: int | None = None, n_ctx: int = 4096,
-                 label: str = "", python: str | None = None) -> None:
+                 label: str = "", python: str | None = None, port: int = 0, api_key: str | None = None) -> None:
         self.gguf = Path(gguf)
         self.threads = threads
         self.n_ctx = n_ctx
         self.label = label or self.gguf.stem
         self.python = python or sys.executable
-        self.api_key = secrets.token_urlsafe(24)
+        self.api_key = api_key or secrets.token_urlsafe(24)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.want_port = port  # 0: the kernel picks (two sides never race for one)
         self.port: int | None = None
+        self.quant: str | None = None  # the file's quantisation, as llama.cpp read it
         self._log = tempfile.NamedTemporaryFile(prefix="aba-chat-", suffix=".log", delete=False)  # noqa: SIM115
 
     @property
@@ -79,7 +81,7 @@ class ModelProcess:
 
     def start(self, timeout: float = 120.0) -> Endpoint:
         path = check_gguf(self.gguf)
-        cmd = [self.python, "-m", "pipeline.chat.serve", "--model", str(path), "--port", "0",
+        cmd = [self.python, "-m", "pipeline.chat.serve", "--model", str(path), "--port", str(self.want_port),
                "--n-ctx", str(self.n_ctx), "--label", self.label]
         if self.threads:
             cmd += ["--threads", str(self.threads)]
@@ -104,6 +106,7 @@ class ModelProcess:
                     msg = _parse(line)
                     if msg.get("ready"):
                         self.port = int(msg["port"])
+                        self.quant = msg.get("quant") if isinstance(msg.get("quant"), str) else None
                         return self.endpoint
                     if msg.get("error"):
                         self.proc.wait(timeout=10)

@@ -199,10 +199,17 @@ def main(argv: list[str] | None = None) -> int:
         say({"error": f"{args.model}: cannot load the model ({exc})"})
         return 2
     label = args.label or path.stem
-    server = ChatServer((args.host, args.port), llm, label, str(path), os.environ.get("ABA_CHAT_API_KEY", ""))
+    try:
+        server = ChatServer((args.host, args.port), llm, label, str(path), os.environ.get("ABA_CHAT_API_KEY", ""))
+    except OSError as exc:  # the port is taken, or not ours to bind
+        say({"error": f"{args.host}:{args.port}: cannot listen there ({exc.strerror or exc}): pick another --port"})
+        return 2
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     threading.Thread(target=_watch_parent, args=(server,), daemon=True).start()
-    say({"ready": True, "port": server.server_address[1], "model": label, "pid": os.getpid()})
+    from pipeline.export import file_type_name
+
+    quant = file_type_name(getattr(llm, "metadata", {}).get("general.file_type"))
+    say({"ready": True, "port": server.server_address[1], "model": label, "pid": os.getpid(), "quant": quant})
     try:
         server.serve_forever(poll_interval=0.2)
     finally:

@@ -70,6 +70,11 @@ class ChatSide:
     def label(self) -> str:
         return self.spec.label
 
+    @property
+    def quant(self) -> str | None:
+        """The GGUF's quantisation (None for a URL: the server does not say)."""
+        return self.process.quant if self.process is not None else None
+
     def start(self, timeout: float = 120.0) -> Endpoint:
         if self.spec.kind == "gguf":
             check_gguf(self.spec.target)

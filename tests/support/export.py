@@ -81,13 +81,14 @@ def shared_dpo_run() -> str:
     return _memo["dpo_run"]  # type: ignore[return-value]
 
 
-def shared_baseline() -> Path:
-    """The f16 baseline GGUF (cached under pipeline.config.paths.cache_dir() like the app does)."""
-    if "baseline" not in _memo:
+def shared_baseline(quant: str = "f16") -> Path:
+    """The baseline GGUF at ``quant`` (cached under pipeline.config.paths.cache_dir() like the app does)."""
+    key = f"baseline-{quant}"
+    if key not in _memo:
         from pipeline.export.baseline import ensure_baseline
 
-        _memo["baseline"] = ensure_baseline()[0]
-    return _memo["baseline"]  # type: ignore[return-value]
+        _memo[key] = ensure_baseline(quant=quant)[0]
+    return _memo[key]  # type: ignore[return-value]
 
 
 def embedded_hf_dir() -> Path:

@@ -191,10 +191,10 @@ async def test_battery_runs_through_both_sides_and_saves(tmp_path: Path) -> None
 
 @pytest.mark.slow
 async def test_export_then_chat_next_to_the_baseline(tmp_path: Path) -> None:
-    """Done-when: a short dpo run → its chained export (q8_0) answers in the A/B pane next to the f16
-    baseline, both streaming; both are the screen's defaults."""
+    """Done-when: a short dpo run → its chained export (q8_0) answers in the A/B pane next to the
+    baseline at the same quantisation, both streaming; both are the screen's defaults."""
     exp = shared_export()
-    baseline = shared_baseline()
+    baseline = shared_baseline("q8_0")
     runs_dir = exp.gguf.parent.parent.parent
     screen = ChatScreen(runs_dir=runs_dir, threads=1)
     app = Host(screen)
@@ -203,6 +203,7 @@ async def test_export_then_chat_next_to_the_baseline(tmp_path: Path) -> None:
         assert screen.sides["a"].spec.target == str(baseline)
         assert screen.sides["b"].spec.target == str(exp.gguf)
         assert screen.save_dir() == exp.gguf.parent.parent / "chat"
+        assert screen.sides["a"].quant == screen.sides["b"].quant == "q8_0" and screen.quant_mismatch() is None
         set_knob(screen, "temperature", "0")
         set_knob(screen, "max_tokens", "48")
         prompt = screen.query_one("#prompt", Input)

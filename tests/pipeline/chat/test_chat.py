@@ -245,6 +245,7 @@ def test_describe_exit() -> None:
 def test_stream_answers_with_stats(served: ModelProcess) -> None:
     ep = served.endpoint
     assert list_models(ep) == ["embedded"]
+    assert served.quant == "Q4_1"  # the shipped file, as llama.cpp read its general.file_type
     stream = ChatStream(ep, [{"role": "user", "content": "Name three colours."}], GREEDY)
     pieces = list(stream)
     assert len(pieces) > 3 and "".join(pieces) == stream.text

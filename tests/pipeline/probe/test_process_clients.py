@@ -27,6 +27,21 @@ def test_the_baseline_client_returns_the_f16_gguf() -> None:
     assert got.path == baseline_gguf_path() and got.path.is_file() and got.path.stat().st_size > 1e6
 
 
+@pytest.mark.slow
+def test_the_baseline_at_an_exports_quantisation_is_quantised_from_the_f16_and_verified() -> None:
+    import json
+
+    from pipeline.export import baseline_gguf_path
+
+    got = prepare_baseline(quant="Q8_0")  # any spelling of a known quantisation
+    meta = json.loads(got.path.with_suffix(".json").read_text())
+    assert got.path == baseline_gguf_path("q8_0") and got.path.name.endswith("-q8_0.gguf")
+    assert meta["quant"] == "q8_0" and meta["verify"]["ok"]
+    assert got.path.stat().st_size < baseline_gguf_path("f16").stat().st_size * 0.6
+    with pytest.raises(BaselineError, match="unknown quantisation 'q3'"):
+        prepare_baseline(quant="q3")
+
+
 def test_probe_argv_progress_and_result_file(tmp_path: Path) -> None:
     run = tmp_path / "run"
     ckpt = run / "checkpoints" / "checkpoint-0010"
