@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Label
 
 from aba_tui.errors import guarded
-from pipeline.chat.library import LibraryEntry, library
+from pipeline.export.library import LibraryEntry, library
 from pipeline.monitor import fmt
 
 KIND_WORDS = {"export": "export", "baseline": "baseline", "checkpoint": "export first"}

@@ -12,10 +12,10 @@ from aba_tui.screens.chat_library import LibraryPick
 from aba_tui.screens.chat_panel import SidePanel
 from aba_tui.screens.runs_dir import RunsDirScreen
 from pipeline.chat.baseline_client import Baseline, BaselineError, prepare_baseline
-from pipeline.chat.library import LibraryEntry
 from pipeline.chat.session import SIDES, BlindOrder, ChatSide
 from pipeline.errors import AbaError
 from pipeline.export import QUANTS, ExportInfo, baseline_gguf_path, newest_export
+from pipeline.export.library import LibraryEntry
 
 
 class BaselineReady(Message):
@@ -134,7 +134,7 @@ class ChatModels(RunsDirScreen):
                         group=f"chat-load-{side}", exclusive=True, exit_on_error=False)
 
     def _export_then_load(self, side: str, entry: LibraryEntry, quant: str) -> None:
-        from pipeline.chat.library import export_checkpoint, wait_for_export
+        from pipeline.export.library import export_checkpoint, wait_for_export
 
         try:
             run_id = export_checkpoint(self.runs_dir, entry.run_id or "", entry.checkpoint or "", quant)

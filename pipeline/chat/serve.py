@@ -26,6 +26,20 @@ SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "max_tokens", "seed",
                  "presence_penalty", "frequency_penalty", "repeat_penalty")
 
 
+# What a GGUF's general.file_type says, for files made elsewhere too (llama.h's llama_ftype).
+FILE_TYPES: dict[int, str] = {0: "f32", 1: "f16", 2: "Q4_0", 3: "Q4_1", 7: "q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
+                              11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
+                              17: "Q5_K_M", 18: "Q6_K", 32: "bf16"}
+
+
+def file_type_name(value: object) -> str | None:
+    """The quantisation a GGUF's ``general.file_type`` names (None when absent or unknown)."""
+    try:
+        return FILE_TYPES.get(int(str(value)))
+    except ValueError:
+        return None
+
+
 class ChatHandler(BaseHTTPRequestHandler):
     server: ChatServer
     protocol_version = "HTTP/1.1"
@@ -206,8 +220,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     threading.Thread(target=_watch_parent, args=(server,), daemon=True).start()
-    from pipeline.export import file_type_name
-
     quant = file_type_name(getattr(llm, "metadata", {}).get("general.file_type"))
     say({"ready": True, "port": server.server_address[1], "model": label, "pid": os.getpid(), "quant": quant})
     try:

@@ -25,20 +25,6 @@ from pipeline.runs.store import RunStore
 # Canonical names (as llama.cpp spells them) → llama_ftype values of llama.h.
 QUANTS: dict[str, int] = {"f16": 1, "q8_0": 7, "Q6_K": 18, "Q4_K_M": 15}
 _LOWER = {k.lower(): k for k in QUANTS}
-# What a GGUF's general.file_type says, for files made elsewhere too (llama.h's llama_ftype).
-FILE_TYPES: dict[int, str] = {0: "f32", 1: "f16", 2: "Q4_0", 3: "Q4_1", 7: "q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
-                              11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
-                              17: "Q5_K_M", 18: "Q6_K", 32: "bf16"}
-
-
-def file_type_name(value: object) -> str | None:
-    """The quantisation a GGUF's ``general.file_type`` names (None when absent or unknown)."""
-    try:
-        return FILE_TYPES.get(int(str(value)))
-    except ValueError:
-        return None
-
-
 def normalize_quant(name: str, where: str = "export.quant") -> str:
     canon = _LOWER.get(name.strip().lower())
     if canon is None:

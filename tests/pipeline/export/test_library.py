@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from pipeline.atomic import atomic_write_json
-from pipeline.chat.library import ExportWaitError, library, wait_for_export
+from pipeline.chat.serve import file_type_name
 from pipeline.checkpoints.store import write_metadata
 from pipeline.config.paths import CACHE_DIR_ENV
 from pipeline.config.run import build_config
-from pipeline.export import file_type_name
+from pipeline.export.library import ExportWaitError, library, wait_for_export
 from pipeline.runs.status import read_status_raw, write_status
 from pipeline.runs.store import RunStore
 
@@ -81,7 +81,7 @@ def test_gguf_file_types_name_their_quantisation() -> None:
 
 
 def test_a_checkpoint_picked_in_the_library_is_exported_by_a_real_export_run(tmp_path: Path) -> None:
-    from pipeline.chat.library import export_checkpoint
+    from pipeline.export.library import export_checkpoint
     from pipeline.runs.store import load_run_config
 
     store = RunStore(tmp_path / "runs")

@@ -13,7 +13,7 @@ from typing import Literal
 from pipeline.checkpoints.browser import collect, fold_aliases
 from pipeline.config.paths import cache_dir
 from pipeline.errors import AbaError
-from pipeline.export import list_exports, read_export
+from pipeline.export import list_exports, read_export, run_exports
 from pipeline.runs.status import ACTIVE
 from pipeline.runs.store import RunStore
 
@@ -91,7 +91,6 @@ def wait_for_export(runs_dir: Path | str, run_id: str, timeout: float = 3600.0, 
                     cancelled: object = None) -> Path:
     """Block until export run ``run_id`` ends; its (first) GGUF, or ExportWaitError with the run's reason.
     ``cancelled`` (a threading.Event) ends the wait early."""
-    from pipeline.export import run_exports
     from pipeline.runs.status import read_status
 
     store = RunStore(runs_dir)
