@@ -26,6 +26,7 @@ from pipeline.runs.vocabulary import (
     MergeFields,
     MetricsFields,
     ProgressFields,
+    ResourcesFields,
     ResumeFields,
     StatusFields,
     TrialFields,
@@ -96,6 +97,9 @@ class Emitter:
     @overload
     def emit(self, type: Literal[EventType.ABLITERATE_CHOSEN], step: int | None = None,
              **fields: Unpack[AbliterateChosenFields]) -> None: ...
+    @overload
+    def emit(self, type: Literal[EventType.RESOURCES], step: int | None = None,
+             **fields: Unpack[ResourcesFields]) -> None: ...
 
     def emit(self, type: EventType, step: int | None = None, **fields: Any) -> None:
         self._emit(type, step, fields)

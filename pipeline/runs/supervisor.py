@@ -29,6 +29,7 @@ from pipeline.runs.events import EventWriter, Tail
 from pipeline.runs.faults.durable import DurableStatus, RunFolderGone, note
 from pipeline.runs.layout import EVENTS_FILE, RESULT_FILE, RUN_TOML, STDERR_LOG, STDOUT_LOG, STOP_FILE
 from pipeline.runs.notify import Notice, Notifier
+from pipeline.runs.peaks import PeakWatch
 from pipeline.runs.procinfo import start_ticks
 from pipeline.runs.status import Status, read_status_raw
 from pipeline.runs.store import load_run_config
@@ -90,6 +91,7 @@ class Supervisor(Emitter):
         self.alerts = Tail(run_dir / EVENTS_FILE, offset=(run_dir / EVENTS_FILE).stat().st_size)
         self.durable = DurableStatus(run_dir)  # status writes that survive a full or read-only disk
         self.watch = AttemptWatch(run_dir, self.cfg.sections["supervisor"], self, self._signal_worker)
+        self.peaks = PeakWatch(lambda fields: self.emit(EventType.RESOURCES, **fields))  # peak RAM/CPU/VRAM
 
     def write(self, st: Status) -> None:
         self.durable.write(st)
@@ -140,6 +142,7 @@ class Supervisor(Emitter):
         st.pid, st.state = self.proc.pid, "running"
         self.write(st)
         self.watch.begin()
+        self.peaks.begin(self.proc.pid, st.attempt)
         if self.stop_requested:  # a stop that came while we were starting
             self._signal_worker(signal.SIGTERM)
         while True:
@@ -152,7 +155,9 @@ class Supervisor(Emitter):
                     self._signal_worker(signal.SIGKILL)
                     self.kill_at = None
                 self.watch.tick(self.proc.pid)  # stall timeout, low disk, run folder deleted
+                self.peaks.tick()
                 self.durable.retry()
+        self.peaks.end()
         # Children of the worker (dataloader workers, accelerate ranks) go with it.
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)

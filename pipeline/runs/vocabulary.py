@@ -38,6 +38,7 @@ class EventType(StrEnum):
     BASELINE = "baseline"
     TRIAL = "trial"
     ABLITERATE_CHOSEN = "abliterate_chosen"
+    RESOURCES = "resources"
 
 
 # -- field groups several types share -------------------------------------------------------------------
@@ -317,6 +318,22 @@ class AbliterateChosenFields(Objectives, total=False):
     gguf: dict[str, Any] | None
 
 
+class ResourcesFields(TypedDict, total=False):
+    """Written by the supervisor: the attempt's peak use so far, sampled every 5 s over the worker's
+    processes — RSS and CPU (% of one core) summed, VRAM they hold on NVIDIA GPUs (NVML; absent without);
+    when a peak grows (at most once a minute) and, `final`, when the attempt ends (pipeline/runs/peaks.py)"""
+
+    peak_rss_bytes: Required[int]
+    peak_cpu_pct: Required[float]
+    peak_vram_bytes: int
+    ram_total_bytes: int
+    vram_total_bytes: int | None
+    cpus: int
+    gpus: int
+    attempt: int
+    final: bool
+
+
 FIELDS: dict[EventType, type] = {
     EventType.METRICS: MetricsFields, EventType.PROGRESS: ProgressFields, EventType.ALERT: AlertFields,
     EventType.CHECKPOINT: CheckpointFields, EventType.STATUS: StatusFields, EventType.ATTEMPT: AttemptFields,
@@ -325,6 +342,7 @@ FIELDS: dict[EventType, type] = {
     EventType.DATAGEN: DatagenFields, EventType.JUDGE: JudgeFields, EventType.EVAL: EvalFields,
     EventType.ABLITERATE_SETUP: AbliterateSetupFields, EventType.BASELINE: BaselineFields,
     EventType.TRIAL: TrialFields, EventType.ABLITERATE_CHOSEN: AbliterateChosenFields,
+    EventType.RESOURCES: ResourcesFields,
 }
 
 
