@@ -424,6 +424,12 @@ class AbaApp(RunActions):
         yield SystemCommand("Resume run" + run, "Relaunch from the last complete checkpoint", self.action_resume_run)
         yield SystemCommand("Relaunch run" + run, "Start a new run with the same run.toml", self.action_relaunch_run)
         yield SystemCommand("Open logs" + run, "The run's stdout/stderr/events full screen", self.action_open_logs)
+        yield SystemCommand("Run details" + run, "Config, peak RAM/CPU/VRAM, best metrics, note and tags (key i)",
+                            self.action_run_details)
+        yield SystemCommand("Compare runs", "Pinned runs and the highlighted one side by side (key C)",
+                            self.action_compare_runs)
+        yield SystemCommand("New run like this" + run, "The launch form prefilled with its config (key N)",
+                            self.action_launch_like)
         yield SystemCommand("Pin / unpin run" + run, "Overlay the run on the charts", self.action_pin)
         yield SystemCommand("Open path…", "A run folder, trainer_state.json, HF output dir or JSONL log",
                             self.action_open_path)

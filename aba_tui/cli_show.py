@@ -41,7 +41,20 @@ def status_lines(row: dict[str, Any], folder: Path, now: float | None = None) ->
         out.append((key.replace("_", " "), row.get(key)))
     out.append(("folder", str(folder.resolve())))
     out += [("export", line) for line in export_lines(folder)]
+    out += _notes_and_peaks(folder)
     return [(k, str(v)) for k, v in out if v is not None and v != ""]
+
+
+def _notes_and_peaks(folder: Path) -> list[tuple[str, Any]]:
+    from pipeline.monitor.summary import peaks_line, summarize
+    from pipeline.runs.notes import read_notes
+
+    notes = read_notes(folder)
+    out: list[tuple[str, Any]] = [("tags", " ".join(notes.tags)), ("note", notes.note.replace("\n", " / "))]
+    peaks = summarize(folder).peaks
+    if peaks:
+        out.append(("peaks", peaks_line(peaks)))
+    return out
 
 
 def export_lines(folder: Path) -> list[str]:

@@ -148,7 +148,55 @@ class RunActions(GuardedApp[None]):
             return
         self._do_launch(cfg)
 
+    def action_launch_like(self) -> None:
+        """The launch form prefilled with the highlighted run's config (its run.toml)."""
+        entry = self._selected_entry()
+        if entry is not None:
+            self._launch_like(entry.path)
+
+    @work(thread=True, exit_on_error=False, group="control")
+    def _launch_like(self, path: Any) -> None:
+        try:
+            cfg = load_run_config(path)
+        except (AbaError, OSError) as exc:
+            self.call_from_thread(self.notify, f"cannot read {path}: {exc}", severity="error")
+            return
+        self.call_from_thread(self._open_launch_like, cfg, path.name)
+
+    def _open_launch_like(self, cfg: RunConfig, run_id: str) -> None:
+        from aba_tui.screens.launch import LaunchScreen
+
+        def chosen(new: RunConfig | None) -> None:
+            if new is not None:
+                self._launch(new)
+
+        self.push_screen(LaunchScreen(runs_dir=self.store.root, prefill=(cfg, run_id)), chosen)
+
     # -- views -----------------------------------------------------------------------------------
+    def action_run_details(self) -> None:
+        from aba_tui.screens.run_details import RunDetailsScreen
+
+        entry = self._selected_entry()
+        if entry is not None:
+            self.push_screen(RunDetailsScreen(entry.path))
+
+    def action_compare_runs(self) -> None:
+        """The pinned runs and the highlighted one side by side; every run when none is pinned."""
+        from aba_tui.screens.compare import CompareScreen
+
+        dash = self.dashboard()
+        ids = list(getattr(dash, "pinned", []) or [])
+        if self.selected_run and self.selected_run not in ids:
+            ids.append(self.selected_run)
+        entries = [e for e in (self.model.entry(i) for i in ids) if e is not None and e.kind == "run"]
+        if len(entries) < 2:
+            entries = [e for e in (self.model.entry(r.run_id) for r in self.model.rows())
+                       if e is not None and e.kind == "run"]
+        if len(entries) < 2:
+            self.notify("nothing to compare: pin runs with space (or have two runs)", severity="warning")
+            return
+        self.push_screen(CompareScreen([e.path for e in entries]))
+
     def action_open_logs(self) -> None:
         from aba_tui.screens.logs import LogScreen
 

@@ -42,7 +42,8 @@ Every run in the runs dir, with the state its supervisor recorded (`lost` when t
 the stage, step/total, ETA, last loss and age. Runs started from the CLI or before the UI opened are here too.
 
 A **●** marks a run pinned for the charts' overlay; **⚠** / **✗** mark runs with warnings / errors.
-Actions apply to the highlighted run and ask before anything destructive."""
+Actions apply to the highlighted run and ask before anything destructive. `i` shows its config, peaks
+and notes; `C` compares the pinned runs (and this one) side by side; `N` starts a new run from its config."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_pin", "Pin", id="runs.pin", tooltip="overlay this run on the charts"),
@@ -54,6 +55,12 @@ Actions apply to the highlighted run and ask before anything destructive."""
         Binding("R", "app.relaunch_run", "Relaunch", id="runs.relaunch", show=False,
                 tooltip="a new run from the same run.toml"),
         Binding("enter", "app.open_logs", "Logs", id="runs.logs", tooltip="the run's logs full screen"),
+        Binding("i", "app.run_details", "Details", id="runs.details",
+                tooltip="config, peak RAM/CPU/VRAM, best metrics, your note and tags"),
+        Binding("C", "app.compare_runs", "Compare", id="runs.compare",
+                tooltip="pinned runs and this one side by side (all runs when none is pinned)"),
+        Binding("N", "app.launch_like", "New like this", id="runs.like", show=False,
+                tooltip="the launch form, prefilled with this run's config"),
     ]
 
     class Pinned(Message):

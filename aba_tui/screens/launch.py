@@ -9,6 +9,7 @@ there) and returns a validated RunConfig; the app launches it from a worker thre
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,6 +35,8 @@ from pipeline.config.run import (
 )
 from pipeline.config.schema import FieldInfo
 from pipeline.errors import AbaError, ConfigError
+
+LIKE = "like"
 
 
 def stage_helps() -> dict[str, str]:
@@ -70,17 +73,24 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
         Binding("ctrl+s", "submit", "Launch", id="launch.submit"),
     ]
 
-    def __init__(self, what: str | None = None, *, runs_dir: Path) -> None:
+    def __init__(self, what: str | None = None, *, runs_dir: Path,
+                 prefill: tuple[RunConfig, str] | None = None) -> None:
         super().__init__()
         self.runs_dir = runs_dir  # where the run will be created: its run:<id> sources are looked up there
         self.options = choices()
+        # "New run like this": another run's config (and its id), offered as the first choice.
+        self.prefill = prefill
+        if prefill is not None:
+            self.options.insert(0, (f"like   {prefill[1]}", LIKE))
+            what = LIKE
         self.what = what or self.options[0][1]
         self.base: RunConfig | None = None
         self._invalid: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog launch-dialog"):
-            yield Label("Launch a run", classes="dialog-title")
+            yield Label("Launch a run" + (f" like {self.prefill[1]}" if self.prefill else ""),
+                        classes="dialog-title")
             yield Select(self.options, value=self.what, allow_blank=False, id="what")
             yield VerticalScroll(id="fields")
             yield Static("", id="launch-error")
@@ -103,7 +113,7 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
         self._invalid.clear()
         self._error("")
         try:
-            self.base = base_config(self.what)
+            self.base = self._base()
         except AbaError as exc:
             self.base = None
             self._error(str(exc))
@@ -125,6 +135,13 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
                 row = Horizontal(Label(f["name"], classes="field-name"), w, classes="field")
                 widgets += [row, Static(f["help"], classes="field-help")]
         await box.mount_all(widgets)
+
+    def _base(self) -> RunConfig:
+        if self.what == LIKE and self.prefill is not None:
+            cfg = copy.deepcopy(self.prefill[0])
+            cfg.parent, cfg.after = None, []  # a new run of its own, not a chained child
+            return cfg
+        return base_config(self.what)
 
     def _error(self, text: str) -> None:
         self.query_one("#launch-error", Static).update(text)
@@ -159,7 +176,7 @@ class LaunchScreen(ModalScreen[RunConfig | None]):
         """The form's values applied to the base config and validated (raises ConfigError)."""
         if self.base is None:
             raise ConfigError(f"{self.what}: no base config")
-        cfg = base_config(self.what)
+        cfg = self._base()
         for section, obj in cfg.sections.items():
             for f in section_fields(section):
                 w = self.query_one(f"#f-{section}-{f['name']}")

@@ -21,6 +21,8 @@ RESERVE_FILE = ".reserve"  # 1 MiB held while the run is live, released to recor
 SLURM_JOB_SCRIPT = "slurm-job.sh"  # the batch script `aba run` / `aba resume` submitted
 SLURM_JOB_OUTPUT = "slurm-%j.out"  # the batch step's own output, one file a job (%j: Slurm's job id)
 
+NOTES_FILE = "notes.json"  # the operator's note and tags on the run (pipeline/runs/notes.py), written whole
+
 LOG_FILES = (STDOUT_LOG, STDERR_LOG, EVENTS_FILE, SUPERVISOR_LOG)
 
 # -- checkpoints ---------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ grows, the fake NVML at the edge for VRAM, and a real selftest run through the d
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import time
@@ -44,7 +45,7 @@ def test_peaks_of_a_growing_process_tree_with_its_vram(tmp_path) -> None:
     assert last["peak_rss_bytes"] >= 200 << 20 and last["peak_cpu_pct"] > 20  # a busy loop: most of a core
     assert last["peak_vram_bytes"] == 3 * GiB and last["vram_total_bytes"] == 80 * GiB and last["gpus"] == 1
     assert last["attempt"] == 2 and last["cpus"] >= 1 and last["ram_total_bytes"] > last["peak_rss_bytes"]
-    assert all(a["peak_rss_bytes"] <= b["peak_rss_bytes"] for a, b in zip(written, written[1:], strict=False))
+    assert all(a["peak_rss_bytes"] <= b["peak_rss_bytes"] for a, b in itertools.pairwise(written))
 
 
 def test_without_nvml_there_is_no_vram_field_and_a_vanished_process_costs_nothing() -> None:
