@@ -99,7 +99,7 @@ def _read_events(path: Path, s: RunSummary) -> None:
     else:
         events = (e for _off, e in iter_events(path))
     for ev in events:
-        kind = ev.get("type", "metrics")
+        kind = ev.get("type", EventType.METRICS)
         if kind == EventType.RESOURCES:
             s.peaks = ev
         elif kind == EventType.METRICS:
