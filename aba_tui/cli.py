@@ -260,50 +260,53 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--wait", action="store_true", help="wait for the run to end; exit 0 if it succeeded")
     s.add_argument("--force", action="store_true",
                    help="start even when the runs dir has less free space than the run will write")
-    s.add_argument("--wait-timeout", type=float, default=24 * 3600, help=argparse.SUPPRESS)
+    s.add_argument("--wait-timeout", type=float, default=24 * 3600, metavar="SECONDS",
+                   help="with --wait: give up waiting after this long (default 24 h; the run goes on)")
     s.add_argument("--after", action="append", metavar="RUN",
                    help="start only once RUN succeeded (repeatable); fails if RUN does not succeed")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("ps", parents=[common], help="list runs with their true state")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="one JSON object per run, raw values")
     s.set_defaults(func=cmd_ps)
 
     s = sub.add_parser("status", parents=[common], help="one run's status")
     s.add_argument("run", help="run id (or a unique prefix/suffix, or a run folder)")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="the status as JSON, raw values")
     s.set_defaults(func=cmd_status)
 
     s = sub.add_parser("tail", parents=[common], help="print a run's events (or logs), optionally following")
-    s.add_argument("run")
+    s.add_argument("run", help="run id (or a unique prefix/suffix, or a run folder)")
     s.add_argument("--follow", "-f", action="store_true", help="keep printing new lines until the run ends")
     s.add_argument("--logs", action="store_true", help="stdout.log and stderr.log instead of events")
-    s.add_argument("--lines", "-n", type=int, default=20)
+    s.add_argument("--lines", "-n", type=int, default=20, help="lines to print from the end first (default 20)")
     s.set_defaults(func=cmd_tail)
 
     s = sub.add_parser("stop", parents=[common], help="ask a run to stop (SIGTERM, checkpoint, exit)")
-    s.add_argument("run")
+    s.add_argument("run", help="run id (or a unique prefix/suffix, or a run folder)")
     s.add_argument("--grace", type=float, default=None, metavar="SECONDS",
                    help="seconds before SIGKILL (default: supervisor.grace_seconds of the run)")
-    s.add_argument("--wait", action="store_true")
-    s.add_argument("--wait-timeout", type=float, default=600, help=argparse.SUPPRESS)
+    s.add_argument("--wait", action="store_true", help="wait until the run has ended and print its state")
+    s.add_argument("--wait-timeout", type=float, default=600, metavar="SECONDS",
+                   help="with --wait: give up waiting after this long (default 600)")
     s.set_defaults(func=cmd_stop)
 
     s = sub.add_parser("resume", parents=[common], help="relaunch a run from its last complete checkpoint")
-    s.add_argument("run")
+    s.add_argument("run", help="run id (or a unique prefix/suffix, or a run folder)")
     s.set_defaults(func=cmd_resume)
 
     s = sub.add_parser("doctor", parents=[common], help="check python, torch/CUDA, VRAM, libraries, disk, model")
     s.add_argument("--smoke", action="store_true", help="also run a few training steps on the embedded model")
     s.add_argument("--keep", action="store_true", help="with --smoke: keep its run in the runs dir (else removed)")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="the checks as JSON")
     s.set_defaults(func=cmd_doctor)
 
     s = sub.add_parser("presets", parents=[common], help="list the run presets")
     s.set_defaults(func=cmd_presets)
 
     s = sub.add_parser("open", parents=[common], help="open a run folder or foreign log in the TUI")
-    s.add_argument("path", type=Path)
+    s.add_argument("path", type=Path, help="a run folder, trainer_state.json, an HF output dir, a TensorBoard "
+                   "log dir, or any JSONL of numbers")
     s.set_defaults(func=cmd_ui)
 
     s = sub.add_parser("demo", parents=[common], help="start the CPU demo run (DPO on the embedded model, then "

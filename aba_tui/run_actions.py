@@ -181,7 +181,8 @@ class RunActions(GuardedApp[None]):
             self.push_screen(RunDetailsScreen(entry.path))
 
     def action_compare_runs(self) -> None:
-        """The pinned runs and the highlighted one side by side; every run when none is pinned."""
+        """The pinned runs and the highlighted one side by side; with none pinned, every run of the
+        highlighted one's stage (runs of different stages share few hyper-parameters)."""
         from aba_tui.screens.compare import CompareScreen
 
         dash = self.dashboard()
@@ -190,10 +191,12 @@ class RunActions(GuardedApp[None]):
             ids.append(self.selected_run)
         entries = [e for e in (self.model.entry(i) for i in ids) if e is not None and e.kind == "run"]
         if len(entries) < 2:
-            entries = [e for e in (self.model.entry(r.run_id) for r in self.model.rows())
+            stage = next((r.stage for r in self.model.rows() if r.run_id == self.selected_run), None)
+            entries = [e for e in (self.model.entry(r.run_id) for r in self.model.rows() if r.stage == stage)
                        if e is not None and e.kind == "run"]
         if len(entries) < 2:
-            self.notify("nothing to compare: pin runs with space (or have two runs)", severity="warning")
+            self.notify("nothing to compare: pin runs with space (or have two runs of this stage)",
+                        severity="warning")
             return
         self.push_screen(CompareScreen([e.path for e in entries]))
 

@@ -58,7 +58,7 @@ and notes; `C` compares the pinned runs (and this one) side by side; `N` starts 
         Binding("i", "app.run_details", "Details", id="runs.details",
                 tooltip="config, peak RAM/CPU/VRAM, best metrics, your note and tags"),
         Binding("C", "app.compare_runs", "Compare", id="runs.compare",
-                tooltip="pinned runs and this one side by side (all runs when none is pinned)"),
+                tooltip="pinned runs and this one side by side (this stage's runs when none is pinned)"),
         Binding("N", "app.launch_like", "New like this", id="runs.like", show=False,
                 tooltip="the launch form, prefilled with this run's config"),
     ]
