@@ -137,31 +137,27 @@ class RunActions(GuardedApp[None]):
     def action_relaunch_run(self) -> None:
         entry = self._selected_entry()
         if entry is not None:
-            self._relaunch(entry.path)
-
-    @work(thread=True, exit_on_error=False, group="control")
-    def _relaunch(self, path: Any) -> None:
-        try:
-            cfg = load_run_config(path)
-        except (AbaError, OSError) as exc:
-            self.call_from_thread(self.notify, f"relaunch failed: {exc}", severity="error")
-            return
-        self._do_launch(cfg)
+            self._from_run_toml(entry.path, form=False)
 
     def action_launch_like(self) -> None:
         """The launch form prefilled with the highlighted run's config (its run.toml)."""
         entry = self._selected_entry()
         if entry is not None:
-            self._launch_like(entry.path)
+            self._from_run_toml(entry.path, form=True)
 
     @work(thread=True, exit_on_error=False, group="control")
-    def _launch_like(self, path: Any) -> None:
+    def _from_run_toml(self, path: Any, form: bool) -> None:
+        """A new run from a run's run.toml: at once (relaunch), or through the launch form."""
         try:
             cfg = load_run_config(path)
         except (AbaError, OSError) as exc:
-            self.call_from_thread(self.notify, f"cannot read {path}: {exc}", severity="error")
+            self.call_from_thread(self.notify, f"{'cannot read' if form else 'relaunch failed:'} {exc}",
+                                  severity="error")
             return
-        self.call_from_thread(self._open_launch_like, cfg, path.name)
+        if form:
+            self.call_from_thread(self._open_launch_like, cfg, path.name)
+        else:
+            self._do_launch(cfg)
 
     def _open_launch_like(self, cfg: RunConfig, run_id: str) -> None:
         from aba_tui.screens.launch import LaunchScreen

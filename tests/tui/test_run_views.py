@@ -42,6 +42,11 @@ def three(tmp_path: Path) -> tuple[RunStore, list[str]]:
     return store, [a, b, c]
 
 
+async def _listed(pilot, app) -> None:
+    await wait_until(pilot, lambda: app.screen.query(RunsTable) and app.screen.query_one(RunsTable).row_count == 3,
+                     what="three runs")
+
+
 def _cells(table: DataTable) -> list[dict[str, str]]:
     keys = [str(col.key.value) for col in table.ordered_columns]
     return [{k: str(v).removesuffix(" ★") for k, v in zip(keys, table.get_row_at(i), strict=True)}
@@ -52,8 +57,7 @@ async def test_three_runs_compared_by_what_differs_and_their_best_metrics(tmp_pa
     store, (a, b, c) = three
     app = make_app(tmp_path, runs_dir=store.root)
     async with app.run_test(size=(160, 45)) as pilot:
-        await wait_until(pilot, lambda: app.screen.query(RunsTable) and app.screen.query_one(RunsTable).row_count == 3,
-                         what="three runs")
+        await _listed(pilot, app)
         table = app.screen.query_one(RunsTable)
         for rid in (a, b):
             table.select_run(rid)
@@ -90,8 +94,7 @@ async def test_details_show_config_peaks_and_keep_a_note(tmp_path: Path, three) 
     store, (a, _b, _c) = three
     app = make_app(tmp_path, runs_dir=store.root)
     async with app.run_test(size=(160, 45)) as pilot:
-        await wait_until(pilot, lambda: app.screen.query(RunsTable) and app.screen.query_one(RunsTable).row_count == 3,
-                         what="three runs")
+        await _listed(pilot, app)
         app.screen.query_one(RunsTable).select_run(a)
         await pilot.press("i")
         await wait_until(pilot, lambda: isinstance(app.screen, RunDetailsScreen) and app.screen.summary is not None,
@@ -119,8 +122,7 @@ async def test_a_new_run_prefilled_from_the_highlighted_one(tmp_path: Path, thre
     store, (_a, b, _c) = three
     app = make_app(tmp_path, runs_dir=store.root)
     async with app.run_test(size=(160, 45)) as pilot:
-        await wait_until(pilot, lambda: app.screen.query(RunsTable) and app.screen.query_one(RunsTable).row_count == 3,
-                         what="three runs")
+        await _listed(pilot, app)
         app.screen.query_one(RunsTable).select_run(b)
         await pilot.press("N")
         await wait_until(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen.query("#f-dpo-beta"),
