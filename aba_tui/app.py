@@ -138,7 +138,8 @@ class AbaApp(RunActions):
         from aba_tui.screens.dashboard import DashboardScreen
 
         out: dict[str, str] = {}
-        for owner in (cls, DashboardScreen, RunsTable, ChartsPane, MetricChart, LogView, TelemetryPane, AlertsTable):
+        for owner in (cls, DashboardScreen, SubScreen, RunsTable, ChartsPane, MetricChart, LogView, TelemetryPane,
+                      AlertsTable):
             for b in owner.BINDINGS:
                 if isinstance(b, Binding) and b.id:
                     out[b.id] = b.key

@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.widgets import Input
 
 from aba_tui.screens.chat import SAMPLING_FIELDS, ChatScreen
+from aba_tui.screens.chat_library import ModelLibraryScreen
 from pipeline.chat.client import Sampling
 from pipeline.chat.session import SIDES, BlindOrder, Generation, SideSpec, Turn, concrete_seed
 from pipeline.chat.votes import dpo_pairs, vote_record
@@ -87,6 +88,8 @@ async def test_chat_survives_bad_input_in_every_field_and_any_key(tmp_path: Path
         async def press_all(where: str) -> None:
             for key in [*keys, "enter", "tab"]:
                 await pilot.press(key)
+                if isinstance(app.screen, ModelLibraryScreen):  # ctrl+o: the model library, closed again
+                    await pilot.press("escape")
                 assert app.is_running and app.screen is screen, f"{key} in {where}"
 
         good = {name: default for name, default, _ in SAMPLING_FIELDS}
