@@ -133,3 +133,18 @@ async def test_a_new_run_prefilled_from_the_highlighted_one(tmp_path: Path, thre
         cfg = form.collect()
         assert cfg.stage == "dpo" and cfg.sections["dpo"].beta == 0.3 and cfg.sections["dpo"].learning_rate == 2e-5
         assert cfg.parent is None
+
+
+async def test_compare_without_pins_takes_the_highlighted_runs_stage(tmp_path: Path, three) -> None:
+    store, (a, b, c) = three
+    _sft, path = store.create_run(build_config("sft"))
+    (path / "events.jsonl").write_text(json.dumps({"ts": 1.0, "type": "metrics", "step": 1, "loss": 0.01}) + "\n")
+    app = make_app(tmp_path, runs_dir=store.root)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query(RunsTable) and app.screen.query_one(RunsTable).row_count == 4,
+                         what="four runs")
+        app.screen.query_one(RunsTable).select_run(a)
+        await pilot.press("C")
+        await wait_until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.comparison is not None,
+                         what="the comparison")
+        assert {r.run_id for r in app.screen.comparison.runs} == {a, b, c}  # the sft run is not a dpo run's peer
