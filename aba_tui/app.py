@@ -98,7 +98,7 @@ class AbaApp(RunActions):
         s = self.settings
         self.model = RunsModel(self.store, s.alerts.thresholds(), tail_lines=s.runs.tail_lines,
                                full_history_bytes=int(s.runs.full_history_mb * 2**20), scan_s=s.runs.scan_s,
-                               clock=clock)
+                               clock=clock, announce_lost=True)
         self._quitting = threading.Event()  # ends the telemetry sampler's wait between samples
         self.telemetry = telemetry or Telemetry(history_s=s.telemetry.history_minutes * 60,
                                                 interval_s=s.telemetry.interval_s, disk_path=self.store.root)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 
 def _store(args: argparse.Namespace) -> RunStore:
-    return RunStore(resolve_runs_dir(args.runs_dir))
+    return RunStore(resolve_runs_dir(getattr(args, "runs_dir", None)))
 
 
 def _rows(store: RunStore, infos: list[RunInfo]) -> list[dict]:
@@ -74,10 +74,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = _store(args)
     # A bad dataset is refused before any run folder exists; run:<id> sources are looked up in this runs dir.
     preflight_chain(cfg, store.root)
+    existed = store.root.is_dir()
     run_id, _path = launcher.launch(store, cfg, force=args.force)
-    print(run_id)
+    if not existed:
+        print(f"aba: created the runs dir {store.root}", file=sys.stderr)
+    print(run_id, flush=True)
     if args.wait:
-        state = launcher.wait_for(store, run_id, set(TERMINAL) | {"lost"}, timeout=args.wait_timeout)
+        try:
+            state = launcher.wait_for(store, run_id, set(TERMINAL) | {"lost"}, timeout=args.wait_timeout)
+        except KeyboardInterrupt:
+            print(f"aba: stopped waiting; run {run_id} goes on in the background (aba tail -f {run_id} follows "
+                  f"it, aba stop {run_id} ends it)", file=sys.stderr)
+            return 130
         print(f"{run_id}: {state}", file=sys.stderr)
         return 0 if state == "succeeded" else 1
     return 0
@@ -86,16 +94,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_ps(args: argparse.Namespace) -> int:
     from pipeline.runs.faults.runs_dir import runs_dir_warning
 
-    warning = runs_dir_warning(_store(args).root)
+    store = _store(args)
+    store.check_readable()
+    warning = runs_dir_warning(store.root)
     if warning:
         print(f"aba: warning: {warning}", file=sys.stderr)
-    store = _store(args)
     rows = _rows(store, store.list_runs())
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
     if not rows:
-        print(f"no runs in {_store(args).root}")
+        print(f"no runs in {store.root}")
         return 0
     fmt = "{:<36} {:<9} {:<10} {:>11} {:>9} {:>6} {:>5} {:<16} {}"
     print(fmt.format("RUN", "STAGE", "STATE", "STEP", "LOSS", "ETA", "AGE", "WHERE", "REASON"))
@@ -164,9 +173,13 @@ def read_state(info: RunInfo) -> str:
 def cmd_stop(args: argparse.Namespace) -> int:
     store = _store(args)
     run_id = launcher.stop(store, args.run, args.grace)
-    print(f"{run_id}: stop requested")
+    print(f"{run_id}: stop requested", flush=True)
     if args.wait:
-        state = launcher.wait_for(store, run_id, set(TERMINAL) | {"lost"}, timeout=args.wait_timeout)
+        try:
+            state = launcher.wait_for(store, run_id, set(TERMINAL) | {"lost"}, timeout=args.wait_timeout)
+        except KeyboardInterrupt:
+            print(f"aba: stopped waiting; run {run_id} still stops (it saves a checkpoint first)", file=sys.stderr)
+            return 130
         print(f"{run_id}: {state}")
     return 0
 
@@ -237,11 +250,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # -- parser ---------------------------------------------------------------------------------------
+RUNS_DIR_HELP = "folder of run folders (default: $ABA_RUNS_DIR, the config file's runs_dir, or ./runs)"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    # --runs-dir goes before or after the command: the command's own default is SUPPRESS, so it never
+    # overwrites a value given before the command (`aba --runs-dir DIR run …`).
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--runs-dir", type=Path, default=None, metavar="DIR",
-                        help="folder of run folders (default: $ABA_RUNS_DIR, the config file's runs_dir, or ./runs)")
-    p = argparse.ArgumentParser(prog="aba", parents=[common],
+    common.add_argument("--runs-dir", type=Path, default=argparse.SUPPRESS, metavar="DIR", help=RUNS_DIR_HELP)
+    top = argparse.ArgumentParser(add_help=False)
+    top.add_argument("--runs-dir", type=Path, default=None, metavar="DIR", help=RUNS_DIR_HELP)
+    p = argparse.ArgumentParser(prog="aba", parents=[top],
                                 description="ABA Control Centre: drive and watch LLM fine-tuning runs. "
                                 "With no command, opens the control centre (TUI).")
     p.add_argument("--theme", default=None,
@@ -332,3 +351,9 @@ def main(argv: list[str]) -> int:
         return exc.exit_code
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("aba: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # a file the run folder holds in a form we do not read (a FIFO, a link), a full disk
+        print(f"aba: {exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}", file=sys.stderr)
+        return 1

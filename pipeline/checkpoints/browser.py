@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
 import time
 import tomllib
 from collections.abc import Iterable
@@ -24,6 +23,7 @@ from pipeline.checkpoints.store import Checkpoint, list_checkpoints
 from pipeline.runs.layout import BEST, CHECKPOINTS_DIR, DELETING_PREFIX, FINAL, RUN_TOML
 from pipeline.runs.status import ACTIVE
 from pipeline.runs.store import RunStore
+from pipeline.safeio import UnsafePath, check_no_links, rmtree_inside
 
 # Names the project keeps as aliases of the run's outcome; a prune never removes them.
 PROTECTED = frozenset({BEST, FINAL})
@@ -371,13 +371,19 @@ def execute_prune(plan: PrunePlan) -> int:
         allowed = {row.run_dir.resolve(), (row.run_dir / CHECKPOINTS_DIR).resolve()}
         if path.parent.resolve() not in allowed:
             raise ValueError(f"{path}: not a checkpoint folder of run {row.run_id}; refusing to delete")
+        try:
+            # Neither the run folder nor its checkpoints/ may be a link: deleting through one deletes
+            # whatever it points to, outside the runs dir.
+            check_no_links(path.parent, row.run_dir.parent)
+        except UnsafePath as exc:
+            raise ValueError(f"{exc.filename}: {exc.strerror}; refusing to prune run {row.run_id}") from None
         if path.is_symlink():
             path.unlink()
             continue
         size = freed_bytes([path])
         doomed = path.with_name(f"{DELETING_PREFIX}{path.name}")
         os.replace(path, doomed)
-        shutil.rmtree(doomed)
+        rmtree_inside(doomed, row.run_dir.parent)
         freed += size
     return freed
 

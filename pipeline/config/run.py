@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from pipeline.config.runref import is_run_ref, parse_run_ref, run_ref
 from pipeline.config.schema import FieldInfo, FieldType, field_type
 from pipeline.config.schema import section_fields as class_fields
 from pipeline.errors import ConfigError
+from pipeline.redact import register_config
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 
@@ -94,6 +97,20 @@ def _expected(ftype: FieldType, meta: Mapping[str, Any]) -> str:
     }.get(ftype, ftype)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # multiline text keeps \t \n \r
+
+
+def check_text(value: str, where: str, multiline: bool = False) -> str:
+    """Refuse control characters in a config string (one line naming the key and the character)."""
+    bad = (_CONTROL_TEXT if multiline else _CONTROL).search(value)
+    if bad:
+        expected = "text with no control character but newlines and tabs" if multiline else "one line of text"
+        raise ConfigError(f"{where}: control character {bad.group()!r} at position {bad.start()} (expected "
+                          f"{expected})")
+    return value
+
+
 def coerce(value: Any, ftype: FieldType, meta: Mapping[str, Any], where: str) -> Any:
     """Check and convert ``value`` to the field type; ``where`` names the file/flag and key."""
     bad = ConfigError(f"{where}={value!r}: expected {_expected(ftype, meta)}")
@@ -128,12 +145,14 @@ def coerce(value: Any, ftype: FieldType, meta: Mapping[str, Any], where: str) ->
         if not isinstance(value, int | float):
             raise bad
         out = float(value)
+        if not math.isfinite(out):
+            raise ConfigError(f"{where}={value!r}: expected a finite number")
     elif ftype == "list[str]":
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise bad
-        out = value
+        out = [check_text(v, where) for v in value]
     else:
         if isinstance(value, datetime.date | datetime.time):
             value = value.isoformat()  # TOML reads 12:00:00 (e.g. slurm.time) as a time of day
@@ -141,7 +160,7 @@ def coerce(value: Any, ftype: FieldType, meta: Mapping[str, Any], where: str) ->
             value = str(value)  # a setting that is a number or a word (datagen.thinking_chosen = 4096)
         if not isinstance(value, str):
             raise bad
-        out = value
+        out = check_text(value, where, bool(meta.get("multiline")))
     choices = meta.get("choices")
     if choices and out not in choices:
         raise bad
@@ -265,15 +284,18 @@ def build_config(stage: str | None = None, files: list[Path] | None = None, sets
             )
         _apply(values[section], section, {key: value}, "--set")
 
+    for i, a in enumerate(after):
+        check_text(a, f"after[{i}]")
     cfg = RunConfig(
         stage=stage,
         sections={s: all_sections[s](**values[s]) for s in kept},
-        name=str(top.get("name", "")),
+        name=check_text(str(top.get("name", "")), "name"),
         then=[str(s) for s in then],
         parent=top.get("parent"),
-        description=str(top.get("description", "")),
+        description=check_text(str(top.get("description", "")), "description", multiline=True),
         after=list(after),
     )
+    register_config(cfg)  # every api_key_env it names: their values are masked in whatever is written
     if check_paths:
         validate_paths(cfg)
     return cfg

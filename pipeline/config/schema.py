@@ -36,8 +36,12 @@ def field_type(f: Field[Any], owner: type) -> FieldType:
 
 
 def opt(default: Any, help: str, *, choices: tuple[str, ...] | None = None,
-        min: float | None = None, max: float | None = None) -> Any:
-    meta = {"help": help, "choices": choices, "min": min, "max": max}
+        min: float | None = None, max: float | None = None, multiline: bool = False) -> Any:
+    """A config field. Strings hold no control characters (a newline in a [slurm] value would become a
+    shell line); ``multiline`` text (a system prompt) may hold newlines and tabs."""
+    meta: dict[str, Any] = {"help": help, "choices": choices, "min": min, "max": max}
+    if multiline:
+        meta["multiline"] = True
     if isinstance(default, list):
         items: list[Any] = list(default)
         return field(default_factory=lambda: list(items), metadata=meta)

@@ -20,7 +20,7 @@ class EvalSection:
     temperatures: list[str] = opt(["0.7"], "sampling settings: one temperature each (0 = greedy)")
     top_p: float = opt(0.95, "nucleus sampling", min=0.01, max=1.0)
     max_tokens: int = opt(128, "max new tokens an answer", min=1, max=8192)
-    system_prompt: str = opt("", "system prompt for every question ('' for none)")
+    system_prompt: str = opt("", "system prompt for every question ('' for none)", multiline=True)
     batch_size: int = opt(8, "answers generated together (transformers backend)", min=1, max=512)
     threads: int = opt(0, "CPU threads for generation (0: all)", min=0, max=512)
     judge: str = opt("rubric", "none, rubric (local heuristics), judge (the [judge] section: local GGUF, Gemini, "

@@ -14,6 +14,7 @@ from pipeline.monitor.series import RunSeries, is_number
 from pipeline.runs.events import Tail, parse_line, read_last_lines
 from pipeline.runs.status import ACTIVE, Status
 from pipeline.runs.vocabulary import AlertLevel, EventType
+from pipeline.safeio import open_regular
 
 if TYPE_CHECKING:
     from pipeline.monitor.foreign import ForeignReader
@@ -112,7 +113,7 @@ def summarize_tail(path: Path, lines: int = 200, head_bytes: int = 64 << 10) -> 
     out: dict[str, Any] = {}
     try:
         raws = read_last_lines(path, lines)
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             head = fh.read(head_bytes).split(b"\n")[:-1]
     except OSError:
         return out

@@ -11,6 +11,7 @@ and read whole only when the user selects or pins them.
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -42,6 +43,7 @@ HOST = socket.gethostname()
 CHUNK_BYTES = 8 << 20  # read a backlog in slices so one pass never parses a whole GB
 ACTIVITY_S = 2.0  # how often a run without new events has its files' mtimes looked at
 RECENT_END_S = 24 * 3600  # bad ends this recent are announced when the app opens
+log = logging.getLogger(__name__)
 
 
 
@@ -53,8 +55,11 @@ def _collapse_alert(stage: str | None) -> bool:
 class RunsModel(RunsViews):
     def __init__(self, store: RunStore, thresholds: Thresholds | None = None, tail_lines: int = 20000,
                  full_history_bytes: int = 16 << 20, scan_s: float = 2.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, announce_lost: bool = False) -> None:
         self.store = store
+        # Only the UI announces a lost run, with the user's own notifier (never a folder's command);
+        # `aba ps` and `aba status` only read.
+        self.announce_lost = announce_lost
         self.thresholds = thresholds or Thresholds()
         self.tail_lines = tail_lines
         self.full_history_bytes = full_history_bytes
@@ -150,6 +155,8 @@ class RunsModel(RunsViews):
                     self._poll_summary(e)
             except OSError as exc:  # a folder deleted under us, a permission change: show, go on
                 e.error = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # any one bad run folder: mark it, log it, watch the others
+                self._corrupt(e, exc)
         self._check_conditions(entries, now)
         if self._passes == 0:
             self._announce_recent_ends(entries, now)
@@ -172,6 +179,14 @@ class RunsModel(RunsViews):
                                           f"it was {e.state}; its supervisor stops the worker", rid))
                     self._rows_changed = True
                     self._rows_urgent = True
+
+    def _corrupt(self, e: RunEntry, exc: Exception) -> None:
+        why = f"cannot read this run: {type(exc).__name__}: {str(exc)[:200]}"
+        log.warning("%s: %s", e.path, why, exc_info=exc)
+        with self.lock:
+            if e.error != why or e.status is not None:
+                self._rows_changed = self._rows_urgent = True
+            e.status, e.error, e.fault = None, why, "corrupt"
 
     def _poll_status(self, e: RunEntry) -> None:
         sig = _sig(e.path / STATUS_FILE)
@@ -203,8 +218,9 @@ class RunsModel(RunsViews):
                 e.first_state = new
             elif old is not None and old != new:
                 self._latch(rules.run_ended(e.run_id, new, st.reason if st else err))
-        if st is not None and st.state == "lost" and time.time() - st.updated_at < RECENT_END_S:
-            # Its supervisor died and cannot say so: the first reader to notice announces it (once).
+        if self.announce_lost and st is not None and st.state == "lost" and time.time() - st.updated_at < RECENT_END_S:
+            # Supervisor and worker died and cannot say so: the first UI to notice announces it (once), with
+            # its user's notifier; nothing named in the run folder runs.
             announce_lost(e.path, st)
 
     def _unload(self, e: RunEntry) -> None:

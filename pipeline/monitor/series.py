@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from pipeline.runs.events import Tail, parse_lines, read_back
+from pipeline.runs.events import MAX_LINE_BYTES, Tail, parse_lines, read_back
 from pipeline.runs.vocabulary import EventType
+from pipeline.safeio import open_regular
 
 # Event keys that are bookkeeping, not metrics a user would chart.
 NOT_METRICS = frozenset({"ts", "type", "step", "pid", "attempt", "exit_code", "signal", "total_steps",
@@ -279,7 +280,7 @@ def tail_window(path: Path, max_lines: int, block: int = 1 << 20) -> tuple[list[
     """The last ``max_lines`` complete lines of ``path``, the offset just past the last of them,
     and the file's inode: start a :class:`Tail` there to follow it (a partial last line is left
     for the tail to read once its newline arrives)."""
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:  # a FIFO in its place raises at once, never blocks
         st = os.fstat(fh.fileno())
         buf, pos = read_back(fh, st.st_size, max_lines, block)
     cut = buf.rfind(b"\n")
@@ -303,6 +304,7 @@ def open_events(path: Path, tail_lines: int, full_limit_bytes: int) -> tuple[Tai
     if size <= full_limit_bytes:
         return Tail(Path(path)), [], False
     lines, offset, inode = tail_window(Path(path), tail_lines)
+    lines = [line for line in lines if len(line) <= MAX_LINE_BYTES]
     tail = Tail(Path(path), offset=offset, inode=inode)
     events, tail.malformed = parse_lines(lines)
     return tail, events, True

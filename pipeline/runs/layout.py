@@ -17,6 +17,7 @@ RESULT_FILE = "worker_result.json"  # a stage's deliberate end (failed/oom/stopp
 STOP_FILE = "stop.json"  # optional {"grace_seconds": N} written by `aba stop --grace`
 NOTIFY_LOG = "notify.log"  # what the supervisor's notifications did (never a URL token)
 LOST_MARK = "notify.lost"  # created once (O_EXCL) by the first reader that announces a lost run
+LOCK_FILE = ".lock"  # flock'ed by `aba run`/`aba resume`, then by the supervisor and its worker while live
 RESERVE_FILE = ".reserve"  # 1 MiB held while the run is live, released to record the end on a full disk
 SLURM_JOB_SCRIPT = "slurm-job.sh"  # the batch script `aba run` / `aba resume` submitted
 SLURM_JOB_OUTPUT = "slurm-%j.out"  # the batch step's own output, one file a job (%j: Slurm's job id)

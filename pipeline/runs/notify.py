@@ -27,7 +27,9 @@ from typing import Any
 
 from pipeline.config.paths import RUN_DIR_ENV, user_config_path
 from pipeline.errors import ConfigError
+from pipeline.redact import redact, register_url, register_value
 from pipeline.runs.layout import LOST_MARK, NOTIFY_LOG, RUN_TOML
+from pipeline.safeio import append_bytes
 
 ENDS = ("succeeded", "failed", "oom", "stopped", "lost")
 WHEN = (*ENDS, "alert")
@@ -45,7 +47,9 @@ class Webhook:
     @property
     def where(self) -> str:
         """How the log names it: name and host, never the path or query (tokens live there)."""
-        return f"{self.name} ({urllib.parse.urlsplit(self.url).netloc})"
+        parts = urllib.parse.urlsplit(self.url)
+        host = parts.hostname or "?"
+        return f"{self.name} ({host}:{parts.port})" if parts.port else f"{self.name} ({host})"
 
 
 @dataclass
@@ -116,9 +120,13 @@ def _webhook(where: str, name: str, spec: Any) -> Webhook:
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: expected a table with url and format")
     url = spec.get("url")
+    if isinstance(url, str):
+        register_url(url)  # masked wherever it might be echoed, valid or not
     if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in ("http", "https") or not (
-            urllib.parse.urlsplit(url).netloc):
-        raise ConfigError(f"{where}.url={url!r}: expected an http(s) URL")
+            urllib.parse.urlsplit(url).hostname):
+        # The value is not repeated: a webhook URL usually holds its token.
+        raise ConfigError(f"{where}.url: expected an http(s) URL like https://host/path (not shown here: it may "
+                          "hold a token)")
     fmt = spec.get("format", "json")
     if fmt not in FORMATS:
         raise ConfigError(f"{where}.format={fmt!r}: expected one of {', '.join(FORMATS)}")
@@ -128,6 +136,10 @@ def _webhook(where: str, name: str, spec: Any) -> Webhook:
     unknown = set(spec) - {"url", "format", "headers"}
     if unknown:
         raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r} (known: url, format, headers)")
+    # Its token (in the path, the query or the userinfo) and header values are masked in every log.
+    register_url(url)
+    for value in headers.values():
+        register_value(value, *value.split())
     return Webhook(name, url, fmt, dict(headers))
 
 
@@ -230,11 +242,16 @@ def post(hook: Webhook, notice: Notice, cfg: NotifyConfig, sleep: Callable[[floa
     return cfg.retries
 
 
+# The only variables a notification command inherits: never the API keys and tokens of the process.
+HOOK_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM")
+
+
 def run_command(command: str, notice: Notice, timeout_s: float, run_dir: Path | None) -> int:
-    """The shell hook, with the notice in its environment; returns its exit code."""
-    env = {**os.environ, "ABA_RUN_ID": notice.run_id, "ABA_STATE": notice.state, "ABA_REASON": notice.reason or "",
-           "ABA_STAGE": notice.stage, "ABA_ALERT": notice.code, "ABA_MESSAGE": notice.text(),
-           "ABA_NOTICE_JSON": json.dumps(notice.as_dict())}
+    """The shell hook, with the notice in a minimal environment (HOOK_ENV); returns its exit code."""
+    env = {k: os.environ[k] for k in HOOK_ENV if k in os.environ}
+    env.update({"ABA_RUN_ID": notice.run_id, "ABA_STATE": notice.state, "ABA_REASON": notice.reason or "",
+                "ABA_STAGE": notice.stage, "ABA_ALERT": notice.code, "ABA_MESSAGE": notice.text(),
+                "ABA_NOTICE_JSON": json.dumps(notice.as_dict())})
     if run_dir is not None:
         env[RUN_DIR_ENV] = str(run_dir)
     proc = subprocess.run(command, shell=True, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -264,12 +281,8 @@ class Notifier:
 
     def log(self, line: str) -> None:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        try:
-            fd = os.open(self.run_dir / NOTIFY_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, f"{stamp} {line}\n".encode())
-            finally:
-                os.close(fd)
+        try:  # 0600, never through a link, every credential masked
+            append_bytes(self.run_dir / NOTIFY_LOG, f"{stamp} {redact(line)}\n".encode())
         except OSError:
             pass  # a full disk or a removed folder: a notification log is not worth failing over
 
@@ -311,23 +324,22 @@ class Notifier:
         return per_hook * len(self.cfg.webhooks) + (self.cfg.timeout_s if self.cfg.command else 0) + 1.0
 
 
-def announce_lost(run_dir: Path, status: Any) -> bool:
-    """A reader found the run lost (its supervisor died): notify once, whoever sees it first.
+def announce_lost(run_dir: Path, status: Any, user: NotifyConfig | None = None) -> bool:
+    """The UI found the run lost (its supervisor and worker died): notify once, whoever sees it first.
 
-    The mark file is created with O_EXCL, so two readers (two UIs, `aba ls`) never both send. Returns
-    True when this call sent (in the background; the caller does not wait).
+    Sent with the user's own ``[notify]`` (``user``, else the user config) and never with anything the run
+    folder names: its run.toml's ``notify_command`` would otherwise run as whoever looks at the folder. The
+    mark file is created with O_EXCL (never through a link), so two UIs never both send. Returns True
+    when this call sent (in the background; the caller does not wait).
     """
     try:
-        fd = os.open(run_dir / LOST_MARK, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(run_dir / LOST_MARK, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         os.close(fd)
     except OSError:
         return False
     try:
-        from pipeline.runs.store import load_run_config
-
-        sup = load_run_config(run_dir).sections.get("supervisor")
-    except Exception:  # a run.toml that no longer loads: the user's defaults still apply
-        sup = None
-    notifier = Notifier.for_run_dir(run_dir, sup)
-    return notifier.send(Notice(status.run_id, "lost", status.reason or "the supervisor is gone",
-                                stage=status.stage, host=status.host))
+        cfg = user if user is not None else load_user()
+    except ConfigError:
+        return False
+    return Notifier(run_dir, cfg).send(Notice(status.run_id, "lost", status.reason or "the supervisor is gone",
+                                              stage=status.stage, host=status.host))

@@ -26,7 +26,7 @@ def claim_run_dir(runs_dir: Path, run_id: str) -> tuple[str, Path]:
         rid = run_id if n == 1 else f"{run_id}-{n}"
         path = runs_dir / rid
         try:
-            path.mkdir()
+            path.mkdir(mode=0o755)  # never group/other-writable, whatever the umask: see runs/trust.py
             return rid, path
         except FileExistsError:
             n += 1

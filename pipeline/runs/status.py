@@ -10,9 +10,14 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pipeline.atomic import atomic_write_json
+from pipeline.redact import redact
 from pipeline.registry import resolve
 from pipeline.runs.layout import STATUS_FILE
+from pipeline.runs.lock import is_held
 from pipeline.runs.procinfo import alive
+from pipeline.safeio import read_bounded
+
+STATUS_MAX_BYTES = 1 << 20  # a status.json is a few hundred bytes; anything past this is not one
 
 # The states a run's status.json can hold (the supervisor writes them; docs/run-folder.md).
 RunState = Literal["queued", "running", "succeeded", "failed", "oom", "stopped", "lost"]
@@ -32,6 +37,7 @@ class Status:
     stage: str
     state: RunState = "queued"
     pid: int | None = None
+    pid_start: int | None = None  # the worker's kernel start ticks
     supervisor_pid: int | None = None
     supervisor_start: int | None = None  # kernel start ticks: tells a reused pid from ours
     host: str = field(default_factory=socket.gethostname)
@@ -63,16 +69,23 @@ class Status:
 
 def write_status(run_dir: Path, status: Status) -> None:
     status.updated_at = time.time()
+    if status.reason:
+        status.reason = redact(status.reason)
     atomic_write_json(Path(run_dir) / STATUS_FILE, status.to_dict())
 
 
 def read_status_raw(run_dir: Path) -> Status:
-    """The status as written, with no liveness check. Raises ValueError on a corrupt file."""
+    """The status as written, with no liveness check. Raises ValueError on a corrupt file (and OSError on
+    one that is not a regular file: a FIFO, a device, a link to one)."""
     path = Path(run_dir) / STATUS_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_bounded(path, STATUS_MAX_BYTES).decode("utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except RecursionError:
+        raise ValueError(f"{path}: nested too deeply to be a status") from None
     if not isinstance(data, dict) or "run_id" not in data or "stage" not in data:
         raise ValueError(f"{path}: expected an object with run_id and stage")
     return Status.from_dict(data)
@@ -91,6 +104,17 @@ def read_status(run_dir: Path) -> Status:
     # A queued run whose supervisor has not written its pid yet gets a moment before it counts as lost.
     started = status.supervisor_pid is not None or time.time() - status.updated_at > 30
     if local and started and not alive(status.supervisor_pid, status.supervisor_start):
-        status.state = "lost"
-        status.reason = status.reason or "supervisor process is gone (machine reboot or kill -9?)"
+        if worker_alive(status):
+            status.reason = (f"its supervisor (pid {status.supervisor_pid}) is gone; the worker (pid {status.pid}) "
+                             "is stopping after a checkpoint and records the end")
+        elif is_held(Path(run_dir)):
+            status.reason = "its supervisor is gone; a process of the run still holds its lock"
+        else:
+            status.state = "lost"
+            status.reason = status.reason or "supervisor process is gone (machine reboot or kill -9?)"
     return status
+
+
+def worker_alive(status: Status) -> bool:
+    """The recorded worker still runs (pid + start ticks; a pid alone may have been reused)."""
+    return status.pid is not None and status.pid_start is not None and alive(status.pid, status.pid_start)

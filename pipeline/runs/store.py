@@ -12,9 +12,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.atomic import atomic_write_text
 from pipeline.config.paths import resolve_runs_dir
 from pipeline.config.run import RunConfig, build_config
 from pipeline.errors import RunDirError, RunNotFound
+from pipeline.runs import lock
 from pipeline.runs.layout import EVENTS_FILE, RUN_TOML, STATUS_FILE
 from pipeline.runs.runid import claim_run_dir, new_run_id
 from pipeline.runs.status import Status, read_status, write_status
@@ -51,27 +53,52 @@ class RunStore:
     def __init__(self, runs_dir: Path | str | None = None) -> None:
         self.root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
 
+    def check_readable(self) -> None:
+        """Readers (`aba ps`) never create the runs dir: a missing one or a file is one line."""
+        root = self.root
+        if root.exists() and not root.is_dir():
+            raise RunDirError(f"--runs-dir {root}: not a folder (expected a folder of run folders)")
+        if not root.exists():
+            raise RunDirError(f"--runs-dir {root}: no such folder (the first `aba run` creates it)")
+
     def check_writable(self) -> None:
+        """Starting a run creates a missing runs dir, only its last folder (a typo with missing parents is
+        refused rather than grown into a tree); the CLI says when it did."""
         root = self.root
         if root.exists() and not root.is_dir():
             raise RunDirError(f"--runs-dir {root}: not a folder (expected a writable folder)")
         try:
-            root.mkdir(parents=True, exist_ok=True)
+            root.mkdir(mode=0o755, exist_ok=True)
+        except FileNotFoundError:
+            raise RunDirError(f"--runs-dir {root}: cannot create it (its parent {root.parent} does not exist; aba "
+                              "creates the runs dir itself, never its parents)") from None
         except OSError as exc:
             raise RunDirError(f"--runs-dir {root}: cannot create it ({exc.strerror})") from None
         if not os.access(root, os.W_OK | os.X_OK):
             raise RunDirError(f"--runs-dir {root}: not writable (expected a writable folder)")
 
-    def create_run(self, cfg: RunConfig) -> tuple[str, Path]:
-        """Claim a folder and write run.toml and a queued status. Nothing is left on failure."""
+    def claim_run(self, cfg: RunConfig) -> tuple[str, Path, int]:
+        """Claim a folder, take its lock, write run.toml and a queued status. Returns the locked descriptor
+        (hand it to the supervisor, then close it). Nothing is left on failure."""
         self.check_writable()
         run_id, path = claim_run_dir(self.root, new_run_id(cfg.stage, cfg.model_label()))
         try:
-            (path / RUN_TOML).write_text(cfg.to_toml(), encoding="utf-8")
-            write_status(path, Status(run_id=run_id, stage=cfg.stage, parent=cfg.parent))
+            fd = lock.acquire(path, run_id)
+            try:
+                atomic_write_text(path / RUN_TOML, cfg.to_toml(), mode=0o644)
+                write_status(path, Status(run_id=run_id, stage=cfg.stage, parent=cfg.parent))
+            except BaseException:
+                os.close(fd)
+                raise
         except BaseException:
             shutil.rmtree(path, ignore_errors=True)
             raise
+        return run_id, path, fd
+
+    def create_run(self, cfg: RunConfig) -> tuple[str, Path]:
+        """:meth:`claim_run` without starting anything (the lock is released)."""
+        run_id, path, fd = self.claim_run(cfg)
+        os.close(fd)
         return run_id, path
 
     def path(self, run_id: str) -> Path:
@@ -95,8 +122,9 @@ class RunStore:
     def run_ids(self) -> list[str]:
         if not self.root.is_dir():
             return []
+        # A symlink is never a run folder here: prune, cleanup and writes must not leave the runs dir.
         return sorted(e.name for e in os.scandir(self.root)
-                      if e.is_dir() and os.path.exists(os.path.join(e.path, STATUS_FILE)))
+                      if e.is_dir(follow_symlinks=False) and os.path.lexists(os.path.join(e.path, STATUS_FILE)))
 
     def get(self, ref: str) -> RunInfo:
         path = self.resolve(ref)

@@ -22,6 +22,9 @@ from pipeline import registry
 from pipeline.atomic import atomic_write_text
 from pipeline.config.paths import RUN_DIR_ENV
 from pipeline.config.run import RunConfig, chain_child
+from pipeline.errors import AbaError
+from pipeline.redact import register_config
+from pipeline.runs import lock, trust
 from pipeline.runs.classify import classify, oom_kill_count, read_tail
 from pipeline.runs.cluster import deps, jobside, ranks
 from pipeline.runs.emitter import Emitter
@@ -29,21 +32,25 @@ from pipeline.runs.events import EventWriter, Tail
 from pipeline.runs.faults.durable import DurableStatus, RunFolderGone, note
 from pipeline.runs.layout import EVENTS_FILE, RESULT_FILE, RUN_TOML, STDERR_LOG, STDOUT_LOG, STOP_FILE
 from pipeline.runs.notify import Notice, Notifier
+from pipeline.runs.orphan import SUPERVISOR_ENV, supervisor_identity
 from pipeline.runs.peaks import PeakWatch
 from pipeline.runs.procinfo import start_ticks
 from pipeline.runs.status import Status, read_status_raw
 from pipeline.runs.store import load_run_config
 from pipeline.runs.vocabulary import EventType
 from pipeline.runs.watch import AttemptWatch
+from pipeline.safeio import open_append
 
 END_RETRY_S = 600.0  # how long the final status write is retried on a disk that refuses it
 
 
 def worker_command(cfg: RunConfig, run_dir: Path, resume: bool, attempt: int) -> list[str]:
     """The worker's argv: plain python, or `accelerate launch` when the run asks for several GPUs."""
-    tail = ["-m", "pipeline.runs.worker", str(run_dir), "--attempt", str(attempt)] + (["--resume"] if resume else [])
+    # -P: the working directory is not put on sys.path (a run folder or a cwd cannot shadow our modules).
+    tail = ["-P", "-m", "pipeline.runs.worker", str(run_dir), "--attempt", str(attempt)]
+    tail += ["--resume"] if resume else []
     sup = cfg.sections["supervisor"]
-    multinode = jobside.multinode_command(cfg, tail[2:]) if jobside.is_slurm(cfg) else None
+    multinode = jobside.multinode_command(cfg, tail[3:]) if jobside.is_slurm(cfg) else None
     if multinode:
         return multinode
     if sup.gpus > 1:
@@ -53,7 +60,7 @@ def worker_command(cfg: RunConfig, run_dir: Path, resume: bool, attempt: int) ->
         else:
             cmd += ["--multi_gpu"]
         # accelerate launches a module with -m before the module name.
-        return [*cmd, "-m", "pipeline.runs.worker", *tail[2:]]
+        return [*cmd, "-m", "pipeline.runs.worker", *tail[3:]]
     return [sys.executable, *tail]
 
 
@@ -76,11 +83,14 @@ def halve_for_retry(cfg: RunConfig) -> str | None:
 
 
 class Supervisor(Emitter):
-    def __init__(self, run_dir: Path, resume: bool) -> None:
+    def __init__(self, run_dir: Path, resume: bool, lock_fd: int | None = None) -> None:
         self.run_dir = run_dir
         self.resume = resume
+        self.lock_fd = lock_fd  # the run's lock, inherited by the worker: held while either lives
         self.cfg = load_run_config(run_dir)
+        register_config(self.cfg)
         self.status = read_status_raw(run_dir)
+        self.link: Path | None = None  # the old path of a run folder renamed while live, pointing to the new
         self.proc: subprocess.Popen[bytes] | None = None
         self.stop_requested = False
         self.slurm_signal = False  # the stop came from Slurm (time limit, preemption), not `aba stop`
@@ -90,7 +100,8 @@ class Supervisor(Emitter):
         # Error alerts the stage writes are announced as they come (the UI may be closed).
         self.alerts = Tail(run_dir / EVENTS_FILE, offset=(run_dir / EVENTS_FILE).stat().st_size)
         self.durable = DurableStatus(run_dir)  # status writes that survive a full or read-only disk
-        self.watch = AttemptWatch(run_dir, self.cfg.sections["supervisor"], self, self._signal_worker)
+        self.watch = AttemptWatch(run_dir, self.cfg.sections["supervisor"], self, self._signal_worker,
+                                  self._moved)
         self.peaks = PeakWatch(lambda fields: self.emit(EventType.RESOURCES, **fields))  # peak RAM/CPU/VRAM
 
     def write(self, st: Status) -> None:
@@ -124,6 +135,33 @@ class Supervisor(Emitter):
             except ProcessLookupError:
                 pass
 
+    def _moved(self, new: Path) -> None:
+        """The run folder was renamed while live: follow it. The worker goes on through a link at the old
+        path (its paths are absolute); status, events and the id follow the new name."""
+        old = self.run_dir
+        try:
+            os.symlink(new, old)
+            self.link = old
+        except OSError as exc:  # the old name is taken again: the worker would write into another folder
+            note(f"{old} moved to {new} and its old path cannot point there ({exc.strerror}): worker killed")
+            self._signal_worker(signal.SIGKILL)
+        self.run_dir = new
+        self.durable.moved(new)
+        self.watch.moved(new)
+        self.alerts.path = new / EVENTS_FILE
+        self.notifier.run_dir = new
+        self.status.run_id = new.name
+        self.write(self.status)
+        self.emit(EventType.ALERT, code="run_moved", level="warning",
+                  message=f"run folder moved from {old} to {new} while live; followed (run id now {new.name})")
+
+    def _unlink_old_path(self) -> None:
+        if self.link is not None and self.link.is_symlink() and Path(os.readlink(self.link)) == self.run_dir:
+            try:
+                self.link.unlink()
+            except OSError:
+                pass
+
     # -- one attempt ---------------------------------------------------------------------------
     def run_attempt(self, resume: bool) -> tuple[int, str, dict | None, bool]:
         st = self.status
@@ -135,11 +173,17 @@ class Supervisor(Emitter):
         err_start = err_path.stat().st_size if err_path.exists() else 0
         oom_before = oom_kill_count()
         cmd = worker_command(self.cfg, self.run_dir, resume, st.attempt)
-        env = {**os.environ, **ranks.LAUNCHER_ENV, RUN_DIR_ENV: str(self.run_dir), "PYTHONUNBUFFERED": "1"}
-        with open(self.run_dir / STDOUT_LOG, "ab") as out, open(err_path, "ab") as err:
+        env = {**os.environ, **ranks.LAUNCHER_ENV, RUN_DIR_ENV: str(self.run_dir), "PYTHONUNBUFFERED": "1",
+               SUPERVISOR_ENV: supervisor_identity()}
+        out, err = open_append(self.run_dir / STDOUT_LOG), open_append(err_path)  # 0600: they hold errors
+        try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
-                                         start_new_session=True)
-        st.pid, st.state = self.proc.pid, "running"
+                                         start_new_session=True,
+                                         pass_fds=() if self.lock_fd is None else (self.lock_fd,))
+        finally:
+            os.close(out)
+            os.close(err)
+        st.pid, st.pid_start, st.state = self.proc.pid, start_ticks(self.proc.pid), "running"
         self.write(st)
         self.watch.begin()
         self.peaks.begin(self.proc.pid, st.attempt)
@@ -200,21 +244,22 @@ class Supervisor(Emitter):
                     self.emit(EventType.ATTEMPT, attempt=st.attempt + 1, reason=out.reason, change=change)
                     st.attempt += 1
                     # Never publish the attempt's "oom": readers would take the run for ended.
-                    st.state, st.pid = "running", None
+                    st.state, st.pid, st.pid_start = "running", None, None
                     st.reason = f"retrying after OOM: {change}"
                     self.write(st)
                     resume = True  # continue from the last complete checkpoint, if any
                     continue
             break
         if self.slurm_signal and st.state == "stopped" and jobside.after_slurm_signal(self.cfg, st):
-            st.pid = None
+            st.pid = st.pid_start = None
             self.write(st)
             self.emit(EventType.STATUS, state=st.state, reason=st.reason)
             jobside.requeue(st)  # Slurm ends this job now and runs the script again, with --resume
             return 0
         if st.state == "succeeded":
             self.start_next()  # before the final status, so a reader that sees "succeeded" sees the child too
-        st.ended_at, st.pid = time.time(), None
+        self._unlink_old_path()
+        st.ended_at, st.pid, st.pid_start = time.time(), None, None
         self.durable.reserve.release()
         if not self.durable.write(st):
             self.durable.flush(END_RETRY_S)  # a read-only or failing disk: wait for it rather than die
@@ -289,11 +334,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--foreground", action="store_true", help="do not detach (tests, debugging)")
+    parser.add_argument("--lock-fd", type=int, default=None,
+                        help="the run's lock, already taken by `aba run`/`aba resume` (inherited)")
     args = parser.parse_args(argv)
     run_dir = args.run_dir.resolve()
     if not args.foreground:
         daemonize()
-    sup = Supervisor(run_dir, args.resume)
+    lock_fd = args.lock_fd
+    try:
+        trust.check_runnable(run_dir)
+        if lock_fd is None:  # started by hand or by a Slurm job: take the lock ourselves
+            lock_fd = lock.acquire(run_dir)
+    except AbaError as exc:
+        note(str(exc))
+        return 3
+    sup = Supervisor(run_dir, args.resume, lock_fd)
     signal.signal(signal.SIGTERM, sup.on_stop)
     signal.signal(signal.SIGINT, sup.on_stop)
     try:

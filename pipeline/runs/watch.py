@@ -1,5 +1,5 @@
 """What the supervisor watches while a worker runs, besides its exit: a hung worker, a filling disk,
-a deleted run folder; and how a disk-full end is told and cleaned up.
+a deleted or moved run folder; and how a disk-full end is told and cleaned up.
 
 The supervisor calls :meth:`AttemptWatch.tick` from its wait loop and :meth:`AttemptWatch.refine` on
 the classified end; everything here is best effort and never raises into the supervisor.
@@ -7,6 +7,7 @@ the classified end; everything here is best effort and never raises into the sup
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -23,9 +24,42 @@ from pipeline.runs.vocabulary import EventType
 DISK_POLL_S = 5.0
 
 
+class FolderWatch:
+    """Where the run folder is now: the supervisor holds it open, so a rename is seen (and followed) and a
+    deletion is told from a move."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = Path(run_dir)
+        self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        st = os.fstat(self.fd)
+        self.ident = (st.st_dev, st.st_ino)
+
+    def check(self) -> Path | None:
+        """None while the folder is where it was; its new path after a rename; raises FileNotFoundError
+        once it is deleted."""
+        try:
+            st = os.stat(self.path)
+            if (st.st_dev, st.st_ino) == self.ident:
+                return None
+        except FileNotFoundError:
+            pass
+        if os.fstat(self.fd).st_nlink == 0:
+            raise FileNotFoundError(str(self.path))
+        new = os.readlink(f"/proc/self/fd/{self.fd}")
+        if new.endswith(" (deleted)") or not os.path.isdir(new):
+            raise FileNotFoundError(str(self.path))
+        return Path(new)
+
+    def moved(self, new: Path) -> None:
+        self.path = Path(new)
+
+
 class AttemptWatch:
-    def __init__(self, run_dir: Path, sup: Any, events: Emitter, signal_worker: Callable[[int], None]) -> None:
+    def __init__(self, run_dir: Path, sup: Any, events: Emitter, signal_worker: Callable[[int], None],
+                 on_moved: Callable[[Path], None] | None = None) -> None:
         self.run_dir = Path(run_dir)
+        self.folder = FolderWatch(self.run_dir)
+        self.on_moved = on_moved
         self.sup = sup  # the [supervisor] section
         self.events = events
         self.signal_worker = signal_worker
@@ -42,15 +76,26 @@ class AttemptWatch:
         self.stall = StallWatch(self.stall.timeout, self.stall.events_path)
         self.stalled_for = self.kill_at = None
 
+    def moved(self, new: Path) -> None:
+        """Follow the run folder to ``new`` (the supervisor calls this from ``on_moved``)."""
+        self.run_dir = Path(new)
+        self.folder.moved(new)
+        self.stall.events_path = self.run_dir / EVENTS_FILE
+
     def tick(self, pgid: int, now: float | None = None) -> None:
         now = time.time() if now is None else now
-        if not self.run_dir.exists() and not self.gone:
+        try:
+            new = None if self.gone else self.folder.check()
+        except FileNotFoundError:
             # Deleted under us: nothing can be recorded; free the GPU at least. SIGKILL, not SIGTERM: a
             # stopped stage saves a checkpoint, and saving would create the deleted folder again (a run
             # the operator removed would come back as "stopped").
             self.gone = True
             self.signal_worker(signal.SIGKILL)
             self.kill_at = None
+            new = None
+        if new is not None and self.on_moved is not None:
+            self.on_moved(new)
         if self.kill_at is not None and now >= self.kill_at:
             self.signal_worker(signal.SIGKILL)
             self.kill_at = None

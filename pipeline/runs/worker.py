@@ -18,11 +18,12 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO, cast
 
 from pipeline import registry
 from pipeline.atomic import atomic_write_json
 from pipeline.config.run import RunConfig
+from pipeline.redact import RedactingStream, register_config
 from pipeline.runs.classify import OOM_PATTERNS
 from pipeline.runs.cluster.ranks import die_with_launcher
 from pipeline.runs.cpu import apply_threads, pick_threads
@@ -30,6 +31,7 @@ from pipeline.runs.emitter import Emitter
 from pipeline.runs.events import EventWriter
 from pipeline.runs.faults.disk import cleanup_partial, disk_full_reason, exc_path, is_disk_full
 from pipeline.runs.layout import CHECKPOINTS_DIR, EVENTS_FILE, RESULT_FILE
+from pipeline.runs.orphan import SupervisorWatch, parent_death_signal, record_end
 from pipeline.runs.status import EndState
 from pipeline.runs.store import load_run_config
 from pipeline.runs.vocabulary import AlertLevel, EventType
@@ -78,6 +80,29 @@ def write_result(run_dir: Path, state: EndState, reason: str | None) -> None:
     atomic_write_json(run_dir / RESULT_FILE, {"state": state, "reason": reason, "pid": os.getpid()})
 
 
+def _orphan_end(ctx: StageContext, watch: SupervisorWatch, code: int) -> None:
+    """The supervisor died while we ran: record the end it cannot (a stop after a checkpoint, as a rule)."""
+    from pipeline.atomic import read_json_object
+
+    result = read_json_object(ctx.run_dir / RESULT_FILE) or {}
+    dead = f"its supervisor (pid {watch.pid}) died"
+    state: EndState
+    if result.get("state") in ("failed", "oom"):
+        state, reason = result["state"], f"{result.get('reason')} ({dead} meanwhile)"
+    elif code == 0 and ctx.stop_requested.is_set():
+        state, reason = "stopped", f"{dead}; the worker stopped after saving a checkpoint (aba resume continues)"
+    elif code == 0:
+        state, reason = "succeeded", f"succeeded ({dead} meanwhile)"
+    else:
+        state, reason = "failed", f"{dead}; the worker then failed (exit code {code}; see stderr.log)"
+    record_end(ctx.run_dir, state, reason, code)
+    try:
+        with EventWriter(ctx.run_dir / EVENTS_FILE) as events:
+            events.emit(EventType.STATUS, state=state, reason=reason, exit_code=code)
+    except OSError:
+        pass
+
+
 def _is_oom(exc: BaseException) -> bool:
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
         return True
@@ -90,8 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--attempt", type=int, default=1)
     args = parser.parse_args(argv)
+    parent_death_signal(signal.SIGTERM)  # the supervisor's death reaches us as a stop request
+    # Tracebacks, prints and warnings reach stdout.log/stderr.log with every credential masked.
+    sys.stdout, sys.stderr = cast(TextIO, RedactingStream(sys.stdout)), cast(TextIO, RedactingStream(sys.stderr))
 
     cfg = load_run_config(args.run_dir)
+    register_config(cfg)
     ctx = StageContext(args.run_dir, cfg, resume=args.resume, attempt=args.attempt)
     # Under accelerate, only rank 0 writes events and checkpoints' metadata.
     rank = int(os.environ.get("RANK", "0"))
@@ -114,6 +143,38 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_term)
     if "LOCAL_RANK" in os.environ:  # a rank under accelerate/torchrun: go when the launcher goes
         die_with_launcher()
+    sup = cfg.sections.get("supervisor")
+    grace = float(getattr(sup, "grace_seconds", 30.0))
+
+    def supervisor_gone() -> None:
+        print(f"worker: its supervisor (pid {watch.pid}) is gone; stopping after a checkpoint", flush=True)
+        if not ctx.stop_requested.is_set():
+            first.append(time.monotonic())
+            ctx.stop_requested.set()
+        # No supervisor will SIGKILL us after the grace period: do it ourselves.
+        timer = threading.Timer(grace, _give_up, args=(ctx, watch, grace))
+        timer.daemon = True
+        timer.start()
+
+    watch = SupervisorWatch(supervisor_gone)
+    watch.start()
+    code = _run_stage(args, ctx, cfg, rank)
+    if watch.orphaned and rank == 0:
+        _orphan_end(ctx, watch, code)
+    return code
+
+
+def _give_up(ctx: StageContext, watch: SupervisorWatch, grace: float) -> None:
+    """The grace period after the supervisor's death is over and the stage has not returned."""
+    record_end(ctx.run_dir, "failed", f"its supervisor (pid {watch.pid}) died and the worker did not stop within "
+               f"the grace period ({grace:g} s); killed", None)
+    try:
+        os.killpg(os.getpgrp(), signal.SIGKILL)  # the worker's own children go with it
+    finally:
+        os._exit(1)
+
+
+def _run_stage(args: argparse.Namespace, ctx: StageContext, cfg: RunConfig, rank: int) -> int:
     try:
         (args.run_dir / RESULT_FILE).unlink()
     except FileNotFoundError:

@@ -13,8 +13,10 @@ from typing import Any
 
 from pipeline import registry
 from pipeline.config.paths import lookup_runs_dir
+from pipeline.config.runref import is_run_ref
 from pipeline.data.loaders import Dataset
 from pipeline.errors import ConfigError
+from pipeline.models.hub import check_hub_id
 from pipeline.rewards.scorer import SCORERS
 from pipeline.rewards.weights import parse_weights
 
@@ -57,9 +59,19 @@ def preflight(cfg: Any, stage: str | None = None, runs_dir: Path | None = None) 
     return registry.resolve(info.loader)(sec.data, f"{info.name}.data", root)
 
 
+def check_hub_source(cfg: Any) -> None:
+    """A model given as a hub id must be in the local cache or on the hub (asked once, before a folder)."""
+    model = cfg.sections.get("model")
+    src = getattr(model, "source", "embedded")
+    if src == "embedded" or is_run_ref(src) or Path(src).expanduser().exists():
+        return
+    check_hub_id(src)
+
+
 def preflight_chain(cfg: Any, runs_dir: Path) -> None:
     """Every stage of a config and its chain (`then`), before the first one starts, against the runs dir
     the run will be created in."""
+    check_hub_source(cfg)
     for stage in [cfg.stage, *cfg.then]:
         own = registry.get(stage).own_section
         if own in cfg.sections:

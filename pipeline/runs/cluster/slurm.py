@@ -82,7 +82,11 @@ def sbatch_options(sec: Any, run_id: str, run_dir: Path) -> list[str]:
 
 def job_script(sec: Any, run_id: str, run_dir: Path, resume: bool) -> str:
     """A batch script that runs the run's supervisor in the foreground on the first allocated node."""
-    lines = ["#!/bin/bash"] + [f"#SBATCH {shlex.quote(o)}" for o in sbatch_options(sec, run_id, run_dir)]
+    opts = sbatch_options(sec, run_id, run_dir)
+    for o in opts:  # the config refuses them already; a line break here would be a shell line of its own
+        if any(c in o for c in "\n\r\0"):
+            raise SlurmError(f"sbatch option {o.splitlines()[0]!r}…: holds a line break (refusing to write it)")
+    lines = ["#!/bin/bash"] + [f"#SBATCH {shlex.quote(o)}" for o in opts]
     sup = [sys.executable, "-m", "pipeline.runs.supervisor", str(run_dir), "--foreground"]
     lines += [
         "# Written by aba; the run folder must be on a filesystem every node shares.",

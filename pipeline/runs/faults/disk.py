@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.runs.classify import disk_full_line
 from pipeline.runs.layout import CHECKPOINTS_DIR, METADATA, STAGING
+from pipeline.safeio import rmtree_inside
 
 # Below this a failed worker is taken for a disk-full death even when stderr could not say so
 # (stderr.log is on the same full disk, so the traceback is often lost).
@@ -118,10 +118,7 @@ def cleanup_partial(run_dir: Path) -> list[str]:
     removed = []
     for p in partial_writes(run_dir):
         try:
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p)
-            else:
-                p.unlink()
+            rmtree_inside(p, run_dir)  # never through a symlinked checkpoints/: nothing outside the run
             removed.append(str(p.relative_to(run_dir)))
         except OSError:
             continue

@@ -101,6 +101,11 @@ class DurableStatus:
         self.error: OSError | None = None
         self._next_retry = 0.0
 
+    def moved(self, new: Path) -> None:
+        """The run folder was renamed while live (the supervisor follows it)."""
+        self.run_dir = Path(new)
+        self.reserve.path = self.run_dir / RESERVE_FILE
+
     def write(self, status: Status) -> bool:
         """True when the record is on disk (atomically or in place); else it stays pending."""
         try:

@@ -213,4 +213,4 @@ def test_multi_gpu_worker_goes_through_accelerate(tmp_path):
     assert "--config_file" in cmd and cmd[-1] == "--resume"
     assert cmd[cmd.index("-m", 3) + 1] == "pipeline.runs.worker"
     single = worker_command(build_config("dpo"), tmp_path, resume=False, attempt=1)
-    assert single[1:3] == ["-m", "pipeline.runs.worker"]
+    assert single[1:4] == ["-P", "-m", "pipeline.runs.worker"]  # -P: no cwd on sys.path
