@@ -165,7 +165,7 @@ class SelftestSection:
 
     behaviour: str = opt("succeed", "what the worker does",
                          choices=("succeed", "oom", "cuda_oom", "memory_error", "crash", "sleep", "nan",
-                                  "fill_disk"))
+                                  "fill_disk", "ignore_stop"))
     steps: int = opt(5, "steps to log", min=0)
     step_seconds: float = opt(0.05, "seconds a step", min=0.0)
     batch_size: int = opt(8, "halved on OOM retry", min=1)

@@ -60,10 +60,11 @@ def launch(store: RunStore, cfg: RunConfig, force: bool = False) -> tuple[str, P
     return run_id, path
 
 
-def _status(run_id: str, path: Path, raw: bool = False) -> Status:
-    """The run's status, or one line saying why it cannot be read (a corrupt or unreadable status.json)."""
+def _status(run_id: str, path: Path, raw: bool = False, locked: bool = False) -> Status:
+    """The run's status, or one line saying why it cannot be read (a corrupt or unreadable status.json).
+    ``locked``: the caller holds the run's lock (so the lock tells nothing about the run's processes)."""
     try:
-        return read_status_raw(path) if raw else read_status(path)
+        return read_status_raw(path) if raw else read_status(path, probe_lock=not locked)
     except (OSError, ValueError) as exc:
         from pipeline.runs.faults.runs_dir import read_error
 
@@ -109,7 +110,7 @@ def resume(store: RunStore, ref: str) -> str:
     trust.check_runnable(path, rid)
     fd = lock.acquire(path, rid)
     try:
-        st = _status(rid, path)
+        st = _status(rid, path, locked=True)
         if st.state in ACTIVE or worker_alive(st):
             raise AbaError(f"run {rid} is still {st.state}; stop it first (aba stop {rid})")
         cfg = load_run_config(path)

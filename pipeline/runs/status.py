@@ -91,9 +91,10 @@ def read_status_raw(run_dir: Path) -> Status:
     return Status.from_dict(data)
 
 
-def read_status(run_dir: Path) -> Status:
-    """The status a reader should show: ``lost`` when it says active but the supervisor is gone (or, for a
-    Slurm run, what Slurm says of its job)."""
+def read_status(run_dir: Path, probe_lock: bool = True) -> Status:
+    """The status a reader should show: ``lost`` when it says active but neither its supervisor nor its
+    worker lives (or, for a Slurm run, what Slurm says of its job). ``probe_lock=False`` for a caller that
+    holds the run's lock itself (`aba resume`)."""
     status = read_status_raw(run_dir)
     if status.job_id and status.state in ACTIVE and status.launcher in RECONCILERS:
         # The launcher's own truth (Slurm, cached): queued/pending reason, ended, lost. Named, not imported,
@@ -107,7 +108,7 @@ def read_status(run_dir: Path) -> Status:
         if worker_alive(status):
             status.reason = (f"its supervisor (pid {status.supervisor_pid}) is gone; the worker (pid {status.pid}) "
                              "is stopping after a checkpoint and records the end")
-        elif is_held(Path(run_dir)):
+        elif probe_lock and is_held(Path(run_dir)):
             status.reason = "its supervisor is gone; a process of the run still holds its lock"
         else:
             status.state = "lost"

@@ -159,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     watch = SupervisorWatch(supervisor_gone)
     watch.start()
     code = _run_stage(args, ctx, cfg, rank)
-    if watch.orphaned and rank == 0:
+    # The parent-death SIGTERM often ends a quick stage before the watch's next look: look once more.
+    if watch.check() and rank == 0:
         _orphan_end(ctx, watch, code)
     return code
 

@@ -63,9 +63,10 @@ def run(ctx: StageContext) -> None:
             ctx.alert("nan_loss", f"NaN loss at step {step}", step)
             ctx.fail(f"NaN loss at step {step}")
         time.sleep(cfg.step_seconds)
-        if b == "sleep":
-            # Long-running worker: wait here until stopped (tests then kill or stop it).
-            while not ctx.stop_requested.is_set():
+        if b in ("sleep", "ignore_stop"):
+            # Long-running worker: wait here until stopped (tests then kill or stop it); ignore_stop: a
+            # worker stuck in C code that never honours a stop.
+            while b == "ignore_stop" or not ctx.stop_requested.is_set():
                 time.sleep(0.05)
         if ctx.stop_requested.is_set():
             _checkpoint(ctx, step, loss)
