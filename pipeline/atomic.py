@@ -1,5 +1,6 @@
 """Atomic file writes: temp file in the same folder, fsync, rename. Readers never see a partial file;
-`read_json_object` is the tolerant reader of such a JSON file."""
+`read_json_object` is the tolerant reader of such a JSON file. Text and JSON pass through the one
+redaction (pipeline.redact) on the way: no credential the process holds reaches a file written here."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from pipeline.redact import redact
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -33,7 +36,7 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
 
 
 def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"), mode)
+    atomic_write_bytes(path, redact(text).encode("utf-8"), mode)
 
 
 def atomic_write_json(path: Path, obj: Any, mode: int = 0o600) -> None:

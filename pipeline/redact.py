@@ -22,6 +22,8 @@ from typing import Any
 
 MASK = "***"
 MIN_LEN = 6  # shorter values are too likely to be ordinary words
+PARTIAL = 8  # a secret's first 8 characters anywhere are masked with what follows of it (a cut echo)
+TAIL = 4  # a text that ends in a secret's first 4+ characters was cut inside it: masked too
 WELL_KNOWN = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_API_KEY", "ABA_EVAL_API_KEY", "ABA_CHAT_API_KEY",
               "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "ANTHROPIC_API_KEY")
 _SECRET_NAME = re.compile(r"(^|_)(API_?KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)(_|$)", re.I)
@@ -83,13 +85,34 @@ def _forms(vals: frozenset[str]) -> list[str]:
 
 
 def redact(text: str) -> str:
-    """``text`` with every known secret and any URL userinfo replaced by ***."""
+    """``text`` with every known secret and any URL userinfo replaced by ***. A secret cut short (an error
+    message truncated inside the echoed key) is masked too: its first PARTIAL characters anywhere, or
+    TAIL of them at the very end of the text."""
     if not text:
         return text
-    for value in secrets():
+    known = secrets()
+    for value in known:
         if value in text:
             text = text.replace(value, MASK)
+    for value in known:
+        text = _mask_partial(text, value)
     return _USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+
+
+def _mask_partial(text: str, value: str) -> str:
+    if len(value) > PARTIAL:
+        head = value[:PARTIAL]
+        i = text.find(head)
+        while i >= 0:
+            j = i + PARTIAL
+            while j < len(text) and j - i < len(value) and text[j] == value[j - i]:
+                j += 1
+            text = text[:i] + MASK + text[j:]
+            i = text.find(head, i + len(MASK))
+    for k in range(min(len(value) - 1, PARTIAL - 1), TAIL - 1, -1):
+        if text.endswith(value[:k]):
+            return text[:-k] + MASK
+    return text
 
 
 def redact_bytes(data: bytes) -> bytes:

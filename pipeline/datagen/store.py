@@ -18,17 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.judge.interface import Judgement
+from pipeline.redact import redact
 from pipeline.runs.layout import DATA, DATAGEN_ITEMS
+from pipeline.safeio import append_bytes
 
 
 def append_line(path: Path, obj: dict[str, Any]) -> None:
-    """One write() on an O_APPEND descriptor: a kill leaves at most a torn last line, never a mixed one."""
-    data = (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
+    """One write() on an O_APPEND descriptor: a kill leaves at most a torn last line, never a mixed one.
+    Credentials masked (an error may echo a key); 0600, never through a symlink."""
+    append_bytes(path, (redact(json.dumps(obj, ensure_ascii=False, separators=(",", ":"))) + "\n").encode("utf-8"))
 
 
 def repair_tail(path: Path) -> int:

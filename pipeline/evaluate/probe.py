@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline.evaluate.models import ModelRef
+from pipeline.redact import redact
+from pipeline.safeio import open_append
 
 Messages = list[dict[str, str]]
 
@@ -201,7 +203,7 @@ def collect(ref: ModelRef, tasks: Sequence[Task], out: Path, *, batch_size: int 
     written = 0
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        with open(out, "a", encoding="utf-8") as fh:
+        with os.fdopen(open_append(out), "a", encoding="utf-8") as fh:  # 0600: answers may hold errors
             for batch in _batches(todo, batch_size):
                 if stop():
                     break
@@ -212,7 +214,7 @@ def collect(ref: ModelRef, tasks: Sequence[Task], out: Path, *, batch_size: int 
                            "answer": a.text, "error": a.error, "latency_s": round(a.latency_s, 4),
                            "prompt_tokens": a.prompt_tokens, "completion_tokens": a.completion_tokens,
                            "ts": round(time.time(), 3)}
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    fh.write(redact(json.dumps(row, ensure_ascii=False)) + "\n")
                 fh.flush()
                 written += len(batch)
                 if on_batch is not None:

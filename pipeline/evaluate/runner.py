@@ -24,6 +24,7 @@ from pipeline.evaluate import report as rep
 from pipeline.evaluate.models import ModelRef, parse_ref, unique_labels
 from pipeline.evaluate.probe import Setting, Task, answered, collect
 from pipeline.evaluate.questions import Question, load_questions
+from pipeline.redact import redact
 from pipeline.runs.layout import (
     EVAL_BATTERY,
     EVAL_DIR,
@@ -264,7 +265,7 @@ class EvalRun:
         path = self.out / EVAL_TOURNAMENT
         with open(path, "w", encoding="utf-8") as fh:
             def log(o: tn.Outcome) -> None:
-                fh.write(json.dumps(o.__dict__, ensure_ascii=False) + "\n")
+                fh.write(redact(json.dumps(o.__dict__, ensure_ascii=False)) + "\n")
             outcomes = tn.play(judge, prompts, answers, on_outcome=log, stop=self.ctx.stop_requested.is_set)
         votes = [v for f in self.cfg.votes for v in read_votes(Path(f))]
         outcomes += tn.human_outcomes(votes)

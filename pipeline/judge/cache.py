@@ -8,10 +8,12 @@ for twice, in this run or a resumed one.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any
+
+from pipeline.redact import redact
+from pipeline.safeio import append_bytes
 
 
 class JudgeCache:
@@ -45,16 +47,12 @@ class JudgeCache:
             return hit
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        line = json.dumps({"k": key, "v": value}, ensure_ascii=False, separators=(",", ":")) + "\n"
+        line = redact(json.dumps({"k": key, "v": value}, ensure_ascii=False, separators=(",", ":"))) + "\n"
         with self._lock:
             self._data[key] = value
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # One write() of one line with O_APPEND: concurrent processes never interleave lines.
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, line.encode("utf-8"))
-            finally:
-                os.close(fd)
+            append_bytes(self.path, line.encode("utf-8"))  # 0600, never through a symlink
 
     def __len__(self) -> int:
         return len(self._data)

@@ -21,6 +21,7 @@ from pipeline.judge.failures import CallError, http_error
 from pipeline.judge.gemini import BLOCK_FINISH, GeminiClient, Messages, env_key, transport_error
 from pipeline.judge.pacing import Gate, gate_for
 from pipeline.judge.shaping import Shape
+from pipeline.redact import register_env
 
 
 class Client(Protocol):
@@ -45,6 +46,7 @@ class OpenAIClient:
         self.url = cfg.base_url.rstrip("/") + "/chat/completions"
         self.timeout = cfg.timeout
         self._key_env = cfg.api_key_env or "OPENAI_API_KEY"
+        register_env(self._key_env)  # its value is masked in every error and item written
         self.gate = gate_for("openai", self.url, self.model)
 
     def _post(self, body: dict[str, Any]) -> tuple[int, str, str | None]:

@@ -8,12 +8,11 @@ Pacific: waiting in-run is pointless, so it is fatal with the quota's name.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
-CREDENTIAL_ENVS = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_API_KEY")
+from pipeline.redact import redact  # the one redaction: every key the process holds (docs/reliability.md)
 
 # kind → retried in-run? (the ledger groups errors by kind; docs/judge.md lists them)
 TRANSIENT = ("rate_limited", "server_error", "timeout", "network", "bad_response")
@@ -21,18 +20,10 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 _RETRY_IN = re.compile(r"retry in (\d+(?:\.\d+)?)\s*(ms|s)\b", re.I)
 
 
-def redact(text: str, extra: tuple[str, ...] = ()) -> str:
-    """Replace any credential value found in the environment (or given) by ***."""
-    for name in (*CREDENTIAL_ENVS, *extra):
-        val = os.environ.get(name, "")
-        if len(val) >= 6:
-            text = text.replace(val, "***")
-    return text
-
-
 class CallError(Exception):
     """A failed call. ``kind`` groups errors for the ledger; ``transient`` ones are retried;
-    ``retry_after`` is the wait the server asked for; ``category`` names what a safety block was for."""
+    ``retry_after`` is the wait the server asked for; ``category`` names what a safety block was for.
+    The message is redacted: no credential the process holds survives into a log or a ledger."""
 
     def __init__(self, kind: str, message: str, *, transient: bool = False, retry_after: float | None = None,
                  usage: Mapping[str, int] | None = None, category: str = "", quota: str = "",

@@ -14,10 +14,11 @@ from typing import Any
 
 from pipeline.errors import ConfigError
 from pipeline.judge.calls import Reply
-from pipeline.judge.failures import CallError, http_error, redact
+from pipeline.judge.failures import CallError, http_error
 from pipeline.judge.families import DEFAULT_GEMINI_MODEL
 from pipeline.judge.pacing import Gate, gate_for
 from pipeline.judge.shaping import Shape
+from pipeline.redact import register_value
 
 # Finish reasons that mean the content was withheld (HELM counts the same set as "content blocked").
 BLOCK_FINISH = ("SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY", "content_filter")
@@ -66,6 +67,7 @@ class GeminiClient:
             if not key:
                 raise ConfigError(f"{prefix}.backend=gemini: no API key in the environment (set "
                                   f"{' or '.join(names)}, or {prefix}.vertex_project for Vertex AI)")
+            register_value(key)  # whichever variable held it, no error or item written carries it
             self._client = genai.Client(api_key=key, http_options=http)
             where = "gemini-api"
         # Quotas are per project and model: the generator and a judge on one model share a pause.
@@ -110,7 +112,7 @@ class GeminiClient:
                     model=self.model, contents=contents, config=config)]
         except errors.APIError as exc:
             headers = getattr(getattr(exc, "response", None), "headers", None) or {}
-            message = redact(str(exc.message or exc.status or ""), (self._key_env,))
+            message = str(exc.message or exc.status or "")  # CallError redacts
             raise http_error(int(exc.code or 0), message, body=exc.details,
                              retry_after=headers.get("retry-after")) from None
         except CallError:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import AbaError
 from pipeline.config.run import build_config
+from pipeline.errors import AbaError
 from pipeline.runs import launcher
 from pipeline.runs.events import iter_events
 from pipeline.runs.lock import is_held
@@ -102,7 +102,7 @@ def test_two_resumes_race_and_only_one_starts_a_worker(store, tmp_path):
         won += 1
         assert read_status_raw(path).attempt == attempt + 1  # one resume counted, not two
         last = steps(path)[-1]
-        wait(lambda: running_past(path, last), f"race {i}: the resumed worker's next step")
+        wait(lambda last=last: running_past(path, last), f"race {i}: the resumed worker's next step")
         assert stopped(store, run_id, path) == "stopped"
         no_duplicates(path)
     assert won == RACES
@@ -119,7 +119,7 @@ def test_kill_9_of_the_supervisor_stops_its_worker_and_a_resume_never_runs_two(s
     run_id, path = start(store, "selftest.steps=100000")
     for cycle in range(3):
         last = steps(path)[-1] if steps(path) else 0
-        wait(lambda: running_past(path, last), f"cycle {cycle}: a step")
+        wait(lambda last=last: running_past(path, last), f"cycle {cycle}: a step")
         st = read_status_raw(path)
         os.kill(st.supervisor_pid, signal.SIGKILL)
         resumed = False
@@ -160,7 +160,7 @@ def test_lost_only_when_neither_supervisor_nor_worker_lives(store):
         wait(lambda: not alive(st.supervisor_pid, st.supervisor_start), "the supervisor to die")
         shown = read_status(path)
         assert shown.state == "running" and "the worker" in shown.reason, shown
-        with pytest.raises(AbaError, match="busy|still running"):
+        with pytest.raises(AbaError, match=r"busy|still running"):
             launcher.resume(store, run_id)
     finally:
         os.kill(st.pid, signal.SIGCONT)
@@ -180,7 +180,7 @@ def test_lost_only_when_neither_supervisor_nor_worker_lives(store):
 
 
 def test_an_orphaned_worker_that_ignores_the_stop_is_killed_after_the_grace(store):
-    run_id, path = start(store, "selftest.behaviour=ignore_stop", "supervisor.grace_seconds=1")
+    _run_id, path = start(store, "selftest.behaviour=ignore_stop", "supervisor.grace_seconds=1")
     wait(lambda: running_past(path, 0), "the worker")
     st = read_status_raw(path)
     os.kill(st.supervisor_pid, signal.SIGKILL)
