@@ -395,7 +395,7 @@ class RunsModel(RunsViews):
             stage=st.stage if st else ("log" if e.kind == "foreign" else "?"),
             state=e.state, step=int(step) if is_number(step) else None, total=total, eta_s=eta,
             loss=loss if is_number(loss) else None, started_at=started,
-            ended_at=st.ended_at if st else None, reason=(st.reason if st else e.error),
+            ended_at=st.ended_at if st else None, reason=(st.reason or e.error if st else e.error),
             alert_level=self.book.worst_level(e.run_id), malformed=malformed,
             attempt=st.attempt if st else 1, parent=st.parent if st else None,
             where=where(st) if st else "local", waiting=waiting_for(st) if st else None,

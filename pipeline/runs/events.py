@@ -10,8 +10,10 @@ quadratic re-scan of one huge line), and a FIFO or device in a file's place is r
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ from typing import Any, BinaryIO
 from pipeline.redact import redact
 from pipeline.runs.emitter import Emitter
 from pipeline.runs.vocabulary import EventType
-from pipeline.safeio import open_append, open_regular
+from pipeline.safeio import UnsafePath, open_append, open_regular
 
 MAX_LINE_BYTES = 4 << 20  # an event is a few hundred bytes; a longer line is skipped and counted
 READ_BLOCK = 1 << 20
@@ -114,6 +116,8 @@ class Follower:
             st = os.stat(self.path)
         except FileNotFoundError:
             return [], False
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafePath(errno.EINVAL, "a FIFO, device or folder, not a regular file", str(self.path))
         reset = self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset)
         if reset:  # replaced (new inode) or truncated: start again from the top
             self.offset, self.resets = 0, self.resets + 1

@@ -59,12 +59,33 @@ class Status:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Status:
+        """The status in ``data``; ValueError naming the field when one has the wrong type (a status.json is
+        input: a string where a pid goes must not reach os.kill)."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        kept = {k: v for k, v in data.items() if k in known}
+        for key, value in kept.items():
+            want = _FIELD_TYPES.get(key)
+            if want is not None and not ((isinstance(value, want) and not isinstance(value, bool)) or
+                                         (value is None and key not in _REQUIRED) or
+                                         (want is bool and isinstance(value, bool))):
+                raise ValueError(f"field {key}={str(value)[:40]!r}: expected {_EXPECTED[want]}")
+        if kept.get("state", "queued") not in STATES:
+            raise ValueError(f"field state={str(kept['state'])[:40]!r}: expected one of {', '.join(STATES)}")
+        return cls(**kept)
 
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL
+
+
+_INT, _NUM, _STR = int, (int, float), str
+_FIELD_TYPES: dict[str, Any] = {
+    "run_id": _STR, "stage": _STR, "state": _STR, "pid": _INT, "pid_start": _INT, "supervisor_pid": _INT,
+    "supervisor_start": _INT, "host": _STR, "started_at": _NUM, "ended_at": _NUM, "exit_code": _INT,
+    "signal": _INT, "reason": _STR, "attempt": _INT, "parent": _STR, "stop_requested": bool, "launcher": _STR,
+    "job_id": _STR, "nodes": _STR, "updated_at": _NUM}
+_REQUIRED = {"run_id", "stage", "state", "host", "attempt", "launcher", "updated_at", "stop_requested"}
+_EXPECTED: dict[Any, str] = {_INT: "an integer", _NUM: "a number", _STR: "a string", bool: "true or false"}
 
 
 def write_status(run_dir: Path, status: Status) -> None:
@@ -88,7 +109,10 @@ def read_status_raw(run_dir: Path) -> Status:
         raise ValueError(f"{path}: nested too deeply to be a status") from None
     if not isinstance(data, dict) or "run_id" not in data or "stage" not in data:
         raise ValueError(f"{path}: expected an object with run_id and stage")
-    return Status.from_dict(data)
+    try:
+        return Status.from_dict(data)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def read_status(run_dir: Path, probe_lock: bool = True) -> Status:
