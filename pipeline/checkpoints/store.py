@@ -2,7 +2,9 @@
 
 A folder without metadata.json is incomplete (the writer died mid-save); one whose metadata does not
 parse is corrupt. Both are listed and marked, never hidden. HF Trainer ``checkpoint-N`` folders with
-``trainer_state.json`` are read too, so foreign runs show up in the same browser.
+``trainer_state.json`` are read too, so foreign runs show up in the same browser; inside an aba run such a
+folder without metadata.json stays incomplete (the Trainer writes its state before aba's metadata), so
+resume, ``latest`` and every other pick skip it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Literal
 
 from pipeline.atomic import atomic_write_json
 from pipeline.errors import AbaError
-from pipeline.runs.layout import CHECKPOINTS_DIR, METADATA
+from pipeline.runs.layout import CHECKPOINTS_DIR, METADATA, RUN_TOML, STATUS_FILE
 
 # complete: metadata.json (or an HF trainer_state.json) read; incomplete: a save that never finished;
 # corrupt: its metadata cannot be read.
@@ -94,10 +96,21 @@ def read_checkpoint(path: Path) -> Checkpoint:
         return Checkpoint(path.name, path, "complete", meta, mtime=mtime)
     if (path / "trainer_state.json").is_file():
         try:
-            return Checkpoint(path.name, path, "complete", _from_trainer_state(path), mtime=mtime)
+            meta = _from_trainer_state(path)
         except (ValueError, OSError) as exc:
             return Checkpoint(path.name, path, "corrupt", error=f"trainer_state.json: {exc}", mtime=mtime)
+        if _in_aba_run(path):
+            return Checkpoint(path.name, path, "incomplete", meta, mtime=mtime,
+                              error="no metadata.json (the trainer state alone: the save did not finish)")
+        return Checkpoint(path.name, path, "complete", meta, mtime=mtime)
     return Checkpoint(path.name, path, "incomplete", error="no metadata.json (save interrupted?)", mtime=mtime)
+
+
+def _in_aba_run(path: Path) -> bool:
+    """A checkpoint of an aba run (its checkpoints/ folder, or a folder beside its run.toml), where only
+    metadata.json makes it complete; else an HF Trainer output folder opened as a foreign run."""
+    parent = path.parent
+    return parent.name == CHECKPOINTS_DIR or (parent / RUN_TOML).exists() or (parent / STATUS_FILE).exists()
 
 
 def _order(ck: Checkpoint) -> tuple[int, int, float]:

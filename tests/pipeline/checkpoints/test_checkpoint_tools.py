@@ -57,7 +57,7 @@ def runs(tmp_path: Path) -> Path:
     bad = _ckpt(run, "checkpoint-0060", None)
     (bad / "metadata.json").write_text("{not json")
     _ckpt(run, "final", {"step": 40, "epoch": 4.0, "loss": float("nan")})
-    # A foreign HF Trainer folder at the run's top level.
+    # An HF Trainer folder at the run's top level: inside an aba run only metadata.json makes it complete.
     hf = run / "checkpoint-7"
     hf.mkdir()
     (hf / "trainer_state.json").write_text(json.dumps({
@@ -73,6 +73,8 @@ def test_collect_lists_everything_and_marks_broken(runs: Path) -> None:
     assert by_name["checkpoint-0050"].state == "incomplete"
     assert by_name["checkpoint-0060"].state == "corrupt"
     assert by_name["checkpoint-7"].step == 7 and by_name["checkpoint-7"].metric("loss") == 0.9
+    assert by_name["checkpoint-7"].state == "incomplete" and "metadata.json" in (by_name["checkpoint-7"].ckpt.error
+                                                                                 or "")
     assert by_name["checkpoint-0020"].metric("accuracy") == 0.9  # alias of rewards/accuracies
     assert by_name["checkpoint-0020"].metric("margins") == 1.5
     assert by_name["checkpoint-0020"].metric("eval_loss") == 0.3  # nested eval dict
@@ -91,12 +93,12 @@ def test_available_metrics_folds_aliases(runs: Path) -> None:
 def test_rank_by_direction_nan_and_broken_last(runs: Path) -> None:
     rows = collect(runs)
     by_loss = [r.name for r in rank(rows, "loss")]
-    assert by_loss[:4] == ["checkpoint-0020", "checkpoint-0030", "checkpoint-0010", "checkpoint-7"]
-    # NaN, incomplete and corrupt ones follow; none is dropped.
-    assert set(by_loss[4:]) == {"checkpoint-0040", "checkpoint-0050", "checkpoint-0060", "final"}
+    assert by_loss[:3] == ["checkpoint-0020", "checkpoint-0030", "checkpoint-0010"]
+    # NaN, incomplete (the HF folder without metadata.json too) and corrupt ones follow; none is dropped.
+    assert set(by_loss[3:]) == {"checkpoint-0040", "checkpoint-0050", "checkpoint-0060", "final", "checkpoint-7"}
     by_margin = [r.name for r in rank(rows, "margins")]
     assert by_margin[0] == "checkpoint-0030"
-    assert rank(rows, "margins", lower_better=True)[0].name == "checkpoint-7"
+    assert rank(rows, "margins", lower_better=True)[0].name == "checkpoint-0010"
     assert lower_is_better("eval_loss") and not lower_is_better("accuracy")
 
 
