@@ -41,7 +41,7 @@ def _directions(ctx_dir: Path, engine: Engine, cfg: Any, harmful: list[str],
     """Computed once per run and kept (a resume reuses them, so every trial sees the same directions)."""
     pt, info_path = ctx_dir / DIRECTIONS_PT, ctx_dir / DIRECTIONS_JSON
     if pt.is_file() and info_path.is_file():
-        return torch.load(pt), json.loads(info_path.read_text())
+        return torch.load(pt, weights_only=True), json.loads(info_path.read_text())  # a run folder is input
     d, info = dirs_mod.compute(engine, harmful, harmless, cfg.directions, cfg.cones, cfg.orthogonalize, cfg.seed)
     tmp = pt.with_suffix(".pt.tmp")
     torch.save(d, tmp)

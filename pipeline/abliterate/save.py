@@ -63,7 +63,7 @@ def load_for_trial(run_dir: Path, trial: Trial) -> tuple[Any, Any, dict[str, Any
     cfg = cfg_all.section("abliterate")
     path = str(resolve_model(cfg_all.section("model").source))
     engine = Engine.load(path, cfg.batch_size)
-    directions = torch.load(run_dir / ABLITERATE_DIR / DIRECTIONS_PT)
+    directions = torch.load(run_dir / ABLITERATE_DIR / DIRECTIONS_PT, weights_only=True)  # tensors only, no pickle code
     info = json.loads((run_dir / ABLITERATE_DIR / DIRECTIONS_JSON).read_text())
     ab = Ablator(engine.model, directions, cfg.variant, cfg.norm, tuple(cfg.components), cfg.scope)
     ab.apply(TrialParams.from_flat(trial.params, tuple(cfg.components)))

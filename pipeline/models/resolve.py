@@ -9,14 +9,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from pipeline.config.paths import models_cache_dir
 from pipeline.config.runref import is_run_ref
 from pipeline.errors import ConfigError
+from pipeline.models.cache import build_once
 from pipeline.models.embedded import embedded_gguf_path
 from pipeline.models.runsource import resolve_run_source
 
@@ -30,14 +28,12 @@ def _file_digest(path: Path, limit: int = 64 << 20) -> str:
 
 
 def gguf_to_hf(gguf: Path, dest: Path) -> Path:
-    """Dequantise a GGUF into a float32 HF folder at ``dest`` (atomic: built aside, then renamed)."""
-    if (dest / "config.json").exists():
-        return dest
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """Dequantise a GGUF into a float32 HF folder at ``dest``, once: built aside and renamed, under a lock
+    two runs converting the same model at the same moment share (pipeline.models.cache)."""
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
-    try:
+    def build(tmp: Path) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         # A model loaded from GGUF carries a quantizer config that blocks save_pretrained.
@@ -52,11 +48,8 @@ def gguf_to_hf(gguf: Path, dest: Path) -> Path:
         model.is_quantized = False
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest
+
+    return build_once(dest, build)
 
 
 def embedded_hf_dir() -> Path:

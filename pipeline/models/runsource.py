@@ -9,9 +9,6 @@ Light at import (the CLI may import this module); torch/transformers/peft load i
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +17,7 @@ from pipeline.checkpoints.store import Checkpoint, read_checkpoint
 from pipeline.config.paths import lookup_runs_dir, models_cache_dir
 from pipeline.config.runref import RunRef, parse_run_ref
 from pipeline.errors import ConfigError, RunNotFound
+from pipeline.models.cache import build_once
 from pipeline.runs.layout import BEST, CHECKPOINTS_DIR, FINAL, METADATA
 from pipeline.runs.store import RunStore
 
@@ -76,23 +74,14 @@ def merge(ck: Checkpoint, dest: Path, resolve_base: Callable[[str], Path | str])
     if not base or not Path(str(base)).exists():  # the cached base was cleared: resolve it again
         base = resolve_base(str(ck.meta.get("model_source") or base))
     dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
-    try:
+
+    def build(tmp: Path) -> None:
         model = AutoModelForCausalLM.from_pretrained(str(base), dtype=dtype)
         model = PeftModel.from_pretrained(model, str(ck.path)).merge_and_unload()
         model.save_pretrained(tmp)
         AutoTokenizer.from_pretrained(str(ck.path)).save_pretrained(tmp)  # the template it was trained with
-        try:
-            os.replace(tmp, dest)
-        except OSError:  # another worker merged the same checkpoint meanwhile
-            if not (dest / "config.json").exists():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest
+
+    return build_once(dest, build)  # two workers merging the same checkpoint share one build
 
 
 def resolve_run_source(ref: str, resolve_base: Callable[[str, Path], Path | str],

@@ -109,3 +109,24 @@ def test_notify_commands_get_a_minimal_environment(tmp_path, monkeypatch):
     assert not {k for k in env if k not in ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE",
                                             "TZ", "TMPDIR", "TERM", "PWD", "SHLVL", "_", "OLDPWD")
                 and not k.startswith("ABA_")}
+
+
+class _Payload:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # what a crafted directions.pt runs when unpickled without weights_only
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_crafted_directions_pt_is_refused_not_run(tmp_path):
+    import torch
+
+    from pipeline.abliterate.runner import _directions
+
+    marker = tmp_path / "pwned"
+    torch.save({"d": _Payload(marker)}, tmp_path / "directions.pt")
+    (tmp_path / "directions.json").write_text("{}")
+    with pytest.raises(Exception, match=r"[Ww]eights only load failed|Unsupported global"):
+        _directions(tmp_path, None, None, [], [])  # type: ignore[arg-type]
+    assert not marker.exists()
