@@ -1,7 +1,7 @@
 """The shared model cache (HF folders built from a GGUF or a run's checkpoint), written by many workers:
 each folder is built once, whoever asks for it at the same moment.
 
-A builder takes an flock on ``.<name>.lock`` beside the folder, so a second worker waits for the first
+A builder takes an flock on ``.<name>.build`` beside the folder, so a second worker waits for the first
 instead of converting the same model again; the folder is built aside and renamed into place, so a reader
 sees it whole or not at all; and a rename that finds the folder already there (a builder on another host,
 where flock does not reach) keeps the one in place and drops its own copy.
@@ -26,7 +26,7 @@ def build_once(dest: Path, build: Callable[[Path], None]) -> Path:
     if (dest / DONE).exists():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(dest.parent / f".{dest.name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = os.open(dest.parent / f".{dest.name}.build", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # the first builder converts; the others wait here, then find it
         if (dest / DONE).exists():

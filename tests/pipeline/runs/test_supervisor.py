@@ -128,17 +128,18 @@ def test_run_outlives_the_launching_process_and_its_end_is_recorded(store):
     assert launcher.wait_for(store, run_id, END) == "stopped"
 
 
-def test_kill_9_of_supervisor_shows_lost(store):
+def test_kill_9_of_supervisor_and_worker_shows_lost(store):
     _run_id, path = start(store, "selftest.behaviour=sleep")
     st = wait_running(path)
+    os.kill(st.pid, signal.SIGSTOP)  # kill -9 of both, as a reboot does: the worker cannot record an end
     os.kill(st.supervisor_pid, signal.SIGKILL)
-    deadline = time.time() + 10
-    while alive(st.supervisor_pid, st.supervisor_start) and time.time() < deadline:
+    os.killpg(st.pid, signal.SIGKILL)
+    deadline = time.time() + 30
+    while (alive(st.supervisor_pid, st.supervisor_start) or alive(st.pid, st.pid_start)) and time.time() < deadline:
         time.sleep(0.05)
     ps = json.loads(aba("ps", "--json", runs_dir=store.root).stdout)
     assert ps[0]["state"] == "lost"
     assert "supervisor" in ps[0]["reason"]
-    os.killpg(st.pid, signal.SIGKILL)
 
 
 def test_oom_retry_halves_batch_and_records_attempts(store):
