@@ -22,8 +22,10 @@ from typing import Any
 
 MASK = "***"
 MIN_LEN = 6  # shorter values are too likely to be ordinary words
-PARTIAL = 8  # a secret's first 8 characters anywhere are masked with what follows of it (a cut echo)
-TAIL = 4  # a text that ends in a secret's first 4+ characters was cut inside it: masked too
+# A key cut short (a message truncated inside the echoed key) is masked too, for keys of PARTIAL_MIN+
+# characters (API keys, tokens; a short password's prefix would mask ordinary words): its first PARTIAL
+# characters anywhere, with what follows of it, or its first TAIL+ characters at the very end of a text.
+PARTIAL_MIN, PARTIAL, TAIL = 16, 8, 6
 WELL_KNOWN = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_API_KEY", "ABA_EVAL_API_KEY", "ABA_CHAT_API_KEY",
               "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "ANTHROPIC_API_KEY")
 _SECRET_NAME = re.compile(r"(^|_)(API_?KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)(_|$)", re.I)
@@ -85,9 +87,7 @@ def _forms(vals: frozenset[str]) -> list[str]:
 
 
 def redact(text: str) -> str:
-    """``text`` with every known secret and any URL userinfo replaced by ***. A secret cut short (an error
-    message truncated inside the echoed key) is masked too: its first PARTIAL characters anywhere, or
-    TAIL of them at the very end of the text."""
+    """``text`` with every known secret, a long one cut short, and any URL userinfo replaced by ***."""
     if not text:
         return text
     known = secrets()
@@ -100,6 +100,8 @@ def redact(text: str) -> str:
 
 
 def _mask_partial(text: str, value: str) -> str:
+    if len(value) < PARTIAL_MIN:
+        return text
     if len(value) > PARTIAL:
         head = value[:PARTIAL]
         i = text.find(head)

@@ -29,9 +29,15 @@ def start_supervisor(run_dir: Path, resume: bool = False, lock_fd: int | None = 
         cmd.append("--resume")
     if lock_fd is not None:
         cmd += ["--lock-fd", str(lock_fd)]
+    # -P keeps the working directory off sys.path; our own package root goes on PYTHONPATH instead, so a
+    # source checkout run without installing still finds it (and the worker after it).
+    root = str(Path(__file__).resolve().parents[2])
+    paths = os.environ.get("PYTHONPATH", "")
+    env = {**os.environ, "PYTHONPATH": paths if root in paths.split(os.pathsep) else os.pathsep.join(
+        p for p in (root, paths) if p)}
     log = open_append(Path(run_dir) / SUPERVISOR_LOG)
     try:
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True,
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True, env=env,
                               pass_fds=() if lock_fd is None else (lock_fd,), start_new_session=True,
                               check=False, timeout=60)
     finally:

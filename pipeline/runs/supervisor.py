@@ -319,6 +319,15 @@ class Supervisor(Emitter):
             self.emit(EventType.ALERT, code="chain_failed", level="error", message=str(exc))
 
 
+def _refused(run_dir: Path, reason: str) -> None:
+    try:
+        st = read_status_raw(run_dir)
+        st.state, st.reason, st.ended_at = "failed", reason, time.time()
+        DurableStatus(run_dir).write(st)
+    except (OSError, ValueError, RunFolderGone):
+        pass
+
+
 def daemonize() -> None:
     """Double fork: the supervisor is re-parented to init and leads a session of its own."""
     if os.fork() > 0:
@@ -342,11 +351,16 @@ def main(argv: list[str] | None = None) -> int:
         daemonize()
     lock_fd = args.lock_fd
     try:
-        trust.check_runnable(run_dir)
         if lock_fd is None:  # started by hand or by a Slurm job: take the lock ourselves
             lock_fd = lock.acquire(run_dir)
-    except AbaError as exc:
+    except AbaError as exc:  # another supervisor or worker has it: touch nothing
         note(str(exc))
+        return 3
+    try:
+        trust.check_runnable(run_dir)
+    except AbaError as exc:  # say why in the status rather than leave it queued until it reads lost
+        note(str(exc))
+        _refused(run_dir, str(exc))
         return 3
     sup = Supervisor(run_dir, args.resume, lock_fd)
     signal.signal(signal.SIGTERM, sup.on_stop)
