@@ -124,14 +124,19 @@ def test_slurm_queue_run_stop_cancel_and_lost_supervisor(cluster: LocalSlurm, st
         time.sleep(0.5)
     assert cancel_waiters(job(p2)) == []  # it leaves once the job is gone, long before the grace ends
 
-    # 3: cancelled with scancel behind aba's back; 4: its supervisor killed, so only Slurm can tell.
+    # 3: cancelled with scancel behind aba's back; 4: its supervisor and worker killed (a node that dies), so
+    # only Slurm can tell (a worker whose supervisor alone is killed stops and records it: test_one_worker.py).
     sleepy = ["supervisor.launcher=slurm", "selftest.steps=2000", "selftest.step_seconds=0.1"]
     r3, p3 = launch(store, build_config("selftest", [], sleepy))
     r4, p4 = launch(store, build_config("selftest", [], sleepy))
     wait_metric(p3, 2)
     wait_metric(p4, 2)
     subprocess.run(["scancel", job(p3)], check=True, capture_output=True)
-    os.kill(read_status_raw(p4).supervisor_pid or 0, signal.SIGKILL)
+    st4 = read_status_raw(p4)
+    assert st4.pid and st4.supervisor_pid
+    os.kill(st4.pid, signal.SIGSTOP)  # so that it cannot record an end before it dies too
+    os.kill(st4.supervisor_pid, signal.SIGKILL)
+    os.killpg(st4.pid, signal.SIGKILL)
     assert wait_for(store, r3, ENDED, timeout=60) == "stopped"
     assert "cancelled" in (ps(store)[r3]["reason"] or "")
     assert wait_for(store, r4, ENDED, timeout=60) == "failed"
