@@ -110,13 +110,17 @@ def test_bad_values_are_refused_before_a_folder_exists(tmp_path, hub, monkeypatc
     one_line_error(aba("run", "dpo", "--set", "dpo.beta=inf", runs_dir=runs), "expected a finite number")
     one_line_error(aba("run", "dpo", "--set", "model.source=nobody/no-such-model", runs_dir=runs),
                    "model.source='nobody/no-such-model': no such model on")
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: the hub cannot be reached
-    one_line_error(aba("run", "dpo", "--set", "model.source=org/exists", runs_dir=runs), "cannot be reached")
+    from pipeline.train.preflight import check_hub_source
+
+    check_hub_source(build_config("dpo", sets=["model.source=org/exists"]))  # the hub knows it
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: no answer is no verdict
+    check_hub_source(build_config("dpo", sets=["model.source=nobody/no-such-model"]))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ConfigError, match="HF_HUB_OFFLINE"):
+        check_hub_source(build_config("dpo", sets=["model.source=org/cached"]))
     cached = tmp_path / "hf-cache" / "models--org--cached" / "snapshots" / "abc"
     cached.mkdir(parents=True)
     (cached / "config.json").write_text("{}")
-    from pipeline.train.preflight import check_hub_source
-
     check_hub_source(build_config("dpo", sets=["model.source=org/cached"]))  # in the cache: no hub needed
     # A newline in a [slurm] string would become a line of the batch script: refused with the key.
     one_line_error(aba("run", "selftest", "--set", 'slurm.partition="gpu\\nrm -rf ~"', runs_dir=runs),
