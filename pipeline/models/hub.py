@@ -1,6 +1,9 @@
 """A hub id as a model source (``org/name``), checked before a run folder exists: in the local Hugging Face
 cache, else asked of the hub (``HF_ENDPOINT``). A hub that says 404 refuses the run; a hub that cannot be
 reached proves nothing (an offline machine, a proxy): the worker's download then says what failed.
+Read as huggingface_hub reads it: the hub answers a missing repo with 401 (or 404) and
+``X-Error-Code: RepoNotFound`` when asked without a token (a private repo looks the same), ``GatedRepo``
+for a gated one, and ``X-Error-Message: Invalid credentials in Authorization header`` for a bad token.
 Light: standard library only, no huggingface_hub import."""
 
 from __future__ import annotations
@@ -55,11 +58,27 @@ def check_hub_id(repo_id: str, key: str = "model.source") -> None:
                                     timeout=TIMEOUT_S) as resp:
             resp.read(1)
     except urllib.error.HTTPError as exc:
-        if exc.code in (401, 403):
-            return  # gated or private: it exists; the worker's download says whether the token may read it
-        if exc.code == 404:
-            raise ConfigError(f"{key}={repo_id!r}: no such model on {endpoint} (expected a hub id like "
-                              "HuggingFaceTB/SmolLM2-135M-Instruct, or a local folder or .gguf)") from None
-        return  # a server error is not an answer about the model either
+        verdict = _refusal(exc, key, repo_id, endpoint, bool(token))
+        if verdict:
+            raise ConfigError(verdict) from None
+        return  # gated, forbidden to this token, a server error: not an answer about the model
     except (urllib.error.URLError, OSError, ValueError):
         return  # unreachable: not evidence that it does not exist
+
+
+BAD_TOKEN = "Invalid credentials in Authorization header"
+
+
+def _refusal(exc: urllib.error.HTTPError, key: str, repo_id: str, endpoint: str, token: bool) -> str:
+    """The one line that refuses the run, or "" when the answer says nothing against the model."""
+    code, message = exc.headers.get("X-Error-Code", ""), exc.headers.get("X-Error-Message", "")
+    if code == "GatedRepo":
+        return ""  # it exists; the download says whether the token may read it
+    if exc.code == 401 and message == BAD_TOKEN:
+        return (f"{key}={repo_id!r}: {endpoint} refuses the token in HF_TOKEN ({message}); set a valid token or "
+                "unset it for a public model")
+    if code == "RepoNotFound" or exc.code == 404 or exc.code == 401:
+        private = "" if token else " (a private repo looks the same without HF_TOKEN)"
+        return (f"{key}={repo_id!r}: no such model on {endpoint}{private}; expected a hub id like "
+                "HuggingFaceTB/SmolLM2-135M-Instruct, or a local folder or .gguf")
+    return ""

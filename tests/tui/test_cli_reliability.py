@@ -85,7 +85,21 @@ class _Hub(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        self.send_response(200 if self.path == "/api/models/org/exists" else 404)
+        # As the hub answers (huggingface_hub reads it so): a missing repo is a 401 with X-Error-Code when
+        # asked without a token, a 404 with one; a bad token is a 401 naming it; a gated repo says so.
+        auth = self.headers.get("Authorization", "")
+        if auth == "Bearer bad-token":
+            self.send_response(401)
+            self.send_header("X-Error-Message", "Invalid credentials in Authorization header")
+        elif self.path == "/api/models/org/exists":
+            self.send_response(200)
+        elif self.path == "/api/models/org/gated" and not auth:
+            self.send_response(401)
+            self.send_header("X-Error-Code", "GatedRepo")
+        else:
+            self.send_response(404 if auth else 401)
+            self.send_header("X-Error-Code", "RepoNotFound")
+            self.send_header("X-Error-Message", "Repository not found")
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"{}")
@@ -113,6 +127,16 @@ def test_bad_values_are_refused_before_a_folder_exists(tmp_path, hub, monkeypatc
     from pipeline.train.preflight import check_hub_source
 
     check_hub_source(build_config("dpo", sets=["model.source=org/exists"]))  # the hub knows it
+    check_hub_source(build_config("dpo", sets=["model.source=org/gated"]))  # gated: it exists
+    with pytest.raises(ConfigError, match=r"no such model on .*a private repo looks the same without HF_TOKEN"):
+        check_hub_source(build_config("dpo", sets=["model.source=nobody/private-or-missing"]))
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 30)
+    with pytest.raises(ConfigError, match=r"no such model on http://127\.0\.0\.1:\d+; expected"):
+        check_hub_source(build_config("dpo", sets=["model.source=nobody/no-such-model"]))
+    monkeypatch.setenv("HF_TOKEN", "bad-token")
+    with pytest.raises(ConfigError, match="refuses the token in HF_TOKEN"):
+        check_hub_source(build_config("dpo", sets=["model.source=org/exists"]))
+    monkeypatch.delenv("HF_TOKEN")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: no answer is no verdict
     check_hub_source(build_config("dpo", sets=["model.source=nobody/no-such-model"]))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
