@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.redact import redact
+from pipeline.safeio import read_bounded
+
+JSON_MAX_BYTES = 64 << 20  # a result, report or metadata file; a larger one is not what we wrote
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -44,10 +47,11 @@ def atomic_write_json(path: Path, obj: Any, mode: int = 0o600) -> None:
 
 
 def read_json_object(path: Path) -> dict[str, Any] | None:
-    """The JSON object in ``path``; None when it is missing, unreadable, not JSON or not an object."""
+    """The JSON object in ``path``; None when it is missing, unreadable, not JSON or not an object, too
+    large, nested too deeply, or not a regular file (a FIFO in its place never blocks the reader)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_bounded(path, JSON_MAX_BYTES).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 

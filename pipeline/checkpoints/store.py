@@ -19,6 +19,9 @@ from typing import Any, Literal
 from pipeline.atomic import atomic_write_json
 from pipeline.errors import AbaError
 from pipeline.runs.layout import CHECKPOINTS_DIR, METADATA, RUN_TOML, STATUS_FILE
+from pipeline.safeio import read_bounded
+
+METADATA_MAX_BYTES = 16 << 20  # metadata.json is a few KB; a run folder is input
 
 # complete: metadata.json (or an HF trainer_state.json) read; incomplete: a save that never finished;
 # corrupt: its metadata cannot be read.
@@ -88,10 +91,10 @@ def read_checkpoint(path: Path) -> Checkpoint:
     meta_path = path / METADATA
     if meta_path.is_file():
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            meta = json.loads(read_bounded(meta_path, METADATA_MAX_BYTES).decode("utf-8"))
             if not isinstance(meta, dict):
                 raise ValueError("expected a JSON object")
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # unreadable, too large, nested too deeply
             return Checkpoint(path.name, path, "corrupt", error=f"{meta_path}: {exc}", mtime=mtime)
         return Checkpoint(path.name, path, "complete", meta, mtime=mtime)
     if (path / "trainer_state.json").is_file():

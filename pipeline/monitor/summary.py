@@ -19,6 +19,9 @@ from pipeline.runs.layout import EVENTS_FILE, RUN_TOML
 from pipeline.runs.notes import RunNotes, read_notes
 from pipeline.runs.status import read_status
 from pipeline.runs.vocabulary import EventType
+from pipeline.safeio import read_bounded
+
+TOML_MAX_BYTES = 1 << 20  # a run.toml is a few KB; a folder is input
 
 # The metrics a comparison shows first, when logged; the others a run logged follow by name.
 HEADLINE = ("loss", "eval_loss", "accuracy", "eval_accuracy", "margins", "reward", "kl")
@@ -68,8 +71,8 @@ def summarize(run_dir: Path) -> RunSummary:
     run_dir = Path(run_dir)
     s = RunSummary(run_dir.name, run_dir)
     try:
-        raw = tomllib.loads((run_dir / RUN_TOML).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        raw = tomllib.loads(read_bounded(run_dir / RUN_TOML, TOML_MAX_BYTES).decode("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError):
         raw = {}
     s.config = {k: v for k, v in flatten(raw).items() if k.split(".")[0] not in NOT_PARAMS}
     s.stage = str(raw.get("stage", "?"))

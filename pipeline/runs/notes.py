@@ -4,13 +4,12 @@ A missing or unreadable file is an empty note; nothing else in the run depends o
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.atomic import atomic_write_json
+from pipeline.atomic import atomic_write_json, read_json_object
 from pipeline.errors import ConfigError
 from pipeline.runs.layout import NOTES_FILE
 
@@ -40,11 +39,8 @@ def parse_tags(text: str) -> list[str]:
 
 
 def read_notes(run_dir: Path) -> RunNotes:
-    try:
-        data = json.loads((Path(run_dir) / NOTES_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return RunNotes()
-    if not isinstance(data, dict):
+    data = read_json_object(Path(run_dir) / NOTES_FILE)  # bounded, never blocks on a FIFO: a folder is input
+    if data is None:
         return RunNotes()
     tags = [t for t in data.get("tags", []) if isinstance(t, str)] if isinstance(data.get("tags"), list) else []
     note = data.get("note") if isinstance(data.get("note"), str) else ""

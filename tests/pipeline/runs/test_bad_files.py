@@ -160,3 +160,34 @@ def test_the_watcher_survives_any_one_bad_run_and_marks_it_corrupt(bad_runs, mon
     assert any("a reader bug" in r.getMessage() for r in caplog.records)
     others = {rid: s for rid, s in want.items() if "good" not in rid}
     assert {rid: rows[rid].state for rid in others} == others
+
+
+def test_the_small_files_a_folder_holds_never_block_or_flood_a_reader(tmp_path):
+    """notes.json, run.toml (run details, compare) and a checkpoint's metadata.json: a FIFO in their place is
+    not waited on, a huge one is not read whole; `aba status` still answers."""
+    from pipeline.checkpoints.store import read_checkpoint
+    from pipeline.monitor.summary import summarize
+    from pipeline.runs.notes import read_notes
+    from tests.support.cli import aba
+
+    runs = tmp_path / "runs"
+    run = runs / "20250101-0007-selftest-fifos"
+    (run / "checkpoints" / "checkpoint-000001").mkdir(parents=True)
+    _status(run, False)
+    (run / "events.jsonl").write_bytes(_good_lines(2))
+    for name in ("notes.json", "run.toml", "checkpoints/checkpoint-000001/metadata.json"):
+        os.mkfifo(run / name)
+    assert read_notes(run).tags == [] and read_notes(run).note == ""
+    assert summarize(run).config == {}
+    ck = read_checkpoint(run / "checkpoints" / "checkpoint-000001")
+    assert ck.state == "incomplete"
+    proc = aba("status", run.name, runs_dir=runs)
+    assert proc.returncode == 0 and "succeeded" in proc.stdout, proc
+    for name in ("notes.json", "checkpoints/checkpoint-000001/metadata.json"):
+        os.unlink(run / name)
+    with open(run / "notes.json", "wb") as fh:  # sparse: 256 MB of nothing that parses
+        fh.truncate(HUGE)
+    (run / "checkpoints" / "checkpoint-000001" / "metadata.json").write_bytes(NESTED)
+    assert read_notes(run).note == ""
+    ck = read_checkpoint(run / "checkpoints" / "checkpoint-000001")
+    assert ck.state == "corrupt", ck  # nested too deeply for the parser: corrupt, not a crash
