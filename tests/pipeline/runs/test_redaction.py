@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config.run import build_config
-from pipeline.redact import redact, register_url
+from pipeline.redact import redact, register_env, register_url
 from pipeline.runs import launcher
 from pipeline.runs.status import TERMINAL
 
@@ -121,3 +121,14 @@ def test_redact_masks_every_form_a_server_may_echo(monkeypatch):
     register_url("hooks.example/services/T000/B000/XXXXsecretXXXX")  # a webhook without a scheme
     assert "XXXXsecretXXXX" not in redact("posting to hooks.example/services/T000/B000/XXXXsecretXXXX failed")
     os.environ.pop("SOME_SERVICE_TOKEN")
+
+
+def test_the_judges_errors_go_through_the_one_redaction(monkeypatch):
+    from pipeline.judge import failures
+
+    assert failures.redact is redact  # one implementation, not a second list of names
+    key = "vendor-" + "k7" * 12
+    monkeypatch.setenv("MY_VENDOR_CRED", key)  # a name that says nothing: the config names it
+    register_env("MY_VENDOR_CRED")
+    err = failures.http_error(401, f"API key not valid: {key}", body={"error": {"message": key}})
+    assert key not in str(err) and key[:8] not in str(err) and "***" in str(err)
