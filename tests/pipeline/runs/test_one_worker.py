@@ -121,6 +121,7 @@ def test_kill_9_of_the_supervisor_stops_its_worker_and_a_resume_never_runs_two(s
         last = steps(path)[-1] if steps(path) else 0
         wait(lambda last=last: running_past(path, last), f"cycle {cycle}: a step")
         st = read_status_raw(path)
+        killed_at = time.time() - 0.01
         os.kill(st.supervisor_pid, signal.SIGKILL)
         resumed = False
         # While its worker lives (it stops after a checkpoint), every resume refuses.
@@ -133,12 +134,13 @@ def test_kill_9_of_the_supervisor_stops_its_worker_and_a_resume_never_runs_two(s
             assert not alive(st.pid, st.pid_start), "a resume started while the orphaned worker still ran"
             resumed = True  # it exited between the check and the resume: that resume is the legitimate one
             break
-        # The orphan recorded its own end: stopped after a checkpoint at its last step.
-        ends = [e for _o, e in iter_events(path / "events.jsonl")
-                if e["type"] == "status" and f"supervisor (pid {st.supervisor_pid}) died" in (e.get("reason") or "")]
-        assert [e["state"] for e in ends] == ["stopped"], ends
-        assert (path / "checkpoints" / f"checkpoint-{no_duplicates(path)[-1]:04d}" / "metadata.json").exists() or (
-            resumed)
+        # The orphan recorded its own end: stopped after a checkpoint (saved after the kill, before that end).
+        evs = [e for _o, e in iter_events(path / "events.jsonl")]
+        died = f"supervisor (pid {st.supervisor_pid}) died"
+        ends = [i for i, e in enumerate(evs) if e["type"] == "status" and died in (e.get("reason") or "")]
+        assert [evs[i]["state"] for i in ends] == ["stopped"], [evs[i] for i in ends]
+        saved = [e["name"] for e in evs[:ends[0]] if e["type"] == "checkpoint" and e["ts"] >= killed_at]
+        assert saved and (path / "checkpoints" / saved[-1] / "metadata.json").exists(), saved
         if not resumed:
             end = read_status(path)
             assert end.state == "stopped" and "stopped after saving a checkpoint" in end.reason, end

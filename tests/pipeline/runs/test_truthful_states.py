@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.checkpoints.browser import collect, execute_prune, plan_prune
 from pipeline.checkpoints.select import pick_checkpoint
-from pipeline.checkpoints.store import last_complete, write_metadata
+from pipeline.checkpoints.store import checkpoint_name, last_complete, write_metadata
 from pipeline.config.run import build_config
 from pipeline.errors import AbaError
 from pipeline.runs import launcher
@@ -64,7 +64,8 @@ def test_a_live_run_folder_renamed_is_followed_and_stops_with_a_checkpoint_there
     assert aba("status", "renamed-run", runs_dir=store.root).returncode == 0
     launcher.stop(store, "renamed-run")
     assert launcher.wait_for(store, "renamed-run", END) == "stopped"
-    assert (new / "checkpoints" / "checkpoint-0001" / "metadata.json").exists()
+    saved = [e["name"] for _o, e in iter_events(new / "events.jsonl") if e["type"] == "checkpoint"]
+    assert saved and (new / "checkpoints" / saved[-1] / "metadata.json").exists()  # the stop's, in the new place
     wait(lambda: not path.is_symlink() and not path.exists(), "the old name removed")
     moved = [e for _o, e in iter_events(new / "events.jsonl") if e.get("code") == "run_moved"]
     assert moved and "renamed-run" in moved[0]["message"]
@@ -74,14 +75,14 @@ def test_a_live_run_folder_renamed_is_followed_and_stops_with_a_checkpoint_there
 def test_a_checkpoint_without_metadata_is_never_picked(store):
     run_id, path = launcher.launch(store, build_config("selftest", sets=["selftest.steps=2"]))
     assert launcher.wait_for(store, run_id, END) == "succeeded"
-    hf = path / "checkpoints" / "checkpoint-0099"  # an HF save cut short: trainer state, no metadata.json
+    hf = path / "checkpoints" / "checkpoint-99"  # an HF save cut short: trainer state, no metadata.json
     hf.mkdir()
     (hf / "trainer_state.json").write_text(json.dumps({"global_step": 99, "log_history": [{"loss": 0.01}]}))
     os.utime(hf, (time.time() + 60, time.time() + 60))  # and the newest folder
-    assert last_complete(path).name == "checkpoint-0002"
-    assert pick_checkpoint(path, "latest").name == "checkpoint-0002"
+    assert last_complete(path).name == checkpoint_name(2)
+    assert pick_checkpoint(path, "latest").name == checkpoint_name(2)
     rows = {r.name: r for r in collect(store.root)}
-    assert rows["checkpoint-0099"].state == "incomplete"
+    assert rows["checkpoint-99"].state == "incomplete"
 
 
 def _victim(tmp_path: Path) -> Path:
