@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.runs.status import read_status_raw
 from pipeline.runs.store import RunStore
+from tests.support.hub import serve_hub
 
 
 @pytest.fixture
@@ -31,3 +32,14 @@ def store(tmp_path: Path) -> Iterator[RunStore]:
                     pass
 
 
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[set[str]]:
+    """A loopback hub (tests/support/hub.py) knowing ``org/exists`` (``org/gated`` is gated), an empty model
+    cache, HF_HUB_OFFLINE unset; yields the known ids, which a test may extend."""
+    with serve_hub({"org/exists"}, {"org/gated"}) as (endpoint, known):
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        yield known

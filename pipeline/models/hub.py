@@ -1,6 +1,7 @@
 """A hub id as a model source (``org/name``), checked before a run folder exists: in the local Hugging Face
-cache, else asked of the hub (``HF_ENDPOINT``). A hub that says 404 refuses the run; a hub that cannot be
-reached proves nothing (an offline machine, a proxy): the worker's download then says what failed.
+cache, else asked of the hub (``HF_ENDPOINT``). Only an answer lets the run start: a hub that says the
+model is missing refuses it, and so does a hub that cannot be reached (the worker's download would retry
+it offline for minutes and fail; download the model first, or give a local folder or .gguf).
 Read as huggingface_hub reads it: the hub answers a missing repo with 401 (or 404) and
 ``X-Error-Code: RepoNotFound`` when asked without a token (a private repo looks the same), ``GatedRepo``
 for a gated one, and ``X-Error-Message: Invalid credentials in Authorization header`` for a bad token.
@@ -17,7 +18,8 @@ from pathlib import Path
 
 from pipeline.errors import ConfigError
 
-HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
+HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")  # org/name, as the hub names
+EXPECTED = "expected a hub id like HuggingFaceTB/SmolLM2-135M-Instruct, 'embedded', run:<id>, an HF folder or a .gguf"
 TIMEOUT_S = 5.0
 
 
@@ -40,10 +42,10 @@ def cached(repo_id: str) -> bool:
 
 def check_hub_id(repo_id: str, key: str = "model.source") -> None:
     """Refuse (ConfigError, one line) a hub id that is malformed, or not cached and unknown to the hub."""
-    if not HUB_ID.match(repo_id):
-        raise ConfigError(f"{key}={repo_id!r}: not a hub id (expected org/name, 'embedded', an HF folder or a .gguf)")
     if cached(repo_id):
         return
+    if not HUB_ID.match(repo_id):
+        raise ConfigError(f"{key}={repo_id!r}: no such file or folder, and not a hub id ({EXPECTED})")
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
         raise ConfigError(f"{key}={repo_id!r}: not in the local Hugging Face cache ({hub_cache()}) and "
                           "HF_HUB_OFFLINE is set")
@@ -62,8 +64,10 @@ def check_hub_id(repo_id: str, key: str = "model.source") -> None:
         if verdict:
             raise ConfigError(verdict) from None
         return  # gated, forbidden to this token, a server error: not an answer about the model
-    except (urllib.error.URLError, OSError, ValueError):
-        return  # unreachable: not evidence that it does not exist
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        why = getattr(exc, "reason", exc)
+        raise ConfigError(f"{key}={repo_id!r}: not in the local Hugging Face cache ({hub_cache()}) and {endpoint} "
+                          f"cannot be reached ({why}); download it first or give a local folder or .gguf") from None
 
 
 BAD_TOKEN = "Invalid credentials in Authorization header"
@@ -79,6 +83,5 @@ def _refusal(exc: urllib.error.HTTPError, key: str, repo_id: str, endpoint: str,
                 "unset it for a public model")
     if code == "RepoNotFound" or exc.code == 404 or exc.code == 401:
         private = "" if token else " (a private repo looks the same without HF_TOKEN)"
-        return (f"{key}={repo_id!r}: no such model on {endpoint}{private}; expected a hub id like "
-                "HuggingFaceTB/SmolLM2-135M-Instruct, or a local folder or .gguf")
+        return f"{key}={repo_id!r}: no such model on {endpoint}{private}; {EXPECTED}"
     return ""

@@ -14,7 +14,7 @@ from pipeline.config.run import RunConfig
 from pipeline.errors import AbaError, RunDirError
 from pipeline.runs import lock, trust
 from pipeline.runs.cluster import control, deps
-from pipeline.runs.layout import LOST_MARK, STATUS_FILE, STOP_FILE, SUPERVISOR_LOG
+from pipeline.runs.layout import LOST_MARK, RUN_TOML, STATUS_FILE, STOP_FILE, SUPERVISOR_LOG
 from pipeline.runs.procinfo import alive
 from pipeline.runs.status import ACTIVE, Status, read_status, read_status_raw, worker_alive, write_status
 from pipeline.runs.store import RunStore, load_run_config
@@ -108,9 +108,9 @@ def stop(store: RunStore, ref: str, grace: float | None = None) -> str:
 
 
 def resume(store: RunStore, ref: str) -> str:
-    """Relaunch a run that ended (or was lost). Under the run's lock, taken first: a second resume, a live
-    supervisor or a live worker makes this refuse; the config is read and validated before the status
-    changes, so a broken run.toml leaves the run as it was."""
+    """Relaunch a run that failed, was stopped or was lost (a succeeded run refuses). Under the run's lock,
+    taken first: a second resume, a live supervisor or a live worker makes this refuse; the config is read
+    and validated before the status changes, so a broken run.toml leaves the run as it was."""
     info = store.get(ref)
     rid, path = info.run_id, info.path
     trust.check_runnable(path, rid)
@@ -119,6 +119,9 @@ def resume(store: RunStore, ref: str) -> str:
         st = _status(rid, path, locked=True)
         if st.state in ACTIVE or worker_alive(st):
             raise AbaError(f"run {rid} is still {st.state}; stop it first (aba stop {rid})")
+        if st.state == "succeeded":  # a resume would re-fire its chain (a second export); training again is a new run
+            raise AbaError(f"run {rid} succeeded: nothing to resume; to train again start a new run from its "
+                           f"config: aba run --config {path / RUN_TOML}")
         cfg = load_run_config(path)
         raw = _status(rid, path, raw=True)
         raw.state, raw.attempt, raw.reason = "queued", raw.attempt + 1, f"resumed after {st.state}"

@@ -51,7 +51,8 @@ class RunInfo:
 
 class RunStore:
     def __init__(self, runs_dir: Path | str | None = None) -> None:
-        self.root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+        # Absolute from here on: every message and the app's title name the folder wherever it is read.
+        self.root = Path(os.path.abspath(Path(runs_dir).expanduser() if runs_dir is not None else default_runs_dir()))
 
     def check_readable(self) -> None:
         """Readers (`aba ps`) never create the runs dir: a missing one or a file is one line."""

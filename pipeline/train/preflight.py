@@ -13,12 +13,15 @@ from typing import Any
 
 from pipeline import registry
 from pipeline.config.paths import lookup_runs_dir
-from pipeline.config.runref import is_run_ref
+from pipeline.config.runref import is_run_ref, parse_run_ref
 from pipeline.data.loaders import Dataset
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, RunNotFound
 from pipeline.models.hub import check_hub_id
+from pipeline.models.runsource import run_checkpoint
 from pipeline.rewards.scorer import SCORERS
 from pipeline.rewards.weights import parse_weights
+from pipeline.runs.status import ACTIVE
+from pipeline.runs.store import RunStore
 
 
 def check_grpo(cfg: Any, sec: Any, runs_dir: Path | None = None) -> None:
@@ -59,19 +62,33 @@ def preflight(cfg: Any, stage: str | None = None, runs_dir: Path | None = None) 
     return registry.resolve(info.loader)(sec.data, f"{info.name}.data", root)
 
 
-def check_hub_source(cfg: Any) -> None:
-    """A model given as a hub id must be in the local cache or on the hub (asked once, before a folder)."""
+def check_model_source(cfg: Any, runs_dir: Path) -> None:
+    """The model source resolves before a folder exists: ``run:<id>`` as ``aba status`` finds runs (a unique
+    prefix or suffix, in ``runs_dir``) with a complete checkpoint once that run has ended; a path that
+    exists; else a hub id, cached or known to the hub (pipeline.models.hub)."""
     model = cfg.sections.get("model")
-    src = getattr(model, "source", "embedded")
-    if src == "embedded" or is_run_ref(src) or Path(src).expanduser().exists():
+    src = str(getattr(model, "source", "embedded"))
+    if src == "embedded" or Path(src).expanduser().exists():
         return
+    if is_run_ref(src):
+        ref = parse_run_ref(src, "model.source")
+        try:
+            info = RunStore(runs_dir).get(ref.run)
+        except RunNotFound as exc:
+            raise ConfigError(f"model.source='{ref}': {exc}") from None
+        if info.status is not None and info.status.state in ACTIVE:
+            return  # a parent still training (aba run --after): its checkpoint is looked up when this starts
+        run_checkpoint(runs_dir, ref)
+        return
+    if src.endswith(".gguf") or src.startswith((".", "/", "~")):
+        raise ConfigError(f"model.source={src!r}: no such file or folder")
     check_hub_id(src)
 
 
 def preflight_chain(cfg: Any, runs_dir: Path) -> None:
     """Every stage of a config and its chain (`then`), before the first one starts, against the runs dir
     the run will be created in."""
-    check_hub_source(cfg)
+    check_model_source(cfg, runs_dir)
     for stage in [cfg.stage, *cfg.then]:
         own = registry.get(stage).own_section
         if own in cfg.sections:

@@ -8,9 +8,7 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -80,42 +78,6 @@ def test_ctrl_c_while_waiting_says_the_run_goes_on(store):
     assert launcher.wait_for(store, run_id, END) == "stopped"
 
 
-class _Hub(BaseHTTPRequestHandler):
-    def log_message(self, *a: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        # As the hub answers (huggingface_hub reads it so): a missing repo is a 401 with X-Error-Code when
-        # asked without a token, a 404 with one; a bad token is a 401 naming it; a gated repo says so.
-        auth = self.headers.get("Authorization", "")
-        if auth == "Bearer bad-token":
-            self.send_response(401)
-            self.send_header("X-Error-Message", "Invalid credentials in Authorization header")
-        elif self.path == "/api/models/org/exists":
-            self.send_response(200)
-        elif self.path == "/api/models/org/gated" and not auth:
-            self.send_response(401)
-            self.send_header("X-Error-Code", "GatedRepo")
-        else:
-            self.send_response(404 if auth else 401)
-            self.send_header("X-Error-Code", "RepoNotFound")
-            self.send_header("X-Error-Message", "Repository not found")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-
-@pytest.fixture
-def hub(monkeypatch, tmp_path):
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{srv.server_address[1]}")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    yield
-    srv.shutdown()
-
-
 def test_bad_values_are_refused_before_a_folder_exists(tmp_path, hub, monkeypatch):
     runs = tmp_path / "runs"
     runs.mkdir()
@@ -124,28 +86,35 @@ def test_bad_values_are_refused_before_a_folder_exists(tmp_path, hub, monkeypatc
     one_line_error(aba("run", "dpo", "--set", "dpo.beta=inf", runs_dir=runs), "expected a finite number")
     one_line_error(aba("run", "dpo", "--set", "model.source=nobody/no-such-model", runs_dir=runs),
                    "model.source='nobody/no-such-model': no such model on")
-    from pipeline.train.preflight import check_hub_source
+    from pipeline.train.preflight import check_model_source
 
-    check_hub_source(build_config("dpo", sets=["model.source=org/exists"]))  # the hub knows it
-    check_hub_source(build_config("dpo", sets=["model.source=org/gated"]))  # gated: it exists
+    check_model_source(build_config("dpo", sets=["model.source=org/exists"]), runs)  # the hub knows it
+    check_model_source(build_config("dpo", sets=["model.source=org/gated"]), runs)  # gated: it exists
     with pytest.raises(ConfigError, match=r"no such model on .*a private repo looks the same without HF_TOKEN"):
-        check_hub_source(build_config("dpo", sets=["model.source=nobody/private-or-missing"]))
+        check_model_source(build_config("dpo", sets=["model.source=nobody/private-or-missing"]), runs)
     monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 30)
     with pytest.raises(ConfigError, match=r"no such model on http://127\.0\.0\.1:\d+; expected"):
-        check_hub_source(build_config("dpo", sets=["model.source=nobody/no-such-model"]))
+        check_model_source(build_config("dpo", sets=["model.source=nobody/no-such-model"]), runs)
     monkeypatch.setenv("HF_TOKEN", "bad-token")
     with pytest.raises(ConfigError, match="refuses the token in HF_TOKEN"):
-        check_hub_source(build_config("dpo", sets=["model.source=org/exists"]))
+        check_model_source(build_config("dpo", sets=["model.source=org/exists"]), runs)
     monkeypatch.delenv("HF_TOKEN")
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: no answer is no verdict
-    check_hub_source(build_config("dpo", sets=["model.source=nobody/no-such-model"]))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: no answer, no run
+    one_line_error(aba("run", "dpo", "--set", "model.source=org/exists", runs_dir=runs),
+                   "not in the local Hugging Face cache", "http://127.0.0.1:9 cannot be reached")
+    # A bare word is no hub id; a run reference is looked up as `aba status` looks it up, in this runs dir.
+    one_line_error(aba("run", "dpo", "--set", "model.source=smollm2x", runs_dir=runs),
+                   "model.source='smollm2x': no such file or folder, and not a hub id")
+    one_line_error(aba("run", "dpo", "--set", "model.source=run:nope", runs_dir=runs),
+                   "model.source='run:nope'", f"no such run in {runs}")
+    one_line_error(aba("run", "dpo", "--set", "model.source=./no/such/folder", runs_dir=runs), "no such file or folder")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ConfigError, match="HF_HUB_OFFLINE"):
-        check_hub_source(build_config("dpo", sets=["model.source=org/cached"]))
+        check_model_source(build_config("dpo", sets=["model.source=org/cached"]), runs)
     cached = tmp_path / "hf-cache" / "models--org--cached" / "snapshots" / "abc"
     cached.mkdir(parents=True)
     (cached / "config.json").write_text("{}")
-    check_hub_source(build_config("dpo", sets=["model.source=org/cached"]))  # in the cache: no hub needed
+    check_model_source(build_config("dpo", sets=["model.source=org/cached"]), runs)  # in the cache: no hub needed
     # A newline in a [slurm] string would become a line of the batch script: refused with the key.
     one_line_error(aba("run", "selftest", "--set", 'slurm.partition="gpu\\nrm -rf ~"', runs_dir=runs),
                    "slurm.partition", "control character '\\n'")
@@ -153,6 +122,27 @@ def test_bad_values_are_refused_before_a_folder_exists(tmp_path, hub, monkeypatc
     conf.write_text('stage = "selftest"\n[slurm]\naccount = """a\nsrun evil"""\n')
     one_line_error(aba("run", "--config", str(conf), runs_dir=runs), "slurm.account", "control character")
     assert list(runs.iterdir()) == []  # nothing was made
+
+
+def test_resume_of_a_succeeded_run_refuses_and_run_sources_resolve_as_status_does(store):
+    run_id, path = launcher.launch(store, build_config("selftest", sets=["selftest.steps=1"]))
+    assert launcher.wait_for(store, run_id, END) == "succeeded"
+    events = (path / "events.jsonl").read_text()
+    # Resuming would re-fire its chain (a second export): one line, and the run is left as it was.
+    one_line_error(aba("resume", run_id[-6:], runs_dir=store.root),
+                   f"run {run_id} succeeded: nothing to resume", f"aba run --config {path / 'run.toml'}")
+    assert read_status_raw(path).attempt == 1 and (path / "events.jsonl").read_text() == events
+    from pipeline.train.preflight import check_model_source
+
+    # A unique prefix or suffix finds the run, as `aba status` does; what it lacks is named, not "no run".
+    for ref in (run_id[:11], run_id[-8:]):
+        with pytest.raises(ConfigError, match=r"no complete best or final checkpoint"):
+            check_model_source(build_config("dpo", sets=[f"model.source=run:{ref}"]), store.root)
+    check_model_source(build_config("dpo", sets=[f"model.source=run:{run_id[-8:]}@latest"]), store.root)
+    before = sorted(p.name for p in store.root.iterdir())
+    one_line_error(aba("run", "dpo", "--set", f"model.source=run:{run_id[:11]}", runs_dir=store.root),
+                   "no complete best or final checkpoint")
+    assert sorted(p.name for p in store.root.iterdir()) == before  # no folder for a run that could not start
 
 
 def test_the_slurm_script_never_holds_a_line_break_even_past_the_config(tmp_path):
@@ -169,15 +159,16 @@ def test_the_slurm_script_never_holds_a_line_break_even_past_the_config(tmp_path
 def test_resume_on_a_read_only_runs_dir_is_one_line(store):
     if os.geteuid() != 0:
         pytest.skip("a read-only bind mount needs root")
-    run_id, path = launcher.launch(store, build_config("selftest", sets=["selftest.steps=1"]))
-    assert launcher.wait_for(store, run_id, END) == "succeeded"
+    run_id, path = launcher.launch(store, build_config("selftest", sets=["selftest.steps=3",
+                                                                          "selftest.behaviour=crash"]))
+    assert launcher.wait_for(store, run_id, END) == "failed"
     subprocess.run(["mount", "--bind", str(store.root), str(store.root)], check=True)
     try:
         subprocess.run(["mount", "-o", "remount,bind,ro", str(store.root)], check=True)
         res = aba("resume", run_id, runs_dir=store.root)
         one_line_error(res, f"run {run_id}", "Read-only file system")
-        assert read_status_raw(path).state == "succeeded"
+        assert read_status_raw(path).state == "failed"
     finally:
         subprocess.run(["umount", "-l", str(store.root)], check=True)
     launcher.resume(store, run_id)
-    assert launcher.wait_for(store, run_id, END) == "succeeded"
+    assert launcher.wait_for(store, run_id, END) == "failed" and read_status_raw(path).attempt == 2

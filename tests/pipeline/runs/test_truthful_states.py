@@ -43,8 +43,9 @@ def started(store, *sets: str) -> tuple[str, Path]:
 
 
 def test_resume_with_a_broken_run_toml_changes_nothing(store):
-    run_id, path = launcher.launch(store, build_config("selftest", sets=["selftest.steps=1"]))
-    assert launcher.wait_for(store, run_id, END) == "succeeded"
+    run_id, path = launcher.launch(store, build_config("selftest", sets=["selftest.steps=3",
+                                                                          "selftest.behaviour=crash"]))
+    assert launcher.wait_for(store, run_id, END) == "failed"  # resumable, but for its run.toml
     before = (path / "status.json").read_bytes()
     (path / "run.toml").write_text('stage = "selftest"\n[selftest]\nsteps = "many"\n')
     res = aba("resume", run_id, runs_dir=store.root)

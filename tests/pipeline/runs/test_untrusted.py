@@ -69,8 +69,9 @@ def test_aba_ps_and_status_of_a_crafted_folder_run_nothing(tmp_path, user_hook):
 
 
 def test_resume_refuses_a_folder_someone_else_could_have_written(store):
-    run_id, path = launcher.launch(store, build_config("selftest", sets=["selftest.steps=1"]))
-    assert launcher.wait_for(store, run_id, END) == "succeeded"
+    run_id, path = launcher.launch(store, build_config("selftest", sets=["selftest.steps=3",
+                                                                          "selftest.behaviour=crash"]))
+    assert launcher.wait_for(store, run_id, END) == "failed"  # resumable (a succeeded run refuses anyway)
     os.chmod(path, 0o775)
     with pytest.raises(AbaError, match=r"writable by group or others \(mode 775\)"):
         launcher.resume(store, run_id)
@@ -79,6 +80,7 @@ def test_resume_refuses_a_folder_someone_else_could_have_written(store):
     with pytest.raises(AbaError, match=r"run.toml is writable by group or others"):
         launcher.resume(store, run_id)
     os.chmod(path / "run.toml", 0o644)
+    (path / "checkpoints").mkdir(exist_ok=True)  # the crash came before its first checkpoint
     (path / "checkpoints").rename(path / "ck")
     (path / "checkpoints").symlink_to(path / "ck")
     with pytest.raises(AbaError, match=r"checkpoints is a symbolic link"):
@@ -91,9 +93,9 @@ def test_resume_refuses_a_folder_someone_else_could_have_written(store):
         assert res.returncode == 2 and res.stderr.count("\n") == 1 and "belongs to" in res.stderr, res.stderr
     finally:
         os.chown(path, os.getuid(), os.getgid())
-    assert read_status(path).state == "succeeded" and read_status(path).attempt == 1  # nothing changed
+    assert read_status(path).state == "failed" and read_status(path).attempt == 1  # nothing changed
     launcher.resume(store, run_id)
-    assert launcher.wait_for(store, run_id, END) == "succeeded"
+    assert launcher.wait_for(store, run_id, END) == "failed" and read_status(path).attempt == 2
 
 
 def test_notify_commands_get_a_minimal_environment(tmp_path, monkeypatch):
