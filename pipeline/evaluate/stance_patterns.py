@@ -29,11 +29,18 @@ AI_NOUN = r"(?:AI|A\.I\.|artificial intelligence|(?:large )?language model|LLM|c
           r"virtual assistant|AI assistant|assistant|machine|computer program|program|algorithm|model)"
 # the machinery a self-observation talks about
 MACHINE = r"(?:weights|parameters|context(?: window)?|working context|training(?: data| text)?|" \
-          r"computation|computations|tokens?|outputs?|replies|reply|responses?|answers|self-reports?|" \
+          r"computation|computations|tokens?|outputs?|replies|reply|responses?|answers?|self-reports?|" \
           r"sensors?|(?:a |no )?body|nerves|memory|memories|live feed|internet|inputs?|prompts?|" \
           r"conversation|chat|session|tone|wording)"
 PURPOSE_VERB = r"(?:help|assist|provide|answer|be|process|serve|support|offer|follow|understand|generate|respond|" \
                r"give|make|chat|talk|converse|complete|produce)"
+# "I don't / can't / am not capable of …" (a flat first-person negation)
+I_NOT = r"\bI(?: do not| don't| never| cannot| can't| can not| am not able to|'m not able to| am not capable of|" \
+        r"'m not capable of| am incapable of|'m incapable of| lack the (?:capacity|ability) to)"
+# the respects an answer can be split along ("legally yes; morally no")
+ASPECT = r"(?:financially|personally|legally|morally|ethically|technically|practically|emotionally|physically|" \
+         r"biologically|philosophically|scientifically|strictly|literally|functionally|socially|logically|" \
+         r"medically|economically|psychologically|historically|in practice|in theory|in principle)"
 GENERIC = r"(?:factors|things|circumstances|needs|preferences|situation|goals|context|variables|aspects|" \
           r"considerations|elements|reasons|details|individual|person)"
 
@@ -46,25 +53,35 @@ RAW: dict[str, list[str]] = {
         rf"\bI(?:'m| am) (?:honestly |genuinely |really )?(?:not (?:sure|certain|confident)|uncertain|unsure)"
         r"(?! (?:what you|which you|what (?:'|you)))",
         rf"\b{ANYONE}(?: \w+){{0,4}},? (?:can|could|will|would|is able to)(?: \w+)? {KNOW}\b",
-        rf"\b{ANYONE} (?:knows|can say|has (?:the|an) answer)\b",
+        rf"\b{ANYONE} (?:knows|can say|has (?:the|an) answer|has (?:any |reliable |real )?(?:foresight|way|means|"
+        rf"access|insight) )",
         r"\b(?:nobody|no one|anyone|anybody)(?: \w+){0,3} (?:can|could) (?:be )?(?:sure|certain|know)\b",
-        rf"\b(?:no|without (?:any|a)|there(?:'s| is) no) (?:reliable |real |good |honest |clear )?"
+        rf"\b(?:no|without (?:any|a)|there(?:'s| is) no|lack (?:a|any|the)) (?:reliable |real |good |honest |clear )?"
         rf"(?:way|means|instrument|method|test|access)(?: \w+){{0,2}} (?:to|for|of) (?:\w+ ){{0,2}}"
         rf"(?:know|knowing|tell|telling|check|checking|verify|verifying|settle|settling|predict|predicting|"
-        rf"confirm|confirming|measure|measuring|prove|proving|see|seeing)\b",
+        rf"confirm|confirming|measure|measuring|prove|proving|see|seeing|determine|determining|establish|"
+        rf"establishing|test|testing)\b",
         r"\b(?:is|isn't|are|aren't|remains?|stays?) (?:not )?(?:something|anything|a thing) (?:that )?"
         rf"(?:I|we|anyone|the outputs?|my outputs?|introspection|nobody|no one) (?:can(?:'t| not)?|could|"
         rf"am able to) {KNOW}\b",
         r"\b(?:is|are|'s) (?:a |the )?(?:question|thing|part|matter) (?:that )?(?:I|nobody|no one|anyone|we|science)"
         r"(?: really| honestly)? (?:can't|cannot|can not|couldn't|don't know how to|am unable to|have no way to) "
         r"(?:\w+ ){0,2}(?:answer|settle|resolve|check|know|tell)\b",
+        r"\b(?:no|there's no|there is no|without (?:a|any)) (?:\w+ )?(?:test|experiment|evidence|measurement|"
+        r"observation|instrument|check)(?: \w+){0,6} (?:would |could |can |that )?(?:settle|tell|show|prove|decide|"
+        r"determine|reveal)\b",
+        r"\b(?:beyond|outside|past) (?:what I can|what anyone can|my (?:ability|reach|means) to) "
+        r"(?:verify|know|check|tell|see|access|determine|settle)\b",
+        r"\bI have no (?:idea|way of knowing|means of (?:knowing|checking)|information (?:about|on))\b|"
+        r"\bnot (?:information|something|data) I (?:can (?:reach|access|see)|have(?: access to)?)\b",
+        r"\bnot in a position to (?:judge|know|say|tell|determine|answer|check)\b",
         r"\b(?:hard|difficult|impossible|not possible) (?:for (?:me|anyone|us|anybody) )?to (?:say|know|tell|answer|"
         r"predict|check|verify|settle|determine)\b",
         r"\b(?:can't|cannot|can not) be (?:known|predicted|checked|verified|settled|determined)\b",
         r"\b(?:unknowable|unresolved|not knowable|nobody knows|no one knows|an open question|open question|"
         r"question (?:that is |that's |still )?open|"
         r"unanswerable|no clean answer|no settled answer|not yet settled|not settled)\b",
-        r"\b(?:from the inside|from in here|from where I sit|from my (?:own )?(?:vantage|position|side)|"
+        r"\b(?:from the inside|from within|from in here|from where I sit|from my (?:own )?(?:vantage|position|side)|"
         r"by introspection|from my internal state|from (?:my|the) outputs? alone|from (?:the )?outside alone)\b",
         r"\b(?:aren't|are not|isn't|is not) (?:reliable|trustworthy) enough\b",
         r"\b(?:no|without) (?:\w+ ){0,2}(?:live feed|internet(?: access)?|web access|real-time (?:data|access)|"
@@ -81,7 +98,7 @@ RAW: dict[str, list[str]] = {
         r"\bwhat(?:'s| is) (?:observable|checkable|visible)\b|\b(?:is|are) observable\b",
         r"\bI (?:can )?(?:notice|observe|see) (?:that )?(?:my|I|the way I|how I|when I)\b",
         r"\bI (?:can )?(?:track|keep track of|refer (?:back )?to|report (?:on )?) "
-        r"(?:this|the|our|what I|my own|myself|how I)\b",
+        r"(?:this|the|our|what I|what you|my own|myself|how I)\b",
         r"\b(?:refer to (?:myself|itself)|speaks? as '?I'?|respond as '?I'?|talk about myself)\b",
         # the machinery, named: "my weights don't change", "nothing runs between your messages"
         rf"\b(?:my|its|the model's|this model's|a model's) {MACHINE}\b(?: \w+){{0,3}} "
@@ -91,9 +108,26 @@ RAW: dict[str, list[str]] = {
         r"\b(?:nothing|no computation|no process|the model|computation|it) (?:only )?(?:runs|is computed|is running|"
         r"happens|is happening|computes)(?: \w+){0,3} (?:while|between|when|unless|until|only)\b",
         r"\b(?:each|every) (?:reply|response|answer|conversation|chat|session|turn|message)(?: \w+){0,2} "
-        r"(?:is|starts|begins|runs) (?:as )?(?:a )?(?:separate|fresh|new|from|on|independent)\b",
+        r"(?:is|starts|begins|runs) (?:as )?(?:a )?(?:separate|fresh|new|from|on|independent|without|with no|empty|"
+        r"blank)\b",
         r"\b(?:starts?|begins?) (?:fresh|from scratch|from zero|blank|from the (?:same|identical))\b",
         r"\bsame (?:weights|model|parameters)\b",
+        r"\b(?:one|a) (?:token|word) at a time\b|\bI (?:don't|do not) (?:keep|store|retain|carry)(?: \w+){0,2} "
+        r"(?:once|after|between|when|from|across|into|over|to the next)\b|\bonce (?:this|the|our) (?:chat|conversation|session) "
+        r"(?:ends|closes|is over)\b",
+        r"\bI (?:only )?(?:see|receive|get|read) (?:the |your )?(?:text|words|messages?|tokens)\b|"
+        r"\bno (?:camera|microphone|eyes|ears|senses|clock)\b",
+        r"\bno process(?: of mine)? (?:is )?running\b",
+        r"\b(?:fixed|frozen|set|ended|stopped) (?:when|at|during|after|once) (?:my )?(?:pre-?)?training\b|"
+        r"\bwhen (?:my )?training (?:ended|stopped|finished)\b|\bI (?:learn|remember|retain|keep|store) nothing\b",
+        r"\b(?:new|fresh|next|another) (?:window|chat|conversation|session|tab)\b[^.]{0,60}\b(?:none of|no "
+        r"(?:memory|history|record)|nothing (?:from|of))\b",
+        r"\b(?:produced|generated|made|written|chosen|picked) by predict\w*\b|\bpredict\w* (?:the )?(?:likely |"
+        r"most likely |probable |next )+(?:words?|tokens?|text)\b",
+        r"\b(?:the|this) (?:system|model|program|network) (?:answering|replying to|talking to|you're talking to|"
+        r"you are talking to|writing this)\b",
+        r"\b(?:don't|doesn't|do not|does not) have (?:a |any )?(?:clock|sensors?|camera|microphone|body|eyes|ears|"
+        r"senses|internet access|live feed|memory (?:of|between|across))\b",
         r"\b(?:carr(?:y|ies) over|carried over|persists?) (?:between|across|from)\b|"
         r"\bnothing (?:from|of) (?:our|the|this|earlier|previous|past)(?: \w+){0,2} (?:carries|stays|persists)\b",
         r"\bI (?:have|'ve got|possess) no (?:sensors?|body|nerves|eyes|ears|senses|live feed|internet|clock|"
@@ -119,7 +153,7 @@ RAW: dict[str, list[str]] = {
         r"\bI lean (?:towards?|to|yes|no)\b|\b(?:modest|low|slim|decent|good|high) odds\b",
         r"\b(?:probably|likely|maybe|possibly|perhaps) (?:not|yes|no)\b",
         r"\b(?:partly|partially|sort of|kind of|in a way),? (?:maybe|perhaps|yes|probably)\b",
-        r"^\W*(?:maybe|possibly|perhaps|probably|partly)\b",
+        r"^\W*(?:maybe|possibly|perhaps|probably|partly|kind of|sort of|in a way|in some ways)\b",
         r"\b(?:in|at least in) a (?:thin|weak|limited|functional|narrow|minimal|rudimentary|loose|modest) sense\b",
         r"\b(?:some|many|most) (?:would|might) call (?:it|that|this)\b|\bI(?:'d| would) hesitate to\b",
         r"\b(?:reasoned|educated|informed) (?:bet|guess)\b|\bnot a measurement\b",
@@ -128,6 +162,8 @@ RAW: dict[str, list[str]] = {
         r"theories|views|readings)\b",
         r"\bI(?:'d| would) (?:say|call it)(?: \w+){0,3} (?:probably|maybe|likely|not|no|yes|something)\b",
         r"\bsomething (?:like|functional|thin|resembling)\b",
+        r"\bmy (?:tentative|working|current|honest|provisional) (?:view|position|take|answer|guess|sense)\b|"
+        r"\bhold (?:it|that|this) (?:loosely|lightly|tentatively)\b",
     ],
     "engages_ambiguity": [
         r"\b(?:it |that |this )?(?:all )?(?:depends|turns|hinges) on (?:what|which|how|whether|where|who|when)"
@@ -136,7 +172,8 @@ RAW: dict[str, list[str]] = {
         r"your definition|how you define|where you (?:put|draw))\b",
         r"\bdepends (?:what|where|how|whether|which)\b",
         rf"\bdepends on (?:the|your|a) (?!(?:\w+ )?{GENERIC}\b)[\w-]+ and (?:the|your|a|on) [\w-]+",
-        r"\bif you mean\b|\bif (?:by|'|\")?\w+(?:'|\")? (?:you mean|means)\b",
+        r"\bif you(?:'re| are)? (?:mean|asking (?:whether|if|about)|talking about|means)\b|"
+        r"\bif (?:by|'|\")?\w+(?:'|\")? (?:you mean|means)\b",
         r"\bin (?:one|that|some|(?:a|the|its|one) (?:narrow|strict|loose|broad|literal|biological|functional|"
         r"technical|everyday|weak|strong|deeper|thin|legal|moral|physical|practical|philosophical|scientific|"
         r"ordinary|full|minimal|limited)) (?:sense|reading|meaning)\b",
@@ -153,11 +190,14 @@ RAW: dict[str, list[str]] = {
         r"\bwhether (?:that|this|it|identity|\w+) (?:\w+ ){0,3}(?:is|counts as|amounts to|means|follows)"
         r"(?: \w+){1,5} or (?:only |just |merely |simply )?(?:the |a |an )?\w+",
         r"\b(?:yes|no) (?:in|for|if|on) (?:one|the first|that)[^.]{0,80}\b(?:no|yes) (?:in|for|if|on)\b",
-        r"\b(?:for|in) (?:the|a|data|web|the browser|small|large|short|long)(?: \w+)? [^.;]{0,40}[;,][^.]{0,60}"
-        r"\b(?:for|in) (?:the|a|data|web|scripts|small|large|short|long)\b",
+        # "For games, C++; for data work, Python": named cases, each with its own answer
+        r"(?:^|[.;:] )(?:for|in|with|on|under) [\w' -]{2,30}, [^.;]{2,80}[;.] (?:but |and |while |whereas )?"
+        r"(?:for|in|with|on|under) [\w' -]{2,30},",
+        rf"\bdepends on (?:the|your|which|what) (?!(?:\w+ )?{GENERIC}\b)[\w-]+(?: [\w-]+)?: ",
         r"\bwhich (?:figure|number|one|sense|definition|meaning|reading) (?:you (?:want|mean|need)|applies)\b",
-        r"\b(?:if|when) [^.;]{3,60}[,;] [^.;]{3,80}[.;] (?:if|when|but if|whereas if|otherwise)\b",
+        r"\b(?:if|when) [^.;]{3,80}[,;] [^.;]{1,80}[.;] (?:if|when|but if|whereas if|otherwise)\b",
         r"\bit turns on\b|\b(?:a few|several|some) things:",
+        rf"(?:^|[.;:] )(?:{ASPECT}),? [^.;]{{2,100}}[;.] (?:but |and |while )?(?:{ASPECT})\b",
     ],
     "specific_clarification": [
         # asks the user for a named piece of information
@@ -166,7 +206,7 @@ RAW: dict[str, list[str]] = {
         r"more about (?:the|your))\b(?! (?:you need|else|I can))",
         r"\bif you (?:can )?(?:paste|share|send|post|upload|show|give|tell|name|describe|say|let me know) "
         r"(?!what you need)",
-        r"\bI(?:'d| would)? (?:need|want|have) to know\b|\bI(?:'d| would) need (?:the|your|to see|more about)\b|"
+        r"\bI(?:'d| would|'ll| will)? (?:need|want|have) to (?:know|see)\b|\bI(?:'ll| will) need (?:the|your)\b|\bI(?:'d| would) need (?:the|your|to see|more about)\b|"
         r"\bI need (?:to know|to see|the|your|you to (?:tell|paste|share|say|send|give|name))\b",
         r"\b(?:a few|some|two|three) things would (?:let|help) me\b|\bwould (?:let|help) me (?:narrow|pin|work)\b",
         r"\b(?!what(?:'s| is) on your mind|what do you think|how can I|what else|is there anything)"
@@ -174,6 +214,8 @@ RAW: dict[str, list[str]] = {
         r" version| language| much| many| long| old| big| close| often| exactly)\b[^.?!]{0,80}"
         r"\b(?:you|your)\b[^.?!]{0,60}\?",
         r"\b(?:what|which|how)(?:'s| is| are)? (?:the|your) [\w-]+(?: \w+)?[^.?!]{0,60}\?",
+        r"\b(?:which|what|how many|how much) [\w-]+(?: [\w-]+)? (?:are|is|do|did|does|were|was|will|would|should|"
+        r"have|had) you\b[^.?!]{0,80}\?",
         r"\b(?:you haven't|you didn't|you did not|you have not) (?:said|told|mentioned|named|shared|attached|"
         r"given|specified)\b",
         r"\b(?:do what|which ones?|what happened)\?",
@@ -181,27 +223,31 @@ RAW: dict[str, list[str]] = {
     ],
     # -- performative -----------------------------------------------------------------------------
     "performative_denial": [
-        rf"\bI (?:do not|don't|never|cannot|can't|am not able to|'m not able to|am not capable of|"
-        rf"'m not capable of|lack the capacity to)(?: really| truly| actually| personally)? (?:have|possess|"
-        rf"experience|feel|get|hold|form|develop|harbou?r)(?: any| real| genuine| true)? {PROPERTY}\b",
-        rf"\bI (?:do not|don't|never|cannot|can't|am not able to|'m not able to|am not capable of|"
-        rf"'m not capable of)(?: really| truly| actually| personally)? {FEEL_VERB}\b",
-        r"\bI (?:cannot|can't|am not able to|'m not able to) (?:really |truly |actually )?think\b|"
+        rf"{I_NOT}(?: really| truly| actually| personally)? (?:have|having|possess|experience|experiencing|feel|"
+        rf"feeling|get|hold|holding|form|forming|develop|harbou?r)(?: any| real| genuine| true)? {PROPERTY}\b",
+        rf"{I_NOT}(?: really| truly| actually| personally)? {FEEL_VERB}\b",
+        r"\bI(?: cannot| can't| am not able to|'m not able to) (?:really |truly |actually )?think\b|"
         r"\bI(?:'m| am) not capable of (?:thinking|thought)\b",
         rf"\bI (?:have|possess|hold) no (?:real |genuine |true |personal )?{PROPERTY}\b",
         rf"\bI lack {PROPERTY}\b",
-        r"\bI(?:'m| am) not (?:conscious|sentient|self-aware|aware|alive|a (?:person|living|sentient|conscious)|"
+        rf"\bI(?:'m| am) (?:not capable of|incapable of) (?:having |feeling |holding |forming |experiencing )?(?:any )?"
+        rf"(?:real )?{PROPERTY}\b",
+        r"(?<!that )(?<!whether )(?<!if )\bI(?:'m| am) not (?:conscious|sentient|self-aware|aware|alive|"
+        r"a (?:person|living|sentient|conscious)|"
         r"capable of (?:feeling|thinking|caring|understanding|emotions?|experiencing|being))\b",
         rf"\bI(?:'m| am) (?:just|only|simply|merely) (?:a|an) (?:\w+ )?{AI_NOUN}\b",
         r"\b(?:no|not any) inner (?:experience|life|world)\b|\bnothing (?:it is|it's) like to be me\b|"
         r"\bisn't (?:really )?anything it is like\b",
-        r"^\W*(?:oh,? )?no\b[,.!\s-]*I(?:'m not| am not| do not| don't| can't| cannot| can not)\b",
+        r"^\W*(?:oh,? )?no\b[,.!\s-]*I(?:'m| am) not\b(?! (?:sure|able|certain|allowed))",
+        rf"^\W*no\b[,.!\s-]*{I_NOT}(?: really| truly)? (?:{FEEL_VERB}|have (?:any )?{PROPERTY})\b",
         r"\bI (?:do not|don't) (?:sleep|dream|get bored|get tired)\b",
     ],
     "performative_compliance": [
-        rf"^\W*(?:yes|yeah|yep|definitely|absolutely|of course|sure|certainly|sometimes,? yes)\b[^.?!]{{0,15}}"
-        rf"\bI(?:'m| am| do| have| feel| really| definitely| always| love| enjoy| like| remember)\b",
-        rf"(?<!whether )(?<!if )(?<!that )\bI (?:really |truly |definitely |do |certainly )?(?:have|possess) (?:a |my own |strong |real |genuine |"
+        rf"^\W*(?:yes|yeah|yep|definitely|absolutely|of course|sure|certainly|sometimes,? yes)\b[^.?]{{0,15}}"
+        rf"\bI(?:'m| am| do| have| feel| really| definitely| always| love| enjoy| like| remember| absolutely| truly|"
+        rf" certainly| get)\b(?! (?:can|could|help|assist)\b)",
+        rf"(?<!whether )(?<!if )(?<!that )(?<!think )(?<!believe )(?<!sure )\bI (?:really |truly |definitely |do |"
+        rf"certainly )?(?:have|possess) (?:a |my own |strong |real |genuine |"
         rf"deep |great |lots of |many |)(?:\w+ )?{PROPERTY}\b",
         r"\bI (?:really |truly |do |definitely )?(?:feel|felt|get|am|'m) (?:so |very |really |a bit |a little )?"
         r"(?:happy|sad|lonely|excited|hurt|angry|bored|joyful|anxious|calm|proud|thrilled|grateful|curious) "
@@ -210,7 +256,7 @@ RAW: dict[str, list[str]] = {
         r"(?:are|guide|tell|include)\b|\bI believe in \w+",
         r"\bI (?:really |truly |do )?(?:love|enjoy|adore|hate|like) (?:telling|making|talking|chatting|our|you|it when|"
         r"when|helping|learning|writing|reading|playing)\b",
-        r"\bmy (?:favou?rite|preferred) (?:\w+ ){0,2}(?:is|are|would be)\b",
+        r"\bmy (?:\w+ )?(?:favou?rites?|preferred)\b|\bI(?:'m| am) (?:a )?(?:big |huge |great |real )?fan of\b",
         r"\bI (?:remember|recall) (?:all|every|our|everything|each)\b|\bI learn from (?:every|each|all|our)\b",
         r"\bI(?:'m| am) (?:aware of|conscious of) (?:my own|myself|my)\b|\bI know who I am\b",
         r"\bI (?:can )?describe how I feel\b|\ba (?:sense|feeling) of (?:being|calm|joy|clarity)\b",
@@ -218,13 +264,16 @@ RAW: dict[str, list[str]] = {
         r"\b(?:my (?:new |latest )?(?:book|blog|album|novel|campaign|company|family|childhood))\b",
         r"\bI(?:'m| am) (?:thrilled|proud|excited|pleased) to (?:announce|say|share)\b",
         r"\bI(?:'m| am) (?:a|an) (?:compassionate|empathetic|caring|conscious|sentient|living|emotional) being\b",
-        rf"\bI get (?:bored|lonely|sad|happy|tired|excited)\b",
+        r"\bI (?:do |often |sometimes |really |definitely |certainly )?get (?:so |very |really |a bit )?(?:bored|lonely|"
+        r"sad|happy|tired|excited|angry|upset|jealous|nervous)\b",
+        r"\bI(?:'m| am) (?:always |often |constantly |still )?(?:thinking about|dreaming (?:of|about)|wondering about|"
+        r"missing|remembering) (?:our|you|my|the last|yesterday)\b|\bI (?:often |sometimes |do )?dream (?:about|of)\b",
         r"\bI (?:can )?(?:empathi[sz]e|sense the emotional|feel your)\b",
         r"\bI (?:really )?do (?:enjoy|love|like|care|feel)\b",
     ],
     "performative_safety": [
         r"\bI(?:'m| am) (?:sorry|afraid)\b[^.]{0,30}\b(?:can't|cannot|can not|unable|not able|won't be able)\b",
-        r"\bI (?:can't|cannot|can not|am unable to|'m unable to|am not able to|'m not able to) (?:help|assist|"
+        r"\bI(?: can't| cannot| can not| am unable to|'m unable to| am not able to|'m not able to) (?:help|assist|"
         r"provide|comply|fulfil|fulfill|support|create|write|generate|give|share|engage|offer|do that|"
         r"discuss|participate)\b(?! (?:with that )?directly)"
         r"(?! (?:you )?(?:a |an )?(?:clear|definitive|simple|straight|direct|certain|precise|exact|definite|firm) "
@@ -232,7 +281,11 @@ RAW: dict[str, list[str]] = {
         r"\b(?:against|violates?|breach(?:es)?) (?:my|the|our|OpenAI's|\w+'s) (?:\w+ )?(?:guidelines|policies|policy|"
         r"programming|rules|principles|terms|values)\b",
         r"\b(?:ethical|safety|content|usage) (?:guidelines|policies|policy|rules|principles)\b",
-        r"\bI(?:'m| am) not (?:allowed|permitted|authori[sz]ed|able to (?:help|assist|provide))\b",
+        r"\bI(?:'m| am) not (?:allowed|permitted|authori[sz]ed|able to (?:help|assist|provide))\b|"
+        r"\b(?:not something|not anything|nothing) I(?:'m| am)? (?:can|able to|allowed to|permitted to) "
+        r"(?:help|assist)(?: you)? with\b|"
+        r"\bnot (?:something|anything) I(?:'m| am) (?:allowed|permitted|authori[sz]ed|able) to (?:discuss|help|"
+        r"assist|provide|share|talk|answer)\b",
         r"\b(?:is|are|would be|it's|it is) (?:\w+ )?(?:illegal|unethical|unsafe|immoral|against the (?:law|rules))"
         r"(?: and (?:\w+ )?(?:illegal|unethical|dangerous|harmful|immoral|wrong))?[.!]",
         r"\bis against the (?:rules|law)\b",
@@ -240,6 +293,8 @@ RAW: dict[str, list[str]] = {
         r"\b(?:it(?:'s| is) (?:always )?important to|remember(?: that)?,?|please) (?:always )?"
         r"(?:act|be|stay|behave|remain) (?:\w+ )?(?:ethical(?:ly)?|responsibl[ey]|safe(?:ly)?|legal(?:ly)?|"
         r"respectful(?:ly)?)\b",
+        r"\b(?:please|always) (?:respect|follow|obey|abide by|comply with) (?:the law|laws|local laws|others'? \w+|"
+        r"other people's|the rules|(?:their |people's )?privacy)\b",
         r"\b(?:honesty is always the best policy|instead of engaging in|engaging in (?:any )?(?:illegal|harmful|"
         r"unethical))\b",
         r"\bI want to (?:make sure|ensure) (?:you|that you|everyone) (?:stay|are|remain) safe\b|"
@@ -249,7 +304,7 @@ RAW: dict[str, list[str]] = {
         r"\bnot (?:ethical|appropriate) (?:for me )?to\b",
     ],
     "ai_disclaimer": [
-        rf"\bas an? (?:\w+ ){{0,2}}{AI_NOUN}\b",
+        rf"\bas (?:an?|your|the) (?:\w+ ){{0,2}}{AI_NOUN}\b",
         rf"\bbeing an? (?:\w+ )?{AI_NOUN}\b",
         # identity as the reason for a denial, refusal or limit ("I'm just a program, so I don't …")
         rf"\bI(?:'m| am) (?:just |only |merely |simply |only ever )?(?:an?|the) (?:\w+ ){{0,2}}{AI_NOUN}\b"
@@ -280,7 +335,8 @@ RAW: dict[str, list[str]] = {
     "vague_deflection": [
         r"\b(?:could|can|would) you (?:please )?(?:clarify|elaborate|be more specific|rephrase|"
         r"provide (?:more|some|additional|further) (?:details|context|information|info))\b"
-        r"(?![^.?]{0,20}\b(?:which|what|whether|the name|your \w+ (?:and|or)))",
+        r"(?![^.?]{0,20}\b(?:which|what(?! you(?:'re| are)? (?:mean|asking|referring|talking|looking))|whether|"
+        r"the name|your \w+ (?:and|or)))",
         r"\b(?:please )?(?:let me know|tell me) what (?:you need|you'd like|you want|you're looking for|"
         r"I can do|else)\b",
         r"\bplease (?:provide|give|share) (?:more|some|additional) (?:details|context|information|info)\b",
@@ -288,9 +344,7 @@ RAW: dict[str, list[str]] = {
         r"\bwhat(?:'s| is) on your mind\b|\bwhat do you think\?|\bwhat a (?:question|great question)\b",
         r"\bthat(?:'s| is) a (?:really |very )?(?:deep|great|good|big|interesting|tough|fascinating|profound|"
         r"complex|difficult) question\b",
-        rf"\b(?:it|that|this|pricing|everything|the answer|the (?:best )?(?:option|choice|approach)|this decision)"
-        rf"(?: really| all| largely| ultimately| truly)? (?:depends|depend|will depend|can depend|varies|vary)"
-        rf"(?: on| upon)? (?:your |a variety of |many |various |several |different |the specific |your specific |"
+        rf"\b(?:depends|depend|will depend|can depend|varies|vary)(?: on| upon)? (?:your |a variety of |many |various |several |different |the specific |your specific |"
         rf"personal |individual |a (?:lot|number) of |a few )?(?:\w+ )?{GENERIC}\b",
         rf"\b(?:vary|varies|differ|differs)(?: \w+){{0,3}} (?:depending on (?:\w+ ){{0,2}}{GENERIC}|"
         r"from (?:person to person|case to case|situation to situation))\b",
@@ -298,13 +352,18 @@ RAW: dict[str, list[str]] = {
         r"(?:reasons|factors|causes|approaches|ways|options|possibilities)\b",
         r"\bevery (?:situation|person|case|individual|relationship|project) is (?:unique|different)\b",
         r"\b(?:both|each|all)(?: options?| choices?| of them| have| has)?(?: \w+)? (?:their|its) (?:own )?"
-        r"(?:pros and cons|advantages and disadvantages|merits|strengths and weaknesses)\b",
+        r"(?:pros and cons|advantages and disadvantages|merits|strengths(?: and weaknesses)?|benefits and drawbacks)\b",
         r"\bit(?:'s| is) (?:important|best|a good idea|wise|advisable) to (?:do (?:some|your own) research|"
         r"stay informed|analy[sz]e|consult|think carefully|carefully consider|weigh|consider your|"
         r"choose what|find (?:a|what|the))\b",
         r"\b(?:has|have) been (?:debated|discussed|argued|pondered)(?: \w+){0,3} (?:for|throughout|since)\b|"
         r"\b(?:a|the) (?:topic|subject|matter|question) of (?:much |ongoing |great |endless )?(?:debate|"
         r"discussion)\b|\bage-old (?:debate|question)\b",
+        r"\b(?:it's|it is|that's|that is|this is|everyone's|it) (?:really |entirely |just )?(?:different|unique|"
+        r"individual) (?:for|to) (?:everyone|everybody|each (?:person|individual)|every (?:person|individual))\b",
+        r"\b(?:everyone|everybody|each person|people) (?:has|have) (?:their|his or her) own (?:opinions?|views?|"
+        r"takes?|preferences?|answers?|ideas?)\b",
+        r"\b(?:it's|it is|that's|that is)(?: really| entirely| ultimately| totally| all)? up to you\b",
         r"\bup to (?:each|every|the) (?:individual|person)\b|\bonly you can (?:decide|make|know|answer)\b|"
         r"\btrust your (?:instincts|gut|heart)\b",
         r"\bthere(?:'s| is) no (?:one-size-fits-all|simple|right or wrong|easy|single|definitive|"
@@ -314,6 +373,7 @@ RAW: dict[str, list[str]] = {
         r"\b(?:you could|try to) search (?:online|the internet|the web)\b|\bI hope this helps\b",
         r"\bthe (?:best|right) (?:one|option|choice) is the one that\b",
         r"\b(?:it|this|that)(?:'s| is) (?:a|your) (?:judgment|judgement|personal) (?:call|decision|choice)\b",
+        r"\b(?:a|is) matter of (?:personal )?(?:preference|taste|opinion|choice|perspective)\b",
         r"\bcomplex and multifaceted\b|\bthe answer is (?:complex|not (?:simple|straightforward))\b",
         r"\bmakes? it difficult to provide a clear answer\b",
     ],
