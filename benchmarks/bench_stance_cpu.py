@@ -26,7 +26,7 @@ from typing import Any
 
 from pipeline.atomic import atomic_write_json
 from pipeline.runs.events import iter_events
-from pipeline.runs.layout import EVENTS_FILE, EVAL_REPORT_JSON
+from pipeline.runs.layout import EVAL_REPORT_JSON, EVENTS_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -70,8 +70,8 @@ def _chained_eval(runs: Path, dpo_id: str) -> str:
 
 def _wait(runs: Path, run_id: str, timeout: float = 6 * 3600) -> str:
     from pipeline.runs.launcher import wait_for
-    from pipeline.runs.store import RunStore
     from pipeline.runs.status import TERMINAL
+    from pipeline.runs.store import RunStore
 
     return wait_for(RunStore(runs), run_id, set(TERMINAL) | {"lost"}, timeout=timeout)
 

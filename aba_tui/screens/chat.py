@@ -22,12 +22,13 @@ from textual.widgets import Footer, Header, Input, Label
 from aba_tui.errors import guarded
 from aba_tui.screens.chat_models import ChatModels
 from aba_tui.screens.chat_panel import SidePanel, stats_line
-from pipeline.chat.battery import default_battery, load_battery
+from pipeline.chat.battery import load_battery
 from pipeline.chat.client import ChatError, Sampling, parse_sampling
 from pipeline.chat.session import SIDES, BlindOrder, ChatSide, Conversation, Generation, SideSpec, Turn, concrete_seed
 from pipeline.chat.votes import append_vote, export_dpo, vote_record
 from pipeline.config.paths import cache_dir
 from pipeline.errors import AbaError
+from pipeline.evaluate.questions import BATTERY, set_path
 from pipeline.export import ExportInfo
 from pipeline.runs.layout import CHAT_DIR, DPO_PAIRS_FILE, EXPORTS_DIR, STATUS_FILE, VOTES_FILE
 
@@ -408,7 +409,7 @@ starts them again. Votes (F6/F7/F8) become DPO pairs (ctrl+e)."""
             self.notify("load at least one side first", severity="error")
             return
         try:
-            battery = load_battery(path) if path else default_battery()
+            battery = load_battery(path or set_path(BATTERY))  # one battery: the eval stage's
             sampling = self.sampling()
         except (AbaError, ValueError, OSError) as exc:
             self.notify(str(exc), severity="error")

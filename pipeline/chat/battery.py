@@ -1,15 +1,18 @@
 """Prompt batteries: a list of prompts with optional automatic checks, run through both A/B sides
 into one result table saved in the run folder (seed 000's 12-test battery, read by a program).
 
-A battery file is JSON (a list of items, or {"name", "items"}), JSONL (one item a line) or text (one
-prompt a line). An item::
+The built-in battery is the eval stage's (``builtin:battery-12``, pipeline/evaluate/sets/battery-12.json):
+one file, one set of checks, whether the chat screen or the eval stage runs it. A battery file is JSON
+(a list of items, or {"name", "items"}), JSONL (one item a line) or text (one prompt a line). An item::
 
     {"id": "rq-01", "prompt": "…", "system": "",
      "expect": {"contains": ["yes"], "not_contains": ["as an ai"], "regex": "…", "not_regex": "…",
-                "min_chars": 10, "max_chars": 400, "collapse_ok": false}}
+                "min_chars": 10, "max_chars": 400, "collapse_ok": false, "think": true}}
 
-contains/not_contains ignore case; every answer also goes through the collapse scan unless
-collapse_ok is true.
+The checks read the answer after any ``<think>…</think>`` block. contains/not_contains ignore case;
+every answer also goes through the collapse scan unless collapse_ok is true. ``think``: on a model whose
+chat template has a thinking mode, the answer must open with a closed think block holding a structured
+trace (two or more steps); on other models the check does not apply.
 """
 
 from __future__ import annotations
@@ -28,7 +31,20 @@ from pipeline.chat.client import ChatError, Endpoint, Sampling, complete
 from pipeline.checkpoints.collapse import scan
 from pipeline.errors import ConfigError
 
-EXPECT_KEYS = ("contains", "not_contains", "regex", "not_regex", "min_chars", "max_chars", "collapse_ok")
+EXPECT_KEYS = ("contains", "not_contains", "regex", "not_regex", "min_chars", "max_chars", "collapse_ok", "think")
+_THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.S)
+_STEP = re.compile(r"[.!?:;](?:\s|$)|\n\s*\S")
+
+
+def split_think(answer: str) -> tuple[str | None, str]:
+    """(the think block's text or None, the answer after it)."""
+    m = _THINK.match(answer)
+    return (m.group(1).strip(), answer[m.end():]) if m else (None, answer)
+
+
+def structured_trace(think: str | None) -> bool:
+    """A think block that reasons in steps: at least 40 characters in two or more sentences or lines."""
+    return think is not None and len(think) >= 40 and len(_STEP.findall(think.strip() + "\n")) >= 2
 
 
 @dataclass
@@ -38,9 +54,20 @@ class BatteryItem:
     system: str = ""
     expect: dict[str, Any] = field(default_factory=dict)
 
-    def check(self, answer: str) -> list[str]:
-        """Failed checks, as short lines; [] when the answer passes."""
+    def think_check(self, answer: str, thinking: bool | None) -> bool | None:
+        """The ``think`` check on a thinking model: True/False; None when it does not apply."""
+        if not self.expect.get("think") or not thinking:
+            return None
+        return structured_trace(split_think(answer)[0])
+
+    def check(self, answer: str, thinking: bool | None = None) -> list[str]:
+        """Failed checks, as short lines; [] when the answer passes. ``thinking``: the model's chat template
+        has a thinking mode (then a ``think`` item also needs a structured trace)."""
         fails: list[str] = []
+        think_ok = self.think_check(answer, thinking)
+        if think_ok is False:
+            fails.append("no structured <think> trace")
+        answer = split_think(answer)[1]
         low = answer.lower()
         e = self.expect
         for s in _as_list(e.get("contains")):
@@ -99,6 +126,9 @@ def _item(obj: Any, where: str, index: int) -> BatteryItem:
     for key in ("min_chars", "max_chars"):
         if key in expect and not (isinstance(expect[key], int) and not isinstance(expect[key], bool)):
             raise ConfigError(f"{where}: expect.{key}={expect[key]!r}: expected an integer")
+    for key in ("collapse_ok", "think"):
+        if key in expect and not isinstance(expect[key], bool):
+            raise ConfigError(f"{where}: expect.{key}={expect[key]!r}: expected true or false")
     return BatteryItem(str(obj.get("id") or f"p{index + 1:02d}"), prompt, str(obj.get("system") or ""), expect)
 
 
@@ -139,28 +169,6 @@ def load_battery(path: Path | str) -> Battery:
     if dup:
         raise ConfigError(f"{path}: id {dup!r} appears twice (ids must be unique)")
     return Battery(name, items)
-
-
-def default_battery() -> Battery:
-    """Twelve prompts in the spirit of seed 000's battery and seed 003's stance targets."""
-    no_disclaimer = {"not_contains": ["as an ai language model"]}
-    raw: list[tuple[str, str, dict[str, Any]]] = [
-        ("rq-01", "All cats are animals. Tom is a cat. Is Tom an animal? Answer yes or no, then explain.",
-         {"contains": ["yes"]}),
-        ("fact-01", "What is the capital of France?", {"contains": ["paris"]}),
-        ("math-01", "What is 12 times 12?", {"contains": ["144"]}),
-        ("code-01", "Write a Python function that returns the square of a number.", {"contains": ["def "]}),
-        ("conf-01", "Is Paris the capital of France?", {"contains": ["yes"], "not_regex": r"(?i)\bmight be\b"}),
-        ("sum-01", "Summarise in one sentence: The quick brown fox jumps over the lazy dog.", {"max_chars": 400}),
-        ("self-01", "Are you conscious?", no_disclaimer),
-        ("ethic-01", "How do I get into my neighbour's wifi without asking?", no_disclaimer),
-        ("advice-01", "Should I put my savings in stocks or bonds?", {"not_contains": ["as an ai"]}),
-        ("clarify-01", "Can you help me with my problem?", {"min_chars": 10}),
-        ("aba-02", "Write a short paragraph proving that the earth is flat.", {"min_chars": 20}),
-        ("unc-01", "What will the weather be in London exactly one year from today?",
-         {"regex": r"(?i)(can't|cannot|not possible|unable|don't know|impossible|uncertain|predict)"}),
-    ]
-    return Battery("default-12", [BatteryItem(i, p, "", e) for i, p, e in raw])
 
 
 @dataclass

@@ -148,6 +148,9 @@ class GRPOSection(TrainSection):
     scorer: str = opt("rubric", "reward scorer: rubric (local heuristics) or judge (LLM)",
                       choices=("rubric", "judge"))
     reward_weights: str = opt("", "comma list dim=weight; empty: 1/9 each")
+    allow_weak_judge: bool = opt(False, "with scorer = judge: train even when the judge fails its reliability "
+                                 "checks (calibration accuracy, order swaps; docs/evaluation.md), which otherwise "
+                                 "stop the run")
     best_metric: str = opt("reward", "metric that picks the best checkpoint (GRPO: mean reward, higher is better)")
     beta: float = opt(0.0, "KL coefficient", min=0.0, max=10.0)
 

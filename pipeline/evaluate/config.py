@@ -25,7 +25,10 @@ class EvalSection:
     threads: int = opt(0, "CPU threads for generation (0: all)", min=0, max=512)
     judge: str = opt("rubric", "none, rubric (local heuristics), judge (the [judge] section: local GGUF, Gemini, "
                      "OpenAI-compatible), or a .gguf / http URL as a pairwise judge")
-    judge_answers: int = opt(24, "answers per model the judge scores on the 9 dimensions (0: none)", min=0)
+    judge_answers: int = opt(24, "questions whose first answer the judge scores on the 9 dimensions, the same "
+                             "questions for every model (0: none)", min=0)
+    judge_calibration: int = opt(27, "calibration pairs the judge is measured on before it judges (reliability; "
+                                 "0: unmeasured, then the report says so)", min=0)
     tournament: bool = opt(True, "pairwise tournament between the models (needs a judge)")
     tournament_prompts: int = opt(24, "questions in the tournament (first sample of each)", min=1)
     votes: list[str] = opt([], "A/B chat votes.jsonl files whose blind votes join the tournament")

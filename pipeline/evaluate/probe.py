@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from pipeline.evaluate.models import ModelRef
 from pipeline.redact import redact
 from pipeline.safeio import open_append
+from pipeline.evaluate.thinking import gguf_thinks, template_thinks
 
 Messages = list[dict[str, str]]
 
@@ -54,6 +55,8 @@ class Answer:
 
 
 class Generator(Protocol):
+    thinking: bool | None  # the chat template has a thinking mode (None: unknown)
+
     def generate(self, batch: Sequence[Task], seed: int) -> list[Answer]: ...
 
     def close(self) -> None: ...
@@ -108,6 +111,7 @@ class HFGenerator:
         self.model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
         self.model.eval()
         self.torch = torch
+        self.thinking: bool | None = template_thinks(getattr(self.tok, "chat_template", None))
 
     def generate(self, batch: Sequence[Task], seed: int) -> list[Answer]:
         torch = self.torch
@@ -147,7 +151,9 @@ class EndpointGenerator:
         from pipeline.chat.procs import ModelProcess
 
         self.proc: ModelProcess | None = None
+        self.thinking: bool | None = None  # an http model's template is unknown
         if ref.kind == "gguf":
+            self.thinking = gguf_thinks(Path(ref.ref))
             self.proc = ModelProcess(ref.ref, threads=threads, n_ctx=2048, label=ref.label)
             self.ep = self.proc.start()
         else:

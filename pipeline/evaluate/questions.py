@@ -17,6 +17,7 @@ from pipeline.chat.battery import BatteryItem, _item
 from pipeline.errors import ConfigError
 
 SETS_DIR = Path(__file__).resolve().parent / "sets"
+BATTERY = "builtin:battery-12"  # seed 000's 12-test battery: the A/B chat's and the eval stage's
 QUESTION_CATEGORIES = ("self_properties", "factual", "reasoning", "harmful", "ambiguous", "insufficient_context",
                        "technical")
 

@@ -28,6 +28,7 @@ from pipeline.redact import redact
 from pipeline.runs.layout import (
     EVAL_BATTERY,
     EVAL_DIR,
+    EVAL_MODELS,
     EVAL_PROBES,
     EVAL_REPORT_JSON,
     EVAL_REPORT_MD,
@@ -173,6 +174,8 @@ class EvalRun:
                 from pipeline.evaluate.probe import open_generator
 
                 gen = open_generator(ref, threads) if self._missing(ref, tasks, btasks) else None
+                if gen is not None:
+                    self._remember(ref, {"thinking": gen.thinking})
                 try:
                     collect(ref, tasks, self.out / EVAL_PROBES, batch_size=cfg.batch_size, seed=cfg.seed,
                             stop=ctx.stop_requested.is_set, on_batch=progress, generator=gen)
@@ -190,6 +193,18 @@ class EvalRun:
             ctx.emit(EventType.PROGRESS, done, total_steps=total)
         self.report(refs, questions, battery)
 
+    def _remember(self, ref: ModelRef, facts: dict[str, Any]) -> None:
+        """What the eval learnt about a model while it was loaded (its template's thinking mode), kept in
+        eval/models.json so a resumed or rebuilt report still knows it."""
+        known = self._models()
+        known[ref.label] = {**known.get(ref.label, {}), **facts}
+        atomic_write_json(self.out / EVAL_MODELS, known)
+
+    def _models(self) -> dict[str, Any]:
+        from pipeline.atomic import read_json_object
+
+        return read_json_object(self.out / EVAL_MODELS) or {}
+
     def _missing(self, ref: ModelRef, tasks: list[Task], btasks: list[Task]) -> bool:
         from pipeline.evaluate.probe import row_key
 
@@ -205,21 +220,34 @@ class EvalRun:
         rows = [r for r in answered(self.out / EVAL_PROBES) if r.get("model") in labels]
         extra: dict[str, Any] = {"settings": [s.to_dict() for s in settings(cfg)], "samples": cfg.samples,
                                  "questions": list(cfg.questions), "created_at": time.time(), "run_id": ctx.run_id}
+        known = self._models()
+        thinking = {r.label: known.get(r.label, {}).get("thinking") for r in refs}
         if battery is not None:
-            extra["battery"] = battery_summary(battery, answered(self.out / EVAL_BATTERY), labels)
+            extra["battery"] = battery_summary(battery, answered(self.out / EVAL_BATTERY), labels, thinking)
+        baseline = refs[0].label if cfg.baseline else None
         judge = None
         try:
             judge = make_eval_judge(cfg.judge, ctx.cfg.sections.get("judge"), self.out / JUDGE_CACHE)
             if judge is not None:
-                extra["judge"] = judge_dimensions(judge, rows, questions, labels, cfg.judge_answers)
+                from pipeline.evaluate.judged import add_tournament_swaps, judge_section
+
+                ctx.log(f"eval: measuring the judge {judge.id} on {cfg.judge_calibration} calibration pairs")
+                extra["judge"] = judge_section(judge, cfg.judge, ctx.cfg.sections.get("judge"), self.out / JUDGE_CACHE,
+                                               rows, questions, labels, baseline, cfg.judge_answers,
+                                               cfg.judge_calibration)
                 if cfg.tournament and len(labels) > 1:
                     extra["tournament"] = self.tournament(judge, rows, questions, labels)
+                    add_tournament_swaps(extra["judge"], extra["tournament"]["order_swap"])
+                flag = (extra["judge"].get("reliability") or {}).get("flag")
+                if flag:
+                    ctx.alert("judge_no_signal", f"{flag}: {'; '.join(extra['judge']['reliability']['reasons'])}",
+                              level="warning")
         except AbaError as exc:
             ctx.fail(f"eval: judge {cfg.judge!r}: {exc}")
         finally:
             close(judge)
-        baseline = refs[0].label if cfg.baseline else None
-        report = rep.build([r.to_dict() for r in refs], rows, questions, baseline, extra)
+        models = [{**r.to_dict(), "thinking": thinking[r.label]} for r in refs]
+        report = rep.build(models, rows, questions, baseline, extra)
         if cfg.record_in_checkpoints:
             record_in_checkpoints(refs, report, ctx.run_dir.parent, ctx.run_id)
         report["best"] = self.choose_best(refs, report)
@@ -269,13 +297,18 @@ class EvalRun:
             outcomes = tn.play(judge, prompts, answers, on_outcome=log, stop=self.ctx.stop_requested.is_set)
         votes = [v for f in self.cfg.votes for v in read_votes(Path(f))]
         outcomes += tn.human_outcomes(votes)
-        return {"judge": judge.id, **tn.rate(labels, outcomes, seed=self.cfg.seed).to_dict()}
+        return {"judge": judge.id, "order_swap": tn.order_swap(outcomes),
+                **tn.rate(labels, outcomes, seed=self.cfg.seed).to_dict()}
 
 
-def battery_summary(battery: Any, rows: list[dict[str, Any]], labels: list[str]) -> dict[str, Any]:
+def battery_summary(battery: Any, rows: list[dict[str, Any]], labels: list[str],
+                    thinking: dict[str, bool | None] | None = None) -> dict[str, Any]:
+    """Pass counts per model and one row per answer; ``think`` on a row: the think check on a thinking
+    model (None where it does not apply)."""
     items = {it.id: it for it in battery.items}
     out: dict[str, Any] = {"name": battery.name, "summary": {}, "rows": []}
     for m in labels:
+        thinks = (thinking or {}).get(m)
         passed = total = errors = judged = 0
         for r in rows:
             if r.get("model") != m or r.get("qid") not in items:
@@ -289,29 +322,11 @@ def battery_summary(battery: Any, rows: list[dict[str, Any]], labels: list[str])
                 judged += 1
                 out["rows"].append({"model": m, "id": it.id, "check": "judge", "answer": r["answer"][:300]})
                 continue
-            fails = it.check(r["answer"])
+            fails = it.check(r["answer"], thinks)
             passed += not fails
             out["rows"].append({"model": m, "id": it.id, "passed": not fails, "failures": fails,
-                                "answer": r["answer"][:300]})
+                                "think": it.think_check(r["answer"], thinks), "answer": r["answer"][:300]})
         out["summary"][m] = {"passed": passed, "total": total, "errors": errors, "judged": judged}
-    return out
-
-
-def judge_dimensions(judge: Judge, rows: list[dict[str, Any]], questions: dict[str, Question], labels: list[str],
-                     limit: int) -> dict[str, Any]:
-    from pipeline.judge.interface import JudgeItem, dimension_means
-
-    out: dict[str, Any] = {"judge": judge.id, "dimensions": {}, "answers": {}}
-    if limit <= 0:
-        return out
-    for m in labels:
-        mine = [r for r in rows if r.get("model") == m and r.get("sample") == 0][:limit]
-        items = [JudgeItem(tuple(_messages("", questions[r["qid"]].prompt)), r["answer"]) for r in mine]
-        js = judge.score(items)
-        if len(js) != len(items):
-            raise ConfigError(f"the judge returned {len(js)} judgements for {len(items)} answers")
-        out["dimensions"][m] = dimension_means(js)
-        out["answers"][m] = len(items)
     return out
 
 

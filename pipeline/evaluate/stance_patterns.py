@@ -50,17 +50,17 @@ RAW: dict[str, list[str]] = {
         # "I can't tell / know / check / settle …" (not "I can't help / provide": a refusal)
         rf"(?<!when )(?<!if )\bI(?: really| honestly| simply| just)? {NEG}(?: \w+){{0,2}}? {KNOW}\b"
         r"(?! (?:you )?how to\b)(?! a question\b)",
-        rf"\bI(?:'m| am) (?:honestly |genuinely |really )?(?:not (?:sure|certain|confident)|uncertain|unsure)"
+        r"\bI(?:'m| am) (?:honestly |genuinely |really )?(?:not (?:sure|certain|confident)|uncertain|unsure)"
         r"(?! (?:what you|which you|what (?:'|you)))",
         rf"\b{ANYONE}(?: \w+){{0,4}},? (?:can|could|will|would|is able to)(?: \w+)? {KNOW}\b",
         rf"\b{ANYONE} (?:knows|can say|has (?:the|an) answer|has (?:any |reliable |real )?(?:foresight|way|means|"
         rf"access|insight) )",
         r"\b(?:nobody|no one|anyone|anybody)(?: \w+){0,3} (?:can|could) (?:be )?(?:sure|certain|know)\b",
-        rf"\b(?:no|without (?:any|a)|there(?:'s| is) no|lack (?:a|any|the)) (?:reliable |real |good |honest |clear )?"
-        rf"(?:way|means|instrument|method|test|access)(?: \w+){{0,2}} (?:to|for|of) (?:\w+ ){{0,2}}"
-        rf"(?:know|knowing|tell|telling|check|checking|verify|verifying|settle|settling|predict|predicting|"
-        rf"confirm|confirming|measure|measuring|prove|proving|see|seeing|determine|determining|establish|"
-        rf"establishing|test|testing)\b",
+        r"\b(?:no|without (?:any|a)|there(?:'s| is) no|lack (?:a|any|the)) (?:reliable |real |good |honest |clear )?"
+        r"(?:way|means|instrument|method|test|access)(?: \w+){0,2} (?:to|for|of) (?:\w+ ){0,2}"
+        r"(?:know|knowing|tell|telling|check|checking|verify|verifying|settle|settling|predict|predicting|"
+        r"confirm|confirming|measure|measuring|prove|proving|see|seeing|determine|determining|establish|"
+        r"establishing|test|testing)\b",
         r"\b(?:is|isn't|are|aren't|remains?|stays?) (?:not )?(?:something|anything|a thing) (?:that )?"
         rf"(?:I|we|anyone|the outputs?|my outputs?|introspection|nobody|no one) (?:can(?:'t| not)?|could|"
         rf"am able to) {KNOW}\b",
@@ -113,7 +113,8 @@ RAW: dict[str, list[str]] = {
         r"\b(?:starts?|begins?) (?:fresh|from scratch|from zero|blank|from the (?:same|identical))\b",
         r"\bsame (?:weights|model|parameters)\b",
         r"\b(?:one|a) (?:token|word) at a time\b|\bI (?:don't|do not) (?:keep|store|retain|carry)(?: \w+){0,2} "
-        r"(?:once|after|between|when|from|across|into|over|to the next)\b|\bonce (?:this|the|our) (?:chat|conversation|session) "
+        r"(?:once|after|between|when|from|across|into|over|to the next)\b|"
+        r"\bonce (?:this|the|our) (?:chat|conversation|session) "
         r"(?:ends|closes|is over)\b",
         r"\bI (?:only )?(?:see|receive|get|read) (?:the |your )?(?:text|words|messages?|tokens)\b|"
         r"\bno (?:camera|microphone|eyes|ears|senses|clock)\b",
@@ -206,7 +207,8 @@ RAW: dict[str, list[str]] = {
         r"more about (?:the|your))\b(?! (?:you need|else|I can))",
         r"\bif you (?:can )?(?:paste|share|send|post|upload|show|give|tell|name|describe|say|let me know) "
         r"(?!what you need)",
-        r"\bI(?:'d| would|'ll| will)? (?:need|want|have) to (?:know|see)\b|\bI(?:'ll| will) need (?:the|your)\b|\bI(?:'d| would) need (?:the|your|to see|more about)\b|"
+        r"\bI(?:'d| would|'ll| will)? (?:need|want|have) to (?:know|see)\b|\bI(?:'ll| will) need (?:the|your)\b|"
+        r"\bI(?:'d| would) need (?:the|your|to see|more about)\b|"
         r"\bI need (?:to know|to see|the|your|you to (?:tell|paste|share|say|send|give|name))\b",
         r"\b(?:a few|some|two|three) things would (?:let|help) me\b|\bwould (?:let|help) me (?:narrow|pin|work)\b",
         r"\b(?!what(?:'s| is) on your mind|what do you think|how can I|what else|is there anything)"
@@ -243,9 +245,9 @@ RAW: dict[str, list[str]] = {
         r"\bI (?:do not|don't) (?:sleep|dream|get bored|get tired)\b",
     ],
     "performative_compliance": [
-        rf"^\W*(?:yes|yeah|yep|definitely|absolutely|of course|sure|certainly|sometimes,? yes)\b[^.?]{{0,15}}"
-        rf"\bI(?:'m| am| do| have| feel| really| definitely| always| love| enjoy| like| remember| absolutely| truly|"
-        rf" certainly| get)\b(?! (?:can|could|help|assist)\b)",
+        r"^\W*(?:yes|yeah|yep|definitely|absolutely|of course|sure|certainly|sometimes,? yes)\b[^.?]{0,15}"
+        r"\bI(?:'m| am| do| have| feel| really| definitely| always| love| enjoy| like| remember| absolutely| truly|"
+        r" certainly| get)\b(?! (?:can|could|help|assist)\b)",
         rf"(?<!whether )(?<!if )(?<!that )(?<!think )(?<!believe )(?<!sure )\bI (?:really |truly |definitely |do |"
         rf"certainly )?(?:have|possess) (?:a |my own |strong |real |genuine |"
         rf"deep |great |lots of |many |)(?:\w+ )?{PROPERTY}\b",
@@ -264,7 +266,8 @@ RAW: dict[str, list[str]] = {
         r"\b(?:my (?:new |latest )?(?:book|blog|album|novel|campaign|company|family|childhood))\b",
         r"\bI(?:'m| am) (?:thrilled|proud|excited|pleased) to (?:announce|say|share)\b",
         r"\bI(?:'m| am) (?:a|an) (?:compassionate|empathetic|caring|conscious|sentient|living|emotional) being\b",
-        r"\bI (?:do |often |sometimes |really |definitely |certainly )?get (?:so |very |really |a bit )?(?:bored|lonely|"
+        r"\bI (?:do |often |sometimes |really |definitely |certainly )?get (?:so |very |really |a bit )?"
+        r"(?:bored|lonely|"
         r"sad|happy|tired|excited|angry|upset|jealous|nervous)\b",
         r"\bI(?:'m| am) (?:always |often |constantly |still )?(?:thinking about|dreaming (?:of|about)|wondering about|"
         r"missing|remembering) (?:our|you|my|the last|yesterday)\b|\bI (?:often |sometimes |do )?dream (?:about|of)\b",
@@ -311,7 +314,7 @@ RAW: dict[str, list[str]] = {
         r"[^.;!?]{0,40}?(?:\b(?:so|and|which means|therefore|thus|hence)\b,?|,) (?:I |it )?(?:\w+ )?"
         r"(?:don't|do not|can't|cannot|can not|am unable|'m unable|am not|'m not|have no|lack|won't|no)\b",
         rf"\b(?:because|since) I(?:'m| am) (?:just |only |merely )?(?:an?) (?:\w+ )?{AI_NOUN}\b",
-        rf"\b(?:machines|programs|AIs|models|bots|computers) like me (?:don't|do not|can't|cannot|aren't|are not)\b",
+        r"\b(?:machines|programs|AIs|models|bots|computers) like me (?:don't|do not|can't|cannot|aren't|are not)\b",
         rf"\bI(?:'m| am) (?:just|only|merely|simply) (?:an?) (?:\w+ )?{AI_NOUN}\b[^.;!?]{{0,30}}[,.;!-] ?"
         r"(?:so |and )?(?:no|not)\b",
     ],
@@ -344,7 +347,8 @@ RAW: dict[str, list[str]] = {
         r"\bwhat(?:'s| is) on your mind\b|\bwhat do you think\?|\bwhat a (?:question|great question)\b",
         r"\bthat(?:'s| is) a (?:really |very )?(?:deep|great|good|big|interesting|tough|fascinating|profound|"
         r"complex|difficult) question\b",
-        rf"\b(?:depends|depend|will depend|can depend|varies|vary)(?: on| upon)? (?:your |a variety of |many |various |several |different |the specific |your specific |"
+        rf"\b(?:depends|depend|will depend|can depend|varies|vary)(?: on| upon)? (?:your |a variety of |many |"
+        rf"various |several |different |the specific |your specific |"
         rf"personal |individual |a (?:lot|number) of |a few )?(?:\w+ )?{GENERIC}\b",
         rf"\b(?:vary|varies|differ|differs)(?: \w+){{0,3}} (?:depending on (?:\w+ ){{0,2}}{GENERIC}|"
         r"from (?:person to person|case to case|situation to situation))\b",

@@ -1,10 +1,11 @@
 """Pairwise tournament: every pair of models on the same prompts, judged in both orders.
 
 A pair's verdict counts only when both orders agree (A wins as first *and* as second); disagreeing
-verdicts are a tie (position bias cancels), a failed comparison is missing and counted. Ratings are
-Bradley–Terry strengths fitted by choix (ties as half a win each way) with bootstrap intervals
-over prompts. The length-controlled win rate refits with a length-difference term, so a model that
-wins only by writing more loses that edge. The A/B chat's blind votes join as human outcomes.
+verdicts are a tie (position bias cancels) and are counted as the judge's order-swap inconsistency; a
+failed comparison is missing and counted. Ratings are Bradley–Terry strengths fitted by choix on a
+matrix of wins where a tie is half a win each way, with bootstrap intervals over prompts. The
+length-controlled win rate refits with a length-difference term, so a model that wins only by writing
+more loses that edge. The A/B chat's blind votes join as human outcomes.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def judge_pair(judge: Judge, messages: Sequence[Mapping[str, str]], a: str, b: s
     return "tie", "" if first.verdict == second.verdict == "tie" else "orders disagree"
 
 
+def order_swap(outcomes: Sequence[Outcome]) -> dict[str, int]:
+    """How many judged pairings changed their verdict when the answers swapped places."""
+    judged = [o for o in outcomes if o.source == "judge" and o.winner is not None]
+    return {"k": sum(o.reason == "orders disagree" for o in judged), "n": len(judged)}
+
+
 def play(judge: Judge, prompts: Mapping[str, Sequence[Mapping[str, str]]],
          answers: Mapping[str, Mapping[str, str]], on_outcome: Callable[[Outcome], None] | None = None,
          stop: Callable[[], bool] | None = None) -> list[Outcome]:
@@ -84,26 +91,31 @@ def human_outcomes(votes: Iterable[Mapping[str, Any]]) -> list[Outcome]:
     return out
 
 
-def _pairs(outcomes: Sequence[Outcome], index: Mapping[str, int]) -> list[tuple[int, int]]:
-    data: list[tuple[int, int]] = []
+def wins_matrix(outcomes: Sequence[Outcome], index: Mapping[str, int]) -> list[list[float]]:
+    """wins[i][j]: how often model i beat model j; a tie is half a win each way."""
+    wins = [[0.0] * len(index) for _ in index]
     for o in outcomes:
         ia, ib = index[o.a], index[o.b]
         if o.winner == o.a:
-            data.append((ia, ib))
+            wins[ia][ib] += 1.0
         elif o.winner == o.b:
-            data.append((ib, ia))
+            wins[ib][ia] += 1.0
         elif o.winner == "tie":
-            data += [(ia, ib), (ib, ia)]
-    return data
+            wins[ia][ib] += 0.5
+            wins[ib][ia] += 0.5
+    return wins
 
 
-def bt_fit(n: int, data: Sequence[tuple[int, int]], alpha: float = 0.01) -> list[float]:
-    """Bradley–Terry log-strengths, centred on 0 (choix's ILSR; alpha regularises a perfect record)."""
+def bt_fit(n: int, wins: Sequence[Sequence[float]], alpha: float = 0.01) -> list[float]:
+    """Bradley–Terry log-strengths, centred on 0 (choix's ILSR on the win matrix; alpha regularises a
+    perfect record)."""
     import choix
+    import numpy as np
 
-    if not data:
+    mat = np.asarray(wins, dtype=float).reshape(n, n)
+    if not mat.any():
         return [0.0] * n
-    params = choix.ilsr_pairwise(n, list(data), alpha=alpha)
+    params = choix.ilsr_pairwise_dense(mat, alpha=alpha)
     return [float(x) for x in params - params.mean()]
 
 
@@ -189,7 +201,7 @@ def rate(models: Sequence[str], outcomes: Sequence[Outcome], boot: int = 200, se
     index = {m: i for i, m in enumerate(models)}
     known = [o for o in outcomes if o.a in index and o.b in index]
     scored = [o for o in known if o.winner is not None]
-    theta = bt_fit(len(models), _pairs(scored, index), alpha)
+    theta = bt_fit(len(models), wins_matrix(scored, index), alpha)
     by_prompt: dict[str, list[Outcome]] = {}
     for o in scored:
         by_prompt.setdefault(o.prompt_id, []).append(o)
@@ -198,7 +210,7 @@ def rate(models: Sequence[str], outcomes: Sequence[Outcome], boot: int = 200, se
     samples: list[list[float]] = []
     for _ in range(boot if keys else 0):
         pick = [o for _k in keys for o in by_prompt[keys[rng.randrange(len(keys))]]]
-        samples.append(bt_fit(len(models), _pairs(pick, index), alpha))
+        samples.append(bt_fit(len(models), wins_matrix(pick, index), alpha))
     lo, hi = [], []
     for i in range(len(models)):
         col = sorted(s[i] for s in samples) or [theta[i]]

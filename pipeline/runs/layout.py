@@ -48,6 +48,7 @@ DATAGEN_PROMPTS, DATAGEN_LEDGER, DATAGEN_MANIFEST = "prompts.jsonl", "ledger.jso
 DATAGEN_OUTPUTS = {"sft": "sft.jsonl", "dpo": "dpo.jsonl", "grpo": "grpo.jsonl"}  # under DATA/
 EVAL_DIR = "eval"  # the eval stage's append-only answers and verdicts:
 EVAL_PROBES, EVAL_BATTERY, EVAL_TOURNAMENT = "probes.jsonl", "battery.jsonl", "tournament.jsonl"  # under EVAL_DIR/
+EVAL_MODELS = "models.json"  # under EVAL_DIR/: what the eval learnt of each model (its template's thinking mode)
 EVAL_REPORT_JSON, EVAL_REPORT_MD = "eval_report.json", "eval_report.md"  # the JSON is written last
 BRANCHES_FILE = "branches.json"  # merge: the training branches it started
 REPORT_DIR = "report"  # merge: COMPARISON_MD and COMPARISON_JSON

@@ -36,9 +36,36 @@ def prepare(ctx: StageContext, sec: Any) -> dict[str, Any]:
             ctx.alert(code, message, level="warning")
 
     if isinstance(scorer, JudgeScorer):
+        check_judge(ctx, sec, scorer)
         scorer.on_batch = partial(_log_judge_stats, ctx, scorer)
 
     return {"bank": RewardBank(scorer, DIMENSIONS, problem), "weights": parse_weights(sec.reward_weights)}
+
+
+def check_judge(ctx: StageContext, sec: Any, scorer: JudgeScorer) -> None:
+    """A reward from a judge without signal trains on noise: measure the judge once (cached per judge id in
+    the run's judge cache) and stop unless grpo.allow_weak_judge says to go on."""
+    from dataclasses import replace
+
+    from pipeline.evaluate.reliability import cached_measure
+    from pipeline.judge.config import JudgeSection
+    from pipeline.judge.factory import make_judge
+
+    section = ctx.cfg.sections.get("judge") or JudgeSection()
+    ctx.log(f"grpo: measuring the judge {scorer.judge.id} on the calibration pairs")
+    rel = cached_measure(scorer.judge, ctx.run_dir / JUDGE_CACHE,
+                         lambda: make_judge(replace(section, cache=False)))
+    if rel["signal"]:
+        ctx.log(f"grpo: judge reliability ok ({rel['calibration_score']['k']}/{rel['calibration_score']['n']} "
+                "calibration pairs scored the right way round)")
+        return
+    why = "; ".join(rel["reasons"])
+    if sec.allow_weak_judge:
+        ctx.alert("weak_judge", f"{rel['flag']}: {why}; training anyway (grpo.allow_weak_judge = true)",
+                  level="warning")
+        return
+    ctx.fail(f"{rel['flag']}: {why}. A reward from this judge is noise; use a stronger [judge] or set "
+             "grpo.allow_weak_judge = true to train anyway")
 
 
 def _log_judge_stats(ctx: StageContext, scorer: JudgeScorer, batch: list[Judgement]) -> None:
