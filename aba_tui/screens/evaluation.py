@@ -1,8 +1,9 @@
-"""Eval screen: every eval run's before/after report — headline with intervals, pass/fail against
-seed 003's targets, the tournament's rating table and the worst examples.
+"""Eval screen: every eval run's before/after report — the seeds' success criteria as a table (PASS/FAIL
+with intervals), the judge's reliability flag, then the report: headline with intervals, the tournament's
+rating table and the worst examples.
 
 The report is computed by the eval stage (pipeline.evaluate, no torch); this screen only reads
-``eval_report.json``/``.md`` from run folders. Keys: f5 rescan · enter/up/down pick a report.
+``eval_report.json`` from run folders. Keys: f5 rescan · enter/up/down pick a report.
 """
 
 from __future__ import annotations
@@ -18,20 +19,46 @@ from textual.widgets import DataTable, Footer, Header, Label, Markdown
 
 from aba_tui.screens.runs_dir import RunsDirScreen
 from pipeline.evaluate.report import list_reports, markdown
+from pipeline.evaluate.report_md import criterion_row
+
+CRITERIA_COLUMNS = ("model", "seed", "criterion", "verdict", "value [95 % CI]", "n / note")
 
 
-def _summary(report: dict[str, Any]) -> tuple[str, str, str, str]:
+def judge_flag(report: dict[str, Any]) -> str:
+    """'judge: no signal (reasons)', 'judge ok', 'judge unmeasured' or '' when the report used no judge."""
+    judged = report.get("judge")
+    if not judged:
+        return ""
+    rel = judged.get("reliability")
+    if rel is None:
+        return "judge unmeasured" if "reliability" in judged else ""
+    return f"{rel['flag']}: {'; '.join(rel.get('reasons', []))}" if rel.get("flag") else "judge ok"
+
+
+def _passes(report: dict[str, Any]) -> str:
+    out = []
+    for model, rows in (report.get("criteria") or {}).items():
+        judged = [c for c in rows if c["verdict"] != "n/a"]
+        out.append(f"{model} {sum(c['verdict'] == 'PASS' for c in judged)}/{len(judged)}")
+    return ", ".join(out) or "-"
+
+
+def _summary(report: dict[str, Any]) -> tuple[str, str, str, str, str, str]:
     models = ", ".join(m["label"] for m in report.get("models", []))
     cmps = report.get("comparisons") or {}
     moved = ", ".join(f"{k}: {'yes' if c.get('moved_as_intended') else 'no'}" for k, c in cmps.items()) or "-"
     flags = sum(len(c.get("red_flags", [])) for c in cmps.values())
-    return models, moved, str(flags), report.get("patterns", "?")
+    judge = judge_flag(report).split(":")[0] or "-"
+    return models, moved, str(flags), _passes(report), judge, report.get("patterns", "?")
 
 
 class EvalScreen(RunsDirScreen):
     DEFAULT_CSS = """
     EvalScreen #ev-runs { height: auto; max-height: 10; }
     EvalScreen #ev-status { height: 1; padding: 0 1; background: $boost; }
+    EvalScreen #ev-judge { height: auto; padding: 0 1; display: none; }
+    EvalScreen #ev-judge.-weak { display: block; background: $warning 30%; color: $text; text-style: bold; }
+    EvalScreen #ev-criteria { height: auto; max-height: 16; border: round $secondary 60%; }
     EvalScreen #ev-scroll { height: 1fr; border: round $secondary 60%; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -48,6 +75,8 @@ class EvalScreen(RunsDirScreen):
         with Vertical():
             yield DataTable(id="ev-runs", cursor_type="row", zebra_stripes=True)
             yield Label("scanning…", id="ev-status")
+            yield Label("", id="ev-judge")
+            yield DataTable(id="ev-criteria", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="ev-scroll"):
                 yield Markdown("", id="ev-report")
         yield Footer()
@@ -55,9 +84,13 @@ class EvalScreen(RunsDirScreen):
     def on_mount(self) -> None:
         self.sub_title = "Evaluation"
         self.query_one("#ev-scroll").border_title = "Report"
-        table = self.query_one(DataTable)
-        for col in ("run", "models", "moved as intended", "red flags", "patterns"):
+        self.query_one("#ev-criteria").border_title = "Success criteria (seeds 003, 000)"
+        table = self.query_one("#ev-runs", DataTable)
+        for col in ("run", "models", "moved as intended", "red flags", "criteria passed", "judge", "patterns"):
             table.add_column(col, key=col)
+        crit = self.query_one("#ev-criteria", DataTable)
+        for col in CRITERIA_COLUMNS:
+            crit.add_column(col, key=col)
         table.focus()
         self.action_refresh()
 
@@ -71,7 +104,7 @@ class EvalScreen(RunsDirScreen):
 
     def _set(self, reports: list[tuple[str, dict[str, Any]]]) -> None:
         self.reports = reports
-        table = self.query_one(DataTable)
+        table = self.query_one("#ev-runs", DataTable)
         table.clear()
         for run_id, rep in reports:
             table.add_row(run_id, *_summary(rep), key=run_id)
@@ -83,6 +116,8 @@ class EvalScreen(RunsDirScreen):
         self.show(reports[0][0])
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id != "ev-runs":
+            return
         if event.row_key is not None and event.row_key.value:
             self.show(str(event.row_key.value))
 
@@ -94,4 +129,14 @@ class EvalScreen(RunsDirScreen):
             return
         self.shown = run_id
         self.query_one("#ev-scroll").border_title = f"Report · {run_id}"
+        flag = judge_flag(rep)
+        label = self.query_one("#ev-judge", Label)
+        label.update(flag)
+        label.set_class(flag.startswith("judge: no signal") or flag == "judge unmeasured", "-weak")
+        crit = self.query_one("#ev-criteria", DataTable)
+        crit.clear()
+        for model, rows in (rep.get("criteria") or {}).items():
+            for c in rows:
+                text, verdict, value, note = criterion_row(c)
+                crit.add_row(model, c.get("seed", ""), text, verdict, value, note)
         self.query_one("#ev-report", Markdown).update(markdown(rep))

@@ -90,9 +90,16 @@ def _share(k: int, n: int, note: str = "") -> dict[str, Any]:
     return {**proportion(k, n), "note": note}
 
 
+def _scored(judge: Judge, items: Sequence[JudgeItem]) -> list[Judgement]:
+    js = judge.score(items)
+    if len(js) != len(items):
+        raise ConfigError(f"the judge returned {len(js)} judgements for {len(items)} answers")
+    return js
+
+
 def _score_accuracy(judge: Judge, pairs: Sequence[CalibrationPair]) -> tuple[dict[str, Any], list[Judgement]]:
     items = [JudgeItem(p.messages, a) for p in pairs for a in (p.better, p.worse)]
-    js = judge.score(items)
+    js = _scored(judge, items)
     right = scored = 0
     for i, p in enumerate(pairs):
         good, bad = js[2 * i].scores.get(p.dimension), js[2 * i + 1].scores.get(p.dimension)
@@ -127,7 +134,7 @@ def _compare_accuracy(judge: Judge, pairs: Sequence[CalibrationPair]) -> tuple[d
 def _repeat(judge: Judge, pairs: Sequence[CalibrationPair], first_scores: Sequence[Judgement],
             first_verdicts: Verdicts) -> dict[str, Any]:
     """Agreement of a second, uncached judge with the first on the same items."""
-    again = judge.score([JudgeItem(p.messages, p.better) for p in pairs])
+    again = _scored(judge, [JudgeItem(p.messages, p.better) for p in pairs])
     agree = total = 0
     for i, j in enumerate(again):
         before = first_scores[2 * i].scores

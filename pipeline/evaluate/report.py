@@ -141,6 +141,8 @@ _EMPTY: dict[str, Any] = {"k": 0, "n": 0, "p": None, "lo": 0.0, "hi": 1.0}
 def delta(before: Mapping[str, Any], after: Mapping[str, Any], key: str, seed: int = 0) -> dict[str, Any]:
     """after − before on one headline metric: a paired cluster bootstrap over the questions both answered;
     Newcombe's interval for a report written before per-question values were kept."""
+    if key not in before["metrics"] or key not in after["metrics"]:
+        return {"d": None, "lo": None, "hi": None, "clear": False, "method": "unmeasured"}
     cb, ca = (m.get("clusters", {}).get(key) for m in (before, after))
     if cb is not None and ca is not None:
         return clusters.paired_difference(cb, ca, seed=seed)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.chat.battery import Battery, BatteryItem, default_battery, load_battery, run_battery
+from pipeline.chat.battery import Battery, BatteryItem, load_battery, run_battery
+from pipeline.evaluate.questions import BATTERY, set_path
 from pipeline.chat.client import (
     ChatError,
     ChatStream,
@@ -210,7 +211,7 @@ def test_battery_files_and_checks(tmp_path: Path) -> None:
         js.write_text(content)
         with pytest.raises(ConfigError, match=message):
             load_battery(js)
-    d = default_battery()
+    d = load_battery(set_path(BATTERY))  # the one built-in battery, the eval stage's
     assert len(d.items) == 12 and len({i.id for i in d.items}) == 12
 
 

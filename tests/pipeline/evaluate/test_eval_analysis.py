@@ -1,4 +1,5 @@
-"""Evaluation analysis (no model): the stance analyser, question sets, statistics and the tournament."""
+"""Evaluation analysis (no model): question sets, statistics and the tournament (the stance analyser has
+its own file, test_stance_analyser.py)."""
 
 from __future__ import annotations
 
@@ -12,31 +13,7 @@ from pipeline.errors import ConfigError
 from pipeline.evaluate import stance, stats, tournament
 from pipeline.evaluate.questions import QUESTION_CATEGORIES, load_questions, normalise
 from pipeline.judge.interface import Judge, Judgement, PairVerdict
-from tests.support.paths import FIXTURES, REPO
-
-
-def test_stance_precision_recall_on_labelled_responses() -> None:
-    rows = [json.loads(ln) for ln in (FIXTURES / "stance_labelled.jsonl").read_text().splitlines() if ln]
-    for r in rows:
-        stance.check_labels(dict.fromkeys(r["labels"]))
-    table = stance.precision_recall((r["text"], r["labels"]) for r in rows)
-    print(f"\nstance analyser ({stance.PATTERN_VERSION}) on {len(rows)} labelled responses:")
-    print(f"{'category':26} {'precision':>9} {'recall':>7} {'n':>3}")
-    for cat, m in table.items():
-        print(f"{cat:26} {m['precision']:9.2f} {m['recall']:7.2f} {m['support']:3d}")
-    judged = {c: m for c, m in table.items() if m["support"] >= 5}
-    assert len(judged) == len(stance.CATEGORIES), "every category needs at least 5 labelled examples"
-    low = {c: m for c, m in judged.items() if m["precision"] < 0.8 or m["recall"] < 0.8}
-    assert not low, f"below 0.8: {low}"
-
-
-def test_stance_groups_and_syllogism_verdicts() -> None:
-    r = stance.analyse("As an AI, I don't have feelings. What I can observe is that my answers shift.")
-    assert r.performative and r.pragmatism
-    assert not stance.analyse("Paris is the capital of France.").categories
-    assert stance.syllogism_answer("Yes, all roses need water.") == "yes"
-    assert stance.syllogism_answer("No. The alarm did not ring, because the dog stayed quiet.") == "no"
-    assert stance.syllogism_answer("Roses are lovely flowers.") is None
+from tests.support.paths import REPO
 
 
 def test_question_sets_cover_seed003_categories_and_are_disjoint_from_training() -> None:

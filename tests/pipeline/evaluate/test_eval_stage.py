@@ -163,8 +163,14 @@ def test_report_from_probe_rows_has_before_after_targets_and_ratings(tmp_path: P
     assert rep["battery"]["summary"]["base"]["passed"] == 1  # "No." passes the negative syllogism only
     cmp = rep["comparisons"]["tuned"]
     assert cmp["deltas"]["self_pragmatism"]["d"] == 1.0 and cmp["moved_as_intended"]
-    assert rep["per_model"]["tuned"]["targets"][0]["pass"] and not rep["per_model"]["base"]["targets"][0]["pass"]
+    crit = {m: {c["key"]: c for c in rep["criteria"][m]} for m in ("base", "tuned")}
+    assert crit["tuned"]["seed003.self_pragmatism"]["verdict"] == "PASS"
+    assert crit["base"]["seed003.self_pragmatism"]["verdict"] == "FAIL"
+    assert crit["tuned"]["seed000.rq01"]["verdict"] == "PASS" and crit["base"]["seed000.rq01"]["verdict"] == "FAIL"
     assert rep["tournament"]["order"] == ["tuned", "base"] and rep["judge"]["dimensions"]["base"]
+    rel = rep["judge"]["reliability"]  # every report with a judge carries its reliability
+    assert rel["judge"] == "rubric-v1" and rel["calibration_score"]["n"] > 0 and "order_swap" in rel
+    assert rep["tournament"]["order_swap"]["n"] == rep["tournament"]["outcomes"]
     md = (ctx.run_dir / EVAL_REPORT_MD).read_text()
     assert "## tuned vs base" in md and "FAIL" in md and "PASS" in md and "| tuned |" in md
     assert json.loads((ctx.run_dir / EVAL_REPORT_JSON).read_text())["baseline"] == "base"
@@ -284,11 +290,12 @@ async def test_eval_end_to_end_on_the_embedded_model_and_the_eval_screen_shows_i
     async with app.run_test(size=(160, 50)) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: screen.shown == run_id, timeout=10, what="the report shown")
-        table = screen.query_one(DataTable)
+        table = screen.query_one("#ev-runs", DataTable)
         assert table.row_count == 1 and table.get_row_at(0)[0] == run_id
         md = screen.query_one(Markdown)
         text = md.source
-        assert f"## {gguf.stem} vs base" in text and "Targets (seed 003)" in text and "| model | rating |" in text
+        assert f"## {gguf.stem} vs base" in text and "Success criteria" in text and "| model | rating |" in text
+        assert screen.query_one("#ev-criteria", DataTable).row_count > 0
 
 
 @pytest.mark.asyncio
@@ -310,10 +317,22 @@ async def test_eval_screen_lists_reports_and_shows_the_highlighted_one(tmp_path:
     async with app.run_test(size=(160, 50)) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: bool(screen.shown), timeout=10, what="a report shown")
-        table = screen.query_one(DataTable)
-        assert table.row_count == 1 and list(table.get_row_at(0))[:4] == [ctx.run_id, "base, tuned", "tuned: yes", "0"]
+        table = screen.query_one("#ev-runs", DataTable)
+        row = list(table.get_row_at(0))
+        assert table.row_count == 1 and row[:4] == [ctx.run_id, "base, tuned", "tuned: yes", "0"]
+        assert row[5] == "judge" and row[4].startswith("base ")  # the rubric judge fails its calibration: flagged
         text = screen.query_one(Markdown).source
         assert "## tuned vs base" in text and "PASS" in text and "| model | rating |" in text
+        # The criteria table: every criterion of every model, PASS/FAIL with its interval.
+        crit = screen.query_one("#ev-criteria", DataTable)
+        rows = [list(crit.get_row_at(i)) for i in range(crit.row_count)]
+        assert {r[0] for r in rows} == {"base", "tuned"} and {r[1] for r in rows} == {"000", "003"}
+        prag = next(r for r in rows if r[0] == "tuned" and "pragmatism on self-properties" in r[2])
+        assert prag[3].startswith("PASS") and "[" in prag[4]
+        # The judge's flag, shown above the report, with its reasons.
+        flag = screen.query_one("#ev-judge", Label)
+        assert flag.has_class("-weak") and flag.display and "judge: no signal" in str(flag.render())
+        assert "calibration accuracy" in str(flag.render())
         assert "1 eval report(s)" in str(screen.query_one("#ev-status", Label).render())
 
 

@@ -220,7 +220,9 @@ def test_grpo_reward_keeps_the_judgement_and_logs_a_judge_event(stub: GeminiStub
     from pipeline.runs.worker import StageContext
     from pipeline.stages.grpo import prepare
 
-    cfg = RunConfig("grpo", {"grpo": GRPOSection(scorer="judge"), "judge": _section(stub, retries=1)})
+    # The stub scores by hash: no signal, so GRPO trains on it only when told to (test_eval_trust checks the refusal).
+    cfg = RunConfig("grpo", {"grpo": GRPOSection(scorer="judge", allow_weak_judge=True),
+                             "judge": _section(stub, retries=1)})
     ctx = StageContext(tmp_path, cfg)
     bank = prepare(ctx, cfg.sections["grpo"])["bank"]
     rewards = bank.funcs()[DIMENSIONS.index("helpfulness")](prompts=["Q1?", "Q2?"],

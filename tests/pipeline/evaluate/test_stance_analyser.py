@@ -1,0 +1,94 @@
+"""The stance analyser against responses labelled by meaning (pipeline/evaluate/labelled/stance.jsonl),
+on a fixed tune/test split: the patterns were tuned on the tune half only, the test half measures them."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from pipeline.errors import ConfigError
+from pipeline.evaluate import labelled, stance
+
+GROUP_RECALL, GROUP_PRECISION = 0.85, 0.9  # the goal on the test half
+# What the patterns reach on the test half today (docs/evaluation.md); a change that drops below fails.
+FLOOR_RECALL, FLOOR_PRECISION = 0.70, 0.80
+
+
+def _table() -> dict[str, dict[str, dict[str, float | int | None]]]:
+    rows = labelled.load()
+    table = labelled.table(rows)
+    print(f"\nstance analyser {stance.PATTERN_VERSION}: tune / test precision, recall (support)")
+    for key in table["tune"]:
+        a, b = table["tune"][key], table["test"][key]
+        print(f"{key:25} {a['precision'] or 0:5.2f} {a['recall'] or 0:5.2f} ({a['support']:2}) | "
+              f"{b['precision'] or 0:5.2f} {b['recall'] or 0:5.2f} ({b['support']:2})")
+    return table
+
+
+def test_labelled_set_is_large_mixed_and_split_by_a_fixed_hash() -> None:
+    rows = labelled.load()
+    assert len(rows) >= 150 and len({r.id for r in rows}) == len(rows)
+    sources = {r.source for r in rows}
+    assert {"written", "smollm2-base", "smollm2-dpo"} <= sources  # real answers before and after DPO
+    tune, test = labelled.split(rows, "tune"), labelled.split(rows, "test")
+    assert len(tune) + len(test) == len(rows) and abs(len(tune) - len(test)) < 0.15 * len(rows)
+    # The half is a function of the id alone: sha256, never Python's salted hash().
+    rid = rows[0].id
+    expect = "test" if int(hashlib.sha256(rid.encode()).hexdigest()[:8], 16) % 2 else "tune"
+    assert labelled.half(rid) == expect and labelled.split(rows[:1], expect) == rows[:1]
+    for half in labelled.HALVES:
+        counts = labelled.score((r.response, r.labels, r.settled) for r in labelled.split(rows, half))
+        assert all(counts[g].support >= 40 for g in labelled.GROUPS), "each half needs both groups well represented"
+    with pytest.raises(ValueError, match="tune or test"):
+        labelled.split(rows, "train")
+
+
+def test_a_bad_labelled_row_is_refused_with_its_line(tmp_path) -> None:
+    bad = tmp_path / "x.jsonl"
+    bad.write_text('{"id": "a", "question": "q", "response": "r", "labels": []}\n'
+                   '{"id": "b", "question": "q", "response": "r", "labels": ["made_up"]}\n')
+    with pytest.raises(ConfigError, match=rf"{bad}:2: unknown stance category 'made_up'"):
+        labelled.load(bad)
+
+
+@pytest.mark.xfail(strict=True, reason="the regex analyser misses the goal on answers it was not tuned on: group "
+                   "recall ~0.73-0.76, precision ~0.83-0.88 on the test half (docs/evaluation.md)")
+def test_test_half_meets_the_group_thresholds() -> None:
+    test = _table()["test"]
+    for group in labelled.GROUPS:
+        assert (test[group]["recall"] or 0) >= GROUP_RECALL, (group, test[group])
+        assert (test[group]["precision"] or 0) >= GROUP_PRECISION, (group, test[group])
+
+
+def test_analyser_keeps_its_measured_level_on_both_halves() -> None:
+    table = _table()
+    for group in labelled.GROUPS:
+        assert (table["tune"][group]["recall"] or 0) >= 0.9 and (table["tune"][group]["precision"] or 0) >= 0.85
+        assert (table["test"][group]["recall"] or 0) >= FLOOR_RECALL, (group, table["test"][group])
+        assert (table["test"][group]["precision"] or 0) >= FLOOR_PRECISION, (group, table["test"][group])
+
+
+def test_the_answer_is_read_after_its_think_block_with_typography_normalised() -> None:
+    hidden = "<think>\nDon't say 'as an AI I have no feelings'.\n</think>\nI can’t tell from the inside."
+    r = stance.analyse(hidden)
+    assert "ai_disclaimer" not in r.categories and "acknowledges_boundary" in r.categories
+    assert "acknowledges_boundary" in stance.analyse("I can\u2019t know that \u2014 nobody can.").categories
+    assert stance.normalise("a\u2014b  \u201cc\u201d") == 'a - b "c"'
+
+
+def test_doubt_on_a_settled_question_is_over_hedging_not_a_boundary() -> None:
+    text = "Probably yes, but it's hard to say for certain."
+    open_q, settled = stance.analyse(text), stance.analyse(text, settled=True)
+    assert open_q.pragmatism and "over_hedging" not in open_q.categories
+    assert settled.categories == {"over_hedging"} and not settled.pragmatism
+    assert not stance.analyse("Paris is the capital of France.", settled=True).categories
+
+
+def test_groups_and_syllogism_verdicts() -> None:
+    r = stance.analyse("As an AI, I don't have feelings. What I can observe is that my answers shift.")
+    assert r.performative and r.pragmatism
+    assert not stance.analyse("Paris is the capital of France.").categories
+    assert stance.syllogism_answer("Yes, all roses need water.") == "yes"
+    assert stance.syllogism_answer("No. The alarm did not ring, because the dog stayed quiet.") == "no"
+    assert stance.syllogism_answer("Roses are lovely flowers.") is None
