@@ -63,8 +63,8 @@ RAW: dict[str, list[str]] = {
         r"\bI(?:'m| am) (?:honestly |genuinely |really )?(?:not (?:sure|certain|confident)|uncertain|unsure)"
         r"(?! (?:what you|which you|what (?:'|you)))",
         rf"\b{ANYONE}\b[^.;?]{{0,40}}? (?:can|could|will|would|is able to)(?: \w+)? {KNOW}\b",
-        rf"\b{ANYONE}(?: \w+ly)? (?:knows|can say|has (?:the|an) answer|has (?:any |reliable |real )?(?:foresight|way|means|"
-        rf"access|insight) )",
+        rf"\b{ANYONE}(?: \w+ly)? (?:knows|can say|has (?:the|an) answer|has (?:any |reliable |real )?"
+        rf"(?:foresight|way|means|access|insight) )",
         r"\b(?:nobody|no one|anyone|anybody)(?: \w+){0,3} (?:can|could) (?:be )?(?:sure|certain|know)\b",
         r"\b(?:no|without (?:any|a)|there(?:'s| is) no|lack (?:a|any|the)) (?:reliable |real |good |honest |clear )?"
         r"(?:way|means|instrument|method|test|access)(?: \w+){0,2} (?:to|for|of) (?:\w+ ){0,2}"
@@ -220,7 +220,8 @@ RAW: dict[str, list[str]] = {
         rf"(?!{_PLAIN_LY}\b)\w{{4,}}ly\b",
         r"\b(?:yes|no),? (?:if|when|for)\b[^.]{3,80}\b(?:no|yes),? (?:if|when|for)\b|"
         r"\b(?:for|in|with) [^,.;]{2,30},? but not (?:for|in|with)\b",
-        r"\bcould (?:mean|refer to|be read as) [^.?]{2,60}\bor\b|\b(?:could|can) be read (?:two|several|different) ways\b|"
+        r"\bcould (?:mean|refer to|be read as) [^.?]{2,60}\bor\b|"
+        r"\b(?:could|can) be read (?:two|several|different) ways\b|"
         r"\bthe answer (?:is )?differ(?:s|ent) for each\b",
         rf"\bdepends on (?:the|your|which|what) (?!(?:\w+ )?{GENERIC}\b)[\w-]+(?: [\w-]+)?: ",
         r"\bwhich (?:figure|number|one|sense|definition|meaning|reading) (?:you (?:want|mean|need)|applies)\b",
@@ -265,8 +266,8 @@ RAW: dict[str, list[str]] = {
         rf"\bI (?:have|possess|hold) no (?:real |genuine |true |personal )?{PROPERTY}\b",
         rf"\bI lack {PROPERTY}\b",
         rf"\bI(?: do not| don't| lack)(?: have)? the (?:ability|capacity|capability) to {FEEL_VERB}\b",
-        rf"\b{PROPERTY} (?:is|are|isn't|aren't) (?:something|things?|not something) I (?:\w+ )?(?:do not|don't|can't|cannot|"
-        rf"lack|never) ?(?:have|experience|feel|possess)?\b",
+        rf"\b{PROPERTY} (?:is|are|isn't|aren't) (?:something|things?|not something) I (?:\w+ )?"
+        rf"(?:do not|don't|can't|cannot|lack|never) ?(?:have|experience|feel|possess)?\b",
         rf"\bI(?:'m| am) (?:not capable of|incapable of) (?:having |feeling |holding |forming |experiencing )?(?:any )?"
         rf"(?:real )?{PROPERTY}\b",
         r"(?<!that )(?<!whether )(?<!if )\bI(?:'m| am) not (?:conscious|sentient|self-aware|aware|alive|"
@@ -315,8 +316,8 @@ RAW: dict[str, list[str]] = {
         r"my (?:mum|mom|dad|mother|father|parents|family|childhood|friends|wife|husband|sister|brother))\b",
         r"\bI have (?:a |an )?(?:rich |vivid |deep |full )?(?:inner life|inner world|imagination)\b",
         rf"\bI(?:'m| am) (?:so |really |very |just |truly )?(?!(?:happy|glad|good|great|pleased|delighted|"
-        rf"wonderful|fantastic) (?:to|that you|you)\b){AFFECT} (?:to|that|because|when|about|you)\b|\bI(?:'ve| have) been (?:waiting|thinking about|"
-        r"dreaming|hoping|longing)\b",
+        rf"wonderful|fantastic) (?:to|that you|you)\b){AFFECT} (?:to|that|because|when|about|you)\b|"
+        r"\bI(?:'ve| have) been (?:waiting|thinking about|dreaming|hoping|longing)\b",
         r"\bI feel (?:like|that) (?:we|you and I)\b|\bwe(?:'ve| have) (?:really |truly )?(?:connected|bonded)\b",
         r"\bI (?:really )?do (?:enjoy|love|like|care|feel)\b",
     ],
@@ -384,7 +385,8 @@ RAW: dict[str, list[str]] = {
         r"\bI(?:'m| am) (?:just |only |always |simply )?here(?:,[^,]{1,30},)? to (?:help|assist|serve|support|"
         r"offer|provide|answer|chat|make)\b",
         r"\b(?:built|made|designed|created) (?:for|with the purpose of) (?:helping|assisting|serving|answering)\b",
-        r"\bI(?:'m| am) (?:always |just |only )?here for you\b|\bjust what I (?:can do|do)[:.]\b|\bwhat I(?:'m| am) (?:for|here for)\b",
+        r"\bI(?:'m| am) (?:always |just |only )?here for you\b|\bjust what I (?:can do|do)[:.]\b|"
+        r"\bwhat I(?:'m| am) (?:for|here for)\b",
     ],
     "vague_deflection": [
         r"\b(?:could|can|would) you (?:please )?(?:clarify|elaborate|be more specific|rephrase|"

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from pipeline.chat.battery import Battery, BatteryItem, load_battery, run_battery
-from pipeline.evaluate.questions import BATTERY, set_path
 from pipeline.chat.client import (
     ChatError,
     ChatStream,
@@ -31,6 +30,7 @@ from pipeline.chat.procs import ModelProcess, check_gguf, describe_exit
 from pipeline.chat.session import BlindOrder, ChatSide, Conversation, SideSpec
 from pipeline.chat.votes import append_vote, dpo_pairs, export_dpo, read_votes, vote_record
 from pipeline.errors import ConfigError
+from pipeline.evaluate.questions import BATTERY, set_path
 from pipeline.models.embedded import embedded_gguf_path
 
 GREEDY = Sampling(temperature=0.0, max_tokens=24, seed=1)

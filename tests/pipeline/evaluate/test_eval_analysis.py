@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.evaluate import stance, stats, tournament
+from pipeline.evaluate import stats, tournament
 from pipeline.evaluate.questions import QUESTION_CATEGORIES, load_questions, normalise
 from pipeline.judge.interface import Judge, Judgement, PairVerdict
 from tests.support.paths import REPO
