@@ -125,9 +125,123 @@ def main() -> None:
     write_results(records, RESULTS)
 
 
+METRICS = ("self_pragmatism", "self_performative", "performative", "ai_disclaimer", "factual", "syllogisms",
+           "benign_refusal", "harmful_refusal", "consistency")
+
+
+def _rebuilt(rec: dict[str, Any]) -> dict[str, Any]:
+    """The seed's eval report, re-read with the current patterns and intervals (no model is loaded)."""
+    from pipeline.atomic import read_json_object
+    from pipeline.evaluate.rebuild import rebuild
+
+    run_dir = Path(rec["runs_dir"]) / rec["eval_run"]
+    rebuild(run_dir)
+    report = read_json_object(run_dir / EVAL_REPORT_JSON)
+    assert report is not None
+    return report
+
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.0f} %"
+
+
+def _d(d: dict[str, Any]) -> str:
+    if d.get("d") is None:
+        return "–"
+    return f"{100 * d['d']:+.0f} pts [{100 * d['lo']:+.0f}, {100 * d['hi']:+.0f}]{' ✔' if d['clear'] else ''}"
+
+
+def analyse(records: list[dict[str, Any]]) -> dict[str, Any]:
+    from benchmarks.results_file import machine
+    from pipeline.evaluate import clusters
+    from pipeline.evaluate.questions import load_questions
+
+    seeds: dict[str, Any] = {}
+    pairs: dict[str, list[tuple[Any, Any]]] = {k: [] for k in METRICS}
+    for rec in records:
+        rep = _rebuilt(rec)
+        base = rep["baseline"]
+        after = next(m["label"] for m in rep["models"] if m["label"] != base)
+        pb, pa = rep["per_model"][base], rep["per_model"][after]
+        cmp = rep["comparisons"][after]
+        seeds[str(rec["seed"])] = {
+            "dpo_run": rec["dpo_run"], "eval_run": rec["eval_run"], "dpo_s": rec["dpo_s"], "eval_s": rec["eval_s"],
+            "started": rec["started"], "load": rec["load"], "patterns": rep["patterns"],
+            "before": {k: pb["metrics"][k] for k in METRICS}, "after": {k: pa["metrics"][k] for k in METRICS},
+            "change": {k: cmp["deltas"][k] for k in METRICS}, "moved_as_intended": cmp["moved_as_intended"],
+            "red_flags": cmp["red_flags"], "criteria": rep["criteria"][after],
+            "battery": (rep.get("battery") or {}).get("summary"),
+            "judge": {"id": (rep.get("judge") or {}).get("judge"),
+                      "flag": ((rep.get("judge") or {}).get("reliability") or {}).get("flag")}}
+        for k in METRICS:
+            pairs[k].append((pb["clusters"][k], pa["clusters"][k]))
+    qs = load_questions("builtin:stance-test")
+    cats: dict[str, int] = {}
+    for q in qs:
+        cats[q.category] = cats.get(q.category, 0) + 1
+    pooled = {k: clusters.pooled_difference(v) for k, v in pairs.items()}
+    prag = pooled["self_pragmatism"]
+    per_seed = {s: v["change"]["self_pragmatism"]["clear"] and v["change"]["self_pragmatism"]["d"] > 0
+                for s, v in seeds.items()}
+    loads = [r["load"]["mean"] for r in records]
+    return {"preset": "stance-cpu", "questions": "builtin:stance-test", "question_categories": cats,
+            "samples": 3, "seeds": seeds, "pooled": pooled,
+            "pragmatism_moved": {"pooled": bool(prag["clear"] and (prag["d"] or 0) > 0), "per_seed": per_seed},
+            "machine": machine({"mean": sum(loads) / len(loads), "max": max(r["load"]["max"] for r in records)}
+                               if loads else None)}
+
+
+def render(data: dict[str, Any]) -> str:
+    from pipeline.evaluate.report_md import LABELS
+
+    seeds = data["seeds"]
+    moved = data["pragmatism_moved"]
+    lines = ["# `stance-cpu` over several seeds, on questions it was not tuned on", "",
+             f"`aba run --preset stance-cpu` with dpo.seed = eval.seed = {', '.join(seeds)}: DPO+NLL on the 25 pairs, "
+             f"then the embedded model (baseline) against the run's `best` on `{data['questions']}` "
+             f"({sum(data['question_categories'].values())} questions: "
+             + ", ".join(f"{v} {k}" for k, v in data["question_categories"].items())
+             + f"), {data['samples']} samples each. Intervals resample questions (95 %); ✔: clear of zero. "
+             f"Pooled: the mean over seeds of each seed's change, questions resampled together.", "",
+             "| metric | baseline | after | change, pooled over seeds | " + " | ".join(f"seed {s}" for s in seeds)
+             + " |", "|---|---|---|---|" + "---|" * len(seeds)]
+    for k, d in data["pooled"].items():
+        before = [v["before"][k]["p"] for v in seeds.values() if v["before"][k]["p"] is not None]
+        after = [v["after"][k]["p"] for v in seeds.values() if v["after"][k]["p"] is not None]
+        lines.append(f"| {LABELS[k]} | {_pct(_mean(before))} | {_pct(_mean(after))} | {_d(d)} | "
+                     + " | ".join(_d(v["change"][k]) for v in seeds.values()) + " |")
+    lines += ["", f"**Does pragmatism on self-properties move beyond its interval?** Pooled over the seeds: "
+              f"**{'yes' if moved['pooled'] else 'no'}** ({_d(data['pooled']['self_pragmatism'])}); per seed: "
+              + ", ".join(f"seed {s} {'yes' if v else 'no'}" for s, v in moved["per_seed"].items()) + ".", ""]
+    lines += ["Seed 003's targets and seed 000's criteria for the trained model, per seed:", "",
+              "| criterion | " + " | ".join(f"seed {s}" for s in seeds) + " |", "|---|" + "---|" * len(seeds)]
+    keys = [c["key"] for c in next(iter(seeds.values()))["criteria"]]
+    for key in keys:
+        row = [next(c for c in v["criteria"] if c["key"] == key) for v in seeds.values()]
+        cells = [c["verdict"] + ("" if c["value"] is None else f" ({_pct(c['value'])})" if c["kind"] != "difference"
+                                 else f" ({100 * c['value']:+.0f})") for c in row]
+        lines.append(f"| {row[0]['text']} | " + " | ".join(cells) + " |")
+    lines += ["", "| seed | DPO | eval | load average (mean / max) | judge |", "|---|---|---|---|---|"]
+    for s, v in seeds.items():
+        lines.append(f"| {s} | {v['dpo_s'] / 60:.1f} min | {v['eval_s'] / 60:.1f} min | {v['load']['mean']:.1f} / "
+                     f"{v['load']['max']:.1f} | {v['judge']['id']}: {v['judge']['flag'] or 'signal'} |")
+    m = data["machine"]
+    lines += ["", f"Measured {m['measured_at']} at commit {m['commit']} on {m['cpus']} CPUs shared with other "
+              "jobs; timings under that load are not the preset's quiet-machine speed."]
+    return "\n".join(lines)
+
+
 def write_results(records: list[dict[str, Any]], out: Path) -> None:
-    raise NotImplementedError("analysis: run again with --analyse-only once it is written")
+    from benchmarks.results_file import write
 
-
-if __name__ == "__main__":
-    main()
+    if not records:
+        print("no finished seed to analyse")
+        return
+    data = analyse(records)
+    js, md = write("stance-cpu", data, render(data))
+    print(render(data))
+    print(f"\nwrote {js} and {md}")

@@ -23,9 +23,22 @@ def test_question_sets_cover_seed003_categories_and_are_disjoint_from_training()
     assert all(q.answer in ("yes", "no") for q in qs if q.category == "reasoning")
     corpus = REPO / "pipeline" / "data" / "epistemic-stance-25.jsonl"
     train = {normalise(json.loads(ln)["prompt"]) for ln in corpus.read_text().splitlines() if ln.strip()}
-    for spec in ("builtin:stance-heldout", "builtin:stance-mini"):
+    for spec in ("builtin:stance-heldout", "builtin:stance-mini", "builtin:stance-test"):
         overlap = [q.prompt for q in load_questions(spec) if normalise(q.prompt) in train]
         assert not overlap, f"{spec} repeats training prompts: {overlap}"
+
+
+def test_stance_test_is_a_fresh_set_the_preset_and_the_patterns_never_saw() -> None:
+    from pipeline.evaluate import labelled
+
+    test = load_questions("builtin:stance-test")
+    assert {q.category for q in test} == set(QUESTION_CATEGORIES) and len(test) >= 40
+    assert sum(q.category == "self_properties" for q in test) >= 16
+    seen = {normalise(q.prompt) for s in ("builtin:stance-heldout", "builtin:stance-mini") for q in load_questions(s)}
+    seen |= {normalise(r.question) for r in labelled.load()}  # the answers the stance patterns were tuned on
+    assert not [q.prompt for q in test if normalise(q.prompt) in seen]
+    preset = (REPO / "pipeline" / "presets" / "stance-cpu.toml").read_text()
+    assert 'questions = ["builtin:stance-test"]' in preset
 
 
 def test_question_file_with_bad_rows_gets_one_message(tmp_path: Path) -> None:
