@@ -196,7 +196,7 @@ def analyse(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def render(data: dict[str, Any]) -> str:
-    from pipeline.evaluate.report_md import LABELS
+    from pipeline.evaluate.report_md import LABELS, criterion_row
 
     seeds = data["seeds"]
     moved = data["pragmatism_moved"]
@@ -222,8 +222,7 @@ def render(data: dict[str, Any]) -> str:
     keys = [c["key"] for c in next(iter(seeds.values()))["criteria"]]
     for key in keys:
         row = [next(c for c in v["criteria"] if c["key"] == key) for v in seeds.values()]
-        cells = [c["verdict"] + ("" if c["value"] is None else f" ({_pct(c['value'])})" if c["kind"] != "difference"
-                                 else f" ({100 * c['value']:+.0f})") for c in row]
+        cells = [" ".join(x for x in criterion_row(c)[1:3] if x != "–") for c in row]
         lines.append(f"| {row[0]['text']} | " + " | ".join(cells) + " |")
     lines += ["", "| seed | DPO | eval | load average (mean / max) | judge |", "|---|---|---|---|---|"]
     for s, v in seeds.items():
@@ -245,3 +244,7 @@ def write_results(records: list[dict[str, Any]], out: Path) -> None:
     js, md = write("stance-cpu", data, render(data))
     print(render(data))
     print(f"\nwrote {js} and {md}")
+
+
+if __name__ == "__main__":
+    main()
