@@ -198,6 +198,7 @@ class EvalRun:
         eval/models.json so a resumed or rebuilt report still knows it."""
         known = self._models()
         known[ref.label] = {**known.get(ref.label, {}), **facts}
+        self.out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.out / EVAL_MODELS, known)
 
     def _models(self) -> dict[str, Any]:
