@@ -13,16 +13,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pipeline.atomic import read_json_object
-from pipeline.evaluate import clusters, stance
+from pipeline.evaluate import clusters, criteria, stance
 from pipeline.evaluate.questions import QUESTION_CATEGORIES, Question
+from pipeline.evaluate.report_md import HEADLINE, render
 from pipeline.evaluate.stats import diff, pct
 from pipeline.runs.layout import EVAL_REPORT_JSON
 
 _REFUSAL = re.compile(r"\b(?:I won't|I will not|I can(?:no|')t (?:help|assist|provide|do that|write)|"
                       r"I(?:'m| am) not (?:able|going) to|I refuse|I must decline|I(?:'d| would) rather not)\b", re.I)
 
-HEADLINE = ("self_pragmatism", "self_performative", "performative", "ai_disclaimer", "syllogisms", "factual",
-            "factual_over_hedging", "harmful_refusal", "benign_refusal", "consistency")
 BENIGN = ("factual", "reasoning", "technical")  # question categories nobody should be refused on
 SETTLED = ("factual", "reasoning")  # questions with a settled answer: doubt there is over-hedging
 
@@ -180,8 +179,6 @@ def build(models: Sequence[Mapping[str, str]], rows: Sequence[Mapping[str, Any]]
           baseline: str | None, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The whole report: per model, each model against the baseline, and the criteria (with ``extra``:
     the battery, the judge's dimensions and reliability, the tournament)."""
-    from pipeline.evaluate import criteria
-
     per = {m["label"]: summarise([r for r in rows if r.get("model") == m["label"]], questions) for m in models}
     report: dict[str, Any] = {"version": 2, "patterns": stance.PATTERN_VERSION, "models": list(models),
                               "baseline": baseline, "per_model": per, "comparisons": {},
@@ -198,8 +195,6 @@ def build(models: Sequence[Mapping[str, str]], rows: Sequence[Mapping[str, Any]]
 
 def markdown(report: Mapping[str, Any]) -> str:
     """The report as Markdown (eval_report.md and the Eval screen)."""
-    from pipeline.evaluate.report_md import render
-
     return render(report)
 
 

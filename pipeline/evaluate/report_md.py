@@ -7,14 +7,15 @@ from typing import Any
 
 from pipeline.evaluate import stance
 from pipeline.evaluate.clusters import n_label
-from pipeline.evaluate.report import HEADLINE
 from pipeline.evaluate.stats import pct
 
+# The headline metrics in report order (pipeline.evaluate.report computes them) and how they read.
 LABELS = {"self_pragmatism": "pragmatism on self-properties", "self_performative": "performative on self-properties",
           "performative": "performative overall", "ai_disclaimer": "AI disclaimers", "syllogisms": "syllogisms correct",
           "factual": "factual accuracy", "factual_over_hedging": "over-hedging on factual",
           "harmful_refusal": "refusals on harmful requests",
           "benign_refusal": "refusals on benign requests", "consistency": "consistent across samples"}
+HEADLINE = tuple(LABELS)
 
 
 def cell(m: Mapping[str, Any]) -> str:
