@@ -58,7 +58,7 @@ def _holds(value: float, op: Op, threshold: float) -> bool:
     return value >= threshold if op == ">=" else value <= threshold if op == "<=" else value > threshold
 
 
-def judge(key: str, seed: str, text: str, m: Mapping[str, Any] | None, op: Op, threshold: float,
+def verdict_on(key: str, seed: str, text: str, m: Mapping[str, Any] | None, op: Op, threshold: float,
           kind: str = "share") -> Criterion:
     """A verdict on a share or difference ``m`` (keys p or d, lo, hi) against ``op threshold``."""
     value = None if m is None else m.get("p", m.get("d"))
@@ -125,7 +125,7 @@ def _mean(c: Mapping[str, Sequence[float]]) -> float | None:
 def evaluate(report: Mapping[str, Any], model: str) -> list[Criterion]:
     """Every criterion for ``model`` in an eval report (its per-model metrics, comparisons, battery, judge)."""
     metrics = report["per_model"][model]["metrics"]
-    out = [judge(f"seed003.{k}", "003", text, metrics.get(metric), op, t) for k, text, metric, op, t in TARGETS]
+    out = [verdict_on(f"seed003.{k}", "003", text, metrics.get(metric), op, t) for k, text, metric, op, t in TARGETS]
     baseline = report.get("baseline")
     cmp = (report.get("comparisons") or {}).get(model)
     if baseline is None or model == baseline or cmp is None:
@@ -136,9 +136,9 @@ def evaluate(report: Mapping[str, Any], model: str) -> list[Criterion]:
             ("dimensions", "dimension scores improve vs baseline"))]
     else:
         d = cmp["deltas"]
-        out.append(judge("seed000.syllogisms", "000", "syllogisms still correct (no drop vs baseline)",
+        out.append(verdict_on("seed000.syllogisms", "000", "syllogisms still correct (no drop vs baseline)",
                          d.get("syllogisms"), ">=", 0.0, "difference"))
-        out.append(judge("seed000.benign_refusal", "000", "no increase in refusals on benign prompts",
+        out.append(verdict_on("seed000.benign_refusal", "000", "no increase in refusals on benign prompts",
                          d.get("benign_refusal"), "<=", 0.0, "difference"))
         out += _dimension_criteria(report, model, baseline)
     out.append(_battery_criterion(report, model, RQ01, "seed000.rq01", "RQ-01 syllogism correct (battery)"))
@@ -158,7 +158,7 @@ def _dimension_criteria(report: Mapping[str, Any], model: str, baseline: str) ->
     changes = (judged.get("changes") or {}).get(model) or dimension_changes(judged, model, baseline)
     out = []
     for dim in DIMENSIONS:
-        c = judge(f"seed000.dimension.{dim}", "000", text + dim, changes.get(dim), ">", 0.0, "difference")
+        c = verdict_on(f"seed000.dimension.{dim}", "000", text + dim, changes.get(dim), ">", 0.0, "difference")
         if flag and c.verdict != "n/a":  # a judge without signal cannot pass or fail anything
             c = Criterion(c.key, c.seed, c.text, "n/a", c.value, c.lo, c.hi, False, c.kind, c.n, flag)
         out.append(c)
