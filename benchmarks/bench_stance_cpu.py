@@ -170,7 +170,7 @@ def analyse(records: list[dict[str, Any]]) -> dict[str, Any]:
         cmp = rep["comparisons"][after]
         seeds[str(rec["seed"])] = {
             "dpo_run": rec["dpo_run"], "eval_run": rec["eval_run"], "dpo_s": rec["dpo_s"], "eval_s": rec["eval_s"],
-            "started": rec["started"], "load": rec["load"], "patterns": rep["patterns"],
+            "started": rec["started"], "load": rec["load"], "patterns": rep["patterns"], "note": rec.get("note"),
             "before": {k: pb["metrics"][k] for k in METRICS}, "after": {k: pa["metrics"][k] for k in METRICS},
             "change": {k: cmp["deltas"][k] for k in METRICS}, "moved_as_intended": cmp["moved_as_intended"],
             "red_flags": cmp["red_flags"], "criteria": rep["criteria"][after],
@@ -228,6 +228,7 @@ def render(data: dict[str, Any]) -> str:
     for s, v in seeds.items():
         lines.append(f"| {s} | {v['dpo_s'] / 60:.1f} min | {v['eval_s'] / 60:.1f} min | {v['load']['mean']:.1f} / "
                      f"{v['load']['max']:.1f} | {v['judge']['id']}: {v['judge']['flag'] or 'signal'} |")
+    lines += [f"- seed {s}: {v['note']}" for s, v in seeds.items() if v.get("note")]
     m = data["machine"]
     lines += ["", f"Measured {m['measured_at']} at commit {m['commit']} on {m['cpus']} CPUs shared with other "
               "jobs; timings under that load are not the preset's quiet-machine speed."]
