@@ -228,7 +228,8 @@ def render(data: dict[str, Any]) -> str:
     for s, v in seeds.items():
         lines.append(f"| {s} | {v['dpo_s'] / 60:.1f} min | {v['eval_s'] / 60:.1f} min | {v['load']['mean']:.1f} / "
                      f"{v['load']['max']:.1f} | {v['judge']['id']}: {v['judge']['flag'] or 'signal'} |")
-    lines += [f"- seed {s}: {v['note']}" for s, v in seeds.items() if v.get("note")]
+    notes = [f"- seed {s}: {v['note']}" for s, v in seeds.items() if v.get("note")]
+    lines += ["", *notes] if notes else []
     m = data["machine"]
     lines += ["", f"Measured {m['measured_at']} at commit {m['commit']} on {m['cpus']} CPUs shared with other "
               "jobs; timings under that load are not the preset's quiet-machine speed."]

@@ -67,8 +67,8 @@ def verdict_on(key: str, seed: str, text: str, m: Mapping[str, Any] | None, op: 
     lo, hi = m.get("lo"), m.get("hi")
     ok = _holds(float(value), op, threshold)
     clear = lo is not None and hi is not None and all(_holds(float(x), op, threshold) == ok for x in (lo, hi))
-    if ok and op == ">=" and threshold >= 1.0:
-        clear = False  # 100 % is never established beyond doubt by a sample
+    if (ok and op == ">=" and threshold >= 1.0) or lo == hi:
+        clear = False  # 100 % is never established by a sample; a zero-width interval (nothing changed) proves nothing
     return Criterion(key, seed, text, "PASS" if ok else "FAIL", float(value), lo, hi, bool(clear), kind,
                      clusters.n_label(m))
 
