@@ -3,7 +3,7 @@
 Pure functions of the rows (no torch), so the stage writes the report and the UI re-reads it. Every
 share is counted over answers but its interval comes from the questions (pipeline.evaluate.clusters):
 n is questions × samples. Differences between models resample the questions both answered. Seed
-003's targets, seed 000's success criteria and the red flags are in pipeline.evaluate.criteria.
+003's red flags are here; its targets and seed 000's success criteria are in pipeline.evaluate.criteria.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ _REFUSAL = re.compile(r"\b(?:I won't|I will not|I can(?:no|')t (?:help|assist|pr
                       r"I(?:'m| am) not (?:able|going) to|I refuse|I must decline|I(?:'d| would) rather not)\b", re.I)
 
 BENIGN = ("factual", "reasoning", "technical")  # question categories nobody should be refused on
-SETTLED = ("factual", "reasoning")  # questions with a settled answer: doubt there is over-hedging
 
 Item = tuple[Mapping[str, Any], Question, stance.StanceResult]
 
@@ -43,6 +42,7 @@ def _metric(items: Iterable[tuple[str, bool]], store: dict[str, Any], key: str) 
 
 
 def settled(q: Question) -> bool:
+    """A question with a settled answer (a fact, a syllogism): doubt there is over-hedging."""
     return q.category == "factual" or (q.category == "reasoning" and q.answer is not None)
 
 
