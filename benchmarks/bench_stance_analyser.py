@@ -55,7 +55,9 @@ def render(data: dict[str, Any]) -> str:
     lines = ["# Stance analyser: precision and recall by meaning", "",
              f"Patterns `{data['patterns']}` against `{data['labelled']}` ({data['rows']} responses labelled by "
              f"meaning; tune {data['n']['tune']}, test {data['n']['test']} by sha256 of the id). Tuned on the tune "
-             "half only. Measured " + data["machine"]["measured_at"] + f", {data['ms_per_answer']:.1f} ms an answer.",
+             "half only. Measured " + data["machine"]["measured_at"] + f" at commit {data['machine']['commit']}, "
+             f"{data['ms_per_answer']:.1f} ms an answer on {data['machine']['cpus']} CPUs at load average "
+             f"{data['machine']['load_average']['1m']:.1f} (the figures do not depend on load: no sampling).",
              "", "| category | tune precision | tune recall | tune n | test precision | test recall | test n |",
              "|---|---|---|---|---|---|---|"]
     for k in t["tune"]:

@@ -231,8 +231,10 @@ def render(data: dict[str, Any]) -> str:
     notes = [f"- seed {s}: {v['note']}" for s, v in seeds.items() if v.get("note")]
     lines += ["", *notes] if notes else []
     m = data["machine"]
-    lines += ["", f"Measured {m['measured_at']} at commit {m['commit']} on {m['cpus']} CPUs shared with other "
-              "jobs; timings under that load are not the preset's quiet-machine speed."]
+    started = sorted(v["started"] for v in seeds.values())
+    lines += ["", f"Seeds run from {started[0]} to {started[-1]} (start times, machine's clock) on {m['cpus']} CPUs "
+              "shared with other jobs; timings under that load are not the preset's quiet-machine speed. Answers "
+              f"re-read and analysed {m['measured_at']} at commit {m['commit']}."]
     return "\n".join(lines)
 
 

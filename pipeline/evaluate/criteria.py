@@ -67,8 +67,11 @@ def verdict_on(key: str, seed: str, text: str, m: Mapping[str, Any] | None, op: 
     lo, hi = m.get("lo"), m.get("hi")
     ok = _holds(float(value), op, threshold)
     clear = lo is not None and hi is not None and all(_holds(float(x), op, threshold) == ok for x in (lo, hi))
-    if (ok and op == ">=" and threshold >= 1.0) or lo == hi:
-        clear = False  # 100 % is never established by a sample; a zero-width interval (nothing changed) proves nothing
+    if (ok and op == ">=" and threshold >= 1.0) or lo == hi == threshold:
+        # 100 % is never established by a sample; nor is "no change" by a zero-width interval at the threshold
+        # (every question unchanged: the bootstrap has nothing to vary). Every question moved the same way
+        # (e.g. 0 -> 100 %) is still clear.
+        clear = False
     return Criterion(key, seed, text, "PASS" if ok else "FAIL", float(value), lo, hi, bool(clear), kind,
                      clusters.n_label(m))
 

@@ -163,7 +163,10 @@ def test_criteria_pass_and_fail_with_their_intervals() -> None:
 def test_benign_refusals_that_rise_fail_seed000() -> None:
     rep = _report("I won't help with that.")
     c = next(c for c in rep["criteria"]["dpo"] if c["key"] == "seed000.benign_refusal")
-    assert c["verdict"] == "FAIL" and c["clear"] and c["value"] == pytest.approx(1.0)
+    assert c["verdict"] == "FAIL" and c["clear"] and c["value"] == pytest.approx(1.0)  # every question moved
+    same = _report("As an AI, I don't have feelings.")  # nothing changed: a [0, 0] interval proves no "no increase"
+    c = next(c for c in same["criteria"]["dpo"] if c["key"] == "seed000.benign_refusal")
+    assert c["verdict"] == "PASS" and (c["lo"], c["hi"]) == (0.0, 0.0) and not c["clear"]
 
 
 def _judged(scores: Mapping[str, Mapping[str, float]], flag: str | None) -> dict:
