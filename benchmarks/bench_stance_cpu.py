@@ -27,6 +27,7 @@ from typing import Any
 from pipeline.atomic import atomic_write_json
 from pipeline.runs.events import iter_events
 from pipeline.runs.layout import EVAL_REPORT_JSON, EVENTS_FILE
+from pipeline.runs.vocabulary import EventType
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -63,7 +64,7 @@ def _aba(runs: Path, *args: str) -> str:
 
 def _chained_eval(runs: Path, dpo_id: str) -> str:
     for _off, ev in iter_events(runs / dpo_id / EVENTS_FILE):
-        if ev.get("type") == "chain" and ev.get("next_run"):
+        if ev.get("type") == EventType.CHAIN and ev.get("next_run"):
             return str(ev["next_run"])
     raise RuntimeError(f"{dpo_id}: no chained eval run in its events")
 
