@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline.evaluate.models import ModelRef
+from pipeline.evaluate.thinking import gguf_thinks, template_thinks
 from pipeline.redact import redact
 from pipeline.safeio import open_append
-from pipeline.evaluate.thinking import gguf_thinks, template_thinks
 
 Messages = list[dict[str, str]]
 
