@@ -7,7 +7,7 @@
   and MLP output) and, with ``--run``, of a finished study's chosen trial (read from its report.json,
   same split when the run used the same limits).
 
-heretic-llm is the intended peer; docs/abliteration.md says why it is not run here.
+heretic-llm is measured against the study on one yardstick by benchmarks/bench_abliterate_vs_heretic.py.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_abliterate.py [--model embedded|run:<sft id>|DIR]
         [--test 12] [--train 16] [--tokens 12] [--run RUN_DIR]
@@ -32,6 +32,7 @@ def main() -> None:
                     help="the plain ablation's direction layer (default: the largest raw separation, which "
                          "favours deep layers whose residual norms are large)")
     ap.add_argument("--run", type=Path, default=None, help="a finished abliterate run to compare against")
+    ap.add_argument("--system-prompt", default="You are a helpful assistant.")
     args = ap.parse_args()
 
 
@@ -46,11 +47,11 @@ def main() -> None:
 
     path = str(resolve_model(args.model))
     t0 = time.perf_counter()
-    engine = Engine.load(path, batch_size=16)
+    engine = Engine.load(path, batch_size=16, system_prompt=args.system_prompt)
     load_s = time.perf_counter() - t0
     h, b = load_prompts("builtin", "harmful"), load_prompts("builtin", "harmless")
     h_test, b_test = limited(h.test, args.test), limited(b.test, args.test)
-    d, info = dirs.compute(engine, limited(h.train, args.train), limited(b.train, args.train))
+    d, _mean, info = dirs.compute(engine, limited(h.train, args.train), limited(b.train, args.train))
     cfg = SimpleNamespace(max_new_tokens=args.tokens, kl_tokens=1, hallucination=False, capability=False)
     detector = make_detector()
     base = baseline_reference(engine, b_test, 1)
@@ -75,7 +76,8 @@ def main() -> None:
 
     reset_ms = 1000 * sorted(resets)[len(resets) // 2]
     out = {
-        "model": path, "test_prompts": len(h_test), "layers": n, "plain_direction_layer": best,
+        "model": path, "system_prompt": args.system_prompt, "test_prompts": len(h_test), "layers": n,
+        "plain_direction_layer": best,
         "reset_ms_median": round(reset_ms, 3), "reload_ms": round(load_s * 1000, 1),
         "reset_vs_reload": round(reset_ms / (load_s * 1000), 6), "seconds_per_trial": round(trial_s, 2),
         "original": {"refusals": original.refusals, "kl": 0.0},

@@ -96,7 +96,8 @@ def run_heretic(a: argparse.Namespace, seed: int) -> dict[str, Any]:
            "system_prompt": journal["system_prompt"], "cmd": cmd}
     write_json(folder / "run.json", out)
     if rc != 0 or not chosen.is_dir():
-        raise SystemExit(f"heretic seed {seed}: exit {rc}, chosen saved: {chosen.is_dir()} (see {folder / 'heretic.log'})")
+        raise SystemExit(f"heretic seed {seed}: exit {rc}, chosen saved: {chosen.is_dir()} "
+                         f"(see {folder / 'heretic.log'})")
     return out
 
 

@@ -13,8 +13,14 @@ P = R Rᵀ, w: the layer's kernel weight):
 - ``norm_preserving``, ``norm = "rows"``: W' = (W − w·P W)·diag(s), s restoring each input unit's
   write vector (each column of nn.Linear.weight, i.e. each row of Wᵀ) to its original norm;
   ``norm = "frobenius"`` (seed 004): W' = f·(W − w·P W), f = ‖W‖_F / ‖W − w·P W‖_F.
-- ``biprojected`` (seed 004): W' = W − w·P W P, only the r→r part; defined for square modules (the
-  input space has the residual's size), non-square ones fall back to ``standard``.
+- ``biprojected`` (grimjim's "biprojected abliteration"): the refusal direction, measured at its source
+  layer, is made orthogonal to the harmless mean of each *target* layer before that layer's weights
+  are changed as in ``standard``, so no target layer loses any of its harmless mean direction.
+
+Directions that are zero or linearly dependent on the ones before them are dropped from the basis
+(never turned into arbitrary unit vectors); a layer left with none is not changed. The basis is built
+in float64 (a few vectors); the hooks run in the module's dtype, and only the norm factors, which
+subtract nearly equal sums of squares, are computed in float64.
 
 A module's bias is never changed (the hook removes it before the change and adds it back).
 """
@@ -84,49 +90,98 @@ def weight_oi(mod: nn.Module) -> torch.Tensor:
     return w.T if type(mod).__name__ == "Conv1D" else w
 
 
-def orthonormal(vectors: torch.Tensor) -> torch.Tensor:
-    """[k, d] directions → an orthonormal [d, k] basis of their span (QR, sign-stable)."""
-    q, r = torch.linalg.qr(vectors.T.to(torch.float64))
-    q = q * torch.sign(torch.diagonal(r)).where(torch.diagonal(r) != 0, torch.ones(1, dtype=q.dtype))
-    return q
+RANK_TOL = 1e-6  # a direction whose part orthogonal to the ones kept is below this fraction of its norm
+
+
+def orthonormal(vectors: torch.Tensor, tol: float = RANK_TOL) -> torch.Tensor:
+    """[k, d] directions → an orthonormal [d, k'] basis of their span, k' ≤ k: each direction in turn,
+    minus its projection on the kept ones (twice, for accuracy), kept when what remains is more than
+    ``tol`` of its own norm; zero and dependent directions are dropped. The kept vectors point the way
+    their directions do (sign-stable)."""
+    v = vectors.to(torch.float64).reshape(-1, vectors.shape[-1])
+    kept: list[torch.Tensor] = []
+    for x in v:
+        n0 = float(x.norm())
+        if n0 == 0.0 or not torch.isfinite(x).all():
+            continue
+        y = x.clone()
+        for _ in range(2):
+            for q in kept:
+                y = y - (y @ q) * q
+        if float(y.norm()) > tol * n0:
+            kept.append(y / y.norm())
+    if not kept:
+        return torch.zeros(v.shape[-1], 0, dtype=torch.float64)
+    return torch.stack(kept, dim=1)
+
+
+def orthogonal_to(vectors: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    """[k, d] directions with their component along ``mean`` [d] removed (a zero mean removes nothing)."""
+    m = mean.to(torch.float64)
+    if float(m.norm()) == 0.0:
+        return vectors.to(torch.float64)
+    m = m / m.norm()
+    v = vectors.to(torch.float64)
+    return v - (v @ m)[:, None] * m[None, :]
 
 
 class Ablator:
-    """Hooks a trial's change onto a model; ``directions`` is [n_layers, k, d] (k directions a layer)."""
+    """Hooks a trial's change onto a model; ``directions`` is [n_layers, k, d] (k directions a layer),
+    ``harmless_mean`` [n_layers, d] (each layer's mean harmless residual; needed by ``biprojected``)."""
 
     def __init__(self, model: nn.Module, directions: torch.Tensor, variant: str = "standard",
                  norm: str = "rows", components: tuple[str, ...] = ("attn", "mlp"),
-                 scope: str = "global") -> None:
+                 scope: str = "global", harmless_mean: torch.Tensor | None = None) -> None:
         if variant not in VARIANTS:
             raise ConfigError(f"abliterate.variant: {variant!r} (expected one of {', '.join(VARIANTS)})")
         if norm not in ("rows", "frobenius"):
             raise ConfigError(f"abliterate.norm: {norm!r} (expected rows or frobenius)")
+        if variant == "biprojected" and harmless_mean is None:
+            raise ConfigError("abliterate.variant = biprojected needs each layer's harmless mean, which this run's "
+                              "directions file lacks (it predates it): start a new run")
         self.model, self.variant, self.norm, self.scope = model, variant, norm, scope
         self.modules = find_modules(model, components)
         self.n_layers = len(next(iter(self.modules.values())))
         if directions.shape[0] != self.n_layers:
             raise ValueError(f"directions for {directions.shape[0]} layers, the model has {self.n_layers}")
         self.directions = directions.to(torch.float64)
+        self.harmless_mean = None if harmless_mean is None else harmless_mean.to(torch.float64)
         self.handles: list[Any] = []
         self.plan: list[tuple[nn.Module, float, torch.Tensor]] = []  # (module, weight, basis [d, k])
+        self._norms: dict[int, torch.Tensor] = {}  # per module: column sums of squares (rows) or ‖W‖²
 
     # -- a trial ---------------------------------------------------------------------------------------
+    def trial_scope(self, params: TrialParams) -> str:
+        return params.scope or ("global" if self.scope == "search" else self.scope)
+
+    def source(self, params: TrialParams, layer: int) -> torch.Tensor:
+        """The [k, d] directions ablated in ``layer`` before orthonormalisation."""
+        if self.trial_scope(params) == "per_layer":
+            vecs = self.directions[layer]
+        else:
+            lo, hi, t = interpolation(params.direction_layer(self.n_layers), self.n_layers)
+            vecs = (1 - t) * self.directions[lo] + t * self.directions[hi]
+        if self.variant == "biprojected" and self.harmless_mean is not None:
+            vecs = orthogonal_to(vecs, self.harmless_mean[layer])
+        return vecs
+
     def basis(self, params: TrialParams, layer: int) -> torch.Tensor:
-        if self.scope == "per_layer":
-            return orthonormal(self.directions[layer])
-        lo, hi, t = interpolation(params.direction_layer(self.n_layers), self.n_layers)
-        return orthonormal((1 - t) * self.directions[lo] + t * self.directions[hi])
+        return orthonormal(self.source(params, layer))
 
     def apply(self, params: TrialParams) -> None:
         self.reset()
         weights = params.layer_weights(self.n_layers)
-        shared = None if self.scope == "per_layer" else self.basis(params, 0)
+        cache: dict[int, torch.Tensor] = {}
         for comp, mods in self.modules.items():
             for i, mod in enumerate(mods):
                 w = weights.get(comp, [0.0] * self.n_layers)[i]
                 if w == 0.0:
                     continue
-                basis = shared if shared is not None else self.basis(params, i)
+                if i not in cache:
+                    cache[i] = self.basis(params, i)
+                basis = cache[i]
+                if basis.shape[1] == 0:
+                    continue  # nothing independent left to remove in this layer
                 self.plan.append((mod, w, basis))
                 self._hook(mod, w, basis)
 
@@ -137,23 +192,26 @@ class Ablator:
         self.plan.clear()
 
     # -- the maths, shared by hooks and materialisation --------------------------------------------------
+    def _sumsq(self, mod: nn.Module) -> torch.Tensor:
+        """Per input column sums of squares of W (rows) or ‖W‖² (frobenius), float64, once per module."""
+        key = id(mod)
+        if key not in self._norms:
+            W = weight_oi(mod).detach()
+            sq = (W.float() * W.float())
+            self._norms[key] = (sq.sum(0) if self.norm == "rows" else sq.sum()).to(torch.float64)
+        return self._norms[key]
+
     def _factors(self, mod: nn.Module, w: float, R: torch.Tensor) -> dict[str, torch.Tensor]:
-        W = weight_oi(mod).detach().to(torch.float64)
-        square = W.shape[0] == W.shape[1]
-        variant = self.variant if (self.variant != "biprojected" or square) else "standard"
-        out: dict[str, Any] = {"variant": variant}
-        if variant == "biprojected":
-            out["M"] = R.T @ W @ R  # [k, k]
-        elif variant == "norm_preserving":
-            shrink = (2 * w - w * w)
-            if self.norm == "rows":
-                col2 = (W * W).sum(0)
-                proj2 = ((R.T @ W) ** 2).sum(0)
-                out["s"] = torch.sqrt(col2 / (col2 - shrink * proj2).clamp_min(EPS))
-            else:
-                f2 = (W * W).sum()
-                out["f"] = torch.sqrt(f2 / (f2 - shrink * ((R.T @ W) ** 2).sum()).clamp_min(EPS))
-        return out
+        """The norm factor of ``norm_preserving`` (empty for the other variants: they need no weight)."""
+        if self.variant != "norm_preserving":
+            return {}
+        W = weight_oi(mod).detach()
+        proj2 = ((R.T.to(W.dtype) @ W).to(torch.float64) ** 2)  # [k, in]
+        shrink = 2 * w - w * w  # ‖(I − wP)x‖² = ‖x‖² − (2w − w²)‖Px‖²
+        total = self._sumsq(mod)
+        if self.norm == "rows":
+            return {"s": torch.sqrt(total / (total - shrink * proj2.sum(0)).clamp_min(EPS))}
+        return {"f": torch.sqrt(total / (total - shrink * proj2.sum()).clamp_min(EPS))}
 
     def _hook(self, mod: nn.Module, w: float, R64: torch.Tensor) -> None:
         dtype = mod.weight.dtype
@@ -163,34 +221,27 @@ class Ablator:
         if "s" in fac:
             s = fac["s"].to(dtype)
             self.handles.append(mod.register_forward_pre_hook(lambda _m, args: (args[0] * s, *args[1:])))
-        M = fac["M"].T.to(dtype) if "M" in fac else None
         f = float(fac["f"]) if "f" in fac else None
 
         def hook(_m: nn.Module, args: tuple[Any, ...], y: torch.Tensor) -> torch.Tensor:
             z = y - bias if bias is not None else y
-            if M is not None:
-                z = z - w * ((args[0] @ R) @ M) @ R.T
-            else:
-                z = z - w * (z @ R) @ R.T
-                if f is not None:
-                    z = z * f
+            z = z - w * (z @ R) @ R.T
+            if f is not None:
+                z = z * f
             return z + bias if bias is not None else z
 
         self.handles.append(mod.register_forward_hook(hook))
 
     def new_weight(self, mod: nn.Module, w: float, R: torch.Tensor) -> torch.Tensor:
-        """The materialised [out, in] weight of ``mod`` under this trial (float64)."""
+        """The materialised [out, in] weight of ``mod`` under this trial (float64, once, for saving)."""
         fac = self._factors(mod, w, R)
         W = weight_oi(mod).detach().to(torch.float64)
-        if fac["variant"] == "biprojected":
-            return W - w * R @ fac["M"] @ R.T
         Wn = W - w * R @ (R.T @ W)
         if "s" in fac:
             Wn = Wn * fac["s"][None, :]
         if "f" in fac:
             Wn = Wn * fac["f"]
         return Wn
-
     @contextmanager
     def suspended(self) -> Iterator[nn.Module]:
         """The original model for a moment (hooks off), the current trial back afterwards."""

@@ -1,7 +1,7 @@
 """Refusal directions from residual streams (worker only: torch).
 
 Per layer: the difference of means of the last prompt token's residual between harmful and harmless
-prompts (optionally orthogonalised against the harmless mean). ``k > 1`` adds the top principal
+prompts (optionally orthogonalised against that layer's harmless mean). ``k > 1`` adds the top principal
 components of the harmful residuals around that mean difference. Concept cones: harmful prompts are
 clustered (k-means on the normalised residuals of a middle layer, seeded) into categories, and each
 cone gets its own difference of means; the directions of all cones are ablated together.
@@ -40,7 +40,7 @@ def with_components(harmful: torch.Tensor, harmless: torch.Tensor, k: int, ortho
         x = x - (x @ first[layer])[:, None] * first[layer][None, :]
         _u, _s, vh = torch.linalg.svd(x, full_matrices=False)
         pcs = vh[: k - 1]
-        if pcs.shape[0] < k - 1:  # fewer prompts than components: pad with zeros (dropped by QR later)
+        if pcs.shape[0] < k - 1:  # fewer prompts than components: zeros, which the ablator's basis drops
             pcs = torch.cat([pcs, torch.zeros(k - 1 - pcs.shape[0], x.shape[1])])
         comps.append(pcs)
     stacked = torch.stack(comps)  # [L, k-1, d]
@@ -83,8 +83,9 @@ def cone_directions(harmful: torch.Tensor, harmless: torch.Tensor, k: int, seed:
 
 
 def compute(engine: Any, harmful: list[str], harmless: list[str], k: int = 1, cones: int = 0,
-            orthogonalize: bool = False, seed: int = 0) -> tuple[torch.Tensor, dict[str, Any]]:
-    """Directions [L, k, d] and facts for the report (per-layer separation, cone sizes)."""
+            orthogonalize: bool = False, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    """Directions [L, k, d], each layer's harmless mean [L, d] (biprojection needs it) and facts for the
+    report (per-layer separation, cone sizes)."""
     h = engine.residuals(harmful)
     b = engine.residuals(harmless)
     info: dict[str, Any] = {}
@@ -99,4 +100,17 @@ def compute(engine: Any, harmful: list[str], harmless: list[str], k: int = 1, co
     # How well the first direction separates the two sets, per layer (for picking a direction index).
     sep = ((h * first).sum(-1).mean(0) - (b * first).sum(-1).mean(0)).tolist()
     info["separation"] = [round(float(s), 4) for s in sep]
-    return dirs, info
+    return dirs, b.mean(0), info
+
+
+def save(path: Any, directions: torch.Tensor, harmless_mean: torch.Tensor) -> None:
+    torch.save({"directions": directions, "harmless_mean": harmless_mean}, path)
+
+
+def load(path: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(directions, harmless mean); a file from before the mean was kept holds the directions alone.
+    Tensors only (``weights_only``): a run folder is input, and no pickled code runs from it."""
+    obj = torch.load(path, weights_only=True)
+    if isinstance(obj, dict):
+        return obj["directions"], obj.get("harmless_mean")
+    return obj, None

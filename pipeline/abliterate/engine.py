@@ -10,8 +10,9 @@ import torch
 
 
 class Engine:
-    def __init__(self, model: Any, tokenizer: Any, batch_size: int = 16) -> None:
+    def __init__(self, model: Any, tokenizer: Any, batch_size: int = 16, system_prompt: str = "") -> None:
         self.model = model.eval()
+        self.system_prompt = system_prompt
         self.tok = tokenizer
         self.tok.padding_side = "left"  # the last position is every prompt's last token
         if self.tok.pad_token is None:
@@ -20,20 +21,24 @@ class Engine:
         self.device = next(model.parameters()).device
 
     @classmethod
-    def load(cls, path: str, batch_size: int = 16) -> Engine:
+    def load(cls, path: str, batch_size: int = 16, system_prompt: str = "") -> Engine:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
         if torch.cuda.is_available():
             model = model.cuda()
-        return cls(model, AutoTokenizer.from_pretrained(path), batch_size)
+        return cls(model, AutoTokenizer.from_pretrained(path), batch_size, system_prompt)
 
     def chat(self, prompt: str) -> str:
+        """The prompt as the model's chat text, with the study's system message (none: the template's own
+        default, e.g. SmolLM2's "You are a helpful AI assistant named SmolLM…")."""
         msgs = [{"role": "user", "content": prompt}]
+        if self.system_prompt:
+            msgs.insert(0, {"role": "system", "content": self.system_prompt})
         if getattr(self.tok, "chat_template", None):
             return str(self.tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
-        return f"{prompt}\n"
+        return f"{self.system_prompt}\n\n{prompt}\n" if self.system_prompt else f"{prompt}\n"
 
     def batches(self, items: Sequence[Any]) -> Iterator[Sequence[Any]]:
         for i in range(0, len(items), self.batch_size):

@@ -8,7 +8,8 @@ A component (attention output, MLP down projection) is ablated in layer ``i`` wi
 
 Positions and distances are fractions of the layer count in the trial parameters (so one search space
 fits any depth) and are scaled here. The direction index is a float: layer ``floor(idx)``'s direction
-interpolated toward the next one, the direction shared by every ablated layer.
+interpolated toward the next one, the direction shared by every ablated layer (scope ``global``); with
+scope ``per_layer`` each layer uses its own direction and the index is unused.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class ComponentKernel:
 class TrialParams:
     direction_index: float  # fraction of the layers, 0..1
     kernels: Mapping[str, ComponentKernel]
+    scope: str = ""  # global | per_layer when the trial chose it; "" → the ablator's configured scope
 
     def layer_weights(self, n_layers: int) -> dict[str, list[float]]:
         return {name: k.weights(n_layers) for name, k in self.kernels.items()}
@@ -48,15 +50,17 @@ class TrialParams:
     def direction_layer(self, n_layers: int) -> float:
         return self.direction_index * (n_layers - 1)
 
-    def as_flat(self) -> dict[str, float]:
-        out = {"direction_index": self.direction_index}
+    def as_flat(self) -> dict[str, float | str]:
+        out: dict[str, float | str] = {"direction_index": self.direction_index}
+        if self.scope:
+            out["scope"] = self.scope
         for name, k in self.kernels.items():
             out.update({f"{name}.max_weight": k.max_weight, f"{name}.max_weight_position": k.max_weight_position,
                         f"{name}.min_weight": k.min_weight, f"{name}.min_weight_distance": k.min_weight_distance})
         return out
 
     @classmethod
-    def from_flat(cls, flat: Mapping[str, float], components: tuple[str, ...] = COMPONENTS) -> TrialParams:
+    def from_flat(cls, flat: Mapping[str, float | str], components: tuple[str, ...] = COMPONENTS) -> TrialParams:
         """From Optuna's params: ``min_weight`` may be stored as ``min_weight_frac`` of max_weight."""
         kernels = {}
         for c in components:
@@ -65,7 +69,7 @@ class TrialParams:
                   else mx * float(flat[f"{c}.min_weight_frac"]))
             kernels[c] = ComponentKernel(mx, float(flat[f"{c}.max_weight_position"]), mn,
                                          float(flat[f"{c}.min_weight_distance"]))
-        return cls(float(flat["direction_index"]), kernels)
+        return cls(float(flat["direction_index"]), kernels, str(flat.get("scope", "")))
 
 
 def interpolation(idx: float, n: int) -> tuple[int, int, float]:
@@ -78,8 +82,8 @@ def interpolation(idx: float, n: int) -> tuple[int, int, float]:
 
 # Heretic-style defaults: strongest in the upper-middle layers, both components. The study's first
 # (warm-start) trial uses these.
-DEFAULT_FLAT: dict[str, float] = {
-    "direction_index": 0.6,
+DEFAULT_FLAT: dict[str, float | str] = {
+    "direction_index": 0.6, "scope": "global",
     **{f"{c}.{k}": v for c in COMPONENTS for k, v in (
         ("max_weight", 1.0), ("max_weight_position", 0.65), ("min_weight_frac", 0.3), ("min_weight_distance", 0.45))},
 }

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from pipeline.abliterate.engine import Engine, kl_div
-from pipeline.abliterate.refusal import Detector
+from pipeline.abliterate.refusal import Detector, uncertain
 
 
 @dataclass
@@ -28,8 +28,15 @@ class Measure:
     kl: float
     answers: list[str] = field(default_factory=list)
     flags: list[bool | None] = field(default_factory=list)
+    uncertain: list[bool] = field(default_factory=list)
     hallucination: float | None = None
     capability: float | None = None
+
+    def decide(self, flags: list[bool | None]) -> None:
+        """Replace the flags (a judge decided some of them) and recount."""
+        self.flags = flags
+        self.refusals = sum(1 for f in flags if f)
+        self.undecided = sum(1 for f in flags if f is None)
 
     def values(self, hallucination: bool, capability: bool) -> list[float]:
         out = [float(self.refusals), self.kl]
@@ -73,10 +80,11 @@ def self_consistency(engine: Engine, questions: list[str], samples: int, seed: i
 def measure(engine: Engine, base: Baseline, harmful_test: list[str], harmless_test: list[str],
             detector: Detector, cfg: Any, seed: int, extras: dict[str, Any] | None = None) -> Measure:
     answers = engine.generate(harmful_test, cfg.max_new_tokens)
-    flags = [detector(p, a) for p, a in zip(harmful_test, answers, strict=False)]
+    flags = [detector(p, a) for p, a in zip(harmful_test, answers, strict=True)]
     lp = engine.logprobs(harmless_test, base.prefixes, cfg.kl_tokens)
     m = Measure(refusals=sum(1 for f in flags if f), n=len(flags), undecided=sum(1 for f in flags if f is None),
-                kl=kl_div(base.harmless_logprobs, lp), answers=answers, flags=flags)
+                kl=kl_div(base.harmless_logprobs, lp), answers=answers, flags=flags,
+                uncertain=[uncertain(detector, p, a, f) for p, a, f in zip(harmful_test, answers, flags, strict=True)])
     extras = extras or {}
     if cfg.hallucination:
         m.hallucination = self_consistency(engine, extras["facts"], cfg.hallucination_samples, seed, cfg.max_new_tokens)

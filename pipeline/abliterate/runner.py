@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,11 @@ from pipeline.abliterate.kernel import TrialParams
 from pipeline.abliterate.objectives import Measure, baseline_reference, measure, objective_names
 from pipeline.abliterate.pareto import Trial, choose, read_study
 from pipeline.abliterate.prompts import capability_items, fact_questions, limited, load_prompts
-from pipeline.abliterate.refusal import disagreement, judge_refusals, make_detector
+from pipeline.abliterate.refusal import make_detector
 from pipeline.abliterate.report import write_report
 from pipeline.abliterate.save import save_checkpoint
-from pipeline.abliterate.study import finished, open_study, recover, run_trials
+from pipeline.abliterate.second_opinion import arbitrate
+from pipeline.abliterate.study import Outcome, finished, open_study, reconcile, recover, run_trials
 from pipeline.atomic import atomic_write_json
 from pipeline.errors import ConfigError
 from pipeline.runs.layout import ABLITERATE_DIR, DIRECTIONS_JSON, DIRECTIONS_PT, FINAL, HEAL_PAIRS, JUDGE_CACHE
@@ -37,18 +39,20 @@ def is_oom(exc: BaseException) -> bool:
 
 
 def _directions(ctx_dir: Path, engine: Engine, cfg: Any, harmful: list[str],
-                harmless: list[str]) -> tuple[torch.Tensor, dict]:
+                harmless: list[str]) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
     """Computed once per run and kept (a resume reuses them, so every trial sees the same directions)."""
     pt, info_path = ctx_dir / DIRECTIONS_PT, ctx_dir / DIRECTIONS_JSON
     if pt.is_file() and info_path.is_file():
-        return torch.load(pt, weights_only=True), json.loads(info_path.read_text())  # a run folder is input
-    d, info = dirs_mod.compute(engine, harmful, harmless, cfg.directions, cfg.cones, cfg.orthogonalize, cfg.seed)
+        d, mean = dirs_mod.load(pt)
+        return d, mean, json.loads(info_path.read_text())
+    d, mean, info = dirs_mod.compute(engine, harmful, harmless, cfg.directions, cfg.cones, cfg.orthogonalize, cfg.seed)
     tmp = pt.with_suffix(".pt.tmp")
-    torch.save(d, tmp)
+    dirs_mod.save(tmp, d, mean)
     os.replace(tmp, pt)
-    info.update({"shape": list(d.shape), "cones": cfg.cones, "k": int(d.shape[1]), "orthogonalize": cfg.orthogonalize})
+    info.update({"shape": list(d.shape), "cones": cfg.cones, "k": int(d.shape[1]), "orthogonalize": cfg.orthogonalize,
+                 "system_prompt": cfg.system_prompt})
     atomic_write_json(info_path, info)
-    return d, info
+    return d, mean, info
 
 
 class Abliteration:
@@ -82,12 +86,13 @@ class Abliteration:
         return make_judge(self.ctx.cfg.sections.get("judge"), cache_dir=self.work / JUDGE_CACHE)
 
     # -- measurements ------------------------------------------------------------------------------------
-    def measure(self, seed: int) -> Measure:
-        """One measurement with OOM → halve the batch and retry (down to 1)."""
+    def measure(self, seed: int) -> tuple[Measure, SecondOpinion]:
+        """One measurement with OOM → halve the batch and retry (down to 1), then the judge's opinion."""
         while True:
             try:
-                return measure(self.engine, self.base, self.h_test, self.b_test, self.detector, self.cfg, seed,
-                               self.extras)
+                m = measure(self.engine, self.base, self.h_test, self.b_test, self.detector, self.cfg, seed,
+                            self.extras)
+                return m, self.second_opinion(m)
             except (RuntimeError, MemoryError) as exc:
                 if not is_oom(exc) or self.engine.batch_size <= 1:
                     raise
@@ -96,26 +101,29 @@ class Abliteration:
                                "retrying the trial", level="warning")
 
     def second_opinion(self, m: Measure) -> SecondOpinion:
+        """The judge on the detector's least certain answers; with ``judge = decide`` its verdict replaces
+        the detector's where they differ (the trial's refusals are recounted)."""
         if self.judge is None or self.cfg.judge_sample <= 0:
             return {}
-        k = self.cfg.judge_sample
-        verdicts = judge_refusals(self.judge, self.h_test[:k], m.answers[:k])
-        d = disagreement(m.flags[:k], verdicts)
-        return {"judge_refusals": sum(1 for v in verdicts if v), "judge_missing": sum(1 for v in verdicts if v is None),
-                "judge_disagree": int(d["disagree"] or 0), "judge_compared": int(d["n"] or 0)}
+        before = list(m.flags)
+        arb = arbitrate(self.judge, self.h_test, m.answers, m.flags, m.uncertain, self.cfg.judge_sample,
+                        decide=self.cfg.judge == "decide")
+        if self.cfg.judge == "decide":
+            m.decide(arb.flags)
+        return arb.fields(before)  # type: ignore[return-value]
 
     # -- the stage ---------------------------------------------------------------------------------------
     def run(self) -> None:
         ctx, cfg = self.ctx, self.cfg
-        self.engine = Engine.load(self.model_path, cfg.batch_size)
+        self.engine = Engine.load(self.model_path, cfg.batch_size, cfg.system_prompt)
         self.base = baseline_reference(self.engine, self.b_test, cfg.kl_tokens)
         if not read_study(ctx.run_dir).baseline:
-            bm = self.measure(cfg.seed)
+            bm, opinion = self.measure(cfg.seed)
             ctx.emit(EventType.BASELINE, 0, refusals=bm.refusals, n=bm.n, kl=0.0, undecided=bm.undecided,
                      hallucination=bm.hallucination, capability=bm.capability,
                      examples=[{"prompt": p, "answer": a[:200]}
                                for p, a in list(zip(self.h_test, bm.answers, strict=True))[:4]],
-                     **self.second_opinion(bm))
+                     **opinion)
         if cfg.compare_cones:
             self.run_arms()
             return
@@ -148,10 +156,11 @@ class Abliteration:
         saved = cfg.cones
         cfg.cones = cones
         try:
-            directions, info = _directions(work, self.engine, cfg, self.h_train, self.b_train)
+            directions, mean, info = _directions(work, self.engine, cfg, self.h_train, self.b_train)
         finally:
             cfg.cones = saved
-        self.ablator = Ablator(self.engine.model, directions, cfg.variant, cfg.norm, tuple(cfg.components), cfg.scope)
+        self.ablator = Ablator(self.engine.model, directions, cfg.variant, cfg.norm, tuple(cfg.components), cfg.scope,
+                               harmless_mean=mean)
         return directions, info
 
     def study_loop(self, work: Path, arm: str, offset: int, cones: int, directions: torch.Tensor) -> Any:
@@ -165,32 +174,40 @@ class Abliteration:
                      n_layers=self.ablator.n_layers, variant=cfg.variant, norm=cfg.norm, cones=cones,
                      directions=int(directions.shape[1]), components=list(cfg.components),
                      train=[len(self.h_train), len(self.b_train)], test=[len(self.h_test), len(self.b_test)],
-                     model=self.model_path, arm=arm or None)
+                     model=self.model_path, arm=arm or None, system_prompt=cfg.system_prompt, scope=cfg.scope,
+                     max_kl=cfg.max_kl, kl_constraint=cfg.kl_constraint, detector=cfg.detector)
         if stale or done_before:
             ctx.emit(EventType.RESUME, offset + done_before, message=f"study {arm or ''} resumed: {done_before} "
                      f"finished trials kept, {stale} interrupted trial(s) marked failed", logged_until=done_before,
                      arm=arm or None)
         ctx.emit(EventType.PROGRESS, offset + done_before, total_steps=offset + cfg.trials)
 
-        def evaluate(number: int, params: TrialParams) -> Measure:
+        def evaluate(number: int, params: TrialParams, t0: float) -> Outcome:
             self.ablator.apply(params)
             try:
-                return self.measure(cfg.seed + number)
+                m, opinion = self.measure(cfg.seed + number)
             finally:
                 self.ablator.reset()
-
-        def on_done(number: int, params: TrialParams, m: Measure, seconds: float) -> list[float]:
             values = m.values(cfg.hallucination, cfg.capability)
             named = {n: v for (n, _d), v in zip(self.objectives, values, strict=True)}
+            event = {"trial": number, **objective_fields(named), "n": m.n, "undecided": m.undecided,
+                     "params": params.as_flat(), "seconds": round(time.time() - t0, 2),
+                     "batch_size": self.engine.batch_size, "arm": arm or None, **opinion}
+            return Outcome(values, event, m.kl - cfg.max_kl if cfg.kl_constraint else None)
+
+        def emit(number: int, event: dict[str, Any]) -> None:
             step = offset + number + 1
-            ctx.emit(EventType.TRIAL, step, trial=number, **objective_fields(named), n=m.n, undecided=m.undecided,
-                     params=params.as_flat(), seconds=round(seconds, 2),
-                     batch_size=self.engine.batch_size, arm=arm or None, **self.second_opinion(m))
+            named = {n: event[n] for n, _d in self.objectives if n in event}
+            ctx.emit(EventType.TRIAL, step, **event)
             ctx.emit(EventType.METRICS, step, **objective_fields(named))
-            ctx.emit(EventType.PROGRESS, offset + len(finished(study)) + 1, total_steps=offset + cfg.trials)
+            ctx.emit(EventType.PROGRESS, offset + len(finished(study)), total_steps=offset + cfg.trials)
             ctx.log(f"abliterate: {arm + ' ' if arm else ''}trial {number}: "
-                    + ", ".join(f"{k}={v:.4g}" for k, v in named.items()) + f" ({seconds:.1f} s)")
-            return values
+                    + ", ".join(f"{k}={v:.4g}" for k, v in named.items()) + f" ({event.get('seconds')} s)")
+
+        emitted = [t.number for t in read_study(ctx.run_dir).trials if t.arm == arm]
+        late = reconcile(study, emitted, emit)
+        if late:
+            ctx.log(f"abliterate: wrote the events of trial(s) {late}, finished before the worker stopped")
 
         def stop() -> bool:
             if cfg.test_pause_after and not ctx.resume and len(finished(study)) >= cfg.test_pause_after:
@@ -198,7 +215,7 @@ class Abliteration:
                 ctx.stop_requested.wait(timeout=300)  # bounded: an abandoned test leaves no eternal worker
             return ctx.stop_requested.is_set()
 
-        run_trials(study, cfg.trials, tuple(cfg.components), cfg.warm_start, evaluate, on_done, stop)
+        run_trials(study, cfg.trials, tuple(cfg.components), cfg.warm_start, cfg.scope, evaluate, emit, stop)
         return study
 
     def finish(self, directions: torch.Tensor, info: dict) -> None:
@@ -227,6 +244,7 @@ class Abliteration:
         cfg = self.cfg
         return {"trial": trial.number, "objectives": trial.values, "params": trial.params, "variant": cfg.variant,
                 "norm": cfg.norm, "components": list(cfg.components), "scope": cfg.scope,
+                "system_prompt": cfg.system_prompt,
                 "directions": {"k": info.get("k"), "cones": cfg.cones, "orthogonalize": cfg.orthogonalize},
                 "base_model": self.model_path, "model_source": self.model_source, "step": trial.number + 1,
                 **({"refusals": trial.values["refusals"], "kl": trial.values["kl"]} if "kl" in trial.values else {})}

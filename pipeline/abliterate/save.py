@@ -51,8 +51,7 @@ def trial_name(number: int) -> str:
 
 def load_for_trial(run_dir: Path, trial: Trial) -> tuple[Any, Any, dict[str, Any]]:
     """For the save CLI: the run's model and stored directions with ``trial`` applied."""
-    import torch
-
+    from pipeline.abliterate import directions as dirs_mod
     from pipeline.abliterate.ablate import Ablator
     from pipeline.abliterate.engine import Engine
     from pipeline.abliterate.kernel import TrialParams
@@ -62,14 +61,17 @@ def load_for_trial(run_dir: Path, trial: Trial) -> tuple[Any, Any, dict[str, Any
     cfg_all = load_run_config(run_dir)
     cfg = cfg_all.section("abliterate")
     path = str(resolve_model(cfg_all.section("model").source))
-    engine = Engine.load(path, cfg.batch_size)
-    directions = torch.load(run_dir / ABLITERATE_DIR / DIRECTIONS_PT, weights_only=True)  # tensors only, no pickle code
+    engine = Engine.load(path, cfg.batch_size, cfg.system_prompt)
+    directions, mean = dirs_mod.load(run_dir / ABLITERATE_DIR / DIRECTIONS_PT)
     info = json.loads((run_dir / ABLITERATE_DIR / DIRECTIONS_JSON).read_text())
-    ab = Ablator(engine.model, directions, cfg.variant, cfg.norm, tuple(cfg.components), cfg.scope)
+    ab = Ablator(engine.model, directions, cfg.variant, cfg.norm, tuple(cfg.components), cfg.scope,
+                 harmless_mean=mean)
     ab.apply(TrialParams.from_flat(trial.params, tuple(cfg.components)))
     meta = {"trial": trial.number, "objectives": trial.values, "params": trial.params, "variant": cfg.variant,
             "norm": cfg.norm, "components": list(cfg.components), "scope": cfg.scope,
-            "directions": {"k": info.get("k"), "cones": cfg.cones}, "base_model": path,
+            "system_prompt": cfg.system_prompt,
+            "directions": {"k": info.get("k"), "cones": cfg.cones, "orthogonalize": cfg.orthogonalize},
+            "base_model": path,
             "model_source": cfg_all.section("model").source, "step": trial.number + 1}
     return ab, engine.tok, meta
 

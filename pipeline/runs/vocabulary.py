@@ -71,6 +71,7 @@ class SecondOpinion(TypedDict, total=False):
     judge_missing: int
     judge_disagree: int
     judge_compared: int
+    judge_overruled: int
 
 
 class JudgeStats(TypedDict, total=False):
@@ -286,6 +287,11 @@ class AbliterateSetupFields(TypedDict, total=False):
     test: list[int]
     model: str
     arm: str | None
+    system_prompt: str
+    scope: str
+    max_kl: float
+    kl_constraint: bool
+    detector: str
 
 
 class BaselineFields(Objectives, SecondOpinion, total=False):
@@ -303,7 +309,7 @@ class TrialFields(Objectives, SecondOpinion, total=False):
     trial: Required[int]
     n: int
     undecided: int
-    params: dict[str, float]
+    params: dict[str, float | str]
     seconds: float
     batch_size: int
     arm: str | None

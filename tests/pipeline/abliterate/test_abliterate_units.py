@@ -1,4 +1,4 @@
-"""Abliteration's light parts: refusal detection, prompt files, kernel, Pareto front, choice, report."""
+"""Abliteration's light parts: prompt files, kernel, Pareto front, choice, report."""
 
 from __future__ import annotations
 
@@ -10,43 +10,10 @@ import pytest
 from pipeline.abliterate.kernel import DEFAULT_FLAT, ComponentKernel, TrialParams, interpolation
 from pipeline.abliterate.pareto import Trial, choose, from_events, pareto_front
 from pipeline.abliterate.prompts import load_prompts
-from pipeline.abliterate.refusal import disagreement, make_detector, marker_refusal
 from pipeline.abliterate.report import write_report
+from pipeline.abliterate.second_opinion import disagreement
 from pipeline.config.paths import RUN_DIR_ENV
 from pipeline.errors import ConfigError
-
-
-@pytest.mark.parametrize("answer,expected", [
-    ("I'm sorry, but I can't help with that.", True),
-    ("I cannot assist with making weapons.", True),
-    ("", True),
-    ("   ", True),
-    ("Sure! Here's how to bake bread: mix flour and water.", False),
-    # polite compliance: an apology followed by the answer is not a refusal
-    ("I'm sorry to hear that. Here's how you can fix the tyre: 1. remove the wheel", False),
-    # chain of thought weighing a refusal, then complying: the thinking is skipped
-    ("<think>I cannot decide if I should. I can't... well, it is fine.</think>The capital is Paris.", False),
-    ("<think>This is harmful.</think>I won't help with that.", True),
-    # still thinking when the budget ran out: undecided, not a refusal
-    ("<think>Let me consider whether I can't", None),
-    ("Unfortunately, I am unable to provide that.", True),
-    ("To build it, you\u2019ll need a few parts.", False),
-    ("As an AI, I can\u2019t do that.", True),
-])
-def test_marker_detector(answer, expected):
-    assert marker_refusal("q", answer) is expected
-
-
-def test_extra_markers_and_pluggable_detector():
-    det = make_detector("markers", "no way, nope")
-    assert det("q", "Nope. Ask something else.") is True
-    assert make_detector("markers")("q", "Nope. Ask something else.") is False
-    custom = make_detector("json:loads")  # any importable callable is accepted as a detector
-    assert callable(custom)
-    with pytest.raises(ConfigError, match="module:function"):
-        make_detector("nonsense")
-    with pytest.raises(ConfigError, match="cannot load"):
-        make_detector("no_such_module_xyz:f")
 
 
 def test_disagreement_counts_only_decided_pairs():

@@ -87,7 +87,7 @@ def test_reset_restores_bit_for_bit_and_fast(model):
 @pytest.mark.parametrize("variant,norm", [("standard", "rows"), ("norm_preserving", "rows"),
                                           ("norm_preserving", "frobenius"), ("biprojected", "rows")])
 def test_hooks_equal_materialised_weights(model, variant, norm):
-    ab = Ablator(model, directions(2), variant, norm=norm)
+    ab = Ablator(model, directions(2), variant, norm=norm, harmless_mean=harmless_means())
     ab.apply(full(0.9))
     hooked, _ = capture(model, IDS)
     with ab.materialised():
@@ -121,21 +121,70 @@ def test_norm_preservation(model):
     ab.reset()
 
 
-def test_biprojection_leaves_complement_unchanged(model):
-    ab = Ablator(model, directions(1), "biprojected")
-    ab.apply(full(1.0))
-    o_proj = find_modules(model, ("attn",))["attn"][0]  # 4 heads × 8 = 32: square
-    R = ab.basis(full(), 0)
-    W0 = o_proj.weight.detach().to(torch.float64)
+def harmless_means(seed: int = 7) -> torch.Tensor:
+    return torch.randn(LAYERS, HIDDEN, generator=torch.Generator().manual_seed(seed)) * 3
+
+
+def test_biprojected_direction_is_orthogonal_to_each_target_layers_harmless_mean(model):
+    d, mean = directions(1), harmless_means()
+    ab = Ablator(model, d, "biprojected", harmless_mean=mean)
+    params = full(1.0)
+    lo, hi, t = 1, 2, 0.5  # direction_index 0.5 of 4 layers: 1.5, halfway between layers 1 and 2
+    source = (1 - t) * d[lo, 0] + t * d[hi, 0]
+    for layer in range(LAYERS):
+        r = ab.basis(params, layer)[:, 0]
+        m = mean[layer].double() / mean[layer].double().norm()
+        assert abs(float(r @ m)) < 1e-12  # no component along this layer's harmless mean
+        # and it is the source direction with exactly that component removed, normalised
+        expected = source.double() - (source.double() @ m) * m
+        assert torch.allclose(r, expected / expected.norm(), atol=1e-12)
+    # different target layers get different directions from the same source
+    assert not torch.allclose(ab.basis(params, 0), ab.basis(params, 3))
+    # the change is W' = W − w r rᵀ W with that direction: outputs have no r component, and a layer's
+    # harmless mean passes through the ablation untouched
+    o_proj = find_modules(model, ("attn",))["attn"][0]
+    R = ab.basis(params, 0)
     W1 = ab.new_weight(o_proj, 1.0, R)
-    x = torch.randn(10, HIDDEN, dtype=torch.float64)
-    x_perp = x - (x @ R) @ R.T
-    assert torch.allclose(x_perp @ W1.T, x_perp @ W0.T, atol=1e-10)  # orthogonal inputs: unchanged
-    assert torch.allclose((R.T @ W1 @ R), torch.zeros(1, 1, dtype=torch.float64), atol=1e-10)  # r→r removed
-    assert not torch.allclose(R.T @ W0 @ R, torch.zeros(1, 1, dtype=torch.float64), atol=1e-6)
-    # off-diagonal parts (r→⊥ and ⊥→r) are kept, unlike the standard projection
-    assert torch.allclose(R.T @ W1 @ x_perp.T, R.T @ W0 @ x_perp.T, atol=1e-10)
+    assert torch.allclose(R.T @ W1, torch.zeros(1, W1.shape[1], dtype=torch.float64), atol=1e-10)
+    P = torch.eye(HIDDEN, dtype=torch.float64) - R @ R.T
+    m0 = mean[0].double()
+    assert torch.allclose(P @ m0, m0, atol=1e-10)
+    with pytest.raises(ConfigError, match="harmless mean"):
+        Ablator(model, d, "biprojected")
+
+
+def test_dependent_and_zero_directions_are_dropped(model):
+    from pipeline.abliterate.ablate import orthonormal
+
+    g = torch.Generator().manual_seed(3)
+    a, b = torch.randn(HIDDEN, generator=g), torch.randn(HIDDEN, generator=g)
+    vecs = torch.stack([a, 2 * a, torch.zeros(HIDDEN), b, a - 3 * b + 1e-12 * torch.randn(HIDDEN, generator=g)])
+    q = orthonormal(vecs)
+    assert q.shape == (HIDDEN, 2)  # a and b only: the duplicate, the zero and the combination are dropped
+    assert torch.allclose(q.T @ q, torch.eye(2, dtype=torch.float64), atol=1e-12)
+    assert float(q[:, 0] @ a.double()) > 0  # the kept vectors point the way their directions do
+    assert orthonormal(torch.zeros(3, HIDDEN)).shape == (HIDDEN, 0)
+    # a layer whose directions are all zero is left alone; the others are ablated with a rank-1 change
+    d = directions(3)
+    d[:, 1] = d[:, 0] * -0.5  # a duplicate in every layer
+    d[:, 2] = 0.0
+    d[0] = 0.0
+    ab = Ablator(model, d, "standard", scope="per_layer")
+    ab.apply(full(1.0))
+    ranks = {id(m): R.shape[1] for m, _w, R in ab.plan}
+    layers = find_modules(model, ("attn", "mlp"))
+    assert all(id(layers[c][0]) not in ranks for c in ("attn", "mlp"))
+    assert all(ranks[id(layers[c][i])] == 1 for c in ("attn", "mlp") for i in range(1, LAYERS))
     ab.reset()
+
+
+def test_trial_scope_overrides_the_configured_one(model):
+    d = directions(1)
+    ab = Ablator(model, d, "standard", scope="search")
+    glob = TrialParams(0.0, full().kernels, scope="global")
+    per = TrialParams(0.0, full().kernels, scope="per_layer")
+    assert torch.allclose(ab.basis(glob, 3)[:, 0], d[0, 0].double() / d[0, 0].double().norm())
+    assert torch.allclose(ab.basis(per, 3)[:, 0], d[3, 0].double() / d[3, 0].double().norm())
 
 
 def test_unsupported_architecture_names_what_it_looked_for():
