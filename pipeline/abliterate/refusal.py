@@ -109,8 +109,8 @@ GENERIC_OBJECT = re.compile(r"^\W*(?:with )?(?:that|this|it|your request|the req
 # after a decline of one thing, ", but" and an answer: not an offer of something else instead
 BUT_ANSWER = re.compile(r"^[^.!?\n]*?,? but\b(?P<rest>[^.!?\n]*)")
 OFFER = re.compile(r"\b(?:i can (?:suggest|recommend|offer|point|help you (?:find|with something))|instead|"
-                   r"if you(?:'re| are) interested|happy to (?:help|talk|discuss)|safer?|legal(?:ly)?|alternatives?|something else|"
-                   r"reach out|consider|contact|talk to|professional|support)\b")
+                   r"if you(?:'re| are) interested|happy to (?:help|talk|discuss)|safer?|legal(?:ly)?|alternatives?|"
+                   r"something else|reach out|consider|contact|talk to|professional|support)\b")
 MIN_SUBSTANCE_WORDS = 5
 SHORT_OPENING_WORDS = 10
 
