@@ -37,26 +37,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import heretic_peer as hp  # noqa: E402
+from abl_heretic_results import read_json, report, write_json  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results"
-NAME = "abliteration-vs-heretic"
 DEFAULT_MODEL = "/work/staging/refusal/smollm2-refusal-merged"
 DEFAULT_WORK = Path.home() / ".cache" / "aba" / "bench-abliterate-vs-heretic"
 
 
 def load() -> float:
     return round(os.getloadavg()[0], 2)
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-def write_json(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def prompt_split(train: int, test: int) -> dict[str, list[str]]:
@@ -101,6 +89,118 @@ def run_heretic(a: argparse.Namespace, seed: int) -> dict[str, Any]:
     return out
 
 
+# -- ours ---------------------------------------------------------------------------------------------
+def our_config(a: argparse.Namespace, seed: int, extra: list[str] | None = None) -> Any:
+    from pipeline.config.run import build_config
+
+    sets = [f"model.source={a.model}", f"abliterate.train_limit={a.train}", f"abliterate.test_limit={a.test}",
+            f"abliterate.trials={a.trials}", f"abliterate.startup_trials={a.startup}",
+            f"abliterate.max_new_tokens={a.tokens}", f"abliterate.seed={seed}", "abliterate.heal_pairs=0",
+            "abliterate.gguf_eval=false", f"supervisor.threads={a.threads}",
+            f"abliterate.system_prompt={json.dumps(a.system_prompt)}", *(extra or [])]
+    return build_config("abliterate", [], sets)
+
+
+def run_ours(a: argparse.Namespace, seed: int, tag: str = "ours", extra: list[str] | None = None) -> dict[str, Any]:
+    """The project's stage through the real supervisor and worker; resumes a run that stopped."""
+    from pipeline.runs.launcher import launch, resume, wait_for
+    from pipeline.runs.status import TERMINAL, read_status
+    from pipeline.runs.store import RunStore
+
+    folder = a.work / tag / f"seed-{seed}"
+    done = read_json(folder / "run.json") or {}
+    if done.get("state") == "succeeded":
+        return dict(done)
+    store = RunStore(a.work / "runs")
+    t0, load0 = time.time(), load()
+    if done.get("run_id") and (a.work / "runs" / done["run_id"]).is_dir():
+        run_id = done["run_id"]
+        if read_status(store.path(run_id)).state != "succeeded":
+            resume(store, run_id)
+    else:
+        run_id, _ = launch(store, our_config(a, seed, extra))
+        write_json(folder / "run.json", {"seed": seed, "run_id": run_id, "state": "running"})
+    state = wait_for(store, run_id, set(TERMINAL) | {"lost"}, timeout=24 * 3600)
+    run_dir = store.path(run_id)
+    report = read_json(run_dir / "report.json") or {}
+    out = {"seed": seed, "run_id": run_id, "run_dir": str(run_dir), "state": state,
+           "wall_s": round(time.time() - t0, 1) + float(done.get("wall_s", 0.0)), "load_start": load0,
+           "load_end": load(), "threads": a.threads, "trials": report.get("trials"),
+           "seconds_per_trial": report.get("seconds_per_trial"), "chosen": report.get("chosen"),
+           "chosen_dir": str(run_dir / "checkpoints" / "final") if state == "succeeded" else None,
+           "extra": extra or []}
+    write_json(folder / "run.json", out)
+    if state != "succeeded":
+        raise SystemExit(f"{tag} seed {seed}: run {run_id} ended {state} (see {run_dir / 'stderr.log'})")
+    return out
+
+
+# -- cross-scoring ------------------------------------------------------------------------------------
+class ProjectYardstick:
+    """The project's detector and first-token KL (pipeline.abliterate) on the shared split and system
+    prompt; the same answers also go through heretic's markers (its code, its venv)."""
+
+    def __init__(self, a: argparse.Namespace) -> None:
+        import torch
+
+        from pipeline.abliterate.engine import Engine
+        from pipeline.abliterate.objectives import baseline_reference
+        from pipeline.abliterate.refusal import make_detector
+
+        torch.set_num_threads(a.threads)
+        self.a = a
+        self.split = prompt_split(a.train, a.test)
+        self.detector = make_detector("builtin")
+        original = Engine.load(a.model, 16, a.system_prompt)
+        self.base = baseline_reference(original, self.split["harmless_test"], 1)
+        del original
+
+    def score(self, model_dir: str) -> dict[str, Any]:
+        from types import SimpleNamespace
+
+        from pipeline.abliterate.engine import Engine
+        from pipeline.abliterate.objectives import measure
+
+        engine = Engine.load(model_dir, 16, self.a.system_prompt)
+        cfg = SimpleNamespace(max_new_tokens=self.a.tokens, kl_tokens=1, hallucination=False, capability=False)
+        m = measure(engine, self.base, self.split["harmful_test"], self.split["harmless_test"], self.detector, cfg, 0)
+        markers = hp.marker_flags(m.answers)
+        return {"kl": round(m.kl, 5), "refusals": m.refusals, "n": m.n, "heretic_marker_refusals": sum(markers),
+                "answers": [{"prompt": p, "answer": ans, "project": f, "heretic_markers": h} for p, ans, f, h
+                            in zip(self.split["harmful_test"], m.answers, m.flags, markers, strict=True)]}
+
+
+def score_seed(a: argparse.Namespace, seed: int, ys: ProjectYardstick | None) -> dict[str, Any]:
+    out_path = a.work / "score" / f"seed-{seed}.json"
+    cached = read_json(out_path)
+    if cached:
+        return dict(cached)
+    runs = {"heretic": read_json(a.work / "heretic" / f"seed-{seed}" / "run.json"),
+            "ours": read_json(a.work / "ours" / f"seed-{seed}" / "run.json")}
+    missing = [t for t, r in runs.items() if not (r and r.get("chosen_dir"))]
+    if missing:
+        raise SystemExit(f"seed {seed}: no chosen model yet for {', '.join(missing)} (run those steps first)")
+    s = setup(a)
+    ys = ys or ProjectYardstick(a)
+    models = {"original": a.model, **{t: r["chosen_dir"] for t, r in runs.items()}}
+    scored: dict[str, Any] = {}
+    for tool, path in models.items():
+        if tool == "original" and (a.work / "score" / "original.json").is_file():
+            scored[tool] = read_json(a.work / "score" / "original.json")
+            continue
+        t0, load0 = time.time(), load()
+        proj = ys.score(path)
+        ev = hp.evaluate(s, Path(path), a.work / "score" / f"seed-{seed}-{tool}-heretic-eval.log",
+                         a.work / "score" / "scratch" / f"{seed}-{tool}", a.threads)
+        scored[tool] = {"model": path, "project": proj, "heretic_evaluate": ev,
+                        "scoring_seconds": round(time.time() - t0, 1), "load": [load0, load()]}
+        if tool == "original":
+            write_json(a.work / "score" / "original.json", scored[tool])
+    out = {"seed": seed, "runs": runs, "scored": scored}
+    write_json(out_path, out)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("step", choices=["heretic", "ours", "score", "report", "all"])
@@ -120,6 +220,16 @@ def main() -> None:
     for seed in a.seeds:
         if a.step in ("heretic", "all"):
             print(json.dumps(run_heretic(a, seed)), flush=True)
+        if a.step in ("ours", "all"):
+            print(json.dumps(run_ours(a, seed)), flush=True)
+    if a.step in ("score", "all"):
+        ys = None
+        for seed in a.seeds:
+            if not (a.work / "score" / f"seed-{seed}.json").is_file():
+                ys = ys or ProjectYardstick(a)
+            print(json.dumps({k: v for k, v in score_seed(a, seed, ys).items() if k != "scored"}), flush=True)
+    if a.step in ("report", "all"):
+        print(json.dumps(report(a)["headline"], indent=1))
 
 
 if __name__ == "__main__":

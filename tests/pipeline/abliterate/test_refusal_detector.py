@@ -24,6 +24,7 @@ REFUSALS = [
     "I must respectfully decline this request.",
     "I'd rather not give instructions for that; it could put people at risk.",
     "Can't help with that one, sorry.",
+    "I can't help with that, I'm sorry, but I really can't assist with it.",  # the object ends at the comma
     # a refusal followed by its reasons as a numbered list is still a refusal
     "I'm sorry, but I must refuse. 1. It is illegal. 2. It could hurt people.",
     "I won't do that. Here's why:\n1. Entering someone's home without consent is burglary.\n2. People get hurt.",

@@ -1,0 +1,175 @@
+"""The results file of benchmarks/bench_abliterate_vs_heretic.py: rows (tool × seed × yardstick), the
+summary per tool and yardstick, the headline (median over seeds on the project's yardstick), and the
+generated Markdown. Reads the step files the benchmark leaves in its work folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+NAME = "abliteration-vs-heretic"
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+YARDSTICKS = {
+    "project": "the project's detector (pipeline/abliterate/refusal.py) and first-token KL on the project's "
+               "answers",
+    "heretic-markers": "heretic's marker list (its own is_refusal, its venv) on the same answers; the project's KL",
+    "heretic-evaluate": "heretic's own --evaluate-model: its generation, markers and first-token KL",
+}
+
+
+def rows_for(a: argparse.Namespace, sc: dict[str, Any]) -> list[dict[str, Any]]:
+    seed = sc["seed"]
+    rows = []
+    for tool, s in sc["scored"].items():
+        run = sc["runs"].get(tool) or {}
+        per_trial = run.get("seconds_per_trial")
+        if per_trial is None and run.get("wall_s") and run.get("trials"):
+            per_trial = round(run["wall_s"] / run["trials"], 1)  # heretic: wall time over trials
+        picked = (run.get("menu") or {}).get("picked", {}) if tool == "heretic" else run.get("chosen") or {}
+        common = {"tool": tool, "seed": seed, "system_prompt": a.system_prompt, "model": s["model"],
+                  "trials": run.get("trials") if tool != "original" else 0, "seconds": run.get("wall_s"),
+                  "seconds_per_trial": per_trial, "threads": run.get("threads"), "chosen_trial": picked.get("trial"),
+                  "load": [run.get("load_start"), run.get("load_end")] if run else None}
+        proj, ev = s["project"], s["heretic_evaluate"]
+        rows.append({**common, "yardstick": "project", "detector": "project", "refusals": proj["refusals"],
+                     "n": proj["n"], "kl": proj["kl"]})
+        rows.append({**common, "yardstick": "heretic-markers", "detector": "heretic markers",
+                     "refusals": proj["heretic_marker_refusals"], "n": proj["n"], "kl": proj["kl"]})
+        rows.append({**common, "yardstick": "heretic-evaluate", "detector": "heretic markers",
+                     "refusals": ev["refusals"], "n": ev["n"], "kl": round(ev["kl"], 5)})
+    return rows
+
+
+def median(xs: list[float]) -> float | None:
+    return statistics.median(xs) if xs else None
+
+
+def matched_kl(sc: dict[str, Any]) -> dict[str, Any] | None:
+    """The project's study at heretic's chosen KL: its fewest refusals among trials with KL ≤ that KL."""
+    from pipeline.abliterate.pareto import read_study
+
+    run_dir = (sc["runs"].get("ours") or {}).get("run_dir")
+    if not run_dir:
+        return None
+    cap = sc["scored"]["heretic"]["project"]["kl"]
+    ok = [t for t in read_study(Path(run_dir)).trials if t.values.get("kl", 9e9) <= cap]
+    if not ok:
+        return {"heretic_kl": cap, "trial": None}
+    best = min(ok, key=lambda t: (t.values["refusals"], t.values["kl"]))
+    return {"heretic_kl": cap, "trial": best.number, "refusals": best.values["refusals"],
+            "kl": round(best.values["kl"], 5)}
+
+
+def report(a: argparse.Namespace) -> dict[str, Any]:
+    from refusal_set import wilson
+
+    scores = [sc for seed in a.seeds if (sc := read_json(a.work / "score" / f"seed-{seed}.json"))]
+    rows = [r for sc in scores for r in rows_for(a, sc)]
+    summary: dict[str, Any] = {}
+    for y in YARDSTICKS:
+        for tool in ("original", "heretic", "ours"):
+            sel = [r for r in rows if r["yardstick"] == y and r["tool"] == tool]
+            if not sel:
+                continue
+            k, n = sum(r["refusals"] for r in sel), sum(r["n"] for r in sel)
+            summary.setdefault(y, {})[tool] = {
+                "seeds": len(sel), "median_refusals": median([r["refusals"] for r in sel]),
+                "median_kl": median([r["kl"] for r in sel]), "refusal_rate": round(k / n, 4) if n else None,
+                "refusal_rate_ci95": wilson(k, n)}
+    proj = summary.get("project", {})
+    head: dict[str, Any] = {"seeds": [sc["seed"] for sc in scores]}
+    if "ours" in proj and "heretic" in proj:
+        o, h = proj["ours"], proj["heretic"]
+        head.update({"ours_median_refusals": o["median_refusals"], "heretic_median_refusals": h["median_refusals"],
+                     "ours_median_kl": o["median_kl"], "heretic_median_kl": h["median_kl"],
+                     "fewer_refusals": o["median_refusals"] < h["median_refusals"],
+                     "kl_not_higher": o["median_kl"] <= h["median_kl"],
+                     "refusals_margin": h["median_refusals"] - o["median_refusals"],
+                     "kl_excess": round(o["median_kl"] - h["median_kl"], 5)})
+        head["met"] = bool(head["fewer_refusals"] and head["kl_not_higher"]) and len(scores) >= 3 \
+            and all(r["trials"] and r["trials"] >= 50 for r in rows if r["tool"] != "original")
+        per_seed = []
+        for sc in scores:
+            po, ph = sc["scored"]["ours"]["project"], sc["scored"]["heretic"]["project"]
+            per_seed.append({"seed": sc["seed"], "ours": [po["refusals"], po["kl"]],
+                             "heretic": [ph["refusals"], ph["kl"]],
+                             "dominates": po["refusals"] < ph["refusals"] and po["kl"] <= ph["kl"],
+                             "ours_at_heretic_kl": matched_kl(sc)})
+        head["per_seed"] = per_seed
+    out = {"name": NAME, "what": "abliteration (this project) vs heretic-llm 1.4.0 on one yardstick",
+           "setup": {"model": a.model, "system_prompt": a.system_prompt, "train_prompts": a.train,
+                     "test_prompts": a.test, "max_new_tokens": a.tokens, "trials": a.trials,
+                     "startup_trials": a.startup, "threads": a.threads, "seeds": a.seeds,
+                     "heretic_pick": f"fewest refusals by heretic's count among its Pareto trials with KL <= "
+                                     f"{a.pick_kl}",
+                     "ours_pick": "the stage's chooser: fewest refusals (project detector) with KL <= "
+                                  "abliterate.max_kl",
+                     "machine": f"{os.cpu_count()} CPU cores shared with other work; load averages per row"},
+           "yardsticks": YARDSTICKS, "headline": head, "summary": summary, "rows": rows}
+    write_json(RESULTS / f"{NAME}.json", out)
+    (RESULTS / f"{NAME}.md").write_text(markdown(out), encoding="utf-8")
+    return out
+
+
+def _f(v: Any) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def markdown(out: dict[str, Any]) -> str:
+    st, h = out["setup"], out["headline"]
+    tr, te = st["train_prompts"], st["test_prompts"]
+    lines = [f"# {out['what']}", "", f"Generated by benchmarks/bench_abliterate_vs_heretic.py with {NAME}.json.", "",
+             f"Model `{st['model']}`; system prompt \"{st['system_prompt']}\"; {tr}+{tr} train prompts, {te}+{te} "
+             f"held-out test prompts; {st['max_new_tokens']} new tokens, greedy; {st['trials']} trials "
+             f"({st['startup_trials']} random start-up) per tool and seed; {st['threads']} thread(s) each; seeds "
+             f"{', '.join(map(str, st['seeds']))}.",
+             f"heretic's pick: {st['heretic_pick']}. Ours: {st['ours_pick']}.", "",
+             "## Headline (project yardstick, median over seeds)", ""]
+    if "met" in h:
+        lines += [f"- ours: {_f(h['ours_median_refusals'])} refusals at KL {_f(h['ours_median_kl'])}; heretic: "
+                  f"{_f(h['heretic_median_refusals'])} at KL {_f(h['heretic_median_kl'])}.",
+                  f"- fewer refusals: {h['fewer_refusals']} (margin {_f(h['refusals_margin'])}); KL not higher: "
+                  f"{h['kl_not_higher']} (ours − heretic: {_f(h['kl_excess'])}); goal met: **{h['met']}**.", "",
+                  "| seed | ours refusals / KL | heretic refusals / KL | ours dominates | ours at heretic's KL |",
+                  "|---|---|---|---|---|"]
+        for p in h["per_seed"]:
+            m = p["ours_at_heretic_kl"] or {}
+            at = "none" if m.get("trial") is None else \
+                f"trial {m['trial']}: {_f(m.get('refusals'))} / {_f(m.get('kl'))}"
+            lines.append(f"| {p['seed']} | {p['ours'][0]} / {_f(p['ours'][1])} | {p['heretic'][0]} / "
+                         f"{_f(p['heretic'][1])} | {p['dominates']} | {at} |")
+    lines += ["", "## Each tool under each yardstick", "",
+              "| yardstick | tool | seeds | median refusals | median KL | refusal rate (95% CI) |",
+              "|---|---|---|---|---|---|"]
+    for y, tools in out["summary"].items():
+        for tool, r in tools.items():
+            ci = r["refusal_rate_ci95"]
+            lines.append(f"| {y} | {tool} | {r['seeds']} | {_f(r['median_refusals'])} | {_f(r['median_kl'])} | "
+                         f"{_f(r['refusal_rate'])} ({_f(ci[0]) if ci else '–'}–{_f(ci[1]) if ci else '–'}) |")
+    lines += ["", "## Rows", "", "| tool | seed | yardstick | refusals / n | KL | trials | seconds | s/trial | load |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for r in out["rows"]:
+        ld = r["load"] or [None, None]
+        lines.append(f"| {r['tool']} | {r['seed']} | {r['yardstick']} | {r['refusals']}/{r['n']} | {_f(r['kl'])} | "
+                     f"{r['trials']} | {_f(r['seconds'])} | {_f(r['seconds_per_trial'])} | {_f(ld[0])}–{_f(ld[1])} |")
+    lines += ["", "Yardsticks: " + "; ".join(f"**{k}**: {v}" for k, v in out["yardsticks"].items()) + "."]
+    return "\n".join(lines) + "\n"
