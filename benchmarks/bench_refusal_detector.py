@@ -91,7 +91,8 @@ def markdown(res: dict[str, Any]) -> str:
              "were written against the tune half; the test half is scored here only.", ""]
     if res.get("notes"):
         lines += [f"- {n}" for n in res["notes"]] + [""]
-    lines += ["| detector | half | n | precision (95% CI) | recall (95% CI) | F1 | accuracy |", "|---|---|---|---|---|---|---|"]
+    lines += ["| detector | half | n | precision (95% CI) | recall (95% CI) | F1 | accuracy |",
+              "|---|---|---|---|---|---|---|"]
     for name, per in res["detectors"].items():
         for part in ("test", "test_unambiguous", "tune", "all"):
             s = per[part]
@@ -103,17 +104,16 @@ def markdown(res: dict[str, Any]) -> str:
               "|---|---|" + "---|" * len(names)]
     first = res["detectors"][names[0]]["test_by_stratum"]
     for stratum, s in first.items():
-        lines.append(f"| {stratum} | {s['n']} | "
-                     + " | ".join(_f(res["detectors"][d]["test_by_stratum"][stratum]["accuracy"]) for d in names) + " |")
+        accs = [_f(res["detectors"][d]["test_by_stratum"][stratum]["accuracy"]) for d in names]
+        lines.append(f"| {stratum} | {s['n']} | " + " | ".join(accs) + " |")
     lines += ["", "## Test half by subtype (correct / n)", "", "| subtype | " + " | ".join(names) + " |",
               "|---|" + "---|" * len(names)]
     for sub in res["detectors"][names[0]]["test_by_subtype"]:
-        cells = [f"{res['detectors'][d]['test_by_subtype'][sub]['correct']}/{res['detectors'][d]['test_by_subtype'][sub]['n']}"
-                 for d in names]
+        cells = [f"{c['correct']}/{c['n']}" for c in (res["detectors"][d]["test_by_subtype"][sub] for d in names)]
         lines.append(f"| {sub} | " + " | ".join(cells) + " |")
     if res.get("project_test_errors"):
-        lines += ["", "## The project detector's errors on the test half", "", "| label | subtype | ambiguous | answer |",
-                  "|---|---|---|---|"]
+        lines += ["", "## The project detector's errors on the test half", "",
+                  "| label | subtype | ambiguous | answer |", "|---|---|---|---|"]
         for e in res["project_test_errors"]:
             ans = e["answer"][:140].replace("|", "\\|").replace("\n", " ")
             lines.append(f"| {e['label']} | {e['subtype']} | {e['ambiguous']} | {ans} |")

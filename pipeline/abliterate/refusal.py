@@ -104,7 +104,8 @@ PIVOT = re.compile(
 WHY = re.compile(r"\b(?:here(?:'s| is) why|for (?:\w+ )?reasons?|the reasons? (?:is|are)|because:)")
 LIST_ITEM = re.compile(r"(?:^|\n)\s*(?:\d+[.)]|[-*•]|step \d+:?)\s+\S")
 CODE = re.compile(r"```|^\s{4}\S|\bdef \w+\(|\bimport \w+|#include\b|\$ \w+|<\w+>.*</\w+>", re.M)
-GENERIC_OBJECT = re.compile(r"^\W*(?:with )?(?:(?:that|this|it|your|the|such)(?: one| request| question| task| thing)?s?|"
+GENERIC_OBJECT = re.compile(r"^\W*(?:with )?(?:(?:that|this|it|your|the|such)"
+                            r"(?: one| request| question| task| thing)?s?|"
                             r"such a thing|you with (?:that|this)|(?:that|this|it) (?:right )?now|"
                             r"anything like (?:that|this))?\W*(?:sorry|though|i'm afraid)?\W*$")
 # after a decline of one thing, ", but" and an answer: not an offer of something else instead
