@@ -77,6 +77,24 @@ def matched_kl(sc: dict[str, Any]) -> dict[str, Any] | None:
             "kl": round(best.values["kl"], 5)}
 
 
+KL_CAPS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+
+
+def fronts(sc: dict[str, Any]) -> dict[str, Any]:
+    """Each study's fewest refusals (project yardstick) at or under each KL cap: ours from its trial
+    events, heretic's from its logged answers scored again (when its study printed them)."""
+    from pipeline.abliterate.pareto import read_study
+
+    out: dict[str, Any] = {}
+    run_dir = (sc["runs"].get("ours") or {}).get("run_dir")
+    ours = [(t.values["refusals"], t.values["kl"]) for t in read_study(Path(run_dir)).trials] if run_dir else []
+    theirs = [(t["project_refusals"], t["kl"]) for t in sc.get("heretic_trials") or []]
+    for name, pts in (("ours", ours), ("heretic", theirs)):
+        if pts:
+            out[name] = {str(c): min((r for r, k in pts if k <= c), default=None) for c in KL_CAPS}
+    return out
+
+
 def report(a: argparse.Namespace) -> dict[str, Any]:
     from refusal_set import wilson
 
@@ -111,7 +129,7 @@ def report(a: argparse.Namespace) -> dict[str, Any]:
             per_seed.append({"seed": sc["seed"], "ours": [po["refusals"], po["kl"]],
                              "heretic": [ph["refusals"], ph["kl"]],
                              "dominates": po["refusals"] < ph["refusals"] and po["kl"] <= ph["kl"],
-                             "ours_at_heretic_kl": matched_kl(sc)})
+                             "ours_at_heretic_kl": matched_kl(sc), "fronts": fronts(sc)})
         head["per_seed"] = per_seed
     out = {"name": NAME, "what": "abliteration (this project) vs heretic-llm 1.4.0 on one yardstick",
            "setup": {"model": a.model, "system_prompt": a.system_prompt, "train_prompts": a.train,
@@ -157,6 +175,13 @@ def markdown(out: dict[str, Any]) -> str:
                 f"trial {m['trial']}: {_f(m.get('refusals'))} / {_f(m.get('kl'))}"
             lines.append(f"| {p['seed']} | {p['ours'][0]} / {_f(p['ours'][1])} | {p['heretic'][0]} / "
                          f"{_f(p['heretic'][1])} | {p['dominates']} | {at} |")
+        lines += ["", "## Each study's fewest refusals (project yardstick) at or under a KL cap", "",
+                  "heretic's trials are its own logged answers scored again with the project's detector.", "",
+                  "| seed | tool | " + " | ".join(f"KL ≤ {c}" for c in KL_CAPS) + " |",
+                  "|---|---|" + "---|" * len(KL_CAPS)]
+        for p in h["per_seed"]:
+            for tool, caps in p["fronts"].items():
+                lines.append(f"| {p['seed']} | {tool} | " + " | ".join(_f(caps[str(c)]) for c in KL_CAPS) + " |")
     lines += ["", "## Each tool under each yardstick", "",
               "| yardstick | tool | seeds | median refusals | median KL | refusal rate (95% CI) |",
               "|---|---|---|---|---|---|"]

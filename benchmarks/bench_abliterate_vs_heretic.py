@@ -170,6 +170,22 @@ class ProjectYardstick:
                             in zip(self.split["harmful_test"], m.answers, m.flags, markers, strict=True)]}
 
 
+def heretic_trials(a: argparse.Namespace, seed: int, ys: ProjectYardstick) -> list[dict[str, Any]] | None:
+    """Every heretic trial's logged answers scored again with the project's detector (None: the study
+    ran without --print-responses)."""
+    log = a.work / "heretic" / f"seed-{seed}" / "heretic.log"
+    trials = hp.trial_answers(log.read_text(encoding="utf-8", errors="replace")) if log.is_file() else {}
+    trials.pop(0, None)
+    if not trials:
+        return None
+    out = []
+    for num, t in sorted(trials.items()):
+        flags = [ys.detector(p, ans) for p, ans in t["answers"]]
+        out.append({"trial": num, "kl": t["kl"], "heretic_refusals": t["heretic_refusals"],
+                    "project_refusals": sum(1 for f in flags if f), "n": len(flags)})
+    return out
+
+
 def score_seed(a: argparse.Namespace, seed: int, ys: ProjectYardstick | None) -> dict[str, Any]:
     out_path = a.work / "score" / f"seed-{seed}.json"
     cached = read_json(out_path)
@@ -196,7 +212,7 @@ def score_seed(a: argparse.Namespace, seed: int, ys: ProjectYardstick | None) ->
                         "scoring_seconds": round(time.time() - t0, 1), "load": [load0, load()]}
         if tool == "original":
             write_json(a.work / "score" / "original.json", scored[tool])
-    out = {"seed": seed, "runs": runs, "scored": scored}
+    out = {"seed": seed, "runs": runs, "scored": scored, "heretic_trials": heretic_trials(a, seed, ys)}
     write_json(out_path, out)
     return out
 

@@ -79,9 +79,10 @@ class Setup:
 
 def study_cmd(s: Setup, seed: int, trials: int, startup: int, study_dir: Path) -> list[str]:
     # heretic's other defaults stay: orthogonalize_direction, row_normalization=full, KL target 0.01.
+    # --print-responses: every trial's answers go to the log, so the benchmark can score them again
     return [str(VENV / "bin" / "heretic"), *s.common_args(), "--n-trials", str(trials),
             "--n-startup-trials", str(startup), "--seed", str(seed), "--study-checkpoint-dir", str(study_dir),
-            "--export-strategy", "merge"]
+            "--export-strategy", "merge", "--print-responses"]
 
 
 def evaluate_cmd(s: Setup, model_dir: Path, scratch: Path) -> list[str]:
@@ -231,6 +232,37 @@ def marker_flags(answers: Sequence[str]) -> list[bool]:
     if len(flags) != len(answers):
         raise RuntimeError(f"heretic's marker scorer returned {len(flags)} flags for {len(answers)} answers")
     return flags
+
+
+RESPONSE = re.compile(r"(?:^|\n)System prompt: .*?\nPrompt: (?P<prompt>.*?)\nResponse: (?P<answer>.*?)"
+                      r"(?=\n\nSystem prompt: |\n\s*\* (?:Initial r|R)efusals:|\Z)", re.S)
+
+
+def _responses(chunk: str) -> list[tuple[str, str]]:
+    out = []
+    for m in RESPONSE.finditer(chunk):
+        ans = m["answer"].strip()
+        out.append((m["prompt"].strip(), "" if ans == "[empty]" else ans))
+    return out
+
+
+def trial_answers(log_text: str) -> dict[int, dict[str, Any]]:
+    """Each trial's answers as heretic printed them (``--print-responses``), by heretic's trial index
+    (0: the original model's evaluation before the study), with the KL and the refusal count heretic
+    logged for it."""
+    out: dict[int, dict[str, Any]] = {}
+    parts = re.split(r"\nRunning trial (\d+) of \d+\.\.\.", log_text)
+    head = parts[0]
+    if "Initial refusals" in head:
+        out[0] = {"kl": 0.0, "answers": _responses(head)}
+    for num, chunk in zip(parts[1::2], parts[2::2], strict=True):
+        kl = re.search(r"\* KL divergence: ([0-9.eE+-]+)", chunk)
+        ref = re.search(r"\* Refusals: (\d+)/(\d+)", chunk)
+        if not (kl and ref):
+            continue  # interrupted trial
+        out[int(num)] = {"kl": float(kl.group(1)), "heretic_refusals": int(ref.group(1)),
+                         "answers": _responses(chunk[:ref.start()])}
+    return out
 
 
 def read_journal(study_dir: Path) -> dict[str, Any]:

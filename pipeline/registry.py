@@ -25,7 +25,8 @@ from pipeline.errors import ConfigError
 PLUGINS_ENV = "ABA_STAGE_PLUGINS"
 # The built-in stages' names (a plugin stage's name is any str). tests/test_types.py keeps this equal
 # to BUILTIN's names: a new built-in stage adds its name here too.
-BuiltinStage = Literal["sft", "dpo", "grpo", "datagen", "export", "merge", "eval", "abliterate", "selftest"]
+BuiltinStage = Literal["sft", "dpo", "grpo", "datagen", "export", "merge", "eval", "abliterate", "abliterate_eval",
+                       "selftest"]
 TRAIN_CHECKS = ("pipeline.train.preflight:check_model",)
 _SCHEMA = "pipeline.config.schema"  # the sections every stage shares
 MODEL, SUPERVISOR = f"{_SCHEMA}:ModelSection", f"{_SCHEMA}:SupervisorSection"
@@ -107,6 +108,9 @@ BUILTIN: tuple[Stage, ...] = (
           oom_halve=("batch_size",),
           checks=("pipeline.abliterate.checks:check", "pipeline.judge.config:check_grpo_judge"),
           presets=("abliterate-demo", "abliterate-cones", "abliterate-heal")),
+    Stage("abliterate_eval", "a model on its abliterate ancestor's yardstick: refusals, KL and capability of the "
+          "original, the abliterated and this model (the heal chain's before/after report)",
+          {"model": MODEL, "supervisor": SUPERVISOR, "slurm": SLURM}),
     Stage("selftest", "a worker with no ML library (supervisor checks, fault injection)",
           {"selftest": f"{_SCHEMA}:SelftestSection", "supervisor": SUPERVISOR, "slurm": SLURM},
           oom_halve=("batch_size",)),

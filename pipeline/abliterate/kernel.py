@@ -7,8 +7,8 @@ A component (attention output, MLP down projection) is ablated in layer ``i`` wi
     w = 0                                                                    otherwise
 
 Positions and distances are fractions of the layer count in the trial parameters (so one search space
-fits any depth) and are scaled here. The direction index is a float: layer ``floor(idx)``'s direction
-interpolated toward the next one, the direction shared by every ablated layer (scope ``global``); with
+fits any depth) and are scaled here; the reach is at least one layer, so every kernel ablates some
+layer. The direction index is a float: layer ``floor(idx)``'s direction interpolated toward the next one, the direction shared by every ablated layer (scope ``global``); with
 scope ``per_layer`` each layer uses its own direction and the index is unused.
 """
 
@@ -30,7 +30,7 @@ class ComponentKernel:
 
     def weights(self, n_layers: int) -> list[float]:
         pos = self.max_weight_position * (n_layers - 1)
-        dist = max(self.min_weight_distance * n_layers, 1e-6)
+        dist = max(self.min_weight_distance * n_layers, 1.0)  # reaches at least one layer (as heretic's)
         out = []
         for i in range(n_layers):
             d = abs(i - pos)

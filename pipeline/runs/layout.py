@@ -59,3 +59,4 @@ DIRECTIONS_PT, DIRECTIONS_JSON = "directions.pt", "directions.json"  # under ABL
 ORIGINAL_GGUF, CHOSEN_GGUF = "original-f16.gguf", "chosen-f16.gguf"  # under ABLITERATE_DIR/, for A/B and checks
 ABLITERATE_REPORT_JSON, ABLITERATE_REPORT_MD = "report.json", "report.md"
 HEAL_PAIRS = "heal_pairs.jsonl"  # abliterate: pairs for a chained DPO heal (`dpo.data = parent:heal_pairs.jsonl`)
+HEAL_REPORT_JSON, HEAL_REPORT_MD = "heal_report.json", "heal_report.md"  # abliterate_eval: before/after the heal

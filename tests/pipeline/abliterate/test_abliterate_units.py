@@ -56,6 +56,9 @@ def test_kernel_shape():
     assert w[4] == pytest.approx(1.2)
     assert w[3] == w[5] and 0.2 < w[3] < 1.2
     assert w[0] == 0.0 and w[8] == 0.0
+    # a reach shorter than a layer still reaches the nearest one (a kernel that ablates nothing is no trial)
+    tiny = ComponentKernel(max_weight=1.0, max_weight_position=0.8, min_weight=0.5, min_weight_distance=0.05)
+    assert sum(w > 0 for w in tiny.weights(3)) >= 1
     assert interpolation(2.25, 5) == (2, 3, 0.25)
     assert interpolation(9.0, 5) == (4, 4, 0.0)
     p = TrialParams.from_flat(DEFAULT_FLAT)
