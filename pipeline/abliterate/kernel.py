@@ -8,8 +8,9 @@ A component (attention output, MLP down projection) is ablated in layer ``i`` wi
 
 Positions and distances are fractions of the layer count in the trial parameters (so one search space
 fits any depth) and are scaled here; the reach is at least one layer, so every kernel ablates some
-layer. The direction index is a float: layer ``floor(idx)``'s direction interpolated toward the next one, the direction shared by every ablated layer (scope ``global``); with
-scope ``per_layer`` each layer uses its own direction and the index is unused.
+layer. The direction index is a float: layer ``floor(idx)``'s direction interpolated toward the next
+one, the direction shared by every ablated layer (scope ``global``); with scope ``per_layer`` each layer
+uses its own direction and the index is unused.
 """
 
 from __future__ import annotations
