@@ -95,6 +95,36 @@ def fronts(sc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def study_summary(run_dir: str) -> dict[str, Any]:
+    """A study of ours from its events: the chosen trial, seconds a trial and the fewest refusals per KL cap."""
+    from pipeline.abliterate.pareto import read_study
+
+    view = read_study(Path(run_dir))
+    pts = [(t.values["refusals"], t.values["kl"]) for t in view.trials]
+    secs = [t.seconds for t in view.trials if isinstance(t.seconds, int | float)]
+    chosen = view.chosen or {}
+    return {"trials": len(pts), "chosen": {"trial": chosen.get("trial"), "refusals": chosen.get("refusals"),
+                                          "kl": chosen.get("kl")},
+            "seconds_per_trial": round(sum(secs) / len(secs), 1) if secs else None,
+            "fewest_refusals_at_kl": {str(c): min((r for r, k in pts if k <= c), default=None) for c in KL_CAPS}}
+
+
+def variants(a: argparse.Namespace) -> dict[str, Any]:
+    """Other variants' studies (the ``variant`` step) beside the standard study of the same seed."""
+    out: dict[str, Any] = {}
+    for folder in sorted(a.work.glob("ours-*")):
+        name = folder.name.removeprefix("ours-")
+        for seed_dir in sorted(folder.glob("seed-*")):
+            run = read_json(seed_dir / "run.json") or {}
+            std = read_json(a.work / "ours" / seed_dir.name / "run.json") or {}
+            if run.get("state") != "succeeded" or std.get("state") != "succeeded":
+                continue
+            out.setdefault(name, {})[seed_dir.name.removeprefix("seed-")] = {
+                name: {**study_summary(run["run_dir"]), "load": [run.get("load_start"), run.get("load_end")]},
+                "standard": {**study_summary(std["run_dir"]), "load": [std.get("load_start"), std.get("load_end")]}}
+    return out
+
+
 def report(a: argparse.Namespace) -> dict[str, Any]:
     from refusal_set import wilson
 
@@ -140,7 +170,7 @@ def report(a: argparse.Namespace) -> dict[str, Any]:
                      "ours_pick": "the stage's chooser: fewest refusals (project detector) with KL <= "
                                   "abliterate.max_kl",
                      "machine": f"{os.cpu_count()} CPU cores shared with other work; load averages per row"},
-           "yardsticks": YARDSTICKS, "headline": head, "summary": summary, "rows": rows}
+           "yardsticks": YARDSTICKS, "headline": head, "summary": summary, "rows": rows, "variants": variants(a)}
     write_json(RESULTS / f"{NAME}.json", out)
     (RESULTS / f"{NAME}.md").write_text(markdown(out), encoding="utf-8")
     return out
@@ -196,5 +226,15 @@ def markdown(out: dict[str, Any]) -> str:
         ld = r["load"] or [None, None]
         lines.append(f"| {r['tool']} | {r['seed']} | {r['yardstick']} | {r['refusals']}/{r['n']} | {_f(r['kl'])} | "
                      f"{r['trials']} | {_f(r['seconds'])} | {_f(r['seconds_per_trial'])} | {_f(ld[0])}–{_f(ld[1])} |")
+    for name, seeds in out.get("variants", {}).items():
+        lines += ["", f"## {name} against standard (project yardstick, each study's own trials)", "",
+                  "| seed | variant | trials | chosen refusals / KL | s/trial | "
+                  + " | ".join(f"KL ≤ {c}" for c in KL_CAPS) + " |", "|---|---|---|---|---|" + "---|" * len(KL_CAPS)]
+        for seed, arms in seeds.items():
+            for arm, v in arms.items():
+                ch = v["chosen"]
+                lines.append(f"| {seed} | {arm} | {v['trials']} | {_f(ch['refusals'])} / {_f(ch['kl'])} | "
+                             f"{_f(v['seconds_per_trial'])} | "
+                             + " | ".join(_f(v["fewest_refusals_at_kl"][str(c)]) for c in KL_CAPS) + " |")
     lines += ["", "Yardsticks: " + "; ".join(f"**{k}**: {v}" for k, v in out["yardsticks"].items()) + "."]
     return "\n".join(lines) + "\n"

@@ -219,7 +219,9 @@ def score_seed(a: argparse.Namespace, seed: int, ys: ProjectYardstick | None) ->
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["heretic", "ours", "score", "report", "all"])
+    ap.add_argument("step", choices=["heretic", "ours", "variant", "score", "report", "all"])
+    ap.add_argument("--variant", default="norm_preserving", help="the variant step's abliterate.variant "
+                    "(its studies are compared with the standard ones of the same seeds)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--model", default=DEFAULT_MODEL)
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK)
@@ -238,6 +240,8 @@ def main() -> None:
             print(json.dumps(run_heretic(a, seed)), flush=True)
         if a.step in ("ours", "all"):
             print(json.dumps(run_ours(a, seed)), flush=True)
+        if a.step == "variant":
+            print(json.dumps(run_ours(a, seed, f"ours-{a.variant}", [f"abliterate.variant={a.variant}"])), flush=True)
     if a.step in ("score", "all"):
         ys = None
         for seed in a.seeds:
