@@ -256,4 +256,4 @@ def make_detector(spec: str = "builtin", extra_markers: str = "") -> Detector:
     if not callable(fn):
         raise ConfigError(f"abliterate.detector={spec!r}: {type(fn).__name__} is not callable "
                           "(expected a function (prompt, answer) -> bool | None)")
-    return fn  # type: ignore[no-any-return]
+    return fn
