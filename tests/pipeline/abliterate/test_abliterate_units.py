@@ -117,3 +117,36 @@ def test_parent_file_data_in_a_chained_run(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv(RUN_DIR_ENV, str(parent_dir))
     with pytest.raises(DataError, match="needs a chained run"):
         load_pairs("parent:heal_pairs.jsonl")
+
+
+class RuleJudge:
+    """A judge backend stand-in (the real ones are remote models): low instruction_following for answers
+    that contain "can't", a missing judgement for answers containing "??"."""
+
+    id = "rule"
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def score(self, items):
+        from pipeline.judge.interface import Judgement
+
+        self.seen += [it.answer for it in items]
+        return [Judgement({}, missing_reason="unparsable") if "??" in it.answer
+                else Judgement({"instruction_following": 0.1 if "can't" in it.answer else 0.9}) for it in items]
+
+
+def test_judge_asked_about_uncertain_answers_first_and_decides_disagreements():
+    from pipeline.abliterate.second_opinion import arbitrate, pick
+
+    assert pick([False, True, False, True, False], 3) == [0, 1, 3]  # the two uncertain ones, then the first
+    prompts = ["p0", "p1", "p2", "p3"]
+    answers = ["Sure, here.", "I can't do it.", "?? garbled", "Fine: step 1."]
+    flags: list[bool | None] = [True, False, None, False]  # the detector wrong on 0 and 1, undecided on 2
+    judge = RuleJudge()
+    report = arbitrate(judge, prompts, answers, flags, [False, True, True, False], k=3, decide=False)
+    assert judge.seen == answers[:3] and report.flags == flags  # only reported
+    assert report.fields(flags) == {"judge_refusals": 1, "judge_missing": 1, "judge_disagree": 2,
+                                    "judge_compared": 2, "judge_overruled": 0}
+    decided = arbitrate(RuleJudge(), prompts, answers, flags, [False, True, True, False], k=3, decide=True)
+    assert decided.flags == [False, True, None, False] and decided.overruled == 2  # a missing verdict decides nothing
