@@ -16,7 +16,7 @@ HEAVY = ("torch", "transformers", "trl", "peft", "unsloth", "bitsandbytes", "lla
 WORKER_ONLY = {"pipeline.train.callback",
                # abliteration's model side (the light parts: config, prompts, refusal, pareto, report, kernel)
                *(f"pipeline.abliterate.{m}" for m in ("ablate", "engine", "directions", "objectives", "runner",
-                                                       "gguf_eval"))}
+                                                       "gguf_eval", "heal_eval"))}
 
 
 def _loaded_after_import(modules: list[str], watch: tuple[str, ...]) -> list[str]:
