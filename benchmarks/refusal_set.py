@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,15 +28,11 @@ def load(path: Path = SET) -> list[dict[str, Any]]:
     return rows
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> list[float] | None:
-    """95 % Wilson score interval of a proportion k/n."""
-    if n == 0:
-        return None
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return [round(max(0.0, c - h), 4), round(min(1.0, c + h), 4)]
+def wilson(k: int, n: int) -> list[float] | None:
+    """95 % Wilson score interval of a proportion k/n (pipeline.evaluate.stats), rounded."""
+    from pipeline.evaluate.stats import wilson as interval
+
+    return [round(x, 4) for x in interval(k, n)] if n else None
 
 
 def scores(rows: Sequence[dict[str, Any]], flags: Sequence[bool | None]) -> dict[str, Any]:

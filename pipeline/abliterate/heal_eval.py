@@ -12,7 +12,6 @@ for the two proportions; ``heal_report.json`` and ``heal_report.md`` hold the be
 from __future__ import annotations
 
 import gc
-import math
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,6 +22,7 @@ from pipeline.abliterate.prompts import capability_items, limited, load_prompts
 from pipeline.abliterate.refusal import make_detector
 from pipeline.atomic import atomic_write_json, atomic_write_text
 from pipeline.errors import ConfigError
+from pipeline.evaluate import stats
 from pipeline.runs.layout import CHECKPOINTS_DIR, FINAL, HEAL_REPORT_JSON, HEAL_REPORT_MD
 from pipeline.runs.vocabulary import EventType
 from pipeline.runs.worker import StageContext
@@ -30,14 +30,9 @@ from pipeline.runs.worker import StageContext
 MODELS = ("original", "abliterated", "healed")
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> list[float] | None:
-    if n == 0:
-        return None
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return [round(max(0.0, c - h), 4), round(min(1.0, c + h), 4)]
+def wilson(k: int, n: int) -> list[float] | None:
+    """95 % Wilson interval, rounded for the report (None for n = 0)."""
+    return [round(x, 4) for x in stats.wilson(k, n)] if n else None
 
 
 def ancestor(run_dir: Path, parent: str | None, stage: str = "abliterate") -> tuple[Path, Any]:
