@@ -15,6 +15,17 @@ RESULTS = Path(__file__).resolve().parent / "results"
 NAME = "abliteration-vs-heretic"
 
 
+def code_version() -> str:
+    """The commit the measuring code came from: a frozen copy's COMMIT file, else git's HEAD."""
+    root = RESULTS.parent.parent
+    if (root / "COMMIT").is_file():
+        return (root / "COMMIT").read_text().strip() + " (frozen copy)"
+    import subprocess
+
+    out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
+    return out.stdout.strip() or "unknown"
+
+
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
@@ -169,7 +180,8 @@ def report(a: argparse.Namespace) -> dict[str, Any]:
                                      f"{a.pick_kl}",
                      "ours_pick": "the stage's chooser: fewest refusals (project detector) with KL <= "
                                   "abliterate.max_kl",
-                     "machine": f"{os.cpu_count()} CPU cores shared with other work; load averages per row"},
+                     "machine": f"{os.cpu_count()} CPU cores shared with other work; load averages per row",
+                     "code": code_version()},
            "yardsticks": YARDSTICKS, "headline": head, "summary": summary, "rows": rows, "variants": variants(a)}
     write_json(RESULTS / f"{NAME}.json", out)
     (RESULTS / f"{NAME}.md").write_text(markdown(out), encoding="utf-8")
