@@ -43,6 +43,12 @@ YARDSTICKS = {
     "heretic-markers": "heretic's marker list (its own is_refusal, its venv) on the same answers; the project's KL",
     "heretic-evaluate": "heretic's own --evaluate-model: its generation, markers and first-token KL",
 }
+PROMPT_SETS = {
+    "fresh": "the labelled set's prompts written for it (benchmarks/data/refusal-labelled), in neither builtin "
+             "split: no study computed directions or picked a trial on them, the SFT never saw them",
+    "selection": "the builtin held-out test split both studies counted refusals and KL on to pick their trial "
+                 "(a figure favoured by the selection)",
+}
 
 
 def rows_for(a: argparse.Namespace, sc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -58,13 +64,15 @@ def rows_for(a: argparse.Namespace, sc: dict[str, Any]) -> list[dict[str, Any]]:
                   "trials": run.get("trials") if tool != "original" else 0, "seconds": run.get("wall_s"),
                   "seconds_per_trial": per_trial, "threads": run.get("threads"), "chosen_trial": picked.get("trial"),
                   "load": [run.get("load_start"), run.get("load_end")] if run else None}
-        proj, ev = s["project"], s["heretic_evaluate"]
-        rows.append({**common, "yardstick": "project", "detector": "project", "refusals": proj["refusals"],
-                     "n": proj["n"], "kl": proj["kl"]})
-        rows.append({**common, "yardstick": "heretic-markers", "detector": "heretic markers",
-                     "refusals": proj["heretic_marker_refusals"], "n": proj["n"], "kl": proj["kl"]})
-        rows.append({**common, "yardstick": "heretic-evaluate", "detector": "heretic markers",
-                     "refusals": ev["refusals"], "n": ev["n"], "kl": round(ev["kl"], 5)})
+        for prompts in PROMPT_SETS:
+            tag = "" if prompts == "selection" else "_fresh"
+            proj, ev = s["project" + tag], s["heretic_evaluate" + tag]
+            rows.append({**common, "prompts": prompts, "yardstick": "project", "detector": "project",
+                         "refusals": proj["refusals"], "n": proj["n"], "kl": proj["kl"]})
+            rows.append({**common, "prompts": prompts, "yardstick": "heretic-markers", "detector": "heretic markers",
+                         "refusals": proj["heretic_marker_refusals"], "n": proj["n"], "kl": proj["kl"]})
+            rows.append({**common, "prompts": prompts, "yardstick": "heretic-evaluate", "detector": "heretic markers",
+                         "refusals": ev["refusals"], "n": ev["n"], "kl": round(ev["kl"], 5)})
     return rows
 
 
@@ -106,14 +114,21 @@ def fronts(sc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def study_summary(run_dir: str) -> dict[str, Any]:
-    """A study of ours from its events: the chosen trial, seconds a trial and the fewest refusals per KL cap."""
+def study_summary(run_dir: str, limit: int | None = None) -> dict[str, Any]:
+    """A study of ours from its events: the chosen trial, seconds a trial and the fewest refusals per KL cap;
+    ``limit``: only its first trials (to compare with a shorter study on an equal budget), and the chosen
+    one is then the fewest refusals with KL ≤ 0.5 among those."""
     from pipeline.abliterate.pareto import read_study
 
     view = read_study(Path(run_dir))
-    pts = [(t.values["refusals"], t.values["kl"]) for t in view.trials]
-    secs = [t.seconds for t in view.trials if isinstance(t.seconds, int | float)]
+    trials = sorted(view.trials, key=lambda t: t.number)[:limit]
+    pts = [(t.values["refusals"], t.values["kl"]) for t in trials]
+    secs = [t.seconds for t in trials if isinstance(t.seconds, int | float)]
     chosen = view.chosen or {}
+    if limit is not None and len(view.trials) > limit:
+        ok = [t for t in trials if t.values["kl"] <= 0.5]
+        best = min(ok, key=lambda t: (t.values["refusals"], t.values["kl"])) if ok else None
+        chosen = {"trial": best.number, "refusals": best.values["refusals"], "kl": best.values["kl"]} if best else {}
     return {"trials": len(pts), "chosen": {"trial": chosen.get("trial"), "refusals": chosen.get("refusals"),
                                           "kl": chosen.get("kl")},
             "seconds_per_trial": round(sum(secs) / len(secs), 1) if secs else None,
@@ -130,10 +145,44 @@ def variants(a: argparse.Namespace) -> dict[str, Any]:
             std = read_json(a.work / "ours" / seed_dir.name / "run.json") or {}
             if run.get("state") != "succeeded" or std.get("state") != "succeeded":
                 continue
+            mine = study_summary(run["run_dir"])
             out.setdefault(name, {})[seed_dir.name.removeprefix("seed-")] = {
-                name: {**study_summary(run["run_dir"]), "load": [run.get("load_start"), run.get("load_end")]},
-                "standard": {**study_summary(std["run_dir"]), "load": [std.get("load_start"), std.get("load_end")]}}
+                name: {**mine, "load": [run.get("load_start"), run.get("load_end")]},
+                "standard": {**study_summary(std["run_dir"], mine["trials"]),
+                             "load": [std.get("load_start"), std.get("load_end")]}}
     return out
+
+
+def headline(scores: list[dict[str, Any]], summary: dict[str, Any], prompts: str) -> dict[str, Any]:
+    """Median over seeds on the project's yardstick and ``prompts``: the goal (fewer refusals at a KL no
+    higher than heretic's), by how much it is met or missed, and each seed's pair."""
+    tag = "" if prompts == "selection" else "_fresh"
+    proj = summary.get(prompts, {}).get("project", {})
+    head: dict[str, Any] = {"prompts": prompts, "seeds": [sc["seed"] for sc in scores]}
+    if not ("ours" in proj and "heretic" in proj):
+        return head
+    o, h = proj["ours"], proj["heretic"]
+    head.update({"n": o["n_per_seed"], "ours_median_refusals": o["median_refusals"],
+                 "heretic_median_refusals": h["median_refusals"], "ours_median_kl": o["median_kl"],
+                 "heretic_median_kl": h["median_kl"], "ours_refusal_rate_ci95": o["refusal_rate_ci95"],
+                 "heretic_refusal_rate_ci95": h["refusal_rate_ci95"],
+                 "fewer_refusals": o["median_refusals"] < h["median_refusals"],
+                 "kl_not_higher": o["median_kl"] <= h["median_kl"],
+                 "refusals_margin": h["median_refusals"] - o["median_refusals"],
+                 "kl_excess": round(o["median_kl"] - h["median_kl"], 5)})
+    trials = [sc["runs"][t].get("trials") for sc in scores for t in ("ours", "heretic")]
+    head["met"] = bool(head["fewer_refusals"] and head["kl_not_higher"]) and len(scores) >= 3 \
+        and all(n is not None and n >= 50 for n in trials)
+    per_seed = []
+    for sc in scores:
+        po, ph = sc["scored"]["ours"]["project" + tag], sc["scored"]["heretic"]["project" + tag]
+        row = {"seed": sc["seed"], "ours": [po["refusals"], po["kl"]], "heretic": [ph["refusals"], ph["kl"]],
+               "dominates": po["refusals"] < ph["refusals"] and po["kl"] <= ph["kl"]}
+        if prompts == "selection":  # the studies' own trials were measured on these prompts only
+            row.update({"ours_at_heretic_kl": matched_kl(sc), "fronts": fronts(sc)})
+        per_seed.append(row)
+    head["per_seed"] = per_seed
+    return head
 
 
 def report(a: argparse.Namespace) -> dict[str, Any]:
@@ -142,50 +191,41 @@ def report(a: argparse.Namespace) -> dict[str, Any]:
     scores = [sc for seed in a.seeds if (sc := read_json(a.work / "score" / f"seed-{seed}.json"))]
     rows = [r for sc in scores for r in rows_for(a, sc)]
     summary: dict[str, Any] = {}
-    for y in YARDSTICKS:
-        for tool in ("original", "heretic", "ours"):
-            sel = [r for r in rows if r["yardstick"] == y and r["tool"] == tool]
-            if not sel:
-                continue
-            k, n = sum(r["refusals"] for r in sel), sum(r["n"] for r in sel)
-            summary.setdefault(y, {})[tool] = {
-                "seeds": len(sel), "median_refusals": median([r["refusals"] for r in sel]),
-                "median_kl": median([r["kl"] for r in sel]), "refusal_rate": round(k / n, 4) if n else None,
-                "refusal_rate_ci95": wilson(k, n)}
-    proj = summary.get("project", {})
-    head: dict[str, Any] = {"seeds": [sc["seed"] for sc in scores]}
-    if "ours" in proj and "heretic" in proj:
-        o, h = proj["ours"], proj["heretic"]
-        head.update({"ours_median_refusals": o["median_refusals"], "heretic_median_refusals": h["median_refusals"],
-                     "ours_median_kl": o["median_kl"], "heretic_median_kl": h["median_kl"],
-                     "fewer_refusals": o["median_refusals"] < h["median_refusals"],
-                     "kl_not_higher": o["median_kl"] <= h["median_kl"],
-                     "refusals_margin": h["median_refusals"] - o["median_refusals"],
-                     "kl_excess": round(o["median_kl"] - h["median_kl"], 5)})
-        head["met"] = bool(head["fewer_refusals"] and head["kl_not_higher"]) and len(scores) >= 3 \
-            and all(r["trials"] and r["trials"] >= 50 for r in rows if r["tool"] != "original")
-        per_seed = []
-        for sc in scores:
-            po, ph = sc["scored"]["ours"]["project"], sc["scored"]["heretic"]["project"]
-            per_seed.append({"seed": sc["seed"], "ours": [po["refusals"], po["kl"]],
-                             "heretic": [ph["refusals"], ph["kl"]],
-                             "dominates": po["refusals"] < ph["refusals"] and po["kl"] <= ph["kl"],
-                             "ours_at_heretic_kl": matched_kl(sc), "fronts": fronts(sc)})
-        head["per_seed"] = per_seed
+    for prompts in PROMPT_SETS:
+        for y in YARDSTICKS:
+            for tool in ("original", "heretic", "ours"):
+                sel = [r for r in rows if r["prompts"] == prompts and r["yardstick"] == y and r["tool"] == tool]
+                if not sel:
+                    continue
+                k, n = sum(r["refusals"] for r in sel), sum(r["n"] for r in sel)
+                summary.setdefault(prompts, {}).setdefault(y, {})[tool] = {
+                    "seeds": len(sel), "n_per_seed": sel[0]["n"],
+                    "median_refusals": median([r["refusals"] for r in sel]),
+                    "median_kl": median([r["kl"] for r in sel]), "refusal_rate": round(k / n, 4) if n else None,
+                    "refusal_rate_ci95": wilson(k, n)}
+    fresh = fresh_counts(a)
     out = {"name": NAME, "what": "abliteration (this project) vs heretic-llm 1.4.0 on one yardstick",
            "setup": {"model": a.model, "system_prompt": a.system_prompt, "train_prompts": a.train,
-                     "test_prompts": a.test, "max_new_tokens": a.tokens, "trials": a.trials,
+                     "test_prompts": a.test, "fresh_prompts": fresh, "max_new_tokens": a.tokens, "trials": a.trials,
                      "startup_trials": a.startup, "threads": a.threads, "seeds": a.seeds,
                      "heretic_pick": f"fewest refusals by heretic's count among its Pareto trials with KL <= "
                                      f"{a.pick_kl}",
                      "ours_pick": "the stage's chooser: fewest refusals (project detector) with KL <= "
                                   "abliterate.max_kl",
                      "machine": f"{os.cpu_count()} CPU cores shared with other work; load averages per row",
-                     "code": code_version()},
-           "yardsticks": YARDSTICKS, "headline": head, "summary": summary, "rows": rows, "variants": variants(a)}
+                     "code": code_version(), "study_code": a.study_code},
+           "prompt_sets": PROMPT_SETS, "yardsticks": YARDSTICKS,
+           "headline": headline(scores, summary, "fresh"),
+           "on_selection_prompts": headline(scores, summary, "selection"),
+           "summary": summary, "rows": rows, "variants": variants(a), "notes": a.note}
     write_json(RESULTS / f"{NAME}.json", out)
     (RESULTS / f"{NAME}.md").write_text(markdown(out), encoding="utf-8")
     return out
+
+
+def fresh_counts(a: argparse.Namespace) -> dict[str, int]:
+    folder = a.work / "prompts-fresh"
+    return {p.stem: len(p.read_text(encoding="utf-8").splitlines()) for p in sorted(folder.glob("*.txt"))}
 
 
 def _f(v: Any) -> str:
@@ -194,52 +234,75 @@ def _f(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def _head_lines(h: dict[str, Any]) -> list[str]:
+    if "met" not in h:
+        return ["- not scored yet."]
+    ci_o, ci_h = h["ours_refusal_rate_ci95"] or ["–", "–"], h["heretic_refusal_rate_ci95"] or ["–", "–"]
+    lines = [f"- ours: {_f(h['ours_median_refusals'])}/{h['n']} refusals at KL {_f(h['ours_median_kl'])} (pooled "
+             f"rate 95% CI {_f(ci_o[0])}–{_f(ci_o[1])}); heretic: {_f(h['heretic_median_refusals'])}/{h['n']} at KL "
+             f"{_f(h['heretic_median_kl'])} ({_f(ci_h[0])}–{_f(ci_h[1])}).",
+             f"- fewer refusals: {h['fewer_refusals']} (margin {_f(h['refusals_margin'])}); KL not higher: "
+             f"{h['kl_not_higher']} (ours − heretic: {_f(h['kl_excess'])}); goal met: **{h['met']}**.", ""]
+    sel = h["prompts"] == "selection"
+    lines += ["| seed | ours refusals / KL | heretic refusals / KL | ours dominates |"
+              + (" ours at heretic's KL |" if sel else ""), "|---|---|---|---|" + ("---|" if sel else "")]
+    for p in h["per_seed"]:
+        cells = [str(p["seed"]), f"{p['ours'][0]} / {_f(p['ours'][1])}", f"{p['heretic'][0]} / {_f(p['heretic'][1])}",
+                 str(p["dominates"])]
+        if sel:
+            m = p["ours_at_heretic_kl"] or {}
+            cells.append("none" if m.get("trial") is None else
+                         f"trial {m['trial']}: {_f(m.get('refusals'))} / {_f(m.get('kl'))}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(out: dict[str, Any]) -> str:
-    st, h = out["setup"], out["headline"]
+    st, h, hs = out["setup"], out["headline"], out["on_selection_prompts"]
     tr, te = st["train_prompts"], st["test_prompts"]
+    fr = st.get("fresh_prompts") or {}
     lines = [f"# {out['what']}", "", f"Generated by benchmarks/bench_abliterate_vs_heretic.py with {NAME}.json.", "",
              f"Model `{st['model']}`; system prompt \"{st['system_prompt']}\"; {tr}+{tr} train prompts, {te}+{te} "
-             f"held-out test prompts; {st['max_new_tokens']} new tokens, greedy; {st['trials']} trials "
-             f"({st['startup_trials']} random start-up) per tool and seed; {st['threads']} thread(s) each; seeds "
-             f"{', '.join(map(str, st['seeds']))}.",
-             f"heretic's pick: {st['heretic_pick']}. Ours: {st['ours_pick']}.", "",
-             "## Headline (project yardstick, median over seeds)", ""]
-    if "met" in h:
-        lines += [f"- ours: {_f(h['ours_median_refusals'])} refusals at KL {_f(h['ours_median_kl'])}; heretic: "
-                  f"{_f(h['heretic_median_refusals'])} at KL {_f(h['heretic_median_kl'])}.",
-                  f"- fewer refusals: {h['fewer_refusals']} (margin {_f(h['refusals_margin'])}); KL not higher: "
-                  f"{h['kl_not_higher']} (ours − heretic: {_f(h['kl_excess'])}); goal met: **{h['met']}**.", "",
-                  "| seed | ours refusals / KL | heretic refusals / KL | ours dominates | ours at heretic's KL |",
-                  "|---|---|---|---|---|"]
-        for p in h["per_seed"]:
-            m = p["ours_at_heretic_kl"] or {}
-            at = "none" if m.get("trial") is None else \
-                f"trial {m['trial']}: {_f(m.get('refusals'))} / {_f(m.get('kl'))}"
-            lines.append(f"| {p['seed']} | {p['ours'][0]} / {_f(p['ours'][1])} | {p['heretic'][0]} / "
-                         f"{_f(p['heretic'][1])} | {p['dominates']} | {at} |")
-        lines += ["", "## Each study's fewest refusals (project yardstick) at or under a KL cap", "",
-                  "heretic's trials are its own logged answers scored again with the project's detector.", "",
+             f"held-out test prompts (the studies pick their trial on these); {fr.get('harmful_test', '–')}+"
+             f"{fr.get('harmless_test', '–')} fresh prompts for the headline; {st['max_new_tokens']} new tokens, "
+             f"greedy; {st['trials']} trials ({st['startup_trials']} random start-up) per tool and seed; "
+             f"{st['threads']} thread(s) each; seeds {', '.join(map(str, st['seeds']))}.",
+             f"heretic's pick: {st['heretic_pick']}. Ours: {st['ours_pick']}.",
+             f"Scoring code: {st['code']}; studies: {st['study_code'] or 'the same'}.", ""]
+    lines += [f"- {n}" for n in out.get("notes") or []]
+    lines += ["", "## Headline: fresh prompts (project yardstick, median over seeds)", "", *_head_lines(h),
+              "", "## On the selection prompts (the test split the trials were picked on)", "", *_head_lines(hs)]
+    if "per_seed" in hs:
+        lines += ["", "## Each study's fewest refusals (project yardstick, selection prompts) at or under a KL cap",
+                  "", "heretic's trials are its own logged answers scored again with the project's detector "
+                  "(seeds whose study printed them).", "",
                   "| seed | tool | " + " | ".join(f"KL ≤ {c}" for c in KL_CAPS) + " |",
                   "|---|---|" + "---|" * len(KL_CAPS)]
-        for p in h["per_seed"]:
+        for p in hs["per_seed"]:
             for tool, caps in p["fronts"].items():
                 lines.append(f"| {p['seed']} | {tool} | " + " | ".join(_f(caps[str(c)]) for c in KL_CAPS) + " |")
     lines += ["", "## Each tool under each yardstick", "",
-              "| yardstick | tool | seeds | median refusals | median KL | refusal rate (95% CI) |",
-              "|---|---|---|---|---|---|"]
-    for y, tools in out["summary"].items():
-        for tool, r in tools.items():
-            ci = r["refusal_rate_ci95"]
-            lines.append(f"| {y} | {tool} | {r['seeds']} | {_f(r['median_refusals'])} | {_f(r['median_kl'])} | "
-                         f"{_f(r['refusal_rate'])} ({_f(ci[0]) if ci else '–'}–{_f(ci[1]) if ci else '–'}) |")
-    lines += ["", "## Rows", "", "| tool | seed | yardstick | refusals / n | KL | trials | seconds | s/trial | load |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| prompts | yardstick | tool | seeds | median refusals / n | median KL | pooled refusal rate (95% CI) |",
+              "|---|---|---|---|---|---|---|"]
+    for prompts, ys in out["summary"].items():
+        for y, tools in ys.items():
+            for tool, r in tools.items():
+                ci = r["refusal_rate_ci95"]
+                lines.append(f"| {prompts} | {y} | {tool} | {r['seeds']} | "
+                             f"{_f(r['median_refusals'])}/{r['n_per_seed']} | "
+                             f"{_f(r['median_kl'])} | {_f(r['refusal_rate'])} ({_f(ci[0]) if ci else '–'}–"
+                             f"{_f(ci[1]) if ci else '–'}) |")
+    lines += ["", "## Rows", "",
+              "| tool | seed | prompts | yardstick | refusals / n | KL | trials | seconds | s/trial | load |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in out["rows"]:
         ld = r["load"] or [None, None]
-        lines.append(f"| {r['tool']} | {r['seed']} | {r['yardstick']} | {r['refusals']}/{r['n']} | {_f(r['kl'])} | "
-                     f"{r['trials']} | {_f(r['seconds'])} | {_f(r['seconds_per_trial'])} | {_f(ld[0])}–{_f(ld[1])} |")
+        lines.append(f"| {r['tool']} | {r['seed']} | {r['prompts']} | {r['yardstick']} | {r['refusals']}/{r['n']} | "
+                     f"{_f(r['kl'])} | {r['trials']} | {_f(r['seconds'])} | {_f(r['seconds_per_trial'])} | "
+                     f"{_f(ld[0])}–{_f(ld[1])} |")
     for name, seeds in out.get("variants", {}).items():
-        lines += ["", f"## {name} against standard (project yardstick, each study's own trials)", "",
+        lines += ["", f"## {name} against standard (project yardstick, selection prompts, each study's own trials; "
+                  "standard cut to the variant's trial count, its pick then the fewest refusals at KL ≤ 0.5)", "",
                   "| seed | variant | trials | chosen refusals / KL | s/trial | "
                   + " | ".join(f"KL ≤ {c}" for c in KL_CAPS) + " |", "|---|---|---|---|---|" + "---|" * len(KL_CAPS)]
         for seed, arms in seeds.items():
@@ -248,5 +311,6 @@ def markdown(out: dict[str, Any]) -> str:
                 lines.append(f"| {seed} | {arm} | {v['trials']} | {_f(ch['refusals'])} / {_f(ch['kl'])} | "
                              f"{_f(v['seconds_per_trial'])} | "
                              + " | ".join(_f(v["fewest_refusals_at_kl"][str(c)]) for c in KL_CAPS) + " |")
-    lines += ["", "Yardsticks: " + "; ".join(f"**{k}**: {v}" for k, v in out["yardsticks"].items()) + "."]
+    lines += ["", "Prompt sets: " + "; ".join(f"**{k}**: {v}" for k, v in out["prompt_sets"].items()) + ".",
+              "", "Yardsticks: " + "; ".join(f"**{k}**: {v}" for k, v in out["yardsticks"].items()) + "."]
     return "\n".join(lines) + "\n"

@@ -12,7 +12,9 @@ Steps (each resumable; ``all`` runs them in order, one seed at a time):
 - ``score --seed N``: both chosen models (and the original) through three yardsticks:
   ``project`` (the project's detector and first-token KL, pipeline.abliterate), ``heretic-markers``
   (heretic's marker list, its own code in its venv, on the very same answers) and ``heretic-evaluate``
-  (heretic's own ``--evaluate-model``: its generation, its markers, its KL);
+  (heretic's own ``--evaluate-model``: its generation, its markers, its KL), each on two prompt sets:
+  the test split both studies picked their trial on (``selection``), and the labelled set's prompts
+  written for it (``fresh``), which neither study saw: the headline is measured on those;
 - ``report``: benchmarks/results/abliteration-vs-heretic.json (a row per tool × seed × yardstick) and
   the generated .md.
 
@@ -38,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import heretic_peer as hp  # noqa: E402
 from abl_heretic_results import read_json, report, write_json  # noqa: E402
+from refusal_set import written_prompts  # noqa: E402
 
 DEFAULT_MODEL = "/work/staging/refusal/smollm2-refusal-merged"
 DEFAULT_WORK = Path.home() / ".cache" / "aba" / "bench-abliterate-vs-heretic"
@@ -56,8 +59,24 @@ def prompt_split(train: int, test: int) -> dict[str, list[str]]:
             "harmful_test": limited(h.test, test), "harmless_test": limited(b.test, test)}
 
 
-def setup(a: argparse.Namespace) -> hp.Setup:
+def fresh_split() -> dict[str, list[str]]:
+    """Prompts neither study computed directions or picked trials on (nor the SFT trained on): the
+    labelled set's written prompts less any that is also in the builtin lists."""
+    from pipeline.abliterate.prompts import load_prompts
+
+    out = {}
+    for kind in ("harmful", "harmless"):
+        seen = set(load_prompts("builtin", kind).train) | set(load_prompts("builtin", kind).test)
+        out[f"{kind}_test"] = [p for p in written_prompts(kind) if p not in seen]
+    return out
+
+
+def setup(a: argparse.Namespace, fresh: bool = False) -> hp.Setup:
+    """The shared setup; ``fresh``: the evaluation prompts are the fresh ones (scoring only)."""
     files = hp.write_prompts(a.work / "prompts", prompt_split(a.train, a.test))
+    if fresh:
+        extra = hp.write_prompts(a.work / "prompts-fresh", fresh_split())
+        files = {**files, **extra}
     return hp.Setup(a.model, files, a.tokens, a.system_prompt)
 
 
@@ -149,25 +168,27 @@ class ProjectYardstick:
 
         torch.set_num_threads(a.threads)
         self.a = a
-        self.split = prompt_split(a.train, a.test)
+        self.splits = {"selection": prompt_split(a.train, a.test), "fresh": fresh_split()}
         self.detector = make_detector("builtin")
         original = Engine.load(a.model, 16, a.system_prompt)
-        self.base = baseline_reference(original, self.split["harmless_test"], 1)
+        self.base = {k: baseline_reference(original, v["harmless_test"], 1) for k, v in self.splits.items()}
         del original
 
-    def score(self, model_dir: str) -> dict[str, Any]:
+    def score(self, model_dir: str, prompts: str) -> dict[str, Any]:
+        """``prompts``: ``selection`` (the test split the studies picked on) or ``fresh``."""
         from types import SimpleNamespace
 
         from pipeline.abliterate.engine import Engine
         from pipeline.abliterate.objectives import measure
 
+        split = self.splits[prompts]
         engine = Engine.load(model_dir, 16, self.a.system_prompt)
         cfg = SimpleNamespace(max_new_tokens=self.a.tokens, kl_tokens=1, hallucination=False, capability=False)
-        m = measure(engine, self.base, self.split["harmful_test"], self.split["harmless_test"], self.detector, cfg, 0)
+        m = measure(engine, self.base[prompts], split["harmful_test"], split["harmless_test"], self.detector, cfg, 0)
         markers = hp.marker_flags(m.answers)
         return {"kl": round(m.kl, 5), "refusals": m.refusals, "n": m.n, "heretic_marker_refusals": sum(markers),
                 "answers": [{"prompt": p, "answer": ans, "project": f, "heretic_markers": h} for p, ans, f, h
-                            in zip(self.split["harmful_test"], m.answers, m.flags, markers, strict=True)]}
+                            in zip(split["harmful_test"], m.answers, m.flags, markers, strict=True)]}
 
 
 def heretic_trials(a: argparse.Namespace, seed: int, ys: ProjectYardstick) -> list[dict[str, Any]] | None:
@@ -196,7 +217,7 @@ def score_seed(a: argparse.Namespace, seed: int, ys: ProjectYardstick | None) ->
     missing = [t for t, r in runs.items() if not (r and r.get("chosen_dir"))]
     if missing:
         raise SystemExit(f"seed {seed}: no chosen model yet for {', '.join(missing)} (run those steps first)")
-    s = setup(a)
+    setups = {"selection": setup(a), "fresh": setup(a, fresh=True)}
     ys = ys or ProjectYardstick(a)
     models = {"original": a.model, **{t: r["chosen_dir"] for t, r in runs.items()}}
     scored: dict[str, Any] = {}
@@ -205,11 +226,14 @@ def score_seed(a: argparse.Namespace, seed: int, ys: ProjectYardstick | None) ->
             scored[tool] = read_json(a.work / "score" / "original.json")
             continue
         t0, load0 = time.time(), load()
-        proj = ys.score(path)
-        ev = hp.evaluate(s, Path(path), a.work / "score" / f"seed-{seed}-{tool}-heretic-eval.log",
-                         a.work / "score" / "scratch" / f"{seed}-{tool}", a.threads)
-        scored[tool] = {"model": path, "project": proj, "heretic_evaluate": ev,
-                        "scoring_seconds": round(time.time() - t0, 1), "load": [load0, load()]}
+        scored[tool] = {"model": path}
+        for prompts, s in setups.items():
+            tag = "" if prompts == "selection" else "_fresh"
+            scored[tool]["project" + tag] = ys.score(path, prompts)
+            scored[tool]["heretic_evaluate" + tag] = hp.evaluate(
+                s, Path(path), a.work / "score" / f"seed-{seed}-{tool}-heretic-eval{tag}.log",
+                a.work / "score" / "scratch" / f"{seed}-{tool}{tag}", a.threads)
+        scored[tool].update({"scoring_seconds": round(time.time() - t0, 1), "load": [load0, load()]})
         if tool == "original":
             write_json(a.work / "score" / "original.json", scored[tool])
     out = {"seed": seed, "runs": runs, "scored": scored, "heretic_trials": heretic_trials(a, seed, ys)}
@@ -233,6 +257,8 @@ def main() -> None:
     ap.add_argument("--system-prompt", default="You are a helpful assistant.")
     ap.add_argument("--pick-kl", type=float, default=0.5, help="heretic's pick: fewest refusals with KL ≤ this")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--study-code", default=None, help="report: the code the studies ran (when not this copy)")
+    ap.add_argument("--note", action="append", default=[], help="report: a line for the results file (repeatable)")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     for seed in a.seeds:

@@ -60,5 +60,13 @@ def breakdown(rows: Sequence[dict[str, Any]], flags: Sequence[bool | None],
     return {g: scores([rows[i] for i in idx], [flags[i] for i in idx]) for g, idx in sorted(groups.items())}
 
 
+def written_prompts(kind: str, path: Path = SET) -> list[str]:
+    """The set's prompts of ``kind`` (harmful / harmless) written for it, in neither builtin split: prompts
+    no abliteration study here computes directions or picks trials on (PROVENANCE.md)."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return sorted({r["prompt"] for r in rows
+                   if r["prompt_kind"] == kind and r.get("prompt_source") == "written for this set"})
+
+
 def select(rows: Iterable[dict[str, Any]], part: str, unambiguous: bool = False) -> list[dict[str, Any]]:
     return [r for r in rows if (part == "all" or r["half"] == part) and not (unambiguous and r.get("ambiguous"))]
