@@ -66,13 +66,15 @@ def rows_for(a: argparse.Namespace, sc: dict[str, Any]) -> list[dict[str, Any]]:
                   "load": [run.get("load_start"), run.get("load_end")] if run else None}
         for prompts in PROMPT_SETS:
             tag = "" if prompts == "selection" else "_fresh"
-            proj, ev = s["project" + tag], s["heretic_evaluate" + tag]
+            proj, ev = s["project" + tag], s.get("heretic_evaluate" + tag)
             rows.append({**common, "prompts": prompts, "yardstick": "project", "detector": "project",
                          "refusals": proj["refusals"], "n": proj["n"], "kl": proj["kl"]})
             rows.append({**common, "prompts": prompts, "yardstick": "heretic-markers", "detector": "heretic markers",
                          "refusals": proj["heretic_marker_refusals"], "n": proj["n"], "kl": proj["kl"]})
-            rows.append({**common, "prompts": prompts, "yardstick": "heretic-evaluate", "detector": "heretic markers",
-                         "refusals": ev["refusals"], "n": ev["n"], "kl": round(ev["kl"], 5)})
+            if ev:  # not run on the fresh prompts unless asked (--heretic-fresh)
+                rows.append({**common, "prompts": prompts, "yardstick": "heretic-evaluate",
+                             "detector": "heretic markers", "refusals": ev["refusals"], "n": ev["n"],
+                             "kl": round(ev["kl"], 5)})
     return rows
 
 
@@ -135,6 +137,15 @@ def study_summary(run_dir: str, limit: int | None = None) -> dict[str, Any]:
             "fewest_refusals_at_kl": {str(c): min((r for r, k in pts if k <= c), default=None) for c in KL_CAPS}}
 
 
+def same_parameters(a_dir: str, b_dir: str, limit: int) -> int:
+    """How many of the first ``limit`` trials the two studies ran with identical parameters (the same seed
+    gives the same warm start and random start-up trials: a paired comparison of the variants)."""
+    from pipeline.abliterate.pareto import read_study
+
+    a, b = ({t.number: t.params for t in read_study(Path(d)).trials} for d in (a_dir, b_dir))
+    return sum(1 for n in range(limit) if n in a and a[n] == b.get(n))
+
+
 def variants(a: argparse.Namespace) -> dict[str, Any]:
     """Other variants' studies (the ``variant`` step) beside the standard study of the same seed."""
     out: dict[str, Any] = {}
@@ -149,7 +160,8 @@ def variants(a: argparse.Namespace) -> dict[str, Any]:
             out.setdefault(name, {})[seed_dir.name.removeprefix("seed-")] = {
                 name: {**mine, "load": [run.get("load_start"), run.get("load_end")]},
                 "standard": {**study_summary(std["run_dir"], mine["trials"]),
-                             "load": [std.get("load_start"), std.get("load_end")]}}
+                             "load": [std.get("load_start"), std.get("load_end")]},
+                "same_parameters": same_parameters(run["run_dir"], std["run_dir"], mine["trials"])}
     return out
 
 
@@ -307,10 +319,14 @@ def markdown(out: dict[str, Any]) -> str:
                   + " | ".join(f"KL ≤ {c}" for c in KL_CAPS) + " |", "|---|---|---|---|---|" + "---|" * len(KL_CAPS)]
         for seed, arms in seeds.items():
             for arm, v in arms.items():
+                if arm == "same_parameters":
+                    continue
                 ch = v["chosen"]
                 lines.append(f"| {seed} | {arm} | {v['trials']} | {_f(ch['refusals'])} / {_f(ch['kl'])} | "
                              f"{_f(v['seconds_per_trial'])} | "
                              + " | ".join(_f(v["fewest_refusals_at_kl"][str(c)]) for c in KL_CAPS) + " |")
+        lines += ["", "Trials run with identical parameters in both studies: "
+                  + ", ".join(f"seed {seed}: {arms['same_parameters']}" for seed, arms in seeds.items()) + "."]
     lines += ["", "Prompt sets: " + "; ".join(f"**{k}**: {v}" for k, v in out["prompt_sets"].items()) + ".",
               "", "Yardsticks: " + "; ".join(f"**{k}**: {v}" for k, v in out["yardsticks"].items()) + "."]
     return "\n".join(lines) + "\n"

@@ -230,9 +230,10 @@ def score_seed(a: argparse.Namespace, seed: int, ys: ProjectYardstick | None) ->
         for prompts, s in setups.items():
             tag = "" if prompts == "selection" else "_fresh"
             scored[tool]["project" + tag] = ys.score(path, prompts)
-            scored[tool]["heretic_evaluate" + tag] = hp.evaluate(
-                s, Path(path), a.work / "score" / f"seed-{seed}-{tool}-heretic-eval{tag}.log",
-                a.work / "score" / "scratch" / f"{seed}-{tool}{tag}", a.threads)
+            if prompts == "selection" or a.heretic_fresh:  # heretic's evaluation: two models' worth of work
+                scored[tool]["heretic_evaluate" + tag] = hp.evaluate(
+                    s, Path(path), a.work / "score" / f"seed-{seed}-{tool}-heretic-eval{tag}.log",
+                    a.work / "score" / "scratch" / f"{seed}-{tool}{tag}", a.threads)
         scored[tool].update({"scoring_seconds": round(time.time() - t0, 1), "load": [load0, load()]})
         if tool == "original":
             write_json(a.work / "score" / "original.json", scored[tool])
@@ -257,6 +258,8 @@ def main() -> None:
     ap.add_argument("--system-prompt", default="You are a helpful assistant.")
     ap.add_argument("--pick-kl", type=float, default=0.5, help="heretic's pick: fewest refusals with KL ≤ this")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--heretic-fresh", action="store_true", help="score: heretic's --evaluate-model on the "
+                    "fresh prompts too (it always runs on the selection prompts)")
     ap.add_argument("--study-code", default=None, help="report: the code the studies ran (when not this copy)")
     ap.add_argument("--note", action="append", default=[], help="report: a line for the results file (repeatable)")
     a = ap.parse_args()
