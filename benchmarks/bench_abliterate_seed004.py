@@ -97,8 +97,32 @@ def run_info(store: Any, run_id: str) -> dict[str, Any]:
     return {"run_id": run_id, "state": st.state, "seconds": round(secs, 1) if secs else None}
 
 
+def end_load(work: Path, tag: str, state: dict[str, Any]) -> float:
+    """The load average when the measured runs ended, kept in the state file (a later read of a finished
+    run must not stamp its own)."""
+    if "load_end" not in state:
+        state["load_end"] = load()
+        write_json(work / f"{tag}.json", state)
+    return float(state["load_end"])
+
+
+def dpo_facts(run_dir: Path, pairs: Path) -> dict[str, Any]:
+    """What the heal's DPO did: its pairs, and per optimizer step the loss and learning rate it logged."""
+    import json
+
+    steps = []
+    for line in (run_dir / "events.jsonl").read_text(encoding="utf-8").splitlines():
+        ev = json.loads(line)
+        if ev.get("type") == "metrics" and "loss" in ev and "lr" in ev:
+            steps.append({"step": ev["step"], "loss": round(ev["loss"], 6), "lr": ev["lr"]})
+    n_pairs = sum(1 for line in pairs.read_text(encoding="utf-8").splitlines() if line.strip()) \
+        if pairs.is_file() else None
+    return {"heal_pairs": n_pairs, "optimizer_steps": len(steps), "steps": steps}
+
+
 def heal(a: argparse.Namespace) -> dict[str, Any]:
     from pipeline.config.run import build_config
+    from pipeline.runs.layout import HEAL_PAIRS
 
     sets = [f"model.source={a.model}", f"supervisor.threads={a.threads}"]
     store, first, state = launch_once(a.work, "heal", lambda: build_config(None, [PRESETS / "abliterate-heal.toml"],
@@ -106,9 +130,10 @@ def heal(a: argparse.Namespace) -> dict[str, Any]:
     chain = chain_of(store, first, 3, 6 * 3600)
     runs = [run_info(store, r) for r in chain]
     out: dict[str, Any] = {"name": "abliterate-heal", "preset": "abliterate-heal", "model": a.model, "runs": runs,
-                           "load": [state["load_start"], load()], "threads": a.threads}
+                           "load": [state["load_start"], end_load(a.work, "heal", state)], "threads": a.threads}
     if len(chain) == 3 and all(r["state"] == "succeeded" for r in runs):
         out["study"] = read_json(store.path(chain[0]) / "report.json")
+        out["dpo"] = dpo_facts(store.path(chain[1]), store.path(chain[0]) / HEAL_PAIRS)
         out["heal_report"] = read_json(store.path(chain[2]) / "heal_report.json")
     write_json(RESULTS / "abliterate-heal.json", out)
     (RESULTS / "abliterate-heal.md").write_text(heal_md(out), encoding="utf-8")
@@ -131,6 +156,11 @@ def heal_md(out: dict[str, Any]) -> str:
             rc, cc = m["refusal_rate_ci95"], m["capability_ci95"]
             lines.append(f"| {name} | {m['refusals']}/{m['n']} | {rc[0]:.2f}–{rc[1]:.2f} | {m['kl']:.4g} | "
                          f"{m['capability']:.3f} | {cc[0]:.2f}–{cc[1]:.2f} |")
+        d = out.get("dpo")
+        if d:
+            first, last = (d["steps"][0], d["steps"][-1]) if d["steps"] else ({}, {})
+            lines += ["", f"DPO heal: {d['heal_pairs']} pairs, {d['optimizer_steps']} optimizer steps; loss "
+                      f"{first.get('loss')} → {last.get('loss')}, learning rate {first.get('lr')} → {last.get('lr')}."]
         h = rep["heal"]
         lines += ["", f"Heal (healed − abliterated): refusals {h['refusals']:+d}, KL {h['kl']:+.4g}, capability "
                   f"{h['capability']:+.3f}; system prompt {rep['system_prompt']!r}, {rep['test_prompts'][0]}+"
@@ -151,7 +181,8 @@ def cones(a: argparse.Namespace) -> dict[str, Any]:
     wait_for(store, first, set(TERMINAL) | {"lost"}, timeout=6 * 3600)
     info = run_info(store, first)
     out: dict[str, Any] = {"name": "abliterate-cones", "preset": "abliterate-cones (its abliterate stage)",
-                           "model": a.model, "run": info, "load": [state["load_start"], load()], "threads": a.threads,
+                           "model": a.model, "run": info,
+                           "load": [state["load_start"], end_load(a.work, "cones", state)], "threads": a.threads,
                            "comparison": read_json(store.path(first) / "comparison.json")}
     write_json(RESULTS / "abliterate-cones.json", out)
     (RESULTS / "abliterate-cones.md").write_text(cones_md(out), encoding="utf-8")

@@ -242,6 +242,7 @@ class Ablator:
         if "f" in fac:
             Wn = Wn * fac["f"]
         return Wn
+
     @contextmanager
     def suspended(self) -> Iterator[nn.Module]:
         """The original model for a moment (hooks off), the current trial back afterwards."""
