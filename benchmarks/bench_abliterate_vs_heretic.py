@@ -207,7 +207,30 @@ def heretic_trials(a: argparse.Namespace, seed: int, ys: ProjectYardstick) -> li
     return out
 
 
-def score_seed(a: argparse.Namespace, seed: int, ys: ProjectYardstick | None) -> dict[str, Any]:
+def score_model(a: argparse.Namespace, seed: int, tool: str, path: str, ys: ProjectYardstick) -> dict[str, Any]:
+    """One model under every yardstick, kept in score/ (the original once for all seeds)."""
+    cache = a.work / "score" / ("original.json" if tool == "original" else f"seed-{seed}-{tool}.json")
+    cached = read_json(cache)
+    if cached:
+        return dict(cached)
+    setups = {"selection": setup(a), "fresh": setup(a, fresh=True)}
+    t0, load0 = time.time(), load()
+    out: dict[str, Any] = {"model": path}
+    for prompts, s in setups.items():
+        tag = "" if prompts == "selection" else "_fresh"
+        out["project" + tag] = ys.score(path, prompts)
+        if prompts == "selection" or a.heretic_fresh:  # heretic's evaluation: two models' worth of work
+            out["heretic_evaluate" + tag] = hp.evaluate(
+                s, Path(path), a.work / "score" / f"seed-{seed}-{tool}-heretic-eval{tag}.log",
+                a.work / "score" / "scratch" / f"{seed}-{tool}{tag}", a.threads)
+    out.update({"scoring_seconds": round(time.time() - t0, 1), "load": [load0, load()]})
+    write_json(cache, out)
+    return out
+
+
+def score_seed(a: argparse.Namespace, seed: int, ys: ProjectYardstick | None) -> dict[str, Any] | None:
+    """Both chosen models of a seed (and the original) scored; with ``--tools``, only those whose chosen
+    model exists (the seed's file is written once all three are scored)."""
     out_path = a.work / "score" / f"seed-{seed}.json"
     cached = read_json(out_path)
     if cached:
@@ -215,28 +238,14 @@ def score_seed(a: argparse.Namespace, seed: int, ys: ProjectYardstick | None) ->
     runs = {"heretic": read_json(a.work / "heretic" / f"seed-{seed}" / "run.json"),
             "ours": read_json(a.work / "ours" / f"seed-{seed}" / "run.json")}
     missing = [t for t, r in runs.items() if not (r and r.get("chosen_dir"))]
-    if missing:
+    if missing and not a.tools:
         raise SystemExit(f"seed {seed}: no chosen model yet for {', '.join(missing)} (run those steps first)")
-    setups = {"selection": setup(a), "fresh": setup(a, fresh=True)}
     ys = ys or ProjectYardstick(a)
-    models = {"original": a.model, **{t: r["chosen_dir"] for t, r in runs.items()}}
-    scored: dict[str, Any] = {}
-    for tool, path in models.items():
-        if tool == "original" and (a.work / "score" / "original.json").is_file():
-            scored[tool] = read_json(a.work / "score" / "original.json")
-            continue
-        t0, load0 = time.time(), load()
-        scored[tool] = {"model": path}
-        for prompts, s in setups.items():
-            tag = "" if prompts == "selection" else "_fresh"
-            scored[tool]["project" + tag] = ys.score(path, prompts)
-            if prompts == "selection" or a.heretic_fresh:  # heretic's evaluation: two models' worth of work
-                scored[tool]["heretic_evaluate" + tag] = hp.evaluate(
-                    s, Path(path), a.work / "score" / f"seed-{seed}-{tool}-heretic-eval{tag}.log",
-                    a.work / "score" / "scratch" / f"{seed}-{tool}{tag}", a.threads)
-        scored[tool].update({"scoring_seconds": round(time.time() - t0, 1), "load": [load0, load()]})
-        if tool == "original":
-            write_json(a.work / "score" / "original.json", scored[tool])
+    models = {"original": a.model, **{t: r["chosen_dir"] for t, r in runs.items() if t not in missing}}
+    scored = {tool: score_model(a, seed, tool, path, ys) for tool, path in models.items()
+              if not a.tools or tool in a.tools}
+    if missing or set(scored) != {"original", *runs}:
+        return None
     out = {"seed": seed, "runs": runs, "scored": scored, "heretic_trials": heretic_trials(a, seed, ys)}
     write_json(out_path, out)
     return out
@@ -258,6 +267,8 @@ def main() -> None:
     ap.add_argument("--system-prompt", default="You are a helpful assistant.")
     ap.add_argument("--pick-kl", type=float, default=0.5, help="heretic's pick: fewest refusals with KL ≤ this")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--tools", nargs="+", choices=["original", "heretic", "ours"], default=None,
+                    help="score: only these models (the seed's file waits for all three)")
     ap.add_argument("--heretic-fresh", action="store_true", help="score: heretic's --evaluate-model on the "
                     "fresh prompts too (it always runs on the selection prompts)")
     ap.add_argument("--study-code", default=None, help="report: the code the studies ran (when not this copy)")
@@ -276,7 +287,9 @@ def main() -> None:
         for seed in a.seeds:
             if not (a.work / "score" / f"seed-{seed}.json").is_file():
                 ys = ys or ProjectYardstick(a)
-            print(json.dumps({k: v for k, v in score_seed(a, seed, ys).items() if k != "scored"}), flush=True)
+            sc = score_seed(a, seed, ys)
+            print(json.dumps({k: v for k, v in sc.items() if k != "scored"} if sc else
+                             {"seed": seed, "scored": a.tools, "complete": False}), flush=True)
     if a.step in ("report", "all"):
         print(json.dumps(report(a)["headline"], indent=1))
 
