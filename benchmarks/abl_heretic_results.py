@@ -109,7 +109,8 @@ def fronts(sc: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     run_dir = (sc["runs"].get("ours") or {}).get("run_dir")
     ours = [(t.values["refusals"], t.values["kl"]) for t in read_study(Path(run_dir)).trials] if run_dir else []
-    theirs = [(t["project_refusals"], t["kl"]) for t in sc.get("heretic_trials") or []]
+    # a trial with no answers: the study ran without --print-responses (nothing to score again)
+    theirs = [(t["project_refusals"], t["kl"]) for t in sc.get("heretic_trials") or [] if t["n"]]
     for name, pts in (("ours", ours), ("heretic", theirs)):
         if pts:
             out[name] = {str(c): min((r for r, k in pts if k <= c), default=None) for c in KL_CAPS}
@@ -182,9 +183,11 @@ def headline(scores: list[dict[str, Any]], summary: dict[str, Any], prompts: str
                  "kl_not_higher": o["median_kl"] <= h["median_kl"],
                  "refusals_margin": h["median_refusals"] - o["median_refusals"],
                  "kl_excess": round(o["median_kl"] - h["median_kl"], 5)})
-    trials = [sc["runs"][t].get("trials") for sc in scores for t in ("ours", "heretic")]
-    head["met"] = bool(head["fewer_refusals"] and head["kl_not_higher"]) and len(scores) >= 3 \
-        and all(n is not None and n >= 50 for n in trials)
+    trials = {str(sc["seed"]): {t: sc["runs"][t].get("trials") for t in ("ours", "heretic")} for sc in scores}
+    head["trials"] = trials  # complete trials per seed and tool
+    head["budgets_met"] = all(n is not None and n >= 50 for ts in trials.values() for n in ts.values())
+    head["met_on_figures"] = bool(head["fewer_refusals"] and head["kl_not_higher"]) and len(scores) >= 3
+    head["met"] = head["met_on_figures"] and head["budgets_met"]
     per_seed = []
     for sc in scores:
         po, ph = sc["scored"]["ours"]["project" + tag], sc["scored"]["heretic"]["project" + tag]
@@ -254,7 +257,10 @@ def _head_lines(h: dict[str, Any]) -> list[str]:
              f"rate 95% CI {_f(ci_o[0])}–{_f(ci_o[1])}); heretic: {_f(h['heretic_median_refusals'])}/{h['n']} at KL "
              f"{_f(h['heretic_median_kl'])} ({_f(ci_h[0])}–{_f(ci_h[1])}).",
              f"- fewer refusals: {h['fewer_refusals']} (margin {_f(h['refusals_margin'])}); KL not higher: "
-             f"{h['kl_not_higher']} (ours − heretic: {_f(h['kl_excess'])}); goal met: **{h['met']}**.", ""]
+             f"{h['kl_not_higher']} (ours − heretic: {_f(h['kl_excess'])}); goal met: **{h['met']}** (on the "
+             f"figures: {h['met_on_figures']}; ≥ 50 complete trials everywhere: {h['budgets_met']}).",
+             "- complete trials (ours / heretic): " + "; ".join(f"seed {k}: {v['ours']} / {v['heretic']}"
+                                                                for k, v in h["trials"].items()) + ".", ""]
     sel = h["prompts"] == "selection"
     lines += ["| seed | ours refusals / KL | heretic refusals / KL | ours dominates |"
               + (" ours at heretic's KL |" if sel else ""), "|---|---|---|---|" + ("---|" if sel else "")]
@@ -311,7 +317,7 @@ def markdown(out: dict[str, Any]) -> str:
         ld = r["load"] or [None, None]
         lines.append(f"| {r['tool']} | {r['seed']} | {r['prompts']} | {r['yardstick']} | {r['refusals']}/{r['n']} | "
                      f"{_f(r['kl'])} | {r['trials']} | {_f(r['seconds'])} | {_f(r['seconds_per_trial'])} | "
-                     f"{_f(ld[0])}–{_f(ld[1])} |")
+                     (f"{_f(ld[0])}–{_f(ld[1])}" if r["load"] else "–") + " |")
     for name, seeds in out.get("variants", {}).items():
         lines += ["", f"## {name} against standard (project yardstick, selection prompts, each study's own trials; "
                   "standard cut to the variant's trial count, its pick then the fewest refusals at KL ≤ 0.5)", "",

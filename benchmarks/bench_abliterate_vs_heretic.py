@@ -197,6 +197,7 @@ def heretic_trials(a: argparse.Namespace, seed: int, ys: ProjectYardstick) -> li
     log = a.work / "heretic" / f"seed-{seed}" / "heretic.log"
     trials = hp.trial_answers(log.read_text(encoding="utf-8", errors="replace")) if log.is_file() else {}
     trials.pop(0, None)
+    trials = {n: t for n, t in trials.items() if t["answers"]}  # printed without --print-responses: none
     if not trials:
         return None
     out = []
