@@ -314,10 +314,9 @@ def markdown(out: dict[str, Any]) -> str:
               "| tool | seed | prompts | yardstick | refusals / n | KL | trials | seconds | s/trial | load |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for r in out["rows"]:
-        ld = r["load"] or [None, None]
+        ld = f"{_f(r['load'][0])}–{_f(r['load'][1])}" if r["load"] else "–"
         lines.append(f"| {r['tool']} | {r['seed']} | {r['prompts']} | {r['yardstick']} | {r['refusals']}/{r['n']} | "
-                     f"{_f(r['kl'])} | {r['trials']} | {_f(r['seconds'])} | {_f(r['seconds_per_trial'])} | "
-                     (f"{_f(ld[0])}–{_f(ld[1])}" if r["load"] else "–") + " |")
+                     f"{_f(r['kl'])} | {r['trials']} | {_f(r['seconds'])} | {_f(r['seconds_per_trial'])} | {ld} |")
     for name, seeds in out.get("variants", {}).items():
         lines += ["", f"## {name} against standard (project yardstick, selection prompts, each study's own trials; "
                   "standard cut to the variant's trial count, its pick then the fewest refusals at KL ≤ 0.5)", "",
