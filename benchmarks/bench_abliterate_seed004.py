@@ -110,10 +110,12 @@ def dpo_facts(run_dir: Path, pairs: Path) -> dict[str, Any]:
     """What the heal's DPO did: its pairs, and per optimizer step the loss and learning rate it logged."""
     import json
 
+    from pipeline.runs.vocabulary import EventType
+
     steps = []
     for line in (run_dir / "events.jsonl").read_text(encoding="utf-8").splitlines():
         ev = json.loads(line)
-        if ev.get("type") == "metrics" and "loss" in ev and "lr" in ev:
+        if ev.get("type") == EventType.METRICS and "loss" in ev and "lr" in ev:
             steps.append({"step": ev["step"], "loss": round(ev["loss"], 6), "lr": ev["lr"]})
     n_pairs = sum(1 for line in pairs.read_text(encoding="utf-8").splitlines() if line.strip()) \
         if pairs.is_file() else None
