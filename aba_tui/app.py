@@ -45,6 +45,13 @@ if TYPE_CHECKING:
     from aba_tui.screens.dashboard import DashboardScreen
 
 
+def home_short(path: Path) -> str:
+    """An absolute path as the title shows it: under $HOME as ``~/…`` (short in narrow terminals, and still
+    one folder wherever the app was started)."""
+    home = Path.home()
+    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) and path != home else str(path)
+
+
 class ModelChanged(Message):
     """The watcher found changes; the handler takes them from the model (so these coalesce)."""
 
@@ -146,7 +153,7 @@ class AbaApp(RunActions):
         return out
 
     def on_mount(self) -> None:
-        self.sub_title = str(self.store.root)
+        self.sub_title = home_short(self.store.root)
         for err in self._startup_errors:
             self.notify(err, severity="error", timeout=10)
         self.theme_changed_signal.subscribe(self, self._remember_theme)

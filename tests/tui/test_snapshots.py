@@ -20,7 +20,8 @@ from tests.support.tui import copy_fixture, make_app, settle
 def frozen_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
-    monkeypatch.chdir(tmp_path)  # the header shows the runs dir: keep it "runs"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))  # the header shows the runs dir, absolute: keep it "~/runs"
     copy_fixture(tmp_path)
     yield tmp_path
     monkeypatch.undo()
