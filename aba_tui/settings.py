@@ -62,6 +62,11 @@ class AlertsSettings:
     collapse_window: int = opt(5, "points the collapse must last", min=1)
     disk_low_mb: float = opt(1024.0, "free space of the runs dir below this many MiB while runs are live (0: off)",
                              min=0.0)
+    error_rate: float = opt(0.1, "datagen: share of the last traces with no complete text (0: off)", min=0.0, max=1.0)
+    judge_missing_rate: float = opt(0.1, "datagen: share of the last complete traces left unjudged (0: off)",
+                                    min=0.0, max=1.0)
+    rate_min_items: int = opt(10, "datagen: traces done before the two rates are judged", min=1)
+    study_patience: int = opt(10, "abliteration: trials in a row without a new best (0: off)", min=0)
     notify: bool = opt(True, "show a notification for each new alert")
 
     def thresholds(self) -> Thresholds:

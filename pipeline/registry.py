@@ -35,6 +35,20 @@ SLURM = "pipeline.runs.cluster.schema:SlurmSection"  # every stage can run as a 
 
 
 @dataclass(frozen=True)
+class Phase:
+    """A part of a stage's run: ``name`` is the ``phase`` its progress events carry (their step counts within
+    it), ``unit`` what that step counts (the runs pane and docs say it)."""
+
+    name: str
+    unit: str
+
+
+# Where a run's done count comes from: the step of its `metrics` events (a trainer's optimizer step, a
+# datagen item) or the step of its `progress` events (stages whose metrics use another x, or none).
+CountedBy = Literal["metrics", "progress"]
+
+
+@dataclass(frozen=True)
 class Stage:
     """One stage. ``sections`` lists every config section it reads, in run.toml order: name → ``"module:Class"``
     (imported when first needed, so the registry imports neither the config package nor any subsystem and
@@ -51,6 +65,12 @@ class Stage:
     checks: tuple[str, ...] = ()  # "module:function" (cfg, section) -> None, run before any process starts
     collapse_alert: bool = False  # a loss collapsing toward 0 is a fault (sft, dpo; GRPO's loss sits near 0)
     presets: tuple[str, ...] = ()  # preset names (pipeline/presets/<name>.toml) this stage starts
+    # The dashboard: the charts shown while one of its runs is highlighted, left to right ("a+b": several
+    # series in one chart, "a/*": every series of a family; empty: the user's charts.metrics), where its
+    # done count comes from, and its phases in order (a run announces those it will go through).
+    charts: tuple[str, ...] = ()
+    counted_by: CountedBy = "metrics"
+    phases: tuple[Phase, ...] = ()
 
     @property
     def worker_module(self) -> str:
@@ -69,10 +89,13 @@ class Stage:
         return self.name if self.name in self.sections else None
 
 
+TRAIN_PHASES = (Phase("train", "steps"),)
+
+
 def _train(name: str, help: str, section: str, extra: Mapping[str, type | str] | None = None, **kw: Any) -> Stage:
     return Stage(name, help, {"model": MODEL, name: f"{_SCHEMA}:{section}", **(extra or {}), "supervisor": SUPERVISOR,
                               "slurm": SLURM},
-                 checks=(*TRAIN_CHECKS, *kw.pop("checks", ())), **kw)
+                 checks=(*TRAIN_CHECKS, *kw.pop("checks", ())), phases=TRAIN_PHASES, **kw)
 
 
 BUILTIN: tuple[Stage, ...] = (
@@ -90,30 +113,39 @@ BUILTIN: tuple[Stage, ...] = (
     Stage("datagen", "seed 000's data: prompts → traces at three quality levels → 9-dimension judgements",
           {"datagen": "pipeline.datagen.config:DatagenSection", "judge": JUDGE, "supervisor": SUPERVISOR,
            "slurm": SLURM},
-          checks=("pipeline.datagen.checks:check",), presets=("datagen-local", "datagen-sft-grpo-local")),
+          checks=("pipeline.datagen.checks:check",), presets=("datagen-local", "datagen-sft-grpo-local"),
+          charts=("items_per_min", "error_rate+judge_missing_rate", "judge_mean/*"),
+          phases=(Phase("expand", "prompts"), Phase("generate", "traces"))),
     Stage("export", "merge LoRA, convert to GGUF with llama.cpp, quantise and verify",
           {"model": MODEL, "export": f"{_SCHEMA}:ExportSection", "supervisor": SUPERVISOR,
-           "slurm": SLURM}),
+           "slurm": SLURM}, counted_by="progress", phases=(Phase("export", "parts"),)),
     Stage("merge", "merge LoRA adapters with PEFT (TIES, DARE, linear …); Strategy B: train, merge, compare",
           {"model": MODEL, "merge": "pipeline.merge.schema:MergeSection", "grpo": f"{_SCHEMA}:GRPOSection",
            "judge": JUDGE, "eval": "pipeline.evaluate.config:EvalSection", "supervisor": SUPERVISOR, "slurm": SLURM},
-          checks=("pipeline.merge.sources:check_merge",), presets=("strategy-b",)),
+          checks=("pipeline.merge.sources:check_merge",), presets=("strategy-b",),
+          charts=("progress/*", "reward/*"), counted_by="progress",
+          phases=(Phase("branches", "steps"), Phase("merge", "adapters"), Phase("compare", "answers"))),
     Stage("eval", "probes, stance analysis, battery, judge and pairwise tournament → before/after report",
           {"model": MODEL, "eval": "pipeline.evaluate.config:EvalSection", "judge": JUDGE,
            "supervisor": SUPERVISOR, "slurm": SLURM},
-          checks=("pipeline.evaluate.runner:preflight_check",)),
+          checks=("pipeline.evaluate.runner:preflight_check",),
+          charts=("answers_per_min", "headline/*"), counted_by="progress",
+          phases=(Phase("answer", "answers"), Phase("judge", "answers"), Phase("tournament", "matches"))),
     Stage("abliterate", "refusal-direction removal tuned by an Optuna study (seed 004)",
           {"model": MODEL, "abliterate": "pipeline.abliterate.config:AbliterateSection", "judge": JUDGE,
            "supervisor": SUPERVISOR, "slurm": SLURM},
           oom_halve=("batch_size",),
           checks=("pipeline.abliterate.checks:check", "pipeline.judge.config:check_grpo_judge"),
-          presets=("abliterate-demo", "abliterate-cones", "abliterate-heal")),
+          presets=("abliterate-demo", "abliterate-cones", "abliterate-heal"),
+          charts=("refusals+best/refusals", "kl+best/kl", "trial_s"), counted_by="progress",
+          phases=(Phase("prepare", "parts"), Phase("trials", "trials"), Phase("save", "parts"),
+                  Phase("gguf", "prompts"))),
     Stage("abliterate_eval", "a model on its abliterate ancestor's yardstick: refusals, KL and capability of the "
           "original, the abliterated and this model (the heal chain's before/after report)",
           {"model": MODEL, "supervisor": SUPERVISOR, "slurm": SLURM}),
     Stage("selftest", "a worker with no ML library (supervisor checks, fault injection)",
           {"selftest": f"{_SCHEMA}:SelftestSection", "supervisor": SUPERVISOR, "slurm": SLURM},
-          oom_halve=("batch_size",)),
+          oom_halve=("batch_size",), phases=TRAIN_PHASES),
 )
 
 _cache: tuple[str, dict[str, Stage]] | None = None

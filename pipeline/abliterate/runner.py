@@ -18,6 +18,7 @@ from pipeline.abliterate.engine import Engine
 from pipeline.abliterate.kernel import TrialParams
 from pipeline.abliterate.objectives import Measure, baseline_reference, measure, objective_names
 from pipeline.abliterate.pareto import Trial, choose, read_study
+from pipeline.abliterate.progress import RunningBest
 from pipeline.abliterate.prompts import capability_items, fact_questions, limited, load_prompts
 from pipeline.abliterate.refusal import make_detector
 from pipeline.abliterate.report import write_report
@@ -113,8 +114,15 @@ class Abliteration:
         return arb.fields(before)  # type: ignore[return-value]
 
     # -- the stage ---------------------------------------------------------------------------------------
+    def phase(self, name: str, step: int, total: int) -> None:
+        """A `progress` event of phase ``name`` (the runs pane's phase, step/total and ETA)."""
+        cfg = self.cfg
+        phases = ["prepare", "trials"] + ([] if cfg.compare_cones else ["save"] + (["gguf"] if cfg.gguf_eval else []))
+        self.ctx.emit(EventType.PROGRESS, step, total_steps=total, phase=name, phases=phases)
+
     def run(self) -> None:
         ctx, cfg = self.ctx, self.cfg
+        self.phase("prepare", 0, 2)  # the baseline, the directions
         self.engine = Engine.load(self.model_path, cfg.batch_size, cfg.system_prompt)
         self.base = baseline_reference(self.engine, self.b_test, cfg.kl_tokens)
         if not read_study(ctx.run_dir).baseline:
@@ -124,10 +132,12 @@ class Abliteration:
                      examples=[{"prompt": p, "answer": a[:200]}
                                for p, a in list(zip(self.h_test, bm.answers, strict=True))[:4]],
                      **opinion)
+        self.phase("prepare", 1, 2)
         if cfg.compare_cones:
             self.run_arms()
             return
         directions, info = self.prepare(self.work, cfg.cones)
+        self.phase("prepare", 2, 2)
         self.study_loop(self.work, "", 0, cfg.cones, directions)
         if ctx.stop_requested.is_set():
             ctx.log("abliterate: stop requested; the study keeps every finished trial (aba resume continues it)")
@@ -180,7 +190,8 @@ class Abliteration:
             ctx.emit(EventType.RESUME, offset + done_before, message=f"study {arm or ''} resumed: {done_before} "
                      f"finished trials kept, {stale} interrupted trial(s) marked failed", logged_until=done_before,
                      arm=arm or None)
-        ctx.emit(EventType.PROGRESS, offset + done_before, total_steps=offset + cfg.trials)
+        self.phase("trials", offset + done_before, offset + cfg.trials)
+        best = RunningBest(cfg.max_kl, [t for t in read_study(ctx.run_dir).trials if t.arm == arm])
 
         def evaluate(number: int, params: TrialParams, t0: float) -> Outcome:
             self.ablator.apply(params)
@@ -199,8 +210,10 @@ class Abliteration:
             step = offset + number + 1
             named = {n: event[n] for n, _d in self.objectives if n in event}
             ctx.emit(EventType.TRIAL, step, **event)
-            ctx.emit(EventType.METRICS, step, **objective_fields(named))
-            ctx.emit(EventType.PROGRESS, offset + len(finished(study)), total_steps=offset + cfg.trials)
+            charted: dict[str, Any] = {**objective_fields(named), "trial_s": event.get("seconds"),
+                                       **best.add(number, named)}  # with the running best
+            ctx.emit(EventType.METRICS, step, **{k: v for k, v in charted.items() if v is not None})
+            self.phase("trials", offset + len(finished(study)), offset + cfg.trials)
             ctx.log(f"abliterate: {arm + ' ' if arm else ''}trial {number}: "
                     + ", ".join(f"{k}={v:.4g}" for k, v in named.items()) + f" ({event.get('seconds')} s)")
 
@@ -227,12 +240,16 @@ class Abliteration:
             return
         params = TrialParams.from_flat(chosen.params, tuple(cfg.components))
         meta = self.trial_meta(chosen, info)
+        parts = 2 if cfg.heal_pairs else 1  # the checkpoint, the healing pairs
+        self.phase("save", 0, parts)
         self.ablator.apply(params)
         try:
             ckpt = save_checkpoint(self.ablator, self.engine.tok, ctx.checkpoints_dir / FINAL, meta)
+            self.phase("save", 1, parts)
             pairs = self.heal_pairs() if cfg.heal_pairs else 0
         finally:
             self.ablator.reset()
+        self.phase("save", parts, parts)
         objectives = objective_fields(chosen.values)
         ctx.emit(EventType.CHECKPOINT, chosen.number + 1, name="final", trial=chosen.number, **objectives)
         gguf = self.gguf_eval(ckpt) if cfg.gguf_eval else None
@@ -274,9 +291,11 @@ class Abliteration:
     def gguf_eval(self, ckpt: Path) -> dict[str, Any] | None:
         from pipeline.abliterate.gguf_eval import evaluate_gguf
 
+        total = 1 + len(self.h_test) + len(self.b_test)  # the conversion, then one step a prompt
+        self.phase("gguf", 0, total)
         try:
             return evaluate_gguf(ckpt, self.work, self.h_test, self.b_test, self.base, self.detector, self.cfg,
-                                 self.engine)
+                                 self.engine, on_step=lambda done: self.phase("gguf", done, total))
         except Exception as exc:  # the HF result stands; say why the GGUF one is missing
             self.ctx.alert("gguf_eval_failed", f"GGUF measurement failed: {type(exc).__name__}: {exc}"[:500],
                            level="warning")

@@ -35,6 +35,7 @@ class Expansion:
         self.written = 0
         self.failures: dict[str, int] = {}
         self.last_failure = ""
+        self.on_progress: Callable[[int, int], None] | None = None  # (written, asked): the run's progress events
 
     def reuse(self, prompts: list[Prompt]) -> list[Prompt]:
         """Prompts written by an earlier attempt of this run (a resume pays for none of them again)."""
@@ -62,6 +63,8 @@ class Expansion:
         shape = expand_shape(sec)
         known = {p.digest for p in prompts}
         self.asked = sum(max(0, per - sum(p.category == c for p in prompts)) for c in cats)
+        if self.on_progress is not None:
+            self.on_progress(0, self.asked)
         for cat in cats:
             have = [p for p in prompts if p.category == cat]
             attempts = 0
@@ -91,6 +94,8 @@ class Expansion:
                 prompts.append(new)
                 have.append(new)
                 self.written += 1
+                if self.on_progress is not None:
+                    self.on_progress(self.written, self.asked)
         return prompts
 
     def verdict(self) -> str | None:

@@ -20,6 +20,7 @@ from pipeline.datagen.expand import Expansion
 from pipeline.datagen.levels import LEVELS, SYSTEM, gen_params, generator_model, item_key, level_of, trace_shape
 from pipeline.datagen.outputs import build_outputs
 from pipeline.datagen.prompts import Prompt, load_prompt_set
+from pipeline.datagen.rates import Rates
 from pipeline.datagen.tally import REDO, Tally, needs_judgement
 from pipeline.judge.calls import RetryPolicy, call_model
 from pipeline.judge.clients import Client, make_client
@@ -64,6 +65,8 @@ class Datagen:
         self.policy = RetryPolicy(self.sec.retries, self.sec.backoff, self.sec.retry_time, self.sec.cap_retries)
         self.judge: LLMJudge | None = None
         self.live = Tally()  # this run's counts: what the folder held, plus what this attempt adds
+        self.rates = Rates(judging=False)  # the dashboard's pace, rates and score means (anew in _plan)
+        self.phases = ["generate"]
         self.done = 0
         self.total = 0
         self.session_done = 0
@@ -97,6 +100,7 @@ class Datagen:
                 store.append_line(self.data / DATAGEN_ERRORS, {**row, "error": {"kind": err.kind, "message": str(err)},
                                                              "ts": round(time.time(), 3)})
                 self.lost_now += 1
+                self.rates.add(None)
                 self._progress()
                 return
             # blocked / empty / refused: recorded with its reason (a resume asks an empty one again)
@@ -117,7 +121,9 @@ class Datagen:
             row["judge"] = None  # no judgement was made: nothing complete to judge, or judging is off
         row["ts"] = round(time.time(), 3)
         store.append_line(self.data / DATAGEN_ITEMS, row)
-        self.live.add(store.Item.from_row(row))
+        done = store.Item.from_row(row)
+        self.live.add(done)
+        self.rates.add(done)
         self.done += 1
         self.session_done += 1
         self._progress()
@@ -154,6 +160,7 @@ class Datagen:
             "complete": t.complete, "truncated": t.truncated, "empty": t.empty, "lost": self.lost_now,
             "blocked": sum(t.blocked.values()), **{f"blocked_{k}": v for k, v in t.blocked.items()},
             "judged": t.judged, "judge_missing": t.judge_missing, "judge_partial": t.judge_partial,
+            **self.rates.metrics(),
         }
         self.ctx.emit(EventType.METRICS, self.done, **{k: v for k, v in metrics.items() if v is not None})
         now = time.monotonic()
@@ -169,6 +176,7 @@ class Datagen:
         planned: set[str] = set()
         work: list[Job] = []
         judging = self.judge is not None
+        self.rates = Rates(judging)
         for p in prompts:
             for i in range(self.sec.traces):
                 level = level_of(i)
@@ -183,6 +191,7 @@ class Datagen:
                     work.append((p, i, key, row))
                 else:
                     self.live.add(item)
+                    self.rates.seen(item)
         self.live.judging = judging
         return planned, work
 
@@ -199,6 +208,9 @@ class Datagen:
         prompts = self._base_prompts()
         if self.sec.per_category:
             exp = Expansion(self.sec, self.data / DATAGEN_EXPANDED, self.ctx.log)
+            self.phases = ["expand", "generate"]
+            exp.on_progress = lambda written, asked: self.ctx.emit(EventType.PROGRESS, written, total_steps=asked,
+                                                                   phase="expand", phases=self.phases)
             prompts = await exp.run(client, exp.reuse(prompts), self.policy, self.gen_ledger, pacer,
                                     self.ctx.stop_requested.is_set)
             if exp.verdict():
@@ -216,7 +228,7 @@ class Datagen:
         self.total = len(planned)
         self.done = self.total - len(work)
         self.ctx.emit(EventType.PROGRESS, self.done, total_steps=self.total, prompts=len(prompts),
-                      traces_per_prompt=self.sec.traces, skipped_done=self.done)
+                      traces_per_prompt=self.sec.traces, skipped_done=self.done, phase="generate", phases=self.phases)
         rejudge = sum(1 for w in work if w[3] is not None)
         self.ctx.log(f"datagen: {len(prompts)} prompts × {self.sec.traces} traces; {self.done} done, "
                      f"{len(work) - rejudge} to generate, {rejudge} to judge again ({client.backend}:{client.model})")

@@ -50,8 +50,11 @@ def reliability(judge: Judge, spec: str, section: Any, cache_dir: Path, pairs: i
     return cached_measure(judge, cache_dir, fresh_twin(spec, section, judge), chosen)
 
 
+Progress = Callable[[int, int], None]  # (answers judged so far, answers to judge): the run's progress events
+
+
 def score_questions(judge: Judge, rows: Sequence[Mapping[str, Any]], questions: Mapping[str, Question],
-                    labels: Sequence[str], limit: int) -> dict[str, Any]:
+                    labels: Sequence[str], limit: int, progress: Progress | None = None) -> dict[str, Any]:
     """Each model's first-sample answers to the same ``limit`` questions, scored on the 9 dimensions:
     means (with missing counts) and the scores per question."""
     out: dict[str, Any] = {"judge": judge.id, "dimensions": {}, "answers": {}, "scores": {}}
@@ -59,7 +62,9 @@ def score_questions(judge: Judge, rows: Sequence[Mapping[str, Any]], questions: 
         return out
     first = {(r["model"], r["qid"]): r for r in rows if r.get("sample") == 0 and not r.get("error")}
     both = [q for q in questions if all((m, q) in first for m in labels)][:limit]
-    for m in labels:
+    if progress is not None:
+        progress(0, len(both) * len(labels))
+    for i, m in enumerate(labels, 1):
         items = [JudgeItem(_messages(questions[q].prompt), first[(m, q)]["answer"]) for q in both]
         js = judge.score(items)
         if len(js) != len(items):
@@ -67,15 +72,17 @@ def score_questions(judge: Judge, rows: Sequence[Mapping[str, Any]], questions: 
         out["dimensions"][m] = dimension_means(js)
         out["answers"][m] = len(items)
         out["scores"][m] = {q: dict(j.scores) for q, j in zip(both, js, strict=True) if j.scores}
+        if progress is not None:
+            progress(i * len(both), len(both) * len(labels))
     return out
 
 
 def judge_section(judge: Judge, spec: str, section: Any, cache_dir: Path, rows: Sequence[Mapping[str, Any]],
                   questions: Mapping[str, Question], labels: Sequence[str], baseline: str | None,
-                  answers: int, calibration: int) -> dict[str, Any]:
+                  answers: int, calibration: int, progress: Progress | None = None) -> dict[str, Any]:
     """Reliability first, then the dimension scores and their change against the baseline."""
     rel = reliability(judge, spec, section, cache_dir, calibration)
-    out = score_questions(judge, rows, questions, labels, answers)
+    out = score_questions(judge, rows, questions, labels, answers, progress)
     out["reliability"] = rel
     if baseline is not None and baseline in labels and out["scores"]:
         out["changes"] = {m: dimension_changes(out, m, baseline) for m in labels if m != baseline}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from pipeline.errors import AbaError, ConfigError
 from pipeline.evaluate import report as rep
 from pipeline.evaluate.models import ModelRef, parse_ref, unique_labels
 from pipeline.evaluate.probe import Setting, Task, answered, collect
+from pipeline.evaluate.progress import EvalProgress, eval_phases
 from pipeline.evaluate.questions import Question, load_questions
 from pipeline.redact import redact
 from pipeline.runs.layout import (
@@ -144,6 +146,7 @@ class EvalRun:
         self.ctx = ctx
         self.cfg = ctx.cfg.section("eval")
         self.out = ctx.run_dir / EVAL_DIR
+        self.progress = EvalProgress(ctx, [])
 
     def run(self) -> None:
         ctx, cfg = self.ctx, self.cfg
@@ -160,7 +163,8 @@ class EvalRun:
         btasks = [Task(it.id, _messages(it.system or cfg.system_prompt, it.prompt), sets[0], 0, {"battery": True})
                   for it in (battery.items if battery else [])]
         total = len(refs) * (len(tasks) + len(btasks))
-        ctx.emit(EventType.PROGRESS, 0, total_steps=total, models=[r.label for r in refs])
+        self.progress = EvalProgress(ctx, eval_phases(cfg.judge, cfg.tournament, len(refs)))
+        self.progress.start("answer", total, models=[r.label for r in refs])
         done = 0
         threads = cfg.threads or None
         for ref in refs:
@@ -168,7 +172,7 @@ class EvalRun:
             base = done
 
             def progress(n: int, _of: int, base: int = base) -> None:
-                self.ctx.emit(EventType.PROGRESS, base + n, total_steps=total)
+                self.progress.answered(base + n)
 
             try:
                 from pipeline.evaluate.probe import open_generator
@@ -190,7 +194,7 @@ class EvalRun:
                 ctx.log("eval: stop requested; a resume answers what is missing")
                 return
             done += len(tasks) + len(btasks)
-            ctx.emit(EventType.PROGRESS, done, total_steps=total)
+            self.progress.answered(done, fresh=0)
         self.report(refs, questions, battery)
 
     def _remember(self, ref: ModelRef, facts: dict[str, Any]) -> None:
@@ -235,7 +239,7 @@ class EvalRun:
                 ctx.log(f"eval: measuring the judge {judge.id} on {cfg.judge_calibration} calibration pairs")
                 extra["judge"] = judge_section(judge, cfg.judge, ctx.cfg.sections.get("judge"), self.out / JUDGE_CACHE,
                                                rows, questions, labels, baseline, cfg.judge_answers,
-                                               cfg.judge_calibration)
+                                               cfg.judge_calibration, progress=self.progress.judged)
                 if cfg.tournament and len(labels) > 1:
                     extra["tournament"] = self.tournament(judge, rows, questions, labels)
                     add_tournament_swaps(extra["judge"], extra["tournament"]["order_swap"])
@@ -254,9 +258,10 @@ class EvalRun:
         report["best"] = self.choose_best(refs, report)
         atomic_write_text(ctx.run_dir / EVAL_REPORT_MD, rep.markdown(report))
         atomic_write_json(ctx.run_dir / EVAL_REPORT_JSON, report)  # last: the report is complete
-        for r in refs:
+        for place, r in enumerate(refs, 1):
             m = report["per_model"][r.label]["metrics"]
             ctx.emit(EventType.EVAL, None, model=r.label, **{k: m[k]["p"] for k in rep.HEADLINE})
+            self.progress.headline(place, {k: m[k]["p"] for k in rep.HEADLINE})
         ctx.log(f"eval: report written: {ctx.run_dir / EVAL_REPORT_MD}")
         return report
 
@@ -292,9 +297,12 @@ class EvalRun:
                        and r["setting"] in first and r["qid"] in qids} for m in labels}
         prompts = {q: _messages(self.cfg.system_prompt, questions[q].prompt) for q in qids}
         path = self.out / EVAL_TOURNAMENT
+        matches = sum(1 for q in qids for a, b in combinations(labels, 2) if q in answers[a] and q in answers[b])
+        self.progress.start("tournament", matches)
         with open(path, "w", encoding="utf-8") as fh:
             def log(o: tn.Outcome) -> None:
                 fh.write(redact(json.dumps(o.__dict__, ensure_ascii=False)) + "\n")
+                self.progress.advanced("tournament")
             outcomes = tn.play(judge, prompts, answers, on_outcome=log, stop=self.ctx.stop_requested.is_set)
         votes = [v for f in self.cfg.votes for v in read_votes(Path(f))]
         outcomes += tn.human_outcomes(votes)

@@ -21,6 +21,7 @@ from pipeline.evaluate.models import model_label
 from pipeline.merge.plan import Branch, BranchRunner, plan_branches, shared_sections
 from pipeline.merge.report import summarise, write_report
 from pipeline.merge.sources import AdapterSource, check_compatible, check_settings, resolve_source
+from pipeline.merge.watch import merge_phases
 from pipeline.runs.layout import BEST, COMPARISON_JSON, COMPARISON_MD, EVAL_REPORT_MD, FINAL, REPORT_DIR
 from pipeline.runs.vocabulary import EventType
 
@@ -73,7 +74,7 @@ class MergeJob:
         from pipeline.merge.combine import merge_to_checkpoint
         from pipeline.models.resolve import resolve_model
 
-        self.ctx.emit(EventType.PROGRESS, 0, total_steps=1, phase="merge")
+        self.ctx.emit(EventType.PROGRESS, 0, total_steps=1, phase="merge", phases=merge_phases(self.sec))
         t0 = time.time()
         base_source = sources[0].base_source
         base = resolve_model(base_source)

@@ -105,6 +105,7 @@ class BranchRunner:
         self.poll = poll
         self.store = RunStore(ctx.run_dir.parent)
         self.path: Path = ctx.run_dir / BRANCHES_FILE
+        self.stages: dict[str, str] = {}  # branch label → its run's stage (from its status)
         self._load()
 
     def _load(self) -> None:
@@ -132,9 +133,11 @@ class BranchRunner:
         if b.run_id is None:
             return "pending"
         try:
-            return read_status(self.store.root / b.run_id).state
+            st = read_status(self.store.root / b.run_id)
         except (OSError, ValueError):
             return "lost"
+        self.stages[b.label] = st.stage
+        return st.state
 
     def _start(self, b: Branch) -> None:
         from pipeline.runs import launcher
@@ -162,10 +165,13 @@ class BranchRunner:
 
     def run(self) -> bool:
         """True when every branch succeeded; False when stopped. A failed branch fails the merge run."""
+        from pipeline.merge.watch import BranchWatch
+
         todo = list(self.branches)
         started: set[str] = set()
         done = 0
-        self.ctx.emit(EventType.PROGRESS, 0, total_steps=len(todo), phase=self.phase)
+        watch = BranchWatch(self.ctx, self.phase)  # progress: the branches' own steps, summed
+        watch.start()
         while True:
             if self.ctx.stop_requested.is_set():
                 self._stop_active()
@@ -194,10 +200,8 @@ class BranchRunner:
                     self._stop_active()
                     self.ctx.fail(f"merge: branch {b.label} (run {b.run_id}) ended {st}; the merge run needs it "
                                   f"(see aba status {b.run_id}; resume it, then resume this run)")
-            ok = sum(1 for b in todo if states[b.label] == "succeeded")
-            if ok != done:
-                done = ok
-                self.ctx.emit(EventType.PROGRESS, done, total_steps=len(todo), phase=self.phase)
+            watch.look([(b.label, b.run_id) for b in todo], self.store.root, self.stages)
+            done = sum(1 for b in todo if states[b.label] == "succeeded")
             if done == len(todo):
                 return True
             time.sleep(self.poll)

@@ -3,7 +3,8 @@
 Every rule takes plain values (numbers, timestamps, states) and returns an :class:`Alert` or None,
 so it is tested directly; the UI's watcher thread calls them and the book decides what is new.
 What the seeds missed and these catch: NaN/inf loss or gradient norm for thousands of steps, a
-collapsed loss, a stalled worker, a starved GPU, VRAM about to run out, a run that died.
+collapsed loss, a stalled worker, a starved GPU, VRAM about to run out, a run that died; and for the
+other stages, a datagen run whose traces or judgements start failing, a study that stopped improving.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pipeline.runs.vocabulary import AlertLevel
@@ -46,6 +47,10 @@ class Thresholds:
     collapse_ratio: float = 0.01
     collapse_window: int = 5
     disk_low_mb: float = 1024.0
+    error_rate: float = 0.1  # datagen: share of the last traces with no complete text (datagen.max_lost's default)
+    judge_missing_rate: float = 0.1  # datagen: share of the last complete traces the judge left unjudged
+    rate_min_items: int = 10  # traces a datagen run must have before its rates are judged
+    study_patience: int = 10  # abliteration: trials in a row that did not change the running best
 
 
 def _fmt(value: float) -> str:
@@ -139,6 +144,39 @@ def disk_low(path: str | None, free: int | None, total: int | None, threshold_mb
     of = f" of {total / 2**30:.1f} GiB" if total else ""
     return Alert("disk_low", WARNING, f"runs dir on {path}: {free / 2**20:.0f} MiB free{of} while {who} runs "
                  f"(below {threshold_mb:g} MiB)", running[0], key=f"disk_low:{path}")
+
+
+def rate_high(run_id: str, code: str, what: str, rate: float | None, threshold: float, done: int | None,
+              min_items: int) -> Alert | None:
+    """A share of the recent work gone wrong above ``threshold`` (0: off), once ``min_items`` are done (a first
+    failure is not yet a rate)."""
+    if rate is None or threshold <= 0 or done is None or done < min_items or rate <= threshold:
+        return None
+    return Alert(code, WARNING, f"{run_id}: {what} {rate:.0%} over the last traces (above {threshold:.0%})", run_id)
+
+
+def study_stalled(run_id: str, since_best: float | None, patience: int) -> Alert | None:
+    """``since_best`` trials in a row without a new running best (0 patience: off)."""
+    if since_best is None or patience <= 0 or since_best < patience:
+        return None
+    return Alert("study_stalled", WARNING, f"{run_id}: no trial improved on the best for {since_best:.0f} trials "
+                 "(stop it early, or widen the search)", run_id)
+
+
+def stage_conditions(run_id: str, last: Mapping[str, object], done: int | None, th: Thresholds) -> list[Alert | None]:
+    """The conditions a running run's latest metrics show (they are only present for their stage)."""
+
+    def num(key: str) -> float | None:
+        value = last.get(key)
+        return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+    return [
+        rate_high(run_id, "error_rate_high", "traces with no complete text:", num("error_rate"), th.error_rate, done,
+                  th.rate_min_items),
+        rate_high(run_id, "judge_missing_high", "judgements missing:", num("judge_missing_rate"),
+                  th.judge_missing_rate, done, th.rate_min_items),
+        study_stalled(run_id, num("trials_since_best"), th.study_patience),
+    ]
 
 
 def run_ended(run_id: str, state: str, reason: str | None) -> Alert | None:

@@ -78,6 +78,8 @@ class RunRow:
     parent: str | None
     where: str = "local"  # or slurm:<job>@<nodes> (pipeline.runs.cluster.state.where)
     waiting: str | None = None  # why a queued run waits (Slurm's pending reason, or `after RUN`)
+    phase: str | None = None  # the part of its run that step/total and the ETA count (the stage's phases)
+    eta_more: bool = False  # later phases follow: the ETA covers this one only (shown as "ETA+")
 
 
 @dataclass
@@ -107,9 +109,12 @@ def mtime(path: Path) -> float | None:
         return None
 
 
-def summarize_tail(path: Path, lines: int = 200, head_bytes: int = 64 << 10) -> dict[str, Any]:
-    """Step, total and last loss of an events file, from its first and last blocks only (the
-    progress event with total_steps comes first; the latest metrics come last)."""
+def summarize_tail(path: Path, lines: int = 200, head_bytes: int = 64 << 10,
+                   counted_by: str = "metrics") -> dict[str, Any]:
+    """Where a run stands, from the first and last blocks of its events file only (the first progress event
+    comes first; the latest metrics and progress come last): ``step`` (its last metrics step), ``done`` (its
+    count in ``phase``: the step of the latest progress event, or of a later metrics event when the stage is
+    ``counted_by`` metrics), ``total`` (that phase's), ``phase``, and the last ``loss`` and ``reward``."""
     out: dict[str, Any] = {}
     try:
         raws = read_last_lines(path, lines)
@@ -121,19 +126,32 @@ def summarize_tail(path: Path, lines: int = 200, head_bytes: int = 64 << 10) -> 
         ev = parse_line(raw)
         if ev and ev.get("type") == EventType.PROGRESS and is_number(ev.get("total_steps")):
             out["total"] = int(ev["total_steps"])
+            if isinstance(ev.get("phase"), str):
+                out["phase"] = ev["phase"]
+            break
+    seen_progress = False
     for raw in reversed(raws):
         ev = parse_line(raw)
         if not ev:
             continue
-        if ev.get("type") == EventType.PROGRESS and is_number(ev.get("total_steps")) and "total_tail" not in out:
-            out["total_tail"] = out["total"] = int(ev["total_steps"])  # a resume may announce a new total
-        if ev.get("type") != EventType.METRICS:
+        kind = ev.get("type")
+        if kind == EventType.PROGRESS and is_number(ev.get("total_steps")) and not seen_progress:
+            seen_progress = True  # the latest: a resume may announce a new total, a new phase its own
+            out["total"] = int(ev["total_steps"])
+            out.pop("phase", None)
+            if isinstance(ev.get("phase"), str):
+                out["phase"] = ev["phase"]
+            if "done" not in out and is_number(ev.get("step")):
+                out["done"] = int(ev["step"])
+        if kind != EventType.METRICS:
             continue
-        if "step" not in out and is_number(ev.get("step")):
-            out["step"] = ev["step"]
-        if "loss" not in out and is_number(ev.get("loss")):
-            out["loss"] = ev["loss"]
-        if "step" in out and "loss" in out:
+        if is_number(ev.get("step")):
+            out.setdefault("step", ev["step"])
+            if counted_by == "metrics":
+                out.setdefault("done", int(ev["step"]))
+        for key in ("loss", "reward"):
+            if key not in out and is_number(ev.get(key)):
+                out[key] = ev[key]
+        if seen_progress and all(k in out for k in ("step", "loss", "reward")):
             break
-    out.pop("total_tail", None)
     return out

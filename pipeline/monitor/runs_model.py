@@ -47,10 +47,27 @@ log = logging.getLogger(__name__)
 
 
 
+def _stage(stage: str | None) -> registry.Stage | None:
+    return registry.stages().get(stage or "")
+
+
 def _collapse_alert(stage: str | None) -> bool:
     """Whether a collapsing loss is a fault for this stage (the registry says; GRPO's sits near 0 by design)."""
-    st = registry.stages().get(stage or "")
+    st = _stage(stage)
     return bool(st and st.collapse_alert)
+
+
+def _counted_by(e: RunEntry) -> str:
+    st = _stage(e.status.stage if e.status else None)
+    return st.counted_by if st else "metrics"
+
+
+def _phase(e: RunEntry, phase: str | None) -> str | None:
+    """The phase to show: the run's own, else the stage's only phase (a trainer's progress names none)."""
+    if phase:
+        return phase
+    st = _stage(e.status.stage if e.status else None)
+    return st.phases[0].name if st and len(st.phases) == 1 else None
 
 class RunsModel(RunsViews):
     def __init__(self, store: RunStore, thresholds: Thresholds | None = None, tail_lines: int = 20000,
@@ -225,7 +242,7 @@ class RunsModel(RunsViews):
 
     def _unload(self, e: RunEntry) -> None:
         with self.lock:
-            e.series = RunSeries(monotonic=e.series.monotonic)
+            e.series = RunSeries(monotonic=e.series.monotonic, counted_by=e.series.counted_by)
             e.tail, e.loaded, e.summary_sig, e.alerts_seen = None, False, None, 0
 
     def _poll_summary(self, e: RunEntry) -> None:
@@ -234,7 +251,7 @@ class RunsModel(RunsViews):
         if sig == e.summary_sig:
             return
         e.summary_sig = sig
-        summary = summarize_tail(path) if sig else {}
+        summary = summarize_tail(path, counted_by=_counted_by(e)) if sig else {}
         with self.lock:
             if summary != e.summary:
                 e.summary = summary
@@ -253,15 +270,18 @@ class RunsModel(RunsViews):
         path = e.path / EVENTS_FILE
         first: list[dict[str, Any]] = []
         if e.tail is None:
+            e.series.counted_by = _counted_by(e)
             e.tail, first, tail_only = open_events(path, self.tail_lines, self.full_history_bytes)
             e.series.tail_only = tail_only
             e.loaded = True
             if tail_only:  # the progress event with total_steps comes first: read it from the head
-                summary = summarize_tail(path)
+                summary = summarize_tail(path, counted_by=e.series.counted_by)
                 with self.lock:
                     e.summary = summary
                     if e.series.total_steps is None and is_number(summary.get("total")):
                         e.series.total_steps = int(summary["total"])  # the ETA needs it too
+                    if e.series.phase is None and isinstance(summary.get("phase"), str):
+                        e.series.phase = summary["phase"]
         resets = e.tail.resets
         events = e.tail.poll(max_bytes=CHUNK_BYTES)
         if e.tail.size > e.tail.offset:
@@ -310,6 +330,8 @@ class RunsModel(RunsViews):
             if loss is not None and (e.kind == "foreign" or (e.active and _collapse_alert(stage))):
                 current.append(rules.loss_collapse(e.run_id, loss.ys, th.collapse_loss, th.collapse_ratio,
                                                    th.collapse_window))
+            if e.active and e.loaded:
+                current.extend(rules.stage_conditions(e.run_id, e.series.last, e.series.done, th))
         with self.lock:
             fresh = self.book.sync("runs", current)
             self._new_alerts.extend(fresh)
@@ -378,12 +400,16 @@ class RunsModel(RunsViews):
 
     def _row(self, e: RunEntry) -> RunRow:
         s, st = e.series, e.status
+        more = False
         if e.loaded:
-            step, total = s.step, s.total_steps
+            step, total, phase = s.done if s.done is not None else s.step, s.total_steps, s.phase
             loss = s.last.get("loss")
             eta = s.eta(self.clock()) if e.active else None
+            more = e.active and s.more_phases
         else:
-            step, total, loss, eta = e.summary.get("step"), e.summary.get("total"), e.summary.get("loss"), None
+            sm = e.summary
+            step, total, loss, eta, phase = sm.get("done", sm.get("step")), sm.get("total"), sm.get("loss"), None, \
+                sm.get("phase")
         started = st.started_at if st else (e.series.first_ts or _mtime(e.path))
         malformed = 0
         if e.tail is not None:
@@ -399,6 +425,7 @@ class RunsModel(RunsViews):
             alert_level=self.book.worst_level(e.run_id), malformed=malformed,
             attempt=st.attempt if st else 1, parent=st.parent if st else None,
             where=where(st) if st else "local", waiting=waiting_for(st) if st else None,
+            phase=_phase(e, phase), eta_more=more,
         )
 
 

@@ -183,16 +183,27 @@ class NonFinite:
 
 @dataclass
 class RunSeries:
-    """Everything the UI knows about one run's events, fed incrementally by the watcher thread."""
+    """Everything the UI knows about one run's events, fed incrementally by the watcher thread.
+
+    Progress is counted per phase: ``done`` of ``total_steps`` in ``phase`` (a `progress` event naming
+    another phase starts a new count), from the step of `progress` events and, for a stage ``counted_by``
+    metrics (the registry says), of `metrics` events too. The ETA is the current phase's."""
 
     series: dict[str, Series] = field(default_factory=dict)
     last: dict[str, Any] = field(default_factory=dict)  # last value of every metric, NaN included
-    step: int | None = None
+    step: int | None = None  # the step of the last metrics event (the charts' x)
     total_steps: int | None = None
-    eta_s: float | None = None
-    first_ts: float | None = None  # time of the first metrics event (for the step rate)
+    eta_s: float | None = None  # the stage's own estimate for this phase (a metrics eta_s)
+    first_ts: float | None = None  # time of the first metrics event
     first_step: int | None = None
     last_ts: float | None = None
+    counted_by: str = "metrics"
+    phase: str | None = None
+    phases: list[str] = field(default_factory=list)  # every phase the run announced, in order
+    done: int | None = None
+    count_start: tuple[float, int] | None = None  # (ts, done) of the phase's first count
+    count_origin: tuple[float, int] | None = None  # (ts, done) of its first advance: the rate is taken from here
+    count_ts: float | None = None  # ts of the latest count
     events: int = 0
     nonfinite: list[NonFinite] = field(default_factory=list)  # new since the last take_nonfinite()
     alerts: list[dict[str, Any]] = field(default_factory=list)  # alert events the worker wrote
@@ -201,8 +212,8 @@ class RunSeries:
     tail_only: bool = False  # True when only the end of a big file was read
 
     def reset(self) -> None:
-        # Every field back to its default (a fresh instance's), keeping the x-axis mode.
-        vars(self).update(vars(RunSeries(monotonic=self.monotonic)))
+        # Every field back to its default (a fresh instance's), keeping the x-axis mode and how it counts.
+        vars(self).update(vars(RunSeries(monotonic=self.monotonic, counted_by=self.counted_by)))
 
     def metric_names(self) -> list[str]:
         return sorted(self.series)
@@ -223,8 +234,7 @@ class RunSeries:
             if is_number(ts):
                 self.last_ts = ts
             if kind == EventType.PROGRESS:
-                if is_number(ev.get("total_steps")):
-                    self.total_steps = int(ev["total_steps"])
+                self._progress(ev, ts)
                 continue
             if kind == EventType.ALERT:
                 self.alerts.append(ev)
@@ -240,6 +250,8 @@ class RunSeries:
                 self.first_step = step
                 self.first_ts = ts if is_number(ts) else None
             self.step = step
+            if self.counted_by == "metrics":
+                self._count(step, ts)
             for key, value in ev.items():
                 if key in NOT_METRICS or not is_number(value):
                     continue
@@ -253,24 +265,54 @@ class RunSeries:
                 changed.add(key)
         return changed
 
+    def _progress(self, ev: dict[str, Any], ts: Any) -> None:
+        phases = ev.get("phases")
+        if isinstance(phases, list) and all(isinstance(p, str) for p in phases):
+            self.phases = list(phases)
+        phase = ev.get("phase") if isinstance(ev.get("phase"), str) else None
+        if phase != self.phase and (phase is not None or self.phase is not None):
+            # A new phase counts from its own start: its rate, total and the stage's estimate are its own.
+            self.phase, self.count_start, self.count_origin, self.eta_s = phase, None, None, None
+        if is_number(ev.get("total_steps")):
+            self.total_steps = int(ev["total_steps"])
+        if is_number(ev.get("step")):
+            self._count(int(ev["step"]), ts)
+
+    def _count(self, done: int, ts: Any) -> None:
+        if not is_number(ts):
+            self.done = done
+            return
+        if self.count_start is None or done < self.count_start[1]:  # a resume from an earlier point restarts it
+            self.count_start, self.count_origin = (ts, done), None
+        elif self.count_origin is None and done > self.count_start[1]:
+            self.count_origin = (ts, done)
+        self.done, self.count_ts = done, ts
+
+    @property
+    def more_phases(self) -> bool:
+        """Phases the run announced that come after the current one (its ETA does not cover them)."""
+        return self.phase in self.phases and self.phases.index(self.phase) < len(self.phases) - 1
+
     def take_nonfinite(self) -> list[NonFinite]:
         out, self.nonfinite = self.nonfinite, []
         return out
 
     def eta(self, now: float | None = None) -> float | None:
-        """Seconds left: the trainer's own eta_s when logged, else from the step rate so far."""
+        """Seconds left in the current phase: the stage's own eta_s when logged, else from the rate since the
+        phase's first advance (its first unit often carries the loading: it is left out once a second one
+        came), else since the phase began."""
         if self.eta_s is not None:
             return self.eta_s
-        total, step, first_step, first_ts, last_ts = (self.total_steps, self.step, self.first_step, self.first_ts,
-                                                      self.last_ts)
-        if total is None or step is None or first_step is None or first_ts is None or last_ts is None:
+        total, done, last = self.total_steps, self.done, self.count_ts
+        if total is None or done is None or last is None or self.count_start is None:
             return None
-        done = step - first_step
-        left = total - step
-        elapsed = last_ts - first_ts
-        if done <= 0 or elapsed <= 0 or left < 0:
+        left = total - done
+        if left < 0:
             return None
-        return left * elapsed / done
+        for origin in (self.count_origin, self.count_start):
+            if origin is not None and done > origin[1] and last > origin[0]:
+                return left * (last - origin[0]) / (done - origin[1])
+        return None
 
     def memory_bytes(self) -> int:
         return sum(s.memory_bytes() for s in self.series.values())

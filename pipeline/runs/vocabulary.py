@@ -88,7 +88,12 @@ class JudgeStats(TypedDict, total=False):
 class MetricsFields(Objectives, total=False):
     """The numbers a step logged, any name → number (every one is a chart): also `rewards/<dim>`, `eval_*`;
     datagen's progress (`done`, `total`, `items_per_s`, `requests`, `retries`, `errors`, `errors_<kind>`,
-    `tokens_*`, `cost_usd`, `judge_missing`); abliteration's objectives after each trial"""
+    `tokens_*`, `cost_usd`, `judge_missing`) and its dashboard series (`items_per_min` over the last minute,
+    `error_rate` and `judge_missing_rate` over the last traces, `judge_mean/<level>`); eval's `answers_per_min`
+    (step: answers done) and each model's `headline/<metric>` (step: the model's place in the report);
+    abliteration's objectives after each trial with the running best (`best/<objective>`, the trial the
+    chosen rule would keep), `trials_since_best` and `trial_s`; a merge run's branches (`progress/<branch>`,
+    share done, and `reward/<branch>`; step: the branches' steps summed)"""
 
     loss: float
     accuracy: float
@@ -102,10 +107,18 @@ class MetricsFields(Objectives, total=False):
     tokens_per_s: float
     eta_s: float
     pid: float
+    items_per_min: float
+    error_rate: float
+    judge_missing_rate: float
+    answers_per_min: float
+    trials_since_best: int
+    trial_s: float
 
 
 class ProgressFields(TypedDict, total=False):
-    """The denominator for step/total and ETA (a resume may announce a new total)"""
+    """The denominator for step/total and ETA (a resume may announce a new total); `phase`: the part of the
+    run it counts (its step is the count within that phase: a new phase starts from 0), `phases`: every phase
+    this run will go through, in order (the stage registry's `phases` names them and their units)"""
 
     total_steps: Required[int]
     epochs: float
@@ -113,6 +126,7 @@ class ProgressFields(TypedDict, total=False):
     grad_accum: int
     samples_per_step: int
     phase: str
+    phases: list[str]
     models: list[str]
     quants: list[str]
     checkpoint: str
@@ -124,8 +138,8 @@ class ProgressFields(TypedDict, total=False):
 class AlertFields(TypedDict):
     """`level` `warning`/`error`; `code` from the stage: `stage_failed`, `nan_loss`, `nan_grad_norm`,
     `loss_collapse`, `checkpoint_missing`, `best_metric`, `backend_fallback`, `data_duplicates`, `oom_halved`,
-    `gguf_eval_failed`, `scorer_*`, `expansion_short`; from the supervisor: `chain_failed`, `disk_low`,
-    `stall_timeout` (the warning, with when it acts), `stalled`"""
+    `gguf_eval_failed`, `scorer_*`, `expansion_short`, `judge_no_signal`, `weak_judge`; from the supervisor:
+    `chain_failed`, `disk_low`, `stall_timeout` (the warning, with when it acts), `stalled`"""
 
     code: str
     level: AlertLevel
