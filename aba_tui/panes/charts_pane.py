@@ -9,6 +9,7 @@ so the pane shows a placeholder for a moment at start and the first frame comes 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -24,6 +25,7 @@ from textual.worker import get_current_worker
 
 from aba_tui.panes.metric_chart import MetricChart, Trace
 from aba_tui.themes import FALLBACK_CHART
+from pipeline.monitor.chart_spec import stage_charts
 from pipeline.monitor.views import RunsViews
 
 SMOOTHING_LEVELS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
@@ -48,7 +50,9 @@ class ChartsPane(Vertical):
 ## Charts
 `[` / `]` smoothing down/up (EMA weight of the past), `w` the step window (all, last 10k/1k/100),
 `e` eval points on/off. On a focused chart: `m` picks its metric (any metric the runs logged), `L` log scale.
-Pin runs with space in the runs list to overlay them."""
+Pin runs with space in the runs list to overlay them. The charts follow the highlighted run's stage (the
+stage registry names each stage's charts; training stages show `charts.metrics`); a metric you pick is
+kept for that stage's runs."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("left_square_bracket", "smooth(-1)", "Less smooth", id="charts.smooth-less", key_display="[",
@@ -70,7 +74,11 @@ Pin runs with space in the runs list to overlay them."""
         super().__init__(**kwargs)
         self.model = model
         self.on_drawn = on_drawn
-        self.metrics = metrics
+        self.default_metrics = list(metrics)  # the user's charts.metrics (stages with no charts of their own)
+        self.metrics = list(metrics)  # the charts shown now, left to right
+        self.layout_key = ""  # whose charts they are: a stage's name, "" for the defaults
+        self.picked: dict[tuple[str, int], str] = {}  # (layout, chart) → the operator's pick
+        self._mounting = asyncio.Lock()
         self.set_reactive(ChartsPane.run_colors, tuple(run_colors))
         self.set_reactive(ChartsPane.smoothing, smoothing)
         self.set_reactive(ChartsPane.eval_points, eval_points)
@@ -89,10 +97,37 @@ Pin runs with space in the runs list to overlay them."""
         self.call_after_refresh(self._mount_charts)
 
     async def _mount_charts(self) -> None:
-        row = self.query_one("#chart-row", Horizontal)
-        await row.remove_children()
-        await row.mount_all(MetricChart(m, id=f"chart-{i}", classes="chart") for i, m in enumerate(self.metrics))
+        async with self._mounting:  # a stage change while mounting: the second pass mounts the latest list
+            row = self.query_one("#chart-row", Horizontal)
+            if [c.metric for c in self.charts()] == self.metrics and self.charts():
+                return
+            await row.remove_children()
+            await row.mount_all(MetricChart(m, id=f"chart-{i}", classes="chart") for i, m in enumerate(self.metrics))
         self.redraw()
+
+    def follow(self, stage: str | None) -> None:
+        """Show the charts of ``stage`` (the highlighted run's), with the operator's picks for it."""
+        key, specs = stage_charts(stage, self.default_metrics)
+        wanted = [self.picked.get((key, i), m) for i, m in enumerate(specs)]
+        self.layout_key = key
+        if wanted == self.metrics:
+            return
+        self.metrics = wanted
+        charts = self.charts()
+        if len(charts) == len(wanted):
+            for chart, metric in zip(charts, wanted, strict=True):
+                chart.metric = metric  # each asks for its data again (DataWanted, coalesced)
+        elif self.is_mounted and not self.query("#charts-placeholder"):
+            self.call_later(self._mount_charts)
+
+    def pick(self, chart: MetricChart, metric: str) -> None:
+        """The operator chose ``metric`` for ``chart``: kept for this layout's runs."""
+        charts = self.charts()
+        if chart in charts:
+            i = charts.index(chart)
+            self.picked[(self.layout_key, i)] = metric
+            self.metrics[i] = metric
+        chart.metric = metric
 
     def charts(self) -> list[MetricChart]:
         return list(self.query(MetricChart))
@@ -145,7 +180,8 @@ Pin runs with space in the runs list to overlay them."""
     def _prepare(self, charts: list[MetricChart], runs: list[tuple[str, str]], smoothing: float,
                  window: float | None, eval_points: bool) -> None:
         # Every chart in one pass and one hand-over, so one repaint shows them all.
-        done = [(c, c.traces(self.model, runs, smoothing, window, eval_points)) for c in charts]
+        palette = list(self.run_colors or FALLBACK_CHART)
+        done = [(c, c.traces(self.model, runs, smoothing, window, eval_points, palette)) for c in charts]
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._apply, done, smoothing)
 

@@ -9,6 +9,7 @@ draws what it is handed (``show``) and asks with messages (``DataWanted``, ``Pic
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,6 +23,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from aba_tui.panes.braille import AXIS, TITLE, Line, layout
+from pipeline.monitor.chart_spec import expand
 from pipeline.monitor.series import PlotData
 
 if TYPE_CHECKING:
@@ -35,10 +37,12 @@ class Trace:
     data: PlotData
     eval_x: list[float]
     eval_y: list[float]
+    series: str = ""  # the metric drawn (a chart of several: "a+b", "family/*")
 
 
 class MetricChart(Widget):
-    """One metric against step for the selected and pinned runs."""
+    """One metric (or several: ``a+b``, ``family/*``, aba pipeline.monitor.chart_spec) against step for the
+    selected and pinned runs."""
 
     DEFAULT_CSS = """
     MetricChart {
@@ -57,7 +61,9 @@ class MetricChart(Widget):
 ## Chart
 One metric against step for the highlighted run and every pinned run (space in the runs list pins).
 The bright line is the EMA-smoothed value; the faint one the raw values (min/max per column, so spikes show).
-Crosses are eval points (eval_<metric>)."""
+Crosses are eval points (eval_<metric>). The charts follow the highlighted run's stage (a datagen run shows
+its pace, error rates and judge scores; a study its refusals and KL with the running best); a chart of
+several metrics names each in its colour in its title. `m` picks another, kept for that stage's runs."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "pick_metric", "Metric", id="chart.metric", tooltip="pick this chart's metric"),
@@ -103,15 +109,20 @@ Crosses are eval points (eval_<metric>)."""
             self.post_message(self.DataWanted())
 
     def traces(self, model: RunsViews, runs: list[tuple[str, str]], smoothing: float, window: float | None,
-               eval_points: bool) -> list[Trace]:
-        """What this chart draws, from the model's copies (called from the charts pane's worker thread)."""
+               eval_points: bool, palette: Sequence[str] = ()) -> list[Trace]:
+        """What this chart draws, from the model's copies (called from the charts pane's worker thread).
+        Several metrics in one chart take turns in ``palette`` (run by run), one metric the run's colour."""
         # One bucket a column: its min and max are the column's two braille dots.
         buckets = max(16, self.size.width - 8)
+        names = expand(self.metric, model.metric_names(rid for rid, _c in runs))
+        colors = list(palette) or [c for _r, c in runs]
         out: list[Trace] = []
-        for run_id, color in runs:
-            got = model.chart_data(run_id, self.metric, buckets, smoothing, window, eval_points)
-            if got is not None:
-                out.append(Trace(run_id, color, got.data, got.eval_x, got.eval_y))
+        for i, (run_id, color) in enumerate(runs):
+            for j, name in enumerate(names):
+                got = model.chart_data(run_id, name, buckets, smoothing, window, eval_points)
+                if got is not None:
+                    ink = color if len(names) == 1 or not colors else colors[(i * len(names) + j) % len(colors)]
+                    out.append(Trace(run_id, ink, got.data, got.eval_x, got.eval_y, name))
         return out
 
     def show(self, traces: list[Trace], smoothing: float) -> None:
@@ -126,7 +137,7 @@ Crosses are eval points (eval_<metric>)."""
 
     def _signature(self, traces: list[Trace], smoothing: float) -> tuple:
         return (smoothing, self.log_y, self.size, self.app.theme,
-                tuple((t.run_id, t.color, t.data.total_points, t.data.raw_x[-1:], t.data.raw_y[-1:],
+                tuple((t.run_id, t.series, t.color, t.data.total_points, t.data.raw_x[-1:], t.data.raw_y[-1:],
                        len(t.eval_x), t.data.raw_x[:1]) for t in traces))
 
     def render_line(self, y: int) -> Strip:
@@ -146,6 +157,23 @@ Crosses are eval points (eval_<metric>)."""
         total = sum(t.data.total_points for t in self._traces)
         return f"{self.metric}  ({total:,} pts)" + ("  · log y" if self._log_ok() else "")
 
+    def _key(self, width: int) -> list[tuple[str, str | None]] | None:
+        """The title of a chart of several metrics: each name in its line's colour (None: one metric)."""
+        inks: dict[str, str] = {}
+        for t in self._traces:
+            inks.setdefault(t.series, t.color)
+        if len(inks) < 2:
+            return None
+        parts: list[tuple[str, str | None]] = []
+        for i, (name, ink) in enumerate(inks.items()):
+            parts += [(" · ", TITLE)] if i else []
+            parts.append((name, ink))
+        used = sum(len(text) for text, _ink in parts)
+        if used > width:
+            return None  # too narrow for the key: the plain title
+        pad = width - used
+        return [(" " * (pad // 2), None), *parts, (" " * (pad - pad // 2), None)]
+
     def _build(self) -> list[Strip]:
         self.builds += 1
         width, height = self.size
@@ -164,6 +192,9 @@ Crosses are eval points (eval_<metric>)."""
             if t.eval_x:
                 lines.append(Line(t.eval_x, t.eval_y, t.color, marker="×"))
         rows = layout(width, height, self._title(), lines, self._log_ok())
+        key = self._key(width)
+        if key is not None:
+            rows[0] = key
         styles: dict[str | None, Style] = {None: base, AXIS: base + Style(dim=True), TITLE: base + Style(bold=True)}
         strips = []
         for row in rows:

@@ -13,11 +13,11 @@ from aba_tui.panes.measured_table import MeasuredTable, cell_len, fit_columns
 from pipeline.monitor import fmt
 from pipeline.monitor.entries import RunRow
 
-COLUMNS = (("mark", ""), ("run", "RUN"), ("stage", "STAGE"), ("state", "STATE"), ("step", "STEP"),
-           ("eta", "ETA"), ("loss", "LOSS"), ("age", "AGE"))
+COLUMNS = (("mark", ""), ("run", "RUN"), ("stage", "STAGE"), ("state", "STATE"), ("phase", "PHASE"),
+           ("step", "STEP"), ("eta", "ETA"), ("loss", "LOSS"), ("age", "AGE"))
 # When the pane is narrow these columns go first, in this order, then the run's name is cut (down to
 # RUN_MIN, with an ellipsis): step, state, loss and ETA stay (what a glance at a run is for).
-DROP_ORDER = ("age", "stage")
+DROP_ORDER = ("age", "phase", "stage")
 RUN_MIN = 14
 STATE_STYLE = {  # theme colour names (resolved against the current theme when drawn)
     "running": "primary", "queued": "secondary", "succeeded": "success", "failed": "error", "oom": "error",
@@ -39,7 +39,9 @@ class RunsTable(MeasuredTable):
     HELP = """\
 ## Runs
 Every run in the runs dir, with the state its supervisor recorded (`lost` when the supervisor is gone),
-the stage, step/total, ETA, last loss and age. Runs started from the CLI or before the UI opened are here too.
+the stage, the phase its step/total and ETA count (an abliteration's `prepare`, `trials`, `save`, `gguf`; an
+eval's `answer`, `judge`, `tournament`; the stage registry names each stage's), the ETA of that phase (`+`:
+later phases follow), last loss and age. Runs started from the CLI or before the UI opened are here too.
 
 A **●** marks a run pinned for the charts' overlay; **⚠** / **✗** mark runs with warnings / errors.
 Actions apply to the highlighted run and ask before anything destructive. `i` shows its config, peaks
@@ -133,8 +135,9 @@ and notes; `C` compares the pinned runs (and this one) side by side; `N` starts 
             Text(label, overflow="ellipsis", no_wrap=True),
             r.stage,
             Text(state, style=f"bold {color}"),
+            r.phase or "",
             Text(step, justify="right"),
-            Text(fmt.duration(r.eta_s), justify="right"),
+            Text(fmt.duration(r.eta_s) + ("+" if r.eta_more and r.eta_s is not None else ""), justify="right"),
             Text(fmt.number(r.loss), justify="right"),
             Text(fmt.age(r.started_at, now), justify="right"),
         )

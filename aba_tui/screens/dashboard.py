@@ -252,8 +252,11 @@ class DashboardScreen(Screen[None]):
         if rid is not None and rid not in runs:
             runs.append(rid)  # pinned runs first: their colours stay put as the cursor moves
         self.model.want(set(runs))
-        self.query_one(ChartsPane).set_runs(runs)
         entry = self.model.entry(rid) if rid else None
+        charts = self.query_one(ChartsPane)
+        if entry is not None:  # the charts follow the highlighted run's stage (none listed: they stay)
+            charts.follow(entry.status.stage if entry.status else None)
+        charts.set_runs(runs)
         logs = self.query_one(LogView)
         if entry is None:
             logs.show(None)
@@ -291,7 +294,7 @@ class DashboardScreen(Screen[None]):
 
         def chosen(name: str | None) -> None:
             if name:
-                chart.metric = name
+                self.query_one(ChartsPane).pick(chart, name)
 
         from aba_tui.screens.pick import PickScreen
 

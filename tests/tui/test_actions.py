@@ -41,7 +41,7 @@ async def test_appended_events_update_row_chart_and_alerts_truncation_resets(tmp
         reward = app.screen.query_one("#chart-2", MetricChart)
         assert reward.metric == "reward" and reward._traces[0].data.total_points == 120
         _append(events, {"ts": 1740844790.0, "type": "metrics", "step": 121, "loss": 0.01, "reward": 0.9})
-        await wait_until(pilot, lambda: str(table.get_row(GRPO)[4]) == "121/500", what="the row's step")
+        await wait_until(pilot, lambda: str(table.get_row(GRPO)[5]) == "121/500", what="the row's step")
         await wait_until(pilot, lambda: reward._traces and reward._traces[0].data.total_points == 121,
                          what="the chart's new point")
         assert reward._traces[0].data.raw_y[-1] == pytest.approx(0.9)
@@ -226,7 +226,7 @@ async def test_open_foreign_logs_as_rows(tmp_path: Path):
         table = app.screen.query_one(RunsTable)
         await wait_until(pilot, lambda: table.current_run == rid, what="the opened log's row")
         row = [str(c) for c in table.get_row(rid)]
-        assert row[1] == "hf-out" and row[2] == "log" and row[3] == "file" and row[4] == "20/40"
+        assert row[1] == "hf-out" and row[2] == "log" and row[3] == "file" and row[5] == "20/40"
         await settle(pilot, app)
         assert app.screen.query_one("#chart-0", MetricChart)._traces[0].data.total_points == 20
         assert app.open_path(tmp_path / "missing") is None

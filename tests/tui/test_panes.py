@@ -51,12 +51,13 @@ async def test_runs_list_shows_true_states_steps_eta_and_marks(tmp_path: Path):
         assert table.row_count == 6
         assert table._order[0] == GRPO  # newest first
         grpo = _row(table, GRPO)
-        assert grpo[3] == "running" and grpo[4] == "120/500" and grpo[5] == "2h03m" and grpo[7] == "40m"
+        assert grpo[3] == "running" and grpo[4] == "train" and grpo[5] == "120/500" and grpo[6] == "2h03m"
+        assert grpo[8] == "40m"
         assert _row(table, DPO_OOM)[3] == "oom #2"
-        assert _row(table, SFT_FAILED)[3:5] == ["failed", "40/75"]
-        assert _row(table, DPO_OK)[4:7] == ["200/200", "-", "0.07046"]  # summarised from head and tail
+        assert _row(table, SFT_FAILED)[3:6] == ["failed", "train", "40/75"]
+        assert _row(table, DPO_OK)[5:8] == ["200/200", "-", "0.07046"]  # summarised from head and tail
         nan = _row(table, DPO_NAN)
-        assert nan[0].endswith("✗") and nan[6] == "nan"
+        assert nan[0].endswith("✗") and nan[7] == "nan"
         assert _row(table, SELFTEST)[3] == "stopped"
 
 
@@ -253,7 +254,7 @@ async def test_runs_list_repaints_only_the_row_whose_cell_changed(tmp_path: Path
         await pilot.pause(0.2)
         after = {rid: table.render_line(y).text for rid, y in line.items()}
         assert "1001/5000" in after[SELFTEST] and "1000/5000" in before[SELFTEST]
-        assert after[GRPO] == before[GRPO] and _row(table, SELFTEST)[4] == "1001/5000"
+        assert after[GRPO] == before[GRPO] and _row(table, SELFTEST)[5] == "1001/5000"
         assert table._update_count == count  # no table-wide invalidation
         table.move_cursor(row=line[SELFTEST] - 1)  # the cursor row draws from the same data
         await pilot.pause(0.1)
