@@ -18,7 +18,6 @@ from pipeline import registry
 from pipeline.config.paths import resolve_runs_dir
 from pipeline.config.run import build_config, list_presets, preset_path, read_toml
 from pipeline.errors import AbaError
-from pipeline.monitor import fmt as fmt_
 from pipeline.runs import launcher
 from pipeline.runs.cluster.state import where as cluster_where
 from pipeline.runs.events import Follower, parse_line, read_last_lines
@@ -51,7 +50,8 @@ def _row(info: RunInfo, prow: RunRow | None) -> dict:
         row.update(state=st.state, reason=st.reason)
     if prow is not None:
         row.update(state=prow.state, reason=prow.reason or row.get("reason"))
-        progress = {"step": prow.step, "total_steps": prow.total, "loss": prow.loss, "eta_s": prow.eta_s}
+        progress = {"step": prow.step, "total_steps": prow.total, "loss": prow.loss, "eta_s": prow.eta_s,
+                    "phase": prow.phase, "eta_more": prow.eta_more or None}
         row.update({k: v for k, v in progress.items() if v is not None})
     return row
 
@@ -80,14 +80,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"aba: created the runs dir {store.root}", file=sys.stderr)
     print(run_id, flush=True)
     if args.wait:
-        try:
-            state = launcher.wait_for(store, run_id, set(TERMINAL) | {"lost"}, timeout=args.wait_timeout)
-        except KeyboardInterrupt:
-            print(f"aba: stopped waiting; run {run_id} goes on in the background (aba tail -f {run_id} follows "
-                  f"it, aba stop {run_id} ends it)", file=sys.stderr)
-            return 130
-        print(f"{run_id}: {state}", file=sys.stderr)
-        return 0 if state == "succeeded" else 1
+        from aba_tui.cli_ps import wait_whole_chain
+
+        return wait_whole_chain(store, run_id, args.wait_timeout)
     return 0
 
 
@@ -99,22 +94,15 @@ def cmd_ps(args: argparse.Namespace) -> int:
     warning = runs_dir_warning(store.root)
     if warning:
         print(f"aba: warning: {warning}", file=sys.stderr)
+    from aba_tui.cli_ps import ps_lines, watch_ps
+
+    if args.watch:
+        return watch_ps(store, args.interval)
     rows = _rows(store, store.list_runs())
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
-    if not rows:
-        print(f"no runs in {store.root}")
-        return 0
-    fmt = "{:<36} {:<9} {:<10} {:>11} {:>9} {:>6} {:>5} {:<16} {}"
-    print(fmt.format("RUN", "STAGE", "STATE", "STEP", "LOSS", "ETA", "AGE", "WHERE", "REASON"))
-    for r in rows:
-        step = f"{r.get('step', '-')}/{r.get('total_steps', '?')}" if r.get("step") is not None else "-"
-        loss = r.get("loss")
-        loss_s = f"{loss:.4g}" if isinstance(loss, int | float) else "-"
-        print(fmt.format(r["run_id"][:36], str(r.get("stage", "?"))[:9], r["state"], step, loss_s,
-                         fmt_.duration(r.get("eta_s")), fmt_.age(r.get("started_at"), time.time()), where(r)[:16],
-                         (r.get("reason") or "")[:60]))
+    print("\n".join(ps_lines(store, rows)))
     return 0
 
 
@@ -276,17 +264,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--preset", metavar="NAME", help="a preset from `aba presets`")
     s.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one value, e.g. --set dpo.beta=0.2 (repeatable)")
-    s.add_argument("--wait", action="store_true", help="wait for the run to end; exit 0 if it succeeded")
+    s.add_argument("--wait", action="store_true",
+                   help="wait for the run and every stage its chain starts; exit 0 if the last succeeded, else 1 "
+                        "naming the stage that did not")
     s.add_argument("--force", action="store_true",
                    help="start even when the runs dir has less free space than the run will write")
     s.add_argument("--wait-timeout", type=float, default=24 * 3600, metavar="SECONDS",
-                   help="with --wait: give up waiting after this long (default 24 h; the run goes on)")
+                   help="with --wait: give up waiting after this long, the whole chain (default 24 h; the runs go on)")
     s.add_argument("--after", action="append", metavar="RUN",
                    help="start only once RUN succeeded (repeatable); fails if RUN does not succeed")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("ps", parents=[common], help="list runs with their true state")
     s.add_argument("--json", action="store_true", help="one JSON object per run, raw values")
+    s.add_argument("--watch", "-w", action="store_true",
+                   help="redraw the table in place as the runs move, until ctrl-c (plain text: works over SSH)")
+    s.add_argument("--interval", type=float, default=2.0, metavar="SECONDS",
+                   help="with --watch: seconds between redraws (default 2)")
     s.set_defaults(func=cmd_ps)
 
     s = sub.add_parser("status", parents=[common], help="one run's status")
