@@ -25,8 +25,8 @@ MERGE = "20250301-1540-strategy-b"
 
 # run → (its stage, the phase it is in, its ETA (+: later phases follow), the series its charts draw)
 EXPECTED = {
-    DATAGEN: ("datagen", "generate", "5m00s", {"items_per_min", "error_rate", "judge_missing_rate", "judge_mean/good",
-                                      "judge_mean/mediocre", "judge_mean/bad"}),
+    DATAGEN: ("datagen", "generate", "5m00s", {"items_per_min", "error_rate", "judge_missing_rate",
+                                               "judge_mean/chosen", "judge_mean/rejected", "judge_mean/adequate"}),
     EVAL: ("eval", "judge", "2m00s+", {"answers_per_min"}),
     ABLITERATE: ("abliterate", "trials", "8m00s+", {"refusals", "best/refusals", "kl", "best/kl", "trial_s"}),
     MERGE: ("merge", "branches", "8m10s+", {"progress/coherence", "progress/epistemic", "reward/coherence",
