@@ -97,12 +97,12 @@ def cmd_ps(args: argparse.Namespace) -> int:
     from aba_tui.cli_ps import ps_lines, watch_ps
 
     if args.watch:
-        return watch_ps(store, args.interval)
+        return watch_ps(store, args.interval, lambda st: _rows(st, st.list_runs()), where)
     rows = _rows(store, store.list_runs())
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
-    print("\n".join(ps_lines(store, rows)))
+    print("\n".join(ps_lines(store, rows, where)))
     return 0
 
 

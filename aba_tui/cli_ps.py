@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 
-from aba_tui.cli import _rows, where
 from pipeline.monitor import fmt as fmt_
 from pipeline.runs.status import ACTIVE
 from pipeline.runs.store import RunStore
 
+Rows = Callable[[RunStore], list[dict]]  # aba_tui.cli's: every run's row as the runs pane computes it
+Where = Callable[[dict], str]
 
-def ps_lines(store: RunStore, rows: list[dict]) -> list[str]:
-    """`aba ps`'s table."""
+
+def ps_lines(store: RunStore, rows: list[dict], where: Where) -> list[str]:
+    """`aba ps`'s table (``where``: where a row's run lives)."""
     if not rows:
         return [f"no runs in {store.root}"]
     fmt = "{:<36} {:<10} {:<10} {:<10} {:>11} {:>9} {:>7} {:>5} {:<16} {}"
@@ -29,13 +32,13 @@ def ps_lines(store: RunStore, rows: list[dict]) -> list[str]:
     return out
 
 
-def watch_ps(store: RunStore, interval: float) -> int:
+def watch_ps(store: RunStore, interval: float, rows: Rows, where: Where) -> int:
     """`aba ps --watch`: the table redrawn in place every ``interval`` seconds (as watch(1) does: plain
     text, so it works over SSH and in any terminal) until ctrl-c."""
     tty = sys.stdout.isatty()
     try:
         while True:
-            lines = ps_lines(store, _rows(store, store.list_runs()))
+            lines = ps_lines(store, rows(store), where)
             stamp = time.strftime("%H:%M:%S")
             head = f"aba ps --watch: every {interval:g} s, ctrl-c to quit  {stamp}"
             # Home, the new frame with each line's rest cleared, then the rest of the screen cleared: no flicker.

@@ -4,8 +4,9 @@ Sizes come from the model's config.json (layers, widths, vocabulary): a LoRA ada
 per linear layer (PEFT's ``all-linear``), weights are 4 bytes a parameter (2 with a 16-bit dtype), AdamW
 keeps two moments (8 bytes a trainable parameter), DPO saves its reference adapter next to the policy's,
 and ``best``/``final`` are hard links (no extra disk). Exports write a merged model, an f16 GGUF and one
-file per quantisation. An estimate errs high by ``MARGIN``; a model whose shape cannot be read is not
-checked (the message says so only when asked).
+file per quantisation; datagen, eval, abliteration and merge runs as pipeline.runs.faults.diskstages says.
+An estimate errs high by ``MARGIN``; a model-sized stage whose model's shape cannot be read is not checked
+(the message says so only when asked).
 """
 
 from __future__ import annotations
@@ -95,36 +96,60 @@ def _saves(sec: Any, rows: int | None) -> int:
 
 
 def estimate(cfg: Any, rows: int | None = None) -> Estimate | None:
-    """Bytes the config's stage and the rest of its chain will write; None when the model is unknown."""
+    """Bytes the config's stage and the rest of its chain will write; None when a stage needs the model's
+    shape and it is unknown (datagen and eval need none: pipeline.runs.faults.diskstages)."""
+    from pipeline.runs.faults import diskstages
+
     model = cfg.sections.get("model")
     conf = model_config(model.source) if model is not None else None
-    if conf is None:
-        return None
+    shape: Shape | None = None
     try:
-        shape = shape_of(conf)
+        shape = shape_of(conf) if conf is not None else None
     except (KeyError, TypeError, ZeroDivisionError):
-        return None
-    wbytes = 2 if model.dtype in ("bfloat16", "float16") else 4
+        shape = None
+    wbytes = 2 if model is not None and model.dtype in ("bfloat16", "float16") else 4
     est = Estimate()
     for stage in [cfg.stage, *cfg.then]:
         sec = cfg.sections.get(stage)
-        if stage == "export" and sec is not None:
-            est.add(shape.params * 4, "merged weights")
-            est.add(shape.params * 2, "f16 GGUF")
-            for quant in sec.quant:
-                if quant.lower() != "f16":
-                    est.add(shape.params * QUANT_BYTES.get(quant.lower(), 2.0), f"{quant} GGUF")
-        elif sec is not None and hasattr(sec, "keep_checkpoints"):
-            if model.lora_r > 0:
-                trainable = shape.lora_per_rank * model.lora_r
-                weights = trainable * 4 * (2 if stage == "dpo" else 1)  # DPO also saves the ref adapter
-            else:
-                trainable = shape.params
-                weights = shape.params * wbytes
-            one = weights + trainable * 8 + TOKENIZER_BYTES
-            n = _saves(sec, rows if stage == cfg.stage else None)
-            est.add(one * n, f"{stage}: {n} checkpoint{'s' if n != 1 else ''} × {fmt_bytes(one)}")
+        if sec is None:
+            continue
+        if stage == "datagen":
+            parts = [p for p in [diskstages.datagen(sec)] if p is not None]
+        elif stage == "eval":
+            parts = [p for p in [diskstages.evaluate(sec, cfg)] if p is not None]
+        elif shape is None:
+            return None
+        elif stage == "export":
+            parts = [(shape.params * 4, "merged weights"), (shape.params * 2, "f16 GGUF")]
+            parts += [(shape.params * QUANT_BYTES.get(q.lower(), 2.0), f"{q} GGUF") for q in sec.quant
+                      if q.lower() != "f16"]
+        elif stage == "abliterate":
+            parts = diskstages.abliterate(sec, shape.params, wbytes)
+        elif stage == "merge":
+            adapter = shape.lora_per_rank * max(1, sec.svd_rank or model.lora_r) * 4 + TOKENIZER_BYTES
+            grpo = cfg.sections.get("grpo")
+            parts = diskstages.merge(sec, adapter, (lambda: _training(shape, model, wbytes, "grpo", grpo, None)[0])
+                                     if grpo is not None else None)
+        elif hasattr(sec, "keep_checkpoints"):
+            parts = [_training(shape, model, wbytes, stage, sec, rows if stage == cfg.stage else None)]
+        else:
+            parts = []
+        for n, what in parts:
+            est.add(n, what)
     return est
+
+
+def _training(shape: Shape, model: Any, wbytes: int, stage: str, sec: Any, rows: int | None) -> tuple[float, str]:
+    """A trainer's checkpoints on disk at once."""
+    if model.lora_r > 0:
+        trainable = shape.lora_per_rank * model.lora_r
+        weights = trainable * 4 * (2 if stage == "dpo" else 1)  # DPO also saves the ref adapter
+    else:
+        trainable = shape.params
+        weights = shape.params * wbytes
+    one = weights + trainable * 8 + TOKENIZER_BYTES
+    n = _saves(sec, rows)
+    return one * n, f"{stage}: {n} checkpoint{'s' if n != 1 else ''} × {fmt_bytes(one)}"
 
 
 def check_disk(cfg: Any, runs_dir: Path, rows: int | None = None) -> Estimate | None:
