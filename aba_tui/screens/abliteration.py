@@ -21,6 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
+from aba_tui.errors import guarded
 from aba_tui.panes.pareto import render, scatter
 from aba_tui.screens.runs_dir import RunsDirScreen
 from pipeline.abliterate.pareto import STUDY_EVENTS, StudyView, from_events
@@ -67,6 +68,7 @@ class AbliterationScreen(RunsDirScreen):
                 yield Static("", id="ab-plot")
         yield Footer()
 
+    @guarded("abliteration")
     def on_mount(self) -> None:
         self.sub_title = "Abliteration"
         self.query_one("#ab-plot").border_title = "Pareto: refusals vs KL"
@@ -78,6 +80,8 @@ class AbliterationScreen(RunsDirScreen):
 
     # -- runs --------------------------------------------------------------------------------------
     def action_rescan(self) -> None:
+        if self.tail is None:
+            self.run_id = None  # a study no longer followed (it could not be read) is selected again
         self._scan()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ablit-scan")
@@ -88,6 +92,7 @@ class AbliterationScreen(RunsDirScreen):
                 found.append((info.run_id, info.state))
         self.app.call_from_thread(self._set_runs, sorted(found, reverse=True))
 
+    @guarded("abliteration runs")
     def _set_runs(self, runs: list[tuple[str, str]]) -> None:
         table = self.query_one("#ab-runs", DataTable)
         table.clear()
@@ -101,6 +106,7 @@ class AbliterationScreen(RunsDirScreen):
             self.select(runs[0][0])
         table.focus()
 
+    @guarded("abliteration study")
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "ab-runs" and event.row_key is not None and event.row_key.value:
             self.select(str(event.row_key.value))
@@ -115,12 +121,17 @@ class AbliterationScreen(RunsDirScreen):
         self._poll()
 
     # -- live study --------------------------------------------------------------------------------
+    @guarded("abliteration study")
     def _poll(self) -> None:
         if self.tail is None:
             return
-        new = self.tail.poll()
-        if self.tail.resets:  # replaced or truncated: the tail starts again from the top
-            self.events, self.tail.resets = [], 0
+        # A study that cannot be read is reported once and no longer followed (not once a poll); f5 tries
+        # again.
+        tail, self.tail = self.tail, None
+        new = tail.poll()
+        self.tail = tail
+        if tail.resets:  # replaced or truncated: the tail starts again from the top
+            self.events, tail.resets = [], 0
         relevant = [e for e in new if e.get("type") in STUDY_EVENTS]
         if not relevant and self.shown_trials >= 0:
             return
@@ -198,6 +209,7 @@ class AbliterationScreen(RunsDirScreen):
             msg = {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"}
         self.app.call_from_thread(self._saved, msg, chat)
 
+    @guarded("saving the trial")
     def _saved(self, msg: dict[str, Any], chat: bool) -> None:
         if "error" in msg:
             self.notify(f"saving the trial failed: {msg['error']}", severity="error", timeout=10)

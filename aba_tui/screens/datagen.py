@@ -10,12 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
+from aba_tui.errors import guarded
 from aba_tui.screens.runs_dir import RunsDirScreen
 from pipeline.datagen.browse import ItemRow, datagen_runs, detail, item_rows, summary
 
@@ -45,12 +47,13 @@ class DatagenScreen(RunsDirScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="dg-status")
+        yield Static("", id="dg-status", markup=False)
         yield DataTable(id="dg-table", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="dg-detail"):
-            yield Static("", id="dg-text")
+            yield Static("", id="dg-text", markup=False)  # a trace's text as written ("[/]" is no markup)
         yield Footer()
 
+    @guarded("datagen items")
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*COLUMNS)
         self.runs = datagen_runs(self.runs_dir)  # a directory listing: cheap
@@ -73,6 +76,7 @@ class DatagenScreen(RunsDirScreen):
         rows = item_rows(run_dir, level) if run_dir is not None else []
         self.app.call_from_thread(self._fill, run_dir, rows)
 
+    @guarded("datagen items")
     def _fill(self, run_dir: Path | None, rows: list[ItemRow]) -> None:
         table = self.query_one(DataTable)
         table.clear()
@@ -83,7 +87,7 @@ class DatagenScreen(RunsDirScreen):
             self.query_one("#dg-text", Static).update("")
             return
         for r in self.rows:
-            table.add_row(str(r.n), r.prompt_id, r.category, r.level, r.finish,
+            table.add_row(str(r.n), *(Text(v) for v in (r.prompt_id, r.category, r.level, r.finish)),
                           "-" if r.mean is None else f"{r.mean:.2f}", str(r.missing))
         filt = self.level or "all levels"
         status.update(f"{run_dir.name} ({self.run_index + 1}/{len(self.runs)}) · {filt} · {summary(self.rows)}")
@@ -93,6 +97,7 @@ class DatagenScreen(RunsDirScreen):
         text = detail(self.rows[index]) if 0 <= index < len(self.rows) else ""
         self.query_one("#dg-text", Static).update(text)
 
+    @guarded("datagen item")
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.show(event.cursor_row)
 

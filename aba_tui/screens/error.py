@@ -25,7 +25,8 @@ class ErrorScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"Something went wrong (the app keeps running): {self.title_text}", classes="dialog-title")
+            yield Label(f"Something went wrong (the app keeps running): {self.title_text}", classes="dialog-title",
+                        markup=False)  # an exception's message is text ("[/]" in it must not fail again)
             with VerticalScroll(classes="error-trace"):
                 yield Static(self.trace, markup=False)
             with Horizontal(classes="buttons"):
