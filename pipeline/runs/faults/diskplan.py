@@ -128,8 +128,8 @@ def estimate(cfg: Any, rows: int | None = None) -> Estimate | None:
         elif stage == "merge":
             adapter = shape.lora_per_rank * max(1, sec.svd_rank or model.lora_r) * 4 + TOKENIZER_BYTES
             grpo = cfg.sections.get("grpo")
-            parts = diskstages.merge(sec, adapter, (lambda: _training(shape, model, wbytes, "grpo", grpo, None)[0])
-                                     if grpo is not None else None)
+            branch = _training(shape, model, wbytes, "grpo", grpo, None)[0] if grpo is not None else None
+            parts = diskstages.merge(sec, adapter, branch)
         elif hasattr(sec, "keep_checkpoints"):
             parts = [_training(shape, model, wbytes, stage, sec, rows if stage == cfg.stage else None)]
         else:

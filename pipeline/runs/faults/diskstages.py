@@ -11,7 +11,6 @@ imports no stage package); a set that cannot be read counts as its cap or is lef
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from pipeline import registry
@@ -58,15 +57,16 @@ def evaluate(sec: Any, cfg: Any) -> tuple[float, str] | None:
 def abliterate(sec: Any, params: int, wbytes: int) -> list[tuple[float, str]]:
     if sec.compare_cones:
         return []  # a comparison of two studies saves no checkpoint
-    out = [(params * wbytes, "abliterate: the chosen trial's weights")]
+    out: list[tuple[float, str]] = [(params * wbytes, "abliterate: the chosen trial's weights")]
     if sec.gguf_eval:
         out.append((params * 2, "abliterate: its f16 GGUF"))
     return out
 
 
-def merge(sec: Any, adapter: float, grpo_run: Callable[[], float] | None) -> list[tuple[float, str]]:
+def merge(sec: Any, adapter: float, grpo_run: float | None) -> list[tuple[float, str]]:
+    """``grpo_run``: what one GRPO run of the config writes (None: no [grpo] section)."""
     out = [(adapter, "merge: the merged adapter")]
     branches = len(sec.train) + (sec.joint != "off")
     if branches and grpo_run is not None:
-        out.append((branches * grpo_run(), f"merge: {branches} branch run{'s' if branches > 1 else ''}"))
+        out.append((branches * grpo_run, f"merge: {branches} branch run{'s' if branches > 1 else ''}"))
     return out
