@@ -38,7 +38,8 @@ class RunsSettings:
 
 @dataclass
 class ChartsSettings:
-    metrics: list[str] = opt(["loss", "accuracy", "reward"], "the metric charts, left to right")
+    metrics: list[str] = opt(["loss", "accuracy", "reward"], "the metric charts, left to right (a stage with charts of "
+                                                              "its own in the registry shows those)")
     smoothing: float = opt(0.6, "EMA weight of the past, 0 (raw) to 0.99", min=0.0, max=0.99)
     eval_points: bool = opt(True, "overlay eval_<metric> points")
     max_overlay: int = opt(6, "runs drawn together at most", min=1, max=12)
