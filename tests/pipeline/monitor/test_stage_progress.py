@@ -123,3 +123,24 @@ def test_the_registry_names_charts_and_the_phases_the_stages_go_through():
     assert set(eval_phases("rubric", True, 2)) <= set(names["eval"]) and eval_phases("none", True, 2) == ["answer"]
     assert expand("refusals+best/refusals", ["kl"]) == ["refusals", "best/refusals"]
     assert expand("judge_mean/*", ["judge_mean/b", "judge_mean/a", "loss"]) == ["judge_mean/a", "judge_mean/b"]
+
+
+def test_an_eval_runs_phases_count_answers_then_judged_answers_and_chart_its_headline(store) -> None:  # type: ignore[no-untyped-def]
+    from pipeline.config.run import build_config
+    from pipeline.evaluate.progress import EvalProgress
+    from pipeline.runs.store import load_run_config
+    from pipeline.runs.worker import StageContext
+
+    _rid, path = store.create_run(build_config("eval"))
+    ctx = StageContext(path, load_run_config(path))
+    p = EvalProgress(ctx, eval_phases("rubric", True, 2))
+    p.start("answer", 8, models=["a", "b"])
+    p.answered(3)
+    p.answered(8, fresh=0)
+    p.start("judge", 4)
+    p.advanced("judge", 4)
+    p.headline(1, {"self_pragmatism": 0.4, "note": "text"})
+    s = RunSeries(counted_by=registry.stages()["eval"].counted_by)
+    s.ingest([json.loads(x) for x in (path / "events.jsonl").read_text().splitlines()])
+    assert (s.phase, s.done, s.total_steps, s.phases) == ("judge", 4, 4, ["answer", "judge", "tournament"])
+    assert s.metric_names() == ["answers_per_min", "headline/self_pragmatism"]
