@@ -27,11 +27,13 @@ def status_lines(row: dict[str, Any], folder: Path, now: float | None = None) ->
     out.append(("reason", row.get("reason")))
     step, total = row.get("step"), row.get("total_steps")
     if step is not None:
-        out.append(("step", f"{step}/{total}" if total else str(step)))
+        phase = f" ({row['phase']})" if row.get("phase") else ""
+        out.append(("step", (f"{step}/{total}" if total else str(step)) + phase))
     if isinstance(row.get("loss"), int | float):
         out.append(("loss", f"{fmt.number(row['loss'])} (last logged)"))
     if row.get("eta_s") is not None:
-        out.append(("eta", fmt.duration(row["eta_s"])))
+        more = " (this phase; more follow)" if row.get("eta_more") else ""
+        out.append(("eta", fmt.duration(row["eta_s"]) + more))
     out.append(("started", _when(row.get("started_at"), now)))
     ended = row.get("ended_at")
     if isinstance(ended, int | float) and ended:
