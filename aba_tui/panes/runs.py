@@ -17,7 +17,7 @@ COLUMNS = (("mark", ""), ("run", "RUN"), ("stage", "STAGE"), ("state", "STATE"),
            ("step", "STEP"), ("eta", "ETA"), ("loss", "LOSS"), ("age", "AGE"))
 # When the pane is narrow these columns go first, in this order, then the run's name is cut (down to
 # RUN_MIN, with an ellipsis): step, state, loss and ETA stay (what a glance at a run is for).
-DROP_ORDER = ("age", "phase", "stage")
+DROP_ORDER = ("age", "stage", "phase")
 RUN_MIN = 14
 STATE_STYLE = {  # theme colour names (resolved against the current theme when drawn)
     "running": "primary", "queued": "secondary", "succeeded": "success", "failed": "error", "oom": "error",
