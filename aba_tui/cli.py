@@ -97,6 +97,8 @@ def cmd_ps(args: argparse.Namespace) -> int:
     from aba_tui.cli_ps import ps_lines, watch_ps
 
     if args.watch:
+        if not args.interval >= 0.1:
+            raise AbaError(f"--interval {args.interval:g}: expected seconds between redraws, 0.1 or more (e.g. 2)")
         return watch_ps(store, args.interval, lambda st: _rows(st, st.list_runs()), where)
     rows = _rows(store, store.list_runs())
     if args.json:
@@ -276,9 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("ps", parents=[common], help="list runs with their true state")
-    s.add_argument("--json", action="store_true", help="one JSON object per run, raw values")
-    s.add_argument("--watch", "-w", action="store_true",
-                   help="redraw the table in place as the runs move, until ctrl-c (plain text: works over SSH)")
+    shown = s.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="one JSON object per run, raw values")
+    shown.add_argument("--watch", "-w", action="store_true",
+                       help="redraw the table in place as the runs move, until ctrl-c (plain text: works over SSH)")
     s.add_argument("--interval", type=float, default=2.0, metavar="SECONDS",
                    help="with --watch: seconds between redraws (default 2)")
     s.set_defaults(func=cmd_ps)
