@@ -3,6 +3,7 @@ commands that watch runs; aba_tui.cli parses the arguments)."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -39,11 +40,19 @@ def watch_ps(store: RunStore, interval: float, rows: Rows, where: Where) -> int:
     try:
         while True:
             lines = ps_lines(store, rows(store), where)
-            stamp = time.strftime("%H:%M:%S")
-            head = f"aba ps --watch: every {interval:g} s, ctrl-c to quit  {stamp}"
-            # Home, the new frame with each line's rest cleared, then the rest of the screen cleared: no flicker.
-            frame = "\x1b[H" + "".join(f"{ln}\x1b[K\n" for ln in [head, "", *lines]) + "\x1b[J" if tty \
-                else "\n".join([head, *lines, ""])
+            head = f"aba ps --watch: every {interval:g} s, ctrl-c to quit  {time.strftime('%H:%M:%S')}"
+            if tty:
+                # As watch(1): each line cut to the width and the frame to the height (a wrapped or scrolled
+                # frame would no longer start at home), drawn from home with each line's rest and the screen
+                # below cleared: no flicker.
+                cols, height = shutil.get_terminal_size()
+                body = [head, "", *lines]
+                fits = max(1, height - 2)
+                if len(body) > fits + 1:
+                    body = [*body[:fits], f"… {len(body) - fits} more lines"]
+                frame = "\x1b[H" + "".join(f"{ln[:cols]}\x1b[K\n" for ln in body) + "\x1b[J"
+            else:
+                frame = "\n".join([head, *lines, ""])
             sys.stdout.write(frame)
             sys.stdout.flush()
             time.sleep(interval)
