@@ -66,11 +66,20 @@ def wait_whole_chain(store: RunStore, run_id: str, timeout: float) -> int:
     """`aba run --wait`: every stage of the chain; 0 when the last succeeded, else 1 naming the stage that did not."""
     from pipeline.monitor.chain import wait_chain
 
+    current = [run_id]
+
     def started(child: str, stage: str) -> None:
+        current[0] = child
         print(child, flush=True)  # each run's id on stdout, as the first's
         print(f"aba: the chain goes on: {stage} run {child}", file=sys.stderr, flush=True)
 
-    end = wait_chain(store, run_id, timeout, on_next=started)
+    try:
+        end = wait_chain(store, run_id, timeout, on_next=started)
+    except KeyboardInterrupt:
+        rid = current[0]
+        print(f"aba: stopped waiting; run {rid} goes on in the background (aba tail -f {rid} follows it, "
+              f"aba stop {rid} ends it)", file=sys.stderr)
+        return 130
     print(f"{end.run_id}: {end.state}", file=sys.stderr)
     if end.ok:
         return 0
