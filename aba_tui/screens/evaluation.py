@@ -11,12 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, Markdown
 
+from aba_tui.errors import guarded
 from aba_tui.screens.runs_dir import RunsDirScreen
 from pipeline.evaluate.report import list_reports, markdown
 from pipeline.evaluate.report_md import criterion_row
@@ -75,12 +77,13 @@ class EvalScreen(RunsDirScreen):
         with Vertical():
             yield DataTable(id="ev-runs", cursor_type="row", zebra_stripes=True)
             yield Label("scanning…", id="ev-status")
-            yield Label("", id="ev-judge")
+            yield Label("", id="ev-judge", markup=False)
             yield DataTable(id="ev-criteria", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="ev-scroll"):
                 yield Markdown("", id="ev-report")
         yield Footer()
 
+    @guarded("evaluation")
     def on_mount(self) -> None:
         self.sub_title = "Evaluation"
         self.query_one("#ev-scroll").border_title = "Report"
@@ -102,12 +105,13 @@ class EvalScreen(RunsDirScreen):
         reports = list_reports(self.runs_dir)
         self.app.call_from_thread(self._set, reports)
 
+    @guarded("eval reports")
     def _set(self, reports: list[tuple[str, dict[str, Any]]]) -> None:
         self.reports = reports
         table = self.query_one("#ev-runs", DataTable)
         table.clear()
         for run_id, rep in reports:
-            table.add_row(run_id, *_summary(rep), key=run_id)
+            table.add_row(*(Text(v) for v in (run_id, *_summary(rep))), key=run_id)  # text, not markup
         status = self.query_one("#ev-status", Label)
         if not reports:
             status.update(f"no eval reports in {self.runs_dir} (start one: aba run --preset eval-demo)")
@@ -115,6 +119,7 @@ class EvalScreen(RunsDirScreen):
         status.update(f"{len(reports)} eval report(s) in {self.runs_dir}")
         self.show(reports[0][0])
 
+    @guarded("eval report")
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id != "ev-runs":
             return
@@ -138,5 +143,5 @@ class EvalScreen(RunsDirScreen):
         for model, rows in (rep.get("criteria") or {}).items():
             for c in rows:
                 text, verdict, value, note = criterion_row(c)
-                crit.add_row(model, c.get("seed", ""), text, verdict, value, note)
+                crit.add_row(*(Text(str(v)) for v in (model, c.get("seed", ""), text, verdict, value, note)))
         self.query_one("#ev-report", Markdown).update(markdown(rep))

@@ -1,4 +1,4 @@
-"""The datagen and abliteration screens on run folders that cannot be read: one clear message each (the
+"""The datagen, evaluation and abliteration screens on run folders that cannot be read: one clear message each (the
 handlers are guarded), the app keeps running and the screen stays usable."""
 
 from __future__ import annotations
@@ -59,3 +59,18 @@ async def test_a_datagen_trace_with_markup_like_text_is_shown_as_written(tmp_pat
         await pilot.pause(0.3)
         assert isinstance(app.screen, DatagenScreen) and app.is_running
         assert str(app.screen.query_one(DataTable).get_row_at(0)[1]) == "p-[/]001"
+
+
+async def test_an_eval_report_of_another_shape_is_reported_and_the_screen_stays(tmp_path: Path) -> None:
+    from aba_tui.screens.error import ErrorScreen
+    from aba_tui.screens.evaluation import EvalScreen
+
+    run = tmp_path / "runs" / "20260101-0000-eval-x"
+    run.mkdir(parents=True)
+    (run / "eval_report.json").write_text(json.dumps({"per_model": {}, "models": "[/] not a list"}))
+    app = Host(EvalScreen(runs_dir=tmp_path / "runs"))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen), what="the error, told")
+        assert "eval reports" in app.screen.title_text
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, EvalScreen), what="back on the screen")

@@ -137,8 +137,9 @@ def test_an_eval_runs_phases_count_answers_then_judged_answers_and_chart_its_hea
     p.start("answer", 8, models=["a", "b"])
     p.answered(3)
     p.answered(8, fresh=0)
-    p.start("judge", 4)
-    p.advanced("judge", 4)
+    p.judged(0, 4)  # as pipeline.evaluate.judged calls it: the phase, then each model's answers
+    p.judged(2, 4)
+    p.judged(4, 4)
     p.headline(1, {"self_pragmatism": 0.4, "note": "text"})
     s = RunSeries(counted_by=registry.stages()["eval"].counted_by)
     s.ingest([json.loads(x) for x in (path / "events.jsonl").read_text().splitlines()])
