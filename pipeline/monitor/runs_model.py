@@ -69,6 +69,7 @@ def _phase(e: RunEntry, phase: str | None) -> str | None:
     st = _stage(e.status.stage if e.status else None)
     return st.phases[0].name if st and len(st.phases) == 1 else None
 
+
 class RunsModel(RunsViews):
     def __init__(self, store: RunStore, thresholds: Thresholds | None = None, tail_lines: int = 20000,
                  full_history_bytes: int = 16 << 20, scan_s: float = 2.0,
