@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.text import Text
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -111,7 +111,7 @@ class EvalScreen(RunsDirScreen):
         table = self.query_one("#ev-runs", DataTable)
         table.clear()
         for run_id, rep in reports:
-            table.add_row(*(Text(v) for v in (run_id, *_summary(rep))), key=run_id)  # text, not markup
+            table.add_row(*(escape(v) for v in (run_id, *_summary(rep))), key=run_id)  # "[/x]" shown, not parsed
         status = self.query_one("#ev-status", Label)
         if not reports:
             status.update(f"no eval reports in {self.runs_dir} (start one: aba run --preset eval-demo)")
@@ -143,5 +143,5 @@ class EvalScreen(RunsDirScreen):
         for model, rows in (rep.get("criteria") or {}).items():
             for c in rows:
                 text, verdict, value, note = criterion_row(c)
-                crit.add_row(*(Text(str(v)) for v in (model, c.get("seed", ""), text, verdict, value, note)))
+                crit.add_row(*(escape(str(v)) for v in (model, c.get("seed", ""), text, verdict, value, note)))
         self.query_one("#ev-report", Markdown).update(markdown(rep))
