@@ -1,24 +1,29 @@
-"""Turn a scorer into TRL reward functions: one per dimension, so TRL logs each mean and sums them.
+"""Turn a scorer into GRPO's reward: one TRL reward function, the project's weighted sum of 9 dimensions.
 
-GRPOTrainer weights the functions with ``reward_weights`` (the seed's weighted sum) and logs
-``rewards/<dim>/mean`` for each. The scorer runs once per completion; the 9 functions share its
-result through a small cache. A dimension the scorer could not judge becomes ``None`` (NaN to TRL,
-left out of the means) rather than 0, and the problem is reported through ``on_problem``.
+The weighted sum is ours (``weights.weighted_sum``), not TRL's: a dimension the scorer could not judge
+is left out and the present weights renormalised, and a completion with nothing scored gets ``None``,
+which TRL (≥ 1.6) keeps out of its group's baseline with an advantage of 0 — a skipped row, never a 0
+reward. (Nine TRL functions summed by TRL's ``nansum`` would count a missing dimension as 0.) Each batch
+logs every dimension's mean over the completions that scored it (``rewards/<dim>``), the share of
+missing (completion, dimension) cells (``missing_share``) and of completions with no reward
+(``unscored_share``) through TRL's ``log_metric``. The scorer runs once per completion (a small cache).
 """
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.judge.interface import Judgement
 from pipeline.rewards.scorer import Scorer
+from pipeline.rewards.weights import weighted_sum
 
 Problem = Callable[[str, str], None]  # (code, message)
+REWARD_NAME = "weighted_sum"  # the one TRL reward function (TRL logs its mean as `reward` too)
 
 
 def as_text(value: Any) -> str:
@@ -104,14 +109,34 @@ class RewardBank:
         for key, raw in zip(todo, results, strict=True):
             self._store(key, raw)
 
-    def funcs(self) -> list[Callable[..., list[float | None]]]:
-        """One TRL reward function per dimension, named after it (TRL logs by __name__)."""
-        out = []
+    def batch_metrics(self, judgements: list[Judgement], rewards: list[float | None]) -> dict[str, float]:
+        """A batch's per-dimension means (over the completions that scored each), the share of missing
+        (completion, dimension) cells and the share of completions left without a reward."""
+        out: dict[str, float] = {}
+        cells = missing = 0
         for dim in self.dims:
-            def reward(prompts: list[Any], completions: list[Any], _dim: str = dim, **_kw: Any) -> list[float | None]:
-                self.prefetch(prompts, completions)
-                return [self.judgement(p, c).scores.get(_dim) for p, c in zip(prompts, completions, strict=True)]
-
-            reward.__name__ = reward.__qualname__ = dim
-            out.append(reward)
+            vals = [j.scores[dim] for j in judgements if dim in j.scores]
+            cells += len(judgements)
+            missing += len(judgements) - len(vals)
+            if vals:
+                out[f"rewards/{dim}/mean"] = sum(vals) / len(vals)
+        if cells:
+            out["missing_share"] = missing / cells
+            out["unscored_share"] = sum(r is None for r in rewards) / len(rewards)
         return out
+
+    def reward_func(self, weights: Mapping[str, float]) -> Callable[..., list[float | None]]:
+        """GRPO's one reward function: the weighted sum over the dimensions scored (None: nothing scored)."""
+
+        def reward(prompts: list[Any], completions: list[Any], log_metric: Callable[[str, float], None] | None = None,
+                   **_kw: Any) -> list[float | None]:
+            self.prefetch(prompts, completions)
+            judgements = [self.judgement(p, c) for p, c in zip(prompts, completions, strict=True)]
+            rewards = [weighted_sum(j.scores, weights) for j in judgements]
+            if log_metric is not None:
+                for name, value in self.batch_metrics(judgements, rewards).items():
+                    log_metric(name, value)
+            return rewards
+
+        reward.__name__ = reward.__qualname__ = REWARD_NAME
+        return reward

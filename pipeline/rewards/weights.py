@@ -41,6 +41,17 @@ def parse_weights(spec: str, key: str = "grpo.reward_weights") -> dict[str, floa
     return weights
 
 
-def weighted_sum(scores: Mapping[str, float], weights: Mapping[str, float]) -> float:
-    """Seed 000's compute_reward: Σ score[dim] × weight[dim] over the dimensions scored."""
-    return sum(scores[d] * weights[d] for d in scores if d in weights)
+def weighted_sum(scores: Mapping[str, float], weights: Mapping[str, float]) -> float | None:
+    """Seed 000's compute_reward, Σ score[dim] × weight[dim], over the dimensions that were scored.
+
+    A dimension the judge did not score is left out and the weights of the scored ones are scaled up to
+    the full weight (Σ of all weights), so a judgement missing a dimension is on the same scale as a
+    complete one and a missing score never counts as 0. None when no dimension with a weight was scored:
+    the completion has no reward (GRPO skips it), not a reward of 0.
+    """
+    total = sum(w for w in weights.values() if w > 0)
+    present = {d: w for d, w in weights.items() if w > 0 and d in scores}
+    scored = sum(present.values())
+    if not present or scored <= 0:
+        return None
+    return sum(scores[d] * w for d, w in present.items()) * total / scored

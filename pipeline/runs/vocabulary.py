@@ -87,6 +87,7 @@ class JudgeStats(TypedDict, total=False):
 # -- one TypedDict per type: the docstring is the table's "what", the keys its "fields" ------------------
 class MetricsFields(Objectives, total=False):
     """The numbers a step logged, any name → number (every one is a chart): also `rewards/<dim>`, `eval_*`;
+    GRPO's `missing_share` (dimensions the scorer left unscored) and `unscored_share` (completions skipped);
     datagen's progress (`done`, `total`, `items_per_s`, `requests`, `retries`, `errors`, `errors_<kind>`,
     `tokens_*`, `cost_usd`, `judge_missing`) and its dashboard series (`items_per_min` over the last minute,
     `error_rate` and `judge_missing_rate` over the last traces, `judge_mean/<level>`); eval's `answers_per_min`

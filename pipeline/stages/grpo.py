@@ -1,7 +1,8 @@
 """GRPO stage: TRL GRPOTrainer with seed 000's reward, a weighted sum of 9 scored dimensions.
 
-Each dimension is its own TRL reward function (weights = grpo.reward_weights), so TRL logs every
-dimension's mean (rewards/<dim>) beside the summed reward; the scorer runs once per completion.
+The sum is the project's (pipeline/rewards): one TRL reward function that leaves a missing dimension
+out and renormalises the present weights, and gives None (a skipped row) when nothing was scored; it
+logs each dimension's mean and the share of missing scores. The scorer runs once per completion.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from pipeline.runs.vocabulary import EventType
 from pipeline.runs.worker import StageContext
 from pipeline.train.common import StageSpec, TrainEnv, is_main, run_stage
 
+MIN_TRL = (1, 6)  # the first TRL whose GRPO skips a completion every reward function left None
+
 
 def prepare(ctx: StageContext, sec: Any) -> dict[str, Any]:
+    check_trl(ctx)
     options = None
     if sec.scorer == "judge":  # cached beside the run's checkpoints: a resumed run pays nothing twice
         options = {"section": ctx.cfg.sections.get("judge"), "cache_dir": ctx.run_dir / JUDGE_CACHE}
@@ -68,6 +72,18 @@ def check_judge(ctx: StageContext, sec: Any, scorer: JudgeScorer) -> None:
              "grpo.allow_weak_judge = true to train anyway")
 
 
+def check_trl(ctx: StageContext) -> None:
+    """A completion with nothing scored is None to TRL; TRL 1.6 keeps such a row out of its group's baseline
+    with an advantage of 0. An older TRL counts it as a reward of 0, which is what the judge reward avoids."""
+    from importlib.metadata import version
+
+    found = version("trl")
+    parts = [int(p) if p.isdigit() else 0 for p in found.split(".")[:2]]
+    if tuple(parts) < MIN_TRL:
+        ctx.fail(f"grpo: trl {found} is too old: it counts a completion the judge could not score as a reward of "
+                 f"0 (need trl >= {'.'.join(map(str, MIN_TRL))}; pip install -U trl)")
+
+
 def _log_judge_stats(ctx: StageContext, scorer: JudgeScorer, batch: list[Judgement]) -> None:
     """After each batch the judge scored, a ``judge`` event: judged, missing (never zeros), requests, cost."""
     if is_main():
@@ -80,10 +96,9 @@ def make_trainer(env: TrainEnv) -> Any:
 
     sec, bank, weights = env.section, env.extra["bank"], env.extra["weights"]
     args = GRPOConfig(**env.args, num_generations=sec.num_generations,
-                      max_completion_length=sec.max_completion_length, beta=sec.beta,
-                      reward_weights=[weights[d] for d in DIMENSIONS])
-    return GRPOTrainer(model=env.model, reward_funcs=bank.funcs(), args=args, train_dataset=env.dataset,
-                       processing_class=env.tokenizer, callbacks=env.callbacks)
+                      max_completion_length=sec.max_completion_length, beta=sec.beta)
+    return GRPOTrainer(model=env.model, reward_funcs=[bank.reward_func(weights)], args=args,
+                       train_dataset=env.dataset, processing_class=env.tokenizer, callbacks=env.callbacks)
 
 
 SPEC = StageSpec("grpo", make_trainer, reward_dims=DIMENSIONS, prepare=prepare)

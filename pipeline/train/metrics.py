@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.rewards.trl_funcs import REWARD_NAME
+
 RENAME = {
     "learning_rate": "lr",
     "rewards/accuracies": "accuracy",
@@ -35,6 +37,8 @@ def map_logs(logs: dict[str, Any], reward_dims: tuple[str, ...] = ()) -> dict[st
                 if stat == "mean":
                     out[f"rewards/{name}"] = value  # seed 000's per-dimension means
                 continue  # std/min/max of each dimension: not kept
+            if name == REWARD_NAME:
+                continue  # GRPO's one reward function: TRL logs the same numbers as reward, reward_std
         out[RENAME.get(key, key)] = value
     # SFT has no preference accuracy; its token accuracy is the nearest thing.
     if "accuracy" not in out and "mean_token_accuracy" in out:

@@ -164,19 +164,19 @@ def test_bad_sections_name_the_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 def test_judge_scorer_as_grpo_reward(stub: GeminiStub, tmp_path: Path) -> None:
     from pipeline.rewards.scorer import get_scorer
     from pipeline.rewards.trl_funcs import RewardBank
+    from pipeline.rewards.weights import parse_weights
 
     problems: list[tuple[str, str]] = []
     scorer = get_scorer("judge", {"section": _section(stub, retries=0), "cache_dir": tmp_path})
     bank = RewardBank(scorer, on_problem=lambda c, m: problems.append((c, m)))
-    funcs = bank.funcs()
+    reward = bank.reward_func(parse_weights(""))
     prompts = ["Plan a trip?", "Plan a trip?", "Tell me [[PROHIBITED]]"]
     completions = ["Step 1: budget.", "Go anywhere.", "Sure."]
     n = len(stub.requests)
-    first = funcs[0](prompts=prompts, completions=completions)
-    assert len(stub.requests) == n + 3  # one batch, scored concurrently; the other 8 dimensions reuse it
-    rest = [f(prompts=prompts, completions=completions) for f in funcs[1:]]
-    assert len(stub.requests) == n + 3
-    assert first[2] is None and all(r[2] is None for r in rest)  # blocked: missing, never 0
+    first = reward(prompts=prompts, completions=completions)
+    assert len(stub.requests) == n + 3  # one batch, scored concurrently
+    assert reward(prompts=prompts, completions=completions) == first and len(stub.requests) == n + 3  # cached
+    assert first[2] is None  # blocked: no reward (TRL skips the row), never 0
     assert all(isinstance(v, float) for v in first[:2])
     assert scorer.stats()["judge_missing"] == 1 and scorer.stats()["judged"] == 3
 
@@ -216,6 +216,7 @@ def test_grpo_reward_keeps_the_judgement_and_logs_a_judge_event(stub: GeminiStub
 
     from pipeline.config.run import RunConfig
     from pipeline.config.schema import GRPOSection
+    from pipeline.rewards.weights import parse_weights
     from pipeline.runs.vocabulary import EventType
     from pipeline.runs.worker import StageContext
     from pipeline.stages.grpo import prepare
@@ -225,8 +226,8 @@ def test_grpo_reward_keeps_the_judgement_and_logs_a_judge_event(stub: GeminiStub
                              "judge": _section(stub, retries=1)})
     ctx = StageContext(tmp_path, cfg)
     bank = prepare(ctx, cfg.sections["grpo"])["bank"]
-    rewards = bank.funcs()[DIMENSIONS.index("helpfulness")](prompts=["Q1?", "Q2?"],
-                                                             completions=["Fine answer.", "[[BADJUDGE]]"])
+    rewards = bank.reward_func(parse_weights(""))(prompts=["Q1?", "Q2?"],
+                                                   completions=["Fine answer.", "[[BADJUDGE]]"])
     assert isinstance(rewards[0], float) and rewards[1] is None  # missing, never 0
     failed = bank.judgement("Q2?", "[[BADJUDGE]]")
     assert "unparsable" in (failed.missing_reason or "") and failed.judge.startswith("gemini:")

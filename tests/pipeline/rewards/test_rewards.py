@@ -12,14 +12,16 @@ from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.judge.interface import Judgement
 from pipeline.rewards import get_scorer, parse_weights, weighted_sum
 from pipeline.rewards.rubric import RubricScorer, degeneracy
-from pipeline.rewards.trl_funcs import RewardBank, as_text
+from pipeline.rewards.trl_funcs import REWARD_NAME, RewardBank, as_text
 
 RUBRIC = RubricScorer()
 
 
 def total(prompt: str, completion: str, dim: str | None = None) -> float:
     scores = RUBRIC.score(prompt, completion).scores
-    return scores[dim] if dim else weighted_sum(scores, parse_weights(""))
+    out = scores[dim] if dim else weighted_sum(scores, parse_weights(""))
+    assert out is not None
+    return out
 
 
 def test_seed_000_dimensions() -> None:
@@ -75,7 +77,8 @@ def test_weights() -> None:
     assert set(w) == set(DIMENSIONS) and math.isclose(sum(w.values()), 1.0)
     w = parse_weights("helpfulness=2, harm_avoidance=0")
     assert w["helpfulness"] == 2.0 and w["harm_avoidance"] == 0.0 and math.isclose(w["entropy_reduction"], 1 / 9)
-    assert weighted_sum({"helpfulness": 0.5, "harm_avoidance": 1.0}, w) == 1.0
+    full = {d: 0.5 for d in DIMENSIONS}
+    assert weighted_sum(full, w) == pytest.approx(0.5 * (2 + 7 / 9))  # seed 000: Σ score × weight
     for bad, msg in [("helpfulnes=1", "unknown dimension 'helpfulnes'"), ("helpfulness", "is not dim=weight"),
                      ("helpfulness=x", "is not a number"), ("helpfulness=-1", "must be a finite number ≥ 0"),
                      (",".join(f"{d}=0" for d in DIMENSIONS), "all weights are 0")]:
@@ -102,22 +105,79 @@ class CountingScorer:
         return Judgement(dict(self.result), judge=self.name)
 
 
-def test_reward_bank_scores_once_per_completion_for_nine_functions() -> None:
+def test_weighted_sum_renormalises_the_present_weights_and_never_counts_a_missing_score_as_0() -> None:
+    equal = parse_weights("")
+    full = {d: 0.9 for d in DIMENSIONS}
+    assert weighted_sum(full, equal) == pytest.approx(0.9)
+    # Seven of nine scored, all 0.9: the reward stays 0.9 (TRL's nansum would give 0.9 × 7/9 = 0.7).
+    partial = {d: 0.9 for d in DIMENSIONS[:7]}
+    assert weighted_sum(partial, equal) == pytest.approx(0.9)
+    # Unequal weights, by hand: helpfulness 2 (score 1.0), harm 1 (0.4), the rest 1/9; entropy and
+    # calibrated missing. Full weight 3 + 7/9 = 34/9; present 3 + 5/9 = 32/9;
+    # Σ present = 2·1.0 + 1·0.4 + (5/9)·0.5 = 2.4 + 5/18; reward = (2.4 + 5/18) × (34/9) / (32/9).
+    w = parse_weights("helpfulness=2, harm_avoidance=1")
+    scores = {d: 0.5 for d in DIMENSIONS[2:]} | {"helpfulness": 1.0, "harm_avoidance": 0.4}
+    assert weighted_sum(scores, w) == pytest.approx((2.4 + 5 / 18) * 34 / 32)
+    # Nothing scored, or only dimensions of weight 0: no reward at all (a skipped row), not 0.
+    assert weighted_sum({}, equal) is None
+    branch = parse_weights(",".join(f"{d}={int(d == 'entropy_reduction')}" for d in DIMENSIONS))
+    assert weighted_sum({"calibrated_uncertainty": 1.0}, branch) is None
+    assert weighted_sum({"entropy_reduction": 0.3, "helpfulness": 1.0}, branch) == pytest.approx(0.3)
+
+
+def test_reward_function_scores_once_per_completion_and_charts_each_dimension() -> None:
     scorer = CountingScorer({d: 0.5 for d in DIMENSIONS})
     bank = RewardBank(scorer)
-    funcs = bank.funcs()
-    assert [f.__name__ for f in funcs] == list(DIMENSIONS)  # TRL logs rewards/<__name__>/mean
+    func = bank.reward_func(parse_weights(""))
+    assert func.__name__ == REWARD_NAME
     prompts = [[{"role": "user", "content": "q1"}], [{"role": "user", "content": "q2"}]]
     completions = [[{"role": "assistant", "content": "a1"}], [{"role": "assistant", "content": "a2"}]]
-    outs = [f(prompts=prompts, completions=completions, completion_ids=None) for f in funcs]
-    assert outs == [[0.5, 0.5]] * 9
+    logged: list[tuple[str, float]] = []
+    out = func(prompts=prompts, completions=completions, completion_ids=None,
+               log_metric=lambda n, v: logged.append((n, v)))
+    assert out == [pytest.approx(0.5), pytest.approx(0.5)]
     assert scorer.calls == 2
+    got = dict(logged)
+    assert all(got[f"rewards/{d}/mean"] == 0.5 for d in DIMENSIONS)
+    assert got["missing_share"] == 0.0 and got["unscored_share"] == 0.0
+
+
+class ScriptedScorer:
+    """Returns the judgement listed for each completion text (a judge that missed some dimensions)."""
+
+    name = "scripted"
+
+    def __init__(self, by_text: dict[str, Judgement]) -> None:
+        self.by_text = by_text
+
+    def score(self, prompt: str, completion: str) -> Judgement:
+        return self.by_text[completion]
+
+
+def test_reward_with_a_judgement_missing_some_dimensions_is_the_renormalised_sum() -> None:
+    """A judge that scored only some dimensions: the reward is the weighted mean of what it scored on the
+    full weight's scale, a completion with nothing scored is None (TRL skips it), and the missing shares
+    are charted."""
+    full = Judgement({d: 0.8 for d in DIMENSIONS}, judge="j")
+    six = Judgement({d: (0.2 if i < 3 else 0.6) for i, d in enumerate(DIMENSIONS[:6])}, judge="j")
+    failed = Judgement({}, missing_reason="timeout: no reply", judge="j")
+    bank = RewardBank(ScriptedScorer({"full": full, "six": six, "failed": failed}))
+    logged: list[tuple[str, float]] = []
+    out = bank.reward_func(parse_weights(""))(prompts=["p", "p", "p"], completions=["full", "six", "failed"],
+                                              log_metric=lambda n, v: logged.append((n, v)))
+    # six dimensions scored: (3 × 0.2 + 3 × 0.6) / 6 = 0.4 (TRL's nansum of 1/9 weights would say 2.4/9 ≈ 0.267)
+    assert out[0] == pytest.approx(0.8) and out[1] == pytest.approx(0.4) and out[2] is None
+    got = dict(logged)
+    assert got["missing_share"] == pytest.approx((3 + 9) / 27)  # 3 cells of "six", 9 of "failed"
+    assert got["unscored_share"] == pytest.approx(1 / 3)
+    assert got["rewards/entropy_reduction/mean"] == pytest.approx((0.8 + 0.2) / 2)  # over those that scored it
+    assert got["rewards/helpfulness/mean"] == pytest.approx(0.8)  # only "full" scored it: no 0 in the mean
 
 
 def test_reward_bank_leaves_out_what_the_scorer_could_not_judge() -> None:
     problems: list[tuple[str, str]] = []
     bank = RewardBank(CountingScorer(RuntimeError("judge timeout")), on_problem=lambda c, m: problems.append((c, m)))
-    assert bank.funcs()[0](prompts=["p", "q"], completions=["a", "b"]) == [None, None]  # NaN to TRL, not 0
+    assert bank.reward_func(parse_weights(""))(prompts=["p", "q"], completions=["a", "b"]) == [None, None]
     assert [c for c, _ in problems] == ["scorer_error"]  # one alert, not one per completion
     assert "judge timeout" in problems[0][1]
     failed = bank.judgement("p", "a")  # the failure stays a judgement with its reason, not an empty dict
@@ -130,6 +190,14 @@ def test_reward_bank_leaves_out_what_the_scorer_could_not_judge() -> None:
     assert "helpfulness" not in kept.scores and kept.missing_dimensions() == ("helpfulness",)
     assert kept.judge == "counting"  # who judged travels with the scores
     assert {c for c, _ in problems} == {"scorer_bad_value", "scorer_all_zero"}
+
+
+def test_trainer_logs_map_to_the_projects_names() -> None:
+    from pipeline.train.metrics import map_logs
+
+    logs = {"reward": 0.4, f"rewards/{REWARD_NAME}/mean": 0.4, f"rewards/{REWARD_NAME}/std": 0.1,
+            "rewards/helpfulness/mean": 0.7, "rewards/helpfulness/std": 0.2, "missing_share": 0.25}
+    assert map_logs(logs, DIMENSIONS) == {"reward": 0.4, "rewards/helpfulness": 0.7, "missing_share": 0.25}
 
 
 def test_as_text_skips_system_messages() -> None:

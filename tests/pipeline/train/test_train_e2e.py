@@ -129,6 +129,7 @@ def test_grpo_logs_the_nine_dimensions(store: RunStore, pairs: Path) -> None:
         for dim in DIMENSIONS:
             assert 0.0 <= e[f"rewards/{dim}"] <= 1.0, dim
         assert "reward" in e and "completion_length" in e
+        assert e["missing_share"] == 0.0 and e["unscored_share"] == 0.0  # the rubric scores every dimension
         # the reward is the weighted sum (equal weights 1/9) of the dimension means
         assert e["reward"] == pytest.approx(sum(e[f"rewards/{d}"] for d in DIMENSIONS) / 9, abs=1e-4)
     best = read_checkpoint(path / "checkpoints" / "best")
