@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline.config.schema import opt
+from pipeline.errors import ConfigError
 from pipeline.judge.config import BACKENDS
 from pipeline.judge.families import FAMILY_NAMES
 from pipeline.judge.shaping import DEFAULT_SAFETY, SAFETY_FORM, THINKING_HELP
@@ -19,6 +20,10 @@ class DatagenSection:
     categories: list[str] = opt([], "categories to use (empty: all of " + ", ".join(CATEGORIES) + ")")
     per_category: int = opt(0, "prompts per category: more than the set has are written by the generator "
                             "(deduplicated); 0: use the set as is", min=0, max=100000)
+    category_counts: list[str] = opt([], "exact prompts per category as category=N (seed 000: safety=100, "
+                                     "complexity=150, multiturn=100, conflict=100, calibration=50): the set's first "
+                                     "N, topped up by the generator when it has fewer; categories not named are "
+                                     "left out; empty: per_category")
     max_prompts: int = opt(0, "use at most this many prompts (0: all)", min=0)
     traces: int = opt(4, "traces per prompt (seed 000: 4–8), cycling CHOSEN, REJECTED, ADEQUATE", min=3, max=64)
     judge: bool = opt(True, "score every complete trace with the [judge] section (a separate call)")
@@ -64,3 +69,34 @@ class DatagenSection:
                              min=-1.0)
     price_output: float = opt(-1.0, "USD per million output and thinking tokens (generator; -1: the table's)",
                               min=-1.0)
+
+
+def category_counts(sec: DatagenSection) -> dict[str, int]:
+    """``datagen.category_counts`` as {category: N}, in the order given (empty when not set)."""
+    out: dict[str, int] = {}
+    for item in sec.category_counts:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep or name not in CATEGORIES:
+            raise ConfigError(f"datagen.category_counts: {item!r}: expected category=N with a category of "
+                              f"{', '.join(CATEGORIES)}")
+        try:
+            n = int(raw.strip())
+        except ValueError:
+            raise ConfigError(f"datagen.category_counts: {item!r}: N must be a whole number ≥ 0") from None
+        if n < 0:
+            raise ConfigError(f"datagen.category_counts: {item!r}: N must be a whole number ≥ 0")
+        if name in out:
+            raise ConfigError(f"datagen.category_counts: {name} is named twice")
+        out[name] = n
+    return out
+
+
+def category_targets(sec: DatagenSection, have: dict[str, int]) -> dict[str, int]:
+    """How many prompts each category should end with, given ``have`` from the set: category_counts when
+    set (exact), else per_category as a floor (the set's extra prompts are kept), else the set as is."""
+    counts = category_counts(sec)
+    if counts:
+        return counts
+    cats = list(sec.categories) or sorted(have)
+    return {c: max(have.get(c, 0), sec.per_category) for c in cats}

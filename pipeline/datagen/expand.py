@@ -1,4 +1,5 @@
-"""Prompt expansion: top each category up to ``per_category`` with prompts the generator writes.
+"""Prompt expansion: top each category up to its target (``category_counts``, ``per_category``) with prompts
+the generator writes.
 
 Every failure is logged with its kind (a silent loop that wrote nothing is how 0 prompts came out
 unnoticed), and a run that asked for prompts and got none fails with the failures counted.
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.datagen import store
+from pipeline.datagen.config import category_targets
 from pipeline.datagen.levels import expand_shape
 from pipeline.datagen.prompts import EXPAND_SCHEMA, Prompt, expansion_request, parse_expansion, row_to_prompt
 from pipeline.judge.calls import Reply, RetryPolicy, call_model
@@ -58,14 +60,16 @@ class Expansion:
     async def run(self, client: Client, prompts: list[Prompt], policy: RetryPolicy, ledger: Ledger, pacer: Pacer,
                   stop: Callable[[], bool]) -> list[Prompt]:
         sec = self.sec
-        per = int(sec.per_category)
-        cats = list(sec.categories) or sorted({p.category for p in prompts})
+        counts: dict[str, int] = {}
+        for p in prompts:
+            counts[p.category] = counts.get(p.category, 0) + 1
+        targets = category_targets(sec, counts)
         shape = expand_shape(sec)
         known = {p.digest for p in prompts}
-        self.asked = sum(max(0, per - sum(p.category == c for p in prompts)) for c in cats)
+        self.asked = sum(max(0, n - counts.get(c, 0)) for c, n in targets.items())
         if self.on_progress is not None:
             self.on_progress(0, self.asked)
-        for cat in cats:
+        for cat, per in targets.items():
             have = [p for p in prompts if p.category == cat]
             attempts = 0
             while len(have) < per and attempts < 3 * per and not stop():

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.atomic import atomic_write_text
 from pipeline.datagen import store
+from pipeline.datagen.config import category_counts
 from pipeline.datagen.expand import Expansion
 from pipeline.datagen.levels import LEVELS, SYSTEM, gen_params, generator_model, item_key, level_of, trace_shape
 from pipeline.datagen.outputs import build_outputs
@@ -78,9 +79,17 @@ class Datagen:
     # -- prompts ----------------------------------------------------------------------------------
     def _base_prompts(self) -> list[Prompt]:
         prompts = load_prompt_set(self.sec.prompts)
-        if self.sec.categories:
-            prompts = [p for p in prompts if p.category in self.sec.categories]
+        named = category_counts(self.sec)
+        if named or self.sec.categories:
+            prompts = [p for p in prompts if p.category in (named or self.sec.categories)]
         return prompts
+
+    def _short(self, prompts: list[Prompt]) -> bool:
+        """A category_counts target above what the set holds: the generator writes the rest."""
+        have: dict[str, int] = {}
+        for p in prompts:
+            have[p.category] = have.get(p.category, 0) + 1
+        return any(n > have.get(c, 0) for c, n in category_counts(self.sec).items())
 
     # -- one trace --------------------------------------------------------------------------------
     async def _one(self, client: Client, pacer: Pacer, prompt: Prompt, index: int, key: str) -> None:
@@ -206,7 +215,7 @@ class Datagen:
             self.ctx.log(f"datagen: no price known for {client.model}: cost_usd counts 0 (set datagen.price_input "
                          "and datagen.price_output)")
         prompts = self._base_prompts()
-        if self.sec.per_category:
+        if self.sec.per_category or self._short(prompts):
             exp = Expansion(self.sec, self.data / DATAGEN_EXPANDED, self.ctx.log)
             self.phases = ["expand", "generate"]
             exp.on_progress = lambda written, asked: self.ctx.emit(EventType.PROGRESS, written, total_steps=asked,
@@ -220,6 +229,7 @@ class Datagen:
                                f"asked ({exp.failures})", level="warning")
         else:
             prompts = Expansion(self.sec, self.data / DATAGEN_EXPANDED, self.ctx.log).reuse(prompts)
+        prompts = _cut(prompts, category_counts(self.sec))
         if self.sec.max_prompts:
             prompts = _round_robin(prompts)[: self.sec.max_prompts]
         listed = [{"id": p.id, "category": p.category, "messages": p.chat()} for p in prompts]
@@ -283,6 +293,19 @@ class Datagen:
             self.ctx.fail(failure)
         if manifest is None:
             self.ctx.log("datagen: stopped; items so far are kept, `aba resume` continues")
+
+
+def _cut(prompts: list[Prompt], counts: dict[str, int]) -> list[Prompt]:
+    """The first N prompts of each category named in ``counts`` (the set's, then generated ones)."""
+    if not counts:
+        return prompts
+    seen: dict[str, int] = {}
+    out = []
+    for p in prompts:
+        seen[p.category] = seen.get(p.category, 0) + 1
+        if seen[p.category] <= counts.get(p.category, 0):
+            out.append(p)
+    return out
 
 
 def _round_robin(prompts: list[Prompt]) -> list[Prompt]:

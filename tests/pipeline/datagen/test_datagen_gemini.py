@@ -12,9 +12,11 @@ from pipeline.config.run import build_config
 from pipeline.datagen.outputs import render_think
 from pipeline.datagen.runner import Datagen
 from pipeline.datagen.store import read_items
+from pipeline.errors import ConfigError
 from pipeline.runs import launcher
 from pipeline.runs.status import TERMINAL, read_status_raw
 from pipeline.runs.worker import StageContext, StageFailed
+from pipeline.train.preflight import preflight
 from tests.support.cli import aba
 from tests.support.gemini_stub import GeminiStub, Quota
 
@@ -199,3 +201,23 @@ def test_a_run_that_lost_too_much_ends_failed_stops_its_chain_and_resume_complet
     # The chain went on from the completed run (the store fixture ends that SFT child: this test is about datagen).
     children = [r for r in store.list_runs() if r.path != path]
     assert len(children) == 1 and "-sft-" in children[0].path.name
+
+
+def test_category_counts_cut_and_top_up_each_category_to_its_own_count(stub: GeminiStub, tmp_path: Path) -> None:
+    """Seed 000's counts differ by category: each named category ends with exactly its N prompts (the set's
+    first N, the generator writing the rest), and a category not named is left out."""
+    prompts = _prompts(tmp_path / "p.jsonl", [f"Question {i}?" for i in range(10)])  # 2 of each category
+    run = tmp_path / "run"
+    counts = "datagen.category_counts=[\"safety=1\", \"complexity=3\", \"calibration=2\"]"
+    assert _run(run, _sets(stub.url, prompts, counts, "datagen.judge=false")) is None
+    used = [json.loads(line) for line in (run / "data" / "prompts.jsonl").read_text().splitlines()]
+    by_cat: dict[str, list[str]] = {}
+    for row in used:
+        by_cat.setdefault(row["category"], []).append(row["id"])
+    assert {c: len(v) for c, v in by_cat.items()} == {"safety": 1, "complexity": 3, "calibration": 2}
+    assert by_cat["safety"] == ["p0"] and by_cat["calibration"] == ["p4", "p9"]  # the set's first, in order
+    assert by_cat["complexity"][:2] == ["p1", "p6"] and by_cat["complexity"][2].startswith("complexity-gen-")
+    assert len(read_items(run)) == 6 * 3
+    bad = build_config("datagen", sets=["datagen.category_counts=[\"humour=3\"]"])
+    with pytest.raises(ConfigError, match=r"datagen\.category_counts: 'humour=3': expected category=N"):
+        preflight(bad, runs_dir=tmp_path)
