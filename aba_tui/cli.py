@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from aba_tui.cli_serve import add_parser as add_serve_parser
 from pipeline import registry
 from pipeline.config.paths import resolve_runs_dir
-from pipeline.config.run import build_config, list_presets, preset_path, read_toml
+from pipeline.config.run import build_config, preset_path, read_toml
 from pipeline.errors import AbaError
 from pipeline.runs import launcher
 from pipeline.runs.cluster.state import where as cluster_where
@@ -186,10 +186,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
-    for name, path in list_presets().items():
-        data = read_toml(path)
-        stages = " → ".join([str(data.get("stage", "?")), *map(str, data.get("then", []))])
-        print(f"{name:<22} {stages:<22} {data.get('description', '')}")
+    from pipeline.config.presets import all_presets
+
+    for info in all_presets():
+        needs = f"  (requires {', '.join(info.requires)})" if info.requires else ""
+        print(f"{info.name:<22} {info.chain}{needs}")
+        print(f"{'':<22} {info.description}")
+        print(f"{'':<22} data: {info.data}")
     return 0
 
 

@@ -29,7 +29,12 @@ from pipeline.redact import register_config
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 
 DATA_STAGES = ("datagen",)  # stages whose output is a dataset (chains set the children's data)
-TOP_KEYS = ("stage", "name", "then", "parent", "description", "after")
+# Stages that read a model and write a report, not a model: the next stage of a chain reads the same model.
+REPORT_STAGES = ("eval",)
+TOP_KEYS = ("stage", "name", "then", "parent", "description", "after", "requires")
+REQUIREMENTS = ("gpu",)  # what a config may say the machine must have (checked before anything is created)
+# Old preset names that still work (the files and their `name` agree; these are the names they had).
+PRESET_ALIASES = {"seed000-sft-grpo": "seed000"}
 
 
 def stage_sections(stage: str) -> tuple[str, ...]:
@@ -45,6 +50,7 @@ class RunConfig:
     parent: str | None = None
     description: str = ""
     after: list[str] = field(default_factory=list)  # run ids that must succeed before this run starts
+    requires: list[str] = field(default_factory=list)  # what the machine must have (REQUIREMENTS)
 
     def section(self, name: str) -> Any:
         return self.sections[name]
@@ -65,6 +71,8 @@ class RunConfig:
             out["parent"] = self.parent
         if self.after:
             out["after"] = list(self.after)
+        if self.requires:
+            out["requires"] = list(self.requires)
         for key, obj in self.sections.items():
             out[key] = dataclasses.asdict(obj)
         return out
@@ -231,6 +239,7 @@ def list_presets() -> dict[str, Path]:
 
 def preset_path(name: str) -> Path:
     presets = list_presets()
+    name = name if name in presets else PRESET_ALIASES.get(name, name)
     if name not in presets:
         raise ConfigError(f"--preset {name!r}: no such preset (expected one of {', '.join(presets) or 'none'})")
     return presets[name]
@@ -263,6 +272,12 @@ def build_config(stage: str | None = None, files: list[Path] | None = None, sets
         after = [after]
     if not isinstance(after, list) or not all(isinstance(a, str) and a for a in after):
         raise ConfigError(f"after={after!r}: expected a list of run ids, e.g. after = [\"20260101-…-dpo-smollm2\"]")
+    requires = top.get("requires", [])
+    if isinstance(requires, str):
+        requires = [requires]
+    if not isinstance(requires, list) or not all(r in REQUIREMENTS for r in requires):
+        raise ConfigError(f"requires={requires!r}: expected a list of {', '.join(REQUIREMENTS)}, "
+                          "e.g. requires = [\"gpu\"]")
     wanted = stage_sections(stage)
     # A chain's later stages keep their sections too, validated now, so run.toml relaunches the chain.
     kept = list(wanted) + [s for st in then for s in stage_sections(str(st)) if s not in wanted]
@@ -294,6 +309,7 @@ def build_config(stage: str | None = None, files: list[Path] | None = None, sets
         parent=top.get("parent"),
         description=check_text(str(top.get("description", "")), "description", multiline=True),
         after=list(after),
+        requires=list(requires),
     )
     register_config(cfg)  # every api_key_env it names: their values are masked in whatever is written
     if check_paths:
@@ -337,11 +353,11 @@ def chain_child(cfg: RunConfig, parent_id: str) -> RunConfig | None:
     needed = [s for st in cfg.then for s in stage_sections(st)]
     known = registry.sections()
     sections = {s: dataclasses.replace(cfg.sections[s]) if s in cfg.sections else known[s]() for s in needed}
-    if "model" in sections and "model" in cfg.sections and cfg.stage not in DATA_STAGES:
-        sections["model"].source = run_ref(parent_id)
+    if "model" in sections and "model" in cfg.sections and cfg.stage not in (*DATA_STAGES, *REPORT_STAGES):
+        sections["model"].source = run_ref(parent_id)  # an eval's child reads the model the eval read
     if cfg.stage in DATA_STAGES:  # a data run feeds every later stage's data, not its model
         for st in cfg.then:
             if hasattr(sections.get(st), "data"):
                 sections[st].data = run_ref(parent_id)
     return RunConfig(stage=nxt, sections=sections, name=cfg.name, then=rest, parent=parent_id,
-                     description=cfg.description)
+                     description=cfg.description, requires=list(cfg.requires))

@@ -87,12 +87,30 @@ def check_model_source(cfg: Any, runs_dir: Path) -> None:
 
 def preflight_chain(cfg: Any, runs_dir: Path) -> None:
     """Every stage of a config and its chain (`then`), before the first one starts, against the runs dir
-    the run will be created in."""
-    check_model_source(cfg, runs_dir)
+    the run will be created in; and what the machine must have (pipeline/train/needs.py). Every problem
+    found is named in one message, so an operator fixes them all before the first try."""
+    from pipeline.train.needs import missing_pieces
+
+    problems = missing_pieces(cfg)
+    try:
+        check_model_source(cfg, runs_dir)
+    except ConfigError as exc:
+        if not any(str(exc) in p for p in problems):  # needs.py named the same model already
+            problems.append(str(exc))
     for stage in [cfg.stage, *cfg.then]:
         own = registry.get(stage).own_section
         if own in cfg.sections:
             # A later stage reading its parent's output (parent:<file>) is checked when it starts.
             if stage != cfg.stage and str(getattr(cfg.sections[own], "data", "")).startswith("parent:"):
                 continue
-            preflight(cfg, stage, runs_dir)
+            try:
+                preflight(cfg, stage, runs_dir)
+            except ConfigError as exc:
+                if not any(str(exc) in p for p in problems):  # a key both the stage and the needs found
+                    problems.append(str(exc))
+    if len(problems) == 1:
+        raise ConfigError(problems[0])
+    if problems:
+        what = cfg.name or cfg.stage
+        raise ConfigError(f"{what} cannot start here; {len(problems)} things are missing: "
+                          + "; ".join(f"({i}) {p}" for i, p in enumerate(problems, 1)))

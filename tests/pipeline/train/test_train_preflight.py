@@ -17,12 +17,13 @@ from tests.support.cli import aba
 
 def test_every_preset_builds_and_passes_preflight(tmp_path: Path, hub: set[str]) -> None:
     names = set(list_presets())
-    assert {"demo", "seed000-sft-grpo", "seed000-smoke", "seed003-dpo", "seed004-dpo-heal"} <= names
+    assert {"demo", "seed000", "seed000-cpu", "seed000-smoke", "seed003-dpo", "seed004-dpo-heal"} <= names
     for name, path in list_presets().items():
         cfg = build_config(None, [path])
         if "model" in cfg.sections:
             hub.add(str(cfg.sections["model"].source))  # hub ids are asked of the (loopback) hub
-        preflight_chain(cfg, tmp_path)
+        if not cfg.requires:  # a GPU preset is refused on this machine (tests/pipeline/test_presets.py)
+            preflight_chain(cfg, tmp_path)
         assert cfg.stage in registry.stages(), name
     demo = build_config(None, [list_presets()["demo"]])
     assert demo.stage == "dpo" and demo.then == ["export"] and demo.sections["model"].source == "embedded"
