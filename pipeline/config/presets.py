@@ -34,7 +34,7 @@ def _datagen(cfg: RunConfig) -> str:
 
 def _first_data(cfg: RunConfig) -> str:
     st = cfg.stage
-    sec: Any = cfg.sections[st] if st in cfg.sections else None
+    sec: Any = cfg.sections.get(st)
     if st == "datagen":
         return _datagen(cfg)
     if st == "merge":

@@ -2,9 +2,12 @@
 
 Worker-only: torch, transformers and peft load inside the functions. The maths is PEFT's (linear, TIES,
 DARE, magnitude pruning and their SVD variants); this module only loads the adapters onto one base,
-calls it, and writes the merged adapter as ``checkpoints/<name>/`` with metadata.json last.
-Note PEFT's non-SVD methods combine the A and B matrices separately, each with weight
-sqrt(weight × the source's lora_alpha / r); the merged adapter has lora_alpha = r (scaling 1).
+calls it, and writes the merged adapter as ``checkpoints/<name>/`` with metadata.json last, with what
+the merge did to the weight changes (``delta.py``): each source's ‖ΔW‖ and how much of the rule's merged
+ΔW the saved adapter holds. PEFT's non-SVD methods combine the A and B matrices separately, each with
+weight sqrt(weight × the source's lora_alpha / r), which is not a merge of the ΔW = B·A (cross terms
+B₁A₂ appear); the ``*_svd`` methods apply the rule to each full ΔW and factor the result back to
+``svd_rank`` (0: the sum of the source ranks, the rank a sum of the ΔW can have).
 """
 
 from __future__ import annotations
@@ -75,6 +78,26 @@ def save_adapter(model: Any, adapter: str, dest: Path) -> None:
                 shutil.move(str(f), dest / f.name)
 
 
+def default_svd_rank(model: Any, names: list[str]) -> int:
+    """The sum of the sources' ranks: Σ ΔW has at most that rank, so a linear SVD merge loses nothing."""
+    return sum(int(model.peft_config[n].r) for n in names)
+
+
+def delta_report(adapters: list[Path], merged: Path, weights: list[float], method: str, density: float,
+                 majority_sign: str) -> dict[str, Any]:
+    """Each source's ‖ΔW‖, the merged adapter's, and (deterministic rules) how much of the rule applied to
+    the full ΔW the saved adapter holds."""
+    from pipeline.merge.delta import Adapter, fidelity
+
+    sources = [Adapter(a) for a in adapters]
+    out_adapter = Adapter(merged)
+    out: dict[str, Any] = {"source_norms": [round(s.norm(), 6) for s in sources],
+                           "merged_norm": round(out_adapter.norm(), 6)}
+    if not method.startswith("dare"):
+        out["vs_rule_on_delta"] = fidelity(sources, out_adapter, weights, method, density, majority_sign)
+    return out
+
+
 def merge_to_checkpoint(base: Path | str, adapters: list[Path], weights: list[float], method: str,
                         density: float, majority_sign: str, svd_rank: int, seed: int, dest: Path,
                         meta: dict[str, Any]) -> dict[str, Any]:
@@ -85,6 +108,8 @@ def merge_to_checkpoint(base: Path | str, adapters: list[Path], weights: list[fl
     t0 = time.time()
     model, names = load_with_adapters(base, adapters)
     torch.manual_seed(seed)  # DARE's random drops
+    if method.endswith("_svd") and not svd_rank:
+        svd_rank = default_svd_rank(model, names)
     combine(model, names, weights, method, density, majority_sign, svd_rank)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
@@ -99,6 +124,7 @@ def merge_to_checkpoint(base: Path | str, adapters: list[Path], weights: list[fl
         raise
     cfg = model.peft_config[MERGED]
     full = {**meta, "adapter": True, "r": cfg.r, "lora_alpha": cfg.lora_alpha, "tokenizer_from": tok,
-            "merge_seconds": round(time.time() - t0, 2)}
+            "merge_seconds": round(time.time() - t0, 2),
+            "delta": delta_report(adapters, dest, weights, method, density, majority_sign)}
     write_metadata(dest, full)
     return full

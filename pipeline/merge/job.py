@@ -58,6 +58,7 @@ class MergeJob:
             self.ctx.fail(str(exc))
         ck = read_checkpoint(self.dest)
         if not (self.ctx.resume and ck.complete):
+            self._check_moved(sources)
             self._merge(sources, weights)
         if self.sec.compare and not self.ctx.stop_requested.is_set():
             self._compare(sources)
@@ -69,6 +70,21 @@ class MergeJob:
 
     def _sources(self) -> list[AdapterSource]:
         return [resolve_source(ref, self.root) for _label, ref in self._source_refs()]
+
+    def _check_moved(self, sources: list[AdapterSource]) -> None:
+        """Every adapter must have moved from its initialisation (B = 0, so ΔW = 0): a merge of an adapter
+        that never learnt anything compares nothing."""
+        from pipeline.merge.delta import MOVED, Adapter
+
+        norms = {s.label: Adapter(s.path).norm() for s in sources}
+        for label, n in norms.items():
+            self.ctx.log(f"merge: {label}: ‖ΔW‖ = {n:.4g}")
+        still = [label for label, n in norms.items() if n < MOVED]
+        if still:
+            self.ctx.fail(f"merge: {', '.join(still)}: the adapter never moved from its initialisation (‖ΔW‖ = 0): "
+                          "no training step had a gradient (in GRPO, every group's completions got the same "
+                          "reward); train longer (grpo.max_steps), with more generations, or with a scorer that "
+                          "tells the completions apart")
 
     def _merge(self, sources: list[AdapterSource], weights: list[float]) -> None:
         from pipeline.merge.combine import merge_to_checkpoint
@@ -86,8 +102,11 @@ class MergeJob:
         written = merge_to_checkpoint(base, [s.path for s in sources], weights, self.sec.method, self.sec.density,
                                       self.sec.majority_sign, self.sec.svd_rank, self.sec.seed, self.dest, meta)
         self.ctx.emit(EventType.CHECKPOINT, 1, name=FINAL)
+        moved = written.get("delta") or {}
         self.ctx.emit(EventType.MERGE, 1, method=self.sec.method, sources=[s.label for s in sources], weights=weights,
-                      density=self.sec.density, r=written.get("r"), seconds=round(time.time() - t0, 2))
+                      density=self.sec.density, r=written.get("r"), seconds=round(time.time() - t0, 2),
+                      source_norms=moved.get("source_norms"), merged_norm=moved.get("merged_norm"),
+                      kept=(moved.get("vs_rule_on_delta") or {}).get("kept"))
         self.ctx.emit(EventType.PROGRESS, 1, total_steps=1, phase="merge")
         self.ctx.log(f"merge: {self.sec.method} of {', '.join(s.label for s in sources)} → {self.dest}")
 

@@ -21,13 +21,15 @@ SUMMING = frozenset(("linear", "dare_linear", "magnitude_prune", "dare_linear_sv
 class MergeSection:
     sources: list[str] = opt([], "adapters to merge: run:<id>[@checkpoint] (best, final, latest or a "
                              "name) or a checkpoint folder; all trained on one base")
-    method: str = opt("ties", "PEFT combination type", choices=METHODS)
+    method: str = opt("ties_svd", "PEFT combination type: the *_svd methods merge the weight changes ΔW = B·A "
+                      "(TIES etc. on each full ΔW, then an SVD back to a LoRA); the others combine A and B apart",
+                      choices=METHODS)
     weights: list[str] = opt([], "one weight per source (after the trained ones); empty: 1 each for the TIES "
                              "family, 1/n each for the summing methods")
     density: float = opt(0.5, "fraction of each adapter's values kept, in (0, 1] (TIES, DARE, magnitude_prune)")
     majority_sign: str = opt("total", "TIES sign election: total (sum of values) or frequency (count)",
                              choices=("total", "frequency"))
-    svd_rank: int = opt(0, "rank of the merged adapter for *_svd methods (0: the largest source rank)",
+    svd_rank: int = opt(0, "rank of the merged adapter for *_svd methods (0: the sum of the source ranks)",
                         min=0, max=4096)
     seed: int = opt(0, "random seed (DARE drops values at random)")
     train: list[str] = opt([], "Strategy B: GRPO runs trained first from [grpo], their best adapters merged; "

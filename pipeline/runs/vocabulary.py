@@ -209,7 +209,8 @@ class BranchFields(TypedDict, total=False):
 
 
 class MergeFields(TypedDict, total=False):
-    """The merged adapter was written (`checkpoints/final`)"""
+    """The merged adapter was written (`checkpoints/final`); `source_norms` / `merged_norm`: each ‖ΔW‖, `kept`:
+    the share of the rule's merged ΔW the saved adapter holds"""
 
     method: Required[str]
     sources: list[str]
@@ -217,6 +218,9 @@ class MergeFields(TypedDict, total=False):
     density: float
     r: int | None
     seconds: float
+    source_norms: list[float] | None
+    merged_norm: float | None
+    kept: float | None
 
 
 class ComparisonFields(TypedDict, total=False):

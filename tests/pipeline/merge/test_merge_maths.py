@@ -103,3 +103,49 @@ def test_magnitude_prune_keeps_the_top_fraction_and_sums_weighted() -> None:
     a, _b = merged_ab(model)
     # weights 0.25 → sqrt 0.5 per matrix; pruned A1 + pruned A2, times 0.5, no sign election
     assert a == approx([[-0.5, 1.0, 1.5, 0.0], [2.5, -3.0, -2.0, 0.0]])
+
+
+# ΔW = B·A (scaling alpha/r = 1), worked out by hand from A1, B1, A2, B2 above:
+DW1 = [[0.0, 11.0, 2.8, -2.5], [8.0, -18.5, 1.8, 2.75], [0.0, -1.1, -0.28, 0.25]]
+DW2 = [[-7.0, 3.0, -2.0, 0.7], [21.5, -8.5, -6.0, -0.65], [-2.1, 0.8, 1.1, 0.0]]
+# TIES on the ΔW (density 0.5 keeps the 6 largest |v| of the 12 each):
+#   DW1 keeps 18.5, 11, 8, 2.8, 2.75, 2.5      → [[0, 11, 2.8, -2.5], [8, -18.5, 0, 2.75], [0, 0, 0, 0]]
+#   DW2 keeps 21.5, 8.5, 7, 6, 3, 2.1          → [[-7, 3, 0, 0], [21.5, -8.5, -6, 0], [-2.1, 0, 0, 0]]
+#   sign of the sum, then the mean of the agreeing kept values (a pruned 0 counts for neither side):
+#   (0,0): −7 alone; (0,1): (11 + 3)/2; (1,0): (8 + 21.5)/2; (1,1): (−18.5 − 8.5)/2; (1,2): −6 alone …
+TIES_DW = [[-7.0, 7.0, 2.8, -2.5], [14.75, -13.5, -6.0, 2.75], [-2.1, 0.0, 0.0, 0.0]]
+
+
+def test_ties_svd_merges_the_weight_changes_themselves() -> None:
+    model = tiny_pair()
+    lin = model.base_model.model.lin
+    assert lin.get_delta_weight("one").tolist() == [pytest.approx(r, abs=1e-5) for r in DW1]
+    assert lin.get_delta_weight("two").tolist() == [pytest.approx(r, abs=1e-5) for r in DW2]
+    combine(model, ["one", "two"], [1.0, 1.0], "ties_svd", density=0.5, svd_rank=3)  # rank 3: no truncation
+    assert lin.get_delta_weight(MERGED).tolist() == [pytest.approx(r, abs=1e-5) for r in TIES_DW]
+    # PEFT's plain `ties` merges A and B apart: its B·A is not TIES of the ΔW (cross terms B₁A₂, B₂A₁).
+    plain = tiny_pair()
+    combine(plain, ["one", "two"], [1.0, 1.0], "ties", density=0.5)
+    got = plain.base_model.model.lin.get_delta_weight(MERGED)
+    assert got[0].tolist() == pytest.approx([-12.5, 15.0, 12.5, 0.0])  # by hand from the merged A, B above
+    assert not torch.allclose(got, torch.tensor(TIES_DW), atol=1.0)
+
+
+def test_a_lower_svd_rank_keeps_the_best_approximation_and_the_report_says_how_much(tmp_path) -> None:
+    from pipeline.merge.combine import save_adapter
+    from pipeline.merge.delta import Adapter, fidelity
+
+    model = tiny_pair()
+    combine(model, ["one", "two"], [1.0, 1.0], "ties_svd", density=0.5, svd_rank=2)
+    u, s, vh = torch.linalg.svd(torch.tensor(TIES_DW))
+    best = u[:, :2] @ torch.diag(s[:2]) @ vh[:2]  # Eckart–Young: the closest rank-2 matrix
+    assert torch.allclose(model.base_model.model.lin.get_delta_weight(MERGED), best, atol=1e-5)
+    for name in ("one", "two", MERGED):
+        save_adapter(model, name, tmp_path / name)
+    one, two, merged = (Adapter(tmp_path / n) for n in ("one", "two", MERGED))
+    assert one.delta("lin").tolist() == [pytest.approx(r, abs=1e-5) for r in DW1]  # ΔW read back from the files
+    assert one.norm() == pytest.approx(sum(v * v for r in DW1 for v in r) ** 0.5)
+    fid = fidelity([one, two], merged, [1.0, 1.0], "ties_svd", 0.5, "total")
+    energy = float((s**2).sum())
+    assert fid["kept"] == pytest.approx(float((s[:2] ** 2).sum()) / energy, abs=1e-5)  # what rank 2 leaves out
+    assert fid["rule_norm"] == pytest.approx(energy**0.5, abs=1e-4)
