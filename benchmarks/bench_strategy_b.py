@@ -44,21 +44,41 @@ DEFAULT_WORK = Path.home() / ".cache" / "aba" / "bench" / NAME
 
 
 class LoadSampler:
-    """The 1-minute load average every ``every`` seconds while the preset runs (the machine is shared)."""
+    """The 1-minute load average every ``every`` seconds while the preset runs (the machine is shared), kept
+    in ``file`` (appended to across restarts of this script, read by --analyse-only)."""
 
-    def __init__(self, every: float = 30.0) -> None:
-        self.samples = [os.getloadavg()[0]]
+    def __init__(self, file: Path, every: float = 30.0) -> None:
+        self.file = file
+        self.samples: list[float] = json.loads(file.read_text()) if file.is_file() else []
         self._stop = threading.Event()
+        self._take()
         threading.Thread(target=self._loop, args=(every,), daemon=True).start()
+
+    def _take(self) -> None:
+        self.samples.append(round(os.getloadavg()[0], 2))
+        atomic_write_json(self.file, self.samples)
 
     def _loop(self, every: float) -> None:
         while not self._stop.wait(every):
-            self.samples.append(os.getloadavg()[0])
+            self._take()
 
-    def stop(self) -> dict[str, float]:
+    def stop(self) -> None:
         self._stop.set()
-        return {"mean": round(sum(self.samples) / len(self.samples), 2), "max": round(max(self.samples), 2),
-                "n": len(self.samples)}
+
+
+def load_summary(file: Path) -> dict[str, float] | None:
+    samples = json.loads(file.read_text()) if file.is_file() else []
+    if not samples:
+        return None
+    return {"mean": round(sum(samples) / len(samples), 2), "max": max(samples), "n": len(samples)}
+
+
+def commit() -> str:
+    """The code measured: git's HEAD, or the COMMIT file of a snapshot made with git archive."""
+    if (ROOT / "COMMIT").is_file():
+        return (ROOT / "COMMIT").read_text().strip()
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False)
+    return out.stdout.strip()
 
 
 def launch(runs: Path, sets: list[str]) -> str:
@@ -71,7 +91,7 @@ def launch(runs: Path, sets: list[str]) -> str:
     return out.stdout.strip().splitlines()[0]
 
 
-def merge_run(work: Path, sets: list[str], analyse_only: bool) -> tuple[Path, dict[str, Any] | None]:
+def merge_run(work: Path, sets: list[str], analyse_only: bool) -> Path:
     """The merge run under work/runs: an earlier one (resumed if it had not ended), or a new one."""
     from pipeline.runs.launcher import wait_for
     from pipeline.runs.status import TERMINAL, read_status
@@ -86,14 +106,13 @@ def merge_run(work: Path, sets: list[str], analyse_only: bool) -> tuple[Path, di
         raise SystemExit(f"--analyse-only: no strategy-b merge run under {runs}")
     else:
         runs.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(work / "sets.json", sets)  # what --analyse-only records as the command
+        atomic_write_json(work / "run.json", {"sets": sets, "commit": commit()})  # read by --analyse-only
         path = store.get(launch(runs, sets)).path
-    load = None
-    if read_status(path).state not in TERMINAL:
-        sampler = LoadSampler()
+    if read_status(path).state not in TERMINAL and not analyse_only:
+        sampler = LoadSampler(work / "load.json")
         wait_for(store, path.name, set(TERMINAL) | {"lost"}, timeout=12 * 3600)
-        load = sampler.stop()
-    return path, load
+        sampler.stop()
+    return path
 
 
 def _wall(path: Path) -> float | None:
@@ -125,8 +144,10 @@ def branch_facts(runs: Path, branches: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def analyse(path: Path, load: dict[str, Any] | None, sets: list[str]) -> dict[str, Any]:
+def analyse(path: Path, work: Path) -> dict[str, Any]:
     runs = path.parent
+    launched = json.loads((work / "run.json").read_text()) if (work / "run.json").is_file() else {}
+    sets = launched.get("sets", [])
     branches = json.loads((path / BRANCHES_FILE).read_text())
     meta = json.loads((path / CHECKPOINTS_DIR / FINAL / METADATA).read_text())
     comparison = json.loads((path / REPORT_DIR / COMPARISON_JSON).read_text())
@@ -139,7 +160,8 @@ def analyse(path: Path, load: dict[str, Any] | None, sets: list[str]) -> dict[st
         "benchmark": NAME, "command": f"aba run --preset {NAME}" + "".join(f" --set {s}" for s in sets),
         "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(json.loads(
             (path / STATUS_FILE).read_text()).get("ended_at") or time.time())),
-        "cpus": os.cpu_count(), "load_1m_while_running": load, "merge_run": path.name,
+        "commit": launched.get("commit", ""), "cpus": os.cpu_count(),
+        "load_1m_while_running": load_summary(work / "load.json"), "merge_run": path.name,
         "wall_s": {"merge_run_total": _wall(path), **{k: v["wall_s"] for k, v in branch_facts(runs, branches).items()}},
         "branches": branch_facts(runs, branches),
         "merge": {"method": meta["merge"]["method"], "density": meta["merge"]["density"], "r": meta["r"],
@@ -182,7 +204,8 @@ def _f(v: Any, fmt: str = ".3f") -> str:
 def markdown(r: dict[str, Any]) -> str:
     load = r["load_1m_while_running"] or {}
     lines = [f"# {NAME}: seed 000 Strategy B on the embedded model", "",
-             f"`{r['command']}` — merge run {r['merge_run']}, measured {r['measured_at']} on {r['cpus']} CPUs, "
+             f"`{r['command']}` (commit {r['commit']}) — merge run {r['merge_run']}, "
+             f"measured {r['measured_at']} on {r['cpus']} CPUs, "
              f"1-minute load average while it ran: mean {load.get('mean', '—')}, max {load.get('max', '—')} "
              f"({load.get('n', 0)} samples; other work shared the machine). Seeds: {r['seeds']}.", "",
              "## Branches (GRPO, one run each)", "",
@@ -220,14 +243,13 @@ def main() -> None:
     ap.add_argument("--set", dest="sets", action="append", default=[])
     ap.add_argument("--analyse-only", action="store_true")
     args = ap.parse_args()
-    path, load = merge_run(args.work, args.sets, args.analyse_only)
+    path = merge_run(args.work, args.sets, args.analyse_only)
     from pipeline.runs.status import read_status
 
     st = read_status(path)
     if st.state != "succeeded":
         raise SystemExit(f"{path.name}: {st.state} ({st.reason})")
-    sets_file = args.work / "sets.json"
-    res = analyse(path, load, json.loads(sets_file.read_text()) if sets_file.is_file() else args.sets)
+    res = analyse(path, args.work)
     RESULTS.mkdir(parents=True, exist_ok=True)
     atomic_write_json(RESULTS / f"{NAME}.json", res)
     atomic_write_text(RESULTS / f"{NAME}.md", markdown(res))
