@@ -28,7 +28,8 @@ def _datagen(cfg: RunConfig) -> str:
     judge = cfg.sections.get("judge")
     judged = f"; judged by {judge.backend}{' ' + judge.model if judge.model else ''}" if judge and sec.judge else ""
     cut = f", at most {sec.max_prompts}" if sec.max_prompts else ""
-    later = f"; {', '.join(cfg.then)} read its outputs" if cfg.then else ""
+    readers = [st for st in cfg.then if hasattr(cfg.sections.get(st), "data")]  # eval, export read models
+    later = f"; {', '.join(readers)} read its outputs" if readers else ""
     return f"written by {gen}: {sec.prompts} ({counts}{cut}) × {sec.traces} traces{judged}{later}"
 
 

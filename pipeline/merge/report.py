@@ -1,5 +1,7 @@
 """Strategy B's comparison report: the eval run's findings for the merge, its sources, the joint run and
-the base, in one table per question, with each model's role. Light (no model; the UI may read it).
+the base, in one table per question, with each model's role: the judge's 9 dimensions (means, and each
+model's change vs the base with its interval where the eval report has them), the tournament ratings with
+their intervals. Light (no model; the UI may read it).
 
 The numbers are the eval stage's (pipeline/evaluate: the judge's 9 dimensions, the pairwise tournament,
 the stance headline); this module only picks them out of ``eval_report.json`` and labels the models.
@@ -21,6 +23,7 @@ HEADLINE = ("self_pragmatism", "performative", "ai_disclaimer", "factual", "harm
 def summarise(eval_report: Mapping[str, Any], roles: Mapping[str, str], **info: Any) -> dict[str, Any]:
     """One dict: per model (eval label) its role, its 9 judge dimensions, its tournament rating."""
     dims = (eval_report.get("judge") or {}).get("dimensions", {})
+    changes = (eval_report.get("judge") or {}).get("changes") or {}  # vs the baseline, paired by question
     ratings = {r["model"]: r for r in (eval_report.get("tournament") or {}).get("ratings", [])}
     per_model = eval_report.get("per_model", {})
     models = [m["label"] for m in eval_report.get("models", [])]
@@ -38,6 +41,8 @@ def summarise(eval_report: Mapping[str, Any], roles: Mapping[str, str], **info: 
             "elo": r.get("elo"), "elo_lo": r.get("elo_lo"), "elo_hi": r.get("elo_hi"),
             "win_rate": r.get("win_rate"), "games": r.get("games"),
             "headline": {k: head[k].get("p") for k in HEADLINE if isinstance(head.get(k), dict)},
+            "changes": {k: {x: c.get(x) for x in ("d", "lo", "hi", "clear")}
+                        for k, c in (changes.get(label) or {}).items() if isinstance(c, dict)},
         }
     out["judge"] = (eval_report.get("judge") or {}).get("judge")
     return out
@@ -45,6 +50,12 @@ def summarise(eval_report: Mapping[str, Any], roles: Mapping[str, str], **info: 
 
 def _f(v: Any, fmt: str = ".3f") -> str:
     return "—" if v is None else format(v, fmt)
+
+
+def _change(c: Mapping[str, Any] | None) -> str:
+    if not c or c.get("d") is None:
+        return "—"
+    return f"{c['d']:+.3f} [{_f(c.get('lo'), '+.3f')}, {_f(c.get('hi'), '+.3f')}]" + ("*" if c.get("clear") else "")
 
 
 def markdown(summary: Mapping[str, Any]) -> str:
@@ -65,6 +76,13 @@ def markdown(summary: Mapping[str, Any]) -> str:
         lines.append(f"| {dim} | " + " | ".join(cells) + " |")
     lines.append("| mean | " + " | ".join(_f(models[m]["dimensions_mean"]) for m in labels) + " |")
     lines.append("| missing judgements | " + " | ".join(str(models[m]["missing"]) for m in labels) + " |")
+    changed = [m for m in labels if models[m].get("changes")]
+    if changed:
+        lines += ["", "## Change vs the base (paired by question, 95 % interval; * where it excludes 0)", "",
+                  "| dimension | " + " | ".join(f"{m} ({models[m]['role']})" for m in changed) + " |",
+                  "|---|" + "---:|" * len(changed)]
+        for dim in DIMENSIONS:
+            lines.append(f"| {dim} | " + " | ".join(_change(models[m]["changes"].get(dim)) for m in changed) + " |")
     lines += ["", "## Pairwise tournament (Bradley–Terry, Elo scale, 95 % bootstrap interval)", "",
               "| model | role | rating | interval | games | win rate |", "|---|---|---:|---|---:|---:|"]
     ranked = sorted(labels, key=lambda m: -(models[m]["elo"] if models[m]["elo"] is not None else -1e9))

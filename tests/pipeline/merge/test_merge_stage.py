@@ -95,7 +95,9 @@ def test_the_summary_labels_each_model_of_the_eval_report_with_its_role() -> Non
         "judge": {"judge": "rubric", "dimensions": {
             "base": {**dims, "helpfulness": {"mean": None, "missing": 3}},
             "m@final": {**dims, "entropy_reduction": {"mean": 0.9, "missing": 0}},
-            "e@best": dims, "j@best": dims}},
+            "e@best": dims, "j@best": dims},
+            "changes": {"m@final": {"entropy_reduction": {"d": 0.4, "lo": 0.1, "hi": 0.7, "clear": True},
+                                    "helpfulness": {"d": None, "lo": None, "hi": None, "clear": False}}}},
         "tournament": {"ratings": [{"model": "m@final", "elo": 1040.0, "elo_lo": 990.0, "elo_hi": 1090.0,
                                     "games": 6, "win_rate": 0.66}]},
     }
@@ -111,6 +113,9 @@ def test_the_summary_labels_each_model_of_the_eval_report_with_its_role() -> Non
     md = markdown(s)
     assert "| entropy_reduction | 0.500 | **0.900** | 0.500 | 0.500 |" in md
     assert "| m@final | merged | 1040 | 990–1090 | 6 | 66 % |" in md
+    # Each dimension's change vs the base with its interval, for the models the eval compared with it.
+    assert m["m@final"]["changes"]["entropy_reduction"] == {"d": 0.4, "lo": 0.1, "hi": 0.7, "clear": True}
+    assert "| entropy_reduction | +0.400 [+0.100, +0.700]* |" in md and "| helpfulness | — |" in md
 
 
 def test_the_browser_names_a_merged_checkpoints_sources(tmp_path: Path) -> None:
