@@ -57,7 +57,8 @@ def test_bad_input_gets_one_line_and_no_run_folder(store: RunStore) -> None:
         msg = refused(store, pair, f"merge.density={bad}")
         assert f"merge.density={float(bad)}: expected a number in (0, 1]" in msg
     r8 = fake_source(store, r=8)
-    assert "different LoRA ranks (r=4 vs r=8)" in refused(store, f'merge.sources=["run:{a}", "run:{r8}"]')
+    ranks = f'merge.sources=["run:{a}", "run:{r8}"]'  # the default ties_svd re-factorises; plain ties cannot
+    assert "different LoRA ranks (r=4 vs r=8)" in refused(store, ranks, "merge.method=ties")
     mlp = fake_source(store, targets=("gate_proj",))
     assert "adapt different modules" in refused(store, f'merge.sources=["run:{a}", "run:{mlp}"]')
     assert "1 weight(s) for 2 adapters" in refused(store, pair, 'merge.weights=["1"]')
