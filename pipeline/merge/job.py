@@ -22,7 +22,7 @@ from pipeline.merge.plan import Branch, BranchRunner, plan_branches, shared_sect
 from pipeline.merge.report import summarise, write_report
 from pipeline.merge.sources import AdapterSource, check_compatible, check_settings, resolve_source
 from pipeline.merge.watch import merge_phases
-from pipeline.runs.layout import BEST, COMPARISON_JSON, COMPARISON_MD, EVAL_REPORT_MD, FINAL, REPORT_DIR
+from pipeline.runs.layout import COMPARISON_JSON, COMPARISON_MD, EVAL_REPORT_MD, FINAL, REPORT_DIR
 from pipeline.runs.vocabulary import EventType
 
 if TYPE_CHECKING:
@@ -64,8 +64,10 @@ class MergeJob:
             self._compare(sources)
 
     def _source_refs(self) -> list[tuple[str, str]]:
-        """(label, ref) of every adapter merged: the trained branches' best, then merge.sources."""
-        out = [(b.label, run_ref(_run_id(b), BEST)) for b in self.branches if b.role == "source"]
+        """(label, ref) of every adapter merged: the trained branches' (merge.branch_checkpoint), then
+        merge.sources."""
+        out = [(b.label, run_ref(_run_id(b), self.sec.branch_checkpoint)) for b in self.branches
+               if b.role == "source"]
         return out + [("", ref) for ref in self.sec.sources]
 
     def _sources(self) -> list[AdapterSource]:
@@ -84,7 +86,9 @@ class MergeJob:
             self.ctx.fail(f"merge: {', '.join(still)}: the adapter never moved from its initialisation (‖ΔW‖ = 0): "
                           "no training step had a gradient (in GRPO, every group's completions got the same "
                           "reward); train longer (grpo.max_steps), with more generations, or with a scorer that "
-                          "tells the completions apart")
+                          "tells the completions apart"
+                          + ("; a best checkpoint can be a step before the first gradient: merge.branch_checkpoint "
+                             "= final merges what each branch trained" if self.sec.branch_checkpoint == "best" else ""))
 
     def _merge(self, sources: list[AdapterSource], weights: list[float]) -> None:
         from pipeline.merge.combine import merge_to_checkpoint
@@ -121,7 +125,7 @@ class MergeJob:
             roles[model_label(ref)] = f"source: {label}" if label else "source"
         for b in self.branches:
             if b.role == "joint":
-                refs.append(run_ref(_run_id(b), BEST))
+                refs.append(run_ref(_run_id(b), self.sec.branch_checkpoint))
                 roles[model_label(refs[-1])] = "joint (Strategy A)"
         for ref in self.sec.compare_with:
             refs.append(ref)

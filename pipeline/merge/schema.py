@@ -32,8 +32,13 @@ class MergeSection:
     svd_rank: int = opt(0, "rank of the merged adapter for *_svd methods (0: the sum of the source ranks)",
                         min=0, max=4096)
     seed: int = opt(0, "random seed (DARE drops values at random)")
-    train: list[str] = opt([], "Strategy B: GRPO runs trained first from [grpo], their best adapters merged; "
-                           "each item a dimension name (weight 1 on it, 0 elsewhere) or a reward_weights spec")
+    train: list[str] = opt([], "Strategy B: GRPO runs trained first from [grpo], their adapters merged "
+                           "(branch_checkpoint); each item a dimension name (weight 1 on it, 0 elsewhere) or a "
+                           "reward_weights spec")
+    branch_checkpoint: str = opt("final", "which checkpoint of each trained branch (and the joint run) is merged "
+                                 "and compared: final, or best (by GRPO's mean reward of one batch of "
+                                 "generations: noisy, and early on it can pick a step before the adapter moved)",
+                                 choices=("final", "best"))
     joint: str = opt("off", "Strategy A for the comparison: off, equal (1/9 each) or a reward_weights spec; "
                      "a GRPO run trained alongside the branches, not merged")
     parallel: int = opt(1, "branch runs trained at once", min=1, max=16)

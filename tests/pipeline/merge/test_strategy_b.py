@@ -55,7 +55,7 @@ def test_a_short_strategy_b_chain_trains_moving_branches_and_merges_their_weight
     assert state == "succeeded", (path / "stdout.log").read_text()[-3000:]
 
     branches = json.loads((path / BRANCHES_FILE).read_text())
-    sources = [Adapter(store.root / branches[b]["run_id"] / "checkpoints" / "best") for b in ("context", "helpfulness")]
+    sources = [Adapter(store.root / branches[b]["run_id"] / "checkpoints" / "final") for b in ("context", "helpfulness")]
     merged = Adapter(path / "checkpoints" / "final")
     norms = [s.norm() for s in sources]
     assert all(n > 1e-4 for n in norms), norms  # each branch's adapter left its zero initialisation
