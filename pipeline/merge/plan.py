@@ -150,7 +150,8 @@ class BranchRunner:
         elif st in ("stopped", "failed", "oom", "lost") and self.ctx.resume:
             launcher.resume(self.store, b.run_id)
             self.ctx.emit(EventType.BRANCH, None, branch=b.label, run=b.run_id, action="resumed", after=st)
-        self.ctx.log(f"merge: branch {b.label} → run {b.run_id} ({b.weights or 'equal weights'})")
+        what = "the comparison" if b.role == "eval" else b.weights or "equal weights"
+        self.ctx.log(f"merge: branch {b.label} → run {b.run_id} ({what})")
 
     def _stop_active(self) -> None:
         from pipeline.runs import launcher
