@@ -29,6 +29,8 @@ from pipeline.runs.layout import (
     BRANCHES_FILE,
     CHECKPOINTS_DIR,
     COMPARISON_JSON,
+    EVAL_DIR,
+    EVAL_PROBES,
     EVAL_REPORT_JSON,
     EVENTS_FILE,
     FINAL,
@@ -140,8 +142,23 @@ def branch_facts(runs: Path, branches: dict[str, Any]) -> dict[str, Any]:
         out[label] = {"run": b["run_id"], "role": b.get("role"), "weights": b.get("weights"), "wall_s": _wall(path),
                       "steps": len(steps), "reward_first": steps[0]["reward"] if steps else None,
                       "reward_last": steps[-1]["reward"] if steps else None,
+                      # a group whose completions all got one reward has no advantage, hence no gradient
+                      "steps_with_reward_spread": sum(float(e.get("reward_std") or 0.0) > 0 for e in steps),
                       "best_step": best_meta.get("step"), "delta_norm": norms}
     return out
+
+
+def same_as_base(eval_run: Path, base: str) -> dict[str, Any]:
+    """Per model: on how many questions its answer is, character for character, the base model's (greedy
+    answers of an adapter too small to change them say nothing about its training)."""
+    answers: dict[str, dict[str, str]] = {}
+    with (eval_run / EVAL_DIR / EVAL_PROBES).open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            answers.setdefault(row["model"], {})[f"{row['qid']}#{row.get('sample', 0)}"] = row.get("answer") or ""
+    ref = answers.get(base, {})
+    return {m: {"same": sum(ref.get(k) == a for k, a in got.items()), "n": len(got)}
+            for m, got in answers.items() if m != base}
 
 
 def analyse(path: Path, work: Path) -> dict[str, Any]:
@@ -169,6 +186,7 @@ def analyse(path: Path, work: Path) -> dict[str, Any]:
         "judge": comparison.get("judge"), "judge_reliability": (eval_report.get("judge") or {}).get("reliability"),
         "models": {label: {k: m.get(k) for k in ("role", "dimensions", "dimensions_mean", "missing", "elo", "elo_lo",
                                                    "elo_hi", "win_rate", "games")} for label, m in models.items()},
+        "answers_same_as_base": same_as_base(eval_run, base[0]) if base else {},
         "verdict": verdict(merged, joint, base),
         "seeds": {"grpo": "the preset's (seed 0)", "eval": "eval.seed 0"},
     }
@@ -209,13 +227,14 @@ def markdown(r: dict[str, Any]) -> str:
              f"1-minute load average while it ran: mean {load.get('mean', '—')}, max {load.get('max', '—')} "
              f"({load.get('n', 0)} samples; other work shared the machine). Seeds: {r['seeds']}.", "",
              "## Branches (GRPO, one run each)", "",
-             "| branch | role | wall | steps | reward first → last | best step | ‖ΔW‖ best | ‖ΔW‖ final |",
-             "|---|---|---:|---:|---|---:|---:|---:|"]
+             "| branch | role | wall | steps (with reward spread) | reward first → last | best step | ‖ΔW‖ best "
+             "| ‖ΔW‖ final |", "|---|---|---:|---:|---|---:|---:|---:|"]
     for label, b in r["branches"].items():
         if b.get("role") == "eval":
             continue
         n = b.get("delta_norm", {})
-        lines.append(f"| {label} | {b['role']} | {_f(b['wall_s'], '.0f')} s | {b['steps']} | "
+        lines.append(f"| {label} | {b['role']} | {_f(b['wall_s'], '.0f')} s | "
+                     f"{b['steps']} ({b['steps_with_reward_spread']}) | "
                      f"{_f(b['reward_first'])} → {_f(b['reward_last'])} | {b['best_step']} | "
                      f"{_f(n.get(BEST), '.4f')} | {_f(n.get(FINAL), '.4f')} |")
     m = r["merge"]
@@ -230,6 +249,11 @@ def markdown(r: dict[str, Any]) -> str:
         wr = "—" if x["win_rate"] is None else f"{100 * x['win_rate']:.0f} %"
         lines.append(f"| {label} | {x['role']} | {_f(x['dimensions_mean'])} | {x['missing']} | {_f(x['elo'], '.0f')} "
                      f"| {_f(x['elo_lo'], '.0f')}–{_f(x['elo_hi'], '.0f')} | {wr} |")
+    same = r.get("answers_same_as_base") or {}
+    if same:
+        parts = [f"{label} ({r['models'].get(label, {}).get('role', '?')}) {x['same']}/{x['n']}"
+                 for label, x in same.items()]
+        lines += ["", "Answers identical to the base model's: " + ", ".join(parts) + "."]
     lines += ["", f"**Verdict**: {r['verdict']}."]
     if r.get("judge_reliability"):
         lines += ["", f"Judge reliability (eval stage): {json.dumps(r['judge_reliability'])[:600]}"]
