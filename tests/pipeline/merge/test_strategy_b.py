@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.checkpoints.store import read_checkpoint
 from pipeline.config.run import build_config
-from pipeline.runs.layout import BRANCHES_FILE
+from pipeline.runs.layout import BRANCHES_FILE, CHECKPOINTS_DIR, EVENTS_FILE, FINAL, STDOUT_LOG
 from pipeline.runs.store import RunStore
 
 torch = pytest.importorskip("torch")
@@ -52,19 +52,20 @@ def test_a_short_strategy_b_chain_trains_moving_branches_and_merges_their_weight
     preflight_chain(cfg, store.root)
     rid, path = launch(store, cfg)
     state = wait_for(store, rid, {"succeeded", "failed", "oom", "stopped", "lost"}, timeout=900)
-    assert state == "succeeded", (path / "stdout.log").read_text()[-3000:]
+    assert state == "succeeded", (path / STDOUT_LOG).read_text()[-3000:]
 
     branches = json.loads((path / BRANCHES_FILE).read_text())
-    sources = [Adapter(store.root / branches[b]["run_id"] / "checkpoints" / "final") for b in ("context", "helpfulness")]
-    merged = Adapter(path / "checkpoints" / "final")
+    sources = [Adapter(store.root / branches[b]["run_id"] / CHECKPOINTS_DIR / FINAL)  # merge.branch_checkpoint
+               for b in ("context", "helpfulness")]
+    merged = Adapter(path / CHECKPOINTS_DIR / FINAL)
     norms = [s.norm() for s in sources]
     assert all(n > 1e-4 for n in norms), norms  # each branch's adapter left its zero initialisation
-    meta = read_checkpoint(path / "checkpoints" / "final").meta
+    meta = read_checkpoint(path / CHECKPOINTS_DIR / FINAL).meta
     assert meta["delta"]["source_norms"] == [pytest.approx(n, rel=1e-4) for n in norms]
     assert meta["r"] == 8  # 0 means the sum of the source ranks (4 + 4)
     kept = meta["delta"]["vs_rule_on_delta"]["kept"]
     assert 0.0 < kept <= 1.0
-    ev = [json.loads(x) for x in (path / "events.jsonl").read_text().splitlines()]
+    ev = [json.loads(x) for x in (path / EVENTS_FILE).read_text().splitlines()]
     (merge_ev,) = [e for e in ev if e["type"] == "merge"]
     assert merge_ev["kept"] == kept and merge_ev["source_norms"] == meta["delta"]["source_norms"]
 
