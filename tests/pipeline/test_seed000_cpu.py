@@ -39,6 +39,7 @@ def test_seed000_cpu_runs_its_whole_chain_with_the_judge_as_grpo_reward(
         short = tmp_path / "short.toml"  # a later stage's settings go in a file layered on the preset
         short.write_text(f'[model]\nlora_r = 4\nlora_alpha = 8\n[sft]\nmax_steps = 1\nmax_length = 128\n'
                          f'[grpo]\nmax_steps = 1\nmax_completion_length = 16\nmax_length = 128\nsave_steps = 1\n'
+                         f'allow_weak_judge = true\n'
                          f'[eval]\nquestions = ["{questions}"]\nmax_tokens = 16\njudge_answers = 2\n'
                          f'tournament_prompts = 2\n')
         cfg = build_config(None, [preset_path("seed000-cpu"), short], sets=[
