@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config.run import build_config, preset_path
+from pipeline.judge.dimensions import DIMENSIONS
 from pipeline.runs import launcher
 from pipeline.runs.events import iter_events
 from pipeline.runs.layout import DATA, DATAGEN_OUTPUTS, EVAL_REPORT_JSON, EVENTS_FILE, EXPORTS_DIR, STDOUT_LOG
@@ -71,6 +72,9 @@ def test_seed000_cpu_runs_its_whole_chain_with_the_judge_as_grpo_reward(
     report = json.loads((runs["eval"] / EVAL_REPORT_JSON).read_text())
     assert [m["ref"] for m in report["models"]] == ["embedded", f"run:{runs['grpo'].name}"]
     assert report["battery"] and report["judge"]["dimensions"] and report["tournament"]["ratings"]
+    assert all({"elo_lo", "elo_hi"} <= set(r) for r in report["tournament"]["ratings"])  # with intervals
+    (changes,) = report["judge"]["changes"].values()  # the GRPO model vs the base, each dimension
+    assert set(changes) == set(DIMENSIONS) and all({"d", "lo", "hi"} <= set(c) for c in changes.values())
     # The export is of the GRPO model, not of the eval run.
     exported = json.loads(next((runs["export"] / EXPORTS_DIR).glob("*.json")).read_text())
     assert runs["grpo"].name in json.dumps(exported)
