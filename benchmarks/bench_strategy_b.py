@@ -38,6 +38,7 @@ from pipeline.runs.layout import (
     REPORT_DIR,
     STATUS_FILE,
 )
+from pipeline.runs.vocabulary import EventType
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -123,7 +124,7 @@ def _wall(path: Path) -> float | None:
 
 
 def _metrics(path: Path) -> list[dict[str, Any]]:
-    return [ev for _off, ev in iter_events(path / EVENTS_FILE) if ev.get("type") == "metrics" and "reward" in ev]
+    return [ev for _off, ev in iter_events(path / EVENTS_FILE) if ev.get("type") == EventType.METRICS and "reward" in ev]
 
 
 def branch_facts(runs: Path, branches: dict[str, Any]) -> dict[str, Any]:
