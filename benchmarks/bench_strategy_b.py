@@ -124,7 +124,8 @@ def _wall(path: Path) -> float | None:
 
 
 def _metrics(path: Path) -> list[dict[str, Any]]:
-    return [ev for _off, ev in iter_events(path / EVENTS_FILE) if ev.get("type") == EventType.METRICS and "reward" in ev]
+    return [ev for _off, ev in iter_events(path / EVENTS_FILE)
+            if ev.get("type") == EventType.METRICS and "reward" in ev]
 
 
 def branch_facts(runs: Path, branches: dict[str, Any]) -> dict[str, Any]:
