@@ -15,6 +15,7 @@ from typing import Any
 
 from pipeline.chat.client import ChatError, ChatStream, Endpoint, Sampling, list_models, normalize_url
 from pipeline.chat.procs import ModelProcess, check_gguf
+from pipeline.runs.cpu import usable_cores
 
 SIDES = ("a", "b")
 
@@ -52,7 +53,7 @@ class SideSpec:
 
 def default_threads(sides: int = 2) -> int:
     """Threads for one side's llama.cpp so both sides decode at once without oversubscribing."""
-    return max(1, (os.cpu_count() or 2) // sides)
+    return max(1, usable_cores() // sides)
 
 
 class ChatSide:

@@ -71,8 +71,11 @@ class SupervisorSection:
     max_attempts: int = opt(3, "attempts in all when oom_retry is on", min=1, max=10)
     gpus: int = opt(1, "GPUs for the worker; >1 launches it through accelerate (DDP)", min=0, max=64)
     accelerate_config: str = opt("", "accelerate config file for DeepSpeed/FSDP (with gpus > 1)")
-    threads: int = opt(0, "CPU threads of the worker (torch, BLAS); 0: the cores free when it starts", min=0,
-                       max=1024)
+    threads: int = opt(0, "CPU threads of the worker (torch, BLAS); 0: every core the process is allowed "
+                          "(affinity, cgroup quota)", min=0, max=1024)
+    threads_policy: str = opt("all", "with threads = 0: all (every allowed core for the whole run) or adaptive "
+                              "(fewer while other processes use the cores, re-decided every 10 s)",
+                              choices=("all", "adaptive"))
     notify_on: list[str] = opt([], "what notifies (succeeded, failed, oom, stopped, lost, alert, or off); "
                                    "empty: the user config's [notify] on")
     notify_command: str = opt("", "shell command run on a notification (ABA_RUN_ID, ABA_STATE, ABA_REASON … "

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pipeline.export import QUANTS
 from pipeline.export.convert import ExportError
+from pipeline.runs.cpu import usable_cores
 
 
 def quantize(src: Path, dst: Path, quant: str, threads: int | None = None) -> Path:
@@ -15,7 +16,7 @@ def quantize(src: Path, dst: Path, quant: str, threads: int | None = None) -> Pa
 
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = QUANTS[quant]
-    params.nthread = threads or os.cpu_count() or 1
+    params.nthread = threads or usable_cores()
     tmp = dst.with_name(f".{dst.name}.part")
     rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), params)
     if rc != 0 or not tmp.is_file():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,6 +21,7 @@ from pipeline.judge.gemini import BLOCK_FINISH, GeminiClient, Messages, env_key,
 from pipeline.judge.pacing import Gate, gate_for
 from pipeline.judge.shaping import Shape
 from pipeline.redact import register_env
+from pipeline.runs.cpu import usable_cores
 
 
 class Client(Protocol):
@@ -128,7 +128,7 @@ class LocalClient:
         self.n_ctx = int(getattr(cfg, "n_ctx", 2048))
         # Half the cores, at most 4: llama.cpp's threads spin at barriers, and on a busy 2-core box two
         # threads were measured 6× slower than one (benchmarks/ and docs/judge.md).
-        self.threads = int(getattr(cfg, "threads", 0)) or max(1, min(4, (os.cpu_count() or 2) // 2))
+        self.threads = int(getattr(cfg, "threads", 0)) or max(1, min(4, usable_cores() // 2))
         self.seed = seed
         self.gate = gate_for("local", str(path))
         self._llm: Any = None

@@ -21,6 +21,7 @@ from typing import Any
 from pipeline.atomic import atomic_write_json
 from pipeline.checkpoints.collapse import scan
 from pipeline.checkpoints.store import checkpoint_kind, has_tokenizer, read_checkpoint
+from pipeline.runs.cpu import usable_cores
 from pipeline.runs.layout import CHECKPOINTS_DIR
 
 PROMPTS = (
@@ -111,14 +112,12 @@ class Prober:
 
 
 def _set_threads() -> None:
-    import os
-
     import torch
 
     if not torch.cuda.is_available():
         # Leave a core to the UI: on small CPU boxes torch's all-cores default spins against the
         # other processes and decodes several times slower than with one thread fewer.
-        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+        torch.set_num_threads(max(1, usable_cores() - 1))
 
 
 def probe(ckpts: list[Path], prompts: list[str], max_new_tokens: int = 64) -> dict[str, Any]:

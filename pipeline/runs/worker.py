@@ -26,7 +26,7 @@ from pipeline.config.run import RunConfig
 from pipeline.redact import RedactingStream, register_config
 from pipeline.runs.classify import OOM_PATTERNS
 from pipeline.runs.cluster.ranks import die_with_launcher
-from pipeline.runs.cpu import apply_threads, pick_threads
+from pipeline.runs.cpu import ThreadPlan, plan_threads
 from pipeline.runs.emitter import Emitter
 from pipeline.runs.events import EventWriter
 from pipeline.runs.faults.disk import cleanup_partial, disk_full_reason, exc_path, is_disk_full
@@ -58,6 +58,7 @@ class StageContext(Emitter):
         self.events = EventWriter(self.run_dir / EVENTS_FILE)
         self.stop_requested = threading.Event()
         self.checkpoints_dir = self.run_dir / CHECKPOINTS_DIR
+        self.threads: ThreadPlan | None = None  # the worker's CPU threads (set in main)
 
     @property
     def run_id(self) -> str:
@@ -65,6 +66,8 @@ class StageContext(Emitter):
 
     def _emit(self, type: EventType, step: int | None, fields: dict[str, Any]) -> None:
         self.events._emit(type, step, fields)
+        if self.threads is not None:
+            self.threads.apply_pending()  # an adaptive count is set on the stage's own thread
 
     def alert(self, code: str, message: str, step: int | None = None, level: AlertLevel = "error") -> None:
         self.emit(EventType.ALERT, step, code=code, level=level, message=message)
@@ -180,10 +183,8 @@ def _run_stage(args: argparse.Namespace, ctx: StageContext, cfg: RunConfig, rank
         (args.run_dir / RESULT_FILE).unlink()
     except FileNotFoundError:
         pass
-    sup = cfg.sections.get("supervisor")
-    threads, why = pick_threads(getattr(sup, "threads", 0))
-    apply_threads(threads)  # before the stage imports torch
-    print(f"worker: {threads} CPU thread{'s' if threads > 1 else ''} ({why})", flush=True)
+    ctx.threads = plan_threads(cfg.sections.get("supervisor"))
+    ctx.threads.start()  # before the stage imports torch; says how many and why
     try:
         stage = importlib.import_module(registry.get(cfg.stage).worker_module)
         stage.run(ctx)

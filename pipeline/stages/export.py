@@ -14,7 +14,6 @@ for inspection. A resumed run skips exports already written and verified.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from pipeline.errors import AbaError
 from pipeline.export import normalize_quants, read_export
 from pipeline.export.convert import convert_hf, converter_version
 from pipeline.export.source import ExportSource, resolve_export_source
+from pipeline.runs.cpu import usable_cores
 from pipeline.runs.layout import CONVERT_LOG, EXPORT_WORK_DIR, EXPORTS_DIR
 from pipeline.runs.vocabulary import EventType
 from pipeline.runs.worker import StageContext
@@ -165,7 +165,7 @@ class Exporter:
         if self.cfg.verify:
             from pipeline.export.verify import verify_gguf
 
-            v = verify_gguf(gguf, hf_dir, threads=os.cpu_count())
+            v = verify_gguf(gguf, hf_dir, threads=usable_cores())
             meta["verify"] = v.to_dict()
             self.phase("verify", t0, name=name, ok=v.ok, failures=v.failures() or None,
                        answer=v.sample.get("answer"))
