@@ -36,7 +36,7 @@ class LocalSlurm:
         missing = [d for d in DAEMONS if shutil.which(d, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
                    is None]
         if missing:
-            return f"Slurm/munge not installed ({', '.join(missing)} missing; scripts/setup.sh installs " \
+            return f"Slurm/munge not installed ({', '.join(missing)} missing; scripts/setup.sh --test installs " \
                    "slurm-wlm and munge)"
         return None
 
