@@ -16,7 +16,8 @@ Scenarios:
                turn by llama-cpp-python alone: time to first token of each turn (goal: turn 5 within
                1.5× of turn 1). ``--only-turns`` runs just this one.
 Decode speed is (tokens - 1) / (time of the last token - time of the first). Prints figures and the
-ratio to the baseline (goal for ab-2-sides: ≥ 0.9×); asserts nothing.
+ratios to the baselines and writes benchmarks/results/chat.json (or chat-turns.json) and .md (budget:
+one side ≥ 0.95× llama-cpp-python alone, median of 5); asserts nothing.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def served_answer(ep: Endpoint):  # type: ignore[no-untyped-def]
     return answer
 
 
-def report_turns(res: dict[str, list[list[float]]]) -> None:
+def report_turns(res: dict[str, list[list[float]]]) -> float:
     print(f"\nmulti-turn TTFT, median over reps (ms): {'  '.join(f'turn {i + 1:<4}' for i in range(len(TURNS)))}")
     for name, reps in res.items():
         med = [statistics.median(r[i] for r in reps) * 1000 for i in range(len(TURNS))]
@@ -110,6 +111,7 @@ def report_turns(res: dict[str, list[list[float]]]) -> None:
     ours = res["chat side (prefix reused)"]
     ratio = statistics.median(r[-1] for r in ours) / statistics.median(r[0] for r in ours)
     print(f"turn 5 within 1.5× of turn 1 through a chat side: {'met' if ratio <= 1.5 else 'NOT met'} ({ratio:.2f}×)")
+    return ratio
 
 
 def pair(eps: list[Endpoint], tokens: int) -> list[tuple[float, float, int]]:
@@ -194,6 +196,11 @@ def main() -> int:
 
     from llama_cpp import Llama
 
+    from benchmarks.record import Check, Record
+
+    rec = Record("chat-turns" if args.only_turns else "chat", "A/B chat: prompt reuse over a 5-turn conversation"
+                 if args.only_turns else "A/B chat throughput against llama-cpp-python alone", reps=args.reps)
+
     if args.only_turns:
         llm = Llama(model_path=str(model), n_ctx=4096, n_threads=args.threads, n_threads_batch=args.threads,
                     verbose=False)
@@ -211,7 +218,14 @@ def main() -> int:
             llm.close()
         print(f"model {model} · {args.threads} thread(s) · {args.turn_tokens} tokens a turn · {args.reps} reps · "
               f"load average {os.getloadavg()[0]:.1f}")
-        report_turns(turns)
+        ratio = report_turns(turns)
+        cold = turns["llama-cpp alone, from scratch"]
+        rec.finish([Check("time to first token, turn 5 / turn 1 (chat side)", ratio,
+                          statistics.median(r[-1] for r in cold) / statistics.median(r[0] for r in cold), "×",
+                          "the same turns evaluated from scratch by llama-cpp-python", budget_value=1.5,
+                          note="budget: turn 5 within 1.5× of turn 1 (kept: 0.58×)")],
+                   figures={"model": str(model), "threads": args.threads, "turn_tokens": args.turn_tokens,
+                            "ttft_s": turns})
         return 0
 
     print(f"model {model} · {args.threads} thread(s) per side · {args.tokens} tokens · {args.reps} reps · "
@@ -254,6 +268,17 @@ def main() -> int:
           f"baseline {base_tps:.1f} tok/s, TTFT {base_ttft * 1000:.0f} ms")
     print(f"A/B per side vs two bare llama-cpp-python processes at once: {ab / bare2:.2f}× "
           f"(the A/B plumbing alone; two models on {os.cpu_count()} CPUs cost {bare2 / base_tps:.2f}× by themselves)")
+    one = statistics.median(r[1] for r in res["ab-1-side"])
+    rec.finish([
+        Check(f"tokens/s of one chat side, median of {args.reps}", one, base_tps, "tok/s",
+              "llama-cpp-python alone, same model and threads", budget_ratio=0.95, higher_is_better=True,
+              note="a side: its model process, the HTTP stream and the client, against the library in-process"),
+        Check("tokens/s per side, both sides at once", ab, bare2, "tok/s",
+              "two bare llama-cpp-python processes at once", budget_ratio=0.95, higher_is_better=True),
+        Check("time to first token, one side", statistics.median(r[0] for r in res["ab-1-side"]) * 1000,
+              base_ttft * 1000, "ms", "llama-cpp-python alone"),
+    ], figures={"model": str(model), "threads": args.threads, "tokens": args.tokens,
+                "runs": {k: [{"ttft_s": a, "tok_s": b, "tokens": c} for a, b, c in v] for k, v in res.items()}})
     return 0
 
 

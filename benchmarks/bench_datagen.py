@@ -10,7 +10,7 @@ requests (generate, then judge). Scenarios, measured in the same run:
 - c16-rpm     concurrency 16 with datagen.rpm = --rpm (when given): the limit, not concurrency, binds
 - resume      the c16 run folder again after deleting items.jsonl: every trace is regenerated, every
               judgement should come from the run's judge cache (hit rate goal: 100 %)
-Prints figures and ratios; asserts nothing.
+Prints figures and ratios, writes benchmarks/results/datagen-concurrency.json and .md; asserts nothing.
 """
 
 from __future__ import annotations
@@ -76,6 +76,9 @@ def main() -> None:
     ap.add_argument("--rpm", type=int, default=0)
     args = ap.parse_args()
     os.environ.setdefault("GEMINI_API_KEY", "AIzaFAKE-bench-key")
+    from benchmarks.record import Check, Record
+
+    rec = Record("datagen-concurrency", "Datagen throughput against the loopback Gemini stub, concurrency 16 vs 1")
     tmp = Path(tempfile.mkdtemp(prefix="bench-datagen-"))
     prompts = prompts_file(tmp, args.prompts)
     items = args.prompts * 3
@@ -100,6 +103,13 @@ def main() -> None:
               f"= {cache.hit_rate:.0%} (goal 100 %), judge requests sent {judge_calls}")
     finally:
         stub.close()
+    rec.finish([
+        Check("items/s at concurrency 16", rate16, rate1, "items/s", "concurrency 1", budget_ratio=12.0,
+              higher_is_better=True, note=f"{items} items, {args.latency:g} s a request, 2 requests an item"),
+        Check("judge cache hit rate on resume", cache.hit_rate * 100, None, "%", "—", budget_value=99.99,
+              higher_is_better=True, note=f"judge requests sent on resume: {judge_calls}"),
+    ], figures={"items": items, "latency_s": args.latency, "c1_s": s1, "c16_s": s16, "resume_s": sres,
+                "judge_requests_on_resume": judge_calls})
 
 
 if __name__ == "__main__":

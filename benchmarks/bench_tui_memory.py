@@ -4,7 +4,7 @@ Parses N metrics events (6 metrics each, like a DPO log) from JSON lines and fee
 watcher's RunSeries (array-backed: 8 bytes a step, 4 a value, per metric). Baseline, in the same
 run: the same events kept as parsed dicts (what a naive reader holds), measured on a tenth of them
 and scaled. Each in a fresh interpreter; RSS growth from psutil. Prints MB per 1M events and the
-ratio; asserts nothing.
+ratio, writes benchmarks/results/tui-memory.json and .md; asserts nothing.
 
     .venv/bin/python benchmarks/bench_tui_memory.py [--events 1000000]
 """
@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # benchmarks.record
 
 CODE = """
 import gc, json, sys
@@ -63,6 +64,9 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000)
     args = ap.parse_args()
     n = args.events
+    from benchmarks.record import Check, Record
+
+    rec = Record("tui-memory", "Memory of the events held for the charts")
     rss, held = measure(n, "series")
     base_n = max(1, n // 10)
     base_rss, _ = measure(base_n, "dicts")
@@ -74,6 +78,9 @@ def main() -> None:
     print(f"  aba RunSeries (array-backed)                     {ours:7.0f} MB per 1M events "
           f"(series buffers {held * per_m / 2**20:.0f} MB)")
     print(f"  ratio: {ours / base:.3f}")
+    rec.finish([Check("MB per 1M events (6 metrics each)", ours, base, "MB", "parsed dicts", budget_ratio=0.1,
+                      note=f"measured on {n:,} events (the baseline on {base_n:,}, scaled); kept: 74 MB, 0.066×")],
+               figures={"events": n, "series_buffers_mb_per_1m": held * per_m / 2**20, "baseline_events": base_n})
 
 
 if __name__ == "__main__":

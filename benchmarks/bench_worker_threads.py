@@ -1,10 +1,13 @@
-"""A worker's CPU threads: torch's default (one per core) against the free-core pick (pipeline.runs.cpu).
+"""A worker's CPU threads: the default pick (pipeline.runs.cpu: every allowed core) against torch's own
+default and against one thread (what ``supervisor.threads = 1`` gives).
 
 Each variant runs in a fresh interpreter (OpenMP reads its thread count at start): a small
 transformer-sized workload (forward + backward of a 2-layer MLP, 576 wide like SmolLM2-135M, batch 8×192
 tokens) timed over ``--steps`` steps, interleaved ``--reps`` times so background load hits both alike.
-Baseline: torch's default thread count. Prints the median step time of each and the ratio; asserts
-nothing. On a loaded 2-core box the default oversubscribes the cores.
+Baseline: torch's default thread count (it ignores a cgroup CPU quota; the pick does not). Prints the
+median step time of each and the ratios, writes benchmarks/results/worker-threads.json and .md; asserts
+nothing. On a loaded box fewer threads can win: that is the operator's ``supervisor.threads`` or the
+adaptive policy, never the default.
 
     .venv/bin/python benchmarks/bench_worker_threads.py [--steps 20] [--reps 3]
 """
@@ -49,23 +52,31 @@ def run(steps: int, threads: int | None) -> dict:
 
 
 def main() -> None:
+    from benchmarks.record import Check, Record
     from pipeline.runs.cpu import pick_threads
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--reps", type=int, default=3)
     args = ap.parse_args()
+    rec = Record("worker-threads", "A worker's CPU threads: the default pick against torch's default", reps=args.reps)
     picked, why = pick_threads(0)
-    res: dict[str, list[dict]] = {"torch default": [], "free-core pick": []}
+    res: dict[str, list[dict]] = {"torch default": [], "default pick": [], "one thread": []}
     for _ in range(args.reps):
         res["torch default"].append(run(args.steps, None))
-        res["free-core pick"].append(run(args.steps, picked))
+        res["default pick"].append(run(args.steps, picked))
+        res["one thread"].append(run(args.steps, 1))
     print(f"MLP forward+backward step, {args.steps} steps × {args.reps} reps; pick: {why}")
     med = {}
     for name, rows in res.items():
-        med[name] = statistics.median(r["step_s"] for r in rows)
-        print(f"  {name:<15} {rows[0]['threads']} thread(s)   median {med[name] * 1000:7.1f} ms a step")
-    print(f"  default / pick: {med['torch default'] / med['free-core pick']:.2f}× (above 1: the pick is faster)")
+        med[name] = statistics.median(r["step_s"] for r in rows) * 1000
+        print(f"  {name:<15} {rows[0]['threads']} thread(s)   median {med[name]:7.1f} ms a step")
+    rec.finish([
+        Check(f"step time, default pick ({picked} threads)", med["default pick"], med["torch default"], "ms",
+              f"torch's own default ({res['torch default'][0]['threads']} threads)", budget_ratio=1.03,
+              note=f"the worker said: {why}"),
+        Check("step time, one thread", med["one thread"], med["default pick"], "ms", "the default pick"),
+    ], figures={"steps": args.steps, "runs": res})
 
 
 if __name__ == "__main__":

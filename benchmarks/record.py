@@ -2,8 +2,10 @@
 
 Every benchmark script measures its figures next to a baseline in the same run and hands them here with
 ``Record.finish``; the file carries what a reader needs to trust a figure: the command, the commit, the
-machine's CPUs and load average at start and end, reps and seeds, and for each headline figure its
-baseline, ratio and budget. ``python benchmarks/record.py`` rewrites the index (``results/README.md``)
+machine (``results_file.machine``: the same block every results file has) with its load average at the
+start, at the end and its highest while the script ran, reps and seeds, and for each headline figure its
+baseline, ratio and budget. ``ABA_BENCH_RESULTS=<folder>`` writes elsewhere (a trial run on a busy
+machine is no figure for the docs). ``python benchmarks/record.py`` rewrites the index (``results/README.md``)
 and the table in docs/contributing.md from the files, so the docs quote the files and nothing else.
 
     rec = Record("tui-startup", "Cold start to the first frame", reps=7)
@@ -21,6 +23,7 @@ import platform
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -73,6 +76,25 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+class LoadSampler:
+    """The 1-minute load average every ``every_s`` seconds while a benchmark runs (a daemon thread)."""
+
+    def __init__(self, every_s: float = 5.0) -> None:
+        self.samples = [_load()[0]]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every_s,), daemon=True, name="load-sampler")
+        self._thread.start()
+
+    def _run(self, every_s: float) -> None:
+        while not self._stop.wait(every_s):
+            self.samples.append(_load()[0])
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self.samples.append(_load()[0])
+        return {"max_1m": max(self.samples), "mean_1m": round(sum(self.samples) / len(self.samples), 2)}
+
+
 def _num(x: float | None) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
@@ -92,47 +114,59 @@ class Record:
             self.script = str(script.relative_to(ROOT))
         except ValueError:
             self.script = str(script)
-        self.command = " ".join(shlex.quote(a) for a in [f"python {self.script}", *argv[1:]])
+        self.command = " ".join(["python", shlex.quote(self.script), *(shlex.quote(a) for a in argv[1:])])
         self.started = time.time()
         self.load_start = _load()
+        self.sampler = LoadSampler()
 
     def data(self, checks: Sequence[Check], figures: dict[str, Any], notes: Sequence[str]) -> dict[str, Any]:
+        from benchmarks.results_file import machine
         from pipeline.runs.cpu import allowed
 
+        start = dict(zip(("1m", "5m", "15m"), self.load_start, strict=True))
+        load = {**start, "end_1m": _load()[0], **self.sampler.stop()}
+        dirty = bool(_git("status", "--porcelain", "--", "aba_tui", "pipeline", "benchmarks"))
         return {
             "name": self.name, "title": self.title, "script": self.script, "command": self.command,
-            "commit": _git("rev-parse", "--short", "HEAD"), "dirty": bool(_git("status", "--porcelain", "--",
-                                                                                "aba_tui", "pipeline", "benchmarks")),
-            "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(self.started)),
-            "wall_s": round(time.time() - self.started, 1),
-            "machine": {"cpus": os.cpu_count(), "allowed_cores": allowed().cores, "python": platform.python_version(),
+            "machine": {**machine(load), "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(self.started)),
+                        "dirty": dirty, "allowed_cores": allowed().cores, "python": platform.python_version(),
                         "system": platform.platform(terse=True)},
-            "load": {"start": self.load_start, "end": _load()},
-            "reps": self.reps, "seeds": self.seeds,
+            "wall_s": round(time.time() - self.started, 1), "reps": self.reps, "seeds": self.seeds,
             "checks": [asdict(c) for c in checks], "figures": figures, "notes": list(notes),
         }
 
     def finish(self, checks: Sequence[Check], figures: dict[str, Any] | None = None, notes: Sequence[str] = (),
                out_dir: Path | None = None) -> Path:
-        """Write ``<name>.json`` and ``<name>.md`` under ``out_dir`` (default benchmarks/results), print the .md."""
+        """Write ``<name>.json`` and ``<name>.md`` under ``out_dir`` (default benchmarks/results, or
+        ``$ABA_BENCH_RESULTS``) atomically, print the .md and where they went."""
+        from pipeline.atomic import atomic_write_json, atomic_write_text
+
         out_dir = out_dir or Path(os.environ.get("ABA_BENCH_RESULTS", RESULTS))
         out_dir.mkdir(parents=True, exist_ok=True)
         data = self.data(checks, figures or {}, notes)
         path = out_dir / f"{self.name}.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(data, indent=2, default=float) + "\n")
-        os.replace(tmp, path)
         md = markdown(data)
-        path.with_suffix(".md").write_text(md)
-        print("\n" + md)
+        atomic_write_json(path, json.loads(json.dumps(data, default=float)))
+        atomic_write_text(path.with_suffix(".md"), md)
+        print(f"\n{md}\nwrote {path} and {path.with_suffix('.md').name}")
         return path
 
 
+def load_of(d: dict[str, Any]) -> tuple[float | None, float | None]:
+    """The 1-minute load average at the start and the highest seen, from any results file's machine block."""
+    la = d.get("machine", {}).get("load_average") or {}
+    if not la and isinstance(d.get("load"), dict):  # bench_gemini's own block: lists before and after
+        before, after = d["load"].get("before") or [None], d["load"].get("after") or [None]
+        la = {"1m": before[0], "end_1m": after[0]}
+    start = la.get("1m", la.get("mean"))
+    return start, la.get("max_1m", la.get("max", la.get("end_1m", start)))
+
+
 def provenance(d: dict[str, Any]) -> str:
-    load = d["load"]
-    return (f"`{d['command']}` at {d['commit']}{' (uncommitted changes)' if d.get('dirty') else ''}, {d['date']}; "
-            f"load average (1, 5, 15 min) {load['start']} → {load['end']} on {d['machine']['cpus']} CPUs "
-            f"({d['machine']['allowed_cores']} allowed)"
+    m, la = d["machine"], d["machine"]["load_average"]
+    return (f"`{d['command']}` at {m['commit']}{' (uncommitted changes)' if m.get('dirty') else ''}, "
+            f"{m['measured_at']}; load average (1, 5, 15 min) {la['1m']}, {la['5m']}, {la['15m']} at the start, "
+            f"{la['end_1m']} at the end, at most {la['max_1m']}, on {m['cpus']} CPUs ({m['allowed_cores']} allowed)"
             + (f"; {d['reps']} reps" if d.get("reps") else "") + (f"; seeds {d['seeds']}" if d.get("seeds") else "")
             + f"; {d['wall_s']:.0f} s")
 
@@ -156,26 +190,31 @@ def markdown(d: dict[str, Any]) -> str:
 
 
 def read_all(folder: Path = RESULTS) -> list[dict[str, Any]]:
+    """Every results file (any script's: each has a ``machine`` block; those from Record also ``checks``)."""
     out = []
     for p in sorted(folder.glob("*.json")):
         try:
             d = json.loads(p.read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(d, dict) and "checks" in d:  # files in this format (older ones are their own)
-            out.append(d)
+        if isinstance(d, dict):
+            out.append({**d, "name": d.get("name", p.stem)})
     return out
 
 
 def table(results: Iterable[dict[str, Any]]) -> str:
-    """The docs' table: every headline figure of every results file, with its load."""
-    lines = ["| results file | measure | ours | baseline (same run) | ratio | budget | | load (1 min) | date |",
+    """The docs' table: every headline figure of every results file, with the load it was measured at."""
+    lines = ["| results file | measure | ours | baseline (same run) | ratio | budget | | load (1 min) | measured |",
              "|---|---|---|---|---|---|---|---|---|"]
     for d in results:
-        for c in d["checks"]:
-            row = check_row(c)[1:]
-            lines.append(f"| [`{d['name']}`](../benchmarks/results/{d['name']}.md) |{row} "
-                         f"{d['load']['start'][0]:g}–{d['load']['end'][0]:g} | {d['date']} |")
+        start, peak = load_of(d)
+        load = "—" if start is None else f"{start:g}–{peak:g}" if peak not in (None, start) else f"{start:g}"
+        when = d.get("machine", {}).get("measured_at", "—")
+        link = f"[`{d['name']}`](../benchmarks/results/{d['name']}.md)"
+        checks = d.get("checks") or [None]
+        for c in checks:
+            row = check_row(c)[1:] if c else f" {d.get('title', 'see the file')} | — | — | — | — | |"
+            lines.append(f"| {link} |{row} {load} | {when} |")
     return "\n".join(lines)
 
 
