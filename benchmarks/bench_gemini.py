@@ -251,7 +251,11 @@ def main() -> None:
         res["models"][model] = {**r, **pooled([r])}
         print(f"{model}: {r['complete']}/{r['planned']} complete, {r['judged']} judged", flush=True)
     res["load"] = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
-    res["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    from benchmarks.results_file import machine  # the block every results file has
+
+    res["machine"] = {**machine({"1m": res["load"]["before"][0], "5m": res["load"]["before"][1],
+                                 "15m": res["load"]["before"][2], "end_1m": res["load"]["after"][0]}),
+                      "python": sys.version.split()[0]}
     res["sdk"] = __import__("google.genai", fromlist=["__version__"]).__version__
     res["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                    cwd=ROOT).stdout.strip()

@@ -202,7 +202,18 @@ def read_all(folder: Path = RESULTS) -> list[dict[str, Any]]:
     return out
 
 
-def table(results: Iterable[dict[str, Any]]) -> str:
+def title_of(d: dict[str, Any], folder: Path) -> str:
+    """A file's title: its own, else its .md's first heading."""
+    if d.get("title"):
+        return str(d["title"])
+    try:
+        first = (folder / f"{d['name']}.md").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return "see the file"
+    return first.lstrip("# ").strip() or "see the file"
+
+
+def table(results: Iterable[dict[str, Any]], link: str = "../benchmarks/results/", folder: Path = RESULTS) -> str:
     """The docs' table: every headline figure of every results file, with the load it was measured at."""
     lines = ["| results file | measure | ours | baseline (same run) | ratio | budget | | load (1 min) | measured |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -210,18 +221,18 @@ def table(results: Iterable[dict[str, Any]]) -> str:
         start, peak = load_of(d)
         load = "—" if start is None else f"{start:g}–{peak:g}" if peak not in (None, start) else f"{start:g}"
         when = d.get("machine", {}).get("measured_at", "—")
-        link = f"[`{d['name']}`](../benchmarks/results/{d['name']}.md)"
+        name = f"[`{d['name']}`]({link}{d['name']}.md)"
         checks = d.get("checks") or [None]
         for c in checks:
-            row = check_row(c)[1:] if c else f" {d.get('title', 'see the file')} | — | — | — | — | |"
-            lines.append(f"| {link} |{row} {load} | {when} |")
+            row = check_row(c)[1:] if c else f" {title_of(d, folder)} | — | — | — | — | |"
+            lines.append(f"| {name} |{row} {load} | {when} |")
     return "\n".join(lines)
 
 
 def refresh_docs(folder: Path = RESULTS, doc: Path = DOCS) -> bool:
     """Rewrite the generated table in docs/contributing.md and results/README.md; True if either changed."""
     results = read_all(folder)
-    body = table(results)
+    body = table(results, folder=folder)
     text = doc.read_text()
     if BEGIN not in text or END not in text:
         raise SystemExit(f"{doc}: the markers {BEGIN!r} … {END!r} are missing")
@@ -232,7 +243,7 @@ def refresh_docs(folder: Path = RESULTS, doc: Path = DOCS) -> bool:
     idx = ("# Benchmark results\n\nWritten by the scripts in `benchmarks/` (`bash benchmarks/run_all.sh` runs them all "
            "in one sitting); each `.json` holds the command, commit, load average, reps and every figure, its `.md` "
            "is generated from it. Regenerate this index and docs/contributing.md's table with "
-           "`python benchmarks/record.py`.\n\n" + body + "\n")
+           "`python benchmarks/record.py`.\n\n" + table(results, link="", folder=folder) + "\n")
     changed = new != text or not index.exists() or index.read_text() != idx
     doc.write_text(new)
     index.write_text(idx)
