@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import threading
 import time
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -53,6 +56,12 @@ def alone(llm, tokens: int) -> tuple[float, float, int]:
             n += 1
     assert first is not None and last is not None
     return first - t0, (n - 1) / (last - first), n
+
+
+def own_cpu() -> float:
+    """CPU seconds of this process, every thread (llama.cpp's workers too)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def through(ep: Endpoint, tokens: int) -> tuple[float, float, int]:
@@ -242,9 +251,16 @@ def main() -> int:
         pair(eps, 16)
         res: dict[str, list[tuple[float, float, int]]] = {"alone": [], "ab-1-side": [], "ab-2-sides": [],
                                                           "llama-2-procs": []}
+        cpu: dict[str, list[float]] = {"alone": [], "ab-1-side": []}  # CPU seconds a token (prompt included)
+        side_proc = psutil.Process(procs[0].proc.pid) if procs[0].proc else None
         for _ in range(args.reps):
+            c0 = own_cpu()
             res["alone"].append(alone(llm, args.tokens))
+            cpu["alone"].append((own_cpu() - c0) / res["alone"][-1][2])
+            s0 = sum(side_proc.cpu_times()[:2]) if side_proc else 0.0
             res["ab-1-side"].append(through(eps[0], args.tokens))
+            if side_proc:
+                cpu["ab-1-side"].append((sum(side_proc.cpu_times()[:2]) - s0) / res["ab-1-side"][-1][2])
             res["ab-2-sides"].extend(pair(eps, args.tokens))
             res["llama-2-procs"].extend(bare.run(args.tokens))
     finally:
@@ -275,6 +291,11 @@ def main() -> int:
               note="a side: its model process, the HTTP stream and the client, against the library in-process"),
         Check("tokens/s per side, both sides at once", ab, bare2, "tok/s",
               "two bare llama-cpp-python processes at once", budget_ratio=0.95, higher_is_better=True),
+        Check("CPU a token, one side's model process", statistics.median(cpu["ab-1-side"]) * 1000,
+              statistics.median(cpu["alone"]) * 1000, "ms", "llama-cpp-python alone, in this process",
+              budget_ratio=1.05, note="the plumbing's own cost, measured in CPU time: other jobs on the machine "
+                                      "slow the wall-clock figures but barely this one") if cpu["ab-1-side"] else
+        Check("CPU a token, one side's model process", float("nan"), None, "ms", "—"),
         Check("time to first token, one side", statistics.median(r[0] for r in res["ab-1-side"]) * 1000,
               base_ttft * 1000, "ms", "llama-cpp-python alone"),
     ], figures={"model": str(model), "threads": args.threads, "tokens": args.tokens,

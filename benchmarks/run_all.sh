@@ -12,7 +12,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 load=$(cut -d' ' -f1 /proc/loadavg)
 awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }' \
   && echo "[bench] load average $load on $(nproc) cores: not a quiet machine; figures will say so" >&2
-all=(tui_startup tui_idle_cpu tui_bigfile tui_latency tui_memory chat chat_turns datagen worker_threads dpo_overhead)
+all=(tui_startup tui_idle_cpu tui_bigfile tui_latency tui_memory chat chat_turns chat_ui datagen worker_threads dpo_overhead)
 for name in "${@:-${all[@]}}"; do
   case "$name" in
     chat_turns) args=(benchmarks/bench_chat.py --only-turns) ;;
