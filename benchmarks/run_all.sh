@@ -2,7 +2,7 @@
 # The budgets of docs/tui.md and docs/training.md in one sitting, each script next to its own baseline,
 # then the results index and docs/contributing.md's table regenerated from the files. Run it on a quiet
 # machine (it says so when the load average is high; figures from a busy machine are no figures for docs).
-# About 35 minutes on 2 cores.
+# About 45 minutes on 2 cores (setup: a fresh venv, cache and llama-cpp-python build).
 #
 #   bash benchmarks/run_all.sh [name ...]      e.g. bash benchmarks/run_all.sh tui_startup chat
 set -euo pipefail
@@ -12,7 +12,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 load=$(cut -d' ' -f1 /proc/loadavg)
 awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }' \
   && echo "[bench] load average $load on $(nproc) cores: not a quiet machine; figures will say so" >&2
-all=(tui_startup tui_idle_cpu tui_bigfile tui_latency tui_memory chat chat_turns chat_ui datagen worker_threads dpo_overhead)
+all=(setup tui_startup tui_idle_cpu tui_bigfile tui_latency tui_memory chat chat_turns chat_ui datagen worker_threads dpo_overhead)
 for name in "${@:-${all[@]}}"; do
   case "$name" in
     chat_turns) args=(benchmarks/bench_chat.py --only-turns) ;;
