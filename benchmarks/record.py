@@ -155,11 +155,17 @@ class Record:
 def load_of(d: dict[str, Any]) -> tuple[float | None, float | None]:
     """The 1-minute load average at the start and the highest seen, from any results file's machine block."""
     la = d.get("machine", {}).get("load_average") or {}
-    if not la and isinstance(d.get("load"), dict):  # bench_gemini's own block: lists before and after
-        before, after = d["load"].get("before") or [None], d["load"].get("after") or [None]
+    load = d.get("load")
+    if not la and isinstance(load, dict):  # bench_gemini's own block: lists before and after
+        before, after = load.get("before") or [None], load.get("after") or [None]
         la = {"1m": before[0], "end_1m": after[0]}
+    elif not la and isinstance(load, list) and load:  # [start, end] (the abliteration scripts)
+        la = {"1m": load[0], "end_1m": load[-1]}
+    elif not la and isinstance(load, int | float):
+        la = {"1m": load}
     start = la.get("1m", la.get("mean"))
-    return start, la.get("max_1m", la.get("max", la.get("end_1m", start)))
+    peak = la.get("max_1m", la.get("max", la.get("end_1m", start)))
+    return start, max(start, peak) if start is not None and peak is not None else peak
 
 
 def provenance(d: dict[str, Any]) -> str:

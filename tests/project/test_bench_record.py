@@ -45,6 +45,7 @@ def test_the_docs_table_is_generated_from_the_files(tmp_path: Path) -> None:
     Record("a", "Alpha").finish([Check("x", 1.0, 2.0, "s", "base", budget_ratio=1.0)], out_dir=res)
     (res / "other.json").write_text(json.dumps({"machine": {"load_average": {"1m": 0.5}, "measured_at": "then"}}))
     (res / "other.md").write_text("# Another script's own format\n")
+    (res / "third.json").write_text(json.dumps({"load": [7.5, 10.8]}))  # a start and end pair only
     doc = tmp_path / "doc.md"
     doc.write_text(f"intro\n{BEGIN}\nstale\n{END}\noutro\n")
     assert refresh_docs(res, doc) is True
@@ -52,9 +53,10 @@ def test_the_docs_table_is_generated_from_the_files(tmp_path: Path) -> None:
     assert "stale" not in text and text.startswith("intro\n") and text.endswith("outro\n")
     assert "[`a`](../benchmarks/results/a.md) | x | 1.00 s | 2.00 s (base) | 0.5× | ≤ 1× baseline | met |" in text
     assert "Another script's own format" in text and "| 0.5 | then |" in text
+    assert "[`third`](../benchmarks/results/third.md) | see the file | — | — | — | — | | 7.5–10.8 | — |" in text
     assert "](a.md)" in (res / "README.md").read_text()
     assert refresh_docs(res, doc) is False  # nothing new: nothing changes
-    assert [d["name"] for d in read_all(res)] == ["a", "other"]
+    assert [d["name"] for d in read_all(res)] == ["a", "other", "third"]
 
 
 def test_a_doc_without_the_markers_is_named(tmp_path: Path) -> None:
