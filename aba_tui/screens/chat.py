@@ -8,6 +8,7 @@ export in the runs dir, A = the embedded model's baseline at B's quantisation.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -80,6 +81,7 @@ starts them again. Votes (F6/F7/F8) become DPO pairs (ctrl+e)."""
         self.conv = Conversation()
         self.order = BlindOrder()
         self.streaming: set[str] = set()
+        self._idle_checked = 0.0  # when _flush last looked at the sides while none streamed
         self.last_vote: dict[str, Any] | None = None
         self._io_pool: ThreadPoolExecutor | None = None
         self._io_pending: list[Future[None]] = []
@@ -277,6 +279,12 @@ starts them again. Votes (F6/F7/F8) become DPO pairs (ctrl+e)."""
 
     @guarded()
     def _flush(self) -> None:
+        # 20 Hz while a side streams; otherwise only a dead model process is news, looked for once a second
+        # (the idle screen's ticks cost no DOM queries and no log reads).
+        now = time.monotonic()
+        if not self.streaming and now - self._idle_checked < 1.0:
+            return
+        self._idle_checked = now
         for side in SIDES:
             p = self.panel_of(side)
             new = p.take()
