@@ -3,7 +3,8 @@
 Streaming threads never touch widgets: they append to ``pending`` under a lock and the screen's
 timer folds it into the transcript at ~20 Hz, so a fast model never floods the event loop. While an
 answer streams only that answer is re-drawn (its own Static): re-wrapping the whole transcript on every
-tick cost the UI about a fifth of a core with both sides streaming, taken from the two models' cores.
+tick made the UI's CPU grow with the conversation, taken from the models' cores on a small machine
+(benchmarks/bench_chat_ui.py).
 """
 
 from __future__ import annotations
