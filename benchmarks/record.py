@@ -152,9 +152,14 @@ class Record:
         return path
 
 
+def _machine(d: dict[str, Any]) -> dict[str, Any]:
+    m = d.get("machine")
+    return m if isinstance(m, dict) else {}  # some scripts write a sentence there
+
+
 def load_of(d: dict[str, Any]) -> tuple[float | None, float | None]:
     """The 1-minute load average at the start and the highest seen, from any results file's machine block."""
-    la = d.get("machine", {}).get("load_average") or {}
+    la = _machine(d).get("load_average") or {}
     load = d.get("load")
     if not la and isinstance(load, dict):  # bench_gemini's own block: lists before and after
         before, after = load.get("before") or [None], load.get("after") or [None]
@@ -226,7 +231,7 @@ def table(results: Iterable[dict[str, Any]], link: str = "../benchmarks/results/
     for d in results:
         start, peak = load_of(d)
         load = "—" if start is None else f"{start:g}–{peak:g}" if peak not in (None, start) else f"{start:g}"
-        when = d.get("machine", {}).get("measured_at", "—")
+        when = _machine(d).get("measured_at", "—")
         name = f"[`{d['name']}`]({link}{d['name']}.md)"
         checks = d.get("checks") or [None]
         for c in checks:

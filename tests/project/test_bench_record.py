@@ -45,7 +45,7 @@ def test_the_docs_table_is_generated_from_the_files(tmp_path: Path) -> None:
     Record("a", "Alpha").finish([Check("x", 1.0, 2.0, "s", "base", budget_ratio=1.0)], out_dir=res)
     (res / "other.json").write_text(json.dumps({"machine": {"load_average": {"1m": 0.5}, "measured_at": "then"}}))
     (res / "other.md").write_text("# Another script's own format\n")
-    (res / "third.json").write_text(json.dumps({"load": [7.5, 10.8]}))  # a start and end pair only
+    (res / "third.json").write_text(json.dumps({"load": [7.5, 10.8], "machine": "2 cores, shared"}))
     doc = tmp_path / "doc.md"
     doc.write_text(f"intro\n{BEGIN}\nstale\n{END}\noutro\n")
     assert refresh_docs(res, doc) is True
