@@ -230,7 +230,7 @@ def table(results: Iterable[dict[str, Any]], link: str = "../benchmarks/results/
              "|---|---|---|---|---|---|---|---|---|"]
     for d in results:
         start, peak = load_of(d)
-        load = "—" if start is None else f"{start:g}–{peak:g}" if peak not in (None, start) else f"{start:g}"
+        load = "—" if start is None else f"{start:.1f}–{peak:.1f}" if peak not in (None, start) else f"{start:.1f}"
         when = _machine(d).get("measured_at", "—")
         name = f"[`{d['name']}`]({link}{d['name']}.md)"
         checks = d.get("checks") or [None]
