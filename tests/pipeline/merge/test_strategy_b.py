@@ -36,6 +36,8 @@ def rank_k(m: torch.Tensor, k: int) -> torch.Tensor:
 
 
 @pytest.mark.slow
+@pytest.mark.long  # ~10 min on 2 cores, most of it PEFT's ties_svd over every module; the ΔW maths alone is
+# test_merge_maths.py, the branch runs test_merge_branches.py
 def test_a_short_strategy_b_chain_trains_moving_branches_and_merges_their_weight_changes(store: RunStore) -> None:
     from pipeline.merge.delta import Adapter
     from pipeline.runs.launcher import launch, wait_for
