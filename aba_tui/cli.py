@@ -74,16 +74,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = _store(args)
     # A bad dataset is refused before any run folder exists; run:<id> sources are looked up in this runs dir.
     preflight_chain(cfg, store.root)
+    # Imported before the launch: a ctrl-c once the run id is out must find the wait's own handler.
+    from aba_tui.cli_ps import wait_whole_chain
+
     existed = store.root.is_dir()
     run_id, _path = launcher.launch(store, cfg, force=args.force)
     if not existed:
         print(f"aba: created the runs dir {store.root}", file=sys.stderr)
     print(run_id, flush=True)
-    if args.wait:
-        from aba_tui.cli_ps import wait_whole_chain
-
-        return wait_whole_chain(store, run_id, args.wait_timeout)
-    return 0
+    return wait_whole_chain(store, run_id, args.wait_timeout) if args.wait else 0
 
 
 def cmd_ps(args: argparse.Namespace) -> int:

@@ -64,8 +64,6 @@ def watch_ps(store: RunStore, interval: float, rows: Rows, where: Where) -> int:
 
 def wait_whole_chain(store: RunStore, run_id: str, timeout: float) -> int:
     """`aba run --wait`: every stage of the chain; 0 when the last succeeded, else 1 naming the stage that did not."""
-    from pipeline.monitor.chain import wait_chain
-
     current = [run_id]
 
     def started(child: str, stage: str) -> None:
@@ -74,6 +72,8 @@ def wait_whole_chain(store: RunStore, run_id: str, timeout: float) -> int:
         print(f"aba: the chain goes on: {stage} run {child}", file=sys.stderr, flush=True)
 
     try:
+        from pipeline.monitor.chain import wait_chain  # inside: a ctrl-c during the import is the same ctrl-c
+
         end = wait_chain(store, run_id, timeout, on_next=started)
     except KeyboardInterrupt:
         rid = current[0]

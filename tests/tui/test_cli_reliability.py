@@ -17,7 +17,7 @@ from pipeline.errors import ConfigError
 from pipeline.runs import launcher
 from pipeline.runs.cluster.slurm import SlurmError, job_script
 from pipeline.runs.status import TERMINAL, read_status_raw
-from tests.support.cli import ABA, aba
+from tests.support.cli import ABA, aba, as_from_a_shell
 from tests.support.paths import REPO
 
 END = set(TERMINAL) | {"lost"}
@@ -62,7 +62,7 @@ def test_ctrl_c_while_waiting_says_the_run_goes_on(store):
     store.root.mkdir(parents=True)
     proc = subprocess.Popen([*ABA, "run", "selftest", "--runs-dir", str(store.root), "--set",
                              "selftest.behaviour=sleep", "--wait"], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_shell)
     assert proc.stdout is not None
     run_id = proc.stdout.readline().strip()  # printed once the run is started
     path = store.root / run_id

@@ -20,7 +20,7 @@ from pipeline.config.run import build_config
 from pipeline.models.embedded import embedded_gguf_path
 from pipeline.runs.status import read_status_raw, write_status
 from pipeline.runs.store import RunStore
-from tests.support.cli import aba
+from tests.support.cli import aba, as_from_a_shell
 from tests.support.paths import REPO
 
 
@@ -58,7 +58,8 @@ def test_serve_answers_an_openai_chat_request_with_its_key_only(store: RunStore)
     rid = _export_run(store)
     cmd = [sys.executable, "-m", "aba_tui", "serve", rid[:16], "--runs-dir", str(store.root), "--port", "0",
            "--api-key", "k-123", "--threads", "1"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=as_from_a_shell)
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
