@@ -28,26 +28,20 @@ BUDGET_S = 45 * 60
 
 
 def follow_chain(store: RunStore, first: str, timeout_s: float) -> list[dict]:
-    """Each run of the chain in order, with its stage, end state, reason and seconds."""
-    from pipeline.runs import launcher
-    from pipeline.runs.events import iter_events
-    from pipeline.runs.layout import EVENTS_FILE
-    from pipeline.runs.status import TERMINAL, read_status
+    """Each run of the chain in order (pipeline.monitor.chain, as `aba run --wait` follows it), with its stage,
+    end state, reason and seconds."""
+    from pipeline.monitor.chain import wait_chain
+    from pipeline.runs.status import read_status
 
+    ids = [first]
+    wait_chain(store, first, timeout_s, on_next=lambda child, _stage: ids.append(child))
     rows: list[dict] = []
-    run_id: str | None = first
-    deadline = time.time() + timeout_s
-    while run_id is not None:
-        state = launcher.wait_for(store, run_id, set(TERMINAL) | {"lost"}, timeout=max(1.0, deadline - time.time()))
+    for run_id in ids:
         path = store.get(run_id).path
         st = read_status(path)
         seconds = (st.ended_at or time.time()) - (st.started_at or time.time())
-        rows.append({"run": run_id, "stage": st.stage, "state": state, "reason": st.reason,
+        rows.append({"run": run_id, "stage": st.stage, "state": st.state, "reason": st.reason,
                      "seconds": round(seconds, 1), "path": str(path)})
-        if state != "succeeded":
-            break
-        run_id = next((ev["next_run"] for _o, ev in iter_events(path / EVENTS_FILE) if ev.get("type") == "chain"),
-                      None)
     return rows
 
 
