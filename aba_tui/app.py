@@ -13,6 +13,10 @@ runs are detached supervisors, so quitting the app leaves every run going.
 
 from __future__ import annotations
 
+from aba_tui.startup import pause_collector, resume_collector
+
+pause_collector()  # before Textual's imports: resumed after the first frame (aba_tui/startup.py)
+
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -160,6 +164,7 @@ class AbaApp(RunActions):
         self.call_after_refresh(self._after_first_frame)
 
     def _after_first_frame(self) -> None:
+        resume_collector()
         self._theme_ready = True
         path, x_field = self._open_at_start
         if path is not None:
@@ -475,5 +480,8 @@ def run_app(runs_dir: Path | None = None, open_path: Path | None = None, theme: 
                      select_run=select_run)
     except AbaError:
         raise
-    app.run()
+    try:
+        app.run()
+    finally:
+        resume_collector()  # a start that never drew its first frame
     return 0

@@ -14,11 +14,11 @@ from textual import work
 from textual.screen import Screen
 
 from aba_tui.errors import GuardedApp
-from pipeline.config.run import RunConfig
 from pipeline.errors import AbaError
 from pipeline.runs.store import load_run_config
 
 if TYPE_CHECKING:
+    from pipeline.config.run import RunConfig
     from pipeline.monitor.entries import RunEntry
     from pipeline.monitor.runs_model import RunsModel
     from pipeline.runs.store import RunStore

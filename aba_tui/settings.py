@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.atomic import atomic_write_text
+from pipeline.config.fields import coerce, field_type, opt
 from pipeline.config.paths import user_config_path
-from pipeline.config.run import coerce
-from pipeline.config.schema import field_type, opt
 from pipeline.errors import ConfigError
 from pipeline.monitor.alerts import Thresholds
 from pipeline.runs.notify import NotifyConfig, parse_section

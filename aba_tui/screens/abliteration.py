@@ -19,9 +19,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.widgets import DataTable, Header, Label, Static
 
 from aba_tui.errors import guarded
+from aba_tui.panes.footer import KeyFooter
 from aba_tui.panes.pareto import render, scatter
 from aba_tui.screens.runs_dir import RunsDirScreen
 from pipeline.abliterate.pareto import STUDY_EVENTS, StudyView, from_events
@@ -66,7 +67,7 @@ class AbliterationScreen(RunsDirScreen):
             with Horizontal():
                 yield DataTable(id="ab-trials", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="ab-plot")
-        yield Footer()
+        yield KeyFooter()
 
     @guarded("abliteration")
     def on_mount(self) -> None:

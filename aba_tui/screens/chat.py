@@ -18,9 +18,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import Footer, Header, Input, Label
+from textual.widgets import Header, Input, Label
 
 from aba_tui.errors import guarded
+from aba_tui.panes.footer import KeyFooter
 from aba_tui.screens.chat_models import ChatModels
 from aba_tui.screens.chat_panel import SidePanel, stats_line
 from pipeline.chat.battery import load_battery
@@ -103,7 +104,7 @@ starts them again. Votes (F6/F7/F8) become DPO pairs (ctrl+e)."""
                 yield Label(label)
                 yield Input(default, id=name, classes="knob", placeholder="random" if name == "seed" else "")
         yield Input(placeholder="ask both sides · enter sends · /battery [file] runs a battery", id="prompt")
-        yield Footer()
+        yield KeyFooter()
 
     def panel(self, column: str) -> SidePanel:
         return self.query_one(f"#panel-{column.lower()}", SidePanel)

@@ -14,9 +14,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Label
+from textual.widgets import DataTable, Label
 
 from aba_tui.errors import guarded
+from aba_tui.panes.footer import KeyFooter
 from pipeline.export.library import LibraryEntry, library
 from pipeline.monitor import fmt
 
@@ -53,7 +54,7 @@ class ModelLibraryScreen(ModalScreen[LibraryPick | None]):
                         classes="dialog-title")
             yield DataTable(id="library", cursor_type="row", zebra_stripes=True)
             yield Label("reading the runs dir…", id="library-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -18,9 +18,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.widgets import DataTable, Header, Label, Static
 
 from aba_tui.errors import guarded
+from aba_tui.panes.footer import KeyFooter
 from aba_tui.panes.measured_table import cell_len, fit_columns
 from aba_tui.screens.runs_dir import RunsDirScreen
 from pipeline.checkpoints.browser import (
@@ -136,7 +137,7 @@ checkpoints are listed and marked, never hidden."""
                 yield Static("space selects checkpoints · p probes them side by side · d diffs two · "
                              "c scans a run for collapse · x prunes a run", id="ck-help")
                 yield Horizontal(id="ck-probe")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#ck-detail").border_title = "Details"

@@ -11,9 +11,10 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Header, Label
+from textual.widgets import DataTable, Header, Label
 
 from aba_tui.errors import guarded
+from aba_tui.panes.footer import KeyFooter
 from aba_tui.screens.sub import SubScreen
 from pipeline.checkpoints.metrics import lower_is_better
 from pipeline.monitor import fmt
@@ -50,7 +51,7 @@ steps, peak RAM and VRAM (recorded by the supervisor) and your tags. Click a col
         yield Header()
         yield DataTable(id="cmp-table", cursor_type="row", zebra_stripes=True)
         yield Label(f"reading {len(self.run_dirs)} runs…", id="cmp-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"{len(self.run_dirs)} runs"

@@ -19,11 +19,12 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Header
+from textual.widgets import DataTable, Header
 
 from aba_tui.errors import guarded
 from aba_tui.panes.alerts import AlertsTable
 from aba_tui.panes.charts_pane import ChartsPane
+from aba_tui.panes.footer import KeyFooter
 from aba_tui.panes.logs import LogView
 from aba_tui.panes.metric_chart import MetricChart
 from aba_tui.panes.runs import RunsTable
@@ -129,7 +130,7 @@ class DashboardScreen(Screen[None]):
             with Horizontal(id="bottom-row"):
                 yield LogView(poll_s=max(0.1, s.runs.poll_s), id="logs", classes="pane")
                 yield AlertsTable(id="alerts", classes="pane")
-        yield Footer()
+        yield KeyFooter()
 
     def chart_colors(self) -> Sequence[str]:
         """The current theme's colours for overlaid runs."""

@@ -15,9 +15,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from aba_tui.errors import guarded
+from aba_tui.panes.footer import KeyFooter
 from aba_tui.screens.runs_dir import RunsDirScreen
 from pipeline.datagen.browse import ItemRow, datagen_runs, detail, item_rows, summary
 
@@ -51,7 +52,7 @@ class DatagenScreen(RunsDirScreen):
         yield DataTable(id="dg-table", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="dg-detail"):
             yield Static("", id="dg-text", markup=False)  # a trace's text as written ("[/]" is no markup)
-        yield Footer()
+        yield KeyFooter()
 
     @guarded("datagen items")
     def on_mount(self) -> None:

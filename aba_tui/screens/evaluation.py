@@ -16,9 +16,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Label, Markdown
+from textual.widgets import DataTable, Header, Label, Markdown
 
 from aba_tui.errors import guarded
+from aba_tui.panes.footer import KeyFooter
 from aba_tui.screens.runs_dir import RunsDirScreen
 from pipeline.evaluate.report import list_reports, markdown
 from pipeline.evaluate.report_md import criterion_row
@@ -81,7 +82,7 @@ class EvalScreen(RunsDirScreen):
             yield DataTable(id="ev-criteria", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="ev-scroll"):
                 yield Markdown("", id="ev-report")
-        yield Footer()
+        yield KeyFooter()
 
     @guarded("evaluation")
     def on_mount(self) -> None:

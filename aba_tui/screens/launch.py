@@ -23,17 +23,16 @@ from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 from aba_tui.errors import guarded
 from pipeline import registry
+from pipeline.config.fields import FieldInfo, coerce
 from pipeline.config.run import (
     RunConfig,
     build_config,
-    coerce,
     list_presets,
     preset_path,
     read_toml,
     section_fields,
     validate_paths,
 )
-from pipeline.config.schema import FieldInfo
 from pipeline.errors import AbaError, ConfigError
 
 LIKE = "like"

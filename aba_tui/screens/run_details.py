@@ -13,9 +13,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static, TextArea
+from textual.widgets import DataTable, Header, Input, Label, Static, TextArea
 
 from aba_tui.errors import guarded
+from aba_tui.panes.footer import KeyFooter
 from aba_tui.screens.sub import SubScreen
 from pipeline.errors import ConfigError
 from pipeline.monitor import fmt
@@ -67,7 +68,7 @@ tags are yours: ctrl+s saves them in the run folder (notes.json); tags show in t
                 yield Label("note")
                 yield TextArea(id="rd-note")
                 yield Label("", id="rd-saved")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = self.run_dir.name

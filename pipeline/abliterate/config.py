@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.config.schema import opt
+from pipeline.config.fields import opt
 
 
 @dataclass

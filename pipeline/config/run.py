@@ -8,11 +8,7 @@ file or flag, the key, the value and the expected form, in one line.
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import math
-import re
 import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +16,8 @@ from typing import Any
 import tomli_w
 
 from pipeline import registry
+from pipeline.config.fields import FieldInfo, check_text, coerce, field_type
 from pipeline.config.runref import is_run_ref, parse_run_ref, run_ref
-from pipeline.config.schema import FieldInfo, FieldType, field_type
 from pipeline.config.schema import section_fields as class_fields
 from pipeline.errors import ConfigError
 from pipeline.redact import register_config
@@ -91,94 +87,6 @@ class RunConfig:
         if is_run_ref(model.source):
             return parse_run_ref(model.source).run.split("-")[-1] or "run"
         return Path(model.source.rstrip("/")).name.removesuffix(".gguf") or "model"
-
-
-def _expected(ftype: FieldType, meta: Mapping[str, Any]) -> str:
-    if meta.get("choices"):
-        return "one of " + ", ".join(meta["choices"])
-    return {
-        "int": "an integer, e.g. 8",
-        "float": "a number, e.g. 0.1",
-        "bool": "true or false",
-        "str": "a string",
-        "list[str]": "a list of strings, e.g. [\"q8_0\", \"Q4_K_M\"]",
-    }.get(ftype, ftype)
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # multiline text keeps \t \n \r
-
-
-def check_text(value: str, where: str, multiline: bool = False) -> str:
-    """Refuse control characters in a config string (one line naming the key and the character)."""
-    bad = (_CONTROL_TEXT if multiline else _CONTROL).search(value)
-    if bad:
-        expected = "text with no control character but newlines and tabs" if multiline else "one line of text"
-        raise ConfigError(f"{where}: control character {bad.group()!r} at position {bad.start()} (expected "
-                          f"{expected})")
-    return value
-
-
-def coerce(value: Any, ftype: FieldType, meta: Mapping[str, Any], where: str) -> Any:
-    """Check and convert ``value`` to the field type; ``where`` names the file/flag and key."""
-    bad = ConfigError(f"{where}={value!r}: expected {_expected(ftype, meta)}")
-    if ftype == "bool":
-        if isinstance(value, bool):
-            out: Any = value
-        elif isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-            out = value.lower() in ("true", "1", "yes")
-        else:
-            raise bad
-    elif ftype == "int":
-        if isinstance(value, bool):
-            raise bad
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, str):
-            try:
-                value = int(value.replace("_", ""))
-            except ValueError:
-                raise bad from None
-        if not isinstance(value, int):
-            raise bad
-        out = value
-    elif ftype == "float":
-        if isinstance(value, bool):
-            raise bad
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                raise bad from None
-        if not isinstance(value, int | float):
-            raise bad
-        out = float(value)
-        if not math.isfinite(out):
-            raise ConfigError(f"{where}={value!r}: expected a finite number")
-    elif ftype == "list[str]":
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise bad
-        out = [check_text(v, where) for v in value]
-    else:
-        if isinstance(value, datetime.date | datetime.time):
-            value = value.isoformat()  # TOML reads 12:00:00 (e.g. slurm.time) as a time of day
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)  # a setting that is a number or a word (datagen.thinking_chosen = 4096)
-        if not isinstance(value, str):
-            raise bad
-        out = check_text(value, where, bool(meta.get("multiline")))
-    choices = meta.get("choices")
-    if choices and out not in choices:
-        raise bad
-    lo, hi = meta.get("min"), meta.get("max")
-    if isinstance(out, int | float) and not isinstance(out, bool):
-        if lo is not None and out < lo:
-            raise ConfigError(f"{where}={value!r}: expected a value ≥ {lo}")
-        if hi is not None and out > hi:
-            raise ConfigError(f"{where}={value!r}: expected a value ≤ {hi}")
-    return out
 
 
 def section_fields(section: str) -> list[FieldInfo]:

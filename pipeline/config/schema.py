@@ -6,46 +6,9 @@ these same fields. Defaults follow the seeds (000: SFT/GRPO, 003: DPO, 004: post
 
 from __future__ import annotations
 
-from dataclasses import MISSING, Field, dataclass, field, fields
-from typing import Any, Literal, TypedDict, get_args
+from dataclasses import MISSING, dataclass, fields
 
-# The field types a section may use (the loader, the CLI's --set and the launch form coerce these).
-FieldType = Literal["bool", "int", "float", "str", "list[str]"]
-FIELD_TYPES: tuple[FieldType, ...] = get_args(FieldType)
-
-
-class FieldInfo(TypedDict):
-    """One field of a section as data (for forms, docs and coercion)."""
-
-    name: str
-    type: FieldType
-    default: Any
-    help: str
-    choices: tuple[str, ...] | None
-    min: float | None
-    max: float | None
-
-
-def field_type(f: Field[Any], owner: type) -> FieldType:
-    """A dataclass field's type as one of FIELD_TYPES (annotations are strings here: postponed evaluation)."""
-    name = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    for known in FIELD_TYPES:
-        if name == known:
-            return known
-    raise TypeError(f"{owner.__name__}.{f.name}: type {name!r} is not a config field type (one of {FIELD_TYPES})")
-
-
-def opt(default: Any, help: str, *, choices: tuple[str, ...] | None = None,
-        min: float | None = None, max: float | None = None, multiline: bool = False) -> Any:
-    """A config field. Strings hold no control characters (a newline in a [slurm] value would become a
-    shell line); ``multiline`` text (a system prompt) may hold newlines and tabs."""
-    meta: dict[str, Any] = {"help": help, "choices": choices, "min": min, "max": max}
-    if multiline:
-        meta["multiline"] = True
-    if isinstance(default, list):
-        items: list[Any] = list(default)
-        return field(default_factory=lambda: list(items), metadata=meta)
-    return field(default=default, metadata=meta)
+from pipeline.config.fields import FieldInfo, field_type, opt
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.config.schema import opt
+from pipeline.config.fields import opt
 from pipeline.errors import ConfigError
 from pipeline.judge.config import BACKENDS
 from pipeline.judge.families import FAMILY_NAMES

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.config.schema import opt
+from pipeline.config.fields import opt
 from pipeline.judge.families import DEFAULT_GEMINI_MODEL, FAMILY_NAMES
 from pipeline.judge.shaping import DEFAULT_SAFETY, SAFETY_FORM, THINKING_HELP, Shape, shape_request
 

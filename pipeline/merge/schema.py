@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.config.schema import opt
+from pipeline.config.fields import opt
 
 # PEFT's LoraModel.add_weighted_adapter combination types, less `cat` and plain `svd` (rank-growing or
 # exact re-factorisations rather than merges; add them here when someone needs them).

@@ -20,12 +20,16 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psutil
-
+from pipeline.lazy import lazy_module
 from pipeline.monitor.series import as_number
 from pipeline.runs.nvml import GpuProcess, GpuProvider, GpuSample, NvmlProvider
+
+if TYPE_CHECKING:
+    import psutil
+else:
+    psutil = lazy_module("psutil")  # loaded by the first sample, after the TUI's first frame
 
 __all__ = ["GpuProcess", "GpuProvider", "GpuSample", "NvmlProvider", "Snapshot", "Telemetry"]
 

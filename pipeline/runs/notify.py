@@ -17,9 +17,7 @@ import subprocess
 import threading
 import time
 import tomllib
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,6 +220,9 @@ def request_for(hook: Webhook, notice: Notice) -> tuple[str, dict[str, Any]]:
 
 def post(hook: Webhook, notice: Notice, cfg: NotifyConfig, sleep: Callable[[float], None] = time.sleep) -> int:
     """POST with retries and exponential backoff; returns the attempts used, raises OSError after the last."""
+    import urllib.error  # here, not at the top: the TUI imports this module at start-up and never posts
+    import urllib.request
+
     url, body = request_for(hook, notice)
     data = json.dumps(body).encode("utf-8")
     wait = cfg.backoff_s

@@ -11,15 +11,18 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.atomic import atomic_write_text
 from pipeline.config.paths import resolve_runs_dir
-from pipeline.config.run import RunConfig, build_config
 from pipeline.errors import RunDirError, RunNotFound
 from pipeline.runs import lock
 from pipeline.runs.layout import EVENTS_FILE, RUN_TOML, STATUS_FILE
 from pipeline.runs.runid import claim_run_dir, new_run_id
 from pipeline.runs.status import Status, read_status, write_status
+
+if TYPE_CHECKING:
+    from pipeline.config.run import RunConfig
 
 
 def default_runs_dir() -> Path:
@@ -29,6 +32,8 @@ def default_runs_dir() -> Path:
 
 def load_run_config(run_dir: Path) -> RunConfig:
     """A run's resolved config, from its run.toml (validated like any config file)."""
+    from pipeline.config.run import build_config  # here: the TUI lists runs long before it reads a config
+
     return build_config(files=[Path(run_dir) / RUN_TOML], check_paths=False)
 
 

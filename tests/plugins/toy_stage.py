@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.config.schema import SupervisorSection, opt
+from pipeline.config.fields import opt
+from pipeline.config.schema import SupervisorSection
 from pipeline.registry import Stage
 from pipeline.runs.vocabulary import EventType
 from pipeline.runs.worker import StageContext

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.config.schema import opt
+from pipeline.config.fields import opt
 
 
 @dataclass

@@ -9,7 +9,7 @@ import typing
 
 import pytest
 
-from pipeline.config.schema import FIELD_TYPES
+from pipeline.config.fields import FIELD_TYPES
 from pipeline.runs.emitter import Emitter
 from pipeline.runs.events import EventWriter, iter_events
 from pipeline.runs.vocabulary import FIELDS, EventType, markdown_table, objective_fields, with_table
