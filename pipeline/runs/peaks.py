@@ -8,13 +8,13 @@ Best effort: a process that vanishes mid-sample, or no NVML, costs a field, neve
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 import psutil
 
+from pipeline.runs.cpu import usable_cores
 from pipeline.runs.vocabulary import ResourcesFields
 
 POLL_S = 5.0
@@ -117,7 +117,7 @@ class PeakWatch:
 
     def _flush(self, final: bool) -> None:
         fields = ResourcesFields(peak_rss_bytes=self.rss, peak_cpu_pct=round(self.cpu_pct, 1),
-                                 ram_total_bytes=psutil.virtual_memory().total, cpus=os.cpu_count() or 1,
+                                 ram_total_bytes=psutil.virtual_memory().total, cpus=usable_cores(),
                                  attempt=self.attempt, final=final)
         if self.vram is not None:
             fields["peak_vram_bytes"] = self.vram
