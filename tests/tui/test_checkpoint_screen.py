@@ -183,7 +183,8 @@ async def test_E_evaluates_the_selected_checkpoints_in_one_eval_run_with_the_bas
                     stop(store, info.run_id)
                 except Exception:
                     pass  # it ended on its own (the fixture's adapters are not real weights)
-            await wait_until(pilot, lambda: read_status(info.path).state not in ACTIVE, timeout=60,
+            # A stop lands once the worker's imports end (torch alone: a minute at a load of 10).
+            await wait_until(pilot, lambda: read_status(info.path).state not in ACTIVE, timeout=180,
                              what="the eval run to end")
 
 
