@@ -87,9 +87,13 @@ def job_script(sec: Any, run_id: str, run_dir: Path, resume: bool) -> str:
         if any(c in o for c in "\n\r\0"):
             raise SlurmError(f"sbatch option {o.splitlines()[0]!r}…: holds a line break (refusing to write it)")
     lines = ["#!/bin/bash"] + [f"#SBATCH {shlex.quote(o)}" for o in opts]
-    sup = [sys.executable, "-m", "pipeline.runs.supervisor", str(run_dir), "--foreground"]
+    # -P: the job's working directory cannot shadow our modules; our package root goes on PYTHONPATH
+    # instead, as the local launcher does (a source checkout run without installing).
+    sup = [sys.executable, "-P", "-m", "pipeline.runs.supervisor", str(run_dir), "--foreground"]
+    root = shlex.quote(str(Path(__file__).resolve().parents[3]))
     lines += [
         "# Written by aba; the run folder must be on a filesystem every node shares.",
+        f"export PYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}}",
         f"resume={'--resume' if resume else ''}",
         "# A job Slurm requeued (time limit with slurm.requeue, preemption) continues from its checkpoint.",
         'if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then resume=--resume; fi',

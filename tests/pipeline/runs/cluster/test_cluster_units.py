@@ -34,7 +34,9 @@ def test_job_script_carries_the_sections_options_and_resumes_when_requeued(tmp_p
                 f"--output={tmp_path}/slurm-%j.out"):
         assert f"#SBATCH {opt}\n" in text, opt
     assert 'SLURM_RESTART_COUNT:-0}" -gt 0 ]; then resume=--resume' in text
-    assert text.rstrip().endswith(f"-m pipeline.runs.supervisor {tmp_path} --foreground $resume")
+    assert text.rstrip().endswith(f"-P -m pipeline.runs.supervisor {tmp_path} --foreground $resume")
+    root = Path(__file__).resolve().parents[4]  # the package root, on PYTHONPATH as -P leaves the cwd out
+    assert f"export PYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}}\n" in text
     assert "resume=--resume\n" in slurm.job_script(cfg.sections["slurm"], "r1", tmp_path, resume=True)
 
 
