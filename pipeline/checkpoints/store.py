@@ -70,8 +70,20 @@ def write_metadata(ckpt_dir: Path, meta: dict[str, Any]) -> None:
     atomic_write_json(Path(ckpt_dir) / METADATA, meta)
 
 
+# A trainer_state.json of a million logged steps is ~200 MB: a larger file is not one, and is not read whole.
+TRAINER_STATE_MAX_BYTES = 256 << 20
+
+
+def read_trainer_state(path: Path) -> Any:
+    """An HF ``trainer_state.json``'s JSON, read at most TRAINER_STATE_MAX_BYTES (a FIFO in its place never
+    blocks). OSError when unreadable or larger, ValueError when not JSON, RecursionError when nested too deep."""
+    return json.loads(read_bounded(path, TRAINER_STATE_MAX_BYTES).decode("utf-8"))
+
+
 def _from_trainer_state(path: Path) -> dict[str, Any]:
-    state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+    state = read_trainer_state(path / "trainer_state.json")
+    if not isinstance(state, dict):
+        raise ValueError("expected a JSON object")
     meta: dict[str, Any] = {"step": state.get("global_step"), "epoch": state.get("epoch"), "format": "hf-trainer"}
     for rec in reversed(state.get("log_history", [])):
         for key in ("loss", "eval_loss", "rewards/accuracies", "rewards/margins", "learning_rate"):
@@ -100,7 +112,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
     if (path / "trainer_state.json").is_file():
         try:
             meta = _from_trainer_state(path)
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, RecursionError) as exc:
             return Checkpoint(path.name, path, "corrupt", error=f"trainer_state.json: {exc}", mtime=mtime)
         if _in_aba_run(path):
             return Checkpoint(path.name, path, "incomplete", meta, mtime=mtime,

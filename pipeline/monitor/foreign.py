@@ -16,7 +16,6 @@ Each reader follows its file: JSONL through :class:`pipeline.runs.events.Tail` (
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import os
 import re
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.checkpoints.store import list_checkpoints
+from pipeline.checkpoints.store import list_checkpoints, read_trainer_state
 from pipeline.errors import ForeignError
 from pipeline.monitor.tensorboard import MISSING_EXTRA, TensorBoardLog, available, event_files
 from pipeline.runs.events import Tail, parse_line
@@ -190,8 +189,8 @@ class ForeignReader:
         if self.kind == "hf-trainer":
             src = self._source_file()
             try:
-                state = json.loads(src.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
+                state = read_trainer_state(src)
+            except (OSError, ValueError, RecursionError) as exc:
                 raise ForeignError(f"{src}: not a readable trainer_state.json ({exc})") from None
             events = from_log_history(state.get("log_history", []) if isinstance(state, dict) else [])
             if isinstance(state, dict) and _is_num(state.get("max_steps")):

@@ -53,6 +53,25 @@ def test_trainer_state_file_directly(tmp_path: Path):
     assert [e.get("loss") for e in events if e.get("type") == "metrics"][:2] == [0.69, 0.61]
 
 
+def test_a_trainer_state_past_the_size_limit_is_refused_naming_the_file_and_never_read_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import pipeline.checkpoints.store as ckpt_store
+    from pipeline.checkpoints.store import read_checkpoint
+
+    out = tmp_path / "dpo-out"
+    p = _trainer_state(out / "checkpoint-15", LOG_HISTORY, 15)
+    r = detect(out)
+    monkeypatch.setattr(ckpt_store, "TRAINER_STATE_MAX_BYTES", p.stat().st_size - 1)
+    with pytest.raises(ForeignError, match=r"checkpoint-15/trainer_state.json: not a readable trainer_state.json "
+                       r".*larger"):
+        r.poll()
+    ck = read_checkpoint(out / "checkpoint-15")
+    assert ck.state == "corrupt" and "larger than" in (ck.error or "")
+    monkeypatch.setattr(ckpt_store, "TRAINER_STATE_MAX_BYTES", p.stat().st_size)
+    events, _ = detect(out).poll()
+    assert [e.get("loss") for e in events if e.get("type") == "metrics"][:2] == [0.69, 0.61]
+
+
 def test_seed_003_training_log_and_checkpoints(tmp_path: Path):
     model = tmp_path / "fine_tuned_model"
     (model / "logs").mkdir(parents=True)
