@@ -25,7 +25,7 @@ from pipeline.abliterate.report import write_report
 from pipeline.abliterate.save import save_checkpoint
 from pipeline.abliterate.second_opinion import arbitrate
 from pipeline.abliterate.study import Outcome, finished, open_study, reconcile, recover, run_trials
-from pipeline.atomic import atomic_write_json
+from pipeline.atomic import atomic_write_json, atomic_write_text
 from pipeline.errors import ConfigError
 from pipeline.runs.layout import ABLITERATE_DIR, DIRECTIONS_JSON, DIRECTIONS_PT, FINAL, HEAL_PAIRS, JUDGE_CACHE
 from pipeline.runs.vocabulary import EventType, SecondOpinion, objective_fields
@@ -282,9 +282,7 @@ class Abliteration:
             if a.strip() and a.strip() != rejected.strip():
                 rows.append({"prompt": p, "chosen": a, "rejected": rejected, "category": "abliterate-heal"})
         path = self.ctx.run_dir / HEAL_PAIRS
-        tmp = path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         self.ctx.log(f"abliterate: {len(rows)} heal pairs → {path}")
         return len(rows)
 

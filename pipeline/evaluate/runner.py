@@ -11,6 +11,7 @@ Output in the run folder (docs/evaluation.md)::
 from __future__ import annotations
 
 import json
+import os
 import time
 from itertools import combinations
 from pathlib import Path
@@ -39,6 +40,7 @@ from pipeline.runs.layout import (
     METADATA,
 )
 from pipeline.runs.vocabulary import EventType
+from pipeline.safeio import open_append
 
 if TYPE_CHECKING:
     from pipeline.judge.interface import Judge
@@ -299,7 +301,8 @@ class EvalRun:
         path = self.out / EVAL_TOURNAMENT
         matches = sum(1 for q in qids for a, b in combinations(labels, 2) if q in answers[a] and q in answers[b])
         self.progress.start("tournament", matches)
-        with open(path, "w", encoding="utf-8") as fh:
+        path.unlink(missing_ok=True)  # a new journal each time; private (0600), never through a link
+        with os.fdopen(open_append(path), "a", encoding="utf-8") as fh:
             def log(o: tn.Outcome) -> None:
                 fh.write(redact(json.dumps(o.__dict__, ensure_ascii=False)) + "\n")
                 self.progress.advanced("tournament")

@@ -171,6 +171,9 @@ def test_report_from_probe_rows_has_before_after_targets_and_ratings(tmp_path: P
     rel = rep["judge"]["reliability"]  # every report with a judge carries its reliability
     assert rel["judge"] == "rubric-v1" and rel["calibration_score"]["n"] > 0 and "order_swap" in rel
     assert rep["tournament"]["order_swap"]["n"] == rep["tournament"]["outcomes"]
+    journal = ctx.run_dir / EVAL_DIR / "tournament.jsonl"  # one line a match, private like every run file
+    assert len(journal.read_text().splitlines()) == rep["tournament"]["outcomes"]
+    assert journal.stat().st_mode & 0o777 == 0o600
     md = (ctx.run_dir / EVAL_REPORT_MD).read_text()
     assert "## tuned vs base" in md and "FAIL" in md and "PASS" in md and "| tuned |" in md
     assert json.loads((ctx.run_dir / EVAL_REPORT_JSON).read_text())["baseline"] == "base"
