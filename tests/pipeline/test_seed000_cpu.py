@@ -12,10 +12,11 @@ import pytest
 
 from pipeline.config.run import build_config, preset_path
 from pipeline.judge.dimensions import DIMENSIONS
+from pipeline.monitor.chain import wait_chain
 from pipeline.runs import launcher
 from pipeline.runs.events import iter_events
 from pipeline.runs.layout import DATA, DATAGEN_OUTPUTS, EVAL_REPORT_JSON, EVENTS_FILE, EXPORTS_DIR, STDOUT_LOG
-from pipeline.runs.status import TERMINAL, read_status
+from pipeline.runs.status import read_status
 from pipeline.runs.store import RunStore
 from pipeline.train.preflight import preflight_chain
 from tests.support.gemini_stub import GeminiStub
@@ -49,14 +50,10 @@ def test_seed000_cpu_runs_its_whole_chain_with_the_judge_as_grpo_reward(
             'judge.backend="gemini"', f'judge.base_url="{stub.url}"', 'judge.model="gemini-2.5-flash"'])
         preflight_chain(cfg, store.root)
         first, _path = launcher.launch(store, cfg)
-        runs: dict[str, Path] = {}
-        run_id: str | None = first
-        while run_id is not None:  # follow the chain run by run: each starts the next when it succeeds
-            state = launcher.wait_for(store, run_id, set(TERMINAL) | {"lost"}, timeout=1500)
-            path = store.get(run_id).path
-            assert state == "succeeded", (run_id, read_status(path).reason, (path / STDOUT_LOG).read_text()[-3000:])
-            runs[read_status(path).stage] = path
-            run_id = next((ev["next_run"] for ev in _events(path) if ev.get("type") == "chain"), None)
+        end = wait_chain(store, first, timeout=2400)  # as `aba run --wait`: each run starts the next
+        last = store.get(end.run_id).path
+        assert end.ok, (end.stage, end.state, end.reason, (last / STDOUT_LOG).read_text()[-3000:])
+        runs = {read_status(store.path(r)).stage: store.path(r) for r in end.runs}
     assert list(runs) == ["datagen", "sft", "grpo", "eval", "export"]
 
     # Datagen wrote the seed's three levels for the two categories asked for; SFT trained on the CHOSEN rows.
