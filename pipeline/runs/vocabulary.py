@@ -345,7 +345,8 @@ class AbliterateChosenFields(Objectives, total=False):
 
 class ResourcesFields(TypedDict, total=False):
     """Written by the supervisor: the attempt's peak use so far, sampled every 5 s over the worker's
-    processes — RSS and CPU (% of one core) summed, VRAM they hold on NVIDIA GPUs (NVML; absent without);
+    processes — RSS and CPU (% of one core) summed, `cpus` the cores the run may use (affinity and cgroup
+    quota, pipeline/runs/cpu.py), VRAM they hold on NVIDIA GPUs (NVML; absent without);
     when a peak grows (at most once a minute) and, `final`, when the attempt ends (pipeline/runs/peaks.py)"""
 
     peak_rss_bytes: Required[int]
