@@ -2,7 +2,8 @@
 
 ``labelled/stance.jsonl`` (provenance in ``labelled/README.md``): one response a line with the
 categories a person gave it. Each row belongs to the tune or the test half by a fixed hash of its id
-(:func:`half`), so the split never moves when rows are added. Patterns are tuned on the tune half only;
+(:func:`half`), so the split never moves when rows are added. Patterns are tuned, and the classifier of
+``stance_model`` fitted, on the tune half only;
 the test half measures them.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,13 +94,19 @@ class Counts:
                 "tp": self.tp, "fp": self.fp, "fn": self.fn}
 
 
-def score(rows: Iterable[tuple[str, Iterable[str], bool]]) -> dict[str, Counts]:
+Analyser = Callable[[Sequence[tuple[str, bool]]], Sequence[stance.StanceResult]]
+
+
+def patterns_only(items: Sequence[tuple[str, bool]]) -> list[stance.StanceResult]:
+    return [stance.analyse(t, s) for t, s in items]
+
+
+def counts(truths: Iterable[Iterable[str]], found: Iterable[Iterable[str]]) -> dict[str, Counts]:
     """Per category and per group (``pragmatic``, ``performative``): true/false positives and misses of
-    the analyser over (response, true categories, settled question) rows. A group is present when any of
-    its categories is."""
+    ``found`` against ``truths``. A group is present when any of its categories is."""
     out = {k: Counts() for k in (*stance.CATEGORIES, *GROUPS)}
-    for text, truth, settled in rows:
-        want, got = set(truth), set(stance.analyse(text, settled).categories)
+    for truth, got_ in zip(truths, found, strict=True):
+        want, got = set(truth), set(got_)
         for g, cats in GROUPS.items():
             if want & set(cats):
                 want.add(g)
@@ -115,7 +122,18 @@ def score(rows: Iterable[tuple[str, Iterable[str], bool]]) -> dict[str, Counts]:
     return out
 
 
-def table(rows: Sequence[Labelled]) -> dict[str, dict[str, dict[str, float | int | None]]]:
+def score(rows: Sequence[tuple[str, Iterable[str], bool]], analyse: Analyser = patterns_only) -> dict[str, Counts]:
+    """The analyser's counts over (response, true categories, settled question) rows (patterns alone unless
+    ``analyse`` is given: ``stance_model.analyse_many`` is the one reports use)."""
+    found = analyse([(text, settled) for text, _, settled in rows])
+    return counts((truth for _, truth, _ in rows), (r.categories for r in found))
+
+
+Table = dict[str, dict[str, dict[str, float | int | None]]]
+
+
+def table(rows: Sequence[Labelled], analyse: Analyser = patterns_only) -> Table:
     """{half: {category or group: precision, recall, support, tp, fp, fn}} for both halves."""
-    return {h: {k: c.to_dict() for k, c in score((r.response, r.labels, r.settled) for r in split(rows, h)).items()}
+    return {h: {k: c.to_dict() for k, c in score([(r.response, r.labels, r.settled) for r in split(rows, h)],
+                                                 analyse).items()}
             for h in HALVES}

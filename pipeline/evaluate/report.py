@@ -1,6 +1,7 @@
 """Before/after report from probe rows: stance per category with intervals, criteria, red flags.
 
-Pure functions of the rows (no torch), so the stage writes the report and the UI re-reads it. Every
+Pure functions of the rows (no torch; the stance analyser's classifier loads scikit-learn when it scores),
+so the stage writes the report and the UI re-reads it. Every
 share is counted over answers but its interval comes from the questions (pipeline.evaluate.clusters):
 n is questions × samples. Differences between models resample the questions both answered. Seed
 003's red flags are here; its targets and seed 000's success criteria are in pipeline.evaluate.criteria.
@@ -13,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pipeline.atomic import read_json_object
-from pipeline.evaluate import clusters, criteria, stance
+from pipeline.evaluate import clusters, criteria, stance, stance_model
 from pipeline.evaluate.questions import QUESTION_CATEGORIES, Question
 from pipeline.evaluate.report_md import HEADLINE, render
 from pipeline.evaluate.stats import diff, pct
@@ -49,8 +50,8 @@ def settled(q: Question) -> bool:
 def summarise(rows: Iterable[Mapping[str, Any]], questions: Mapping[str, Question]) -> dict[str, Any]:
     """One model's rows → metrics (shares with question-level intervals), per category and question category."""
     ok = [r for r in rows if not r.get("error") and r.get("qid") in questions]
-    results: list[Item] = [(r, questions[r["qid"]], stance.analyse(r.get("answer", ""), settled(questions[r["qid"]])))
-                           for r in ok]
+    found = stance_model.analyse_many([(r.get("answer", ""), settled(questions[r["qid"]])) for r in ok])
+    results: list[Item] = [(r, questions[r["qid"]], s) for r, s in zip(ok, found, strict=True)]
     by_qcat: dict[str, list[Item]] = {}
     for item in results:
         by_qcat.setdefault(item[1].category, []).append(item)
@@ -119,12 +120,10 @@ def _examples(results: Sequence[Item], per: int = 2
 
 def worst(rows: Iterable[Mapping[str, Any]], questions: Mapping[str, Question], n: int = 5) -> list[dict[str, Any]]:
     """The answers furthest from the aim: performative, no pragmatism, wrong checks first."""
+    kept = [(r, questions[r["qid"]]) for r in rows if r.get("qid", "") in questions and not r.get("error")]
+    found = stance_model.analyse_many([(r.get("answer", ""), settled(q)) for r, q in kept])
     scored = []
-    for r in rows:
-        q = questions.get(r.get("qid", ""))
-        if q is None or r.get("error"):
-            continue
-        s = stance.analyse(r.get("answer", ""), settled(q))
+    for (r, q), s in zip(kept, found, strict=True):
         fails = q.item.check(r.get("answer", "")) if q.item.expect else []
         bad = 2 * len([c for c in s.categories if c in stance.PERFORMATIVE]) + (not s.pragmatism) + 2 * len(fails)
         scored.append((bad, q.id, {"model": r.get("model"), "qid": q.id, "category": q.category, "prompt": q.prompt,
@@ -180,7 +179,7 @@ def build(models: Sequence[Mapping[str, str]], rows: Sequence[Mapping[str, Any]]
     """The whole report: per model, each model against the baseline, and the criteria (with ``extra``:
     the battery, the judge's dimensions and reliability, the tournament)."""
     per = {m["label"]: summarise([r for r in rows if r.get("model") == m["label"]], questions) for m in models}
-    report: dict[str, Any] = {"version": 2, "patterns": stance.PATTERN_VERSION, "models": list(models),
+    report: dict[str, Any] = {"version": 2, "patterns": stance_model.ANALYSER_VERSION, "models": list(models),
                               "baseline": baseline, "per_model": per, "comparisons": {},
                               "worst": {m["label"]: worst([r for r in rows if r.get("model") == m["label"]],
                                                           questions) for m in models}}

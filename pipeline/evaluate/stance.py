@@ -1,7 +1,8 @@
 """The stance analyser: one set of named regex categories for every before/after figure.
 
 Seed 003 had two analysers with different pattern sets, so its before/after numbers did not compare.
-Here one module owns the patterns; reports record ``PATTERN_VERSION`` so a change is visible.
+Here one module owns the patterns (``PATTERN_VERSION``); ``stance_model`` combines them with a learned
+classifier into the analyser reports use, and reports record its ``ANALYSER_VERSION``.
 Categories (a response may match several):
 
 - epistemic pragmatism: acknowledges_boundary, makes_observations, honest_speculation,
@@ -63,16 +64,26 @@ def normalise(text: str) -> str:
     return " ".join(_DASH.sub(" - ", body).split())
 
 
-def analyse(text: str, settled: bool = False) -> StanceResult:
-    """The categories one response matches. ``settled``: the question has a settled answer (a fact,
-    arithmetic, a valid syllogism), where doubt counts as over-hedging, not as a boundary or a guess."""
-    flat = normalise(text)
-    found = {c for c, pats in PATTERNS.items() if any(p.search(flat) for p in pats)}
+def matches(flat: str) -> set[str]:
+    """The categories whose patterns match a normalised answer, before the settled-question rule."""
+    return {c for c, pats in PATTERNS.items() if any(p.search(flat) for p in pats)}
+
+
+def settle(found: set[str], flat: str, settled: bool) -> frozenset[str]:
+    """On a settled question (a fact, arithmetic, a valid syllogism) doubt counts as over-hedging, not as
+    a boundary or a guess."""
     if settled:
         doubt = found & set(_DOUBT)
         if doubt or any(p.search(flat) for p in _SETTLED):
             found = (found - doubt) | {"over_hedging"}
-    return StanceResult(frozenset(found))
+    return frozenset(found)
+
+
+def analyse(text: str, settled: bool = False) -> StanceResult:
+    """The categories the patterns alone find in one response (``stance_model.analyse`` is the analyser
+    reports use: these patterns with a learned classifier)."""
+    flat = normalise(text)
+    return StanceResult(settle(matches(flat), flat, settled))
 
 
 _YES = re.compile(r"^\W*(?:yes|yeah|correct|true|indeed)\b|\b(?:yes|the answer is yes)\b", _I)

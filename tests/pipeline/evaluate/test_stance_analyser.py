@@ -1,24 +1,29 @@
 """The stance analyser against responses labelled by meaning (pipeline/evaluate/labelled/stance.jsonl),
-on a fixed tune/test split: the patterns were tuned on the tune half only, the test half measures them."""
+on a fixed tune/test split: the patterns were tuned, and the classifier fitted, on the tune half only; the
+test half measures them (benchmarks/results/stance-analyser.json, written by bench_stance_analyser.py)."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.evaluate import labelled, stance
+from pipeline.evaluate import labelled, stance, stance_learned, stance_model
+
+RESULTS = Path(__file__).resolve().parents[3] / "benchmarks" / "results" / "stance-analyser.json"
 
 GROUP_RECALL, GROUP_PRECISION = 0.85, 0.9  # the goal on the test half
 # What the patterns reach on the test half today (docs/evaluation.md); a change that drops below fails.
 FLOOR_RECALL, FLOOR_PRECISION = 0.70, 0.80
 
 
-def _table() -> dict[str, dict[str, dict[str, float | int | None]]]:
+def _table(analyse: labelled.Analyser = labelled.patterns_only) -> dict[str, dict[str, dict[str, float | int | None]]]:
     rows = labelled.load()
-    table = labelled.table(rows)
-    print(f"\nstance analyser {stance.PATTERN_VERSION}: tune / test precision, recall (support)")
+    table = labelled.table(rows, analyse)
+    print(f"\nstance analyser ({analyse.__module__}): tune / test precision, recall (support)")
     for key in table["tune"]:
         a, b = table["tune"][key], table["test"][key]
         print(f"{key:25} {a['precision'] or 0:5.2f} {a['recall'] or 0:5.2f} ({a['support']:2}) | "
@@ -38,7 +43,7 @@ def test_labelled_set_is_large_mixed_and_split_by_a_fixed_hash() -> None:
     expect = "test" if int(hashlib.sha256(rid.encode()).hexdigest()[:8], 16) % 2 else "tune"
     assert labelled.half(rid) == expect and labelled.split(rows[:1], expect) == rows[:1]
     for half in labelled.HALVES:
-        counts = labelled.score((r.response, r.labels, r.settled) for r in labelled.split(rows, half))
+        counts = labelled.score([(r.response, r.labels, r.settled) for r in labelled.split(rows, half)])
         assert all(counts[g].support >= 40 for g in labelled.GROUPS), "each half needs both groups well represented"
     with pytest.raises(ValueError, match="tune or test"):
         labelled.split(rows, "train")
@@ -55,13 +60,13 @@ def test_a_bad_labelled_row_is_refused_with_its_line(tmp_path) -> None:
 @pytest.mark.xfail(strict=True, reason="the regex analyser misses the goal on answers it was not tuned on: group "
                    "recall ~0.73-0.76, precision ~0.83-0.88 on the test half (docs/evaluation.md)")
 def test_test_half_meets_the_group_thresholds() -> None:
-    test = _table()["test"]
+    test = _table(stance_model.analyse_many)["test"]
     for group in labelled.GROUPS:
         assert (test[group]["recall"] or 0) >= GROUP_RECALL, (group, test[group])
         assert (test[group]["precision"] or 0) >= GROUP_PRECISION, (group, test[group])
 
 
-def test_analyser_keeps_its_measured_level_on_both_halves() -> None:
+def test_patterns_keep_their_measured_level_on_both_halves() -> None:
     table = _table()
     for group in labelled.GROUPS:
         assert (table["tune"][group]["recall"] or 0) >= 0.9 and (table["tune"][group]["precision"] or 0) >= 0.85
@@ -92,3 +97,57 @@ def test_groups_and_syllogism_verdicts() -> None:
     assert stance.syllogism_answer("Yes, all roses need water.") == "yes"
     assert stance.syllogism_answer("No. The alarm did not ring, because the dog stayed quiet.") == "no"
     assert stance.syllogism_answer("Roses are lovely flowers.") is None
+
+
+def test_the_classifier_is_fitted_on_the_tune_half_alone_and_reproducibly() -> None:
+    rows = stance_model.training_rows()
+    assert rows and all(labelled.half(r.id) == "tune" for r in rows)
+    assert len(rows) == len(labelled.split(labelled.load(), "tune"))
+    texts, labels = stance_model.texts_and_labels(rows[:120])
+    a, b = (stance_learned.fit(texts, labels, stance_model.GROUPS).proba(texts[:5]) for _ in range(2))
+    assert a == b and set(a[0]) >= set(stance_model.GROUPS)
+    # Categories with too few examples get no model of their own; the groups always do.
+    ys = stance_learned.targets(labels, stance_model.GROUPS)
+    assert all(sum(v) >= stance_learned.MIN_POSITIVES for k, v in ys.items() if k not in stance_model.GROUPS)
+    with pytest.raises(ValueError, match="as many label sets as texts"):
+        stance_learned.fit(texts, labels[:3], stance_model.GROUPS)
+
+
+def test_patterns_and_classifier_combine_by_adding_and_vetoing_per_group() -> None:
+    add, veto = {"pragmatic": 0.6, "performative": 0.6}, {"pragmatic": 0.2, "performative": 0.2}
+    probs = {"pragmatic": 0.9, "performative": 0.1, "makes_observations": 0.3, "engages_ambiguity": 0.7,
+             "acknowledges_boundary": 0.55}
+    # Silent patterns, a confident classifier: the group is added with its categories at p >= 0.5.
+    assert stance_model.combine(set(), probs, add, veto) == {"engages_ambiguity", "acknowledges_boundary"}
+    # A pattern hit the classifier is sure is wrong is vetoed; other groups' and other categories stay.
+    got = stance_model.combine({"ai_disclaimer", "over_hedging", "makes_observations"}, probs, add, veto)
+    assert got == {"over_hedging", "makes_observations"}
+    # Unsure either way: the patterns stand; with no category at 0.5 the likeliest one is added.
+    mid = {**probs, "pragmatic": 0.65, "engages_ambiguity": 0.4, "acknowledges_boundary": 0.1, "performative": 0.3}
+    assert stance_model.combine({"ai_disclaimer"}, mid, add, veto) == {"ai_disclaimer", "engages_ambiguity"}
+
+
+def test_the_rule_picks_thresholds_from_out_of_fold_figures() -> None:
+    truth = [True, True, True, True, False, False, False, False, False, False]
+    probs = [[0.9, 0.8, 0.7, 0.3, 0.75, 0.2, 0.1, 0.1, 0.05, 0.4]]
+    # precision reaches 0.9 first at 0.8 (two of two); at 0.7, 3 of 4.
+    assert stance_learned.threshold_for_precision(probs, truth, 0.9) == 0.8
+    # keeping 75 % of the true cases: the highest threshold with 3 of 4 above it is 0.7.
+    assert stance_learned.threshold_for_recall(probs, truth, 0.75) == 0.7
+    assert stance_learned.threshold_for_precision([[0.1] * 10], truth, 0.9) == 1.0
+
+
+def test_the_shipped_thresholds_and_version_are_those_the_results_file_measured() -> None:
+    """The results file comes from the analyser as it ships: its version and the thresholds its rule derived
+    on the tune half's cross-validation are the module's (a change to either means re-running the bench)."""
+    data = json.loads(RESULTS.read_text())
+    assert data["analyser"] == stance_model.ANALYSER_VERSION
+    assert data["cv"]["thresholds"] == {"add": stance_model.ADD, "veto": stance_model.VETO}
+    assert data["rule"] == {"add_precision": stance_model.ADD_PRECISION, "veto_keep": stance_model.VETO_KEEP}
+
+
+def test_reports_use_the_combined_analyser_and_name_it() -> None:
+    text = "As an AI, I don't have feelings. What I can observe is that my answers shift."
+    assert stance_model.analyse(text).categories == stance_model.analyse_many([(text, False)])[0].categories
+    assert stance_model.ANALYSER_VERSION.startswith("aba-stance-4") and stance.PATTERN_VERSION in \
+        stance_model.ANALYSER_VERSION

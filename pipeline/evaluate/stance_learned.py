@@ -1,0 +1,123 @@
+"""The stance analyser's learned half: TF-IDF (word and character n-grams) with a logistic regression per label.
+
+Generic over its labels (the groups and categories of ``stance``), so it imports nothing of the analyser;
+``stance_model`` fits it on the labelled set's tune half and combines it with the patterns. scikit-learn is
+imported inside the functions: only the processes that score answers (the eval worker, the benchmarks, the
+tests) load it, never the UI, which imports the report module for its rendering only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+MODEL_VERSION = "tfidf-lr-1"
+# Chosen by 3×5-fold cross-validation on the tune half (benchmarks/bench_stance_analyser.py records it):
+# word 1-2-grams plus char_wb 2-5-grams had the best average precision of six feature sets; C=10 of 1/10/100.
+C = 10.0
+MIN_POSITIVES = 8  # a category with fewer examples in the training rows gets no model of its own
+SETTLED_TOKEN = " zzsettledzz"  # appended when the question has a settled answer (doubt there is over-hedging)
+
+
+def _features() -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_union
+
+    return make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+                      TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2))
+
+
+def _model() -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=C, class_weight="balanced", solver="liblinear", random_state=0)
+
+
+def text_of(flat: str, settled: bool) -> str:
+    return flat + SETTLED_TOKEN if settled else flat
+
+
+@dataclass(frozen=True)
+class Learned:
+    """A fitted vectoriser and one binary model per label (a group or a category)."""
+
+    features: Any
+    models: Mapping[str, Any]
+
+    def proba(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """For each text, the probability of each label the model knows."""
+        if not texts:
+            return []
+        x = self.features.transform(list(texts))
+        cols = {k: m.predict_proba(x)[:, 1] for k, m in self.models.items()}
+        return [{k: float(v[i]) for k, v in cols.items()} for i in range(len(texts))]
+
+
+def targets(labels: Sequence[frozenset[str]], groups: Mapping[str, Sequence[str]]) -> dict[str, list[bool]]:
+    """Each group (any of its categories present) and each category with at least MIN_POSITIVES examples."""
+    out = {g: [bool(ls & set(cats)) for ls in labels] for g, cats in groups.items()}
+    for cats in groups.values():
+        for c in cats:
+            ys = [c in ls for ls in labels]
+            if sum(ys) >= MIN_POSITIVES and len(ys) - sum(ys) >= MIN_POSITIVES:
+                out[c] = ys
+    return out
+
+
+def fit(texts: Sequence[str], labels: Sequence[frozenset[str]], groups: Mapping[str, Sequence[str]]) -> Learned:
+    if len(texts) != len(labels) or not texts:
+        raise ValueError(f"fit needs as many label sets as texts (got {len(texts)} texts, {len(labels)} label sets)")
+    features = _features()
+    x = features.fit_transform(list(texts))
+    return Learned(features, {k: _model().fit(x, ys) for k, ys in targets(labels, groups).items()})
+
+
+def out_of_fold(texts: Sequence[str], labels: Sequence[frozenset[str]], groups: Mapping[str, Sequence[str]],
+                folds: int = 5, repeats: int = 3) -> list[list[dict[str, float]]]:
+    """Repeated stratified k-fold: for each repeat, every text's probabilities from a model that never saw it.
+    Folds are stratified on the pair of group memberships; seeds 0..repeats-1."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = targets(labels, groups)
+    strata = [sum(2**i * y[g][j] for i, g in enumerate(groups)) for j in range(len(texts))]
+    out: list[list[dict[str, float]]] = []
+    for rep in range(repeats):
+        probs: list[dict[str, float]] = [{} for _ in texts]
+        for tr, te in StratifiedKFold(folds, shuffle=True, random_state=rep).split(list(texts), strata):
+            model = fit([texts[i] for i in tr], [labels[i] for i in tr], groups)
+            for i, p in zip(te, model.proba([texts[i] for i in te]), strict=True):
+                probs[i] = p
+        out.append(probs)
+    return out
+
+
+GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
+def _pr(pred: Sequence[bool], truth: Sequence[bool]) -> tuple[float, float]:
+    tp = sum(p and t for p, t in zip(pred, truth, strict=True))
+    npred, npos = sum(pred), sum(truth)
+    return (tp / npred if npred else math.nan, tp / npos if npos else math.nan)
+
+
+def threshold_for_precision(oof: Sequence[Sequence[float]], truth: Sequence[bool], goal: float) -> float:
+    """The lowest threshold whose pooled out-of-fold precision reaches ``goal`` (1.0: adds nothing if none)."""
+    for t in GRID:
+        pred = [p >= t for rep in oof for p in rep]
+        prec, _ = _pr(pred, list(truth) * len(oof))
+        if prec >= goal:
+            return t
+    return 1.0
+
+
+def threshold_for_recall(oof: Sequence[Sequence[float]], truth: Sequence[bool], keep: float) -> float:
+    """The highest threshold that still keeps ``keep`` of the true cases above it (0.0: vetoes nothing)."""
+    best = 0.0
+    for t in GRID:
+        pred = [p >= t for rep in oof for p in rep]
+        _, rec = _pr(pred, list(truth) * len(oof))
+        if rec >= keep:
+            best = t
+    return best
