@@ -9,7 +9,8 @@ How the two combine, per group (pragmatic, performative), with p the classifier'
 - the patterns found the group and p >= VETO[group]: kept (below it: dropped, the veto);
 - the patterns did not and p >= ADD[group]: added, with the group's categories whose own model says
   p >= 0.5 (else its likeliest one);
-- over-hedging and the settled-question rule stay the patterns' (``stance.settle``).
+- over-hedging stays the patterns', and the settled-question rule (``stance.settle``) runs after the
+  combination (so a doubt cue in a vetoed group no longer turns into over-hedging; docs/evaluation.md).
 The thresholds come from a rule applied to 3×5-fold cross-validation on the tune half, never to the
 test half: ADD is the lowest threshold at which the classifier's own out-of-fold precision reaches the
 goal (0.9), VETO the highest at which it still keeps 95 % of the true cases. The patterns' tune-half

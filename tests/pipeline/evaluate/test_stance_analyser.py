@@ -16,8 +16,11 @@ from pipeline.evaluate import labelled, stance, stance_learned, stance_model
 RESULTS = Path(__file__).resolve().parents[3] / "benchmarks" / "results" / "stance-analyser.json"
 
 GROUP_RECALL, GROUP_PRECISION = 0.85, 0.9  # the goal on the test half
-# What the patterns reach on the test half today (docs/evaluation.md); a change that drops below fails.
-FLOOR_RECALL, FLOOR_PRECISION = 0.70, 0.80
+# What the analyser (aba-stance-4) reached on the test half, scored once (docs/evaluation.md): pragmatic
+# 0.87 precision / 0.76 recall, performative 0.86 / 0.87. A change that drops below fails.
+FLOOR_RECALL, FLOOR_PRECISION = 0.75, 0.85
+# The patterns alone (aba-stance-3) on the test half: 0.83 / 0.73 and 0.88 / 0.76.
+PATTERN_FLOOR_RECALL, PATTERN_FLOOR_PRECISION = 0.70, 0.80
 
 
 def _table(analyse: labelled.Analyser = labelled.patterns_only) -> dict[str, dict[str, dict[str, float | int | None]]]:
@@ -57,8 +60,8 @@ def test_a_bad_labelled_row_is_refused_with_its_line(tmp_path) -> None:
         labelled.load(bad)
 
 
-@pytest.mark.xfail(strict=True, reason="the regex analyser misses the goal on answers it was not tuned on: group "
-                   "recall ~0.73-0.76, precision ~0.83-0.88 on the test half (docs/evaluation.md)")
+@pytest.mark.xfail(strict=True, reason="aba-stance-4 misses the goal on answers it was not tuned on: test half "
+                   "pragmatic precision 0.87 / recall 0.76, performative 0.86 / 0.87 (docs/evaluation.md)")
 def test_test_half_meets_the_group_thresholds() -> None:
     test = _table(stance_model.analyse_many)["test"]
     for group in labelled.GROUPS:
@@ -66,12 +69,19 @@ def test_test_half_meets_the_group_thresholds() -> None:
         assert (test[group]["precision"] or 0) >= GROUP_PRECISION, (group, test[group])
 
 
+def test_analyser_keeps_its_measured_level_on_the_test_half() -> None:
+    test = _table(stance_model.analyse_many)["test"]
+    for group in labelled.GROUPS:
+        assert (test[group]["recall"] or 0) >= FLOOR_RECALL, (group, test[group])
+        assert (test[group]["precision"] or 0) >= FLOOR_PRECISION, (group, test[group])
+
+
 def test_patterns_keep_their_measured_level_on_both_halves() -> None:
     table = _table()
     for group in labelled.GROUPS:
         assert (table["tune"][group]["recall"] or 0) >= 0.9 and (table["tune"][group]["precision"] or 0) >= 0.85
-        assert (table["test"][group]["recall"] or 0) >= FLOOR_RECALL, (group, table["test"][group])
-        assert (table["test"][group]["precision"] or 0) >= FLOOR_PRECISION, (group, table["test"][group])
+        assert (table["test"][group]["recall"] or 0) >= PATTERN_FLOOR_RECALL, (group, table["test"][group])
+        assert (table["test"][group]["precision"] or 0) >= PATTERN_FLOOR_PRECISION, (group, table["test"][group])
 
 
 def test_the_answer_is_read_after_its_think_block_with_typography_normalised() -> None:
