@@ -2,9 +2,8 @@
 
 ``labelled/stance.jsonl`` (provenance in ``labelled/README.md``): one response a line with the
 categories a person gave it. Each row belongs to the tune or the test half by a fixed hash of its id
-(:func:`half`), so the split never moves when rows are added. Patterns are tuned, and the classifier of
-``stance_model`` fitted, on the tune half only;
-the test half measures them.
+(:func:`half`), so the split never moves when rows are added. The patterns are tuned, and the classifier
+of ``stance_model`` fitted, on the tune half only; the test half measures them.
 """
 
 from __future__ import annotations

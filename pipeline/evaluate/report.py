@@ -1,8 +1,8 @@
 """Before/after report from probe rows: stance per category with intervals, criteria, red flags.
 
 Pure functions of the rows (no torch; the stance analyser's classifier loads scikit-learn when it scores),
-so the stage writes the report and the UI re-reads it. Every
-share is counted over answers but its interval comes from the questions (pipeline.evaluate.clusters):
+so the stage writes the report and the UI re-reads it. Every share is counted over answers but its
+interval comes from the questions (pipeline.evaluate.clusters):
 n is questions × samples. Differences between models resample the questions both answered. Seed
 003's red flags are here; its targets and seed 000's success criteria are in pipeline.evaluate.criteria.
 """
