@@ -88,6 +88,9 @@ class Snapshot:
     disk_readonly: bool = False
 
 
+CHILDREN_S = 5.0  # how often a run worker's descendants are looked up again (Telemetry._descendants)
+
+
 @dataclass
 class RunPids:
     """The processes one run owns, from its status.json."""
@@ -136,7 +139,8 @@ class Telemetry:
 
     def __init__(self, provider: GpuProvider | None = None, history_s: float = 1800.0,
                  interval_s: float = 1.0, ttl: float = 0.5, clock: Callable[[], float] = time.time,
-                 system: Callable[[], SystemSample] = read_system, disk_path: Path | None = None) -> None:
+                 system: Callable[[], SystemSample] = read_system, disk_path: Path | None = None,
+                 children_s: float = CHILDREN_S) -> None:
         self.disk_path = disk_path  # the runs dir: its free space is sampled too
         self.provider: GpuProvider = provider if provider is not None else NvmlProvider()
         self.system = system
@@ -156,6 +160,8 @@ class Telemetry:
         # per-process CPU counters and _procs are the sampler's own state.
         self._sample_lock = threading.Lock()
         self._procs: dict[int, psutil.Process] = {}
+        self.children_s = children_s
+        self._children: dict[int, tuple[float, list[int]]] = {}  # worker pid → (looked up at, descendants)
 
     def gpu_history(self, index: int) -> tuple[HistoryPoint, ...]:
         """(ts, util %, VRAM %) of one GPU, oldest first: a copy, safe to iterate while sampling goes on."""
@@ -244,17 +250,14 @@ class Telemetry:
                 if proc is None:
                     continue
                 cpu, rss, threads, kids = 0.0, 0, 0, 0
-                members = [proc]
+                members = [pid]
                 if role == "worker":
-                    try:
-                        members += proc.children(recursive=True)
-                    except (psutil.Error, OSError):
-                        pass
+                    members += self._descendants(proc)
                 for m in members:
-                    mp = self._process(m.pid)
+                    mp = self._process(m)
                     if mp is None:
                         continue
-                    seen.add(m.pid)
+                    seen.add(m)
                     try:
                         with mp.oneshot():
                             cpu += mp.cpu_percent(None)
@@ -267,7 +270,25 @@ class Telemetry:
         for pid in list(self._procs):
             if pid not in seen:
                 del self._procs[pid]
+        workers = {r.worker for r in runs}
+        for pid in [p for p in self._children if p not in workers]:
+            del self._children[pid]
         return out
+
+    def _descendants(self, worker: psutil.Process) -> list[int]:
+        """The worker's descendants, looked up every ``children_s`` seconds: each lookup reads the parent of
+        every process on the machine (/proc/*/stat), which with ten local runs sampled each second cost
+        more than the rest of the sample. A dataloader worker or rank shows up within ``children_s``."""
+        now = time.monotonic()
+        known = self._children.get(worker.pid)
+        if known is not None and now - known[0] < self.children_s:
+            return known[1]
+        try:
+            kids = [c.pid for c in worker.children(recursive=True)]
+        except (psutil.Error, OSError):
+            kids = []
+        self._children[worker.pid] = (now, kids)
+        return kids
 
     def close(self) -> None:
         self.provider.close()

@@ -80,6 +80,34 @@ def test_process_map_follows_worker_group_and_children():
         worker.wait()
 
 
+def test_a_workers_children_are_looked_up_again_only_after_children_s():
+    # Each lookup reads every process's parent; with ten local runs sampled each second that cost more than
+    # the rest of the sample, so a worker's descendants are remembered for children_s.
+    import psutil
+
+    worker = subprocess.Popen([sys.executable, "-c", "import subprocess,sys,time; sys.stdin.readline(); "
+                               "subprocess.Popen([sys.executable,'-c','import time; time.sleep(30)']); time.sleep(30)"],
+                              stdin=subprocess.PIPE, start_new_session=True)
+    try:
+        t = Telemetry(NvmlProvider(FakeNvml(gpus=[])), children_s=3600)
+        runs = [RunPids("run-a", worker.pid, None)]
+        assert t.sample(runs).procs[0].children == 0
+        assert worker.stdin is not None
+        worker.stdin.write(b"spawn\n")
+        worker.stdin.flush()
+        deadline = time.time() + 10
+        while time.time() < deadline and not psutil.Process(worker.pid).children():
+            time.sleep(0.05)
+        assert psutil.Process(worker.pid).children()
+        assert t.sample(runs).procs[0].children == 0  # remembered: no lookup this sample
+        t.children_s = 0.0
+        (ps,) = t.sample(runs).procs
+        assert ps.children == 1 and ps.rss_bytes > 0
+    finally:
+        os.killpg(worker.pid, 9)
+        worker.wait()
+
+
 def test_history_ttl_and_sparkline_buckets():
     clock = [1000.0]
     nv = FakeNvml()
