@@ -161,7 +161,8 @@ def main() -> None:
                                      f"({rate}), telemetry 1 Hz, tmux 160×48{hidden}; budget < 3 % in every window"),
         Check(f"% of a core, median of {args.reps}", statistics.median(ours), statistics.median(base), "% of a core",
               "minimal Textual app", budget_value=3.0),
-    ], figures={"scenario": args.scenario, "runs": runs, "aba": ours, "minimal": base, "seconds": args.seconds, "every_s": args.every, "hidden": args.hide},
+    ], figures={"scenario": args.scenario, "runs": runs, "aba": ours, "minimal": base, "seconds": args.seconds,
+                "every_s": args.every, "hidden": args.hide},
         notes=[f"windows under 3 %: {sum(v < 3 for v in ours)} of {len(ours)}"])
 
 

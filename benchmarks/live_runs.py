@@ -28,6 +28,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -115,8 +116,7 @@ def current_phase(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _growing(values: list[Any]) -> bool:
     ints = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
-    return len(ints) == len(values) and all(b >= a for a, b in zip(ints, ints[1:], strict=False)) \
-        and ints[-1] > ints[-2]
+    return len(ints) == len(values) and all(b >= a for a, b in pairwise(ints)) and ints[-1] > ints[-2]
 
 
 def plan_feed(run_id: str, events: list[dict[str, Any]], groups: int) -> tuple[Feed, list[dict[str, Any]]]:
@@ -147,7 +147,7 @@ def plan_feed(run_id: str, events: list[dict[str, Any]], groups: int) -> tuple[F
     primary = max(fed.values(), key=len)
     step = max(e["step"] for evs in fed.values() for e in evs)
     delta = max(1, primary[-1]["step"] - primary[-2]["step"]) if len(primary) >= 2 else 1
-    totals = [e.get("total_steps", e.get("total")) for e in cur if isinstance(e.get("total_steps", e.get("total")), int)]
+    totals = [t for t in (e.get("total_steps", e.get("total")) for e in cur) if isinstance(t, int)]
     total = totals[-1] if totals else None
     if total is not None and step + groups * delta >= total:
         total = step + 2 * groups * delta
@@ -237,8 +237,8 @@ def feed(runs_dir: Path, every: float) -> None:
             workers.append(worker)
             path = runs_dir / rid / "status.json"
             status = json.loads(path.read_text())
-            status.update(host=socket.gethostname(), supervisor_pid=os.getpid(), supervisor_start=start_ticks(os.getpid()),
-                          pid=worker.pid, pid_start=start_ticks(worker.pid))
+            status.update(host=socket.gethostname(), supervisor_pid=os.getpid(),
+                          supervisor_start=start_ticks(os.getpid()), pid=worker.pid, pid_start=start_ticks(worker.pid))
             atomic_write_json(path, status)
         (runs_dir.parent / "feeder.ready").write_text(str(os.getpid()))
         feeds = [Feed(**f) for f in plan["feeds"]] if every > 0 else []  # 0: running but silent
