@@ -1,8 +1,8 @@
 """One live run of each stage the registry knows, for the TUI benchmarks (``--scenario stages``).
 
 Each run starts as the recorded run of its stage under tests/fixtures/ (``runs/`` for the trainers,
-``stage_runs/`` for the others; found by the stage its status.json names), its times moved to end just
-now, and goes on in a **feeder process** (``python benchmarks/live_runs.py FOLDER``): the run's
+``stage_runs/`` and ``more_stage_runs/`` for the others; found by the stage its status.json names), its
+times moved to end just now, and goes on in a **feeder process** (``python benchmarks/live_runs.py FOLDER``): the run's
 supervisor pid is the feeder's and its worker pid a ``sleep`` child of it (real processes on this host,
 so the runs model's liveness check and telemetry's per-run sampling run as for a real run), and every
 ``--every`` seconds each run gets its next group of events, made from the last events of its recorded
@@ -32,11 +32,14 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from pipeline.runs.vocabulary import EventType
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
-RECORDED = (FIXTURES / "stage_runs", FIXTURES / "runs")
+RECORDED = (FIXTURES / "stage_runs", FIXTURES / "more_stage_runs", FIXTURES / "runs")
 PLAN = "live-plan.json"  # in the runs dir's parent: what the feeder appends where
-FED = ("trial", "metrics", "progress", "export", "judge")  # the types a worker keeps emitting
+# the types a worker keeps emitting
+FED = (EventType.TRIAL, EventType.METRICS, EventType.PROGRESS, EventType.EXPORT, EventType.JUDGE)
 ENDED = {"succeeded", "failed", "oom", "stopped", "lost"}
 FIXED = {"ts", "type", "step", "total_steps", "total", "phase", "phases"}
 
@@ -68,7 +71,7 @@ def read_events(path: Path) -> list[dict[str, Any]]:
             ev = json.loads(line)
         except ValueError:
             continue  # the selftest fixture's malformed lines: a benchmark run starts clean
-        if isinstance(ev, dict) and not (ev.get("type") == "status" and ev.get("state") in ENDED):
+        if isinstance(ev, dict) and not (ev.get("type") == EventType.STATUS and ev.get("state") in ENDED):
             out.append(ev)
     return out
 
@@ -109,7 +112,7 @@ def current_phase(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The events since the current phase began (its step-0 progress), or all of them."""
     start = 0
     for i, ev in enumerate(events):
-        if ev.get("type") == "progress" and ev.get("step") == 0:
+        if ev.get("type") == EventType.PROGRESS and ev.get("step") == 0:
             start = i
     return events[start:]
 
@@ -128,7 +131,7 @@ def plan_feed(run_id: str, events: list[dict[str, Any]], groups: int) -> tuple[F
         if ev.get("type") in FED and isinstance(ev.get("step"), int):
             by_type.setdefault(ev["type"], []).append(ev)
     fed = {t: evs for t, evs in by_type.items() if len(evs) >= 2} or {
-        t: evs for t, evs in by_type.items() if t in ("metrics", "progress")}
+        t: evs for t, evs in by_type.items() if t in (EventType.METRICS, EventType.PROGRESS)}
     if not fed:
         raise SystemExit(f"live_runs: {run_id}'s recorded events have no metrics or progress to go on from")
     templates, deltas = [], {}
