@@ -26,7 +26,7 @@ def ps_lines(store: RunStore, rows: list[dict], where: Where) -> list[str]:
         step = f"{r.get('step', '-')}/{r.get('total_steps', '?')}" if r.get("step") is not None else "-"
         loss = r.get("loss")
         loss_s = f"{loss:.4g}" if isinstance(loss, int | float) else "-"
-        eta = fmt_.duration(r.get("eta_s")) + ("+" if r.get("eta_more") and r.get("eta_s") is not None else "")
+        eta = fmt_.eta(r.get("eta_s")) + ("+" if r.get("eta_more") and r.get("eta_s") is not None else "")
         out.append(fmt.format(r["run_id"][:36], str(r.get("stage", "?"))[:10], r["state"], str(r.get("phase", ""))[:10],
                               step, loss_s, eta, fmt_.age(r.get("started_at"), time.time()), where(r)[:16],
                               (r.get("reason") or "")[:60]))

@@ -33,7 +33,7 @@ def status_lines(row: dict[str, Any], folder: Path, now: float | None = None) ->
         out.append(("loss", f"{fmt.number(row['loss'])} (last logged)"))
     if row.get("eta_s") is not None:
         more = " (this phase; more follow)" if row.get("eta_more") else ""
-        out.append(("eta", fmt.duration(row["eta_s"]) + more))
+        out.append(("eta", fmt.eta(row["eta_s"]) + more))
     out.append(("started", _when(row.get("started_at"), now)))
     ended = row.get("ended_at")
     if isinstance(ended, int | float) and ended:

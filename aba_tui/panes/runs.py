@@ -137,7 +137,7 @@ and notes; `C` compares the pinned runs (and this one) side by side; `N` starts 
             Text(state, style=f"bold {color}"),
             r.phase or "",
             Text(step, justify="right"),
-            Text(fmt.duration(r.eta_s) + ("+" if r.eta_more and r.eta_s is not None else ""), justify="right"),
+            Text(fmt.eta(r.eta_s) + ("+" if r.eta_more and r.eta_s is not None else ""), justify="right"),
             Text(fmt.number(r.loss), justify="right"),
             Text(fmt.age(r.started_at, now), justify="right"),
         )

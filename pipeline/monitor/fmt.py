@@ -20,6 +20,15 @@ def duration(secs: float | None) -> str:
     return f"{secs // 86400}d{secs % 86400 // 3600:02d}h"
 
 
+def eta(secs: float | None) -> str:
+    """An estimate to the precision it has: seconds under 10 minutes, whole minutes under an hour
+    ("23m"), then hours and minutes. A runs list of live runs also repaints an ETA cell only when
+    that text changes, which seconds on a 40-minute estimate would make every second."""
+    if secs is not None and math.isfinite(secs) and 600 <= secs < 3600:
+        return f"{int(secs) // 60}m"
+    return duration(secs)
+
+
 def age(ts: float | None, now: float) -> str:
     if not ts:
         return "-"
