@@ -18,6 +18,7 @@ from pipeline.safeio import open_regular
 
 if TYPE_CHECKING:
     from pipeline.monitor.foreign import ForeignReader
+    from pipeline.monitor.history import HistoryFill
 
 
 EntryKind = Literal["run", "foreign"]  # a run folder, or a log opened with `aba open`
@@ -35,6 +36,7 @@ class RunEntry:
     series: RunSeries = field(default_factory=RunSeries)
     tail: Tail | None = None
     reader: ForeignReader | None = None
+    history: HistoryFill | None = None  # a big file's history, being read behind its drawn tail
     loaded: bool = False
     external: bool = False  # opened from outside the runs dir
     status_sig: tuple[int, int] | None = None

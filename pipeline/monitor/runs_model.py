@@ -6,7 +6,8 @@ when it changed (or while a run is active, to notice a dead supervisor), reads o
 of events.jsonl through a Tail, updates the metric series and evaluates the alert rules. The UI
 then takes the accumulated changes in one go (:meth:`take_changes`), so a burst of events becomes
 one repaint. Runs that ended before we looked are summarised from the end of their events file
-and read whole only when the user selects or pins them.
+and read whole only when the user selects or pins them. A big events file is drawn from its end first
+and its history read in slices on later passes (pipeline/monitor/history.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pipeline.monitor.alerts import Alert, AlertBook, Thresholds
 from pipeline.monitor.entries import Changes, RunEntry, RunRow, summarize_tail
 from pipeline.monitor.entries import file_sig as _sig
 from pipeline.monitor.entries import mtime as _mtime
+from pipeline.monitor.history import HistoryFill
 from pipeline.monitor.series import RunSeries, is_number, open_events
 from pipeline.monitor.telemetry import RunPids, Snapshot, Telemetry
 from pipeline.monitor.views import RunsViews
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 
 HOST = socket.gethostname()
 CHUNK_BYTES = 8 << 20  # read a backlog in slices so one pass never parses a whole GB
+HISTORY_SLICE = 2 << 20  # a big file's history, a pass at a time: ~6k events, tens of ms of the watcher
 ACTIVITY_S = 2.0  # how often a run without new events has its files' mtimes looked at
 RECENT_END_S = 24 * 3600  # bad ends this recent are announced when the app opens
 log = logging.getLogger(__name__)
@@ -72,7 +75,7 @@ def _phase(e: RunEntry, phase: str | None) -> str | None:
 
 class RunsModel(RunsViews):
     def __init__(self, store: RunStore, thresholds: Thresholds | None = None, tail_lines: int = 20000,
-                 full_history_bytes: int = 16 << 20, scan_s: float = 2.0,
+                 full_history_bytes: int = 16 << 20, history_bytes: int = 2 << 30, scan_s: float = 2.0,
                  clock: Callable[[], float] = time.time, announce_lost: bool = False) -> None:
         self.store = store
         # Only the UI announces a lost run, with the user's own notifier (never a folder's command);
@@ -80,7 +83,8 @@ class RunsModel(RunsViews):
         self.announce_lost = announce_lost
         self.thresholds = thresholds or Thresholds()
         self.tail_lines = tail_lines
-        self.full_history_bytes = full_history_bytes
+        self.full_history_bytes = full_history_bytes  # files up to this size are read whole before the first frame
+        self.history_bytes = history_bytes  # bigger ones up to this size have their history read after it
         self.scan_s = scan_s
         self.clock = clock
         self.lock = threading.RLock()
@@ -95,6 +99,7 @@ class RunsModel(RunsViews):
         self._last_scan = 0.0
         self._passes = 0
         self._backlog = False
+        self._read_events = False  # this pass opened a file or read new events
 
     # -- requests from the UI ------------------------------------------------------------------
     def want(self, run_ids: set[str]) -> None:
@@ -155,6 +160,7 @@ class RunsModel(RunsViews):
         """One pass over every run; True when something changed for the UI."""
         now = self.clock()
         self._backlog = False
+        self._read_events = False
         if self._passes == 0 or time.monotonic() - self._last_scan >= self.scan_s:
             self._scan()
             self._last_scan = time.monotonic()
@@ -175,6 +181,12 @@ class RunsModel(RunsViews):
                 e.error = f"{type(exc).__name__}: {exc}"
             except Exception as exc:  # any one bad run folder: mark it, log it, watch the others
                 self._corrupt(e, exc)
+        filling = next((e for e in entries if e.history is not None), None)
+        if filling is not None:
+            if self._read_events:  # idle work: the new events reach the UI first, the next pass fills
+                self._backlog = True
+            else:
+                self._fill_history(filling)
         self._check_conditions(entries, now)
         if self._passes == 0:
             self._announce_recent_ends(entries, now)
@@ -244,7 +256,7 @@ class RunsModel(RunsViews):
     def _unload(self, e: RunEntry) -> None:
         with self.lock:
             e.series = RunSeries(monotonic=e.series.monotonic, counted_by=e.series.counted_by)
-            e.tail, e.loaded, e.summary_sig, e.alerts_seen = None, False, None, 0
+            e.tail, e.loaded, e.summary_sig, e.alerts_seen, e.history = None, False, None, 0, None
 
     def _poll_summary(self, e: RunEntry) -> None:
         path = e.path / EVENTS_FILE
@@ -272,9 +284,11 @@ class RunsModel(RunsViews):
         first: list[dict[str, Any]] = []
         if e.tail is None:
             e.series.counted_by = _counted_by(e)
-            e.tail, first, tail_only = open_events(path, self.tail_lines, self.full_history_bytes)
+            e.tail, first, tail_only, head = open_events(path, self.tail_lines, self.full_history_bytes)
             e.series.tail_only = tail_only
             e.loaded = True
+            if tail_only and head > 0 and e.tail.offset <= self.history_bytes:
+                e.history = HistoryFill.behind(e.tail, head, e.series)
             if tail_only:  # the progress event with total_steps comes first: read it from the head
                 summary = summarize_tail(path, counted_by=e.series.counted_by)
                 with self.lock:
@@ -287,6 +301,8 @@ class RunsModel(RunsViews):
         events = e.tail.poll(max_bytes=CHUNK_BYTES)
         if e.tail.size > e.tail.offset:
             self._backlog = True
+        if e.tail.resets != resets:
+            e.history = None  # replaced or truncated: the tail reads the new file from its top
         self._ingest(e, first + events, e.tail.resets != resets)
         # Activity feeds the stall alert (minutes): on new events, else every ACTIVITY_S, not 3 stats a poll.
         mono = time.monotonic()
@@ -300,6 +316,7 @@ class RunsModel(RunsViews):
     def _ingest(self, e: RunEntry, events: list[dict[str, Any]], reset: bool) -> None:
         if not events and not reset:
             return
+        self._read_events = True
         with self.lock:
             if reset:
                 e.series.reset()
@@ -315,6 +332,32 @@ class RunsModel(RunsViews):
             e.alerts_seen = len(e.series.alerts)
             if changed:
                 self._dirty.add(e.run_id)
+
+    def _fill_history(self, e: RunEntry) -> None:
+        """One slice of a big file's history; swapped in for the drawn series once it caught up."""
+        fill, tail = e.history, e.tail
+        if fill is None or tail is None:
+            return
+        done = fill.step(tail, HISTORY_SLICE)
+        if done is None:  # the file changed under us: the live tail handles it
+            e.history = None
+            return
+        with self.lock:
+            bad, raised = fill.series.take_nonfinite(), fill.series.alerts[fill.alerts_seen:]
+            fill.alerts_seen = len(fill.series.alerts)
+            if fill.fresh:  # events the drawn series never saw: their alerts, as a full read raises them
+                for nf in bad:
+                    self._latch(rules.nonfinite(e.run_id, nf.metric, nf.step, nf.value))
+                for ev in raised:
+                    self._latch(rules.worker_alert(e.run_id, ev))
+            if done:
+                e.series, e.history = fill.series, None
+                tail.malformed = fill.bad_lines
+                e.alerts_seen = fill.alerts_seen
+                self._dirty.add(e.run_id)
+                self._rows_changed = True
+        if not done:
+            self._backlog = True
 
     def _latch(self, alert: Alert | None) -> None:
         if alert is not None and self.book.latch(alert):

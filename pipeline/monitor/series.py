@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from pipeline.runs.events import MAX_LINE_BYTES, Tail, parse_lines, read_back
+from pipeline.monitor.parse import parse_events
+from pipeline.runs.events import MAX_LINE_BYTES, Tail, read_back
 from pipeline.runs.vocabulary import EventType
 from pipeline.safeio import open_regular
 
@@ -67,6 +68,16 @@ class Series:
 
     def last(self) -> tuple[float, float] | None:
         return (self.xs[-1], self.ys[-1]) if self.xs else None
+
+    def extend(self, xs: array, ys: array) -> None:
+        """Append points whose x never decreases (within ``xs``); the first may still go back (a resume)."""
+        if not xs:
+            return
+        if self.monotonic and self.xs and xs[0] < self.xs[-1]:
+            self.append(xs[0], ys[0])
+            xs, ys = xs[1:], ys[1:]
+        self.xs.extend(xs)
+        self.ys.extend(ys)
 
     def ema(self, weight: float) -> array:
         """EMA of ys (``weight`` = share of the past, 0 = raw), extended incrementally and cached."""
@@ -181,6 +192,24 @@ class NonFinite:
     value: float
 
 
+def _same_shape_run(events: list[dict[str, Any]], i: int) -> int:
+    """End of the run of metrics events from ``i`` with as many keys as ``events[i]`` and int steps that
+    never go back; ``i`` when ``events[i]`` cannot start one."""
+    first = events[i]
+    step = first.get("step")
+    metrics = EventType.METRICS
+    if first.get("type", metrics) != metrics or type(step) is not int:
+        return i
+    size, n, j = len(first), len(events), i + 1
+    while j < n:
+        ev = events[j]
+        nxt = ev.get("step")
+        if type(nxt) is not int or nxt < step or len(ev) != size or ev.get("type", metrics) != metrics:
+            break
+        step, j = nxt, j + 1
+    return j
+
+
 @dataclass
 class RunSeries:
     """Everything the UI knows about one run's events, fed incrementally by the watcher thread.
@@ -225,45 +254,107 @@ class RunSeries:
         return s
 
     def ingest(self, events: list[dict[str, Any]]) -> set[str]:
-        """Add events; return the names of the metrics that got new points."""
+        """Add events; return the names of the metrics that got new points.
+
+        Opening a big run ingests tens of thousands of events before its first frame, nearly all of them
+        metrics lines of one shape: a run of those (same keys in the same order, int steps that never go
+        back) is added a column at a time (one ``array.extend`` a metric); anything else, or a run holding
+        a NaN or a value of another type, goes event by event. The result is the same either way."""
         changed: set[str] = set()
-        for ev in events:
-            self.events += 1
-            kind = ev.get("type", EventType.METRICS)
-            ts = ev.get("ts")
-            if is_number(ts):
-                self.last_ts = ts
-            if kind == EventType.PROGRESS:
-                self._progress(ev, ts)
-                continue
-            if kind == EventType.ALERT:
-                self.alerts.append(ev)
-                continue
-            if kind == EventType.CHECKPOINT:
-                self.checkpoints.append(str(ev.get("name", "?")))
-                continue
-            if kind != EventType.METRICS:
-                continue
-            raw_step = ev.get("step")
-            step = int(raw_step) if is_number(raw_step) else (self.step or 0) + 1
-            if self.first_step is None:
-                self.first_step = step
-                self.first_ts = ts if is_number(ts) else None
-            self.step = step
-            if self.counted_by == "metrics":
-                self._count(step, ts)
-            for key, value in ev.items():
-                if key in NOT_METRICS or not is_number(value):
-                    continue
-                self.last[key] = value
-                if key == "eta_s":
-                    self.eta_s = float(value)
-                if isinstance(value, float) and not math.isfinite(value):
-                    self.nonfinite.append(NonFinite(key, step, value))
-                    continue
-                self._series(key).append(step, value)
-                changed.add(key)
+        i, n = 0, len(events)
+        while i < n:
+            j = _same_shape_run(events, i)
+            if j - i < 2 or not self._ingest_run(events[i:j], changed):
+                j = max(j, i + 1)
+                for ev in events[i:j]:
+                    self._ingest_event(ev, changed)
+            i = j
         return changed
+
+    def _ingest_run(self, run: list[dict[str, Any]], changed: set[str]) -> bool:
+        """Add metrics events of one shape column by column; False (nothing changed) when they do not all
+        have the same keys, or a value is not a plain finite number in a column of numbers."""
+        columns: list[tuple[str, list[Any]]] = []
+        try:
+            for key in run[0]:
+                if key in NOT_METRICS:
+                    continue
+                ys = [ev[key] for ev in run]
+                if not set(map(type, ys)) <= {int, float}:
+                    if any(map(is_number, ys)):
+                        return False  # numbers mixed with other things
+                    continue  # never a number (a string field): not a metric, as event by event
+                if not all(map(math.isfinite, ys)):
+                    return False  # NaN/inf are noted, not drawn
+                columns.append((key, ys))
+        except (KeyError, OverflowError):  # keys differ (the run checks their count only); an int past a float
+            return False
+        steps: list[int] = [ev["step"] for ev in run]
+        stamps: list[Any] = [ev.get("ts") for ev in run]
+        self.events += len(run)
+        if self.first_step is None:
+            self.first_step, self.first_ts = steps[0], stamps[0] if is_number(stamps[0]) else None
+        if set(map(type, stamps)) <= {int, float}:
+            self.last_ts = stamps[-1]
+            if self.counted_by == "metrics":  # _count on each, in closed form: the steps never go back
+                self._count(steps[0], stamps[0])
+                if self.count_origin is None and self.count_start is not None:
+                    k = bisect_right(steps, self.count_start[1])  # the first advance
+                    if k < len(steps):
+                        self.count_origin = (stamps[k], steps[k])
+                self.done, self.count_ts = steps[-1], stamps[-1]
+        else:
+            for step, ts in zip(steps, stamps, strict=True):
+                if is_number(ts):
+                    self.last_ts = ts
+                if self.counted_by == "metrics":
+                    self._count(step, ts)
+        self.step = steps[-1]
+        xs = array("d", steps)
+        for key, ys in columns:
+            self.last[key] = ys[-1]
+            if key == "eta_s":
+                self.eta_s = float(ys[-1])
+            self._series(key).extend(xs, array("f", ys))
+            changed.add(key)
+        return True
+
+    def _ingest_event(self, ev: dict[str, Any], changed: set[str]) -> None:
+        self.events += 1
+        kind = ev.get("type", EventType.METRICS)
+        ts = ev.get("ts")
+        if is_number(ts):
+            self.last_ts = ts
+        if kind == EventType.PROGRESS:
+            self._progress(ev, ts)
+            return
+        if kind == EventType.ALERT:
+            self.alerts.append(ev)
+            return
+        if kind == EventType.CHECKPOINT:
+            self.checkpoints.append(str(ev.get("name", "?")))
+            return
+        if kind != EventType.METRICS:
+            return
+        raw_step = ev.get("step")
+        step = int(raw_step) if is_number(raw_step) else (self.step or 0) + 1
+        if self.first_step is None:
+            self.first_step = step
+            self.first_ts = ts if is_number(ts) else None
+        self.step = step
+        if self.counted_by == "metrics":
+            self._count(step, ts)
+        for key, value in ev.items():
+            if key in NOT_METRICS or not is_number(value):
+                continue
+            self.last[key] = value
+            if key == "eta_s":
+                self.eta_s = float(value)
+            if isinstance(value, float) and not math.isfinite(value):
+                self.nonfinite.append(NonFinite(key, step, value))
+                continue
+            self._series(key).append(step, value)
+            changed.add(key)
 
     def _progress(self, ev: dict[str, Any], ts: Any) -> None:
         phases = ev.get("phases")
@@ -335,18 +426,21 @@ def tail_window(path: Path, max_lines: int, block: int = 1 << 20) -> tuple[list[
     return lines[-max_lines:] if max_lines else [], complete_end, st.st_ino
 
 
-def open_events(path: Path, tail_lines: int, full_limit_bytes: int) -> tuple[Tail, list[dict[str, Any]], bool]:
+def open_events(path: Path, tail_lines: int,
+                full_limit_bytes: int) -> tuple[Tail, list[dict[str, Any]], bool, int]:
     """Start following an events file: small files from the top (the caller polls the tail in
     chunks), big ones from their last ``tail_lines`` lines. Returns the tail, the events already
-    read, and whether only the end was read."""
+    read, whether only the end was read, and where those lines begin (0 for a file read from the top):
+    the history behind them is ``[0, head)``."""
     try:
         size = os.stat(path).st_size
     except FileNotFoundError:
-        return Tail(Path(path)), [], False
+        return Tail(Path(path)), [], False, 0
     if size <= full_limit_bytes:
-        return Tail(Path(path)), [], False
+        return Tail(Path(path)), [], False, 0
     lines, offset, inode = tail_window(Path(path), tail_lines)
+    head = offset - sum(map(len, lines)) - len(lines)
     lines = [line for line in lines if len(line) <= MAX_LINE_BYTES]
     tail = Tail(Path(path), offset=offset, inode=inode)
-    events, tail.malformed = parse_lines(lines)
-    return tail, events, True
+    events, tail.malformed = parse_events(lines)
+    return tail, events, True, head

@@ -107,8 +107,9 @@ def test_tail_window_leaves_partial_line_to_the_tail(tmp_path: Path):
     p.write_bytes(("\n".join(lines) + "\n").encode() + b'{"type": "metrics", "st')
     got, offset, _ino = tail_window(p, 100, block=4096)
     assert len(got) == 100 and json.loads(got[-1])["step"] == 5000 and json.loads(got[0])["step"] == 4901
-    tail, events, tail_only = open_events(p, 100, full_limit_bytes=1000)
+    tail, events, tail_only, head = open_events(p, 100, full_limit_bytes=1000)
     assert tail_only and len(events) == 100 and tail.offset == offset
+    assert p.read_bytes()[head:].startswith(got[0] + b"\n") and p.read_bytes()[head - 1:head] == b"\n"
     with open(p, "ab") as fh:
         fh.write(b'ep": 5001, "loss": 0.5}\n')
     new = tail.poll()
@@ -118,6 +119,6 @@ def test_tail_window_leaves_partial_line_to_the_tail(tmp_path: Path):
 def test_open_events_small_file_starts_from_the_top(tmp_path: Path):
     p = tmp_path / "events.jsonl"
     p.write_text('{"type": "metrics", "step": 1, "loss": 1}\nnot json\n')
-    tail, events, tail_only = open_events(p, 100, full_limit_bytes=1 << 20)
-    assert not tail_only and events == []
+    tail, events, tail_only, head = open_events(p, 100, full_limit_bytes=1 << 20)
+    assert not tail_only and events == [] and head == 0
     assert [e["step"] for e in tail.poll()] == [1] and tail.malformed == 1

@@ -83,8 +83,8 @@ def test_aba_ps_and_the_runs_pane_agree_on_step_and_total_far_from_the_progress_
     ps = json.loads(res.stdout)[0]
     assert (ps["step"], ps["total_steps"]) == (12000, 50000)
     # The pane's model with the run selected (its series loaded) and a small full-history limit, so only the
-    # file's tail is read, as for a big file.
-    model = RunsModel(RunStore(runs), tail_lines=2000, full_history_bytes=1 << 20)
+    # file's tail is read, as for a big file whose history is not read behind it (history_bytes=0).
+    model = RunsModel(RunStore(runs), tail_lines=2000, full_history_bytes=1 << 20, history_bytes=0)
     model.want({run_id})
     model.poll_once()
     model.poll_once()
