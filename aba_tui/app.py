@@ -108,7 +108,8 @@ class AbaApp(RunActions):
         self.store = RunStore(Path(root))
         s = self.settings
         self.model = RunsModel(self.store, s.alerts.thresholds(), tail_lines=s.runs.tail_lines,
-                               full_history_bytes=int(s.runs.full_history_mb * 2**20), scan_s=s.runs.scan_s,
+                               full_history_bytes=int(s.runs.full_history_mb * 2**20),
+                               history_bytes=int(s.runs.history_mb * 2**20), scan_s=s.runs.scan_s,
                                clock=clock, announce_lost=True)
         self._quitting = threading.Event()  # ends the telemetry sampler's wait between samples
         self.telemetry = telemetry or Telemetry(history_s=s.telemetry.history_minutes * 60,

@@ -30,9 +30,11 @@ PANES = ("runs", "charts", "logs", "telemetry", "alerts")
 class RunsSettings:
     poll_s: float = opt(0.25, "seconds between checks of run folders for new events", min=0.05, max=10.0)
     scan_s: float = opt(2.0, "seconds between listings of the runs dir (new runs)", min=0.1, max=60.0)
-    tail_lines: int = opt(20000, "events read from the end of a file too big to read whole", min=100)
-    full_history_mb: float = opt(16.0, "events files up to this size are read whole; bigger ones from the end",
-                                 min=0.0)
+    tail_lines: int = opt(20000, "events drawn first from the end of a file too big to read whole", min=100)
+    full_history_mb: float = opt(16.0, "events files up to this size are read whole before they are drawn; bigger "
+                                       "ones from their last tail_lines lines", min=0.0)
+    history_mb: float = opt(2048.0, "bigger files up to this size then have their history read in the background "
+                                    "(about 12 bytes a point of each metric); 0: never", min=0.0)
 
 
 @dataclass

@@ -205,7 +205,8 @@ kept for that stage's runs."""
                 if bad:
                     note += f" [dim]({bad} malformed line{'s' if bad > 1 else ''} skipped)[/]"
                 if legend.tail_only:
-                    note += " [dim](end of a big file)[/]"
+                    more = "" if legend.history is None else f", history {legend.history:.0%} read"
+                    note += f" [dim](end of a big file{more})[/]"
             parts.append(f"[{color}]━━[/] {escape(legend.label if legend else rid)}{note}")
         win = "all steps" if self.window is None else f"last {int(self.window):,} steps"
         extra = f"  [dim]EMA {self.smoothing:g} · {win} · eval {'on' if self.eval_points else 'off'}[/]"

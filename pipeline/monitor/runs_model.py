@@ -338,11 +338,14 @@ class RunsModel(RunsViews):
         fill, tail = e.history, e.tail
         if fill is None or tail is None:
             return
+        tenths = int(fill.fraction * 10)
         done = fill.step(tail, HISTORY_SLICE)
         if done is None:  # the file changed under us: the live tail handles it
             e.history = None
             return
         with self.lock:
+            if int(fill.fraction * 10) != tenths:
+                self._dirty.add(e.run_id)  # the legend shows how much is read, in steps of 10 %
             bad, raised = fill.series.take_nonfinite(), fill.series.alerts[fill.alerts_seen:]
             fill.alerts_seen = len(fill.series.alerts)
             if fill.fresh:  # events the drawn series never saw: their alerts, as a full read raises them

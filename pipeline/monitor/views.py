@@ -31,6 +31,7 @@ class Legend:
     label: str
     malformed: int  # lines of its log that could not be parsed
     tail_only: bool  # only the end of a big file was read
+    history: float | None = None  # the share of its history read so far, while that goes on
 
 
 class RunsViews:
@@ -79,4 +80,5 @@ class RunsViews:
             if e is None:
                 return None
             bad = e.tail.malformed if e.tail else (e.reader.malformed if e.reader else 0)
-            return Legend(run_id, e.label or run_id, bad, e.series.tail_only)
+            return Legend(run_id, e.label or run_id, bad, e.series.tail_only,
+                          e.history.fraction if e.history is not None else None)

@@ -200,7 +200,7 @@ def test_a_big_file_is_drawn_from_its_tail_then_filled_to_a_full_read(tmp_path: 
     assert e.series.events <= 1000 and 0 < len(e.series.series["loss"]) < 1000  # its last tail_lines lines
 
     # Lines come in while the history is read: the drawn series takes them, the fill catches up with them.
-    passes = 0
+    passes, shares = 0, []
     with open(path, "a") as fh:
         while e.history is not None:
             passes += 1
@@ -214,6 +214,12 @@ def test_a_big_file_is_drawn_from_its_tail_then_filled_to_a_full_read(tmp_path: 
             if e.history is not None:  # until the swap, the drawn series only grows at its end
                 assert e.series is before is drawn and e.series.tail_only
                 assert e.series.series["loss"].xs.tolist()[: len(tail_points)] == tail_points
+                legend = model.legend(RUN)
+                assert legend is not None and legend.tail_only and legend.history is not None
+                shares.append(legend.history)
+    assert shares == sorted(shares) and 0 < shares[0] < 0.5 < shares[-1] <= 1  # the legend says how far it got
+    legend = model.legend(RUN)
+    assert legend is not None and not legend.tail_only and legend.history is None
     assert passes >= size // HISTORY_SLICE
     assert e.series is not drawn and not e.series.tail_only
     full = _full_read(runs)
