@@ -9,8 +9,8 @@ Generates the file in a temp dir (deleted at the end), then, each in a fresh int
 then appends a line and polls once (only the new bytes are read), then polls on until the file's history,
 read behind the drawn tail in slices, has replaced it (pipeline/monitor/history.py; timed, not budgeted).
 Prints wall time and peak RSS growth of each and the ratio, writes benchmarks/results/tui-bigfile.json and
-.md (budget: ≤ 0.2× the line count, < 50 MB, both up to the first frame); asserts nothing. Writing 1 GB takes a while on a shared
-machine: ``--keep DIR`` keeps the file for the next run.
+.md (budget: ≤ 0.2× the line count, < 50 MB, both up to the first frame); asserts nothing. Writing 1 GB
+takes a while on a shared machine: ``--keep DIR`` keeps the file for the next run.
 
     .venv/bin/python benchmarks/bench_tui_bigfile.py [--lines 3000000] [--reps 3] [--keep DIR]
 """
