@@ -9,7 +9,8 @@ default) is a small model's logging rate, 0 running but silent; each event comes
 Nobody touches the keyboard. After a warm-up, the app process's CPU time (all its threads, user +
 system) is read over the window; ``--reps`` windows, each with a fresh app. Baseline, measured at the
 same time in its own tmux window: a minimal Textual app (one Static) left idle. Writes
-benchmarks/results/tui-idle-cpu.json and .md (every window, the worst against the budget); asserts nothing.
+benchmarks/results/tui-idle-cpu.json and .md (tui-idle-cpu-trainers.* for that scenario; every window, the worst
+against the budget); asserts nothing.
 
     .venv/bin/python benchmarks/bench_tui_idle_cpu.py [--scenario stages|trainers] [--seconds 30] [--reps 5]
         [--every 1] [--hide charts,...]
@@ -144,7 +145,8 @@ def main() -> None:
     from benchmarks.record import Check, Record
 
     runs = scenario() if args.scenario == "stages" else "4 running DPO runs"
-    rec = Record("tui-idle-cpu", f"Idle CPU of the control centre with {runs.split(' (')[0]}", reps=args.reps)
+    name = "tui-idle-cpu" if args.scenario == "stages" else f"tui-idle-cpu-{args.scenario}"
+    rec = Record(name, f"Idle CPU of the control centre with {runs.split(' (')[0]}", reps=args.reps)
     rate = f"each run's events every {args.every:g} s" if args.every > 0 else "no new events"
     ours: list[float] = []
     base: list[float] = []

@@ -9,7 +9,7 @@ selected; ``--scenario fixture``: the recorded runs of tests/fixtures/runs, the 
 not this one, so its state stays "running"). The
 baseline, measured in the same run: a bare Tail.poll() loop at the same interval (0.25 s) on the same
 file, i.e. the floor any polling reader has. Prints median and p95 of each and writes
-benchmarks/results/tui-latency.json and .md; asserts nothing.
+benchmarks/results/tui-latency.json and .md (tui-latency-fixture.* for that scenario); asserts nothing.
 
     .venv/bin/python benchmarks/bench_tui_latency.py [--scenario stages|fixture] [--n 30] [--every 1]
 """
@@ -130,7 +130,8 @@ def main() -> None:
     from benchmarks.record import Check, Record
 
     runs_text = scenario() if args.scenario == "stages" else "the recorded runs of tests/fixtures/runs"
-    rec = Record("tui-latency", "Append an event → drawn on the loss chart", reps=args.n)
+    name = "tui-latency" if args.scenario == "stages" else f"tui-latency-{args.scenario}"
+    rec = Record(name, "Append an event → drawn on the loss chart", reps=args.n)
     tmp = Path(tempfile.mkdtemp(prefix="aba-bench-lat-"))
     try:
         runs = tmp / "runs"

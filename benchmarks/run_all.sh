@@ -13,10 +13,13 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 load=$(cut -d' ' -f1 /proc/loadavg)
 awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }' \
   && echo "[bench] load average $load on $(nproc) cores: not a quiet machine; figures will say so" >&2
-all=(setup tui_startup tui_idle_cpu tui_bigfile tui_latency tui_memory chat chat_turns chat_ui datagen worker_threads dpo_overhead)
+all=(setup tui_startup tui_idle_cpu tui_idle_cpu_trainers tui_bigfile tui_latency tui_latency_fixture tui_memory chat
+     chat_turns chat_ui datagen worker_threads dpo_overhead)
 for name in "${@:-${all[@]}}"; do
   case "$name" in
     chat_turns) args=(benchmarks/bench_chat.py --only-turns) ;;
+    tui_idle_cpu_trainers) args=(benchmarks/bench_tui_idle_cpu.py --scenario trainers) ;;  # #26: 4 trainers
+    tui_latency_fixture) args=(benchmarks/bench_tui_latency.py --scenario fixture) ;;
     *) args=("benchmarks/bench_$name.py") ;;
   esac
   [ -f "${args[0]}" ] || { echo "[bench] no benchmark '$name' (known: ${all[*]})" >&2; exit 2; }
