@@ -21,9 +21,10 @@ net of the decoding thread's run-queue waits (Linux ``/proc/<pid>/task/<tid>/sch
 it was ready to run but another task had the core): the baseline's thread in this process, a side's
 request thread in its model process. Waits caused by the HTTP client count against the side too
 when they fall on that thread's core, but are subtracted, so the client's own CPU a token is
-reported beside it. Every process that decodes runs in its own session, as the chat sides do (with
+reported beside it. The two bare processes run in their own sessions, as the chat sides do (with
 the kernel's autogroup scheduling a session is one share of the CPUs: two bare processes in the
-benchmark's session got half the share two sides got, 0.58× against 0.91× of alone at load 7).
+benchmark's session got half the share two sides got, 0.58× against 0.91× of alone at load 7); the
+in-process baseline has the benchmark's session, where nothing else decodes.
 Prints figures and the ratios to the baselines and writes benchmarks/results/chat.json (or
 chat-turns.json) and .md (budget: one side ≥ 0.95× llama-cpp-python alone, median of 5); asserts
 nothing.
