@@ -108,8 +108,8 @@ def through(ep: Endpoint, tokens: int, pid: int | None = None,
         if pid and before and tid is None:
             new = set(os.listdir(f"/proc/{pid}/task")) - before
             tid = new.pop() if len(new) == 1 else ""
-        if tid:
-            last = (time.perf_counter(), schedstat(pid, tid))  # type: ignore[arg-type]
+        if tid and pid:
+            last = (time.perf_counter(), schedstat(pid, tid))
             first = first or last
     st = s.stats
     if net is not None and (tps := net_tps(n, first, last)) is not None:
