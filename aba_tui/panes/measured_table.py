@@ -44,24 +44,36 @@ class MeasuredTable(DataTable):
         self.refresh()
 
     def set_cell(self, row_key: str, column_key: str, value: Any) -> None:
-        """`update_cell` for a value that fits its column. DataTable's own bumps the update count that
+        """`update_cell` for a value that fits its column (see ``set_cells``)."""
+        self.set_cells([(row_key, column_key, value)])
+
+    def set_cells(self, changes: Sequence[tuple[str, str, Any]]) -> None:
+        """`update_cell` for values that fit their columns. DataTable's own bumps the update count that
         keys every render cache, so each 1 Hz step/loss change re-rendered all cells of the table (the
-        largest share of the dashboard's idle CPU); this drops only the changed row's cached renders
-        and repaints that row. Falls back to `update_cell` if DataTable's internals differ."""
-        rkey, ckey = RowKey(row_key), ColumnKey(column_key)
+        largest share of the dashboard's idle CPU); this drops only the changed rows' cached renders,
+        one pass over each cache for the whole batch, and repaints those rows. Falls back to
+        `update_cell` if DataTable's internals differ."""
+        if not changes:
+            return
         try:
-            self._data[rkey][ckey] = value
             header = self.get_row_height(self._header_row_key) if self.show_header else 0
-            lines = {y + header for y, (k, _) in enumerate(self._y_offsets) if k == rkey}
-            index = self._row_locations.get(rkey)
-            self._evict(self._cell_render_cache, lambda k: k[0] == rkey and k[1] == ckey)
-            self._evict(self._row_render_cache, lambda k: k[0] == rkey)
-            self._evict(self._row_renderable_cache, lambda k: k[1] == index)
+            cells, rows = set(), set()
+            for row_key, column_key, value in changes:
+                rkey, ckey = RowKey(row_key), ColumnKey(column_key)
+                self._data[rkey][ckey] = value
+                cells.add((rkey, ckey))
+                rows.add(rkey)
+            lines = {y + header for y, (k, _) in enumerate(self._y_offsets) if k in rows}
+            indexes = {self._row_locations.get(rkey) for rkey in rows} - {None}
+            self._evict(self._cell_render_cache, lambda k: (k[0], k[1]) in cells)
+            self._evict(self._row_render_cache, lambda k: k[0] in rows)
+            self._evict(self._row_renderable_cache, lambda k: k[1] in indexes)
             self._evict(self._line_cache, lambda k: k[0] in lines)
         except (AttributeError, KeyError, TypeError, IndexError):
-            self.update_cell(rkey, ckey, value)
+            for row_key, column_key, value in changes:
+                self.update_cell(RowKey(row_key), ColumnKey(column_key), value)
             return
-        if index is not None:
+        for index in indexes:
             self.refresh_row(index)
 
     @staticmethod

@@ -162,6 +162,7 @@ and notes; `C` compares the pinned runs (and this one) side by side; `N` starts 
             if current in order:
                 self.move_cursor(row=order.index(current), animate=False)
         else:
+            fits: list[tuple[str, str, Any]] = []
             for rid in order:
                 old = self._rows.get(rid)
                 new = cells[rid]
@@ -174,9 +175,10 @@ and notes; `C` compares the pinned runs (and this one) side by side; `N` starts 
                         col = self.columns[ColumnKey(key)]
                         width = cell_len(value)
                         if width <= (col.content_width if col.auto_width else col.width):
-                            self.set_cell(rid, key, value)
+                            fits.append((rid, key, value))
                         else:
                             self.update_cell(rid, key, value, update_width=True)
+            self.set_cells(fits)  # one pass over the render caches for the whole tick
         self._rows = cells
 
     def select_run(self, run_id: str) -> bool:
