@@ -44,6 +44,14 @@ def test_parse_events_gives_what_parse_lines_gives_line_for_line() -> None:
     want, want_bad = parse_lines(lines)
     assert repr(got) == repr(want) and bad == want_bad
     assert bad > 5 and len(got) > 8  # the list exercises both sides
+    # A block of clean lines is parsed in one call; one odd line among clean ones must change nothing
+    # but that line (two values on a line, a "]", a blank, another encoding...).
+    good = [b'{"type": "metrics", "step": 2, "loss": 0.25}', b'{"type": "metrics", "step": 3, "loss": 0.125}']
+    more = [b'{"a": 1}, {"b": 2}', b'{"a": 1}]', b'], [{"a": 1}', b'{"a": 1},', b'', b' {"a": 1}']
+    for odd in [*lines, *more]:
+        block = [good[0], odd, good[1]]
+        assert repr(parse_events(block)) == repr(parse_lines(block)), odd[:40]
+    assert repr(parse_events(good)) == repr(parse_lines(good)) == repr(([json.loads(x) for x in good], 0))
 
 
 def _random_events(rng: random.Random, n: int) -> list[dict[str, Any]]:
