@@ -18,7 +18,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import DataTable, Header
 
@@ -86,7 +85,6 @@ class DashboardScreen(Screen[None]):
 
     _rows_pending = False
     _last_tick = 0.0
-    _tick_timer: Timer | None = None
     _snapshot: Snapshot | None = None
     _snapshot_shown = False
 
@@ -146,7 +144,7 @@ class DashboardScreen(Screen[None]):
         self._sync_rows()
         self.query_one(RunsTable).focus()
         self.query_one(LogView).batched = True  # flushed by the tick
-        self._tick_timer = self.set_interval(self.TICK_S, self._on_tick_timer)
+        self.set_interval(self.TICK_S, self._on_tick_timer)
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
 
     def _theme_changed(self, _theme: Any) -> None:
@@ -196,12 +194,9 @@ class DashboardScreen(Screen[None]):
 
     def _charts_drawn(self) -> None:
         """The charts are repainting: the tick's updates join that frame when due soon, so live logging
-        costs one frame a second rather than a chart frame plus a tick frame. The timer starts its
-        second again from here: while the charts draw every second, it never adds a frame of its own."""
+        costs one frame a second rather than a chart frame plus a tick frame."""
         if time.monotonic() - self._last_tick >= self.TICK_S / 2:
             self._tick()
-            if self._tick_timer is not None:
-                self._tick_timer.reset()
 
     def _tick(self) -> None:
         self._last_tick = time.monotonic()
