@@ -64,7 +64,7 @@ class MeasuredTable(DataTable):
                 cells.add((rkey, ckey))
                 rows.add(rkey)
             lines = {y + header for y, (k, _) in enumerate(self._y_offsets) if k in rows}
-            indexes = {self._row_locations.get(rkey) for rkey in rows} - {None}
+            indexes = {i for i in (self._row_locations.get(rkey) for rkey in rows) if i is not None}
             self._evict(self._cell_render_cache, lambda k: (k[0], k[1]) in cells)
             self._evict(self._row_render_cache, lambda k: k[0] in rows)
             self._evict(self._row_renderable_cache, lambda k: k[1] in indexes)
