@@ -43,10 +43,6 @@ class MeasuredTable(DataTable):
         self._update_count += 1
         self.refresh()
 
-    def set_cell(self, row_key: str, column_key: str, value: Any) -> None:
-        """`update_cell` for a value that fits its column (see ``set_cells``)."""
-        self.set_cells([(row_key, column_key, value)])
-
     def set_cells(self, changes: Sequence[tuple[str, str, Any]]) -> None:
         """`update_cell` for values that fit their columns. DataTable's own bumps the update count that
         keys every render cache, so each 1 Hz step/loss change re-rendered all cells of the table (the
