@@ -29,8 +29,10 @@ VENV=${ABA_VENV:-.venv}
 CACHE=${ABA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/aba}
 LLAMA_VERSION=0.3.36
 SMOL_VERSION=0.1.2
-LLAMA_FLAGS="-DGGML_NATIVE=OFF"
-WHEELS="$CACHE/wheels/llama-native-off"
+# LLAVA_BUILD=OFF: the multimodal library (mtmd), which the app never loads, is a fifth of the build.
+LLAMA_FLAGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF"
+WHEELS="$CACHE/wheels/llama-native-off-nomtmd"
+SDIST="$CACHE/sdist/llama_cpp_python-$LLAMA_VERSION.tar.gz"
 CORES=$(nproc 2>/dev/null || echo 1)  # the cores this process may use (affinity), not the machine's count
 say() { printf '[setup] %s\n' "$*"; }
 pids=()
@@ -49,6 +51,16 @@ finish() {
   return "$failed"
 }
 mkdir -p "$CACHE/logs"
+# The llama-cpp-python sdist, fetched once for both the wheel build and the GGUF converter. Only this
+# package is forced to source: `--no-binary :all:` would also build its build tools (scikit-build-core,
+# hatchling, …) from source to read its metadata, minutes of CPU for a file download.
+fetch_sdist() {
+  [ -f "$SDIST" ] && return 0
+  say "fetching the llama-cpp-python $LLAMA_VERSION source distribution"
+  local tmp; tmp=$(mktemp -d)
+  "${pip[@]}" download --no-deps --no-binary llama-cpp-python -d "$tmp" "llama-cpp-python==$LLAMA_VERSION"
+  mkdir -p "$(dirname "$SDIST")" && mv "$tmp"/llama_cpp_python-"$LLAMA_VERSION".tar.gz "$SDIST" && rm -rf "$tmp"
+}
 
 # -- test-only system packages (apt, in the background while pip works) ------------------------------
 apt_missing=()
@@ -76,10 +88,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('llama_cpp_python') != '$LLAMA_VERSION')" \
     2>/dev/null && have_llama=1
   if [ "$have_llama" = 0 ] && ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
-    say "building llama-cpp-python $LLAMA_VERSION with $LLAMA_FLAGS on $CORES cores (about 2 minutes on 2 cores, once)"
+    fetch_sdist
+    say "building llama-cpp-python $LLAMA_VERSION with $LLAMA_FLAGS on $CORES cores (about 4 minutes on 2 cores, once)"
     mkdir -p "$WHEELS"
     background "$CACHE/logs/llama-build.log" env CMAKE_ARGS="$LLAMA_FLAGS" CMAKE_BUILD_PARALLEL_LEVEL="$CORES" \
-      "${pip[@]}" wheel --no-cache-dir --no-deps -w "$WHEELS" "llama-cpp-python==$LLAMA_VERSION"
+      "${pip[@]}" wheel --no-cache-dir --no-deps -w "$WHEELS" "$SDIST"
   fi
   say "installing torch (CPU build, pinned)"
   "${pip[@]}" install -c constraints.txt torch==2.13.0
@@ -100,11 +113,11 @@ fi
 
 conv="$CACHE/llama.cpp"
 if [ "$(cat "$conv/VERSION" 2>/dev/null)" != "$LLAMA_VERSION" ]; then
-  say "fetching llama.cpp's convert_hf_to_gguf.py from the llama-cpp-python $LLAMA_VERSION sdist"
+  fetch_sdist
+  say "unpacking llama.cpp's convert_hf_to_gguf.py from the llama-cpp-python $LLAMA_VERSION sdist"
   tmp=$(mktemp -d)
-  "${pip[@]}" download --no-deps --no-binary :all: -d "$tmp" "llama-cpp-python==$LLAMA_VERSION"
   top="llama_cpp_python-$LLAMA_VERSION/vendor/llama.cpp"
-  tar -xzf "$tmp"/llama_cpp_python-*.tar.gz -C "$tmp" "$top/convert_hf_to_gguf.py" "$top/conversion" "$top/gguf-py" "$top/LICENSE"
+  tar -xzf "$SDIST" -C "$tmp" "$top/convert_hf_to_gguf.py" "$top/conversion" "$top/gguf-py" "$top/LICENSE"
   rm -rf "$conv.new" && mkdir -p "$(dirname "$conv")" && mv "$tmp/$top" "$conv.new"
   echo "$LLAMA_VERSION" > "$conv.new/VERSION"
   rm -rf "$conv" && mv "$conv.new" "$conv" && rm -rf "$tmp"

@@ -37,12 +37,14 @@ def fake_machine(tmp: Path) -> tuple[dict[str, str], Path]:
     for p in (bin_ / "apt-get", venv / "python"):
         p.chmod(0o755)
     cache = tmp / "cache"
-    wheels = cache / "wheels" / "llama-native-off"
+    script = (REPO / "scripts" / "setup.sh").read_text()
+    version = re.search(r"^LLAMA_VERSION=(\S+)", script, re.M)
+    folder = re.search(r'^WHEELS="\$CACHE/wheels/([^"]+)"', script, re.M)
+    assert version and folder
+    wheels = cache / "wheels" / folder[1]
     wheels.mkdir(parents=True)
-    (wheels / "llama_cpp_python-0.3.36-py3-none-linux_x86_64.whl").write_bytes(b"")
+    (wheels / f"llama_cpp_python-{version[1]}-py3-none-linux_x86_64.whl").write_bytes(b"")
     (cache / "llama.cpp").mkdir()
-    version = re.search(r"^LLAMA_VERSION=(\S+)", (REPO / "scripts" / "setup.sh").read_text(), re.M)
-    assert version
     (cache / "llama.cpp" / "VERSION").write_text(version[1] + "\n")
     env = {"PATH": str(bin_), "HOME": str(tmp), "ABA_VENV": str(tmp / "venv"), "ABA_CACHE_DIR": str(cache)}
     return env, log
