@@ -132,6 +132,7 @@ class AbaApp(RunActions):
                               "or a Textual theme)")
         self.theme = wanted
         self._theme_ready = False
+        self.first_frame_shown = False  # the dashboard builds its other panes after it (DashboardScreen.build_panes)
         self.add_mode("dashboard", self._new_dashboard)
         if s.keymap:  # checking ids imports every pane: only when there is something to check
             check_keymap(s, self.binding_ids())
@@ -164,9 +165,12 @@ class AbaApp(RunActions):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.call_after_refresh(self._after_first_frame)
 
-    def _after_first_frame(self) -> None:
+    async def _after_first_frame(self) -> None:
         resume_collector()
         self._theme_ready = True
+        self.first_frame_shown = True
+        for dash in self._dashboards():  # its panes after the runs list: built now, not before the first frame
+            await dash.build_panes()
         path, x_field = self._open_at_start
         if path is not None:
             self.open_path(Path(path), x_field)
@@ -375,6 +379,8 @@ class AbaApp(RunActions):
         if dash is not None:
             from aba_tui.panes.charts_pane import ChartsPane
 
+            if not dash.built:
+                return  # a key in the first frame's few milliseconds
             pane = dash.query_one(ChartsPane)
             {"more": lambda: pane.action_smooth(1), "less": lambda: pane.action_smooth(-1),
              "window": pane.action_cycle_window, "eval": pane.action_toggle_eval}[action]()

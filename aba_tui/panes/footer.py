@@ -32,6 +32,12 @@ class KeyFooter(Footer):
             self._shown = self._signature()
         yield from super().compose()
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        # A key bar mounted after its screen's first bindings signal (the dashboard builds its own just after
+        # the first frame) would stay empty until the next focus move: ask for the keys once it runs.
+        self.call_after_refresh(self.bindings_changed, self.screen)
+
     def bindings_changed(self, screen: Screen[Any]) -> None:
         self._bindings_ready = True
         if screen.app.app_focus and self.is_attached and screen is self.screen:

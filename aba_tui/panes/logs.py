@@ -64,8 +64,15 @@ supervisor.log; `end` jumps to the newest line (and keeps following)."""
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        self._sync_bar()
+
+    def on_resize(self) -> None:
+        self._sync_bar()
+
+    def _sync_bar(self) -> None:
         # Following the newest line, the scrollbar repaints on every line written (a tenth of the
-        # dashboard's idle CPU) and says nothing new: hidden then, back as soon as one scrolls up.
+        # dashboard's idle CPU) and says nothing new: hidden then, back as soon as one scrolls up. Checked
+        # again on a new size (lines written while the pane was smaller may fit it now).
         following = self.auto_scroll and self.is_vertical_scroll_end
         if following and self.styles.scrollbar_size_vertical:
             self._bar_size = self.styles.scrollbar_size_vertical

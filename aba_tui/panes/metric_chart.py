@@ -128,7 +128,8 @@ several metrics names each in its colour in its title. `m` picks another, kept f
     def show(self, traces: list[Trace], smoothing: float) -> None:
         """Draw ``traces`` (prepared by ``traces()`` with this ``smoothing``)."""
         # Skip the repaint when nothing this chart shows changed (an event with only other metrics,
-        # a run without this metric).
+        # a run without this metric). The point counts are in the signature: points bucketed for the
+        # width before a resize must not pass for the same picture at the new width.
         sig = self._signature(traces, smoothing)
         if self._prepared and sig == self._sig:
             return
@@ -138,7 +139,7 @@ several metrics names each in its colour in its title. `m` picks another, kept f
     def _signature(self, traces: list[Trace], smoothing: float) -> tuple:
         return (smoothing, self.log_y, self.size, self.app.theme,
                 tuple((t.run_id, t.series, t.color, t.data.total_points, t.data.raw_x[-1:], t.data.raw_y[-1:],
-                       len(t.eval_x), t.data.raw_x[:1]) for t in traces))
+                       len(t.eval_x), t.data.raw_x[:1], len(t.data.raw_x), len(t.data.smooth_x)) for t in traces))
 
     def render_line(self, y: int) -> Strip:
         # The compositor asks for rows whenever a neighbour's repaint crosses this region: keep the

@@ -62,6 +62,12 @@ A field NVML cannot read shows n/a. `h` switches the sparklines between utilisat
     def render(self) -> RenderableType:
         return self._content
 
+    def on_resize(self) -> None:
+        # The sparklines are drawn to the pane's width: a new size redraws them now, not at the next sample
+        # (a pane built just after the first frame is sized only after its first sample is shown).
+        if self.telemetry.latest is not None:
+            self.show_snapshot(self.telemetry.latest)
+
     def _gpu_line(self, g: GpuSample, snap: Snapshot, width: int) -> Text:
         theme = self.app.current_theme
         mem_pct = g.mem_pct

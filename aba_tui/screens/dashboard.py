@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import events
 from textual.app import ComposeResult
@@ -22,18 +22,20 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Header
 
 from aba_tui.errors import guarded
-from aba_tui.panes.alerts import AlertsTable
-from aba_tui.panes.charts_pane import ChartsPane
-from aba_tui.panes.footer import KeyFooter
-from aba_tui.panes.logs import LogView
-from aba_tui.panes.metric_chart import MetricChart
 from aba_tui.panes.runs import RunsTable
-from aba_tui.panes.telemetry import TelemetryPane
 from aba_tui.settings import PANES, Settings
 from aba_tui.themes import FALLBACK_CHART
 from pipeline.monitor.entries import Changes
 from pipeline.monitor.runs_model import RunsModel
 from pipeline.monitor.telemetry import Snapshot, Telemetry
+
+if TYPE_CHECKING:  # built after the first frame (``build_panes``): imported then, not before it
+    from aba_tui.panes.alerts import AlertsTable
+    from aba_tui.panes.charts_pane import ChartsPane
+    from aba_tui.panes.logs import LogView
+    from aba_tui.panes.metric_chart import MetricChart
+    from aba_tui.panes.telemetry import TelemetryPane
+    from pipeline.monitor.alerts import Alert
 
 PANE_IDS = {"runs": "#runs-pane", "charts": "#charts", "logs": "#logs", "telemetry": "#telemetry",
             "alerts": "#alerts"}
@@ -87,6 +89,7 @@ class DashboardScreen(Screen[None]):
     _last_tick = 0.0
     _snapshot: Snapshot | None = None
     _snapshot_shown = False
+    built = False  # the panes after the runs list are in (``build_panes``)
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(str(i + 1), f"toggle_pane('{name}')", PANE_TITLES[name], id=f"dashboard.pane-{name}",
@@ -114,23 +117,22 @@ class DashboardScreen(Screen[None]):
         self.pending_select = select  # highlighted as soon as the runs list shows it
         self.selected_run: str | None = None
         self._toggled: set[str] = set()  # panes the operator showed or hid: no longer fitted to the size
+        self._early_alerts: list[Alert] = []  # raised before the alerts table was built
 
     def compose(self) -> ComposeResult:
-        s = self.settings
+        # The first frame draws the layout with the runs list in it; the other panes (and the key bar) are
+        # built just after it (``build_panes``): they have nothing to show before the watcher's and the
+        # sampler's first passes, which start after the first frame too. Their slots hold the layout.
         yield Header()
         with Vertical(id="dash"):
             with Horizontal(id="top-row"):
                 with Vertical(id="runs-pane", classes="pane"):
                     yield RunsTable(id="runs")
-                yield TelemetryPane(self.telemetry, s.telemetry.history_minutes * 60,
-                                    disk_low_bytes=s.alerts.disk_low_mb * 2**20, id="telemetry", classes="pane")
-            yield ChartsPane(self.model, self.chart_colors(), list(s.charts.metrics), s.charts.smoothing,
-                             s.charts.eval_points, s.charts.max_overlay, on_drawn=self._charts_drawn,
-                             id="charts", classes="pane")
+                yield Widget(id="telemetry", classes="pane slot")
+            yield Widget(id="charts", classes="pane slot")
             with Horizontal(id="bottom-row"):
-                yield LogView(poll_s=max(0.1, s.runs.poll_s), id="logs", classes="pane")
-                yield AlertsTable(id="alerts", classes="pane")
-        yield KeyFooter()
+                yield Widget(id="logs", classes="pane slot")
+                yield Widget(id="alerts", classes="pane slot")
 
     def chart_colors(self) -> Sequence[str]:
         """The current theme's colours for overlaid runs."""
@@ -143,12 +145,56 @@ class DashboardScreen(Screen[None]):
             self.pane(name).display = False
         self._sync_rows()
         self.query_one(RunsTable).focus()
-        self.query_one(LogView).batched = True  # flushed by the tick
+        if getattr(self.app, "first_frame_shown", True):  # else the app calls build_panes after its first frame
+            self.call_after_refresh(self.build_panes)
+
+    async def build_panes(self) -> None:
+        """Put the real panes in their slots (each keeps its slot's title and display) and add the key bar."""
+        from aba_tui.panes.alerts import AlertsTable
+        from aba_tui.panes.charts_pane import ChartsPane
+        from aba_tui.panes.footer import KeyFooter
+        from aba_tui.panes.logs import LogView
+        from aba_tui.panes.telemetry import TelemetryPane
+
+        s = self.settings
+        panes: dict[str, Widget] = {
+            "telemetry": TelemetryPane(self.telemetry, s.telemetry.history_minutes * 60,
+                                       disk_low_bytes=s.alerts.disk_low_mb * 2**20, id="telemetry", classes="pane"),
+            "charts": ChartsPane(self.model, self.chart_colors(), list(s.charts.metrics), s.charts.smoothing,
+                                 s.charts.eval_points, s.charts.max_overlay, on_drawn=self._charts_drawn,
+                                 id="charts", classes="pane"),
+            "logs": LogView(poll_s=max(0.1, s.runs.poll_s), id="logs", classes="pane"),
+            "alerts": AlertsTable(id="alerts", classes="pane"),
+        }
+        with self.app.batch_update():  # one frame shows them all, never a slot missing
+            for name, pane in panes.items():
+                slot = self.pane(name)
+                pane.border_title, pane.display = slot.border_title, slot.display
+                parent = slot.parent
+                assert isinstance(parent, Widget)
+                index = parent.children.index(slot)
+                await slot.remove()
+                await parent.mount(pane, before=index) if index < len(parent.children) else parent.mount(pane)
+            await self.mount(KeyFooter())
+        cast("LogView", panes["logs"]).batched = True  # flushed by the tick
+        self.built = True
+        self._fit_telemetry(self.size.width)  # a resize while the panes went in applied to a slot
+        if self._early_alerts:
+            cast("AlertsTable", panes["alerts"]).add_alerts(self._early_alerts, self.clock())
+            self._early_alerts = []
+        self._sync_rows()
+        self._tick_telemetry()
         self.set_interval(self.TICK_S, self._on_tick_timer)
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
 
     def _theme_changed(self, _theme: Any) -> None:
-        self.query_one(ChartsPane).run_colors = tuple(self.chart_colors())
+        self._charts().run_colors = tuple(self.chart_colors())
+
+    def _charts(self) -> ChartsPane:
+        return cast("ChartsPane", self.query_one("#charts"))
+
+    def _logs(self) -> LogView:
+        return cast("LogView", self.query_one("#logs"))
 
     # -- panes -------------------------------------------------------------------------------------
     def pane(self, name: str) -> Widget:
@@ -159,9 +205,12 @@ class DashboardScreen(Screen[None]):
     NARROW = 120
 
     def on_resize(self, event: events.Resize) -> None:
+        self._fit_telemetry(event.size.width)
+
+    def _fit_telemetry(self, width: int) -> None:
         if "telemetry" in self._toggled:
             return
-        want = event.size.width >= self.NARROW and "telemetry" not in self.settings.panes.hidden
+        want = width >= self.NARROW and "telemetry" not in self.settings.panes.hidden
         if self.pane("telemetry").display != want:
             self._show_pane("telemetry", want, focus=False)
 
@@ -203,17 +252,20 @@ class DashboardScreen(Screen[None]):
         if self._rows_pending:
             self._sync_rows()
         self._tick_telemetry()
-        self.query_one(LogView).flush()
+        self._logs().flush()
 
     def model_changed(self, changes: Changes) -> None:
         if changes.urgent:
             self._sync_rows()
         elif changes.rows:
             self._rows_pending = True
+        if not self.built:  # the charts draw everything once built; alerts wait for their table
+            self._early_alerts.extend(changes.alerts)
+            return
         if changes.dirty:
-            self.query_one(ChartsPane).redraw(changes.dirty)
+            self._charts().redraw(changes.dirty)
         if changes.alerts:
-            self.query_one(AlertsTable).add_alerts(changes.alerts, self.clock())
+            cast("AlertsTable", self.query_one("#alerts")).add_alerts(changes.alerts, self.clock())
 
     def telemetry_sampled(self, snap: Snapshot) -> None:
         self._snapshot = snap
@@ -222,7 +274,9 @@ class DashboardScreen(Screen[None]):
             self._tick_telemetry()
 
     def _tick_telemetry(self) -> None:
-        pane = self.query_one(TelemetryPane)
+        if not self.built:
+            return  # shown once built
+        pane = cast("TelemetryPane", self.query_one("#telemetry"))
         if self._snapshot is not None and pane.display:
             pane.show_snapshot(self._snapshot)
         self._snapshot = None
@@ -254,11 +308,13 @@ class DashboardScreen(Screen[None]):
             runs.append(rid)  # pinned runs first: their colours stay put as the cursor moves
         self.model.want(set(runs))
         entry = self.model.entry(rid) if rid else None
-        charts = self.query_one(ChartsPane)
+        if not self.built:
+            return  # the build ends with _sync_rows, which comes back here
+        charts = self._charts()
         if entry is not None:  # the charts follow the highlighted run's stage (none listed: they stay)
             charts.follow(entry.status.stage if entry.status else None)
         charts.set_runs(runs)
-        logs = self.query_one(LogView)
+        logs = self._logs()
         if entry is None:
             logs.show(None)
         elif entry.kind == "foreign":
@@ -288,14 +344,14 @@ class DashboardScreen(Screen[None]):
     def on_metric_chart_pick_metric(self, event: MetricChart.PickMetric) -> None:
         event.stop()
         chart = event.chart
-        names = self.query_one(ChartsPane).metric_names()
+        names = self._charts().metric_names()
         if not names:
             self.notify("no metrics logged yet", severity="warning")
             return
 
         def chosen(name: str | None) -> None:
             if name:
-                self.query_one(ChartsPane).pick(chart, name)
+                self._charts().pick(chart, name)
 
         from aba_tui.screens.pick import PickScreen
 

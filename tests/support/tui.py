@@ -74,6 +74,8 @@ def charts_idle(app: AbaApp) -> bool:
     from aba_tui.panes.charts_pane import ChartsPane
     from aba_tui.panes.metric_chart import MetricChart
 
+    if not getattr(app.screen, "built", True):
+        return False  # the dashboard's panes come just after its first frame
     busy = [w for w in app.workers if w.group == "charts" and w.is_running]
     charts = list(app.screen.query(MetricChart))
     if app.screen.query(ChartsPane) and not charts:
@@ -94,6 +96,9 @@ async def settle(pilot, app: AbaApp, timeout: float = 20.0) -> None:
         await wait_until(pilot, lambda: logs.first().line_count > 0, timeout, "the log pane")
     await pilot.pause(0.1)
     await wait_until(pilot, lambda: charts_idle(app), timeout, "the charts")
+    if getattr(app.screen, "built", False):  # the dashboard's 1 Hz tick now, not at whatever phase its timer is in
+        app.screen._tick()
+        await pilot.pause(0.1)
     from textual.widgets import DataTable
 
     # DataTables size their columns on idle: wait until every new row has been measured.
