@@ -344,7 +344,7 @@ class LineTable(ScrollView, can_focus=True):
 
     def _build(self, cells: list[tuple[Cell, int]], kind: str, width: int) -> Strip:
         pad = " " * PAD
-        segments = []
+        segments: list[Segment] = []
         plain = self._style(kind, "")
         for (text, name), i in cells:
             w = self._widths[i]

@@ -4,6 +4,7 @@ pin marks, state colours that follow the theme, keyboard and mouse, and rows reb
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 
 import pytest
 from rich.color import Color
@@ -81,7 +82,7 @@ async def test_narrow_panes_drop_age_then_stage_then_phase_then_cut_the_run_name
             if table.table_width <= table.size.width:
                 assert len(text) == table.size.width and "50/500" in text.split()  # step: whole
         assert seen[0] == ("mark", "run", "stage", "state", "phase", "step", "eta", "loss", "age")
-        dropped = [next(k for k in a if k not in b) for a, b in zip(seen, seen[1:], strict=False) if a != b]
+        dropped = [next(k for k in a if k not in b) for a, b in pairwise(seen) if a != b]
         assert dropped == ["age", "stage", "phase"]
         cut = line_of(table, rows[0].run_id)
         assert "…" in cut and rows[0].run_id not in cut  # the name cut, with an ellipsis
