@@ -100,6 +100,7 @@ class LineTable(ScrollView, can_focus=True):
         self._strips: dict[str, tuple[tuple[Any, ...], Strip]] = {}  # key → (what it was built from, strip)
         self._header: tuple[tuple[Any, ...], Strip] | None = None
         self._epoch: tuple[Any, ...] = ()
+        self._base = Style.null()  # the widget's own style (DOMNode.rich_style walks the ancestors)
         self._styles: dict[tuple[str, str], Style] = {}  # (row kind, style name) → the cell's Style
         self.rows_rendered = 0  # rows built into strips (tests: an unchanged row is not rebuilt)
 
@@ -284,6 +285,7 @@ class LineTable(ScrollView, can_focus=True):
                  self.get_component_rich_style("line-table--hover"))
         if epoch != self._epoch:
             self._epoch = epoch
+            self._base = epoch[1]
             self._styles.clear()
             self._strips.clear()
             self._header = None
@@ -292,7 +294,7 @@ class LineTable(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         scroll_x, scroll_y = self.scroll_offset
-        base = self.rich_style
+        base = self._base
         if y == 0:
             strip = self._header_strip(width)
         else:
