@@ -36,7 +36,7 @@ class Column:
 
 
 class LineTable(ScrollView, can_focus=True):
-    """Rows keyed by a string, newest layout set by `set_columns`, contents by `set_rows`. The header
+    """Rows keyed by a string: the columns shown set by `set_columns`, the rows by `set_rows`. The header
     stays put while the rows scroll; the cursor is a whole row and stays on its key as rows come and go."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"line-table--header", "line-table--cursor", "line-table--hover"}
@@ -147,7 +147,7 @@ class LineTable(ScrollView, can_focus=True):
         self._measure(grow=False)
 
     def set_rows(self, order: Sequence[str], rows: Mapping[str, Row]) -> None:
-        """Rows in ``order``. Runs that came or went re-measure the columns and repaint the table; else
+        """Rows in ``order``. Rows that came or went re-measure the columns and repaint the table; else
         only the rows whose cells changed are rebuilt and repainted (a column a cell outgrew widens)."""
         if list(order) != self._order:
             current = self.current_key
