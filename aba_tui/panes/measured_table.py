@@ -1,5 +1,5 @@
-"""A DataTable that repaints its cells once the columns are re-measured, and updates a cell without
-re-rendering every other one; and which columns of a table fit a width, by priority."""
+"""A DataTable that repaints its cells once the columns are re-measured; and which columns of a table
+fit a width, by priority."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from textual.widgets import DataTable
-from textual.widgets._data_table import ColumnKey, RowKey
+from textual.widgets._data_table import RowKey
 
 CELL_PAD = 2  # DataTable's cell padding, both sides
 
@@ -42,38 +42,3 @@ class MeasuredTable(DataTable):
         super()._update_dimensions(new_rows)
         self._update_count += 1
         self.refresh()
-
-    def set_cells(self, changes: Sequence[tuple[str, str, Any]]) -> None:
-        """`update_cell` for values that fit their columns. DataTable's own bumps the update count that
-        keys every render cache, so each 1 Hz step/loss change re-rendered all cells of the table (the
-        largest share of the dashboard's idle CPU); this drops only the changed rows' cached renders,
-        one pass over each cache for the whole batch, and repaints those rows. Falls back to
-        `update_cell` if DataTable's internals differ."""
-        if not changes:
-            return
-        try:
-            header = self.get_row_height(self._header_row_key) if self.show_header else 0
-            cells, rows = set(), set()
-            for row_key, column_key, value in changes:
-                rkey, ckey = RowKey(row_key), ColumnKey(column_key)
-                self._data[rkey][ckey] = value
-                cells.add((rkey, ckey))
-                rows.add(rkey)
-            lines = {y + header for y, (k, _) in enumerate(self._y_offsets) if k in rows}
-            indexes = {i for i in (self._row_locations.get(rkey) for rkey in rows) if i is not None}
-            self._evict(self._cell_render_cache, lambda k: (k[0], k[1]) in cells)
-            self._evict(self._row_render_cache, lambda k: k[0] in rows)
-            self._evict(self._row_renderable_cache, lambda k: k[1] in indexes)
-            self._evict(self._line_cache, lambda k: k[0] in lines)
-        except (AttributeError, KeyError, TypeError, IndexError):
-            for row_key, column_key, value in changes:
-                self.update_cell(RowKey(row_key), ColumnKey(column_key), value)
-            return
-        for index in indexes:
-            self.refresh_row(index)
-
-    @staticmethod
-    def _evict(cache: Any, stale: Any) -> None:
-        keys = cache.keys()  # textual's LRUCache has keys() but no __iter__
-        for key in [k for k in keys if stale(k)]:
-            cache.discard(key)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from rich.text import Text
+from rich.cells import cell_len
+from rich.style import Style
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets._data_table import ColumnKey
 
-from aba_tui.panes.measured_table import MeasuredTable, cell_len, fit_columns
+from aba_tui.panes.line_table import Column, LineTable, Row
+from aba_tui.panes.measured_table import fit_columns
 from pipeline.monitor import fmt
 from pipeline.monitor.entries import RunRow
 
-COLUMNS = (("mark", ""), ("run", "RUN"), ("stage", "STAGE"), ("state", "STATE"), ("phase", "PHASE"),
-           ("step", "STEP"), ("eta", "ETA"), ("loss", "LOSS"), ("age", "AGE"))
+COLUMNS = (Column("mark", ""), Column("run", "RUN"), Column("stage", "STAGE"), Column("state", "STATE"),
+           Column("phase", "PHASE"), Column("step", "STEP", right=True), Column("eta", "ETA", right=True),
+           Column("loss", "LOSS", right=True), Column("age", "AGE", right=True))
 # When the pane is narrow these columns go first, in this order, then the run's name is cut (down to
 # RUN_MIN, with an ellipsis): step, state, loss and ETA stay (what a glance at a run is for).
 DROP_ORDER = ("age", "stage", "phase")
@@ -26,8 +28,9 @@ STATE_STYLE = {  # theme colour names (resolved against the current theme when d
 }
 
 
-class RunsTable(MeasuredTable):
-    """Runs, newest first. The cursor row is the run the other panes show."""
+class RunsTable(LineTable):
+    """Runs, newest first. The cursor row is the run the other panes show. Drawn with the Line API
+    (line_table): each second nearly every row's step, ETA and age move, and only those rows are rebuilt."""
 
     DEFAULT_CSS = """
     RunsTable {
@@ -71,58 +74,49 @@ and notes; `C` compares the pinned runs (and this one) side by side; `N` starts 
             self.run_id = run_id
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        super().__init__(COLUMNS, **kwargs)
         self.pinned: set[str] = set()
-        self._rows: dict[str, tuple] = {}
-        self._order: list[str] = []
-        self.shown: tuple[str, ...] = tuple(k for k, _ in COLUMNS)  # the columns that fit
         self._run_width: int | None = None  # None: as wide as the longest name
-        self._latest: tuple[list[str], dict[str, tuple]] = ([], {})  # every column's cells, for a re-layout
+        self._latest: tuple[list[str], dict[str, Row]] = ([], {})  # every column's cells, for a re-layout
 
-    def on_mount(self) -> None:
-        self._add_columns()
-
-    def _add_columns(self) -> None:
-        for key, label in COLUMNS:
-            if key in self.shown:
-                self.add_column(label, key=key, width=self._run_width if key == "run" else None)
-
-    def fit(self, width: int, cells: dict[str, tuple]) -> tuple[tuple[str, ...], int | None]:
+    def fit(self, width: int, cells: dict[str, Row]) -> tuple[tuple[str, ...], int | None]:
         """The columns that fit ``width`` cells and the run column's width (None: its natural one)."""
-        natural = {k: max([len(label), *(cell_len(c[i]) for c in cells.values())])
-                   for i, (k, label) in enumerate(COLUMNS)}
+        natural = {c.key: max([len(c.label), *(cell_len(row[i][0]) for row in cells.values())])
+                   for i, c in enumerate(COLUMNS)}
         shown, run_width = fit_columns(width, natural, DROP_ORDER, "run", RUN_MIN)
         return tuple(shown), run_width
 
     def on_resize(self) -> None:
-        if self._relayout():
-            self._apply(*self._latest)
+        self._relayout()
 
-    def _relayout(self) -> bool:
-        """Choose the columns for the current width; True when they changed (the rows are cleared)."""
+    def _relayout(self) -> None:
+        """Choose the columns for the current width (the table re-measures when they changed)."""
         width = self.size.width - 1  # the vertical scrollbar
         if width <= 0:
-            return False
+            return
         shown, run_width = self.fit(width, self._latest[1])
-        if (shown, run_width) == (self.shown, self._run_width):
-            return False
-        self.shown, self._run_width = shown, run_width
-        self.clear(columns=True)
-        self._add_columns()
-        self._order, self._rows = [], {}
-        return True
+        if (shown, run_width) != (self.shown, self._run_width):
+            self._run_width = run_width
+            self.set_columns(shown, {} if run_width is None else {"run": run_width})
 
     @property
     def current_run(self) -> str | None:
-        if not self._order or self.cursor_row < 0 or self.cursor_row >= len(self._order):
-            return None
-        return self._order[self.cursor_row]
+        return self.current_key
 
-    def _cells(self, r: RunRow, now: float) -> tuple:
+    def resolve_style(self, name: str) -> Style:
+        """``state:<state>`` (bold, the state's theme colour) or ``alert:<level>`` (the level's colour)."""
+        kind, _, value = name.partition(":")
         theme = self.app.current_theme
-        color = getattr(theme, STATE_STYLE.get(r.state, "foreground"), None) or "white"
+        if kind == "state":
+            color = getattr(theme, STATE_STYLE.get(value, "foreground"), None) or "white"
+            return Style.parse(f"bold {color}")
+        if kind == "alert":
+            color = getattr(theme, value, None)
+            return Style.parse(color) if color else Style.null()
+        return Style.null()
+
+    def _cells(self, r: RunRow, now: float) -> Row:
         mark = ("●" if r.run_id in self.pinned else " ") + {"error": "✗", "warning": "⚠"}.get(r.alert_level or "", " ")
-        mark_style = getattr(theme, r.alert_level, None) if r.alert_level else None
         step = "-"
         if r.step is not None:
             step = f"{r.step}/{r.total}" if r.total else str(r.step)
@@ -131,59 +125,27 @@ and notes; `C` compares the pinned runs (and this one) side by side; `N` starts 
             state += f" ({r.waiting[:24]})"
         label = r.label if r.where == "local" else f"{r.label} · {r.where}"
         return (
-            Text(mark, style=mark_style or ""),
-            Text(label, overflow="ellipsis", no_wrap=True),
-            r.stage,
-            Text(state, style=f"bold {color}"),
-            r.phase or "",
-            Text(step, justify="right"),
-            Text(fmt.eta(r.eta_s) + ("+" if r.eta_more and r.eta_s is not None else ""), justify="right"),
-            Text(fmt.number(r.loss), justify="right"),
-            Text(fmt.age(r.started_at, now), justify="right"),
+            (mark, f"alert:{r.alert_level}" if r.alert_level else ""),
+            (label, ""),
+            (r.stage, ""),
+            (state, f"state:{r.state}"),
+            (r.phase or "", ""),
+            (step, ""),
+            (fmt.eta(r.eta_s) + ("+" if r.eta_more and r.eta_s is not None else ""), ""),
+            (fmt.number(r.loss), ""),
+            (fmt.age(r.started_at, now), ""),
         )
 
     def show_rows(self, rows: list[RunRow], now: float) -> None:
-        """Update in place; rebuild only when runs came or went or the columns that fit changed (keeps
-        the cursor on its run)."""
+        """Update in place: only rows whose cells changed are drawn again; runs that came or went keep
+        the cursor on its run."""
         self._latest = ([r.run_id for r in rows], {r.run_id: self._cells(r, now) for r in rows})
         self._relayout()
-        self._apply(*self._latest)
-
-    def _apply(self, order: list[str], full: dict[str, tuple]) -> None:
-        keep = [i for i, (k, _) in enumerate(COLUMNS) if k in self.shown]
-        cells = {rid: tuple(c[i] for i in keep) for rid, c in full.items()}
-        columns = [COLUMNS[i] for i in keep]
-        if order != self._order:
-            current = self.current_run
-            self.clear()
-            for rid in order:
-                self.add_row(*cells[rid], key=rid)
-            self._order = order
-            if current in order:
-                self.move_cursor(row=order.index(current), animate=False)
-        else:
-            fits: list[tuple[str, str, Any]] = []
-            for rid in order:
-                old = self._rows.get(rid)
-                new = cells[rid]
-                if old == new:
-                    continue
-                for (key, _label), value, before in zip(columns, new, old or (None,) * len(new), strict=True):
-                    if value != before:
-                        # "-" → "15/50" must widen the column; a value that fits needs no re-measure of
-                        # every row on the next idle (the 1 Hz tick would otherwise pay it each second).
-                        col = self.columns[ColumnKey(key)]
-                        width = cell_len(value)
-                        if width <= (col.content_width if col.auto_width else col.width):
-                            fits.append((rid, key, value))
-                        else:
-                            self.update_cell(rid, key, value, update_width=True)
-            self.set_cells(fits)  # one pass over the render caches for the whole tick
-        self._rows = cells
+        self.set_rows(*self._latest)
 
     def select_run(self, run_id: str) -> bool:
-        if run_id in self._order:
-            self.move_cursor(row=self._order.index(run_id), animate=False)
+        if run_id in self.order:
+            self.move_cursor(self.order.index(run_id))
             return True
         return False
 

@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Header
+from textual.widgets import Header
 
 from aba_tui.errors import guarded
 from aba_tui.panes.runs import RunsTable
@@ -323,8 +323,8 @@ class DashboardScreen(Screen[None]):
         else:
             logs.show(entry.path, entry.run_id)
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if isinstance(event.data_table, RunsTable):
+    def on_line_table_highlighted(self, event: RunsTable.Highlighted) -> None:
+        if isinstance(event.table, RunsTable):
             self._selection_changed()
 
     def on_runs_table_pinned(self, event: RunsTable.Pinned) -> None:

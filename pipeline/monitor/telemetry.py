@@ -88,7 +88,7 @@ class Snapshot:
     disk_readonly: bool = False
 
 
-CHILDREN_S = 5.0  # how often a run worker's descendants are looked up again (Telemetry._descendants)
+CHILDREN_S = 5.0  # how often the run workers' descendants are looked up again (Telemetry._look_up_children)
 
 
 @dataclass
@@ -242,6 +242,7 @@ class Telemetry:
     def _proc_samples(self, runs: list[RunPids]) -> list[ProcSample]:
         out: list[ProcSample] = []
         seen: set[int] = set()
+        self._look_up_children({r.worker for r in runs if r.worker})
         for r in runs:
             for role, pid in (("worker", r.worker), ("supervisor", r.supervisor)):
                 if not pid:
@@ -252,7 +253,7 @@ class Telemetry:
                 cpu, rss, threads, kids = 0.0, 0, 0, 0
                 members = [pid]
                 if role == "worker":
-                    members += self._descendants(proc)
+                    members += self._children.get(pid, (0.0, []))[1]
                 for m in members:
                     mp = self._process(m)
                     if mp is None:
@@ -275,23 +276,48 @@ class Telemetry:
             del self._children[pid]
         return out
 
-    def _descendants(self, worker: psutil.Process) -> list[int]:
-        """The worker's descendants, looked up every ``children_s`` seconds: each lookup reads the parent of
-        every process on the machine (/proc/*/stat), which with ten local runs sampled each second cost
-        more than the rest of the sample. A dataloader worker or rank shows up within ``children_s``."""
+    def _look_up_children(self, workers: set[int]) -> None:
+        """Each worker's descendants, looked up every ``children_s`` seconds (a dataloader worker or rank
+        shows up within it) and for every worker at once: a lookup reads the parent of every process on
+        the machine (/proc/*/stat), and one per worker, with ten local runs, cost more than the rest of
+        the sample."""
         now = time.monotonic()
-        known = self._children.get(worker.pid)
-        if known is not None and now - known[0] < self.children_s:
-            return known[1]
-        try:
-            kids = [c.pid for c in worker.children(recursive=True)]
-        except (psutil.Error, OSError):
-            kids = []
-        self._children[worker.pid] = (now, kids)
-        return kids
+        if all(w in self._children and now - self._children[w][0] < self.children_s for w in workers):
+            return
+        kids: dict[int, list[int]] = {}
+        for pid, ppid in parents():
+            kids.setdefault(ppid, []).append(pid)
+        for w in workers:
+            found, todo = [], list(kids.get(w, ()))
+            while todo:
+                pid = todo.pop()
+                if pid not in found and pid != w:
+                    found.append(pid)
+                    todo += kids.get(pid, ())
+            self._children[w] = (now, found)
 
     def close(self) -> None:
         self.provider.close()
+
+
+def parents() -> Iterable[tuple[int, int]]:
+    """(pid, parent pid) of every process: /proc/*/stat read straight where there is a /proc (a fourth
+    of what psutil.process_iter costs for it), else through psutil."""
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return [(p.pid, p.info["ppid"]) for p in psutil.process_iter(["ppid"]) if p.info.get("ppid")]
+    out = []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                stat = fh.read()
+            out.append((int(name), int(stat[stat.rindex(b")") + 2:].split(None, 2)[1])))  # "pid (comm) S ppid"
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return out
 
 
 def read_disk(path: Path) -> tuple[str, int, int, bool] | None:

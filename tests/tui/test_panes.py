@@ -49,7 +49,7 @@ async def test_runs_list_shows_true_states_steps_eta_and_marks(tmp_path: Path):
         await settle(pilot, app)
         table = app.screen.query_one(RunsTable)
         assert table.row_count == 6
-        assert table._order[0] == GRPO  # newest first
+        assert table.order[0] == GRPO  # newest first
         grpo = _row(table, GRPO)
         assert grpo[3] == "running" and grpo[4] == "train" and grpo[5] == "120/500" and grpo[6] == "2h03m"
         assert grpo[8] == "40m"
@@ -226,18 +226,18 @@ async def test_runs_list_widens_a_column_when_a_cell_outgrows_it(tmp_path: Path)
         rows = [replace(r, step=None, total=None, eta_s=None) for r in app.model.rows()]
         table.show_rows(rows, FROZEN)
         await pilot.pause(0.2)
-        narrow = table.columns["step"].get_render_width(table)
+        narrow = table.column_width("step")
         grown = [replace(r, step=15000, total=50000, eta_s=665.0) if r.run_id == SELFTEST else r for r in rows]
         table.show_rows(grown, FROZEN)
         await pilot.pause(0.3)
-        assert table.columns["step"].get_render_width(table) > narrow
-        rendered = table.render_line(table._order.index(SELFTEST) + 1).text
+        assert table.column_width("step") > narrow
+        rendered = table.render_line(table.order.index(SELFTEST) + 1).text
         assert "15000/50000" in rendered
 
 
 async def test_runs_list_repaints_only_the_row_whose_cell_changed(tmp_path: Path):
-    # A step that still fits its column is drawn again on its own row, without the table-wide
-    # invalidation of DataTable.update_cell (which re-rendered every cell once a second).
+    # A step that still fits its column rebuilds that row's line alone: the other rows' strips are
+    # reused (DataTable.update_cell re-rendered every cell of the table once a second).
     from dataclasses import replace
 
     app = make_app(tmp_path)
@@ -247,17 +247,20 @@ async def test_runs_list_repaints_only_the_row_whose_cell_changed(tmp_path: Path
         rows = [replace(r, step=1000, total=5000) if r.run_id in (SELFTEST, GRPO) else r for r in app.model.rows()]
         table.show_rows(rows, FROZEN)
         await pilot.pause(0.3)
-        line = {rid: table._order.index(rid) + 1 for rid in (SELFTEST, GRPO)}
+        line = {rid: table.order.index(rid) + 1 for rid in (SELFTEST, GRPO)}
         before = {rid: table.render_line(y).text for rid, y in line.items()}
-        count = table._update_count
+        built = table.rows_rendered
         table.show_rows([replace(r, step=1001) if r.run_id == SELFTEST else r for r in rows], FROZEN)
         await pilot.pause(0.2)
         after = {rid: table.render_line(y).text for rid, y in line.items()}
         assert "1001/5000" in after[SELFTEST] and "1000/5000" in before[SELFTEST]
         assert after[GRPO] == before[GRPO] and _row(table, SELFTEST)[5] == "1001/5000"
-        assert table._update_count == count  # no table-wide invalidation
-        table.move_cursor(row=line[SELFTEST] - 1)  # the cursor row draws from the same data
-        await pilot.pause(0.1)
+        assert table.rows_rendered - built == 1  # the changed row only, drawn once for screen and here
+        table.show_rows([replace(r, step=1001) if r.run_id == SELFTEST else r for r in rows], FROZEN)
+        await pilot.pause(0.2)
+        assert table.rows_rendered - built == 1  # nothing changed: nothing rebuilt
+        table.move_cursor(row=line[SELFTEST] - 1)  # the cursor row draws from the same data (at once: the
+        # dashboard's next tick shows the model's rows again)
         assert "1001/5000" in table.render_line(line[SELFTEST] - table.scroll_offset.y).text
 
 

@@ -63,16 +63,16 @@ async def test_at_100x30_the_runs_keep_step_state_loss_and_eta_and_the_charts_th
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot, app)
         table = app.screen.query_one(RunsTable)
-        labels = [str(c.label) for c in table.columns.values()]
+        labels = table.labels
         assert {"STEP", "STATE", "LOSS", "ETA"} <= set(labels)
-        assert sum(c.get_render_width(table) for c in table.columns.values()) <= table.size.width
+        assert table.table_width <= table.size.width
         assert app.screen.query_one(ChartsPane).size.height >= 10
         assert not app.screen.query_one("#telemetry").display  # it gave way first
         await pilot.press("4")  # the operator's choice: back, and the runs list drops age, then stage
         await pilot.pause(0.3)
-        labels = [str(c.label) for c in table.columns.values()]
+        labels = table.labels
         assert {"STEP", "STATE", "LOSS", "ETA"} <= set(labels) and "AGE" not in labels
         await pilot.resize_terminal(160, 45)
         await pilot.pause(0.3)
         assert app.screen.query_one("#telemetry").display
-        assert "AGE" in [str(c.label) for c in table.columns.values()]
+        assert "AGE" in table.labels

@@ -108,6 +108,39 @@ def test_a_workers_children_are_looked_up_again_only_after_children_s():
         worker.wait()
 
 
+def test_every_workers_children_come_from_one_read_of_the_process_table(monkeypatch):
+    # Ten local runs each reading /proc/*/stat for their worker cost more than the rest of the sample:
+    # one read serves every worker, grandchildren included, until children_s has passed.
+    from pipeline.monitor import telemetry as tel
+
+    reads = []
+    real = tel.parents
+
+    def counted():
+        reads.append(1)
+        return real()
+
+    monkeypatch.setattr(tel, "parents", counted)
+    code = ("import subprocess,sys,time; subprocess.Popen([sys.executable,'-c',"
+            "\"import subprocess,sys,time; subprocess.Popen(['sleep','30']); time.sleep(30)\"]); time.sleep(30)")
+    workers = [subprocess.Popen([sys.executable, "-c", code], start_new_session=True) for _ in range(2)]
+    try:
+        import psutil
+
+        deadline = time.time() + 10
+        while time.time() < deadline and not all(
+                len(psutil.Process(w.pid).children(recursive=True)) == 2 for w in workers):
+            time.sleep(0.05)
+        t = Telemetry(NvmlProvider(FakeNvml(gpus=[])), children_s=3600)
+        runs = [RunPids(f"run-{i}", w.pid, None) for i, w in enumerate(workers)]
+        assert [p.children for p in t.sample(runs).procs] == [2, 2] and len(reads) == 1
+        assert [p.children for p in t.sample(runs).procs] == [2, 2] and len(reads) == 1
+    finally:
+        for w in workers:
+            os.killpg(w.pid, 9)
+            w.wait()
+
+
 def test_history_ttl_and_sparkline_buckets():
     clock = [1000.0]
     nv = FakeNvml()
