@@ -72,7 +72,8 @@ def cross_validated(rows: list[labelled.Labelled]) -> dict[str, Any]:
     """The tune half only: the classifier out of fold, the rule's thresholds, and the combination (whose
     pattern half is in-sample here)."""
     texts, labels = stance_model.texts_and_labels(rows)
-    oof = stance_learned.out_of_fold(texts, labels, stance_model.GROUPS, FOLDS, REPEATS)
+    oof = stance_learned.out_of_fold(texts, stance_model.training_features(rows), labels, stance_model.GROUPS,
+                                     FOLDS, REPEATS)
     y = stance_learned.targets(labels, stance_model.GROUPS)
     chosen: dict[str, dict[str, float]] = {"add": {}, "veto": {}}
     for g in stance_model.GROUPS:
@@ -81,13 +82,11 @@ def cross_validated(rows: list[labelled.Labelled]) -> dict[str, Any]:
         chosen["veto"][g] = stance_learned.threshold_for_recall(ps, y[g], stance_model.VETO_KEEP)
     truths = labels * REPEATS
     flats = [stance.normalise(r.response) for r in rows]
-    pats = [stance.matches(f) for f in flats]
     learned, combined = [], []  # the classifier alone marks a group by its first category
     for rep in oof:
         for i, p in enumerate(rep):
             learned.append(frozenset(cats[0] for g, cats in stance_model.GROUPS.items() if p[g] >= 0.5))
-            combined.append(stance.settle(stance_model.combine(pats[i], p, chosen["add"], chosen["veto"]), flats[i],
-                                          rows[i].settled))
+            combined.append(stance_model.decide(flats[i], rows[i].settled, p, chosen["add"], chosen["veto"]))
     groups_only = {g: v for g, v in scored(truths, learned, REPEATS).items() if g in stance_model.GROUPS}
     return {"folds": FOLDS, "repeats": REPEATS, "seeds": list(range(REPEATS)), "thresholds": chosen,
             "module_thresholds": {"add": dict(stance_model.ADD), "veto": dict(stance_model.VETO)},
