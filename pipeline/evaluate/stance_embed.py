@@ -34,6 +34,7 @@ def _reader(depth: int) -> tuple[Any, Any]:
 
     folder = embedded_hf_dir()
     tok = AutoTokenizer.from_pretrained(str(folder))
+    tok.padding_side = "right"  # causal attention: real tokens never see the pads, so a batch changes nothing
     model = AutoModel.from_pretrained(str(folder), dtype=torch.float32).eval()
     model.layers = model.layers[:depth]  # the layers past the deepest one read are never needed
     model.config.num_hidden_layers = depth
