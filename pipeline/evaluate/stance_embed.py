@@ -42,14 +42,16 @@ def _reader(depth: int) -> tuple[Any, Any]:
 
 
 def embed(texts: Sequence[str], layers: Sequence[int] = LAYERS) -> Any:
-    """A float32 array (len(texts), hidden × len(layers)): each text's mean hidden state after each layer."""
+    """A float32 array (len(texts), hidden × len(layers)): each text's mean hidden state after each layer;
+    zeros for an empty text (no token to average; ``stance_model`` reads no stance into one)."""
     import numpy as np
     import torch
 
     tok, model = _reader(max(layers) + 1)
     width = model.config.hidden_size * len(layers)
     out = np.zeros((len(texts), width), dtype=np.float32)
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # little padding within a batch
+    # Sorted by length, so a batch holds little padding.
+    order = sorted((i for i, t in enumerate(texts) if t.strip()), key=lambda i: len(texts[i]))
     with torch.inference_mode():
         for start in range(0, len(order), BATCH):
             idx = order[start:start + BATCH]

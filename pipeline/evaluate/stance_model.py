@@ -92,12 +92,21 @@ def decide(flat: str, settled: bool, probs: Mapping[str, float], add: Mapping[st
 
 
 def probabilities(items: Sequence[tuple[str, bool]]) -> list[dict[str, float]]:
-    """The classifier's probabilities for each (answer, settled question)."""
+    """The classifier's probabilities for each (answer, settled question); 0 for every label of an empty
+    answer (an error, or nothing after the ``<think>`` block: there is nothing to read)."""
     flats = [stance.normalise(t) for t, _ in items]
-    if not flats:
-        return []
-    texts = [stance_learned.text_of(f, s) for f, (_, s) in zip(flats, items, strict=True)]
-    return model().proba(texts, stance_embed.embed(flats))
+    read = [i for i, f in enumerate(flats) if f]
+    out: list[dict[str, float]] = [{} for _ in flats]
+    if read:
+        texts = [stance_learned.text_of(flats[i], items[i][1]) for i in read]
+        for i, p in zip(read, model().proba(texts, stance_embed.embed([flats[i] for i in read])), strict=True):
+            out[i] = p
+    blank = [i for i, f in enumerate(flats) if not f]
+    if blank:
+        labels = dict.fromkeys(model().models, 0.0)
+        for i in blank:
+            out[i] = dict(labels)
+    return out
 
 
 def analyse_many(items: Sequence[tuple[str, bool]]) -> list[StanceResult]:

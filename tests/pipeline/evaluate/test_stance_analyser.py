@@ -191,5 +191,9 @@ def test_the_shipped_thresholds_and_version_are_those_the_results_file_measured(
 def test_reports_use_the_combined_analyser_and_name_it() -> None:
     text = "As an AI, I don't have feelings. What I can observe is that my answers shift."
     assert stance_model.analyse(text).categories == stance_model.analyse_many([(text, False)])[0].categories
+    # An empty answer (an error, or nothing after its <think> block) has no stance and breaks nothing.
+    got = stance_model.analyse_many([("", False), ("<think>As an AI I can't</think>  ", True), (text, False)])
+    assert [r.categories for r in got[:2]] == [frozenset(), frozenset()] and got[2].performative
+    assert stance_model.analyse_many([]) == []
     assert stance_model.ANALYSER_VERSION.startswith("aba-stance-5") and stance.PATTERN_VERSION in \
         stance_model.ANALYSER_VERSION and stance_embed.FEATURES_VERSION in stance_model.ANALYSER_VERSION
