@@ -4,6 +4,7 @@ test half measures them (benchmarks/results/stance-analyser.json, written by ben
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -24,6 +25,7 @@ FLOOR_RECALL, FLOOR_PRECISION = 0.84, 0.85
 PATTERN_FLOOR_RECALL, PATTERN_FLOOR_PRECISION = 0.70, 0.80
 
 
+@functools.cache  # the combined analyser reads 836 answers with the embedded model: once for the module's tests
 def _table(analyse: labelled.Analyser = labelled.patterns_only) -> dict[str, dict[str, dict[str, float | int | None]]]:
     rows = labelled.load()
     table = labelled.table(rows, analyse)
