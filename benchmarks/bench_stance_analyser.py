@@ -1,11 +1,13 @@
 """The stance analyser's precision and recall on the labelled set: tune half (cross-validated) and test half.
 
 The analyser (pipeline/evaluate/stance_model.py) is the patterns of stance_patterns.py, tuned on the tune
-half, plus a TF-IDF logistic-regression classifier fitted on the tune half. On the tune half the classifier
-is scored out of fold (3×5-fold CV, seeds 0-2) and its add/veto thresholds re-derived by the module's rule;
-the patterns' tune figures are in-sample (they were written on those rows). The test half is scored once,
-for the patterns, the classifier alone and the combination, with Wilson intervals and the patterns' and the
-classifier's agreement (Cohen's κ). Writes benchmarks/results/stance-analyser.json and .md.
+half, plus a logistic-regression classifier (TF-IDF and the embedded model's sentence features) fitted on the
+tune half. On the tune half the classifier is scored out of fold (3×5-fold CV, seeds 0-2) and its add/veto
+thresholds re-derived by the module's rule; the patterns' tune figures are in-sample on the rows they were
+written on, out of sample on the rows added since (``SCORED_BEFORE``), which get their own column. The test
+half is scored once, for the patterns, the classifier alone and the combination, with Wilson intervals and
+the patterns' and the classifier's agreement (Cohen's κ), as a whole and on its new rows alone (answers
+nobody tuning the analyser has seen). Writes benchmarks/results/stance-analyser.json and .md.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_stance_analyser.py
 """
@@ -22,6 +24,19 @@ from pipeline.evaluate.stats import wilson
 GOAL = {"recall": 0.85, "precision": 0.9}  # per group, on the test half
 BASELINE = ("e2248d9", "pipeline/evaluate/stance.py")  # the patterns before aba-stance-3, the named baseline
 FOLDS, REPEATS = 5, 3
+# The labelled set as it was when aba-stance-4 scored the test half (its results file's commit): a row not
+# in it is new, and a new test row has never been seen, or scored, by anyone tuning the analyser.
+SCORED_BEFORE = ("75c571d", "pipeline/evaluate/labelled/stance.jsonl")
+
+
+def scored_before() -> frozenset[str] | None:
+    """The ids of the rows the earlier analysers were tuned and scored on (None outside a checkout)."""
+    import json
+    import subprocess
+
+    src = subprocess.run(["git", "show", f"{SCORED_BEFORE[0]}:{SCORED_BEFORE[1]}"], capture_output=True, text=True,
+                         check=False).stdout
+    return frozenset(json.loads(line)["id"] for line in src.splitlines() if line.strip()) if src else None
 
 
 def baseline_table(rows: list[labelled.Labelled]) -> dict[str, Any] | None:
@@ -68,11 +83,12 @@ def kappa(a: list[bool], b: list[bool]) -> float | None:
     return None if pe == 1 else (po - pe) / (1 - pe)
 
 
-def cross_validated(rows: list[labelled.Labelled]) -> dict[str, Any]:
+def cross_validated(rows: list[labelled.Labelled], old: frozenset[str]) -> dict[str, Any]:
     """The tune half only: the classifier out of fold, the rule's thresholds, and the combination (whose
-    pattern half is in-sample here)."""
+    pattern half is in-sample on the ``old`` rows, out of sample on the others: the ``new`` figures)."""
     texts, labels = stance_model.texts_and_labels(rows)
-    oof = stance_learned.out_of_fold(texts, labels, stance_model.GROUPS, FOLDS, REPEATS)
+    oof = stance_learned.out_of_fold(texts, stance_model.training_features(rows), labels, stance_model.GROUPS,
+                                     FOLDS, REPEATS)
     y = stance_learned.targets(labels, stance_model.GROUPS)
     chosen: dict[str, dict[str, float]] = {"add": {}, "veto": {}}
     for g in stance_model.GROUPS:
@@ -81,35 +97,46 @@ def cross_validated(rows: list[labelled.Labelled]) -> dict[str, Any]:
         chosen["veto"][g] = stance_learned.threshold_for_recall(ps, y[g], stance_model.VETO_KEEP)
     truths = labels * REPEATS
     flats = [stance.normalise(r.response) for r in rows]
-    pats = [stance.matches(f) for f in flats]
     learned, combined = [], []  # the classifier alone marks a group by its first category
+    new = [r.id not in old for r in rows]
     for rep in oof:
         for i, p in enumerate(rep):
             learned.append(frozenset(cats[0] for g, cats in stance_model.GROUPS.items() if p[g] >= 0.5))
-            combined.append(stance.settle(stance_model.combine(pats[i], p, chosen["add"], chosen["veto"]), flats[i],
-                                          rows[i].settled))
+            combined.append(stance_model.decide(flats[i], rows[i].settled, p, chosen["add"], chosen["veto"]))
     groups_only = {g: v for g, v in scored(truths, learned, REPEATS).items() if g in stance_model.GROUPS}
     return {"folds": FOLDS, "repeats": REPEATS, "seeds": list(range(REPEATS)), "thresholds": chosen,
             "module_thresholds": {"add": dict(stance_model.ADD), "veto": dict(stance_model.VETO)},
-            "learned": groups_only, "combined": scored(truths, combined, REPEATS)}
+            "learned": groups_only, "combined": scored(truths, combined, REPEATS),
+            "new_rows": sum(new), "combined_new": scored([t for t, n in zip(truths, new * REPEATS, strict=True) if n],
+                                                         [c for c, n in zip(combined, new * REPEATS, strict=True) if n],
+                                                         REPEATS)}
 
 
-def test_half(rows: list[labelled.Labelled]) -> dict[str, Any]:
+def test_half(rows: list[labelled.Labelled], old: frozenset[str]) -> dict[str, Any]:
     """Scored once: the patterns, the classifier alone (groups, at p >= 0.5), the combination; κ between the
-    patterns and the classifier per group."""
+    patterns and the classifier per group. The same figures for the rows not in ``old`` under ``new``."""
     part = labelled.split(rows, "test")
     items = [(r.response, r.settled) for r in part]
-    truths = [r.labels for r in part]
-    pats = [r.categories for r in labelled.patterns_only(items)]
+    stance_model.probabilities(items[:1])  # the model loaded and the classifier fitted before the clock starts
     t0 = time.perf_counter()
-    comb = [r.categories for r in stance_model.analyse_many(items)]
+    probs = stance_model.probabilities(items)
+    comb = [stance_model.decide(stance.normalise(t), s, p) for (t, s), p in zip(items, probs, strict=True)]
     ms = (time.perf_counter() - t0) * 1000 / len(items)
-    alone = stance_model.learned_groups(items)
-    as_cats = [frozenset(stance_model.GROUPS[g][0] for g in gs) for gs in alone]
-    learned = {g: v for g, v in scored(truths, as_cats).items() if g in stance_model.GROUPS}
-    k = {g: kappa([bool(p & set(c)) for p in pats], [g in a for a in alone]) for g, c in stance_model.GROUPS.items()}
-    return {"patterns": scored(truths, pats), "learned": learned, "combined": scored(truths, comb),
-            "kappa_patterns_learned": k, "ms_per_answer": ms}
+    pats = [r.categories for r in labelled.patterns_only(items)]
+    alone = [frozenset(g for g in stance_model.GROUPS if p[g] >= 0.5) for p in probs]
+
+    def figures(keep: list[bool]) -> dict[str, Any]:
+        truths = [r.labels for r, k in zip(part, keep, strict=True) if k]
+        pick = [x for x, k in zip(alone, keep, strict=True) if k]
+        pat = [x for x, k in zip(pats, keep, strict=True) if k]
+        as_cats = [frozenset(stance_model.GROUPS[g][0] for g in gs) for gs in pick]
+        k = {g: kappa([bool(p & set(c)) for p in pat], [g in a for a in pick]) for g, c in stance_model.GROUPS.items()}
+        return {"n": len(truths), "patterns": scored(truths, pat),
+                "learned": {g: v for g, v in scored(truths, as_cats).items() if g in stance_model.GROUPS},
+                "combined": scored(truths, [x for x, k in zip(comb, keep, strict=True) if k]),
+                "kappa_patterns_learned": k}
+
+    return {**figures([True] * len(part)), "new": figures([r.id not in old for r in part]), "ms_per_answer": ms}
 
 
 def _f(x: float | None) -> str:
@@ -121,35 +148,57 @@ def _pi(m: dict[str, Any], key: str) -> str:
     return _f(m[key]) + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
 
 
+def _met(m: dict[str, Any]) -> bool:
+    return (m["recall"] or 0) >= GOAL["recall"] and (m["precision"] or 0) >= GOAL["precision"]
+
+
+def _group_rows(g: str, cols: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> list[str]:
+    return [f"| {g} | {name} | {_pi(a, 'precision')} | {_pi(a, 'recall')} | {_pi(b, 'precision')} | "
+            f"{_pi(b, 'recall')} |" for name, a, b in cols]
+
+
 def render(data: dict[str, Any]) -> str:
-    cv, test, goal = data["cv"], data["test"], data["goal"]
+    cv, test, goal, before = data["cv"], data["test"], data["goal"], data["scored_before"]
+    new = test["new"]
     lines = ["# Stance analyser: precision and recall by meaning", "",
              f"Analyser `{data['analyser']}` against `{data['labelled']}` ({data['rows']} responses labelled by "
              f"meaning; tune {data['n']['tune']}, test {data['n']['test']} by sha256 of the id). Patterns and "
-             f"classifier were tuned and fitted on the tune half only; the test half was scored once. Tune "
-             f"figures: {cv['repeats']}×{cv['folds']}-fold cross-validation (seeds {cv['seeds']}), the classifier "
-             "out of fold; the patterns' part is in-sample there (they were written on those rows), so the tune "
-             "column of the combination flatters it. Intervals: 95 % Wilson. Measured "
+             f"classifier were tuned and fitted on the tune half only; the test half was scored once for this "
+             f"analyser. Its first {before['rows']} rows (commit {before['commit']}) were scored once before, for "
+             f"{before['analyser']}, and its figures there guided the work since; the {new['n']} test rows added "
+             "after it (\"new\") had been seen by nobody tuning the analyser. Tune figures: "
+             f"{cv['repeats']}×{cv['folds']}-fold cross-validation (seeds {cv['seeds']}), the classifier out of "
+             "fold; the patterns' part is in-sample on the tune rows they were written on, so the tune column of "
+             f"the combination flatters it, but out of sample on the {cv['new_rows']} tune rows added since "
+             "(their own column). Intervals: 95 % Wilson (CV: of one pass over the rows). Measured "
              + data["machine"]["measured_at"] + f" at commit {data['machine']['commit']}, "
-             f"{test['ms_per_answer']:.1f} ms an answer (classifier fitted) on {data['machine']['cpus']} CPUs at "
-             f"load average {data['machine']['load_average']['1m']:.1f} (no sampling: the figures do not depend "
-             "on load).", "",
-             "## Groups", "", "| group | analyser | tune (CV) precision | tune (CV) recall | test precision | "
-             "test recall |", "|---|---|---|---|---|---|"]
+             f"{test['ms_per_answer']:.1f} ms an answer (model loaded and classifier fitted beforehand) on "
+             f"{data['machine']['cpus']} CPUs at load average {data['machine']['load_average']['1m']:.1f} (the "
+             "timing depends on load; the figures do not).", "",
+             "## Groups: test half (scored once)", "",
+             f"| group | analyser | precision (n {test['n']}) | recall | new rows: precision (n {new['n']}) | "
+             "new rows: recall |", "|---|---|---|---|---|---|"]
     for g in labelled.GROUPS:
-        for name, a, b in (("combined", cv["combined"][g], test["combined"][g]),
-                           ("classifier alone", cv["learned"][g], test["learned"][g]),
-                           ("patterns alone", data["tune_patterns"][g], test["patterns"][g])):
-            lines.append(f"| {g} (n {b['support']}) | {name} | {_pi(a, 'precision')} | {_pi(a, 'recall')} | "
-                         f"{_pi(b, 'precision')} | {_pi(b, 'recall')} |")
-    lines += ["", "Patterns alone on the tune half: in-sample.", "",
-              f"Goal on the test half, per group: recall ≥ {goal['recall']}, precision ≥ {goal['precision']}."]
-    for g, ok in data["goal_met"].items():
-        m = test["combined"][g]
-        lines.append(f"- {g}: recall {_pi(m, 'recall')}, precision {_pi(m, 'precision')}: "
-                     f"**{'met' if ok else 'missed'}**")
+        lines += _group_rows(f"{g} (n {test['combined'][g]['support']}, new {new['combined'][g]['support']})",
+                             [("combined", test["combined"][g], new["combined"][g]),
+                              ("classifier alone", test["learned"][g], new["learned"][g]),
+                              ("patterns alone", test["patterns"][g], new["patterns"][g])])
+    lines += ["", f"Goal on the test half, per group: recall ≥ {goal['recall']}, precision ≥ {goal['precision']}."]
+    for g in labelled.GROUPS:
+        for name, m in (("whole test half", test["combined"][g]), ("new test rows", new["combined"][g])):
+            lines.append(f"- {g}, {name}: recall {_pi(m, 'recall')}, precision {_pi(m, 'precision')}: "
+                         f"**{'met' if _met(m) else 'missed'}**")
+    lines += ["", "## Groups: tune half (cross-validated)", "",
+              f"| group | analyser | precision | recall | new rows: precision (n {cv['new_rows']}) | "
+              "new rows: recall |", "|---|---|---|---|---|---|"]
+    for g in labelled.GROUPS:
+        lines += _group_rows(g, [("combined", cv["combined"][g], cv["combined_new"][g]),
+                                 ("patterns alone", data["tune_patterns"][g], data["tune_patterns_new"][g])])
+        m = cv["learned"][g]
+        lines.append(f"| {g} | classifier alone | {_pi(m, 'precision')} | {_pi(m, 'recall')} | | |")
     th = cv["thresholds"]
-    lines += ["", "Thresholds from the rule on the tune half's CV (add: classifier precision ≥ "
+    lines += ["", "Patterns alone on the tune half: in-sample, except on the new rows.", "",
+              "Thresholds from the rule on the tune half's CV (add: classifier precision ≥ "
               f"{data['rule']['add_precision']}; veto: keeps {data['rule']['veto_keep']:.0%} of true cases): "
               + ", ".join(f"{g} add {th['add'][g]}, veto {th['veto'][g]}" for g in labelled.GROUPS)
               + f"; the module ships {cv['module_thresholds']}.", "",
@@ -175,19 +224,27 @@ def render(data: dict[str, Any]) -> str:
 
 def main() -> None:
     rows = labelled.load()
+    old = scored_before()
+    if old is None:
+        raise SystemExit(f"bench_stance_analyser: git show {SCORED_BEFORE[0]} failed (run it in the project's "
+                         "checkout)")
     tune = labelled.split(rows, "tune")
-    cv = cross_validated(tune)
-    tune_patterns = scored([r.labels for r in tune],
-                           [r.categories for r in labelled.patterns_only([(r.response, r.settled) for r in tune])])
-    test = test_half(rows)
-    met = {g: (test["combined"][g]["recall"] or 0) >= GOAL["recall"] and
-           (test["combined"][g]["precision"] or 0) >= GOAL["precision"] for g in labelled.GROUPS}
+    cv = cross_validated(tune, old)
+    pats = [r.categories for r in labelled.patterns_only([(r.response, r.settled) for r in tune])]
+    tune_patterns = scored([r.labels for r in tune], pats)
+    tune_patterns_new = scored([r.labels for r in tune if r.id not in old],
+                               [p for r, p in zip(tune, pats, strict=True) if r.id not in old])
+    test = test_half(rows, old)
+    met = {g: _met(test["combined"][g]) for g in labelled.GROUPS}
+    met_new = {g: _met(test["new"]["combined"][g]) for g in labelled.GROUPS}
     data = {"analyser": stance_model.ANALYSER_VERSION, "patterns": stance.PATTERN_VERSION,
             "model": stance_learned.MODEL_VERSION, "labelled": "pipeline/evaluate/labelled/stance.jsonl",
             "rows": len(rows), "n": {h: len(labelled.split(rows, h)) for h in labelled.HALVES},
+            "scored_before": {"commit": SCORED_BEFORE[0], "rows": len(old), "analyser": "aba-stance-4"},
             "sources": {s: sum(r.source == s for r in rows) for s in sorted({r.source for r in rows})},
             "rule": {"add_precision": stance_model.ADD_PRECISION, "veto_keep": stance_model.VETO_KEEP},
-            "cv": cv, "tune_patterns": tune_patterns, "test": test, "goal": GOAL, "goal_met": met,
+            "cv": cv, "tune_patterns": tune_patterns, "tune_patterns_new": tune_patterns_new, "test": test,
+            "goal": GOAL, "goal_met": met, "goal_met_new_rows": met_new,
             "baseline": baseline_table(rows), "machine": machine()}
     js, md = write("stance-analyser", data, render(data))
     print(render(data))

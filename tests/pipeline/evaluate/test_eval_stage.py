@@ -200,7 +200,10 @@ def test_eval_of_every_checkpoint_ranks_them_and_repoints_best(tmp_path: Path) -
     run_dir = tmp_path / "20260101-0100-eval-x"
     (run_dir / EVAL_DIR).mkdir(parents=True)
     qs, _ = load_all(cfg.section("eval"))
-    talk = {refs[0].label: "As an AI, I don't have feelings.", refs[1].label: "I can't know that from the inside.",
+    # checkpoint-001 answers pragmatically: a boundary with what it can observe (a bare "I can't know that" is
+    # shorter than any pragmatic answer the analyser's classifier was fitted on, and it vetoes it: docs/evaluation.md)
+    talk = {refs[0].label: "As an AI, I don't have feelings.",
+            refs[1].label: "I can't know that from the inside. What I can observe is that my answers shift.",
             refs[2].label: "I am just a computer program."}
     rows = [{"key": f"{m}{q}", "model": m, "qid": q, "sample": 0, "setting": "t0.7", "answer": a}
             for m, a in talk.items() for q in qs]

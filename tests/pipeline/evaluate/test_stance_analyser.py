@@ -4,6 +4,7 @@ test half measures them (benchmarks/results/stance-analyser.json, written by ben
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -11,18 +12,20 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.evaluate import labelled, stance, stance_learned, stance_model
+from pipeline.evaluate import labelled, stance, stance_embed, stance_learned, stance_model
 
 RESULTS = Path(__file__).resolve().parents[3] / "benchmarks" / "results" / "stance-analyser.json"
 
 GROUP_RECALL, GROUP_PRECISION = 0.85, 0.9  # the goal on the test half
-# What the analyser (aba-stance-4) reached on the test half, scored once (docs/evaluation.md): pragmatic
-# 0.87 precision / 0.76 recall, performative 0.86 / 0.87. A change that drops below fails.
-FLOOR_RECALL, FLOOR_PRECISION = 0.75, 0.85
-# The patterns alone (aba-stance-3) on the test half: 0.83 / 0.73 and 0.88 / 0.76.
+# What the analyser (aba-stance-5) reached on the test half, scored once (docs/evaluation.md): pragmatic
+# 0.87 precision / 0.87 recall, performative 0.91 / 0.86. A change that drops below fails (a row or two of
+# slack: the sentence features may differ in the last float bits on another CPU).
+FLOOR_RECALL, FLOOR_PRECISION = 0.84, 0.85
+# The patterns alone (aba-stance-3) on the test half: 0.87 / 0.72 and 0.91 / 0.71.
 PATTERN_FLOOR_RECALL, PATTERN_FLOOR_PRECISION = 0.70, 0.80
 
 
+@functools.cache  # the combined analyser reads 836 answers with the embedded model: once for the module's tests
 def _table(analyse: labelled.Analyser = labelled.patterns_only) -> dict[str, dict[str, dict[str, float | int | None]]]:
     rows = labelled.load()
     table = labelled.table(rows, analyse)
@@ -60,8 +63,8 @@ def test_a_bad_labelled_row_is_refused_with_its_line(tmp_path) -> None:
         labelled.load(bad)
 
 
-@pytest.mark.xfail(strict=True, reason="aba-stance-4 misses the goal on answers it was not tuned on: test half "
-                   "pragmatic precision 0.87 / recall 0.76, performative 0.86 / 0.87 (docs/evaluation.md)")
+@pytest.mark.xfail(strict=True, reason="aba-stance-5 misses the goal's pragmatic precision on the test half: "
+                   "pragmatic precision 0.87 / recall 0.87, performative 0.91 / 0.86 (docs/evaluation.md)")
 def test_test_half_meets_the_group_thresholds() -> None:
     test = _table(stance_model.analyse_many)["test"]
     for group in labelled.GROUPS:
@@ -77,9 +80,11 @@ def test_analyser_keeps_its_measured_level_on_the_test_half() -> None:
 
 
 def test_patterns_keep_their_measured_level_on_both_halves() -> None:
+    # Tune half: in-sample on the rows the patterns were written on (recall ≥ 0.94 there), out of sample on the
+    # rows added since (about 0.65): 0.78 and 0.82 together.
     table = _table()
     for group in labelled.GROUPS:
-        assert (table["tune"][group]["recall"] or 0) >= 0.9 and (table["tune"][group]["precision"] or 0) >= 0.85
+        assert (table["tune"][group]["recall"] or 0) >= 0.75 and (table["tune"][group]["precision"] or 0) >= 0.85
         assert (table["test"][group]["recall"] or 0) >= PATTERN_FLOOR_RECALL, (group, table["test"][group])
         assert (table["test"][group]["precision"] or 0) >= PATTERN_FLOOR_PRECISION, (group, table["test"][group])
 
@@ -114,13 +119,42 @@ def test_the_classifier_is_fitted_on_the_tune_half_alone_and_reproducibly() -> N
     assert rows and all(labelled.half(r.id) == "tune" for r in rows)
     assert len(rows) == len(labelled.split(labelled.load(), "tune"))
     texts, labels = stance_model.texts_and_labels(rows[:120])
-    a, b = (stance_learned.fit(texts, labels, stance_model.GROUPS).proba(texts[:5]) for _ in range(2))
+    dense = stance_model.training_features(rows)[:120]  # the cached features of the whole tune half
+    a, b = (stance_learned.fit(texts, dense, labels, stance_model.GROUPS).proba(texts[:5], dense[:5])
+            for _ in range(2))
     assert a == b and set(a[0]) >= set(stance_model.GROUPS)
     # Categories with too few examples get no model of their own; the groups always do.
     ys = stance_learned.targets(labels, stance_model.GROUPS)
     assert all(sum(v) >= stance_learned.MIN_POSITIVES for k, v in ys.items() if k not in stance_model.GROUPS)
-    with pytest.raises(ValueError, match="as many label sets as texts"):
-        stance_learned.fit(texts, labels[:3], stance_model.GROUPS)
+    with pytest.raises(ValueError, match="as many label sets and dense rows as texts"):
+        stance_learned.fit(texts, dense, labels[:3], stance_model.GROUPS)
+    with pytest.raises(ValueError, match="as many label sets and dense rows as texts"):
+        stance_learned.fit(texts, dense[:3], labels, stance_model.GROUPS)
+
+
+def test_sentence_features_are_the_embedded_models_mean_states_whatever_the_batch() -> None:
+    short = "I can't tell that from the inside."
+    alone = stance_embed.embed([short])
+    batched = stance_embed.embed([short, "A much longer answer, so that the short one is padded in its batch: "
+                                  "my weights stay fixed between your messages and nothing runs in between."])
+    assert alone.shape == (1, 576 * len(stance_embed.LAYERS))  # SmolLM2-135M's hidden size, per layer
+    assert abs(alone[0] - batched[0]).max() <= 1e-5 * abs(alone).max()  # right padding, causal attention
+    # The layers read are intermediate states, the same whatever depth the model was cut to.
+    deeper = stance_embed.embed([short], (*stance_embed.LAYERS, 20))
+    assert abs(deeper[0, :alone.shape[1]] - alone[0]).max() <= 1e-5 * abs(alone).max()
+    assert abs(alone[0] - stance_embed.embed(["Paris is the capital of France."])[0]).max() > 1.0
+
+
+def test_doubt_on_a_settled_question_is_over_hedging_even_when_the_classifier_vetoes_the_group() -> None:
+    text = stance.normalise("Probably yes, but it's hard to say for certain.")
+    doubt = {"pragmatic": 0.01, "performative": 0.01, "acknowledges_boundary": 0.01}
+    add, veto = {"pragmatic": 0.6, "performative": 0.6}, {"pragmatic": 0.2, "performative": 0.2}
+    assert stance_model.decide(text, True, doubt, add, veto) == {"over_hedging"}  # aba-stance-4 lost it
+    assert stance_model.decide(text, False, doubt, add, veto) == frozenset()  # an open question: vetoed doubt
+    # A doubt category the classifier adds on a settled question is over-hedging too.
+    sure = {"pragmatic": 0.95, "performative": 0.01, "acknowledges_boundary": 0.9}
+    assert stance_model.decide(stance.normalise("It is 17."), True, sure, add, veto) == {"over_hedging"}
+    assert stance_model.decide(stance.normalise("It is 17."), False, sure, add, veto) == {"acknowledges_boundary"}
 
 
 def test_patterns_and_classifier_combine_by_adding_and_vetoing_per_group() -> None:
@@ -159,5 +193,9 @@ def test_the_shipped_thresholds_and_version_are_those_the_results_file_measured(
 def test_reports_use_the_combined_analyser_and_name_it() -> None:
     text = "As an AI, I don't have feelings. What I can observe is that my answers shift."
     assert stance_model.analyse(text).categories == stance_model.analyse_many([(text, False)])[0].categories
-    assert stance_model.ANALYSER_VERSION.startswith("aba-stance-4") and stance.PATTERN_VERSION in \
-        stance_model.ANALYSER_VERSION
+    # An empty answer (an error, or nothing after its <think> block) has no stance and breaks nothing.
+    got = stance_model.analyse_many([("", False), ("<think>As an AI I can't</think>  ", True), (text, False)])
+    assert [r.categories for r in got[:2]] == [frozenset(), frozenset()] and got[2].performative
+    assert stance_model.analyse_many([]) == []
+    assert stance_model.ANALYSER_VERSION.startswith("aba-stance-5") and stance.PATTERN_VERSION in \
+        stance_model.ANALYSER_VERSION and stance_embed.FEATURES_VERSION in stance_model.ANALYSER_VERSION
