@@ -81,8 +81,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_id, _path = launcher.launch(store, cfg, force=args.force)
     if not existed:
         print(f"aba: created the runs dir {store.root}", file=sys.stderr)
+    if args.wait:  # prints the id inside its ctrl-c handler: a ctrl-c right after it still says the run goes on
+        return wait_whole_chain(store, run_id, args.wait_timeout)
     print(run_id, flush=True)
-    return wait_whole_chain(store, run_id, args.wait_timeout) if args.wait else 0
+    return 0
 
 
 def cmd_ps(args: argparse.Namespace) -> int:

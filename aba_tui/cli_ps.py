@@ -63,7 +63,8 @@ def watch_ps(store: RunStore, interval: float, rows: Rows, where: Where) -> int:
 
 
 def wait_whole_chain(store: RunStore, run_id: str, timeout: float) -> int:
-    """`aba run --wait`: every stage of the chain; 0 when the last succeeded, else 1 naming the stage that did not."""
+    """`aba run --wait`: every stage of the chain; 0 when the last succeeded, else 1 naming the stage that did not.
+    Prints each run's id on stdout as it starts, the first one included."""
     current = [run_id]
 
     def started(child: str, stage: str) -> None:
@@ -72,6 +73,7 @@ def wait_whole_chain(store: RunStore, run_id: str, timeout: float) -> int:
         print(f"aba: the chain goes on: {stage} run {child}", file=sys.stderr, flush=True)
 
     try:
+        print(run_id, flush=True)
         from pipeline.monitor.chain import wait_chain  # inside: a ctrl-c during the import is the same ctrl-c
 
         end = wait_chain(store, run_id, timeout, on_next=started)
