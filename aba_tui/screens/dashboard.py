@@ -48,6 +48,10 @@ class DashboardScreen(Screen[None]):
     #dash {
         height: 1fr;
     }
+    #keys-slot {
+        dock: bottom;
+        height: 1;
+    }
     #top-row {
         height: 2fr;
         min-height: 7;
@@ -133,6 +137,7 @@ class DashboardScreen(Screen[None]):
             with Horizontal(id="bottom-row"):
                 yield Widget(id="logs", classes="pane slot")
                 yield Widget(id="alerts", classes="pane slot")
+        yield Widget(id="keys-slot")  # the key bar's row
 
     def chart_colors(self) -> Sequence[str]:
         """The current theme's colours for overlaid runs."""
@@ -150,6 +155,8 @@ class DashboardScreen(Screen[None]):
 
     async def build_panes(self) -> None:
         """Put the real panes in their slots (each keeps its slot's title and display) and add the key bar."""
+        if self.built:
+            return
         from aba_tui.panes.alerts import AlertsTable
         from aba_tui.panes.charts_pane import ChartsPane
         from aba_tui.panes.footer import KeyFooter
@@ -175,6 +182,7 @@ class DashboardScreen(Screen[None]):
                 index = parent.children.index(slot)
                 await slot.remove()
                 await parent.mount(pane, before=index) if index < len(parent.children) else parent.mount(pane)
+            await self.query_one("#keys-slot").remove()
             await self.mount(KeyFooter())
         cast("LogView", panes["logs"]).batched = True  # flushed by the tick
         self.built = True

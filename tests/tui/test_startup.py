@@ -48,12 +48,15 @@ from aba_tui.app import AbaApp
 from aba_tui.settings import Settings
 
 def panes(screen):
-    return {w.id: (type(w).__name__, w.display, str(w.border_title)) for w in screen.query(".pane")}
+    return {w.id: (type(w).__name__, w.display, str(w.border_title), tuple(w.region)) for w in screen.query(".pane")}
 
 class Once(AbaApp):
     async def _after_first_frame(self):
         print("first", panes(self.screen), self.screen.built, len(self.screen.query("KeyFooter")))
         await super()._after_first_frame()
+        self.set_timer(0.5, self.laid_out)
+
+    def laid_out(self):
         print("built", panes(self.screen), self.screen.built, len(self.screen.query("KeyFooter")))
         self.exit()
 
@@ -75,6 +78,8 @@ def test_the_first_frame_is_the_layout_and_the_panes_come_right_after_it_as_they
     assert first["runs-pane"][0] == "Vertical" and first["charts"][0] == "Widget"  # a slot holds its place
     assert {k: v[0] for k, v in built.items()} == {"runs-pane": "Vertical", "telemetry": "TelemetryPane",
                                                    "charts": "ChartsPane", "logs": "LogView", "alerts": "AlertsTable"}
-    # Each pane keeps what its slot had: the title, and display (alerts hidden by the settings).
-    assert {k: v[1:] for k, v in built.items()} == {k: v[1:] for k, v in first.items()}
+    # Each pane keeps what its slot had: display (alerts hidden by the settings), place on the screen (the key
+    # bar's row was held too: nothing moves when they come) and title (the logs pane's then names its file).
+    assert {k: (v[1], v[3]) for k, v in built.items()} == {k: (v[1], v[3]) for k, v in first.items()}
+    assert {k: v[2] for k, v in built.items() if k != "logs"} == {k: v[2] for k, v in first.items() if k != "logs"}
     assert built["alerts"][1] is False and built["charts"][2] == "2 Charts"
