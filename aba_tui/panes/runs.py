@@ -9,8 +9,8 @@ from rich.style import Style
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
+from aba_tui.panes.columns import fit_columns
 from aba_tui.panes.line_table import Column, LineTable, Row
-from aba_tui.panes.measured_table import fit_columns
 from pipeline.monitor import fmt
 from pipeline.monitor.entries import RunRow
 

@@ -21,8 +21,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Header, Label, Static
 
 from aba_tui.errors import guarded
+from aba_tui.panes.columns import cell_len, fit_columns
 from aba_tui.panes.footer import KeyFooter
-from aba_tui.panes.measured_table import cell_len, fit_columns
 from aba_tui.screens.runs_dir import RunsDirScreen
 from pipeline.checkpoints.browser import (
     CkptRow,
