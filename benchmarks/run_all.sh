@@ -2,7 +2,7 @@
 # The budgets of docs/tui.md and docs/training.md in one sitting, each script next to its own baseline,
 # then the results index and docs/contributing.md's table regenerated from the files. Run it on a quiet
 # machine (it says so when the load average is high; figures from a busy machine are no figures for docs).
-# About 45 minutes on 2 cores (setup: a fresh venv, cache and llama-cpp-python build). tui_idle_cpu and
+# About 30 minutes on 2 cores (setup: a fresh venv, cache and llama-cpp-python build, about 4 of them). tui_idle_cpu and
 # tui_latency run their default scenario: one live run of each stage the registry knows (issue #25).
 #
 #   bash benchmarks/run_all.sh [name ...]      e.g. bash benchmarks/run_all.sh tui_startup chat
