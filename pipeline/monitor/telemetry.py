@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.lazy import lazy_module
 from pipeline.monitor.series import as_number
 from pipeline.runs.nvml import GpuProcess, GpuProvider, GpuSample, NvmlProvider
+from pipeline.runs.procinfo import all_stats
 
 if TYPE_CHECKING:
     import psutil
@@ -303,20 +304,14 @@ class Telemetry:
 def parents() -> Iterable[tuple[int, int]]:
     """(pid, parent pid) of every process: /proc/*/stat read straight where there is a /proc (a fourth
     of what psutil.process_iter costs for it), else through psutil."""
-    try:
-        names = os.listdir("/proc")
-    except OSError:
+    if not os.path.isdir("/proc"):
         return [(p.pid, p.info["ppid"]) for p in psutil.process_iter(["ppid"]) if p.info.get("ppid")]
     out = []
-    for name in names:
-        if not name.isdigit():
-            continue
+    for pid, rest in all_stats():
         try:
-            with open(f"/proc/{name}/stat", "rb") as fh:
-                stat = fh.read()
-            out.append((int(name), int(stat[stat.rindex(b")") + 2:].split(None, 2)[1])))  # "pid (comm) S ppid"
-        except (OSError, ValueError, IndexError):
-            continue  # gone meanwhile
+            out.append((pid, int(rest[1])))
+        except (IndexError, ValueError):
+            continue
     return out
 
 

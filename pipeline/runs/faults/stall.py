@@ -16,23 +16,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.runs.procinfo import all_stats
+
 
 def group_cpu_ticks(pgid: int) -> int:
     """User + system clock ticks of every live process in process group ``pgid`` (and reaped children)."""
     total = 0
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return 0
-    for name in entries:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as fh:
-                raw = fh.read()
-        except OSError:
-            continue
-        rest = raw[raw.rfind(b")") + 2:].split()
+    for _pid, rest in all_stats():
         try:
             if int(rest[2]) == pgid:
                 total += sum(int(x) for x in rest[11:15])  # utime stime cutime cstime
