@@ -131,8 +131,9 @@ class AbaApp(RunActions):
             raise ConfigError(f"{where}={wanted!r}: unknown theme (available: {', '.join(sorted(self.theme_specs))}, "
                               "or a Textual theme)")
         self.theme = wanted
-        self._theme_ready = False
-        self.first_frame_shown = False  # the dashboard builds its other panes after it (DashboardScreen.build_panes)
+        # After it the dashboard builds its other panes (DashboardScreen.build_panes) and a theme change is the
+        # operator's, to remember (the theme set here is not).
+        self.first_frame_shown = False
         self.add_mode("dashboard", self._new_dashboard)
         if s.keymap:  # checking ids imports every pane: only when there is something to check
             check_keymap(s, self.binding_ids())
@@ -167,7 +168,6 @@ class AbaApp(RunActions):
 
     async def _after_first_frame(self) -> None:
         resume_collector()
-        self._theme_ready = True
         self.first_frame_shown = True
         for dash in self._dashboards():  # its panes after the runs list: built now, not before the first frame
             await dash.build_panes()
@@ -185,7 +185,7 @@ class AbaApp(RunActions):
         return DashboardScreen(self.model, self.telemetry, self.settings, palettes, clock=self.clock, select=select)
 
     def _remember_theme(self, theme: Any) -> None:
-        if self._theme_ready and self.settings.path is not None and theme.name != self.settings.theme:
+        if self.first_frame_shown and self.settings.path is not None and theme.name != self.settings.theme:
             self.settings.theme = theme.name
             self._save_theme(self.settings.path, theme.name)
 

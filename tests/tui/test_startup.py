@@ -3,7 +3,7 @@ dashboard's first frame is its layout with the runs list, its other panes built 
 
 from __future__ import annotations
 
-import ast
+import json
 import shutil
 import subprocess
 import sys
@@ -29,13 +29,18 @@ print("after-run", gc.isenabled())
 """
 
 
-def test_the_collector_is_paused_until_the_first_frame_then_back_with_start_up_frozen(tmp_path: Path):
+def run_app(tmp_path: Path, script: str) -> str:
+    """``script`` in a fresh interpreter (cold imports) on a copy of the recorded runs; its stdout."""
     runs = shutil.copytree(FIXTURE, tmp_path / "runs")
-    out = subprocess.run([sys.executable, "-c", SCRIPT, str(runs)], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", script, str(runs)], capture_output=True, text=True,
                          timeout=120, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin",
                                            "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert out.returncode == 0, out.stderr[-2000:]
-    lines = out.stdout.split("\n")
+    return out.stdout
+
+
+def test_the_collector_is_paused_until_the_first_frame_then_back_with_start_up_frozen(tmp_path: Path):
+    lines = run_app(tmp_path, SCRIPT).split("\n")
     assert "before-import True" in lines
     assert "after-import False" in lines
     assert "after-first-frame True True" in lines
@@ -43,21 +48,22 @@ def test_the_collector_is_paused_until_the_first_frame_then_back_with_start_up_f
 
 
 PANES = """
-import sys
+import json, sys
 from aba_tui.app import AbaApp
 from aba_tui.settings import Settings
 
-def panes(screen):
-    return {w.id: (type(w).__name__, w.display, str(w.border_title), tuple(w.region)) for w in screen.query(".pane")}
+def state(screen):
+    panes = {w.id: [type(w).__name__, w.display, str(w.border_title), list(w.region)] for w in screen.query(".pane")}
+    return json.dumps({"panes": panes, "built": screen.built, "key_bars": len(screen.query("KeyFooter"))})
 
 class Once(AbaApp):
     async def _after_first_frame(self):
-        print("first", panes(self.screen), self.screen.built, len(self.screen.query("KeyFooter")))
+        print(state(self.screen))
         await super()._after_first_frame()
         self.set_timer(0.5, self.laid_out)
 
     def laid_out(self):
-        print("built", panes(self.screen), self.screen.built, len(self.screen.query("KeyFooter")))
+        print(state(self.screen))
         self.exit()
 
 settings = Settings()
@@ -67,14 +73,10 @@ Once(runs_dir=sys.argv[1], settings=settings).run(headless=True, size=(160, 48))
 
 
 def test_the_first_frame_is_the_layout_and_the_panes_come_right_after_it_as_they_were_set(tmp_path: Path):
-    runs = shutil.copytree(FIXTURE, tmp_path / "runs")
-    out = subprocess.run([sys.executable, "-c", PANES, str(runs)], capture_output=True, text=True,
-                         timeout=120, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin",
-                                           "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
-    assert out.returncode == 0, out.stderr[-2000:]
-    seen = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in out.stdout.splitlines() if " " in line}
-    first, built = (ast.literal_eval(seen[k].rsplit(" ", 2)[0]) for k in ("first", "built"))
-    assert seen["first"].endswith("False 0") and seen["built"].endswith("True 1")  # the key bar comes with them
+    first_frame, later = (json.loads(line) for line in run_app(tmp_path, PANES).splitlines()[-2:])
+    assert (first_frame["built"], first_frame["key_bars"]) == (False, 0)
+    assert (later["built"], later["key_bars"]) == (True, 1)  # the key bar comes with them
+    first, built = first_frame["panes"], later["panes"]
     assert first["runs-pane"][0] == "Vertical" and first["charts"][0] == "Widget"  # a slot holds its place
     assert {k: v[0] for k, v in built.items()} == {"runs-pane": "Vertical", "telemetry": "TelemetryPane",
                                                    "charts": "ChartsPane", "logs": "LogView", "alerts": "AlertsTable"}
