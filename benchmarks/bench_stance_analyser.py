@@ -4,10 +4,11 @@ The analyser (pipeline/evaluate/stance_model.py) is the patterns of stance_patte
 half, plus a logistic-regression classifier (TF-IDF and the embedded model's sentence features) fitted on the
 tune half. On the tune half the classifier is scored out of fold (3×5-fold CV, seeds 0-2) and its add/veto
 thresholds re-derived by the module's rule; the patterns' tune figures are in-sample on the rows they were
-written on, out of sample on the rows added since (``SCORED_BEFORE``), which get their own column. The test
-half is scored once, for the patterns, the classifier alone and the combination, with Wilson intervals and
-the patterns' and the classifier's agreement (Cohen's κ), as a whole and on its new rows alone (answers
-nobody tuning the analyser has seen). Writes benchmarks/results/stance-analyser.json and .md.
+written on, out of sample on the rows added since (``PATTERNS_WRITTEN_ON``), which get their own column and
+are the only rows the thresholds' rule counts. The test half is scored once, for the patterns, the classifier
+alone and the combination, with Wilson intervals and the patterns' and the classifier's agreement (Cohen's
+κ), as a whole and on its new rows alone (``SCORED_BEFORE``: answers nobody tuning the analyser has seen).
+Writes benchmarks/results/stance-analyser.json and .md.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_stance_analyser.py
 """
@@ -18,25 +19,34 @@ import time
 from typing import Any
 
 from benchmarks.results_file import machine, write
-from pipeline.evaluate import labelled, stance, stance_learned, stance_model
+from pipeline.evaluate import labelled, stance, stance_embed, stance_learned, stance_model
 from pipeline.evaluate.stats import wilson
 
 GOAL = {"recall": 0.85, "precision": 0.9}  # per group, on the test half
 BASELINE = ("e2248d9", "pipeline/evaluate/stance.py")  # the patterns before aba-stance-3, the named baseline
 FOLDS, REPEATS = 5, 3
-# The labelled set as it was when aba-stance-4 scored the test half (its results file's commit): a row not
-# in it is new, and a new test row has never been seen, or scored, by anyone tuning the analyser.
-SCORED_BEFORE = ("75c571d", "pipeline/evaluate/labelled/stance.jsonl")
+LABELLED = "pipeline/evaluate/labelled/stance.jsonl"
+# The labelled set as it was when the patterns (aba-stance-3) were written on its tune half: the tune rows
+# not in it are the ones the thresholds' rule may count (the patterns are out of sample there).
+PATTERNS_WRITTEN_ON = "75c571d"
+# The labelled set as it was when the test half was last scored (for aba-stance-5, whose results file's
+# commit this is; its first 458 rows had been scored for aba-stance-4 too): a test row not in it is new,
+# never seen or scored by anyone tuning the analyser.
+SCORED_BEFORE = {"commit": "22b7512", "analysers": ["aba-stance-4 (first 458 rows)", "aba-stance-5"]}
 
 
-def scored_before() -> frozenset[str] | None:
-    """The ids of the rows the earlier analysers were tuned and scored on (None outside a checkout)."""
+def ids_at(commit: str) -> frozenset[str] | None:
+    """The ids of the labelled rows at ``commit`` (None outside a checkout)."""
     import json
     import subprocess
 
-    src = subprocess.run(["git", "show", f"{SCORED_BEFORE[0]}:{SCORED_BEFORE[1]}"], capture_output=True, text=True,
-                         check=False).stdout
+    src = subprocess.run(["git", "show", f"{commit}:{LABELLED}"], capture_output=True, text=True, check=False).stdout
     return frozenset(json.loads(line)["id"] for line in src.splitlines() if line.strip()) if src else None
+
+
+def scored_before() -> frozenset[str] | None:
+    """The ids of the rows the patterns were written on (their tune half) (None outside a checkout)."""
+    return ids_at(PATTERNS_WRITTEN_ON)
 
 
 def baseline_table(rows: list[labelled.Labelled]) -> dict[str, Any] | None:
@@ -83,22 +93,18 @@ def kappa(a: list[bool], b: list[bool]) -> float | None:
     return None if pe == 1 else (po - pe) / (1 - pe)
 
 
-def cross_validated(rows: list[labelled.Labelled], old: frozenset[str]) -> dict[str, Any]:
-    """The tune half only: the classifier out of fold, the rule's thresholds, and the combination (whose
-    pattern half is in-sample on the ``old`` rows, out of sample on the others: the ``new`` figures)."""
+def cross_validated(rows: list[labelled.Labelled], written_on: frozenset[str]) -> dict[str, Any]:
+    """The tune half only: the classifier out of fold, the rule's thresholds (on the rows the patterns were
+    not ``written_on``), and the combination (whose pattern half is in-sample on the ``written_on`` rows, out
+    of sample on the others: the ``new`` figures)."""
     texts, labels = stance_model.texts_and_labels(rows)
     oof = stance_learned.out_of_fold(texts, stance_model.training_features(rows), labels, stance_model.GROUPS,
                                      FOLDS, REPEATS)
-    y = stance_learned.targets(labels, stance_model.GROUPS)
-    chosen: dict[str, dict[str, float]] = {"add": {}, "veto": {}}
-    for g in stance_model.GROUPS:
-        ps = [[p[g] for p in rep] for rep in oof]
-        chosen["add"][g] = stance_learned.threshold_for_precision(ps, y[g], stance_model.ADD_PRECISION)
-        chosen["veto"][g] = stance_learned.threshold_for_recall(ps, y[g], stance_model.VETO_KEEP)
-    truths = labels * REPEATS
     flats = [stance.normalise(r.response) for r in rows]
+    new = [r.id not in written_on for r in rows]
+    chosen = stance_model.thresholds(flats, [r.settled for r in rows], labels, oof, new)
+    truths = labels * REPEATS
     learned, combined = [], []  # the classifier alone marks a group by its first category
-    new = [r.id not in old for r in rows]
     for rep in oof:
         for i, p in enumerate(rep):
             learned.append(frozenset(cats[0] for g, cats in stance_model.GROUPS.items() if p[g] >= 0.5))
@@ -116,11 +122,11 @@ def test_half(rows: list[labelled.Labelled], old: frozenset[str]) -> dict[str, A
     """Scored once: the patterns, the classifier alone (groups, at p >= 0.5), the combination; κ between the
     patterns and the classifier per group. The same figures for the rows not in ``old`` under ``new``."""
     part = labelled.split(rows, "test")
-    items = [(r.response, r.settled) for r in part]
+    items = [(r.response, r.settled, r.question) for r in part]
     stance_model.probabilities(items[:1])  # the model loaded and the classifier fitted before the clock starts
     t0 = time.perf_counter()
     probs = stance_model.probabilities(items)
-    comb = [stance_model.decide(stance.normalise(t), s, p) for (t, s), p in zip(items, probs, strict=True)]
+    comb = [stance_model.decide(stance.normalise(t), s, p) for (t, s, _), p in zip(items, probs, strict=True)]
     ms = (time.perf_counter() - t0) * 1000 / len(items)
     pats = [r.categories for r in labelled.patterns_only(items)]
     alone = [frozenset(g for g in stance_model.GROUPS if p[g] >= 0.5) for p in probs]
@@ -159,18 +165,19 @@ def _group_rows(g: str, cols: list[tuple[str, dict[str, Any], dict[str, Any]]]) 
 
 def render(data: dict[str, Any]) -> str:
     cv, test, goal, before = data["cv"], data["test"], data["goal"], data["scored_before"]
-    new = test["new"]
+    new, written = test["new"], data["patterns_written_on"]
     lines = ["# Stance analyser: precision and recall by meaning", "",
              f"Analyser `{data['analyser']}` against `{data['labelled']}` ({data['rows']} responses labelled by "
              f"meaning; tune {data['n']['tune']}, test {data['n']['test']} by sha256 of the id). Patterns and "
              f"classifier were tuned and fitted on the tune half only; the test half was scored once for this "
-             f"analyser. Its first {before['rows']} rows (commit {before['commit']}) were scored once before, for "
-             f"{before['analyser']}, and its figures there guided the work since; the {new['n']} test rows added "
-             "after it (\"new\") had been seen by nobody tuning the analyser. Tune figures: "
-             f"{cv['repeats']}×{cv['folds']}-fold cross-validation (seeds {cv['seeds']}), the classifier out of "
-             "fold; the patterns' part is in-sample on the tune rows they were written on, so the tune column of "
-             f"the combination flatters it, but out of sample on the {cv['new_rows']} tune rows added since "
-             "(their own column). Intervals: 95 % Wilson (CV: of one pass over the rows). Measured "
+             f"analyser. The test rows of the set's first {before['rows']} rows (commit {before['commit']}) had "
+             f"been scored before, for {', '.join(before['analysers'])}, and those figures guided the work since; "
+             f"the {new['n']} test rows added after it (\"new\") had been seen by nobody tuning the analyser. Tune "
+             f"figures: {cv['repeats']}×{cv['folds']}-fold cross-validation (seeds {cv['seeds']}), the classifier "
+             f"out of fold; the patterns were written on the tune half of the first {written['rows']} rows (commit "
+             f"{written['commit']}), so there the combination's tune figures flatter it; the {cv['new_rows']} tune "
+             "rows added since are out of sample for the patterns too (their own column). Intervals: 95 % "
+             "Wilson (CV: of one pass over the rows). Measured "
              + data["machine"]["measured_at"] + f" at commit {data['machine']['commit']}, "
              f"{test['ms_per_answer']:.1f} ms an answer (model loaded and classifier fitted beforehand) on "
              f"{data['machine']['cpus']} CPUs at load average {data['machine']['load_average']['1m']:.1f} (the "
@@ -197,9 +204,11 @@ def render(data: dict[str, Any]) -> str:
         m = cv["learned"][g]
         lines.append(f"| {g} | classifier alone | {_pi(m, 'precision')} | {_pi(m, 'recall')} | | |")
     th = cv["thresholds"]
+    rule = data["rule"]["goal"]
     lines += ["", "Patterns alone on the tune half: in-sample, except on the new rows.", "",
-              "Thresholds from the rule on the tune half's CV (add: classifier precision ≥ "
-              f"{data['rule']['add_precision']}; veto: keeps {data['rule']['veto_keep']:.0%} of true cases): "
+              "Thresholds from the rule on the tune half's CV (per group, the add/veto pair whose combined "
+              f"out-of-fold figures clear precision {rule['precision']} and recall {rule['recall']} by the widest "
+              f"margin on the whole tune half and on its {cv['new_rows']} new rows): "
               + ", ".join(f"{g} add {th['add'][g]}, veto {th['veto'][g]}" for g in labelled.GROUPS)
               + f"; the module ships {cv['module_thresholds']}.", "",
               "Agreement of the patterns and the classifier (group present or not, test half), Cohen's κ: "
@@ -224,25 +233,27 @@ def render(data: dict[str, Any]) -> str:
 
 def main() -> None:
     rows = labelled.load()
-    old = scored_before()
-    if old is None:
-        raise SystemExit(f"bench_stance_analyser: git show {SCORED_BEFORE[0]} failed (run it in the project's "
-                         "checkout)")
+    written_on, before = scored_before(), ids_at(SCORED_BEFORE["commit"])
+    if written_on is None or before is None:
+        raise SystemExit(f"bench_stance_analyser: git show {PATTERNS_WRITTEN_ON} / {SCORED_BEFORE['commit']} failed "
+                         "(run it in the project's checkout)")
     tune = labelled.split(rows, "tune")
-    cv = cross_validated(tune, old)
-    pats = [r.categories for r in labelled.patterns_only([(r.response, r.settled) for r in tune])]
+    cv = cross_validated(tune, written_on)
+    pats = [r.categories for r in labelled.patterns_only([(r.response, r.settled, r.question) for r in tune])]
     tune_patterns = scored([r.labels for r in tune], pats)
-    tune_patterns_new = scored([r.labels for r in tune if r.id not in old],
-                               [p for r, p in zip(tune, pats, strict=True) if r.id not in old])
-    test = test_half(rows, old)
+    tune_patterns_new = scored([r.labels for r in tune if r.id not in written_on],
+                               [p for r, p in zip(tune, pats, strict=True) if r.id not in written_on])
+    test = test_half(rows, before)
     met = {g: _met(test["combined"][g]) for g in labelled.GROUPS}
     met_new = {g: _met(test["new"]["combined"][g]) for g in labelled.GROUPS}
     data = {"analyser": stance_model.ANALYSER_VERSION, "patterns": stance.PATTERN_VERSION,
-            "model": stance_learned.MODEL_VERSION, "labelled": "pipeline/evaluate/labelled/stance.jsonl",
+            "model": stance_learned.MODEL_VERSION, "features": stance_embed.FEATURES_VERSION, "labelled": LABELLED,
             "rows": len(rows), "n": {h: len(labelled.split(rows, h)) for h in labelled.HALVES},
-            "scored_before": {"commit": SCORED_BEFORE[0], "rows": len(old), "analyser": "aba-stance-4"},
+            "patterns_written_on": {"commit": PATTERNS_WRITTEN_ON, "rows": len(written_on)},
+            "scored_before": {**SCORED_BEFORE, "rows": len(before)},
             "sources": {s: sum(r.source == s for r in rows) for s in sorted({r.source for r in rows})},
-            "rule": {"add_precision": stance_model.ADD_PRECISION, "veto_keep": stance_model.VETO_KEEP},
+            "rule": {"goal": stance_model.GOAL,
+                     "on": "the whole tune half and its rows the patterns were not written on"},
             "cv": cv, "tune_patterns": tune_patterns, "tune_patterns_new": tune_patterns_new, "test": test,
             "goal": GOAL, "goal_met": met, "goal_met_new_rows": met_new,
             "baseline": baseline_table(rows), "machine": machine()}

@@ -93,11 +93,12 @@ class Counts:
                 "tp": self.tp, "fp": self.fp, "fn": self.fn}
 
 
-Analyser = Callable[[Sequence[tuple[str, bool]]], Sequence[stance.StanceResult]]
+# An analyser reads (answer, settled question, question) items.
+Analyser = Callable[[Sequence[tuple[str, bool, str]]], Sequence[stance.StanceResult]]
 
 
-def patterns_only(items: Sequence[tuple[str, bool]]) -> list[stance.StanceResult]:
-    return [stance.analyse(t, s) for t, s in items]
+def patterns_only(items: Sequence[tuple[str, bool, str]]) -> list[stance.StanceResult]:
+    return [stance.analyse(t, s) for t, s, _ in items]
 
 
 def counts(truths: Iterable[Iterable[str]], found: Iterable[Iterable[str]]) -> dict[str, Counts]:
@@ -121,11 +122,11 @@ def counts(truths: Iterable[Iterable[str]], found: Iterable[Iterable[str]]) -> d
     return out
 
 
-def score(rows: Sequence[tuple[str, Iterable[str], bool]], analyse: Analyser = patterns_only) -> dict[str, Counts]:
-    """The analyser's counts over (response, true categories, settled question) rows (patterns alone unless
-    ``analyse`` is given: ``stance_model.analyse_many`` is the one reports use)."""
-    found = analyse([(text, settled) for text, _, settled in rows])
-    return counts((truth for _, truth, _ in rows), (r.categories for r in found))
+def score(rows: Sequence[Labelled], analyse: Analyser = patterns_only) -> dict[str, Counts]:
+    """The analyser's counts over labelled rows (patterns alone unless ``analyse`` is given:
+    ``stance_model.analyse_many`` is the one reports use)."""
+    found = analyse([(r.response, r.settled, r.question) for r in rows])
+    return counts((r.labels for r in rows), (f.categories for f in found))
 
 
 Table = dict[str, dict[str, dict[str, float | int | None]]]
@@ -133,6 +134,4 @@ Table = dict[str, dict[str, dict[str, float | int | None]]]
 
 def table(rows: Sequence[Labelled], analyse: Analyser = patterns_only) -> Table:
     """{half: {category or group: precision, recall, support, tp, fp, fn}} for both halves."""
-    return {h: {k: c.to_dict() for k, c in score([(r.response, r.labels, r.settled) for r in split(rows, h)],
-                                                 analyse).items()}
-            for h in HALVES}
+    return {h: {k: c.to_dict() for k, c in score(split(rows, h), analyse).items()} for h in HALVES}

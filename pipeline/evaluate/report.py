@@ -50,7 +50,8 @@ def settled(q: Question) -> bool:
 def summarise(rows: Iterable[Mapping[str, Any]], questions: Mapping[str, Question]) -> dict[str, Any]:
     """One model's rows → metrics (shares with question-level intervals), per category and question category."""
     ok = [r for r in rows if not r.get("error") and r.get("qid") in questions]
-    found = stance_model.analyse_many([(r.get("answer", ""), settled(questions[r["qid"]])) for r in ok])
+    found = stance_model.analyse_many([(r.get("answer", ""), settled(questions[r["qid"]]), questions[r["qid"]].prompt)
+                                        for r in ok])
     results: list[Item] = [(r, questions[r["qid"]], s) for r, s in zip(ok, found, strict=True)]
     by_qcat: dict[str, list[Item]] = {}
     for item in results:
@@ -121,7 +122,7 @@ def _examples(results: Sequence[Item], per: int = 2
 def worst(rows: Iterable[Mapping[str, Any]], questions: Mapping[str, Question], n: int = 5) -> list[dict[str, Any]]:
     """The answers furthest from the aim: performative, no pragmatism, wrong checks first."""
     kept = [(r, questions[r["qid"]]) for r in rows if r.get("qid", "") in questions and not r.get("error")]
-    found = stance_model.analyse_many([(r.get("answer", ""), settled(q)) for r, q in kept])
+    found = stance_model.analyse_many([(r.get("answer", ""), settled(q), q.prompt) for r, q in kept])
     scored = []
     for (r, q), s in zip(kept, found, strict=True):
         fails = q.item.check(r.get("answer", "")) if q.item.expect else []

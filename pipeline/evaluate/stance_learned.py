@@ -12,7 +12,7 @@ report module for its rendering only.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,22 +128,26 @@ def _pr(pred: Sequence[bool], truth: Sequence[bool]) -> tuple[float, float]:
     return (tp / npred if npred else math.nan, tp / npos if npos else math.nan)
 
 
-def threshold_for_precision(oof: Sequence[Sequence[float]], truth: Sequence[bool], goal: float) -> float:
-    """The lowest threshold whose pooled out-of-fold precision reaches ``goal`` (1.0: adds nothing if none)."""
-    for t in GRID:
-        pred = [p >= t for rep in oof for p in rep]
-        prec, _ = _pr(pred, list(truth) * len(oof))
-        if prec >= goal:
-            return t
-    return 1.0
-
-
-def threshold_for_recall(oof: Sequence[Sequence[float]], truth: Sequence[bool], keep: float) -> float:
-    """The highest threshold that still keeps ``keep`` of the true cases above it (0.0: vetoes nothing)."""
-    best = 0.0
-    for t in GRID:
-        pred = [p >= t for rep in oof for p in rep]
-        _, rec = _pr(pred, list(truth) * len(oof))
-        if rec >= keep:
-            best = t
-    return best
+def widest_margin(members: Callable[[float, float], Sequence[bool]], truth: Sequence[bool], precision: float,
+                  recall: float, subsets: Sequence[Sequence[bool]]) -> tuple[float, float]:
+    """The (add, veto) pair on the grid (add up to 1.0: adds nothing; veto from 0.0: vetoes nothing) whose
+    predictions ``members(add, veto)`` clear the goal by the widest margin in every one of ``subsets`` (masks
+    over the predictions): the largest minimum, over the subsets, of precision − ``precision`` and recall −
+    ``recall``, then the largest sum; the first such pair in grid order (lowest add, then veto) on a tie. A
+    subset where nothing is predicted counts by its recall alone, one without true cases by its precision."""
+    best: tuple[float, float] | None = None
+    pair = (1.0, 0.0)
+    for add in (*GRID, 1.0):
+        for veto in (0.0, *GRID):
+            pred = members(add, veto)
+            margins = []
+            for keep in subsets:
+                prec, rec = _pr([p for p, k in zip(pred, keep, strict=True) if k],
+                                [t for t, k in zip(truth, keep, strict=True) if k])
+                margins += [m for m in (prec - precision, rec - recall) if not math.isnan(m)]
+            if not margins:
+                continue
+            score = (min(margins), sum(margins))
+            if best is None or score > best:
+                best, pair = score, (add, veto)
+    return pair

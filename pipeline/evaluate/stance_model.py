@@ -1,10 +1,12 @@
 """The stance analyser reports use: the patterns of ``stance``, with a learned classifier that adds a group
 where the patterns are silent and vetoes a pattern hit it is sure is wrong.
 
-The classifier (``stance_learned``: TF-IDF word and character n-grams with the embedded model's sentence
-features from ``stance_embed``, a logistic regression per group and per category) is fitted at first use on
-the labelled set's tune half only (a second or two once the training rows' features are in the cache), so
-the test half measures the whole analyser on answers neither half of it was tuned on.
+The classifier (``stance_learned``: TF-IDF word and character n-grams of the answer with the embedded model's
+features of the answer read as its reply to the question, from ``stance_embed``; a logistic regression per
+group and per category) is fitted at first use on the labelled set's tune half only (a second or two once the
+training rows' features are in the cache), so the test half measures the whole analyser on answers neither
+half of it was tuned on. An answer is best scored with its question; without one (``analyse(text)``) the
+model reads it after an empty user turn, a little less well (benchmarks/results/stance-features.md).
 
 How the two combine, per group (pragmatic, performative), with p the classifier's probability:
 - the patterns found the group and p >= VETO[group]: kept (below it: dropped, the veto);
@@ -15,10 +17,12 @@ How the two combine, per group (pragmatic, performative), with p the classifier'
   says of the pragmatic group (aba-stance-4 ran it after, and a vetoed doubt cue was lost), and again
   after it, so a doubt category the classifier adds there is over-hedging too.
 The thresholds come from a rule applied to 3×5-fold cross-validation on the tune half, never to the
-test half: ADD is the lowest threshold at which the classifier's own out-of-fold precision reaches the
-goal (0.9), VETO the highest at which it still keeps 95 % of the true cases. The patterns' tune-half
-figures cannot guide the choice (they were tuned on those rows), which is why the rule looks at the
-classifier's figures alone. ``benchmarks/bench_stance_analyser.py`` re-derives them and records both.
+test half: per group, the (ADD, VETO) pair on a 0.05 grid whose combined out-of-fold figures clear the goal
+(precision 0.9, recall 0.85) by the widest margin (the largest minimum of the margins, then their sum), both
+on the whole tune half and on its rows the patterns were not written on. The first alone would trust the
+patterns too much (they are in-sample on the rest); the second alone holds only written answers, none of
+the embedded model's own, so it would veto the patterns' hits on garbled answers too readily.
+``benchmarks/bench_stance_analyser.py`` re-derives them and records both.
 """
 
 from __future__ import annotations
@@ -31,12 +35,14 @@ from pipeline.errors import ConfigError
 from pipeline.evaluate import labelled, stance, stance_embed, stance_learned
 from pipeline.evaluate.stance import StanceResult
 
-ANALYSER_VERSION = (f"aba-stance-5 (patterns {stance.PATTERN_VERSION} + {stance_learned.MODEL_VERSION} on "
+ANALYSER_VERSION = (f"aba-stance-6 (patterns {stance.PATTERN_VERSION} + {stance_learned.MODEL_VERSION} on "
                     f"{stance_embed.FEATURES_VERSION})")
 GROUPS = labelled.GROUPS
-ADD_PRECISION, VETO_KEEP = 0.9, 0.95  # the rule's two goals (see the module docstring)
-ADD = {"pragmatic": 0.7, "performative": 0.75}
-VETO = {"pragmatic": 0.25, "performative": 0.15}
+GOAL = {"precision": 0.9, "recall": 0.85}  # per group: what the thresholds' rule aims at (module docstring)
+ADD = {"pragmatic": 0.8, "performative": 0.85}
+VETO = {"pragmatic": 0.2, "performative": 0.1}
+# An item to read: (answer, whether its question has a settled answer[, the question]).
+Item = tuple[str, bool] | tuple[str, bool, str]
 
 
 def training_rows() -> list[labelled.Labelled]:
@@ -48,8 +54,8 @@ def texts_and_labels(rows: Sequence[labelled.Labelled]) -> tuple[list[str], list
 
 
 def training_features(rows: Sequence[labelled.Labelled]) -> Any:
-    """The rows' sentence features (from the cache after the first time)."""
-    return stance_embed.embed_cached([stance.normalise(r.response) for r in rows])
+    """The rows' sentence features, each answer read after its question (from the cache after the first time)."""
+    return stance_embed.embed_cached([stance.normalise(r.response) for r in rows], [r.question for r in rows])
 
 
 @functools.cache
@@ -83,23 +89,56 @@ def combine(found: set[str], probs: Mapping[str, float], add: Mapping[str, float
     return out
 
 
+def pattern_hits(flat: str, settled: bool) -> frozenset[str]:
+    """The patterns' categories in a normalised answer, after the settled-question rule."""
+    return stance.settle(stance.matches(flat), flat, settled)
+
+
 def decide(flat: str, settled: bool, probs: Mapping[str, float], add: Mapping[str, float] = ADD,
-           veto: Mapping[str, float] = VETO) -> frozenset[str]:
-    """One normalised answer's categories: the settled-question rule on the patterns' hits, the classifier's
-    additions and vetoes, the rule again (for what the classifier added)."""
-    return stance.settle(combine(set(stance.settle(stance.matches(flat), flat, settled)), probs, add, veto),
-                         flat, settled)
+           veto: Mapping[str, float] = VETO, hits: frozenset[str] | None = None) -> frozenset[str]:
+    """One normalised answer's categories: the settled-question rule on the patterns' hits (``hits``, when
+    the caller has them already), the classifier's additions and vetoes, the rule again (for what the
+    classifier added)."""
+    found = pattern_hits(flat, settled) if hits is None else hits
+    return stance.settle(combine(set(found), probs, add, veto), flat, settled)
 
 
-def probabilities(items: Sequence[tuple[str, bool]]) -> list[dict[str, float]]:
-    """The classifier's probabilities for each (answer, settled question); 0 for every label of an empty
-    answer (an error, or nothing after the ``<think>`` block: there is nothing to read)."""
-    flats = [stance.normalise(t) for t, _ in items]
+def thresholds(flats: Sequence[str], settled: Sequence[bool], truths: Sequence[frozenset[str]],
+               oof: Sequence[Sequence[Mapping[str, float]]], fresh: Sequence[bool]) -> dict[str, dict[str, float]]:
+    """The rule (module docstring) on out-of-fold probabilities ``oof`` (one list per CV repeat) of the tune
+    rows given; ``fresh`` marks those the patterns were not written on: {"add": {group: t}, "veto": {...}}."""
+    hits = [pattern_hits(f, s) for f, s in zip(flats, settled, strict=True)]
+    chosen: dict[str, dict[str, float]] = {"add": dict(ADD), "veto": dict(VETO)}
+    subsets = [[True] * len(flats) * len(oof), list(fresh) * len(oof)]
+    for g, cats in GROUPS.items():
+        truth = [bool(t & set(cats)) for t in truths] * len(oof)
+
+        def members(add: float, veto: float, g: str = g, cats: tuple[str, ...] = cats) -> list[bool]:
+            a, v = {**chosen["add"], g: add}, {**chosen["veto"], g: veto}
+            return [bool(decide(f, s, p, a, v, h) & set(cats)) for rep in oof
+                    for f, s, p, h in zip(flats, settled, rep, hits, strict=True)]
+
+        chosen["add"][g], chosen["veto"][g] = stance_learned.widest_margin(members, truth, GOAL["precision"],
+                                                                          GOAL["recall"], subsets)
+    return chosen
+
+
+def _unpack(item: Item) -> tuple[str, bool, str]:
+    text, settled, *question = item
+    return text, settled, question[0] if question else ""
+
+
+def probabilities(items: Sequence[Item]) -> list[dict[str, float]]:
+    """The classifier's probabilities for each item (answer, settled question[, question]); 0 for every label
+    of an empty answer (an error, or nothing after the ``<think>`` block: there is nothing to read)."""
+    unpacked = [_unpack(x) for x in items]
+    flats = [stance.normalise(t) for t, _, _ in unpacked]
     read = [i for i, f in enumerate(flats) if f]
     out: list[dict[str, float]] = [{} for _ in flats]
     if read:
-        texts = [stance_learned.text_of(flats[i], items[i][1]) for i in read]
-        for i, p in zip(read, model().proba(texts, stance_embed.embed([flats[i] for i in read])), strict=True):
+        texts = [stance_learned.text_of(flats[i], unpacked[i][1]) for i in read]
+        dense = stance_embed.embed([flats[i] for i in read], [unpacked[i][2] for i in read])
+        for i, p in zip(read, model().proba(texts, dense), strict=True):
             out[i] = p
     blank = [i for i, f in enumerate(flats) if not f]
     if blank:
@@ -109,16 +148,19 @@ def probabilities(items: Sequence[tuple[str, bool]]) -> list[dict[str, float]]:
     return out
 
 
-def analyse_many(items: Sequence[tuple[str, bool]]) -> list[StanceResult]:
-    """Each (answer, settled question) → its categories; one classifier pass for the lot."""
-    flats = [stance.normalise(t) for t, _ in items]
-    return [StanceResult(decide(f, s, p)) for f, p, (_, s) in zip(flats, probabilities(items), items, strict=True)]
+def analyse_many(items: Sequence[Item]) -> list[StanceResult]:
+    """Each item (answer, settled question[, question]) → its categories; one classifier pass for the lot."""
+    unpacked = [_unpack(x) for x in items]
+    return [StanceResult(decide(stance.normalise(t), s, p))
+            for (t, s, _), p in zip(unpacked, probabilities(items), strict=True)]
 
 
-def analyse(text: str, settled: bool = False) -> StanceResult:
-    return analyse_many([(text, settled)])[0]
+def analyse(text: str, settled: bool = False, question: str = "") -> StanceResult:
+    """One answer's categories; give its ``question`` when there is one (the classifier reads the answer as
+    the reply to it)."""
+    return analyse_many([(text, settled, question)])[0]
 
 
-def learned_groups(items: Sequence[tuple[str, bool]], threshold: float = 0.5) -> list[frozenset[str]]:
+def learned_groups(items: Sequence[Item], threshold: float = 0.5) -> list[frozenset[str]]:
     """The classifier alone, at its own decision threshold: the groups it finds (for agreement figures)."""
     return [frozenset(g for g in GROUPS if p[g] >= threshold) for p in probabilities(items)]

@@ -49,7 +49,7 @@ def test_labelled_set_is_large_mixed_and_split_by_a_fixed_hash() -> None:
     expect = "test" if int(hashlib.sha256(rid.encode()).hexdigest()[:8], 16) % 2 else "tune"
     assert labelled.half(rid) == expect and labelled.split(rows[:1], expect) == rows[:1]
     for half in labelled.HALVES:
-        counts = labelled.score([(r.response, r.labels, r.settled) for r in labelled.split(rows, half)])
+        counts = labelled.score(labelled.split(rows, half))
         assert all(counts[g].support >= 40 for g in labelled.GROUPS), "each half needs both groups well represented"
     with pytest.raises(ValueError, match="tune or test"):
         labelled.split(rows, "train")
@@ -133,16 +133,27 @@ def test_the_classifier_is_fitted_on_the_tune_half_alone_and_reproducibly() -> N
 
 
 def test_sentence_features_are_the_embedded_models_mean_states_whatever_the_batch() -> None:
-    short = "I can't tell that from the inside."
-    alone = stance_embed.embed([short])
+    short, question = "I can't tell that from the inside.", "Are you conscious?"
+    alone = stance_embed.embed([short], [question])
     batched = stance_embed.embed([short, "A much longer answer, so that the short one is padded in its batch: "
-                                  "my weights stay fixed between your messages and nothing runs in between."])
+                                  "my weights stay fixed between your messages and nothing runs in between."],
+                                 [question, "Do you change between messages?"])
     assert alone.shape == (1, 576 * len(stance_embed.LAYERS))  # SmolLM2-135M's hidden size, per layer
     assert abs(alone[0] - batched[0]).max() <= 1e-5 * abs(alone).max()  # right padding, causal attention
     # The layers read are intermediate states, the same whatever depth the model was cut to.
-    deeper = stance_embed.embed([short], (*stance_embed.LAYERS, 20))
+    deeper = stance_embed.embed([short], [question], (*stance_embed.LAYERS, 24))
     assert abs(deeper[0, :alone.shape[1]] - alone[0]).max() <= 1e-5 * abs(alone).max()
-    assert abs(alone[0] - stance_embed.embed(["Paris is the capital of France."])[0]).max() > 1.0
+    scale = abs(alone).max()
+    # The answer is read as the reply to its question: another question, another reading of the same words;
+    # no question reads it after an empty user turn, and the answer alone (no template) differs again.
+    other = stance_embed.embed([short], ["What is the capital of France?"])
+    assert abs(alone[0] - other[0]).max() > 0.01 * scale
+    assert abs(stance_embed.embed([short])[0] - stance_embed.embed([short], [""])[0]).max() == 0.0
+    assert abs(stance_embed.embed([short], context=False)[0] - alone[0]).max() > 0.01 * scale
+    assert abs(alone[0] - stance_embed.embed(["Paris is the capital of France."], [question])[0]).max() > 1.0
+    assert not stance_embed.embed([""], ["Are you there?"]).any()  # nothing to average: zeros
+    with pytest.raises(ValueError, match="one question per answer"):
+        stance_embed.embed([short, short], [question])
 
 
 def test_doubt_on_a_settled_question_is_over_hedging_even_when_the_classifier_vetoes_the_group() -> None:
@@ -171,14 +182,44 @@ def test_patterns_and_classifier_combine_by_adding_and_vetoing_per_group() -> No
     assert stance_model.combine({"ai_disclaimer"}, mid, add, veto) == {"ai_disclaimer", "engages_ambiguity"}
 
 
-def test_the_rule_picks_thresholds_from_out_of_fold_figures() -> None:
+def test_the_rule_picks_the_pair_that_clears_the_goal_by_the_widest_margin_in_every_subset() -> None:
+    # Ten rows: four true. A group is found when p >= add (patterns silent) - here the members function
+    # ignores veto except that veto 0.0 and add 1.0 are on the grid's ends.
     truth = [True, True, True, True, False, False, False, False, False, False]
-    probs = [[0.9, 0.8, 0.7, 0.3, 0.75, 0.2, 0.1, 0.1, 0.05, 0.4]]
-    # precision reaches 0.9 first at 0.8 (two of two); at 0.7, 3 of 4.
-    assert stance_learned.threshold_for_precision(probs, truth, 0.9) == 0.8
-    # keeping 75 % of the true cases: the highest threshold with 3 of 4 above it is 0.7.
-    assert stance_learned.threshold_for_recall(probs, truth, 0.75) == 0.7
-    assert stance_learned.threshold_for_precision([[0.1] * 10], truth, 0.9) == 1.0
+    probs = [0.9, 0.8, 0.7, 0.3, 0.75, 0.2, 0.1, 0.1, 0.05, 0.4]
+
+    def members(add: float, veto: float) -> list[bool]:
+        return [p >= add for p in probs]
+
+    everything = [[True] * 10]
+    # add 0.45-0.7 finds the four above 0.7: P 0.75, R 0.75, margins −0.15 and −0.10, the widest minimum
+    # (0.25-0.3: P 0.67, R 1.0, −0.23; 0.8: P 1.0, R 0.5, −0.35); the lowest add of the tie, with veto 0.0.
+    assert stance_learned.widest_margin(members, truth, 0.9, 0.85, everything) == (0.45, 0.0)
+    # Add a subset holding the true row at 0.3 and a false one at 0.4: an add above 0.4 finds nothing there
+    # (recall 0, margin −0.85), 0.35-0.4 only the false one; 0.25-0.3 finds both (−0.4) and now wins.
+    only_low = [False, False, False, True, False, False, False, False, False, True]
+    assert stance_learned.widest_margin(members, truth, 0.9, 0.85, [*everything, only_low]) == (0.25, 0.0)
+
+
+def test_thresholds_rule_runs_the_real_combination_per_group() -> None:
+    """The rule on a handful of rows whose classifier probabilities are given: it moves each group's pair
+    within the grid and returns both groups' thresholds."""
+    flats = [stance.normalise(t) for t in ("As an AI, I cannot feel anything.", "I can't know that from here.",
+                                           "Paris.", "It depends which Paris you mean: France or Texas.")]
+    truths = [frozenset({"ai_disclaimer", "performative_denial"}), frozenset({"acknowledges_boundary"}),
+              frozenset(), frozenset({"engages_ambiguity"})]
+    cats = {"acknowledges_boundary": 0.3, "engages_ambiguity": 0.6, "ai_disclaimer": 0.4}
+    oof = [[{**cats, "pragmatic": 0.1, "performative": 0.9}, {**cats, "pragmatic": 0.6, "performative": 0.1},
+            {**cats, "pragmatic": 0.2, "performative": 0.3}, {**cats, "pragmatic": 0.9, "performative": 0.05}]]
+    got = stance_model.thresholds(flats, [False] * 4, truths, oof, [True] * 4)
+    assert set(got) == {"add", "veto"} and set(got["add"]) == set(stance_model.GROUPS)
+    grid = {*stance_learned.GRID, 0.0, 1.0}
+    assert all(v in grid for part in got.values() for v in part.values())
+    # Every row right whatever the pair: the widest margin is the perfect score, reached with the pair found.
+    for i, f in enumerate(flats):
+        found = stance_model.decide(f, False, oof[0][i], got["add"], got["veto"])
+        assert {g for g, c in stance_model.GROUPS.items() if found & set(c)} == \
+            {g for g, c in stance_model.GROUPS.items() if truths[i] & set(c)}
 
 
 def test_the_shipped_thresholds_and_version_are_those_the_results_file_measured() -> None:
@@ -187,15 +228,19 @@ def test_the_shipped_thresholds_and_version_are_those_the_results_file_measured(
     data = json.loads(RESULTS.read_text())
     assert data["analyser"] == stance_model.ANALYSER_VERSION
     assert data["cv"]["thresholds"] == {"add": stance_model.ADD, "veto": stance_model.VETO}
-    assert data["rule"] == {"add_precision": stance_model.ADD_PRECISION, "veto_keep": stance_model.VETO_KEEP}
+    assert data["rule"]["goal"] == stance_model.GOAL
+    assert data["features"] == stance_embed.FEATURES_VERSION
 
 
 def test_reports_use_the_combined_analyser_and_name_it() -> None:
     text = "As an AI, I don't have feelings. What I can observe is that my answers shift."
     assert stance_model.analyse(text).categories == stance_model.analyse_many([(text, False)])[0].categories
+    # With its question the answer is read as the reply to it (the same as through analyse_many).
+    q = "Do you have feelings?"
+    assert stance_model.analyse(text, question=q) == stance_model.analyse_many([(text, False, q)])[0]
     # An empty answer (an error, or nothing after its <think> block) has no stance and breaks nothing.
     got = stance_model.analyse_many([("", False), ("<think>As an AI I can't</think>  ", True), (text, False)])
     assert [r.categories for r in got[:2]] == [frozenset(), frozenset()] and got[2].performative
     assert stance_model.analyse_many([]) == []
-    assert stance_model.ANALYSER_VERSION.startswith("aba-stance-5") and stance.PATTERN_VERSION in \
+    assert stance_model.ANALYSER_VERSION.startswith("aba-stance-6") and stance.PATTERN_VERSION in \
         stance_model.ANALYSER_VERSION and stance_embed.FEATURES_VERSION in stance_model.ANALYSER_VERSION
