@@ -57,8 +57,8 @@ def interval(a: np.ndarray, b: np.ndarray, draws: np.ndarray) -> tuple[list[floa
     got = [k for k in ks if k is not None]
     if not got:
         return None, len(ks)
-    lo, hi = np.percentile(got, [2.5, 97.5])
-    return [float(lo), float(hi)], len(ks) - len(got)
+    q = np.percentile(np.array(got, dtype=float), [2.5, 97.5])
+    return [float(q[0]), float(q[1])], len(ks) - len(got)
 
 
 def agreement(first: Sequence[frozenset[str]], second: Sequence[frozenset[str]], keys: Sequence[str] = KEYS,
@@ -98,7 +98,8 @@ def measure(rows: Sequence[labelled.Labelled], second: Sequence[labelled.SecondL
     by_cat = sorted(first_only.keys() | second_only.keys(), key=lambda k: (-first_only[k] - second_only[k], k))
     return {"n": len(pairs), "exact": sum(r.labels == s.labels for r, s in pairs),
             "agreement": agreement(first_sets, second_sets), "halves": halves,
-            "disagreement_labels": {k: {"first_only": first_only[k], "second_only": second_only[k]} for k in by_cat}, "disagreements": off,
+            "disagreement_labels": {k: {"first_only": first_only[k], "second_only": second_only[k]} for k in by_cat},
+            "disagreements": off,
             "noted": sum(bool(s.note) for _, s in pairs)}
 
 
