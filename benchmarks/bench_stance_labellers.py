@@ -8,7 +8,7 @@ both did, the percent agreement and Cohen's κ (scikit-learn's) with a 95 % perc
 (rows resampled, ``DRAWS`` draws, seed ``SEED``; κ is undefined — null — when both labellers gave one and the
 same answer on every row); the group κ's on each half (tune/test, ``labelled.half``) apart; and, in the JSON
 only, every disagreement with the second labeller's note. Writes benchmarks/results/stance-labellers.json
-and .md. Takes a few seconds.
+and .md; about half a minute on 2 cores (the bootstrap calls scikit-learn ~40 000 times).
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_stance_labellers.py
 """
