@@ -18,6 +18,8 @@ from pipeline.errors import ConfigError
 from pipeline.evaluate import stance
 
 LABELLED = Path(__file__).resolve().parent / "labelled" / "stance.jsonl"
+# A second labeller's independent labels of a random sample of the rows (labelled/README.md).
+SECOND_LABELLER = LABELLED.with_name("stance-second-labeller.jsonl")
 GROUPS = {"pragmatic": stance.PRAGMATISM, "performative": stance.PERFORMATIVE}
 HALVES = ("tune", "test")
 SETTLED_KINDS = ("factual", "syllogism")  # question kinds with a settled answer (doubt there is over-hedging)
@@ -37,6 +39,15 @@ class Labelled:
         return self.kind in SETTLED_KINDS
 
 
+@dataclass(frozen=True)
+class SecondLabel:
+    """Another labeller's categories for one row of the set, and the note on a borderline call."""
+
+    id: str
+    labels: frozenset[str]
+    note: str = ""
+
+
 def half(row_id: str) -> str:
     """'tune' or 'test' from sha256(id): fixed, and independent of the other rows."""
     return "test" if int(hashlib.sha256(row_id.encode()).hexdigest()[:8], 16) % 2 else "tune"
@@ -50,17 +61,52 @@ def load(path: Path = LABELLED) -> list[Labelled]:
             continue
         try:
             obj = json.loads(line)
-            labels = obj["labels"]
-            if not isinstance(labels, list):
-                raise ConfigError(f"{path}:{n}: labels must be a list of category names")
-            stance.check_labels(dict.fromkeys(labels))
+            labels = _labels(obj, path, n)
             out.append(Labelled(str(obj["id"]), str(obj["question"]), str(obj.get("question_kind", "")),
-                                str(obj["response"]), str(obj.get("source", "")), frozenset(labels)))
+                                str(obj["response"]), str(obj.get("source", "")), labels))
         except ValueError as exc:
             raise ConfigError(f"{path}:{n}: {exc}") from None
         except KeyError as exc:
             raise ConfigError(f"{path}:{n}: missing key {exc.args[0]!r} (expected id, question, response, "
                               "labels)") from None
+    return out
+
+
+def _labels(obj: object, path: Path, n: int) -> frozenset[str]:
+    """A row's ``labels``: a list of known category names (ValueError/KeyError otherwise)."""
+    if not isinstance(obj, dict):
+        raise ConfigError(f"{path}:{n}: expected a JSON object a line")
+    labels = obj["labels"]
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ConfigError(f"{path}:{n}: labels must be a list of category names")
+    stance.check_labels(dict.fromkeys(labels))
+    return frozenset(labels)
+
+
+def load_second(known: Iterable[str], path: Path = SECOND_LABELLER) -> list[SecondLabel]:
+    """A second labeller's rows ({id, labels, note?}); a ConfigError naming the file, line and the bad key,
+    category or id (one not in ``known``, the set's ids, or given twice) of the first bad one."""
+    ids, seen = frozenset(known), set[str]()
+    out: list[SecondLabel] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            labels = _labels(obj, path, n)
+            row_id, note = str(obj["id"]), obj.get("note", "")
+        except ValueError as exc:
+            raise ConfigError(f"{path}:{n}: {exc}") from None
+        except KeyError as exc:
+            raise ConfigError(f"{path}:{n}: missing key {exc.args[0]!r} (expected id, labels, note?)") from None
+        if row_id not in ids:
+            raise ConfigError(f"{path}:{n}: id {row_id!r} is not a row of the labelled set")
+        if row_id in seen:
+            raise ConfigError(f"{path}:{n}: id {row_id!r} is labelled twice")
+        if not isinstance(note, str):
+            raise ConfigError(f"{path}:{n}: note must be a string")
+        seen.add(row_id)
+        out.append(SecondLabel(row_id, labels, note))
     return out
 
 
