@@ -10,6 +10,7 @@ stdlib-only around llama_cpp, so the per-token path is a dict, a json.dumps and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hmac
 import json
 import os
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -126,7 +128,8 @@ class ChatHandler(BaseHTTPRequestHandler):
         self.close_connection = True
         cid = f"chatcmpl-{uuid.uuid4().hex[:12]}"
         text: list[str] = []
-        gen = llm.create_chat_completion(messages=messages, stream=True, **kwargs)
+        with _prompt_of(llm) as prompt:
+            gen = llm.create_chat_completion(messages=messages, stream=True, **kwargs)
         try:
             for chunk in gen:
                 chunk["id"], chunk["model"] = cid, self.server.label
@@ -137,12 +140,14 @@ class ChatHandler(BaseHTTPRequestHandler):
                 self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
                 self.wfile.flush()
             if usage:
-                # Counted by re-tokenising the answer: exact for ordinary text, and free of a
-                # per-token hook that would slow the decode loop.
+                # The answer's tokens are counted by re-tokenising it: exact for ordinary text, and free
+                # of a per-token hook that would slow the decode loop. The prompt's are the ones the
+                # chat template produced, as a whole (non-streamed) completion reports them.
                 n = len(llm.tokenize("".join(text).encode("utf-8"), add_bos=False, special=True))
                 tail = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()),
                         "model": self.server.label, "choices": [],
-                        "usage": {"completion_tokens": n, "prompt_tokens": None, "total_tokens": None,
+                        "usage": {"completion_tokens": n, "prompt_tokens": len(prompt),
+                                  "total_tokens": len(prompt) + n,
                                   "prompt_tokens_details": {"cached_tokens": _common_prefix(
                                       cached_before, llm.input_ids[: llm.n_tokens])}}}
                 self.wfile.write(b"data: " + json.dumps(tail).encode() + b"\n\n")
@@ -152,6 +157,28 @@ class ChatHandler(BaseHTTPRequestHandler):
             pass  # the client stopped the answer: stop generating
         finally:
             gen.close()
+
+
+@contextlib.contextmanager
+def _prompt_of(llm: Any) -> Iterator[list[int]]:
+    """The token ids of the prompt a chat completion started inside the block evaluates: llama-cpp-python's
+    chat handler applies the template and hands them to ``create_completion`` before it returns (the
+    stream itself is lazy), so a wrapper on this instance sees them. Generation is serialised by the
+    server's lock, so the wrapper never sees another request's prompt."""
+    seen: list[int] = []
+    real = llm.create_completion
+
+    def capture(*args: Any, **kwargs: Any) -> Any:
+        prompt = kwargs.get("prompt", args[0] if args else [])
+        seen[:] = prompt if isinstance(prompt, list) else llm.tokenize(
+            prompt.encode("utf-8") if isinstance(prompt, str) else prompt, special=True)
+        return real(*args, **kwargs)
+
+    llm.create_completion = capture
+    try:
+        yield seen
+    finally:
+        del llm.create_completion  # the instance attribute: the class's method shows through again
 
 
 def _common_prefix(before: list[int], after: Any) -> int:

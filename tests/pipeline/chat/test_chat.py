@@ -399,6 +399,18 @@ def test_whole_answer_without_streaming(served: ModelProcess) -> None:
         out = json.loads(resp.read())
     assert out["model"] == "embedded" and out["choices"][0]["message"]["content"]
     assert out["usage"]["completion_tokens"] <= 8
+    # A streamed answer to the same messages reports the same prompt, counted as the template made it, and
+    # a total that adds up (OpenAI's usage chunk: every count an integer).
+    stream = ChatStream(ep, [{"role": "user", "content": "Say hi."}], GREEDY)
+    list(stream)
+    assert stream.stats.prompt_tokens == out["usage"]["prompt_tokens"] > 5
+    # And the wrapper that saw the prompt is gone: a whole answer afterwards counts its own prompt.
+    req2 = urllib.request.Request(ep.base_url + "/chat/completions", method="POST", data=json.dumps({
+        "messages": [{"role": "user", "content": "Say hi to everyone in the room, please."}], "max_tokens": 4,
+        "temperature": 0}).encode(), headers={"Authorization": f"Bearer {ep.api_key}",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(req2, timeout=60) as resp:
+        assert json.loads(resp.read())["usage"]["prompt_tokens"] > out["usage"]["prompt_tokens"]
 
 
 def test_a_server_that_refuses_stream_options_is_asked_again_without() -> None:
