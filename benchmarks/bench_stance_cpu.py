@@ -5,7 +5,7 @@ Each seed runs the real preset (`aba run --preset stance-cpu` with dpo.seed = ev
 then its chained eval of the embedded model against the run's `best` on `builtin:stance-test`) in its own
 runs dir under --work, recording wall times and the load average while it ran. Finished seeds are kept
 and not rerun, so the script resumes after an interruption and re-analysing costs nothing. The analysis
-reads each eval's answers with the current stance patterns (pipeline.evaluate.rebuild), resamples
+reads each eval's answers with the current stance analyser (pipeline.evaluate.rebuild), resamples
 questions for the intervals (pipeline.evaluate.clusters) and writes benchmarks/results/stance-cpu.json
 and .md.
 
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.atomic import atomic_write_json
+from pipeline.evaluate.report_md import analyser_of
 from pipeline.runs.events import iter_events
 from pipeline.runs.layout import EVAL_REPORT_JSON, EVENTS_FILE
 from pipeline.runs.vocabulary import EventType
@@ -131,7 +132,7 @@ METRICS = ("self_pragmatism", "self_performative", "performative", "ai_disclaime
 
 
 def _rebuilt(rec: dict[str, Any]) -> dict[str, Any]:
-    """The seed's eval report, re-read with the current patterns and intervals (no model is loaded)."""
+    """The seed's eval report, re-read with the current analyser and intervals (no model is loaded)."""
     from pipeline.atomic import read_json_object
     from pipeline.evaluate.rebuild import rebuild
 
@@ -171,7 +172,7 @@ def analyse(records: list[dict[str, Any]]) -> dict[str, Any]:
         cmp = rep["comparisons"][after]
         seeds[str(rec["seed"])] = {
             "dpo_run": rec["dpo_run"], "eval_run": rec["eval_run"], "dpo_s": rec["dpo_s"], "eval_s": rec["eval_s"],
-            "started": rec["started"], "load": rec["load"], "patterns": rep["patterns"], "note": rec.get("note"),
+            "started": rec["started"], "load": rec["load"], "analyser": analyser_of(rep), "note": rec.get("note"),
             "before": {k: pb["metrics"][k] for k in METRICS}, "after": {k: pa["metrics"][k] for k in METRICS},
             "change": {k: cmp["deltas"][k] for k in METRICS}, "moved_as_intended": cmp["moved_as_intended"],
             "red_flags": cmp["red_flags"], "criteria": rep["criteria"][after],

@@ -22,7 +22,7 @@ from aba_tui.errors import guarded
 from aba_tui.panes.footer import KeyFooter
 from aba_tui.screens.runs_dir import RunsDirScreen
 from pipeline.evaluate.report import list_reports, markdown
-from pipeline.evaluate.report_md import criterion_row
+from pipeline.evaluate.report_md import analyser_of, criterion_row
 
 CRITERIA_COLUMNS = ("model", "seed", "criterion", "verdict", "value [95 % CI]", "n / note")
 
@@ -52,7 +52,7 @@ def _summary(report: dict[str, Any]) -> tuple[str, str, str, str, str, str]:
     moved = ", ".join(f"{k}: {'yes' if c.get('moved_as_intended') else 'no'}" for k, c in cmps.items()) or "-"
     flags = sum(len(c.get("red_flags", [])) for c in cmps.values())
     judge = judge_flag(report).split(":")[0] or "-"
-    return models, moved, str(flags), _passes(report), judge, report.get("patterns", "?")
+    return models, moved, str(flags), _passes(report), judge, analyser_of(report).split(" ")[0]
 
 
 class EvalScreen(RunsDirScreen):
@@ -90,7 +90,7 @@ class EvalScreen(RunsDirScreen):
         self.query_one("#ev-scroll").border_title = "Report"
         self.query_one("#ev-criteria").border_title = "Success criteria (seeds 003, 000)"
         table = self.query_one("#ev-runs", DataTable)
-        for col in ("run", "models", "moved as intended", "red flags", "criteria passed", "judge", "patterns"):
+        for col in ("run", "models", "moved as intended", "red flags", "criteria passed", "judge", "analyser"):
             table.add_column(col, key=col)
         crit = self.query_one("#ev-criteria", DataTable)
         for col in CRITERIA_COLUMNS:

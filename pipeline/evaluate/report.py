@@ -180,7 +180,8 @@ def build(models: Sequence[Mapping[str, str]], rows: Sequence[Mapping[str, Any]]
     """The whole report: per model, each model against the baseline, and the criteria (with ``extra``:
     the battery, the judge's dimensions and reliability, the tournament)."""
     per = {m["label"]: summarise([r for r in rows if r.get("model") == m["label"]], questions) for m in models}
-    report: dict[str, Any] = {"version": 2, "patterns": stance_model.ANALYSER_VERSION, "models": list(models),
+    report: dict[str, Any] = {"version": 3, "analyser": stance_model.ANALYSER_VERSION,
+                              "patterns": stance.PATTERN_VERSION, "models": list(models),
                               "baseline": baseline, "per_model": per, "comparisons": {},
                               "worst": {m["label"]: worst([r for r in rows if r.get("model") == m["label"]],
                                                           questions) for m in models}}

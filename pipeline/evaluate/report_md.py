@@ -80,10 +80,15 @@ def reliability_md(rel: Mapping[str, Any] | None) -> list[str]:
     return [*out, ""]
 
 
+def analyser_of(report: Mapping[str, Any]) -> str:
+    """The stance analyser a report was read with (reports before version 3 kept it under ``patterns``)."""
+    return str(report.get("analyser") or report.get("patterns") or "?")
+
+
 def render(report: Mapping[str, Any]) -> str:
     labels = [m["label"] for m in report["models"]]
     per = report["per_model"]
-    lines = ["# Evaluation report", "", f"Stance patterns: `{report['patterns']}`. Baseline: "
+    lines = ["# Evaluation report", "", f"Stance analyser: `{analyser_of(report)}`. Baseline: "
              f"`{report.get('baseline') or 'none'}`. Cells: share [95 % interval] (questions × samples); "
              "the interval resamples questions, not answers.", ""]
     flag = ((report.get("judge") or {}).get("reliability") or {}).get("flag")

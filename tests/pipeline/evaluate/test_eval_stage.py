@@ -349,6 +349,6 @@ def test_rebuild_rereads_stored_answers_without_a_model(tmp_path: Path) -> None:
     (ctx.run_dir / "run.toml").write_text(ctx.cfg.to_toml())
     assert rebuild_main([str(ctx.run_dir)]) == 0
     rep = json.loads((ctx.run_dir / EVAL_REPORT_JSON).read_text())
-    assert [m["label"] for m in rep["models"]] == ["base", "tuned"] and rep["patterns"].startswith("aba-stance-")
+    assert [m["label"] for m in rep["models"]] == ["base", "tuned"] and rep["analyser"].startswith("aba-stance-")
     assert rep["comparisons"]["tuned"]["moved_as_intended"]
     assert rebuild_main([str(tmp_path / "nope")]) == 1
