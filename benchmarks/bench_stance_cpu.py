@@ -78,6 +78,18 @@ def _wait(runs: Path, run_id: str, timeout: float = 6 * 3600) -> str:
     return wait_for(RunStore(runs), run_id, set(TERMINAL) | {"lost"}, timeout=timeout)
 
 
+def _stage_times(runs: Path, dpo: str, ev: str) -> dict[str, float | None]:
+    """Each stage's own time from its run status (started → ended): `aba run --wait` waits for the whole
+    chain, so the wall clock around it cannot tell the DPO from its chained eval."""
+    from pipeline.runs.status import read_status_raw
+
+    out: dict[str, float | None] = {}
+    for key, run_id in (("dpo_s", dpo), ("eval_s", ev)):
+        st = read_status_raw(runs / run_id)
+        out[key] = round(st.ended_at - st.started_at, 1) if st.started_at and st.ended_at else None
+    return out
+
+
 def run_seed(work: Path, seed: int) -> dict[str, Any]:
     """One seed of the preset, or the record of an earlier complete one."""
     state_file = work / f"seed-{seed}.json"
@@ -92,14 +104,13 @@ def run_seed(work: Path, seed: int) -> dict[str, Any]:
     seeds = work / f"seed-{seed}.toml"  # --set reaches only the first stage; a config file reaches the chain
     seeds.write_text(f"[dpo]\nseed = {seed}\n\n[eval]\nseed = {seed}\n")
     dpo = _aba(runs, "--preset", "stance-cpu", "--config", str(seeds), "--wait")
-    t1 = time.time()
     ev = _chained_eval(runs, dpo)
     state = _wait(runs, ev)
     t2 = time.time()
     if state != "succeeded":
         raise RuntimeError(f"seed {seed}: eval run {ev} ended {state}")
-    rec = {"seed": seed, "runs_dir": str(runs), "dpo_run": dpo, "eval_run": ev, "dpo_s": round(t1 - t0, 1),
-           "eval_s": round(t2 - t1, 1), "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t0)),
+    rec = {"seed": seed, "runs_dir": str(runs), "dpo_run": dpo, "eval_run": ev, **_stage_times(runs, dpo, ev),
+           "wall_s": round(t2 - t0, 1), "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t0)),
            "load": load.stop(), "cpus": os.cpu_count()}
     atomic_write_json(state_file, rec)
     return rec
@@ -121,7 +132,7 @@ def main() -> None:
             continue
         print(f"seed {seed}: running stance-cpu (load {os.getloadavg()[0]:.1f})", flush=True)
         rec = run_seed(args.work, seed)
-        print(f"seed {seed}: DPO {rec['dpo_s']:.0f} s, eval {rec['eval_s']:.0f} s, load mean "
+        print(f"seed {seed}: DPO {rec['dpo_s'] or 0:.0f} s, eval {rec['eval_s'] or 0:.0f} s, load mean "
               f"{rec['load']['mean']:.1f}", flush=True)
         records.append(rec)
     write_results(records, RESULTS)
@@ -171,7 +182,8 @@ def analyse(records: list[dict[str, Any]]) -> dict[str, Any]:
         pb, pa = rep["per_model"][base], rep["per_model"][after]
         cmp = rep["comparisons"][after]
         seeds[str(rec["seed"])] = {
-            "dpo_run": rec["dpo_run"], "eval_run": rec["eval_run"], "dpo_s": rec["dpo_s"], "eval_s": rec["eval_s"],
+            "dpo_run": rec["dpo_run"], "eval_run": rec["eval_run"],
+            **_stage_times(Path(rec["runs_dir"]), rec["dpo_run"], rec["eval_run"]),
             "started": rec["started"], "load": rec["load"], "analyser": analyser_of(rep), "note": rec.get("note"),
             "before": {k: pb["metrics"][k] for k in METRICS}, "after": {k: pa["metrics"][k] for k in METRICS},
             "change": {k: cmp["deltas"][k] for k in METRICS}, "moved_as_intended": cmp["moved_as_intended"],
@@ -228,7 +240,8 @@ def render(data: dict[str, Any]) -> str:
         lines.append(f"| {row[0]['text']} | " + " | ".join(cells) + " |")
     lines += ["", "| seed | DPO | eval | load average (mean / max) | judge |", "|---|---|---|---|---|"]
     for s, v in seeds.items():
-        lines.append(f"| {s} | {v['dpo_s'] / 60:.1f} min | {v['eval_s'] / 60:.1f} min | {v['load']['mean']:.1f} / "
+        dpo, ev = (f"{x / 60:.1f} min" if x is not None else "–" for x in (v["dpo_s"], v["eval_s"]))
+        lines.append(f"| {s} | {dpo} | {ev} | {v['load']['mean']:.1f} / "
                      f"{v['load']['max']:.1f} | {v['judge']['id']}: {v['judge']['flag'] or 'signal'} |")
     notes = [f"- seed {s}: {v['note']}" for s, v in seeds.items() if v.get("note")]
     lines += ["", *notes] if notes else []
