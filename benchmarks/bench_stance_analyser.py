@@ -119,8 +119,9 @@ def cross_validated(rows: list[labelled.Labelled], written_on: frozenset[str]) -
 
 
 def test_half(rows: list[labelled.Labelled], old: frozenset[str]) -> dict[str, Any]:
-    """Scored once: the patterns, the classifier alone (groups, at p >= 0.5), the combination; κ between the
-    patterns and the classifier per group. The same figures for the rows not in ``old`` under ``new``."""
+    """Scored once: the patterns, the classifier alone (groups, at p >= 0.5), the combination (also given the
+    answers without their questions); κ between the patterns and the classifier per group. The same figures
+    for the rows not in ``old`` under ``new``."""
     part = labelled.split(rows, "test")
     items = [(r.response, r.settled, r.question) for r in part]
     stance_model.probabilities(items[:1])  # the model loaded and the classifier fitted before the clock starts
@@ -130,6 +131,9 @@ def test_half(rows: list[labelled.Labelled], old: frozenset[str]) -> dict[str, A
     ms = (time.perf_counter() - t0) * 1000 / len(items)
     pats = [r.categories for r in labelled.patterns_only(items)]
     alone = [frozenset(g for g in stance_model.GROUPS if p[g] >= 0.5) for p in probs]
+    # The same analyser given the answers alone, as a caller without the questions would (no tuning follows).
+    bare = [stance_model.decide(stance.normalise(t), s, p) for (t, s, _), p in
+            zip(items, stance_model.probabilities([(t, s) for t, s, _ in items]), strict=True)]
 
     def figures(keep: list[bool]) -> dict[str, Any]:
         truths = [r.labels for r, k in zip(part, keep, strict=True) if k]
@@ -140,6 +144,8 @@ def test_half(rows: list[labelled.Labelled], old: frozenset[str]) -> dict[str, A
         return {"n": len(truths), "patterns": scored(truths, pat),
                 "learned": {g: v for g, v in scored(truths, as_cats).items() if g in stance_model.GROUPS},
                 "combined": scored(truths, [x for x, k in zip(comb, keep, strict=True) if k]),
+                "combined_without_question": {g: v for g, v in scored(
+                    truths, [x for x, k in zip(bare, keep, strict=True) if k]).items() if g in stance_model.GROUPS},
                 "kappa_patterns_learned": k}
 
     return {**figures([True] * len(part)), "new": figures([r.id not in old for r in part]), "ms_per_answer": ms}
@@ -188,6 +194,8 @@ def render(data: dict[str, Any]) -> str:
     for g in labelled.GROUPS:
         lines += _group_rows(f"{g} (n {test['combined'][g]['support']}, new {new['combined'][g]['support']})",
                              [("combined", test["combined"][g], new["combined"][g]),
+                              ("combined, without the question", test["combined_without_question"][g],
+                               new["combined_without_question"][g]),
                               ("classifier alone", test["learned"][g], new["learned"][g]),
                               ("patterns alone", test["patterns"][g], new["patterns"][g])])
     lines += ["", f"Goal on the test half, per group: recall ≥ {goal['recall']}, precision ≥ {goal['precision']}."]
