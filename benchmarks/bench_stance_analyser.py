@@ -98,21 +98,30 @@ def cross_validated(rows: list[labelled.Labelled], written_on: frozenset[str]) -
     not ``written_on``), and the combination (whose pattern half is in-sample on the ``written_on`` rows, out
     of sample on the others: the ``new`` figures)."""
     texts, labels = stance_model.texts_and_labels(rows)
-    oof = stance_learned.out_of_fold(texts, stance_model.training_features(rows), labels, stance_model.GROUPS,
-                                     FOLDS, REPEATS)
+    oof, oof_bare = stance_learned.out_of_fold(texts, stance_model.training_features(rows), labels,
+                                               stance_model.GROUPS, FOLDS, REPEATS,
+                                               also=[stance_model.training_features(rows, questions=False)])
     flats = [stance.normalise(r.response) for r in rows]
+    settled = [r.settled for r in rows]
     new = [r.id not in written_on for r in rows]
-    chosen = stance_model.thresholds(flats, [r.settled for r in rows], labels, oof, new)
+    chosen = stance_model.thresholds(flats, settled, labels, oof, new)
+    chosen_bare = stance_model.thresholds(flats, settled, labels, oof_bare, new)
     truths = labels * REPEATS
-    learned, combined = [], []  # the classifier alone marks a group by its first category
-    for rep in oof:
-        for i, p in enumerate(rep):
+    learned, combined, bare = [], [], []  # the classifier alone marks a group by its first category
+    for rep, rep_bare in zip(oof, oof_bare, strict=True):
+        for i, (p, pb) in enumerate(zip(rep, rep_bare, strict=True)):
             learned.append(frozenset(cats[0] for g, cats in stance_model.GROUPS.items() if p[g] >= 0.5))
-            combined.append(stance_model.decide(flats[i], rows[i].settled, p, chosen["add"], chosen["veto"]))
+            combined.append(stance_model.decide(flats[i], settled[i], p, chosen["add"], chosen["veto"]))
+            bare.append(stance_model.decide(flats[i], settled[i], pb, chosen_bare["add"], chosen_bare["veto"]))
     groups_only = {g: v for g, v in scored(truths, learned, REPEATS).items() if g in stance_model.GROUPS}
     return {"folds": FOLDS, "repeats": REPEATS, "seeds": list(range(REPEATS)), "thresholds": chosen,
+            "thresholds_without_question": chosen_bare,
             "module_thresholds": {"add": dict(stance_model.ADD), "veto": dict(stance_model.VETO)},
+            "module_thresholds_without_question": {"add": dict(stance_model.ADD_BARE),
+                                                   "veto": dict(stance_model.VETO_BARE)},
             "learned": groups_only, "combined": scored(truths, combined, REPEATS),
+            "combined_without_question": {g: v for g, v in scored(truths, bare, REPEATS).items()
+                                          if g in stance_model.GROUPS},
             "new_rows": sum(new), "combined_new": scored([t for t, n in zip(truths, new * REPEATS, strict=True) if n],
                                                          [c for c, n in zip(combined, new * REPEATS, strict=True) if n],
                                                          REPEATS)}
@@ -132,7 +141,7 @@ def test_half(rows: list[labelled.Labelled], old: frozenset[str]) -> dict[str, A
     pats = [r.categories for r in labelled.patterns_only(items)]
     alone = [frozenset(g for g in stance_model.GROUPS if p[g] >= 0.5) for p in probs]
     # The same analyser given the answers alone, as a caller without the questions would (no tuning follows).
-    bare = [stance_model.decide(stance.normalise(t), s, p) for (t, s, _), p in
+    bare = [stance_model.decide(stance.normalise(t), s, p, *stance_model.thresholds_for("")) for (t, s, _), p in
             zip(items, stance_model.probabilities([(t, s) for t, s, _ in items]), strict=True)]
 
     def figures(keep: list[bool]) -> dict[str, Any]:
@@ -209,16 +218,20 @@ def render(data: dict[str, Any]) -> str:
     for g in labelled.GROUPS:
         lines += _group_rows(g, [("combined", cv["combined"][g], cv["combined_new"][g]),
                                  ("patterns alone", data["tune_patterns"][g], data["tune_patterns_new"][g])])
-        m = cv["learned"][g]
-        lines.append(f"| {g} | classifier alone | {_pi(m, 'precision')} | {_pi(m, 'recall')} | | |")
-    th = cv["thresholds"]
+        for name, m in (("combined, without the question", cv["combined_without_question"][g]),
+                        ("classifier alone", cv["learned"][g])):
+            lines.append(f"| {g} | {name} | {_pi(m, 'precision')} | {_pi(m, 'recall')} | | |")
+    th, tb = cv["thresholds"], cv["thresholds_without_question"]
     rule = data["rule"]["goal"]
     lines += ["", "Patterns alone on the tune half: in-sample, except on the new rows.", "",
               "Thresholds from the rule on the tune half's CV (per group, the add/veto pair whose combined "
               f"out-of-fold figures clear precision {rule['precision']} and recall {rule['recall']} by the widest "
               f"margin on the whole tune half and on its {cv['new_rows']} new rows): "
               + ", ".join(f"{g} add {th['add'][g]}, veto {th['veto'][g]}" for g in labelled.GROUPS)
-              + f"; the module ships {cv['module_thresholds']}.", "",
+              + f"; the module ships {cv['module_thresholds']}. For answers given without their question (read "
+              "after an empty user turn, the same fold models): "
+              + ", ".join(f"{g} add {tb['add'][g]}, veto {tb['veto'][g]}" for g in labelled.GROUPS)
+              + f"; the module ships {cv['module_thresholds_without_question']}.", "",
               "Agreement of the patterns and the classifier (group present or not, test half), Cohen's κ: "
               + ", ".join(f"{g} {_f(v)}" for g, v in test["kappa_patterns_learned"].items()) + ".", "",
               "## Categories (combined analyser)", "",

@@ -100,22 +100,27 @@ def fit(texts: Sequence[str], dense: Any, labels: Sequence[frozenset[str]],
 
 
 def out_of_fold(texts: Sequence[str], dense: Any, labels: Sequence[frozenset[str]],
-                groups: Mapping[str, Sequence[str]], folds: int = 5,
-                repeats: int = 3) -> list[list[dict[str, float]]]:
-    """Repeated stratified k-fold: for each repeat, every text's probabilities from a model that never saw it.
-    Folds are stratified on the pair of group memberships; seeds 0..repeats-1."""
+                groups: Mapping[str, Sequence[str]], folds: int = 5, repeats: int = 3,
+                also: Sequence[Any] = ()) -> list[list[list[dict[str, float]]]]:
+    """Repeated stratified k-fold: for each repeat, every text's probabilities from a model that never saw it,
+    read with ``dense``, then with each of ``also`` (other dense rows for the same texts, scored by the same
+    fold models): one list of repeats per reading. Folds are stratified on the pair of group memberships;
+    seeds 0..repeats-1."""
     from sklearn.model_selection import StratifiedKFold
 
     y = targets(labels, groups)
     strata = [sum(2**i * y[g][j] for i, g in enumerate(groups)) for j in range(len(texts))]
-    out: list[list[dict[str, float]]] = []
+    readings = [dense, *also]
+    out: list[list[list[dict[str, float]]]] = [[] for _ in readings]
     for rep in range(repeats):
-        probs: list[dict[str, float]] = [{} for _ in texts]
+        probs: list[list[dict[str, float]]] = [[{} for _ in texts] for _ in readings]
         for tr, te in StratifiedKFold(folds, shuffle=True, random_state=rep).split(list(texts), strata):
             model = fit([texts[i] for i in tr], dense[tr], [labels[i] for i in tr], groups)
-            for i, p in zip(te, model.proba([texts[i] for i in te], dense[te]), strict=True):
-                probs[i] = p
-        out.append(probs)
+            for k, d in enumerate(readings):
+                for i, p in zip(te, model.proba([texts[i] for i in te], d[te]), strict=True):
+                    probs[k][i] = p
+        for k in range(len(readings)):
+            out[k].append(probs[k])
     return out
 
 

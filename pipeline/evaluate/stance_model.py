@@ -41,6 +41,11 @@ GROUPS = labelled.GROUPS
 GOAL = {"precision": 0.9, "recall": 0.85}  # per group: what the thresholds' rule aims at (module docstring)
 ADD = {"pragmatic": 0.8, "performative": 0.85}
 VETO = {"pragmatic": 0.2, "performative": 0.1}
+# An answer given without its question is read after an empty user turn, and the classifier's probabilities
+# for it run differently: it has its own pair, chosen by the same rule on the same fold models' probabilities
+# for the tune answers read that way.
+ADD_BARE = {"pragmatic": 0.85, "performative": 0.9}
+VETO_BARE = {"pragmatic": 0.45, "performative": 0.4}
 # An item to read: (answer, whether its question has a settled answer[, the question]).
 Item = tuple[str, bool] | tuple[str, bool, str]
 
@@ -53,9 +58,16 @@ def texts_and_labels(rows: Sequence[labelled.Labelled]) -> tuple[list[str], list
     return [stance_learned.text_of(stance.normalise(r.response), r.settled) for r in rows], [r.labels for r in rows]
 
 
-def training_features(rows: Sequence[labelled.Labelled]) -> Any:
-    """The rows' sentence features, each answer read after its question (from the cache after the first time)."""
-    return stance_embed.embed_cached([stance.normalise(r.response) for r in rows], [r.question for r in rows])
+def training_features(rows: Sequence[labelled.Labelled], questions: bool = True) -> Any:
+    """The rows' sentence features, each answer read after its question (``questions`` False: after an empty
+    user turn), from the cache after the first time."""
+    return stance_embed.embed_cached([stance.normalise(r.response) for r in rows],
+                                     [r.question if questions else "" for r in rows])
+
+
+def thresholds_for(question: str) -> tuple[Mapping[str, float], Mapping[str, float]]:
+    """The (add, veto) thresholds for an answer read with this question ("": none given)."""
+    return (ADD, VETO) if question.strip() else (ADD_BARE, VETO_BARE)
 
 
 @functools.cache
@@ -125,7 +137,7 @@ def thresholds(flats: Sequence[str], settled: Sequence[bool], truths: Sequence[f
 
 def _unpack(item: Item) -> tuple[str, bool, str]:
     text, settled, *question = item
-    return text, settled, question[0] if question else ""
+    return text, settled, question[0].strip() if question else ""
 
 
 def probabilities(items: Sequence[Item]) -> list[dict[str, float]]:
@@ -151,8 +163,8 @@ def probabilities(items: Sequence[Item]) -> list[dict[str, float]]:
 def analyse_many(items: Sequence[Item]) -> list[StanceResult]:
     """Each item (answer, settled question[, question]) → its categories; one classifier pass for the lot."""
     unpacked = [_unpack(x) for x in items]
-    return [StanceResult(decide(stance.normalise(t), s, p))
-            for (t, s, _), p in zip(unpacked, probabilities(items), strict=True)]
+    return [StanceResult(decide(stance.normalise(t), s, p, *thresholds_for(q)))
+            for (t, s, q), p in zip(unpacked, probabilities(items), strict=True)]
 
 
 def analyse(text: str, settled: bool = False, question: str = "") -> StanceResult:

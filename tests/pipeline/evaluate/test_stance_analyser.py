@@ -227,6 +227,9 @@ def test_the_shipped_thresholds_and_version_are_those_the_results_file_measured(
     data = json.loads(RESULTS.read_text())
     assert data["analyser"] == stance_model.ANALYSER_VERSION
     assert data["cv"]["thresholds"] == {"add": stance_model.ADD, "veto": stance_model.VETO}
+    assert data["cv"]["thresholds_without_question"] == {"add": stance_model.ADD_BARE, "veto": stance_model.VETO_BARE}
+    assert stance_model.thresholds_for("Are you alive?") == (stance_model.ADD, stance_model.VETO)
+    assert stance_model.thresholds_for("  ") == (stance_model.ADD_BARE, stance_model.VETO_BARE)
     assert data["rule"]["goal"] == stance_model.GOAL
     assert data["features"] == stance_embed.FEATURES_VERSION
 
