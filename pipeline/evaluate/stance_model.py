@@ -6,7 +6,8 @@ features of the answer read as its reply to the question, from ``stance_embed``;
 group and per category) is fitted at first use on the labelled set's tune half only (a second or two once the
 training rows' features are in the cache), so the test half measures the whole analyser on answers neither
 half of it was tuned on. An answer is best scored with its question; without one (``analyse(text)``) the
-model reads it after an empty user turn, a little less well (benchmarks/results/stance-features.md).
+model reads it after an empty user turn, less well, and the combination uses a pair of thresholds of its
+own (``ADD_BARE``, ``VETO_BARE``; benchmarks/results/stance-analyser.md has both readings' figures).
 
 How the two combine, per group (pragmatic, performative), with p the classifier's probability:
 - the patterns found the group and p >= VETO[group]: kept (below it: dropped, the veto);
