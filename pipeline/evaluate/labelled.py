@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pipeline.errors import ConfigError
 from pipeline.evaluate import stance
+
+T = TypeVar("T")
 
 LABELLED = Path(__file__).resolve().parent / "labelled" / "stance.jsonl"
 # A second labeller's independent labels of a random sample of the rows (labelled/README.md).
@@ -53,23 +56,27 @@ def half(row_id: str) -> str:
     return "test" if int(hashlib.sha256(row_id.encode()).hexdigest()[:8], 16) % 2 else "tune"
 
 
-def load(path: Path = LABELLED) -> list[Labelled]:
-    """Every row; a ConfigError naming the file, line and key of the first bad one."""
-    out: list[Labelled] = []
+def _rows(path: Path, expected: str, build: Callable[[dict[str, Any], frozenset[str]], T]) -> Iterator[tuple[int, T]]:
+    """Each non-blank line of a JSONL file built into a row, with its line number; a ConfigError naming the
+    file, line and the bad value or missing key (``expected``: the keys a row has) of the first bad one."""
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
-            labels = _labels(obj, path, n)
-            out.append(Labelled(str(obj["id"]), str(obj["question"]), str(obj.get("question_kind", "")),
-                                str(obj["response"]), str(obj.get("source", "")), labels))
+            row = build(obj, _labels(obj, path, n))
         except ValueError as exc:
             raise ConfigError(f"{path}:{n}: {exc}") from None
         except KeyError as exc:
-            raise ConfigError(f"{path}:{n}: missing key {exc.args[0]!r} (expected id, question, response, "
-                              "labels)") from None
-    return out
+            raise ConfigError(f"{path}:{n}: missing key {exc.args[0]!r} (expected {expected})") from None
+        yield n, row
+
+
+def load(path: Path = LABELLED) -> list[Labelled]:
+    """Every row; a ConfigError naming the file, line and key of the first bad one."""
+    return [row for _, row in _rows(path, "id, question, response, labels", lambda obj, labels: Labelled(
+        str(obj["id"]), str(obj["question"]), str(obj.get("question_kind", "")), str(obj["response"]),
+        str(obj.get("source", "")), labels))]
 
 
 def _labels(obj: object, path: Path, n: int) -> frozenset[str]:
@@ -88,25 +95,16 @@ def load_second(known: Iterable[str], path: Path = SECOND_LABELLER) -> list[Seco
     category or id (one not in ``known``, the set's ids, or given twice) of the first bad one."""
     ids, seen = frozenset(known), set[str]()
     out: list[SecondLabel] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            labels = _labels(obj, path, n)
-            row_id, note = str(obj["id"]), obj.get("note", "")
-        except ValueError as exc:
-            raise ConfigError(f"{path}:{n}: {exc}") from None
-        except KeyError as exc:
-            raise ConfigError(f"{path}:{n}: missing key {exc.args[0]!r} (expected id, labels, note?)") from None
-        if row_id not in ids:
-            raise ConfigError(f"{path}:{n}: id {row_id!r} is not a row of the labelled set")
-        if row_id in seen:
-            raise ConfigError(f"{path}:{n}: id {row_id!r} is labelled twice")
-        if not isinstance(note, str):
+    for n, row in _rows(path, "id, labels, note?",
+                        lambda obj, labels: SecondLabel(str(obj["id"]), labels, obj.get("note", ""))):
+        if row.id not in ids:
+            raise ConfigError(f"{path}:{n}: id {row.id!r} is not a row of the labelled set")
+        if row.id in seen:
+            raise ConfigError(f"{path}:{n}: id {row.id!r} is labelled twice")
+        if not isinstance(row.note, str):
             raise ConfigError(f"{path}:{n}: note must be a string")
-        seen.add(row_id)
-        out.append(SecondLabel(row_id, labels, note))
+        seen.add(row.id)
+        out.append(row)
     return out
 
 
