@@ -23,6 +23,7 @@ from pipeline.config.paths import lookup_runs_dir
 from pipeline.config.runref import RunRef, is_run_ref, parse_run_ref, run_ref
 from pipeline.errors import AbaError, ConfigError
 from pipeline.evaluate import report as rep
+from pipeline.evaluate import stance_model
 from pipeline.evaluate.models import ModelRef, parse_ref, unique_labels
 from pipeline.evaluate.probe import Setting, Task, answered, collect
 from pipeline.evaluate.progress import EvalProgress, eval_phases
@@ -254,6 +255,10 @@ class EvalRun:
         finally:
             close(judge)
         models = [{**r.to_dict(), "thinking": thinking[r.label]} for r in refs]
+        # The analyser fits its classifier at first use in a process; on a fresh machine that first reads its
+        # training answers with the embedded model (cached after), a pause worth naming in the log.
+        ctx.log(f"eval: reading the stance of {len(rows)} answers ({stance_model.ANALYSER_VERSION.split(' ')[0]}; "
+                "its first use on a machine also reads its training answers once)")
         report = rep.build(models, rows, questions, baseline, extra)
         if cfg.record_in_checkpoints:
             record_in_checkpoints(refs, report, ctx.run_dir.parent, ctx.run_id)
