@@ -182,8 +182,8 @@ def test_patterns_and_classifier_combine_by_adding_and_vetoing_per_group() -> No
 
 
 def test_the_rule_picks_the_pair_that_clears_the_goal_by_the_widest_margin_in_every_subset() -> None:
-    # Ten rows: four true. A group is found when p >= add (patterns silent) - here the members function
-    # ignores veto except that veto 0.0 and add 1.0 are on the grid's ends.
+    # Ten rows, four true; a row is found when p >= add (as if the patterns were silent everywhere, so the
+    # veto never matters and a tie always goes to veto 0.0, the first on the grid).
     truth = [True, True, True, True, False, False, False, False, False, False]
     probs = [0.9, 0.8, 0.7, 0.3, 0.75, 0.2, 0.1, 0.1, 0.05, 0.4]
 
@@ -214,7 +214,7 @@ def test_thresholds_rule_runs_the_real_combination_per_group() -> None:
     assert set(got) == {"add", "veto"} and set(got["add"]) == set(stance_model.GROUPS)
     grid = {*stance_learned.GRID, 0.0, 1.0}
     assert all(v in grid for part in got.values() for v in part.values())
-    # Every row right whatever the pair: the widest margin is the perfect score, reached with the pair found.
+    # Some pair gets every row's groups right (a perfect score, the widest margin): the rule finds one.
     for i, f in enumerate(flats):
         found = stance_model.decide(f, False, oof[0][i], got["add"], got["veto"])
         assert {g for g, c in stance_model.GROUPS.items() if found & set(c)} == \
