@@ -20,7 +20,6 @@ from typing import Any
 
 from benchmarks.results_file import machine, write
 from pipeline.evaluate import labelled, stance, stance_embed, stance_learned, stance_model
-from pipeline.evaluate.stats import wilson
 
 GOAL = {"recall": 0.85, "precision": 0.9}  # per group, on the test half
 BASELINE = ("e2248d9", "pipeline/evaluate/stance.py")  # the patterns before aba-stance-3, the named baseline
@@ -44,7 +43,7 @@ def ids_at(commit: str) -> frozenset[str] | None:
     return frozenset(json.loads(line)["id"] for line in src.splitlines() if line.strip()) if src else None
 
 
-def scored_before() -> frozenset[str] | None:
+def patterns_written_on() -> frozenset[str] | None:
     """The ids of the rows the patterns were written on (their tune half) (None outside a checkout)."""
     return ids_at(PATTERNS_WRITTEN_ON)
 
@@ -70,18 +69,8 @@ def baseline_table(rows: list[labelled.Labelled]) -> dict[str, Any] | None:
     return out
 
 
-def with_intervals(c: labelled.Counts, scale: int = 1) -> dict[str, Any]:
-    """Precision and recall with 95 % Wilson intervals; ``scale``: counts pooled over that many CV repeats
-    (the interval is then that of one pass over the half, not of the pooled count)."""
-    d: dict[str, Any] = c.to_dict()
-    for key, k, n in (("precision", c.tp, c.tp + c.fp), ("recall", c.tp, c.tp + c.fn)):
-        d[key + "_ci"] = list(wilson(round(k / scale), round(n / scale))) if n else None
-    d["support"] = round(c.support / scale)
-    return d
-
-
 def scored(truths: list[frozenset[str]], found: list[frozenset[str]], scale: int = 1) -> dict[str, Any]:
-    return {k: with_intervals(c, scale) for k, c in labelled.counts(truths, found).items()}
+    return {k: c.with_intervals(scale) for k, c in labelled.counts(truths, found).items()}
 
 
 def kappa(a: list[bool], b: list[bool]) -> float | None:
@@ -254,7 +243,7 @@ def render(data: dict[str, Any]) -> str:
 
 def main() -> None:
     rows = labelled.load()
-    written_on, before = scored_before(), ids_at(SCORED_BEFORE["commit"])
+    written_on, before = patterns_written_on(), ids_at(SCORED_BEFORE["commit"])
     if written_on is None or before is None:
         raise SystemExit(f"bench_stance_analyser: git show {PATTERNS_WRITTEN_ON} / {SCORED_BEFORE['commit']} failed "
                          "(run it in the project's checkout)")

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from benchmarks.bench_stance_analyser import FOLDS, REPEATS, scored_before
+from benchmarks.bench_stance_analyser import FOLDS, REPEATS, patterns_written_on
 from benchmarks.results_file import machine, write
 from pipeline.evaluate import labelled, stance, stance_embed, stance_learned, stance_model
 
@@ -165,7 +165,7 @@ def render(data: dict[str, Any]) -> str:
 def main() -> None:
     import numpy as np
 
-    old = scored_before()
+    old = patterns_written_on()
     if old is None:
         raise SystemExit("bench_stance_features: needs the project's git checkout (to tell the added rows apart)")
     rows = labelled.split(labelled.load(), "tune")

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from pipeline.errors import ConfigError
 from pipeline.evaluate import stance
+from pipeline.evaluate.stats import wilson
 
 T = TypeVar("T")
 
@@ -79,15 +80,19 @@ def load(path: Path = LABELLED) -> list[Labelled]:
         str(obj.get("source", "")), labels))]
 
 
-def _labels(obj: object, path: Path, n: int) -> frozenset[str]:
-    """A row's ``labels``: a list of known category names (ValueError/KeyError otherwise)."""
-    if not isinstance(obj, dict):
-        raise ConfigError(f"{path}:{n}: expected a JSON object a line")
-    labels = obj["labels"]
+def parse_labels(labels: object) -> frozenset[str]:
+    """A ``labels`` value: a list of known category names (ValueError otherwise)."""
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-        raise ConfigError(f"{path}:{n}: labels must be a list of category names")
+        raise ValueError("labels must be a list of category names")
     stance.check_labels(dict.fromkeys(labels))
     return frozenset(labels)
+
+
+def _labels(obj: object, path: Path, n: int) -> frozenset[str]:
+    """A row's ``labels`` (ValueError/KeyError otherwise)."""
+    if not isinstance(obj, dict):
+        raise ConfigError(f"{path}:{n}: expected a JSON object a line")
+    return parse_labels(obj["labels"])
 
 
 def load_second(known: Iterable[str], path: Path = SECOND_LABELLER) -> list[SecondLabel]:
@@ -135,6 +140,15 @@ class Counts:
     def to_dict(self) -> dict[str, float | int | None]:
         return {"precision": self.precision, "recall": self.recall, "support": self.support,
                 "tp": self.tp, "fp": self.fp, "fn": self.fn}
+
+    def with_intervals(self, scale: int = 1) -> dict[str, Any]:
+        """``to_dict`` with 95 % Wilson intervals of precision and recall (None where undefined); ``scale``:
+        counts pooled over that many passes (CV repeats), the interval then that of one pass."""
+        d: dict[str, Any] = self.to_dict()
+        for key, k, n in (("precision", self.tp, self.tp + self.fp), ("recall", self.tp, self.support)):
+            d[key + "_ci"] = list(wilson(round(k / scale), round(n / scale))) if n else None
+        d["support"] = round(self.support / scale)
+        return d
 
 
 # An analyser reads (answer, settled question, question) items.

@@ -47,12 +47,8 @@ def _row(obj: Any, n: int) -> Row:
     if not isinstance(settled, bool):
         raise ValueError("'settled' must be true or false")
     labels = obj.get("labels")
-    if labels is not None:
-        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-            raise ValueError("'labels' must be a list of category names")
-        stance.check_labels(dict.fromkeys(labels))
     return Row(str(obj.get("id", n)), question, response, settled,
-               None if labels is None else frozenset(labels))
+               None if labels is None else labelled.parse_labels(labels))
 
 
 def load(path: Path) -> list[Row]:
@@ -76,15 +72,9 @@ def load(path: Path) -> list[Row]:
 
 def measure(rows: Sequence[Row], found: Sequence[frozenset[str]]) -> dict[str, dict[str, Any]]:
     """Per group and category, over the labelled rows: precision, recall, their Wilson intervals, support."""
-    from pipeline.evaluate.stats import wilson
-
     pairs = [(r.labels, f) for r, f in zip(rows, found, strict=True) if r.labels is not None]
-    out: dict[str, dict[str, Any]] = {}
-    for key, c in labelled.counts((t for t, _ in pairs), (f for _, f in pairs)).items():
-        out[key] = {**c.to_dict(), "n": len(pairs),
-                    "precision_ci": list(wilson(c.tp, c.tp + c.fp)) if c.tp + c.fp else None,
-                    "recall_ci": list(wilson(c.tp, c.support)) if c.support else None}
-    return out
+    return {key: {**c.with_intervals(), "n": len(pairs)}
+            for key, c in labelled.counts((t for t, _ in pairs), (f for _, f in pairs)).items()}
 
 
 def _cell(m: dict[str, Any], key: str) -> str:
