@@ -109,7 +109,7 @@ def run_seed(work: Path, seed: int) -> dict[str, Any]:
     t2 = time.time()
     if state != "succeeded":
         raise RuntimeError(f"seed {seed}: eval run {ev} ended {state}")
-    rec = {"seed": seed, "runs_dir": str(runs), "dpo_run": dpo, "eval_run": ev, **_stage_times(runs, dpo, ev),
+    rec = {"seed": seed, "runs_dir": str(runs), "dpo_run": dpo, "eval_run": ev,  # stage times: _stage_times
            "wall_s": round(t2 - t0, 1), "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t0)),
            "load": load.stop(), "cpus": os.cpu_count()}
     atomic_write_json(state_file, rec)
@@ -132,7 +132,8 @@ def main() -> None:
             continue
         print(f"seed {seed}: running stance-cpu (load {os.getloadavg()[0]:.1f})", flush=True)
         rec = run_seed(args.work, seed)
-        print(f"seed {seed}: DPO {rec['dpo_s'] or 0:.0f} s, eval {rec['eval_s'] or 0:.0f} s, load mean "
+        took = _stage_times(Path(rec["runs_dir"]), rec["dpo_run"], rec["eval_run"])
+        print(f"seed {seed}: DPO {took['dpo_s'] or 0:.0f} s, eval {took['eval_s'] or 0:.0f} s, load mean "
               f"{rec['load']['mean']:.1f}", flush=True)
         records.append(rec)
     write_results(records, RESULTS)

@@ -257,7 +257,7 @@ class EvalRun:
         models = [{**r.to_dict(), "thinking": thinking[r.label]} for r in refs]
         # The analyser fits its classifier at first use in a process; on a fresh machine that first reads its
         # training answers with the embedded model (cached after), a pause worth naming in the log.
-        ctx.log(f"eval: reading the stance of {len(rows)} answers ({stance_model.ANALYSER_VERSION.split(' ')[0]}; "
+        ctx.log(f"eval: reading the stance of {len(rows)} answers ({stance_model.ANALYSER_NAME}; "
                 "its first use on a machine also reads its training answers once)")
         report = rep.build(models, rows, questions, baseline, extra)
         if cfg.record_in_checkpoints:

@@ -36,7 +36,8 @@ from pipeline.errors import ConfigError
 from pipeline.evaluate import labelled, stance, stance_embed, stance_learned
 from pipeline.evaluate.stance import StanceResult
 
-ANALYSER_VERSION = (f"aba-stance-6 (patterns {stance.PATTERN_VERSION} + {stance_learned.MODEL_VERSION} on "
+ANALYSER_NAME = "aba-stance-6"
+ANALYSER_VERSION = (f"{ANALYSER_NAME} (patterns {stance.PATTERN_VERSION} + {stance_learned.MODEL_VERSION} on "
                     f"{stance_embed.FEATURES_VERSION})")
 GROUPS = labelled.GROUPS
 GOAL = {"precision": 0.9, "recall": 0.85}  # per group: what the thresholds' rule aims at (module docstring)
