@@ -3,12 +3,15 @@ pin marks, state colours that follow the theme, keyboard and mouse, and rows reb
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from itertools import pairwise
 
 import pytest
 from rich.color import Color
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 
 from aba_tui.panes.line_table import LineTable
 from aba_tui.panes.runs import RUN_MIN, RunsTable
@@ -42,14 +45,20 @@ class Host(App[None]):
         self.pins.append(event.run_id)
 
 
+@contextlib.asynccontextmanager
+async def hosted(height: int = 20) -> AsyncIterator[tuple[Host, Pilot[None], RunsTable]]:
+    """A runs list alone in an app 160 columns wide: the app, its pilot and the table."""
+    app = Host()
+    async with app.run_test(size=(160, height)) as pilot:
+        yield app, pilot, app.query_one(RunsTable)
+
+
 def line_of(table: RunsTable, rid: str) -> str:
     return table.render_line(table.order.index(rid) + 1 - table.scroll_offset.y).text
 
 
 async def test_the_cursor_stays_on_its_run_as_runs_come_and_go() -> None:
-    app = Host()
-    async with app.run_test(size=(160, 20)) as pilot:
-        table = app.query_one(RunsTable)
+    async with hosted() as (app, pilot, table):
         rows = [run(i) for i in range(5)]
         table.show_rows(rows, NOW)
         assert table.select_run(rows[3].run_id) and table.current_run == rows[3].run_id
@@ -67,9 +76,7 @@ async def test_the_cursor_stays_on_its_run_as_runs_come_and_go() -> None:
 
 
 async def test_narrow_panes_drop_age_then_stage_then_phase_then_cut_the_run_name() -> None:
-    app = Host()
-    async with app.run_test(size=(160, 20)) as pilot:
-        table = app.query_one(RunsTable)
+    async with hosted() as (_app, pilot, table):
         rows = [run(i) for i in range(3)]
         table.show_rows(rows, NOW)
         seen = []
@@ -93,9 +100,7 @@ async def test_narrow_panes_drop_age_then_stage_then_phase_then_cut_the_run_name
 
 
 async def test_pin_marks_alerts_and_state_colours_follow_the_theme() -> None:
-    app = Host()
-    async with app.run_test(size=(160, 20)) as pilot:
-        table = app.query_one(RunsTable)
+    async with hosted() as (app, pilot, table):
         rows = [run(0, state="failed", alert_level="error"), run(1)]
         table.show_rows(rows, NOW)
         table.focus()
@@ -123,9 +128,7 @@ async def test_pin_marks_alerts_and_state_colours_follow_the_theme() -> None:
 
 
 async def test_keys_and_clicks_move_the_cursor_and_keep_it_in_view() -> None:
-    app = Host()
-    async with app.run_test(size=(160, 12)) as pilot:
-        table = app.query_one(RunsTable)
+    async with hosted(12) as (app, pilot, table):
         rows = [run(i) for i in range(40)]
         table.show_rows(rows, NOW)
         table.focus()
@@ -152,9 +155,7 @@ async def test_keys_and_clicks_move_the_cursor_and_keep_it_in_view() -> None:
 
 
 async def test_an_unchanged_row_is_not_rebuilt_and_a_cell_that_outgrows_its_column_widens_it() -> None:
-    app = Host()
-    async with app.run_test(size=(160, 20)) as pilot:
-        table = app.query_one(RunsTable)
+    async with hosted() as (_app, pilot, table):
         rows = [run(i, step=None, total=None) for i in range(6)]
         table.show_rows(rows, NOW)
         await pilot.pause()
