@@ -13,7 +13,7 @@ import argparse
 import time
 from typing import Any
 
-from benchmarks.results_file import machine, write
+from benchmarks.results_file import machine, publish
 from pipeline.evaluate import reliability
 
 
@@ -66,9 +66,7 @@ def main() -> None:
     out.append({**rel, "seconds": time.perf_counter() - t0})
     data = {"judges": out, "calibration": "pipeline/evaluate/labelled/judge-calibration.jsonl",
             "machine": machine()}
-    js, md = write("judge-reliability", data, render(data))
-    print(render(data))
-    print(f"\nwrote {js} and {md}")
+    publish("judge-reliability", data, render(data))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from benchmarks.results_file import machine, write
+from benchmarks.results_file import machine, publish
 from pipeline.evaluate import labelled, stance, stance_embed, stance_learned, stance_model
 
 GOAL = {"recall": 0.85, "precision": 0.9}  # per group, on the test half
@@ -267,9 +267,7 @@ def main() -> None:
             "cv": cv, "tune_patterns": tune_patterns, "tune_patterns_new": tune_patterns_new, "test": test,
             "goal": GOAL, "goal_met": met, "goal_met_new_rows": met_new,
             "baseline": baseline_table(rows), "machine": machine()}
-    js, md = write("stance-analyser", data, render(data))
-    print(render(data))
-    print(f"\nwrote {js} and {md}")
+    publish("stance-analyser", data, render(data))
 
 
 if __name__ == "__main__":

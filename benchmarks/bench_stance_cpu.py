@@ -255,15 +255,13 @@ def render(data: dict[str, Any]) -> str:
 
 
 def write_results(records: list[dict[str, Any]], out: Path) -> None:
-    from benchmarks.results_file import write
+    from benchmarks.results_file import publish
 
     if not records:
         print("no finished seed to analyse")
         return
     data = analyse(records)
-    js, md = write("stance-cpu", data, render(data))
-    print(render(data))
-    print(f"\nwrote {js} and {md}")
+    publish("stance-cpu", data, render(data))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from benchmarks.bench_stance_analyser import FOLDS, REPEATS, patterns_written_on
-from benchmarks.results_file import machine, write
+from benchmarks.results_file import machine, publish
 from pipeline.evaluate import labelled, stance, stance_embed, stance_learned, stance_model
 
 LAYER_GRID = (8, 12, 16, 20, 24)
@@ -188,9 +188,7 @@ def main() -> None:
             "features": "smollm2-135m-mean", "embed_ms": ms, "dense_weight": stance_learned.DENSE_WEIGHT,
             "question_weight": QUESTION_WEIGHT, "dense_c": DENSE_C, "c": stance_learned.C, "candidates": results,
             "machine": machine()}
-    js, md = write("stance-features", data, render(data))
-    print(render(data))
-    print(f"\nwrote {js} and {md}")
+    publish("stance-features", data, render(data))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.results_file import machine, write
+from benchmarks.results_file import machine, publish
 from pipeline.evaluate import labelled, stance
 
 NAME, TITLE = "stance-labellers", "Stance set: agreement of two independent labellers"
@@ -164,9 +164,7 @@ def main() -> None:
             "seed": SEED, "draws": DRAWS, "method": "Cohen's kappa (sklearn.metrics.cohen_kappa_score), 95 % "
             "percentile bootstrap over rows; null where undefined",
             **measure(rows, second), "machine": machine()}
-    js, md = write(NAME, data, render(data))
-    print(render(data))
-    print(f"\nwrote {js} and {md}")
+    publish(NAME, data, render(data))
 
 
 if __name__ == "__main__":

@@ -36,3 +36,10 @@ def write(name: str, data: dict[str, Any], markdown: str) -> tuple[Path, Path]:
     atomic_write_json(js, data)
     atomic_write_text(md, markdown if markdown.endswith("\n") else markdown + "\n")
     return js, md
+
+
+def publish(name: str, data: dict[str, Any], markdown: str) -> None:
+    """``write`` the results file, then print its markdown and where both files went."""
+    js, md = write(name, data, markdown)
+    print(markdown)
+    print(f"\nwrote {js} and {md}")
