@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from benchmarks.bench_stance_labellers import kappa
 from benchmarks.results_file import machine, publish
 from pipeline.evaluate import labelled, stance, stance_embed, stance_learned, stance_model
 
@@ -71,15 +72,6 @@ def baseline_table(rows: list[labelled.Labelled]) -> dict[str, Any] | None:
 
 def scored(truths: list[frozenset[str]], found: list[frozenset[str]], scale: int = 1) -> dict[str, Any]:
     return {k: c.with_intervals(scale) for k, c in labelled.counts(truths, found).items()}
-
-
-def kappa(a: list[bool], b: list[bool]) -> float | None:
-    """Cohen's κ of two yes/no raters over the same items."""
-    n = len(a)
-    po = sum(x == y for x, y in zip(a, b, strict=True)) / n
-    pa, pb = sum(a) / n, sum(b) / n
-    pe = pa * pb + (1 - pa) * (1 - pb)
-    return None if pe == 1 else (po - pe) / (1 - pe)
 
 
 def cross_validated(rows: list[labelled.Labelled], written_on: frozenset[str]) -> dict[str, Any]:
