@@ -31,7 +31,6 @@ from pipeline.runs.layout import EVAL_REPORT_JSON, EVENTS_FILE
 from pipeline.runs.vocabulary import EventType
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 DEFAULT_WORK = Path.home() / ".cache" / "aba" / "bench" / "stance-cpu"
 
 
@@ -136,7 +135,7 @@ def main() -> None:
         print(f"seed {seed}: DPO {took['dpo_s'] or 0:.0f} s, eval {took['eval_s'] or 0:.0f} s, load mean "
               f"{rec['load']['mean']:.1f}", flush=True)
         records.append(rec)
-    write_results(records, RESULTS)
+    write_results(records)
 
 
 METRICS = ("self_pragmatism", "self_performative", "performative", "ai_disclaimer", "factual", "syllogisms",
@@ -254,7 +253,7 @@ def render(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_results(records: list[dict[str, Any]], out: Path) -> None:
+def write_results(records: list[dict[str, Any]]) -> None:
     from benchmarks.results_file import publish
 
     if not records:
